@@ -543,13 +543,14 @@ class Agent(Resume, Delivery):
                 + (f": {', '.join(parts)}" if parts else "") + ") was longer than the window")
 
     def _log_refill_start(self, res) -> None:
-        """The restart's refill starting after this start's first ticks were scored: the last run's data the restore
-        closed (a record it held back after a silence of its sender, that silence: Aligner.restored_rows) is stepped
-        before the first new data decides the refill. Its reason said here, at the refill's first tick — before
-        (qa42), the first tick's line said `scored by numpy` and the refill's reason was never logged."""
+        """The restart's refill starting after this start's first ticks were scored: the last run's ticks the restore
+        closed (a silence of its sender it was alive through, or a record it held back after one, and that silence:
+        Aligner.silent_until, restored_rows) are stepped before the first new data decides the refill. Its reason is
+        said here, at the refill's first tick — before (qa42), the first tick's line said `scored by numpy` and the
+        refill's reason was never logged."""
         self._refill_said = True
         log.info("tick %s: %s; the window refills from this tick for %d more tick(s) before the first score (this "
-                 "start's first %d tick(s), the last run's data its restore closed, were scored before it)",
+                 "start's first %d tick(s), the last run's ticks its restore closed, were scored before it)",
                  iso(res.ts), self._refill_reason(), self.pipeline.refill,
                  self.pipeline.ticks - self._ticks_at_start - 1)
 
