@@ -84,7 +84,7 @@ def test_a_kill_after_a_checkpoint_says_the_ticks_it_lost_apart_from_its_downtim
     assert after_checkpoint - ALIVE_S - 1.5 <= lost_s <= after_checkpoint + 1.0, (lost_s, after_checkpoint)
     assert "the agent was down longer than the window" not in err, err[-3000:]
     # the refill's reason, once, at its first tick: this start's first (`first tick …`), or the tick after the data
-    # the restore closed, scored first (`tick …`, qa42: a record held back at the checkpoint)
+    # the restore closed, scored first (`tick …`, qa42: a sender's stall the checkpoint was written in)
     refill = [line for line in err.splitlines()
               if re.search(rf": (first )?tick \S+: the restart gap \(\d+ s of ticks since the checkpoint's last "
                            rf"tick: the agent down {down_s} s, about {lost_s} s scored after the checkpoint and lost "
