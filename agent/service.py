@@ -154,6 +154,7 @@ class Agent(Resume, Delivery):
         self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
+        self._refill_said = False           # the restart's refill and its reason logged (its first tick's line)
         self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self._life_first_ts: float | None = None      # this life's first tick
         self.resumed = self._resume()
@@ -425,6 +426,8 @@ class Agent(Resume, Delivery):
                 self._first_tick_logged = True
                 self._life_first_ts = res.ts
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
+            elif res.warming and self._gap_refill and not self._refill_said:
+                self._log_refill_start(res)
             if self._far_unchecked and not res.warming and \
                     self.pipeline.ticks - self._ticks_at_start >= self.cfg.window.steps:
                 # the first score whose window holds this life's ticks only: a restart that kept the checkpoint's
@@ -539,6 +542,18 @@ class Agent(Resume, Delivery):
         return (f"the restart gap ({span(gap['skipped_s'])} of ticks since the checkpoint's last tick"
                 + (f": {', '.join(parts)}" if parts else "") + ") was longer than the window")
 
+    def _log_refill_start(self, res) -> None:
+        """The restart's refill starting after this start's first ticks were scored: the last run's ticks the restore
+        closed (a silence of its sender it was alive through, or a record it held back after one, and that silence:
+        Aligner.silent_until, restored_rows) are stepped before the first new data decides the refill. Its reason is
+        said here, at the refill's first tick — before (qa42), the first tick's line said `scored by numpy` and the
+        refill's reason was never logged."""
+        self._refill_said = True
+        log.info("tick %s: %s; the window refills from this tick for %d more tick(s) before the first score (this "
+                 "start's first %d tick(s), the last run's ticks its restore closed, were scored before it)",
+                 iso(res.ts), self._refill_reason(), self.pipeline.refill,
+                 self.pipeline.ticks - self._ticks_at_start - 1)
+
     def _log_first_tick(self, res, rebased: bool) -> None:
         """`rebased`: this tick is a new time base's first (the data stepped back from a checkpoint's: the
         demo run again) — the window refills for that, not for a recording (review19)."""
@@ -547,6 +562,7 @@ class Agent(Resume, Delivery):
                      "the time base started again" if self._rebased or rebased else
                      self._refill_reason() if self._gap_refill else "warm from the recording",
                      self.pipeline.refill)
+            self._refill_said = self._gap_refill
         elif res.warming:
             log.info("first tick %s: warming up (%d/%d ticks)", iso(res.ts), len(self.pipeline.warmup),
                      self.cfg.warmup.ticks)
