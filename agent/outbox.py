@@ -585,6 +585,16 @@ class Outbox:
                            for i, r in zip(self._held_ids, self._held) if i > held_after][:limit - len(events)]
         return events
 
+    def expire(self) -> int:
+        """Drop the stored events past max_age_s now (counted as `max_age`) and return how many: a sink about to
+        say how many it sends applies the bound first, so the count it says is what goes out."""
+        with self._lock:
+            if self._db is None:
+                return 0
+            before = self.dropped_this_run.get("max_age", 0)
+            self._expire(force=True)
+            return self.dropped_this_run.get("max_age", 0) - before
+
     def _pending_rows(self, after: int, limit: int) -> list[tuple]:
         try:
             rows = self._db.execute(

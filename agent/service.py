@@ -136,7 +136,8 @@ class Agent(Resume, Delivery):
                 feedback, Path(cfg.resolve(cfg.state_dir)) / FEEDBACK_FILE)
         memory = self.pipeline.detector.feedback
         self.state_reads = state_reads(self.hotswap.record_problem, memory.load_problem if memory else None)
-        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback is not None else None)
+        context = replace(cfg.sink_context(), feedback=self.feedback_inbox.put if feedback is not None else None,
+                          clock=clock)
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
         self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
                             key=lambda sink: not sink.DURABLE)

@@ -10,7 +10,8 @@ The shipped bundle is trained on simulator seeds 3101–3103, each its own segme
 apart: convert.data.training_sources), and ships an exponential moving average of the weights (EMA 0.99):
 corridor22–24 (docs/measured/accuracy-corridor.md) found it detects as many queued incidents as the one-seed,
 no-EMA bundle shipped before it (`--sim-seed 1001 --ema-decay 0` rebuilds that one) with 3–5× fewer false-alarm
-events, at the same size. `--sim-seed S [S ...]` and `--ema-decay D` change them.
+events, at the same size. `--sim-seed S [S ...]` (each seed once: a seed twice
+is refused, convert.data.repeated_seed) and `--ema-decay D` change them.
 
 `--variable-days` trains on days that differ the way a real corridor's do (the simulator's
 VARIABLE_DAYS: shifted and taller or lower peaks, queue reach, stop-and-go waves, wet days)
@@ -36,6 +37,11 @@ DEMO_TRAIN_SEED = 0
 def build_demo(config: str | None = None, out: str | None = None, progress: bool = True,
                variable_days: bool = False, sim_seeds: list[int] | tuple[int, ...] = DEMO_SIM_SEEDS,
                ema_decay: float = DEMO_EMA_DECAY) -> int:
+    from .data import repeated_seed
+    twice = repeated_seed(sim_seeds)
+    if twice:                           # before anything is imported, read or removed
+        print(f"stad-convert build-demo: --sim-seed: {twice}", file=sys.stderr)
+        return 2
     import dataclasses
     from agent.config import load
     from agent.sources.simulate import VARIABLE_DAYS, SimulateConfig

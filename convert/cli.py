@@ -181,8 +181,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variable-days", action="store_true",
                    help="train on days that differ like a real corridor's (the simulator's VARIABLE_DAYS)")
     p.add_argument("--sim-seed", type=int, nargs="+", default=None, metavar="SEED",
-                   help="simulator seed(s) for the training data, each its own 6 days and segment (default: "
-                        "the shipped bundle's)")
+                   help="simulator seed(s) for the training data, each its own 6 days and segment, each given once "
+                        "(a seed twice is refused: its days would be training and held-out both; default: the "
+                        "shipped bundle's)")
     p.add_argument("--ema-decay", type=float, default=None,
                    help="> 0: ship an exponential moving average of the weights (default: the shipped bundle's)")
     p.add_argument("--quiet", action="store_true")

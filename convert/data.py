@@ -168,6 +168,21 @@ def _flow(entry: dict) -> str:
 SEED_SPACING_DAYS = 28.0
 
 
+def repeated_seed(seeds) -> str | None:
+    """'3102 given twice (…)' when a simulator seed is listed more than once, else None.
+
+    Each seed is its own segment split by time on its own: one seed twice is the same days twice, so what one
+    copy trains on the other validates and tests on (held-out figures scored on training data)."""
+    seen = set()
+    for one in seeds:
+        if one is not None and int(one) in seen:
+            return (f"{int(one)} given twice ({list(seeds)}): the same seed plays the same days, so its training "
+                    f"days would be validation and test days too — give each seed once")
+        if one is not None:
+            seen.add(int(one))
+    return None
+
+
 def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | list[int] | None = None,
                      anomalies: str = "none") -> list:
     """The config's sources, adjusted for offline training.
@@ -184,6 +199,9 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | li
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
     if not seeds:
         raise ValueError("seed: an empty list of simulator seeds")
+    twice = repeated_seed(seeds)
+    if twice:
+        raise TrainingError(f"seed: {twice}")
     if len(seeds) > 1 and (days is None or float(days) > SEED_SPACING_DAYS - 1):    # a day's gap at least
         raise ValueError(f"several simulator seeds take at most {SEED_SPACING_DAYS - 1:g} days each (one segment "
                          f"a seed, {SEED_SPACING_DAYS:g} days apart), got days={days}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
@@ -42,6 +43,7 @@ class SinkContext:
     state_dir: str
     base_dir: str = "."
     feedback: Callable | None = None   # takes a feedback.FeedbackRequest: the agent's inbox for operator feedback
+    clock: Callable[[], float] = time.time   # this host's wall clock (the agent's): the MQTT outbox's ages
 
     def resolve(self, path: str) -> Path:
         return resolve_against(path, self.base_dir)

@@ -163,7 +163,7 @@ class MqttSink(Sink):
         self._deliver_feedback = context.feedback
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
-                             sync=cfg.outbox.sync)
+                             sync=cfg.outbox.sync, clock=context.clock)
         self.refused_file = RefusedFile(state_dir / REFUSED_FILE)
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
@@ -351,8 +351,19 @@ class MqttSink(Sink):
             self.client.subscribe(self.feedback_topic, qos=1)
         if self._latest_health is not None:
             self._publish_health()
+        self._say_outbox()
+
+    def _say_outbox(self) -> None:
+        """What the outbox sends now: the events past outbox.max_age_s dropped first, so the count said is the
+        count sent (user24 saw `sending 1` and at once that one dropped for its age)."""
+        aged = self.outbox.expire()
+        why = (f"{aged} older than outbox.max_age_s ({self.cfg.outbox.max_age_s:g} s) dropped first, counted as "
+               f"max_age") if aged else ""
         if self.outbox.depth:
-            log.info("MQTT alerts: sending %d alert event(s) from the outbox", self.outbox.depth)
+            log.info("MQTT alerts: sending %d alert event(s) from the outbox%s", self.outbox.depth,
+                     f" ({why})" if why else "")
+        elif aged:
+            log.info("MQTT alerts: nothing to send from the outbox: %s", why)
 
     def _publish_health(self) -> None:
         self._publish(self.health_topic, self._latest_health, retain=True, properties=self.json_props)
