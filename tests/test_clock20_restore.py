@@ -76,6 +76,10 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     # faults6: a fault of a sensor with station mates is kept as a lone fault they may join (none joined here)
     lone = got_state["health"].pop("stations")
     assert lone and all(g["head"] and g["sensors"] == [g["head"]] and not g["joined"] for g in lone), lone
+    # qa43: the sensors whose never-read wait has run once (`missing`'s `waited`); a checkpoint without it restores
+    # none marked. One flag per sensor.
+    waited = got_state["health"]["rules"]["missing"].pop("waited")
+    assert len(waited) == len(cfg.sensor_names()) and all(w in (True, False) for w in waited), waited
     assert_close(got_state, want["state"], path="state")
 
 
