@@ -85,6 +85,22 @@ def simulated_rows(cfg) -> list:
     return Aligner.for_agent(cfg, Rejects()).align_all(generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s))
 
 
+def collect_events(res, alerts: list, faults: list) -> None:
+    """A tick's alert and fault events into the runs' lists, as agent/evaluate/faults.py's score_run reads them:
+    each alert with its drivers — the top sensors above the threshold when raised, else the top one
+    (agent.alerts.drivers; spelled out here so an older checkout is measured alike)."""
+    for ev in res.alerts:
+        if ev.event == "new":
+            above = [t["sensor"] for t in ev.top_sensors if t["score"] > ev.threshold]
+            alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
+                           "top_sensors": [t["sensor"] for t in ev.top_sensors],
+                           "drivers": above or [t["sensor"] for t in ev.top_sensors[:1]]})
+        elif ev.event == "end" and alerts:
+            alerts[-1]["end"] = ev.end
+    for ev in getattr(res, "faults", None) or []:
+        faults.append(ev.to_dict())
+
+
 def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = (),
                 learn_like: list[float] | None = None) -> dict:
     """One run's trace. `learned`: the ticks on which the active tier's threshold learned (its
@@ -116,18 +132,7 @@ def collect_one(scenario: str, seed: int, hours: float, settings: list[str] = ()
             learn(res.score)
         if n0 is not None and thr.n > n0:
             learned.append(row.ts)
-        for ev in res.alerts:
-            if ev.event == "new":
-                # Its drivers: the top sensors above the threshold when raised, else the top one
-                # (agent.alerts.drivers; spelled out here so an older checkout is measured alike).
-                above = [t["sensor"] for t in ev.top_sensors if t["score"] > ev.threshold]
-                alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
-                               "top_sensors": [t["sensor"] for t in ev.top_sensors],
-                               "drivers": above or [t["sensor"] for t in ev.top_sensors[:1]]})
-            elif ev.event == "end" and alerts:
-                alerts[-1]["end"] = ev.end
-        for ev in getattr(res, "faults", None) or []:
-            faults.append(ev.to_dict())
+        collect_events(res, alerts, faults)
         for ev in getattr(res, "sensor_events", None) or []:      # agents before issue 13
             faults.append(ev)
     if alerts and alerts[-1]["end"] is None:

@@ -24,6 +24,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def config_dict(seed: int, hours: float, clear_s: float) -> dict:
@@ -59,6 +60,8 @@ def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | No
     rows = Aligner.for_agent(cfg, Rejects()).align_all(records)
     pipe = Pipeline(cfg)
     events: dict[str, list[float]] = {}
+    from faults import collect_events     # bench/faults.py: the events as score_run reads them
+
     alerts, faults = [], []
     masked = 0
     t0 = time.monotonic()
@@ -69,16 +72,7 @@ def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | No
         res = pipe.step(row)
         if not res.warming and pipe.health.faulty.any():
             masked += 1
-        for ev in res.alerts:
-            if ev.event == "new":
-                above = [t["sensor"] for t in ev.top_sensors if t["score"] > ev.threshold]
-                alerts.append({"start": ev.start, "onset": ev.ts, "end": None, "origin": ev.origin,
-                               "top_sensors": [t["sensor"] for t in ev.top_sensors],
-                               "drivers": above or [t["sensor"] for t in ev.top_sensors[:1]]})
-            elif ev.event == "end" and alerts:
-                alerts[-1]["end"] = ev.end
-        for ev in res.faults or []:
-            faults.append(ev.to_dict())
+        collect_events(res, alerts, faults)
     if alerts and alerts[-1]["end"] is None:
         alerts[-1]["end"] = rows[-1].ts
     return {"scenario": "pump", "seed": seed, "tick_s": cfg.tick_s, "warmup_end": rows[cfg.warmup.ticks - 1].ts,
