@@ -35,9 +35,10 @@ from conftest import free_port, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
 PROBE_S = 0.5
-# The real source in a process of its own: prints each QoS 1 reading's value, and its reject counts when they change.
+# The real source in a process of its own: prints each QoS 1 reading's value, after its reject counts when they
+# changed since the last record.
 READER = """
-import json, sys, threading, time
+import json, sys
 from agent.broker import BrokerConfig
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
@@ -47,16 +48,12 @@ cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=port, protocol
                        qos=1, probe_s=probe_s)
 rejects = Rejects()
 source = MqttSource(cfg, ["a"], rejects)
-def counts():
-    said = {}
-    while True:
-        now = dict(rejects.counts)
-        if now != said:
-            print("COUNTS " + json.dumps(now), flush=True)
-            said = now
-        time.sleep(0.05)
-threading.Thread(target=counts, daemon=True).start()
+said = {}
 for rec in source.records():
+    now = dict(rejects.counts)      # said ahead of the reading that follows them: read before it in order
+    if now != said:
+        print("COUNTS " + json.dumps(now), flush=True)
+        said = now
     if rec.origin == "mqtt plant/q1":
         print(rec.values["a"], int(rec.resent), flush=True)
 """
