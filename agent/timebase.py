@@ -92,7 +92,6 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
     def _init_rules(self, max_clock_skew_s: float) -> None:
         """The rules' state, on an aligner whose grid is made (its lateness and carry-forward)."""
         self.reach_ticks = self.lateness + 1 + self.carry_ticks  # a short step of the data
-        self.max_clock_skew_s = float(max_clock_skew_s)           # 0: live records are not checked
         self.held: list[Candidate] = []      # jump candidates, oldest first
         self.day_ticks = max(1, int(86400 / self.tick_s))
         self.back: list[Candidate] = []      # step-back candidates, oldest first
@@ -100,7 +99,7 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
         self.moves: Counter = Counter()       # TIME_BASE_MOVES kind -> times, this life (health, Prometheus)
         self.last_move: dict | None = None    # the last one: kind, from, to, step_s, at (health)
         self._init_restart()
-        self._init_pace()
+        self._init_pace(max_clock_skew_s)
         self._init_host_step()
 
     def _settle_passed(self, last_k: int) -> list[Row]:
