@@ -212,6 +212,7 @@ PATH_KEYS = {"path", "labels_file", "bundle", "ca_file", "cert_file", "key_file"
 
 
 def key_paths(node, prefix: tuple = ()) -> list[tuple]:
+    """Every key path of a loaded YAML document (mapping keys and list indexes), parents first."""
     out = []
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in items:

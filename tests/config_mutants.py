@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, NotifySocket, free_port, wait_until
+from conftest import REPO, NotifySocket, bench_module, free_port, wait_until
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 SHARED = "/work/shared/data"
@@ -50,14 +50,8 @@ def runnable(path: Path, work: Path) -> dict:
     return data
 
 
-def key_paths(node, prefix: tuple = ()) -> list[tuple]:
-    """Every key path of a loaded YAML document (mapping keys and list indexes), parents first."""
-    out = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        out.append(prefix + (key,))
-        out += key_paths(value, prefix + (key,))
-    return out
+#: every key path of a loaded YAML document, parents first: bench/fuzz_front.py's (its mutants draw from the same)
+key_paths = bench_module("fuzz_front").key_paths
 
 
 # Values a mutant puts at a key: wrong types, out-of-range numbers, paths that are no file or no
