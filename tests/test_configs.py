@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent import config
-from agent.sources.simulate import PUMP_SENSORS
+from agent.sources.simulate_plants import PUMP_SENSORS
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))

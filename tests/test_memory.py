@@ -86,9 +86,9 @@ def test_the_simulator_loads_numpy_random_without_openssl(tmp_path):
 
 
 def test_the_simulators_generator_is_numpys_default_rng():
-    from agent.sources.simulate import _seeded_rng
+    from agent.sources.simulate_plants import seeded_rng
     for seed, stream in ((3, (1, 0)), (7, (2, 5)), (2**70 + 9, (4,)), (0, (6, 123))):
-        ours, numpys = _seeded_rng(seed, *stream), np.random.default_rng([seed % 2**64, *stream])
+        ours, numpys = seeded_rng(seed, *stream), np.random.default_rng([seed % 2**64, *stream])
         assert type(ours) is type(numpys)
         assert np.array_equal(ours.standard_normal((50, 3)), numpys.standard_normal((50, 3)))
         assert np.array_equal(ours.random(20), numpys.random(20))

@@ -22,8 +22,8 @@ from agent.window import Normaliser, Row
 
 SIMULATOR_RNG_THEN_SECRETS = """
 import json, sys
-from agent.sources.simulate import _seeded_rng
-draws = _seeded_rng(7, 3).random(5).tolist()
+from agent.sources.simulate_plants import seeded_rng
+draws = seeded_rng(7, 3).random(5).tolist()
 loaded = sorted(m for m in ("random", "hmac", "hashlib", "_hashlib") if m in sys.modules)
 import numpy as np
 expected = np.random.default_rng([7, 3]).random(5).tolist()

@@ -10,8 +10,9 @@ import pytest
 from agent.records import Rejects
 from agent.sources import open_source
 from agent.sources.lines import parse_time
-from agent.sources.simulate import (ANOMALY_KINDS, PUMP_SENSORS, WARMUP_TICKS, AnomalySpec, SimulateConfig, Simulation,
+from agent.sources.simulate import (ANOMALY_KINDS, WARMUP_TICKS, AnomalySpec, SimulateConfig, Simulation,
                                     SimulateSource as Simulator, corridor_sensors, generate)
+from agent.sources.simulate_plants import PUMP_SENSORS
 from agent.window import align_records
 from conftest import wait_until
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from agent import config
-from agent.sources.simulate import PUMP_SENSORS, AnomalySpec, SimulateConfig, Simulation, corridor_sensors, generate
+from agent.sources.simulate import AnomalySpec, SimulateConfig, Simulation, corridor_sensors, generate
+from agent.sources.simulate_plants import PUMP_SENSORS
 from agent.typed import ConfigError
 
 CORRIDOR = corridor_sensors(6)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from agent import config
-from agent.sources.simulate import (VARIABLE_DAYS, CorridorModel, SimulateConfig, Simulation, VariabilityConfig,
-                                    corridor_sensors, generate)
+from agent.sources.simulate import VARIABLE_DAYS, SimulateConfig, Simulation, corridor_sensors, generate
+from agent.sources.simulate_plants import CorridorModel, VariabilityConfig
 from agent.typed import ConfigError
 
 CORRIDOR = corridor_sensors(6)
