@@ -230,10 +230,8 @@ def training_sources(cfg: AgentConfig, days: float | None = None, seed: int | li
 def source_records(cfg: AgentConfig, src: SourceConfig, rejects: Rejects | None = None) -> list[Record]:
     sensors = cfg.sensor_names()
     if isinstance(src, SimulateConfig):
-        from agent.sources import simulate
-        generate = getattr(simulate, "generate", None)
-        if generate is not None:
-            return list(generate(src, sensors, cfg.tick_s))
+        from agent.sources.simulate import generate
+        return generate(src, sensors, cfg.tick_s)
     source = open_source(src, sensors, rejects if rejects is not None else Rejects(), base_dir=cfg.base_dir)
     try:
         records = list(source.records())
