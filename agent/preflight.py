@@ -47,7 +47,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
     found += label_column_problems(cfg)
-    from .config import shared_listeners
+    from .config_clashes import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
     found += column_notes(cfg)
     found += unfed_sensor_notes(cfg)
@@ -521,7 +521,7 @@ def fifo_without_reader(path: Path) -> list[str]:
 def resolved_ipv4(host: str) -> str:
     """The IPv4 address this host binds for `host` (as the UDP source does); the wildcard, and a
     name that does not resolve (bind_problems says so), as written."""
-    from .config import WILDCARD_ADDRESSES
+    from .config_clashes import WILDCARD_ADDRESSES
     if host in WILDCARD_ADDRESSES:
         return host
     import socket

@@ -1,0 +1,110 @@
+"""Entries of one config that would fight each other when the agent runs: two sources listening on one port, a
+second sink of a type that can be there once, two MQTT clients with one client id at one broker, an MQTT source
+whose filter reads back what this agent's sinks publish.
+
+Why a module of its own: each is a config error found by comparing entries with one another (never one entry's
+own keys, which its dataclass checks), said at load with the key path to change instead of `run` failing later
+('Address already in use', two clients taking one connection from each other, the agent's alerts read back as
+samples). Each check is given the entries it compares, not the whole config. `AgentConfig.validate` asks them
+all (`entry_clashes`); preflight asks `shared_listeners` again with the addresses as this host resolves them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .broker import topic_matches
+from .sinks.base import SinkConfig
+from .sources.base import SourceConfig
+
+if TYPE_CHECKING:
+    from .config import NodeConfig
+
+
+def entry_clashes(sources: list, sinks: list, node: NodeConfig) -> list[tuple[str, str]]:
+    """Every clash between this config's entries, as (key path, problem); `node` says the sinks' topics."""
+    return (shared_listeners(sources) + (sinks_that_clash(sinks) or mqtt_clients_that_clash(sources, sinks, node))
+            + sources_reading_own_topics(sources, sinks, node))
+
+
+WILDCARD_ADDRESSES = ("", "0.0.0.0")
+
+
+def shared_listeners(sources: list, address=lambda addr: addr) -> list[tuple[str, str]]:
+    """Two sources that would bind the same port (the same address, or one of them every address):
+    the second cannot start, so it is a config error, not `run` exiting 'Address already in use'.
+    At load the addresses are compared as written; preflight compares them as this host resolves
+    them (`address`), so `localhost` beside `127.0.0.1` is caught too."""
+    problems, taken = [], []
+    for i, src in enumerate(sources):
+        end = src.listens_on() if isinstance(src, SourceConfig) else None
+        if end is None:
+            continue
+        proto, addr, port = end[0], address(end[1]), end[2]
+        for j, (other_proto, other_addr, other_port, written) in taken:
+            if (other_proto, other_port) == (proto, port) and (
+                    other_addr == addr or other_addr in WILDCARD_ADDRESSES or addr in WILDCARD_ADDRESSES):
+                problems.append((f"sources[{i}].port", f"sources[{j}] listens on {proto} {written}:{port} already"))
+        taken.append((i, (proto, addr, port, end[1])))
+    return problems
+
+
+def sinks_that_clash(sinks: list) -> list[tuple[str, str]]:
+    """A second sink of a type that can be there once (its ONE_PER_AGENT says why)."""
+    problems, first = [], {}
+    for i, sink in enumerate(sinks):
+        if isinstance(sink, SinkConfig) and sink.ONE_PER_AGENT:
+            if sink.TYPE in first:
+                problems.append((f"sinks[{i}]", f"a second {sink.TYPE} sink (sinks[{first[sink.TYPE]}] is one): "
+                                                f"{sink.ONE_PER_AGENT}"))
+            first.setdefault(sink.TYPE, i)
+    return problems
+
+
+def same_broker(host: str, port: int) -> tuple[str, int]:
+    """A broker as written (host names compare without case; a name and its address are not matched)."""
+    return str(host).lower(), port
+
+
+def mqtt_clients_that_clash(sources: list, sinks: list, node: NodeConfig) -> list[tuple[str, str]]:
+    """Two MQTT clients of this config with one client id at one broker (as written): the broker keeps one
+    connection per id, so the agent's own clients would take it from each other at every reconnect."""
+    problems, seen = [], {}
+    # the sinks first: a source's fixed id is the one to change (its default is random)
+    clients = [(f"sinks[{i}]", sink.mqtt_client(node.site, node.id)) for i, sink in enumerate(sinks)
+               if isinstance(sink, SinkConfig)]
+    clients += [(f"sources[{i}]", src.mqtt_client()) for i, src in enumerate(sources)
+                if isinstance(src, SourceConfig)]
+    for where, client in clients:
+        if client is None:
+            continue
+        host, port, client_id = client
+        key = (*same_broker(host, port), client_id)
+        if key in seen:
+            problems.append((f"{where}.broker.client_id", (
+                f"{client_id!r} is {seen[key]}'s client id at {host}:{port} too: the broker keeps one connection per "
+                "id, so the two would take it from each other (no sample read, no alert sent); change one")))
+        seen.setdefault(key, where)
+    return problems
+
+
+def sources_reading_own_topics(sources: list, sinks: list, node: NodeConfig) -> list[tuple[str, str]]:
+    """An MQTT source's filter that matches a topic this agent's sinks publish at the same broker (as
+    written): it would read the agent's own status, health and alerts back as samples."""
+    published = [(f"sinks[{i}]", got) for i, sink in enumerate(sinks)
+                 if isinstance(sink, SinkConfig) and (got := sink.mqtt_topics(node.site, node.id))]
+    subscribed = [(i, got) for i, src in enumerate(sources)
+                  if isinstance(src, SourceConfig) and (got := src.mqtt_filters())]
+    if not (published and subscribed):
+        return []
+    problems = []
+    for i, (host, port, filters) in subscribed:
+        for topic_filter in filters:
+            for where, (sink_host, sink_port, topics) in published:
+                hit = next((t for t in topics if same_broker(host, port) == same_broker(sink_host, sink_port)
+                            and topic_matches(topic_filter, t)), None)
+                if hit:
+                    problems.append((f"sources[{i}].topics.{topic_filter}", (
+                        f"matches {hit}, which {where} publishes at {host}:{port}: the source would read this "
+                        "agent's own messages back as samples; narrow the filter")))
+                    break
+    return problems
