@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .preflight import Note, credential_problems, path_problems
+from .host_checks import Note, credential_problems, path_problems
 from .typed import doc, rng
 
 

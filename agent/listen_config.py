@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .broker import BrokerConfig, Secret, TlsConfig
-from .preflight import CREDSTORE_DIRS, find_credential
+from .host_checks import CREDSTORE_DIRS, find_credential
 from .typed import ConfigError
 
 

@@ -69,7 +69,7 @@ class MetricsConfig:
             import prometheus_client  # noqa: F401
         except ImportError:
             return [("", "needs prometheus-client: install the extra (pip install 'stad-edge[prometheus]')")]
-        from .preflight import bind_problems
+        from .host_checks import bind_problems
         host, port = self.address()
         return [("listen", msg) for _, msg in bind_problems(host, port, tcp=True)]
 

@@ -5,7 +5,7 @@ raises PermissionError there instead of answering, and check-config ended in a t
 
 The checking process must really lack the permission, so as root the check runs as `nobody`
 (setpriv) with the system's Python (root's own interpreter may live under /root, closed to it):
-preflight and broker import nothing outside the standard library."""
+agent/host_checks.py and broker import nothing outside the standard library."""
 from __future__ import annotations
 
 import json
@@ -24,12 +24,12 @@ NOBODY = 65534
 PROBE = """
 import json, sys
 from pathlib import Path
-import agent.preflight as preflight
+import agent.host_checks as host_checks
 from agent.broker import BrokerConfig, Secret, TlsConfig
-preflight.CREDSTORE_DIRS = (sys.argv[1],)
+host_checks.CREDSTORE_DIRS = (sys.argv[1],)
 broker = BrokerConfig(host="broker.example", port=8883, password=Secret(credential="stad-edge.mqtt-password"),
                       tls=TlsConfig(cert_file=sys.argv[2], key_file="stad-edge.tls-key"))
-print(json.dumps([[key, str(msg), isinstance(msg, preflight.Note)] for key, msg in broker.preflight(Path)]))
+print(json.dumps([[key, str(msg), isinstance(msg, host_checks.Note)] for key, msg in broker.preflight(Path)]))
 """
 
 
@@ -78,7 +78,7 @@ def test_a_credential_store_this_shell_cannot_search_is_a_note_not_a_traceback()
 PATH_PROBE = """
 import json, sys
 from pathlib import Path
-from agent.preflight import path_problems
+from agent.host_checks import path_problems
 print(json.dumps(path_problems(Path(sys.argv[1]), want_file=True)))
 """
 

@@ -46,7 +46,7 @@ from .. import json_read
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
 from ..plugins import Plugin
-from ..preflight import writable_file_problems
+from ..host_checks import writable_file_problems
 from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 

@@ -42,8 +42,8 @@ class SourceConfig:
         return None
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
-        """(key path, problem) for what this source needs on this machine (see agent/preflight.py);
-        `resolve` turns a config path into a real one."""
+        """(key path, problem) for what this source needs on this machine (see agent/preflight.py, and the questions
+        to this host in agent/host_checks.py); `resolve` turns a config path into a real one."""
         return []
 
     def label(self) -> str:

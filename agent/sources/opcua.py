@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, Literal
 
 from ..broker import Secret
-from ..preflight import path_problems
+from ..host_checks import path_problems
 from ..plugins import Plugin
 from ..records import Record, Rejects, short_repr
 from ..typed import doc, rng

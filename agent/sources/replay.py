@@ -27,7 +27,7 @@ from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
 from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
-from ..preflight import Note, path_problems
+from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
@@ -220,7 +220,7 @@ def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
         return [root], []
     if not root.is_dir():
         if root.exists():
-            from ..preflight import special_kind
+            from ..host_checks import special_kind
             raise FileNotFoundError(f"replay path {str(root)!r} is {special_kind(root)}, not a file or a directory")
         raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
     suffixes = _suffixes(fmt)

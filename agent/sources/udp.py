@@ -19,7 +19,7 @@ from typing import Callable, ClassVar, Iterator
 
 from ..records import Record, Rejects
 from ..plugins import Plugin
-from ..preflight import bind_problems
+from ..host_checks import bind_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_json_line
