@@ -18,8 +18,8 @@ host's clock.
 from __future__ import annotations
 
 import logging
-import math
 
+from .json_read import finite_number
 from .records import Record
 
 log = logging.getLogger("stad.aligner")     # the rules speak as the aligner they are part of
@@ -142,10 +142,10 @@ class LivePace:
         this host's pace, none measured."""
         received, pace, start = state.get("live_received"), state.get("live_pace", 1.0), state.get("pace_from")
         for key, v in (("live_received", received), ("live_pace", pace)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            if v is not None and not finite_number(v):
                 raise ValueError(f"aligner.{key}: expected seconds")
-        if start is not None and not (isinstance(start, (list, tuple)) and len(start) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
+        if start is not None and not (isinstance(start, (list, tuple)) and len(start) == 2
+                                      and all(finite_number(v) for v in start)):
             raise ValueError("aligner.pace_from: expected [stamp, arrival] seconds")
         if pace is None or pace <= 0:
             raise ValueError("aligner.live_pace: expected stamp seconds per second, > 0")
