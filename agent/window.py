@@ -24,6 +24,7 @@ import numpy as np
 from . import fastnp as fnp
 from .alerts import iso
 from .checkpoint import array_like, array_of
+from .json_read import finite_number
 from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .manifest import Normalisation
 from .records import Record, Rejects, short_repr, span
@@ -346,7 +347,7 @@ class Aligner(TimeBaseRules):
         """A checkpoint's `host_ahead_s` (0 in one written before it was kept): how far this host's clock was
         ahead of the live data's after steps of it the data did not follow (agent/host_clock_step.py)."""
         ahead = state.get("host_ahead_s", 0.0)
-        if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not math.isfinite(ahead):
+        if not finite_number(ahead):
             raise ValueError("aligner.host_ahead_s: expected seconds")
         return float(ahead)
 
@@ -383,8 +384,7 @@ class Aligner(TimeBaseRules):
         steps = array_of(state.get("steps_seen", np.zeros(0, np.int64)), "aligner.steps_seen", np.int64, 1)
         if len(steps) > (self.steps_seen.maxlen or 0) or np.any(steps < 1):
             raise ValueError("aligner.steps_seen: expected at most 15 steps of one tick or more")
-        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))
-                                   or not math.isfinite(offset)):
+        if offset is not None and not finite_number(offset):
             raise ValueError("aligner.live_offset: expected seconds")
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
         self.held, self.back = held, back
