@@ -41,7 +41,7 @@ written later; the event is not sent again meanwhile.
 
 A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
 event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
-its -wal and -shm), the events still readable in it are copied into a new outbox as replays, and
+its -wal and -shm; agent/outbox_salvage.py), the events still readable in it are copied into a new outbox as replays, and
 the error line says how many were saved and where the rest can be looked for; the events that
 could not be read are counted as `corrupt` (when SQLite can still count them). When the new
 outbox cannot be created or cannot take them (the disk that corrupted it is full), the saved
@@ -57,15 +57,14 @@ events in it go out again as replays, and the files are moved aside the same way
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Literal
 
+from . import outbox_salvage as salvage
 from .held_file import HeldFile
 log = logging.getLogger("stad.outbox")
 
@@ -74,13 +73,7 @@ FAULT_KINDS = ("fault", "fault_end")
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
-SQLITE_HEADER_BYTES = 100  # a database file shorter than this holds no database
-WAL_HEADER_BYTES = 32      # a write-ahead log longer than its header holds frames
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
-CORRUPT_CODES = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
-#: Corrupt outboxes moved aside that are kept, the newest (qa29: each one stayed for good, up to an outbox's size each
-#: on a small state partition; what was readable in one is in the new outbox already, the files are for forensics).
-CORRUPT_KEPT = 3
 HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
@@ -170,10 +163,10 @@ class Outbox:
         SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
-        if self._cut_short():
-            self._hold(self._salvage_wal(), replay=True)
-        elif self.path.exists() and not self._readable():
-            self._hold(self._quarantine(), replay=True)
+        if salvage.cut_short(self.path):
+            self._hold_salvaged(*salvage.salvage_wal(self.path, _SCHEMA, self._count))
+        elif self.path.exists() and not salvage.readable(self.path):
+            self._hold_salvaged(*salvage.quarantine(self.path, self._count))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -203,6 +196,12 @@ class Outbox:
             # Whatever a previous run left was not acknowledged: it goes out again as a replay.
             self._run(lambda db: db.execute("UPDATE events SET replay = 1 WHERE replay = 0"))
         return True
+
+    def _hold_salvaged(self, rows: list[tuple], aside: Path | None) -> None:
+        """The rows read from a damaged file (agent/outbox_salvage.py), held to go out again as replays; whether
+        its files were moved aside (the stop's line names them while their events are still held)."""
+        self._quarantined = self._quarantined or aside is not None
+        self._hold(rows, replay=True)
 
     def _hold(self, rows: list[tuple], replay: bool) -> None:
         """Keep (created, alert_id, seq, kind, payload) rows until a file takes them (sent meanwhile,
@@ -306,146 +305,6 @@ class Outbox:
             log.error("outbox %s: %d event(s) cannot be stored yet; they are held in memory (at most max_events "
                       "%d) and stored when the outbox works again", self.path, len(self._held), self.max_events)
             self._held_said = True
-
-    def _readable(self) -> bool:
-        """Whether SQLite can read the existing file (False only when it finds it corrupt, not when the
-        disk refuses access: that is a storage problem, retried)."""
-        try:
-            db = sqlite3.connect(str(self.path), isolation_level=None)
-            try:
-                (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()     # reads every page once
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            return not _is_corrupt(exc)
-        return verdict == "ok"
-
-    def _quarantine(self) -> list[tuple]:
-        """Move a corrupt outbox aside; the (created, alert_id, seq, kind, payload) rows still readable
-        in it, oldest first. Logs what was saved and counts what was not (`corrupt`) when it can."""
-        rows, held = self._rows_in(f"file:{self.path}?mode=ro")
-        aside = self._move_aside()
-        if aside is None:
-            return []
-        lost = max(0, held - len(rows)) if held is not None else None
-        if lost:
-            self._count("corrupt", lost)
-        log.error("outbox %s was corrupt: moved to %s; %d event(s) still readable in it are sent again, %s; "
-                  "a new outbox is started", self.path, aside.name, len(rows),
-                  f"{lost} could not be read (counted as corrupt)" if held is not None
-                  else f"how many could not be read is unknown (sqlite3 {aside.name} .recover may find more)")
-        return rows
-
-    def _cut_short(self) -> bool:
-        """The database file shorter than SQLite's header while its write-ahead log holds frames: a power
-        cut emptied the file (its blocks never reached the disk). SQLite would take it for a new database
-        and delete the log — the events committed since the last checkpoint — without a word."""
-        try:
-            return self.path.stat().st_size < SQLITE_HEADER_BYTES and \
-                Path(f"{self.path}-wal").stat().st_size > WAL_HEADER_BYTES
-        except OSError:
-            return False
-
-    def _salvage_wal(self) -> list[tuple]:
-        """The rows of an emptied outbox's write-ahead log (`_cut_short`), read over a new database of
-        the outbox's own schema (its tables' root pages are where this code put them, so the log's pages
-        are read as what they were); the files moved aside, kept. Rows whose pages were checkpointed into
-        the lost file are not in the log: how many is unknown, said, not counted."""
-        wal = Path(f"{self.path}-wal")
-        rebuilt = self.path.with_name(f"{self.path.name}.rebuilt")
-        rows: list[tuple] = []
-        try:
-            with wal.open("rb") as f:
-                page_size = int.from_bytes(f.read(WAL_HEADER_BYTES)[8:12], "big")
-            for part in ("", "-wal", "-shm"):
-                Path(f"{rebuilt}{part}").unlink(missing_ok=True)
-            db = sqlite3.connect(str(rebuilt), isolation_level=None)
-            try:
-                db.execute(f"PRAGMA page_size={page_size}")
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-            finally:
-                db.close()
-            shutil.copyfile(wal, f"{rebuilt}-wal")
-            rows, _ = self._rows_in(str(rebuilt))
-        except (OSError, sqlite3.Error) as exc:
-            log.debug("outbox %s: its write-ahead log could not be read (%s)", self.path, exc)
-        finally:
-            for part in ("", "-wal", "-shm"):
-                Path(f"{rebuilt}{part}").unlink(missing_ok=True)
-        wal_bytes = wal.stat().st_size
-        aside = self._move_aside()
-        if aside is None:
-            return []
-        log.error("outbox %s is empty (cut short by a power cut?) beside its write-ahead log of %d bytes: %d "
-                  "event(s) read from the log are sent again, as replays; events already moved into the lost "
-                  "file are lost for MQTT (how many is unknown; the jsonl sink keeps its copy); the files are "
-                  "kept as %s and %s-wal; a new outbox is started", self.path, wal_bytes, len(rows), aside.name,
-                  aside.name)
-        return rows
-
-    def _rows_in(self, uri: str) -> tuple[list[tuple], int | None]:
-        """The (created, alert_id, seq, kind, payload) rows readable in the database at `uri`, oldest first
-        (the first bad page ends them), and how many it says it holds (None: it cannot say); its drop
-        counts added to this outbox's."""
-        rows: list[tuple] = []
-        held: int | None = None
-        try:
-            db = sqlite3.connect(uri, uri=uri.startswith("file:"), isolation_level=None)
-            try:
-                try:
-                    held = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-                except sqlite3.Error:
-                    pass
-                try:                        # the drop counts so far stay counted
-                    for reason, count in db.execute("SELECT reason, count FROM drops").fetchall():
-                        self._count(reason, count)
-                except sqlite3.Error:
-                    pass
-                try:
-                    cur = db.execute("SELECT created, alert_id, seq, kind, payload FROM events ORDER BY id")
-                    for row in cur:         # rows before the damage come out; the first bad page ends it
-                        rows.append(row)
-                except sqlite3.Error:
-                    pass
-            finally:
-                db.close()
-        except sqlite3.Error:
-            pass
-        return rows, held
-
-    def _move_aside(self) -> Path | None:
-        """The outbox's files renamed to `<file>.corrupt-<UTC time>` (its -wal and -shm with it); None,
-        logged, when they cannot be."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        try:
-            for suffix in ("-wal", "-shm", ""):
-                part = Path(f"{self.path}{suffix}")
-                if part.exists():
-                    part.replace(Path(f"{aside}{suffix}"))
-        except OSError as exc:
-            log.error("outbox %s is corrupt and cannot be moved aside (%s)", self.path, exc.strerror or exc)
-            return None
-        self._quarantined = True
-        self._forget_old_aside()
-        return aside
-
-    def _forget_old_aside(self) -> None:
-        """Remove the corrupt outboxes moved aside beyond the newest CORRUPT_KEPT (with their -wal and -shm;
-        the UTC stamp in the name orders them), each removal logged."""
-        stamps = sorted({p.name.split(".corrupt-", 1)[1].split("-", 1)[0]
-                         for p in self.path.parent.glob(f"{self.path.name}.corrupt-*")})
-        for stamp in stamps[:-CORRUPT_KEPT]:
-            old = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            try:
-                for suffix in ("-wal", "-shm", ""):
-                    Path(f"{old}{suffix}").unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("outbox: cannot remove %s, an older corrupt outbox (%s)", old.name, exc.strerror or exc)
-                continue
-            log.warning("outbox: removed %s, the oldest corrupt outbox moved aside (the newest %d are kept)",
-                        old.name, CORRUPT_KEPT)
 
     def _failed(self, exc: BaseException) -> None:
         problem = str(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or str(exc))
@@ -750,10 +609,3 @@ class Outbox:
                     db.close()
             self._db = self._checkpoint_db = None
 
-
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)       # Python >= 3.11
-    if code is not None:
-        return (code & 0xFF) in CORRUPT_CODES
-    text = str(exc)
-    return "malformed" in text or "not a database" in text

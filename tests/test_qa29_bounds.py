@@ -11,7 +11,8 @@ import pytest
 from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, corrupt_tail, demo_cfg, sim_rows, variant
 from conftest import drive_hotswap as drive, hotswap_pipeline as setup
 
-from agent.outbox import CORRUPT_KEPT, Outbox
+from agent.outbox import Outbox
+from agent.outbox_salvage import CORRUPT_KEPT
 
 
 @NO_DEMO
