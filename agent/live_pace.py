@@ -9,11 +9,10 @@ pace of its stamps per second of arrivals, measured over a sliding window; a rec
 pace (`_in_live_pace`) when it stands where that offset and pace put it, within a short step. The pace is kept in
 the checkpoint (`pace_state`, `pace_in`, `restore_pace`): a restart's first data is judged by it.
 
-`LivePace` is a base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state and
-keeps `max_clock_skew_s` (the rules and the aligner read it too); `_in_live_pace` reads the aligner's `reach_ticks`
-and `tick_s` (a short step of the data). The time base's moves start the pace's measure afresh
-(TimeBaseRules.note_move), and the rules read `live_offset` for the sign of life's silence and a step of this
-host's clock.
+`LivePace` is a base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state;
+`_in_live_pace` reads the aligner's `reach_ticks` and `tick_s` (a short step of the data). The time base's moves
+start the pace's measure afresh (TimeBaseRules.note_move), and the rules read `live_offset` for the sign of
+life's silence and a step of this host's clock.
 """
 from __future__ import annotations
 
@@ -51,7 +50,9 @@ class LivePace:
     """The live data's offset from this host's clock and its pace (see the module's docstring)."""
 
     def _init_pace(self, max_clock_skew_s: float) -> None:
-        self.max_clock_skew_s = float(max_clock_skew_s)   # window.max_clock_skew_s; 0: live records are not checked
+        """No live record taken yet; `max_clock_skew_s` (window.max_clock_skew_s) kept here, where `_judge_offset`
+        reads it (the rules and the aligner read it too)."""
+        self.max_clock_skew_s = float(max_clock_skew_s)   # 0: live records are not checked
         self.live_offset: float | None = None   # the last live record taken: its stamp minus its arrival
         self.live_received: float | None = None   # ... and its arrival (this host's clock)
         self.live_pace = 1.0                      # the live data's stamp seconds per second of this host's clock
