@@ -87,7 +87,8 @@ def cmd_run(args) -> int:
     start_notes = StartNotes(args.config, notes, cfg.resolve(cfg.state_dir))
     start_notes.say()           # in full at a first start, one line at a restart with the same ones
     setup_logging(args.log_level or cfg.log_level)
-    from .service import Agent, format_summary
+    from .service import Agent
+    from .stop_summary import format_summary
     # The handlers go in before the agent is built: building it connects the sinks (the MQTT status
     # says `online` from then on) and loads the model, and a SIGINT / SIGTERM in that time must
     # stop the agent cleanly once it is built, not kill it half-way with a KeyboardInterrupt.

@@ -42,7 +42,7 @@ from .scoring_state import status_word
 from .sdnotify import Notifier
 from .sinks import open_sink
 from .sources import open_source
-from .state_writes import STATE_FILES, StateWrites, state_reads
+from .state_writes import StateWrites, state_reads
 from .statelock import StateLock
 from .timebase import TIME_BASE_MOVES
 from .topology import adjacency
@@ -570,42 +570,3 @@ class Agent(Resume, Delivery):
         else:
             log.info("first tick %s: scored by %s (score %.3f, threshold %.3f)", iso(res.ts), res.tier,
                      res.score, res.threshold)
-
-
-#: each reason a sink drops an event for, as the stop summary says it after the count (health: sinks.*.dropped)
-UNDELIVERED = {
-    "refused": "refused by the broker (kept in mqtt-refused.jsonl to send again)",
-    "max_events": "dropped over outbox.max_events while the broker was away",
-    "max_age": "dropped older than outbox.max_age_s while the broker was away",
-    "not_stored": "lost (the state disk could not store them)",
-    "corrupt": "unreadable in a corrupt outbox",
-    "alert": "alert lines not written",
-    "fault": "fault lines not written",
-}
-
-
-def format_summary(s: dict) -> str:
-    rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
-    ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
-    # this run's alerts and faults (`Agent.summary`; health's counts add the earlier lives': user15)
-    raised = s.get("faults_raised_this_run", s["faults_raised"])
-    faults = ", ".join(f"{k}: {v}" for k, v in sorted(raised.items()) if v) or "none"
-    # this run's drops (the MQTT outbox's health counts add the earlier lives'), each reason in words (user14)
-    lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
-                     for sink, why in s.get("undelivered", {}).items())
-    moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
-    unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
-                          if st["failed"])
-    unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
-    return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
-            f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
-            + (f"time base moved: {moved}; " if moved else "")
-            + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s"
-               + (f" ({s['last_restart_gap']['waiting_s']:g} s of it its sources' silence while "
-                  f"{s['last_restart_gap']['waiting_starts']} start(s) waited for their first data); "
-                  if s["last_restart_gap"].get("waiting_s") is not None else "; ") if s.get("last_restart_gap") else "")
-            + (f"events dropped this run: {lost}; " if lost else "")
-            + (f"state file writes failed: {unwritten}; " if unwritten else "")
-            + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
-            + f"stopped: {s['exit_reason']}")

@@ -15,7 +15,8 @@ import yaml
 
 from agent import config
 from agent.records import Record
-from agent.service import Agent, format_summary
+from agent.service import Agent
+from agent.stop_summary import format_summary
 
 PUMP_UDP = """
 tick_s: 1

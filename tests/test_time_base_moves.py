@@ -75,5 +75,5 @@ def test_a_step_back_and_a_jump_are_on_health_prometheus_and_the_summary(tmp_pat
         health.close()
     assert not runner.is_alive()
     snap = agent.summary()
-    from agent.service import format_summary
+    from agent.stop_summary import format_summary
     assert "time base moved: back 1, forward 1; " in format_summary(snap)

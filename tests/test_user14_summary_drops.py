@@ -10,7 +10,8 @@ from conftest import NO_DEMO, REPO, alert_event, demo_dict, free_port
 
 from agent.config import from_dict
 from agent.outbox import Outbox
-from agent.service import Agent, format_summary
+from agent.service import Agent
+from agent.stop_summary import format_summary
 from agent.sinks.mqtt import OUTBOX_FILE
 
 pytestmark = NO_DEMO

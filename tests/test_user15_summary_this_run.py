@@ -9,7 +9,8 @@ from __future__ import annotations
 from two_sensor_csv import T0, base, write_csv
 
 from agent.config import from_dict
-from agent.service import Agent, format_summary
+from agent.service import Agent
+from agent.stop_summary import format_summary
 
 
 def test_a_resumed_life_that_raised_none_says_none(tmp_path):
