@@ -9,8 +9,6 @@ agent/plugins.py, so adding one touches one new file.
 """
 from __future__ import annotations
 
-import re
-import sys
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -19,13 +17,12 @@ from . import scorers as scorers_pkg
 from . import sinks as sinks_pkg
 from . import sources as sources_pkg
 from .faults.config import FaultConfig
-from .lean_import import submodule
 from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
-from .records import short_repr, shorten
 from .scorers.profile import ProfileConfig, temperature_sensors
 from .broker import topic_name_problem
+from .config_file import read_mapping
 from .config_clashes import entry_clashes
 from .sinks.base import SinkContext
 from .typed import INVALID, ConfigError, PluginChoice, build, did_you_mean, doc, overrides_of, rng
@@ -528,107 +525,10 @@ class AgentConfig:
                            base_dir=self.base_dir)
 
 
-# PyYAML's pure-Python loader only: `import yaml` also loads its dumper, emitter, representer and
-# libyaml binding (~0.4 MiB resident), none of which reading a config uses (agent/lean_import.py).
-yaml_loader = submodule("yaml", "loader")
-yaml = sys.modules["yaml"]          # .loader .nodes .constructor .resolver .error: loaded with it
-
-MAX_DEPTH = 32            # nesting levels a config may have
-MAX_VALUES = 100_000      # values a config may hold once its aliases are expanded
-
-
-class _ConfigLoader(yaml_loader.SafeLoader):
-    """SafeLoader that refuses duplicate keys and reads YAML 1.2 floats such as `1e-3` as numbers."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.nodes.MappingNode):
-            first: dict = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    seen = first.setdefault(key, key_node.start_mark)
-                except TypeError:
-                    continue        # an unhashable key: the base class reports it
-                if seen is not key_node.start_mark:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {short_repr(key)} (first at line {seen.line + 1})",
-                        key_node.start_mark)
-        return super().construct_mapping(node, deep)
-
-
-_ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _ConfigLoader.construct_mapping)
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
-
-
-class _TooBig(Exception):
-    pass
-
-
-def _check_size(data: object) -> None:
-    """Refuse configs nested too deeply, holding too many values (alias bombs) or referring to themselves."""
-    sizes: dict[int, int | None] = {}
-
-    def size(x: object, depth: int) -> int:
-        if not isinstance(x, (dict, list)):
-            return 1
-        if depth > MAX_DEPTH:
-            raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
-        key = id(x)
-        if key in sizes:
-            if sizes[key] is None:
-                raise _TooBig("a value contains itself (a recursive alias)")
-            return sizes[key]
-        sizes[key] = None
-        children = list(x.values()) if isinstance(x, dict) else x
-        total = 1 + sum(size(c, depth + 1) for c in children)
-        if total > MAX_VALUES:
-            raise _TooBig(f"more than {MAX_VALUES} values once its aliases are expanded")
-        sizes[key] = total
-        return total
-
-    size(data, 1)
-
-
 def load(path: str | Path) -> AgentConfig:
+    """The config file at `path`, typed and checked: a ConfigError naming the file and every problem's key path."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
-                                      "is this the config file?"]) from None
-    try:
-        loader = _ConfigLoader(text)        # what yaml.load(text, Loader=_ConfigLoader) does
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.error.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise ConfigError(str(path), [f"{where}not valid YAML ({shorten(str(problem), 200)})"]) from None
-    except RecursionError:
-        raise ConfigError(str(path), [f"nested more than {MAX_DEPTH} levels deep"]) from None
-    if data is None:
-        raise ConfigError(str(path), ["the file is empty: a config needs at least 'sensors' and 'sources' "
-                                      "(see configs/ for examples)"])
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), [f"<top>: expected a mapping of keys (sensors:, sources:, ...), "
-                                      f"got {type(data).__name__} {short_repr(data)}"])
-    try:
-        _check_size(data)
-    except _TooBig as exc:
-        raise ConfigError(str(path), [f"<top>: {exc}"]) from None
-    except RecursionError:
-        raise ConfigError(str(path), [f"<top>: nested more than {MAX_DEPTH} levels deep"]) from None
-    return from_dict(data, source=str(path), base_dir=str(path.parent.resolve()))
+    return from_dict(read_mapping(path), source=str(path), base_dir=str(path.parent.resolve()))
 
 
 def from_dict(data: object, source: str = "<config>", base_dir: str = ".") -> AgentConfig:
