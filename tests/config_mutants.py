@@ -50,8 +50,8 @@ def runnable(path: Path, work: Path) -> dict:
     return data
 
 
-#: every key path of a loaded YAML document, parents first: bench/fuzz_front.py's (its mutants draw from the same)
-key_paths = bench_module("fuzz_front").key_paths
+#: every key path of a loaded YAML document, parents first: bench/fuzz_config.py's (its mutants draw from the same)
+key_paths = bench_module("fuzz_config").key_paths
 
 
 # Values a mutant puts at a key: wrong types, out-of-range numbers, paths that are no file or no
