@@ -3,25 +3,12 @@ records (stdin, udp and replay lines). Prints JSON.
 
 Run: python bench/fuzz_front.py [--part config|records|both] [--seed 1] [--mutants 60] [--jobs 2]
 
-Part `config`. Three small configs are built in a scratch directory, each passing check-config and running:
-`replay` (a CSV recording; terminal, jsonl and an MQTT sink with TLS files and a password file, its broker
-absent), `bundle` (the simulated corridor scored by a copy of the builtin bundle) and `live` (udp, stdin, Modbus,
-MQTT and OPC UA sources whose peers are absent). Each mutant changes one thing: a key dropped, another type, out of
-range, an unknown key, a key moved to another block, an empty list, a list entry twice, a path that is no file /
-a directory / an empty or garbage file / a FIFO, a bundle file truncated or deleted, its manifest edited, a TLS
-file truncated or swapped, a source or sink of each kind with fields missing. For each, `stad-agent check-config`
-and `stad-agent run --max-ticks 3` are run as processes. run's verdict: exit 2 = refused; exit 1, a traceback or
-a `source … failed` line = refused later; exit 0, or still running 4 s after its banner (a live source waits for
-its peer; then SIGTERM and it must exit 0) = started. A mismatch is check-config 0 with run refusing, or
-check-config 2 with run starting; both 2 must name the same problems. A traceback or a hang of either is a crash.
-
-Part `records`. One clean stream (3 sensors, a spike that alerts) is fed through stdin, udp, a JSONL replay and a
-CSV replay, then the same stream with bad lines between the good ones: malformed JSON, NaN / inf / 1e999, strings
-for numbers, 1e300, far-future and far-past and duplicate and out-of-order stamps, unknown sensors, a 10 MB line,
-invalid UTF-8, and the good lines themselves with a BOM or CRLF. Each bad line touches a (tick, sensor) whose good
-reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
-exit 0, no traceback, every alert event the same, every bad line counted as rejected under a reason of
-agent/records.py REJECT_REASONS, and each reason's first lines named with the file:line or source.
+Part `config` (bench/fuzz_config.py): configs that pass check-config and run, each mutant changing one thing, run
+as processes (bench/fuzz_processes.py); a mismatch is check-config and run disagreeing, a crash a traceback or a
+hang of either. Part `manifest` (the same module): the builtin bundle's manifest, key by key. Part `records`
+(bench/fuzz_records.py): a clean stream and the same stream with bad lines between the good ones, through stdin,
+udp and JSONL and CSV replays: the clean run's alerts must come out unchanged and every bad line be counted under
+its reason. Each module's docstring says what it draws and how it judges.
 """
 from __future__ import annotations
 
