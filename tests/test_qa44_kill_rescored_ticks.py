@@ -17,21 +17,19 @@ A subscriber gets each alert event once, one `new` per incident, seqs consecutiv
 on this path on main (qa44's measurement, with real processes too: its note); here so that it stays so — with
 `_judged_until` made a no-op the `ended` case pages a second alert (checked by hand in qa44's round).
 
-A real agent on a real state_dir driven turn by turn as tests/test_qa42_refill_after_restored.py drives it (its
-helpers; the kill -9 is a second agent on the state_dir the first was abandoned on).
+A real agent on a real state_dir driven turn by turn (tests/agent_turns.py; the kill -9 is a second agent on the
+state_dir the first was abandoned on), the stalls as tests/test_qa42_refill_after_restored.py makes them.
 """
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from agent import config
 from agent.alerts import iso
-from agent.records import Record
 from agent.service import Agent
-from test_qa42_refill_after_restored import T0, Clock, killed     # (T0: rows are seconds after it)
+from agent_turns import HOST as T0, alert_events as alerts, close as killed, host_clock, record as stepped, turn
 
 STEP = range(52, 64)            # `a` + 8: the alert opens at its second tick, goes on through the stall
 SILENCE = range(56, 62)         # the sender silent; the checkpoint written in it, at 61.5
@@ -55,25 +53,13 @@ def agent_config(tmp_path):
         "state_dir": str(tmp_path / "state"), "checkpoint_s": 3600}, base_dir=str(tmp_path))
 
 
-def record(i: int) -> Record:
-    """Row i (tests/stepped_device.py's values), the step on `a` in STEP, stamped by the sender, received 50 ms on."""
-    return Record(ts=T0 + i, values={"a": 10 + (i * 7919 % 13) / 13 + (8.0 if i in STEP else 0.0),
-                                     "b": 5 + (i * 104729 % 17) / 17}, origin="udp", received=T0 + i + 0.05)
-
-
-def turn(agent: Agent, i: int) -> None:
-    agent.clock.now = T0 + i + 0.05
-    agent._intake(record(i), None)
-
-
-def alerts(tmp_path) -> list[dict]:
-    path = tmp_path / "alerts.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [e for e in map(json.loads, lines) if e["kind"] == "alert"]
+def row(agent: Agent, i: int) -> None:
+    """Row i, stamped on this host's clock by the sender, received 50 ms on; `a` + 8 in STEP."""
+    turn(agent, stepped(i, T0, step=8.0 if i in STEP else 0.0))
 
 
 def first_life(tmp_path, stall: str, last: int) -> None:
-    first = Agent(agent_config(tmp_path), clock=Clock(T0))
+    first = Agent(agent_config(tmp_path), clock=host_clock(T0))
     silent = SILENCE if stall == "silent" else HELD
     for i in range(last + 1):
         if i in silent:
@@ -81,7 +67,7 @@ def first_life(tmp_path, stall: str, last: int) -> None:
                 first.clock.now = T0 + i + 0.5
                 assert first.save_checkpoint() is not None      # alive, every record taken, the sender silent
             continue
-        turn(first, i)
+        row(first, i)
         if stall == "held" and i == silent[-1] + 1:
             assert [c.lo for c in first.aligner.held] == [int(T0) + i]
             assert first.save_checkpoint() is not None
@@ -98,11 +84,11 @@ def test_ticks_the_restore_scores_again_send_nothing_the_killed_run_sent(tmp_pat
     assert [e["event"] for e in told] == (["new", "end"] if at_kill == "ended" else ["new"]), told
     assert told[0]["ts"] < iso(T0 + SILENCE.start)                  # (opened before the stall: in the checkpoint)
     caplog.set_level("INFO", logger="stad")
-    again = Agent(agent_config(tmp_path), clock=Clock(T0 + BACK))
+    again = Agent(agent_config(tmp_path), clock=host_clock(T0 + BACK))
     try:
         assert again.checkpoint_start["state"] == "resumed"
         for i in range(BACK, BACK + 40):
-            turn(again, i)
+            row(again, i)
     finally:
         killed(again)
     said = [r.getMessage() for r in caplog.records]
