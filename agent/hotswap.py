@@ -10,9 +10,10 @@
    and `run`: agent/preflight.py, the same `load_fitting` — the manifest against the config, its declared
    inputs and outputs, every listed file's sha256); one refused there is rejected in the start's words
    (qa44: it reached the runtimes, each refusing it in its own). Then it builds the chain's model tiers from
-   it; each tier verifies it (the sha256 of the artifact it runs, the runtime's input and output shapes). The tiers below the top one are standbys, as at start (agent/scorers/
-   standby.py: their artifact verified and their runtime found installed, loaded only when the chain
-   steps down to them, their shapes checked then): a swap loads no runtime the agent did not start
+   it; each tier verifies it (the sha256 of the artifact it runs, the runtime's input and output shapes).
+   The tiers below the top one are standbys, as at start (agent/scorers/standby.py: their artifact
+   verified and their runtime found installed, loaded only when the chain steps down to them, their
+   shapes checked then): a swap loads no runtime the agent did not start
    with, so its memory after a swap is its memory before (swap3). The daemon keeps scoring with the
    current chain meanwhile.
    Then, in the same thread, the candidate is prepared as a bundle given at start is at warm-up

@@ -62,7 +62,8 @@ def test_a_bundle_delivered_later_is_refused_in_the_start_words_and_taken_once_f
     caplog.set_level(logging.INFO, logger="stad.hotswap")
     for edit, said in ((no_values, "manifest inputs: the model does not fit the agent: no values"),
                        (no_forecast, "manifest outputs: the model does not fit the agent: no forecast"),
-                       (another_plant, "sensors only in the bundle: S01_speedX; sensors only in the config: S01_speed")):
+                       (another_plant,
+                        "sensors only in the bundle: S01_speedX; sensors only in the config: S01_speed")):
         bundle = models / edit.__name__
         rejected = swap.rejected
         caplog.clear()

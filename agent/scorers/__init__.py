@@ -38,8 +38,9 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
     """The model tiers of `chain` (default: scoring.chain) that load `bundle`, in order (numpy not
     included), and one line per tier that did not: not installed, or refusing the bundle — one line for
     the tiers a bundle refused before any runtime read it (a hash, a signature, its declared inputs: the same
-    words, ~650 characters, were said once per tier; review21, qa44; `load_fitting`, the start's check). `standby`: every tier below the first that loads is
-    a StandbyTier (agent/scorers/standby.py: verified now, its runtime loaded when the chain needs it)."""
+    words, ~650 characters, were said once per tier; review21, qa44; `load_fitting`, the start's check).
+    `standby`: every tier below the first that loads is a StandbyTier (agent/scorers/standby.py: verified now,
+    its runtime loaded when the chain needs it)."""
     from .model_scorer import load_fitting
     tiers: list[Scorer] = []
     refusals: list[str] = []
