@@ -6,11 +6,14 @@
    that is new or changed since it was last looked at is a candidate, newest first. Bundles
    already there at start-up are not candidates. SIGHUP asks for the newest bundle of
    models_dir even if it was seen, or, without a models_dir, for `scoring.bundle` again.
-2. Load. A background thread builds the chain's model tiers from the candidate; each tier
-   verifies it (the manifest against the config, the sha256 of the artifact it runs, the runtime's
-   input and output shapes). The tiers below the top one are standbys, as at start (agent/scorers/
-   standby.py: their artifact verified and their runtime found installed, loaded only when the chain
-   steps down to them, their shapes checked then): a swap loads no runtime the agent did not start
+2. Load. A background thread checks the candidate as `scoring.bundle` is checked at start (check-config
+   and `run`: agent/preflight.py, the same `load_fitting` — the manifest against the config, its declared
+   inputs and outputs, every listed file's sha256); one refused there is rejected in the start's words
+   (qa44: it reached the runtimes, each refusing it in its own). Then it builds the chain's model tiers from
+   it; each tier verifies it (the sha256 of the artifact it runs, the runtime's input and output shapes).
+   The tiers below the top one are standbys, as at start (agent/scorers/standby.py: their artifact
+   verified and their runtime found installed, loaded only when the chain steps down to them, their
+   shapes checked then): a swap loads no runtime the agent did not start
    with, so its memory after a swap is its memory before (swap3). The daemon keeps scoring with the
    current chain meanwhile.
    Then, in the same thread, the candidate is prepared as a bundle given at start is at warm-up
@@ -73,9 +76,10 @@ import numpy as np
 from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
 from .alert_residue import scores_by_name
-from .bundle import parity_note, resolve_path
+from .bundle import BundleError, Expectation, parity_note, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
+from .scorers.model_scorer import load_fitting
 from .detector import Detector
 from .threshold import AdaptiveThreshold
 from .time_shift import shift_times
@@ -311,7 +315,7 @@ class HotSwap:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
             self._loading = None
-            path, trigger, tiers, prepared, refusals, seconds, changed = loaded
+            path, trigger, tiers, prepared, refusals, refused, seconds, changed = loaded
             moved, self._moved_while_loading = self._moved_while_loading, 0.0
             if moved:       # fitted on ticks of the clock before the step (_times_moved)
                 shift_times((tiers, prepared[0]), moved)
@@ -319,7 +323,7 @@ class HotSwap:
                 log.info("model update: %s changed while it was loaded (still being copied?); judged when it "
                          "is still", path)
             else:
-                self._start_shadow(path, trigger, tiers, prepared, refusals, seconds)
+                self._start_shadow(path, trigger, tiers, prepared, refusals, refused, seconds)
             return
         if self._loading is not None:
             return
@@ -344,12 +348,15 @@ class HotSwap:
 
         def work() -> None:
             started = time.perf_counter()
-            thresholds, settle = {}, 0
+            thresholds, settle, refused = {}, 0, None
             try:
+                load_fitting(str(path), self.cfg.base_dir, Expectation.from_config(self.cfg))
                 tiers, refusals = build_candidate(self.cfg, path)
                 if tiers:
                     thresholds = self.pipeline.prepare(tiers, recent)
                     settle = 0 if recent is None else self.cfg.window.steps
+            except BundleError as exc:          # as the start refuses it: its words alone
+                tiers, refusals, refused = [], [], str(exc)
             except Exception as exc:  # noqa: BLE001 — reported as a rejection on the next tick
                 tiers, refusals = [], [f"{type(exc).__name__}: {exc}"]
             seconds = time.perf_counter() - started
@@ -358,7 +365,8 @@ class HotSwap:
             except OSError:
                 changed = True
             with self._lock:
-                self._loaded = (path, trigger, tiers, (thresholds, settle), refusals, seconds, changed)
+                self._loaded = (path, trigger, tiers, (thresholds, settle), refusals, refused, seconds,
+                                changed)
 
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
@@ -372,11 +380,16 @@ class HotSwap:
         return [t for t in self.cfg.scoring.chain if t != "numpy" and _installed(t)]
 
     def _start_shadow(self, path: Path, trigger: str, tiers: list,
-                      prepared: tuple[dict[str, AdaptiveThreshold], int], refusals: list[str], seconds: float) -> None:
+                      prepared: tuple[dict[str, AdaptiveThreshold], int], refusals: list[str], refused: str | None,
+                      seconds: float) -> None:
         """`prepared`: the candidate's thresholds (SwapTarget.prepare) and the ticks its shadow scores before
         judging: fitted on the recent ticks as the load began, its forecast and error history lacks the
         ticks the load took, and a window's worth of them is scored first (else a 30-tick shadow of the
-        running bundle's own copy correlated 0.19 with it on the demo: its level and bias read a gap)."""
+        running bundle's own copy correlated 0.19 with it on the demo: its level and bias read a gap).
+        `refused`: why the start's check of a bundle refused it (then no tier was built)."""
+        if refused is not None:         # by the start's check (load_fitting), in its words
+            self._reject(path, trigger, refused)
+            return
         thresholds, settle = prepared
         loaded = {t.TYPE for t in tiers}
         lost = [t for t in self.required_tiers() if t not in loaded]
@@ -523,7 +536,9 @@ class HotSwap:
         return False
 
     def _reject(self, path: Path, trigger: str, reason: str) -> None:
-        log.warning("model update (%s) rejected: %s: %s; still scoring with %s (%s)", trigger, path, reason,
+        # (the start's check names the bundle itself, first: not said twice)
+        said = reason if reason.startswith(f"{path}: ") else f"{path}: {reason}"
+        log.warning("model update (%s) rejected: %s; still scoring with %s (%s)", trigger, said,
                     self.pipeline.active_tier(), self.current or "no bundle")
         self.rejected += 1
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,

@@ -150,7 +150,9 @@ def test_bundles_dropped_into_a_running_agent_are_taken_or_refused_and_health_sa
         logged(f"loading {half}", at)
         h = health_after(5)
         u = h["model_update"]
-        assert (u["accepted"], u["rejected"]) == (1, 4) and "model_int8.tflite" in u["last"]["reason"], u
+        # (the start's check, which a candidate meets first since qa44, names the first listed file missing)
+        assert (u["accepted"], u["rejected"]) == (1, 4) and \
+            "model_fp32.tflite: listed in the manifest but missing" in u["last"]["reason"], u
         for f in full.glob("*.tflite"):
             shutil.copy2(f, half / f.name)
         h = health_after(6)

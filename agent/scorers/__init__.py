@@ -7,7 +7,9 @@ The bundle's manifest is read and checked against the config once for all tiers
 (agent/bundle.py); each runtime then reads its own artifact with `read_verified` (size and
 sha256 of the bytes it runs). So each file is hashed once, and only the files the gateway
 loads: training-only files (weights, held-out and calibration data) are `stad-convert
-verify`'s business, not the gateway's.
+verify`'s business, not the chain's — though the check a bundle meets first, at start (check-config and
+`run`: agent/preflight.py) as from a hot swap (agent/hotswap.py), hashes every file it lists
+(`model_scorer.load_fitting`: a tampered file refused in the start's words wherever the bundle comes from).
 """
 from __future__ import annotations
 
@@ -35,9 +37,11 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
                ) -> tuple[list[Scorer], list[str]]:
     """The model tiers of `chain` (default: scoring.chain) that load `bundle`, in order (numpy not
     included), and one line per tier that did not: not installed, or refusing the bundle — one line for
-    the tiers a bundle refused before any runtime read it (a hash, a signature: the same words, ~650
-    characters, were said once per tier; review21). `standby`: every tier below the first that loads is
-    a StandbyTier (agent/scorers/standby.py: verified now, its runtime loaded when the chain needs it)."""
+    the tiers a bundle refused before any runtime read it (a hash, a signature, its declared inputs: the same
+    words, ~650 characters, were said once per tier; review21, qa44; `load_fitting`, the start's check).
+    `standby`: every tier below the first that loads is a StandbyTier (agent/scorers/standby.py: verified now,
+    its runtime loaded when the chain needs it)."""
+    from .model_scorer import load_fitting
     tiers: list[Scorer] = []
     refusals: list[str] = []
     loaded: bundles.Bundle | None = None
@@ -49,7 +53,7 @@ def load_tiers(scoring: ScoringConfig, bundle: str, expect: bundles.Expectation,
         try:
             if loaded is None and refused is None:
                 try:
-                    loaded = bundles.load(bundle, base_dir=base_dir, expect=expect, verify_hashes=False)
+                    loaded = load_fitting(bundle, base_dir, expect, verify_hashes=False)
                 except Exception as exc:  # noqa: BLE001 — reported per tier below
                     refused = exc
             if refused is not None:

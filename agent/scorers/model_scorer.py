@@ -155,6 +155,19 @@ def check_manifest_io(bundle: bundles.Bundle, expected: dict[str, tuple]) -> Non
         check_io(f"{bundle.path}: manifest {part}", names, shapes, expected)
 
 
+def load_fitting(ref, base_dir, expect: bundles.Expectation, verify_hashes: bool = True) -> bundles.Bundle:
+    """The bundle `ref` as this agent can run it, or BundleError saying why not: its manifest against the config
+    (agent/bundle.py `load`: sensors, steps, tick, signature, with `verify_hashes` every listed file) and its
+    declared inputs and outputs against the window the agent feeds (`check_manifest_io`). The one check of a
+    bundle before any runtime reads it: check-config and `run`'s start (agent/preflight.py), the chain's load
+    (agent/scorers `load_tiers`: said once, not once per tier), and so a hot swap's candidate and a restart onto a
+    swapped-in bundle — a bundle delivered into models_dir later is refused in the words the start says of it
+    (qa44: it reached the runtimes, which refused it in theirs, once per tier)."""
+    bundle = bundles.load(ref, base_dir=base_dir, expect=expect, verify_hashes=verify_hashes)
+    check_manifest_io(bundle, expected_shapes(len(expect.sensors), expect.steps))
+    return bundle
+
+
 def explanation_weights(scores: np.ndarray, temporal: np.ndarray, spatial: np.ndarray,
                         top_k: int) -> tuple[np.ndarray, np.ndarray]:
     """(sensor_weights (N,), time_weights (T,)) from one tick's attention.
@@ -673,4 +686,4 @@ class ModelScorer(Scorer):
 
 
 __all__ = ["ModelScorer", "ModelShapeError", "finite_sum", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",
-           "check_io", "check_manifest_io", "explanation_weights"]
+           "check_io", "check_manifest_io", "explanation_weights", "load_fitting"]
