@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -197,8 +196,7 @@ class SignOfLife:
             up_s, starts, since = mark["up_s"], mark["starts"], mark["since"]
         except (OSError, ValueError, KeyError, TypeError):        # (TypeError: no mark, or not a mapping)
             return None
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                   for v in (up_s, starts, since)):
+        if not all(json_read.finite_number(v) and v >= 0 for v in (up_s, starts, since)):
             return None
         return float(up_s), int(starts), float(since)
 
@@ -292,8 +290,7 @@ class SignOfLife:
             alert_id, last_above = mark["alert_id"], mark["last_above"]
         except (OSError, ValueError, KeyError, TypeError):        # (TypeError: no mark, or not a mapping)
             return None
-        if not isinstance(alert_id, str) or isinstance(last_above, bool) or not isinstance(last_above, (int, float)) \
-                or not math.isfinite(last_above):
+        if not isinstance(alert_id, str) or not json_read.finite_number(last_above):
             return None
         return alert_id, float(last_above)
 

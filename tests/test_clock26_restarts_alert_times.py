@@ -20,6 +20,7 @@ import json
 import time
 
 from agent.alive import ALIVE_FILE
+from agent.checkpoint import decode
 from agent.service import Agent
 from agent_turns import HOST, STEPS, agent_config, alert_events, close, host_clock, one_alert_in_order, record, turn
 from silence_feed import seconds
@@ -105,7 +106,8 @@ def test_a_sign_of_life_of_another_alert_or_past_the_first_new_data_is_not_taken
     path = tmp_path / "state" / ALIVE_FILE
     doc = json.loads(path.read_text())
     for bad in ({"alert_id": alert_id + "x", "last_above": last_above},
-                {"alert_id": alert_id, "last_above": HOST + 104}, {"alert_id": alert_id, "last_above": "soon"}):
+                {"alert_id": alert_id, "last_above": HOST + 104}, {"alert_id": alert_id, "last_above": "soon"},
+                {"alert_id": alert_id, "last_above": 10**400}):    # past a float's range: not a traceback at start
         path.write_text(json.dumps({**doc, "alert": bad}))
         again = Agent(agent_config(tmp_path, alerts=ALERTS), clock=host_clock(HOST + 104))
         try:
@@ -113,6 +115,22 @@ def test_a_sign_of_life_of_another_alert_or_past_the_first_new_data_is_not_taken
             assert again.pipeline.alerts.open.last_above <= HOST + 79, (bad, again.pipeline.alerts.open.last_above)
         finally:
             close(again)
+
+
+def test_a_damaged_wait_mark_does_not_cost_the_checkpoint(tmp_path):
+    """A number past a float's range in alive.json's wait mark (`waiting.since`): the mark is not usable, the
+    checkpoint still is — the agent resumes from it instead of warming up again blind."""
+    _killed_above_after_the_checkpoint(tmp_path, sign_of_life=True)
+    meta, _ = decode((tmp_path / "state" / "checkpoint.bin").read_bytes())
+    path = tmp_path / "state" / ALIVE_FILE
+    doc = {k: v for k, v in json.loads(path.read_text()).items() if k != "alert"}
+    path.write_text(json.dumps({**doc, "waiting": {"checkpoint": meta["created"], "since": 10**400, "starts": 1,
+                                                   "up_s": 3.0}}))
+    again = Agent(agent_config(tmp_path, alerts=ALERTS), clock=host_clock(HOST + 104))
+    try:
+        assert again.checkpoint_start["state"] == "resumed", again.checkpoint_start
+    finally:
+        close(again)
 
 
 def _life(tmp_path, rows: range, stepped: range) -> Agent:
