@@ -1,7 +1,7 @@
 """What the mask after a short source stall hides on a 1-s gateway: `faults.clear_s` with and without stalls (qa41).
 
     python bench/stall_mask.py [--seeds 0 1 2 3] [--hours 4] [--clear-s 60 0] [--stall-s 8] [--stall-every-s 300]
-                               [--out report.json]
+                               [--stalls both|without|with] [--holdback-s 90 3] [--out report.json]
 
 Why: a stall of a source of a few seconds opens a `source` fault whose sensors stay masked until the data has been
 back for `faults.clear_s` — 60 ticks at 1-s ticks (configs/industrial.yaml), 2 at the corridor's 30 s. This runs
@@ -10,6 +10,8 @@ window, alert and fault settings, one anomaly every 1,800 s, and, per `clear_s`,
 (every sensor's records dropped for `--stall-s` every `--stall-every-s`, before the agent's own aligner), and
 scores each run as bench/faults.py does (agent/evaluate/faults.py): incidents detected, false alarms, time to
 detect, fault reports. Prints JSON (the load average said: no figure here depends on it).
+`--holdback-s` runs each variant once per `faults.holdback_s` given (faults10: the lone-sensor hold-back at 1-s
+ticks); `--stalls` runs only the variants without or with stalls.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def config_dict(seed: int, hours: float, clear_s: float) -> dict:
+def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | None = None) -> dict:
     """configs/industrial.yaml with the simulator's pump for its Modbus source and the numpy tier alone."""
     cfg = yaml.safe_load((REPO / "configs" / "industrial.yaml").read_text())
     cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": seed, "start": "2026-01-05T00:00:00Z",
@@ -37,6 +39,8 @@ def config_dict(seed: int, hours: float, clear_s: float) -> dict:
     cfg.pop("state_dir", None)
     cfg.pop("metrics", None)
     cfg.setdefault("faults", {})["clear_s"] = clear_s
+    if holdback_s is not None:
+        cfg["faults"]["holdback_s"] = holdback_s
     return cfg
 
 
@@ -46,14 +50,15 @@ def stalled(records, every_s: float, stall_s: float, offset_s: float):
     return [r for r in records if (r.ts - t0 - offset_s) % every_s >= stall_s]
 
 
-def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None) -> dict:
+def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None,
+        holdback_s: float | None = None) -> dict:
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(seed, hours, clear_s), base_dir=str(REPO / "configs"))
+    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s), base_dir=str(REPO / "configs"))
     records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
     if stall is not None:
         records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
@@ -79,6 +84,7 @@ def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | No
             "last_ts": rows[-1].ts, "sensors": cfg.sensor_names(), "topology": cfg.topology,
             "events": [{"event": e, "start": s, "end": t} for e, (s, t) in events.items()],
             "alerts": alerts, "faults": faults, "ticks_with_a_sensor_masked": masked,
+            "alert_ticks_held_for_faults": pipe.health.held_alerts,
             "elapsed_s": round(time.monotonic() - t0, 1)}
 
 
@@ -89,16 +95,20 @@ def main(argv=None) -> int:
     ap.add_argument("--clear-s", type=float, nargs="+", default=[60.0, 0.0])
     ap.add_argument("--stall-s", type=float, default=8.0)
     ap.add_argument("--stall-every-s", type=float, default=300.0)
+    ap.add_argument("--stalls", choices=("both", "without", "with"), default="both")
+    ap.add_argument("--holdback-s", type=float, nargs="+", default=[None])
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     from agent.evaluate.faults import score_run, summarise
 
     report = {"bench": "stall_mask.py", "args": vars(args), "variants": {}}
-    for clear_s in args.clear_s:
-        for stall in (None, (args.stall_every_s, args.stall_s)):
-            name = f"clear_s {clear_s:g}, " + ("no stalls" if stall is None else
-                                                f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s")
-            runs = [run(seed, args.hours, clear_s, stall) for seed in args.seeds]
+    stalls = {"both": (None, (args.stall_every_s, args.stall_s)), "without": (None,),
+              "with": ((args.stall_every_s, args.stall_s),)}[args.stalls]
+    for clear_s, holdback_s, stall in ((c, h, s) for c in args.clear_s for h in args.holdback_s for s in stalls):
+        if True:
+            name = (f"clear_s {clear_s:g}, " + ("" if holdback_s is None else f"holdback_s {holdback_s:g}, ")
+                    + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s"))
+            runs = [run(seed, args.hours, clear_s, stall, holdback_s) for seed in args.seeds]
             scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
                       for r in runs]
             s = summarise(scored)
@@ -112,6 +122,9 @@ def main(argv=None) -> int:
                 "sensor_faults_reported_of_injected": {k: f"{v['reported']}/{v['injected']}"
                                                        for k, v in s["faults"]["by_kind"].items()},
                 "ticks_with_a_sensor_masked": sum(r["ticks_with_a_sensor_masked"] for r in runs),
+                "false_alarms_from_faulty_sensor": s["incidents"]["false_alarms_from_faulty_sensor"],
+                "alerts": s["incidents"]["alerts"],
+                "alert_ticks_held_for_faults": sum(r["alert_ticks_held_for_faults"] or 0 for r in runs),
                 "elapsed_s": sum(r["elapsed_s"] for r in runs)}
             print(name, json.dumps(report["variants"][name]["incidents"]), file=sys.stderr, flush=True)
     report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
