@@ -18,6 +18,10 @@ import datetime as dt
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import AgentConfig
 
 EXIT_CONFIG = 2
 LABEL_COLUMN = "anomaly"
@@ -65,7 +69,7 @@ def _day_file(out: Path, day: int) -> Path:
     return out / f"{dt.datetime.fromtimestamp(day * DAY_S, dt.timezone.utc):%Y-%m-%d}.csv"
 
 
-def write(cfg, index: int, out: Path, days: float | None) -> list[tuple[Path, int, int]]:
+def write(cfg: "AgentConfig", index: int, out: Path, days: float | None) -> list[tuple[Path, int, int]]:
     """The config's sources[index] (simulate) written into `out`; (file, rows, labelled rows) per file."""
     from dataclasses import replace
     from .sources.simulate import Simulation
