@@ -29,7 +29,7 @@ started, as they were, polls at `poll_s` = `tick_s` sat anywhere in the tick —
 end and a poll 30 ms late on a busy gateway put two readings in one tick (the second rejected `duplicate`, with
 advice to change `tick_s`) and none in the next (user25: 6 such ticks in 2 minutes at load 9). At mid-period a
 poll may be up to half a period late and still land in its own tick; one later than that is taken at once for
-the period it is in, never twice in one.
+the period it is in, never twice in one (the next poll is for the period after the one the last was stamped in).
 """
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def decode(words: list[int], data_type: str, word_order: str) -> float:
 
 
 def poll_at(now: float, poll_s: float, last_period: int | None) -> tuple[float, int]:
-    """(seconds to wait, the period polled): the middle of the period after the last one polled, or at once
+    """(seconds to wait, the period polled): the middle of the period after the one the last poll was stamped in, or at once
     when this period's middle has passed and it was not polled yet (a late wake-up). `last_period` None (the
     first poll, or after an outage: the reconnect polls at once) or out of step with `now` (this host's clock
     stepped) starts again from the period `now` is in."""
@@ -200,7 +200,7 @@ class ModbusSource(Source):
         last_period: int | None = None
         try:
             while not self._stop.is_set():
-                when, period = poll_at(time.time(), self.cfg.poll_s, last_period)
+                when, _ = poll_at(time.time(), self.cfg.poll_s, last_period)
                 if when > 0 and self._stop.wait(when):
                     return
                 try:
@@ -224,9 +224,10 @@ class ModbusSource(Source):
                     log.warning("%s reachable again", self.where)
                     outage = False
                 backoff = self.cfg.poll_s
-                last_period = period
+                stamp = time.time()
+                last_period = math.floor(stamp / self.cfg.poll_s)     # the period it is stamped in: a late one's
                 if values:
-                    yield Record(ts=time.time(), values=values, origin=self.where)
+                    yield Record(ts=stamp, values=values, origin=self.where)
         finally:
             self.client.close()
 
