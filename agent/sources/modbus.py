@@ -162,8 +162,8 @@ def decode(words: list[int], data_type: str, word_order: str) -> float:
 
 
 def poll_at(now: float, poll_s: float, last_period: int | None) -> tuple[float, int]:
-    """(seconds to wait, the period polled): the middle of the period after the one the last poll was stamped in, or at once
-    when this period's middle has passed and it was not polled yet (a late wake-up). `last_period` None (the
+    """(seconds to wait, the period polled): the middle of the period after the one the last poll was stamped in,
+    or at once when this period's middle has passed and it was not polled yet (a late wake-up). `last_period` None (the
     first poll, or after an outage: the reconnect polls at once) or out of step with `now` (this host's clock
     stepped) starts again from the period `now` is in."""
     current = math.floor(now / poll_s)
