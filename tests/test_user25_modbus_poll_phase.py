@@ -2,7 +2,7 @@
 gateway still lands in its own tick.
 
 Before, polls were phased by the agent's start: the shipped industrial.yaml (poll_s 1, tick_s 1) on a gateway at
-load 9 put two polls into one tick 6 times in 2 minutes — the second rejected `duplicate` with advice to change
+load 9 put two polls into one tick twice in 323 polls (5 min) — the second rejected `duplicate` with advice to change
 tick_s, and the next tick carried forward. `poll_at` (agent/sources/modbus.py) is checked on the cases that matter
 (on time, late within the tick, late past it, this host's clock stepped back), then a source reading a real Modbus
 TCP server stamps each poll in a tick of its own."""
