@@ -25,8 +25,8 @@ no other source then stopped with exit 0, "input ended" (qa21).
 
 Polls are taken at the middle of each `poll_s` period of this host's clock, at most one a period (`poll_at`):
 a poll is stamped when it is read, and the aligner puts it in the tick of that stamp. Phased by when the agent
-started, as they were, polls at `poll_s` = `tick_s` sat anywhere in the tick — one started 20 ms before a tick's
-end and a poll 30 ms late on a busy gateway put two readings in one tick (the second rejected `duplicate`, with
+started, as they were, polls at `poll_s` = `tick_s` sat anywhere in the tick — polls phased near a tick's end and one
+a little late on a busy gateway put two readings in one tick (the second rejected `duplicate`, with
 advice to change `tick_s`) and none in the next (user25: 2 of 323 polls in 5 min at load 9). At mid-period a
 poll may be up to half a period late and still land in its own tick; one later than that is taken at once for
 the period it is in, never twice in one (the next poll is for the period after the one the last was stamped in).
