@@ -135,7 +135,12 @@ def run(args) -> int:
         return EXIT_CONFIG
     rows = sum(n for _, n, _ in written)
     labelled = sum(n for _, _, n in written)
+    if labelled:
+        said = (f"{labelled:,} labelled `{LABEL_COLUMN}`, the injected anomalies: give `label_columns: "
+                f"[{LABEL_COLUMN}]` to train and evaluate; a warm-up reads no labels and learns them as normal running, "
+                f"so for `warmup.replay` write a run with `anomalies: []`")
+    else:
+        said = "no anomaly injected: normal running, for `warmup.replay` or training"
     print(f"simulate: {rows:,} rows in {len(written)} file(s) in {out} ({written[0][0].name} … {written[-1][0].name});"
-          f" {labelled:,} labelled `{LABEL_COLUMN}` (the injected anomalies: give `label_columns: [{LABEL_COLUMN}]` "
-          f"to train and evaluate)", file=sys.stderr)
+          f" {said}", file=sys.stderr)
     return 0
