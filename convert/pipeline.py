@@ -10,6 +10,7 @@ what the previous one wrote.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +82,9 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
 
     sensors = series.sensors
     line = ProgressLine(options.progress)
+    if options.progress:        # said before it starts: a log (not a terminal) gets the progress line only at its end
+        print(f"profile wander: forecasting each of the {split.train_end:,} training rows' windows once …",
+              file=sys.stderr, flush=True)
     wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
                             series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
                             cfg.scoring.profile.half_life_ticks,
