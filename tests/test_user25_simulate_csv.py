@@ -44,6 +44,7 @@ def test_the_files_are_the_simulation_read_back_by_the_replay_source(tmp_path):
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["2026-11-01.csv", "2026-11-02.csv"]
     assert "2,160 rows in 2 file(s)" in done.stderr
+    assert "for `warmup.replay` write a run with `anomalies: []`" in done.stderr     # a warm-up reads no labels
     assert (out / "2026-11-01.csv").read_text().splitlines()[0] == "timestamp," + ",".join(PUMP) + ",anomaly"
 
     cfg = load(str(cfg_path))
