@@ -1,4 +1,4 @@
-"""`stad-agent`: run, check-config, listen, evaluate."""
+"""`stad-agent`: run, check-config, listen, evaluate, simulate."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,7 @@ EXIT_SOURCE_FAILED = 3
 PLUGGED = {
     "listen": "agent.listen",
     "evaluate": "agent.evaluate",
+    "simulate": "agent.simulate_csv",
 }
 
 

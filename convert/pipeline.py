@@ -10,6 +10,7 @@ what the previous one wrote.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ from .model import neighbour_mask_from_config
 from .provenance import raw_sample
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .quiet import third_party_output
-from .train import TrainOptions, TrainResult, predict, train
+from .train import ProgressLine, TrainOptions, TrainResult, predict, train
 from .wander import profile_wander
 
 if TYPE_CHECKING:
@@ -80,9 +81,16 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     bw.save_rows(out_dir / bw.HOLDOUT_FILE, result.z[held], result.missing[held])
 
     sensors = series.sensors
+    line = ProgressLine(options.progress)
+    if options.progress:        # said before it starts: a log (not a terminal) gets the progress line only at its end
+        print(f"profile wander: forecasting each of the {split.train_end:,} training rows' windows once …",
+              file=sys.stderr, flush=True)
     wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
                             series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
-                            cfg.scoring.profile.half_life_ticks)
+                            cfg.scoring.profile.half_life_ticks,
+                            progress=lambda done, total: line.show("profile wander: training windows forecast",
+                                                                   done, total))
+    line.end()
     manifest = bw.new_manifest(
         out_dir, model_id, sensors, result.spec, cfg.tick_s,
         files=[bw.WEIGHTS_FILE, bw.CALIBRATION_FILE, bw.HOLDOUT_FILE],

@@ -24,6 +24,10 @@ from agent.scorers.profile import forecast_levels, settle_ticks, wander_ratio
 from .data import window_arrays
 
 
+#: Windows forecast per call (a multiple of convert.train.predict's batch of 1024: the same batches as one call).
+FORECAST_CHUNK = 8192
+
+
 def segment_runs(segment: np.ndarray | None, end: int) -> list[tuple[int, int]]:
     """[start, stop) of each run of rows of one segment in [0, end) (the whole range without segments)."""
     if segment is None:
@@ -56,22 +60,31 @@ def stretch_wander(forecasts: np.ndarray, z: np.ndarray, missing: np.ndarray, st
 
 def profile_wander(forecast, sensors: list[str], z: np.ndarray, missing: np.ndarray, anomalous: np.ndarray,
                    segment: np.ndarray | None, end: int, steps: int, fit_ticks: int,
-                   half_life: float) -> ProfileWander | None:
+                   half_life: float, progress=None) -> ProfileWander | None:
     """The bundle's `profile_wander` from the normal rows [0, end) (the training rows): stretches of
     a warm-up-sized fit (`fit_ticks`) and as many ticks after it, one starting every `fit_ticks` rows
     of a segment; per sensor the median of their wander. `forecast(values, missing)`: the model's
     (k, N) forecasts of the newest row of (k, T, N) windows (each window is forecast once). None when
-    no stretch fits."""
+    no stretch fits. `progress(done, total)`, when given, is called after each chunk of FORECAST_CHUNK windows:
+    every training window is forecast once, which on a month of 1-s rows takes far longer than the training's
+    sampled epochs, and `train` said nothing meanwhile (user25: 10 silent minutes after the last epoch)."""
     length = 2 * fit_ticks
     if fit_ticks <= steps + settle_ticks(fit_ticks, half_life):
         return None
+    plan = [(lo, hi, starts) for lo, hi in segment_runs(segment, end)
+            if (starts := stretches(anomalous, lo, hi, length, fit_ticks))]
+    total = sum(max(0, hi - lo - steps + 1) for lo, hi, _ in plan)
+    done = 0
     ratios = []
-    for lo, hi in segment_runs(segment, end):
-        starts = stretches(anomalous, lo, hi, length, fit_ticks)
-        if not starts:
-            continue
+    for lo, hi, starts in plan:
         values, missing_w = window_arrays(z[lo:hi], missing[lo:hi], steps)
-        forecasts = forecast(values, missing_w)      # forecasts[j]: the window of rows lo + j … lo + j + T − 1
+        chunks = []
+        for i in range(0, len(values), FORECAST_CHUNK):
+            chunks.append(forecast(values[i:i + FORECAST_CHUNK], missing_w[i:i + FORECAST_CHUNK]))
+            done += len(chunks[-1])
+            if progress is not None:
+                progress(done, total)
+        forecasts = np.concatenate(chunks)          # forecasts[j]: the window of rows lo + j … lo + j + T − 1
         ratios += [stretch_wander(forecasts[a - lo:a - lo + length - steps + 1], z[a:a + length],
                                   missing[a:a + length], steps, fit_ticks, half_life) for a in starts]
     if not ratios:
