@@ -129,8 +129,9 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens). The
-        live data's pace is measured afresh from the next record (its stamps moved: not its pace)."""
+        live data's pace (and its highest offsets) is measured afresh from the next record (its stamps moved: not its pace)."""
         self._pace_from = self._pace_next = None
+        self._offset_tops.clear()
         self.moves[kind] += 1
         self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
                           "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
