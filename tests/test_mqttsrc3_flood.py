@@ -174,3 +174,32 @@ def test_a_probe_from_before_answers_nothing_only_the_one_out_does(make_broker, 
     finally:
         source.close()
         held.loop_stop()
+
+
+def test_a_bad_reading_refused_whole_is_counted_under_what_is_wrong_with_it_once():
+    """A reading both refused whole (its tick closed: `late`; a jump not confirmed: `timestamp jump`) and wrong in
+    itself is counted under what is wrong with each value; the refusal only when a value was usable (mqttsrc2's
+    chaos s36: NaN, out-of-range and unknown-sensor readings a broker held past their tick were counted `late`)."""
+    t0 = 1_796_000_000.0
+    rejects = Rejects()
+    aligner = Aligner(["a"], 0.5, carry_forward_s=1.5, lateness_ticks=1, rejects=rejects)
+    def live(ts: float, values: dict, received: float | None = None, resent: bool = False) -> None:
+        aligner.push(Record(ts=ts, values=values, received=ts + 0.01 if received is None else received,
+                            origin="mqtt plant/x", resent=resent))
+    for i in range(40):
+        live(t0 + i / 2, {"a": 1.0})
+    # held by the broker, delivered past their ticks (resent): each wrong in itself
+    live(t0 + 5, {"a": float("nan")}, t0 + 20, resent=True)
+    live(t0 + 5.5, {"a": 1e31}, t0 + 20, resent=True)
+    live(t0 + 6, {"zz": 1.0}, t0 + 20, resent=True)
+    live(t0 + 6.5, {"a": 2.0, "zz": 1.0}, t0 + 20, resent=True)      # a usable value too: late, and its unknown sensor
+    live(t0 + 7, {"a": 2.0}, t0 + 20, resent=True)
+    assert rejects.as_dict() == {"non-finite value": 1, "value out of range": 1, "unknown sensor": 2, "late": 2}, \
+        rejects.as_dict()
+    # a stamp 60 s ahead that the data does not follow: rejected as a jump — unless it was wrong in itself
+    rejects.counts.clear()
+    live(t0 + 80, {"a": float("inf")}, t0 + 20.1)
+    live(t0 + 81, {"a": 3.0}, t0 + 20.2)
+    for i in range(41, 47):
+        live(t0 + i / 2, {"a": 1.0})
+    assert rejects.as_dict() == {"non-finite value": 1, "timestamp jump": 1}, rejects.as_dict()
