@@ -9,6 +9,16 @@ pace of its stamps per second of arrivals, measured over a sliding window; a rec
 pace (`_in_live_pace`) when it stands where that offset and pace put it, within a short step. The pace is kept in
 the checkpoint (`pace_state`, `pace_in`, `restore_pace`): a restart's first data is judged by it.
 
+A receiver's backlog delays arrivals and never advances them: a sender silent for S seconds while this host was
+S or more seconds behind (a broker's queue after a publisher flood) has its first record after the silence come
+right behind its last one before it, its stamp − arrival S seconds higher — read as a jump of S (mqttsrc3: the
++3–4 s forward moves of the chaos floods). So a record is in pace too when its stamp − arrival lies between the
+last live record's and the highest of the last PACE_WINDOW_S of arrivals (`_offset_tops`: where the sender
+stands when nothing delays it), within a short step: the backlog drained — for a sender whose undelayed stamps
+stand within OFFSET_SAID_S of this host's clock (the measured pace is the backlog's then, and a sender at a pace
+of its own drifts away from this host's clock). A sender's clock that jumps forward by less than the backlog it is
+read with is then not said (its ticks are missing all the same).
+
 `LivePace` is a base of `timebase.TimeBaseRules` (and so of `window.Aligner`): `_init_pace` sets up its state;
 `_in_live_pace` reads the aligner's `reach_ticks` and `tick_s` (a short step of the data). The time base's moves
 start the pace's measure afresh (TimeBaseRules.note_move), and the rules read `live_offset` for the sign of
@@ -17,6 +27,7 @@ life's silence and a step of this host's clock.
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from .json_read import finite_number
 from .records import Record
@@ -60,6 +71,9 @@ class LivePace:
         self._pace_next: tuple[float, float] | None = None   # ... from PACE_WINDOW_S of arrivals on
         self._offset_since: dict[str, tuple[float, float]] = {}  # origin -> (arrival, offset) of the run off
         self.offsets_said: dict[str, float] = {}      # origin -> the offset said (`_judge_offset`), until back
+        # The highest offset of the live records taken over the last PACE_WINDOW_S of arrivals, as a sliding maximum:
+        # (arrival, offset) pairs, offsets decreasing — where the sender stands when no backlog delays it.
+        self._offset_tops: deque[tuple[float, float]] = deque()
 
     def note_live(self, rec: Record) -> None:
         """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
@@ -67,6 +81,7 @@ class LivePace:
         the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
         (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
         self.live_offset, self.live_received = rec.ts - rec.received, rec.received
+        self._note_top(rec.received, self.live_offset)
         self._judge_offset(rec)
         start = self._pace_from
         if start is None or rec.received < start[1]:
@@ -80,6 +95,17 @@ class LivePace:
             self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
         elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
             self._pace_next = (rec.ts, rec.received)
+
+    def _note_top(self, received: float, offset: float) -> None:
+        """The sliding maximum of the live offsets over the last PACE_WINDOW_S of arrivals (`_offset_tops`)."""
+        tops = self._offset_tops
+        if tops and received < tops[-1][0]:     # this host's clock stepped back: measured afresh
+            tops.clear()
+        while tops and tops[-1][1] <= offset:
+            tops.pop()
+        tops.append((received, offset))
+        while tops[0][0] < received - PACE_WINDOW_S:
+            tops.popleft()
 
     def _judge_offset(self, rec: Record) -> None:
         """Say once per sender (`rec.origin`) when its stamps stand OFFSET_SAID_S or more from this host's clock
@@ -120,12 +146,18 @@ class LivePace:
         drifts 9 s a second), where that pace from the last live record puts it, within a short step and
         PACE_SLACK of the data time passed. Before the pace was kept, a restart's downtime of a sender at
         another pace was a jump of the data (its offset drifted meanwhile): a `source` fault, the open alert
-        ended (qa33)."""
+        ended (qa33). For a sender whose undelayed stamps stand within OFFSET_SAID_S of this host's clock, also a
+        record whose offset is back up toward the highest of the last PACE_WINDOW_S (`_offset_tops`), within a
+        short step: a backlog drained while the sender was silent (the module's docstring)."""
         if rec.received is None or self.live_offset is None:
             return False
         bound = self.reach_ticks * self.tick_s
-        if abs(rec.ts - rec.received - self.live_offset) <= bound:
+        offset = rec.ts - rec.received
+        if abs(offset - self.live_offset) <= bound:
             return True
+        top = self._offset_tops[0][1] if self._offset_tops else None
+        if top is not None and abs(top) <= OFFSET_SAID_S and self.live_offset < offset <= top + bound:
+            return True         # (the pace measured meanwhile is the backlog's: not asked)
         if self.live_pace == 1.0 or self.live_received is None:
             return False
         passed = self.live_pace * (rec.received - self.live_received)

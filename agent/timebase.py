@@ -128,8 +128,9 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
 
     def note_move(self, kind: str, from_ts: float, to_ts: float) -> None:
         """Count a move of the time base for health and Prometheus (the log says it where it happens). The
-        live data's pace is measured afresh from the next record (its stamps moved: not its pace)."""
+        live data's pace (and its highest offsets) is measured afresh from the next record (its stamps moved: not its pace)."""
         self._pace_from = self._pace_next = None
+        self._offset_tops.clear()
         self.moves[kind] += 1
         self.last_move = {"kind": kind, "from": iso(from_ts), "to": iso(to_ts),
                           "step_s": round(to_ts - from_ts, 3), "at": iso(time.time())}
@@ -276,6 +277,8 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
 
     def _reject(self, cand: Candidate, why: str) -> None:
         for k, rec in cand.records:
+            if not self.refused_whole(rec):
+                continue            # counted under what is wrong with its values (Aligner.refused_whole)
             where = "no data before it" if self.newest_k is None else \
                 f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
             self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")

@@ -195,8 +195,31 @@ class Aligner(TimeBaseRules):
         return hint
 
     def _late(self, k: int, rec: Record) -> None:
-        self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
-                         f"{iso((self.next_k - 1) * self.tick_s)})")
+        if self.refused_whole(rec):
+            self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
+                             f"{iso((self.next_k - 1) * self.tick_s)})")
+
+    def refused_whole(self, rec: Record) -> bool:
+        """A record refused whole (`late`, a `timestamp jump`): its bad values counted under their own reasons, as
+        `_take` counts them; whether the refusal is to be counted too — it had a usable value, or none at all.
+        Each fault once: a NaN reading a broker held past its tick was counted `late` (mqttsrc2's chaos s36)."""
+        usable = not rec.values
+        for sensor, value in rec.values.items():
+            if sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING:
+                usable = True
+            else:
+                self._count_bad_value(rec, sensor, value)
+        return usable
+
+    def _count_bad_value(self, rec: Record, sensor, value) -> None:
+        """An unknown sensor, or a value out of range or not finite, counted under its reason."""
+        if sensor not in self.index:
+            self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}{self._near(sensor)}")
+        elif value is not None and math.isfinite(value):
+            self.rejects.add("value out of range", rec.origin,
+                             f"sensor {short_repr(sensor)} value {value!r} (beyond ±{MAX_READING:g})")
+        else:
+            self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
 
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
@@ -220,15 +243,8 @@ class Aligner(TimeBaseRules):
         held = rec.held
         for sensor, value in rec.values.items():
             i = index.get(sensor)
-            if i is None:
-                self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}{self._near(sensor)}")
-                continue
-            if value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
-                if value is not None and math.isfinite(value):
-                    self.rejects.add("value out of range", rec.origin,
-                                     f"sensor {short_repr(sensor)} value {value!r} (beyond ±{MAX_READING:g})")
-                else:
-                    self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
+            if i is None or value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
+                self._count_bad_value(rec, sensor, value)
                 continue
             if seen[i]:
                 if not held and bucket[4] is not None and i in bucket[4]:

@@ -48,6 +48,8 @@ queued. Every reconnect resumes it that way, one after an outage too (QoS 1 read
 come; one without "ts" is stamped on arrival). What a renewal cannot recover is counted: a broker that kept no
 session (MQTT 3.1.1, whose persistent session would outlive the agent under its random client id; a broker that
 dropped it) loses what it held — `mqtt session lost`, once per renewal (how many messages is not known). A
+probe is numbered, and only the one out answers: one the broker held from before a renewal, re-sent after it,
+says nothing of the one sent since (mqttsrc3; chaos soaks saw it taken for the answer). A
 probe is judged only if one came back since the last renewal: a broker whose ACL does not let this user publish
 or read `probe_topic` costs one renewal at start, then is said once (the source then unwatched until a probe
 comes back). What a resumed session delivers first — a DUP message, or any ahead of the probe sent at that connect —
@@ -188,6 +190,7 @@ class MqttSource(Source):
         self._held_first = False
         self._probes = 0
         self._connect_probe = b""   # the payload of the probe sent at the last connect
+        self._probe_payload = b""   # ... of the probe out: only it answers (one held from before a renewal does not)
         connect(self.client, broker, session_expiry_s=SESSION_KEEP_S, clean_first=True)
         self.client.loop_start()
 
@@ -308,10 +311,10 @@ class MqttSource(Source):
                         user)
 
     def _send_probe(self, client: mqtt.Client) -> bytes:
-        """Publish the next probe (its time set before: its arrival clears it); its payload."""
+        """Publish the next probe (its time and payload set before: its arrival clears it); its payload."""
         self._probes += 1
         payload = PROBE_PAYLOAD.format(self._probes).encode()
-        self._probe_out = time.monotonic()
+        self._probe_payload, self._probe_out = payload, time.monotonic()
         client.publish(self._probe_topic, payload, qos=1)
         return payload
 
@@ -343,9 +346,10 @@ class MqttSource(Source):
         if msg.qos:
             self._last_qos1 = time.monotonic()
         if msg.topic == self._probe_topic:
-            self._probe_out, self._probe_back = None, True
             if msg.payload == self._connect_probe:      # (a probe held from before comes ahead of what followed it)
                 self._held_first = False
+            if msg.payload == self._probe_payload:      # the one out: an earlier one, held, says nothing of it
+                self._probe_out, self._probe_back = None, True
             return
         # Re-sent (DUP), or held by the broker while it could not deliver (a resumed session, ahead of the probe)
         resent = msg.dup or self._held_first
