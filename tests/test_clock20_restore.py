@@ -6,8 +6,7 @@ rows they hold into fresh zeros and finds the blame's marks from those rows. The
 the restored state is held to: the ticks after a restore decide what an uninterrupted run decides and
 end in its state; and a checkpoint main's code wrote before the change (tests/fixtures/clock20_d59bcc4.*,
 made by tests/fixtures/make_clock20_fixture.py with main d59bcc4) restores to what main's own restore
-of it decided, tick by tick, until faults10's change acts (a `missing` fault ends with its readings: its 60th
-tick), and to a state of the same shape."""
+of it decided, tick by tick, and to the state it ended in."""
 from __future__ import annotations
 
 import json
@@ -31,8 +30,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     """The fixture: main d59bcc4's checkpoint of the corridor at 1-ms ticks after 300 ticks (a sensor's
     `missing` fault open in it), and what main's restore of it decided over the next 300 ticks (two
-    spikes, an alert) and the state it ended in. This restore decides the same, tick by tick, until its 60th tick
-    (faults10: the `missing` fault's end): the same ticks raise events, every value the same, floats to 1e-9 relative (the fixture was made on another machine, whose numpy may round a
+    spikes, an alert) and the state it ended in. This restore decides the same, tick by tick: the same ticks
+    raise events, every value the same, floats to 1e-9 relative (the fixture was made on another machine, whose numpy may round a
     sum's last bit otherwise; fault_states.assert_close)."""
     want = json.loads((FIXTURES / "clock20_d59bcc4.json").read_text())
     meta, state = decode((FIXTURES / "clock20_d59bcc4.ckpt").read_bytes())
@@ -46,16 +45,9 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     pipe.restore(state["pipeline"])
     fixed_lives(pipe)
     got = [outputs(pipe.step(row)) for row in rows[want["before"]:]]
-    # faults10 changed on purpose what main's restore decided from the 60th tick: S02_occ's `missing` fault now ends
-    # on its first reading (main: faults.clear_s, 60 s, later — past this run), and S02_occ is scored again from
-    # there (the alert opens at tick 253, main's at 291). Up to that tick this restore decides what main's did.
-    back = 60
-    assert [(f["event"], f["sensor"], f["kind"], f["reason"]) for f in got[back]["faults"]] == \
-        [("fault_end", "S02_occ", "missing", "cleared")] and not want["outputs"][back]["faults"]
-    assert [(o["alerts"], o["faults"]) != ([], []) for o in got[:back]] == [(o["alerts"], o["faults"]) != ([], [])
-                                                                            for o in want["outputs"][:back]]
-    assert_close(json.loads(json.dumps(got[:back])), want["outputs"][:back], path="outputs")
-    assert [(f["event"], f["sensor"]) for f in got[110]["faults"]] == [("fault", "S05_speed")]    # main's, after it
+    assert [(o["alerts"], o["faults"]) != ([], []) for o in got] == [(o["alerts"], o["faults"]) != ([], [])
+                                                                      for o in want["outputs"]]
+    assert_close(json.loads(json.dumps(got)), want["outputs"], path="outputs")
     # The `source` fault kind (faults/source.py) came after the fixture: its count restores as 0 from a
     # checkpoint that has none; everything main recorded is held as it was.
     assert want["state"]["health"]["raised"].setdefault("source", 0) == 0
@@ -88,15 +80,7 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     # none marked. One flag per sensor.
     waited = got_state["health"]["rules"]["missing"].pop("waited")
     assert len(waited) == len(cfg.sensor_names()) and all(w in (True, False) for w in waited), waited
-    # The end state is main's no longer (faults10, above): its shape is, key for key.
-    assert _keys(got_state) == _keys(want["state"])
-
-
-def _keys(tree, path: str = "") -> set[str]:
-    """Every key path of a nested dict (a state summary's shape)."""
-    if not isinstance(tree, dict):
-        return {path}
-    return set().union(*(_keys(v, f"{path}.{k}") for k, v in tree.items())) if tree else {path}
+    assert_close(got_state, want["state"], path="state")
 
 
 @pytest.mark.parametrize("restore_at", [150, 300, 355, 420])

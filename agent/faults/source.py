@@ -24,8 +24,8 @@ One `source` fault is then told (`sensors`: the sensors it silences; evidence: w
 that keep faults of their own); each silent sensor stays `missing` in the tracker, masked as ever,
 under the source fault's id and untold; one decided later while the fault is open joins it.
 
-Its end: when the first of its sensors is back (its `missing` ends on the first tick it reads again, not
-faults.clear_s later: faults10), one fault_end (reason cleared). A sensor of it still silent then has its `missing` ended untold and judged
+Its end: when the first of its sensors is back (its `missing` cleared after faults.clear_s), one
+fault_end (reason cleared). A sensor of it still silent then has its `missing` ended untold and judged
 afresh from that tick (Missing.rejudge): still silent after faults.missing_s, it is told as its own
 `missing` fault — the source answers, that sensor does not. At a shutdown or a restart without state
 it ends as any fault does (reason shutdown / restart). An open source fault is in the tracker's

@@ -5,9 +5,7 @@ long enough. A sensor whose condition holds but is not yet decided is a *candida
 drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
 *faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
 nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
-`fault_end` event); a `missing` fault (and so a `source` fault) ends on the first tick its sensor reads again
-(faults10: `clear_s` 60 kept every short stall's sensors masked a minute at 1-s ticks and halved the drifts
-reported, bench/stall_mask.py). Back from a fault, a sensor is fed to the scorers again but its own score
+`fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
 lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
 candidates, so a fault is never learned as normal.
@@ -293,12 +291,8 @@ class FaultTracker:
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
         seen = faulty & (observed | missing)
         gone_s = self.clear.update(~still, seen, t.ts)
-        # A `missing` fault (a source's too) ends on its first tick read again: its condition is the silence
-        # itself, and the re-entry quiet keeps the gap out of the scores. clear_s held every short stall's
-        # sensors masked a minute at 1-s ticks and halved the drifts reported (qa41; faults10).
-        bar = fnp.where(missing, 1e-9, max(self.cfg.clear_s, 1e-9))
         events = []
-        for i in np.flatnonzero(faulty & ~still & (gone_s >= bar)):
+        for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
             events.append(self._end(i, t.ts, "cleared"))
         return self._ended(events, t.ts) if events else events
 
@@ -335,8 +329,8 @@ class FaultTracker:
         ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
                         sensor=self.names[i], group=self.ctx.groups[i], kind=self.kind[i], ts=ts,
                         start=float(self.start[i]), end=ts,
-                        evidence={"summary": END_SUMMARY.get(reason) or _cleared(self.kind[i], self.cfg.clear_s)},
-                        reason=reason)
+                        evidence={"summary": END_SUMMARY.get(reason)
+                                  or f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"}, reason=reason)
         self._clear(i)
         return ev
 
@@ -483,10 +477,10 @@ class FaultTracker:
 
     def snapshot(self) -> dict:
         """Health's fault keys. `sensors_missing`: the sensors without readings now (past the carry-forward bound
-        at the last tick) under an open `missing` fault — theirs or a `source` fault's; such a fault ends on the
-        first tick its readings are back (faults10). `faults_clearing`: the seconds an open fault's condition has
-        been gone so far (every other kind ends at faults.clear_s). Before, `sensors_missing` listed a source
-        fault's sensors while their readings arrived again, for clear_s (qa35; user16)."""
+        at the last tick) under an open `missing` fault — theirs or a `source` fault's; a fault whose readings came
+        back stays open until its condition has been gone faults.clear_s, in `faults_active` and `faults_clearing`
+        (seconds gone so far). Before, `sensors_missing` listed a source fault's sensors while their readings
+        arrived again, for clear_s (qa35; user16)."""
         active = self.active()
         now_missing, gone = self._tick.missing, self.clear.ticks
         return {"faults_active": active, "faults_raised": dict(self.raised),
@@ -601,11 +595,6 @@ def _every(cfg: FaultConfig, rule, tick_s: float) -> int:
     """How many ticks apart a rule is run: its EVERY_KEY's seconds in whole ticks, at least 1."""
     key = getattr(rule, "EVERY_KEY", None)
     return max(1, int(round(getattr(cfg, key) / tick_s))) if key else 1
-
-
-def _cleared(kind: str, clear_s: float) -> str:
-    """A cleared fault's end summary: a `missing` fault ends as its readings come back, the others `clear_s` later."""
-    return "readings back" if kind == "missing" else f"{kind} condition gone for {clear_s:g} s"
 
 
 def _told(name: str, f: dict) -> dict:
