@@ -79,8 +79,8 @@ class WarmupConfig:
     counts: Literal["ticks", "rows"] = doc(
         "what `ticks` counts: aligned ticks, or source rows", default="ticks")
     fit_fraction: float = rng(0.3, 0.95, default=0.7,
-        doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
-            "threshold")
+        doc="the share of warm-up that fits the fallback models; the rest is scored as live ticks (each "
+            "then learned) and, with the fit part, calibrates score scale and threshold")
     replay: str | None = doc(
         "recorded normal data (a file or folder) the agent warms up on before live data; read with "
         "`replay_format`'s keys, the rest the config's first `replay` source's, else the replay defaults (`,`, a "
