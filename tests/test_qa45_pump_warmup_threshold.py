@@ -5,8 +5,9 @@ Why: the fallback was fitted on the first 70 % of the 30-min warm-up and calibra
 the fitted model frozen. The pump's operating point moves within the warm-up (seed 0: flow 92 → 115 m³/h in
 the last 9 min), so the held-out ticks scored ~60 where live, learning each calm tick, the same ticks score
 ~1.5 after thirty; POT's starting point sat at 60, the threshold at 64–67 for good, and the daemon on a pump
-raised no alert at all (docs/measured/faults.md, the qa45 round). The held-out part is now scored as live
-ticks are, each learned after it is scored. Real parts: the simulator, the config file, the Pipeline.
+raised no alert at all (docs/measured/faults.md, the qa45 round). configs/industrial.yaml now sets
+`warmup.held_out: live`: the held-out part is scored as live ticks are, each learned after it is scored. Real
+parts: the simulator, the config file, the Pipeline.
 """
 from __future__ import annotations
 
