@@ -81,6 +81,12 @@ class WarmupConfig:
     fit_fraction: float = rng(0.3, 0.95, default=0.7,
         doc="the share of warm-up that fits the fallback models; the rest calibrates score scale and "
             "threshold")
+    held_out: Literal["frozen", "live"] = doc(
+        "how the fallback scores the warm-up's last 1 − `fit_fraction` for its threshold: `frozen`, by the model "
+        "fitted on the rest (its threshold knows how far the plant wanders past a fit); `live`, as live ticks, each "
+        "then learned, so it starts having learned the whole warm-up — at 1-s ticks, where live it follows a move of "
+        "the operating point within ~30 ticks, `frozen` can set the threshold far above any live score for good "
+        "(qa45: ~67 on the simulator's pump under configs/industrial.yaml, no alert)", default="frozen")
     replay: str | None = doc(
         "recorded normal data (a file or folder) the agent warms up on before live data; read with "
         "`replay_format`'s keys, the rest the config's first `replay` source's, else the replay defaults (`,`, a "

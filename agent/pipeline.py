@@ -167,7 +167,8 @@ class Pipeline:
         self.normaliser, self.recent = end_warmup(
             self.warmup, self.normaliser, self.fitter, sensors=self.sensors, chain=self.chain, numpy=self.numpy,
             detector=self.detector, window=self.window, level=self.level, discord=self.discord,
-            fit_fraction=self.cfg.warmup.fit_fraction, keep_recent=self._keeps_recent())
+            fit_fraction=self.cfg.warmup.fit_fraction, held_out=self.cfg.warmup.held_out,
+            keep_recent=self._keeps_recent())
         self.warm = True
 
     def warm_up_from(self, rows: WarmupRows) -> None:

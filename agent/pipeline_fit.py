@@ -134,10 +134,11 @@ class TierFitter:
 def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitter, *, sensors: list[str],
                chain: ScorerChain, numpy: NumpyScorer, detector: Detector, window: WindowBuffer,
                level: LevelMonitor | None, discord: DiscordWatch | None, fit_fraction: float,
-               keep_recent: bool) -> tuple[Normaliser, RecentTicks | None]:
+               held_out: str, keep_recent: bool) -> tuple[Normaliser, RecentTicks | None]:
     """The warm-up's end (Pipeline._finish_warmup): the discord watch sees the warm-up's readings; the
     normaliser is fitted on them (or, a bundle's, checked against them: units, flat sensors); the fallback
-    is fitted on the first `fit_fraction` and its threshold calibrated on every tick; each model tier's
+    is fitted on the first `fit_fraction` and its threshold calibrated on every tick (the rest scored by the fitted
+    model, or with `held_out` live as live ticks, each then learned); each model tier's
     profile and threshold are fitted (`fitter`) and a standby that learns from warm-up keeps the ticks;
     the level that holds alerts is fitted; the window gets the last T ticks. Returns the normaliser and the
     recent ticks a hot swap is fitted on (`keep_recent`), else None. `rows` is cleared."""
@@ -162,10 +163,15 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
     del raw
     rows.forget_values()
     cut = int(len(z) * fit_fraction)
-    numpy.fit(z, missing, ts, fit_rows=cut)
     # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
     # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
-    scores = numpy.batch_tick_scores(z, missing, window.steps, ts)    # (each row's max: no (rows, n) matrix)
+    if held_out == "live":      # the held-out part scored as live ticks are, each then learned (warmup.held_out;
+        numpy.fit(z[:cut], missing[:cut], ts[:cut])    # NumpyScorer.live_tick_scores says why: qa45)
+        scores = np.concatenate([numpy.batch_tick_scores(z[:cut], missing[:cut], window.steps, ts[:cut]),
+                                 numpy.live_tick_scores(z, missing, ts, cut, window.steps)])
+    else:
+        numpy.fit(z, missing, ts, fit_rows=cut)
+        scores = numpy.batch_tick_scores(z, missing, window.steps, ts)    # (each row's max: no (rows, n) matrix)
     own = fitter.threshold.for_tier("numpy")         # threshold.numpy: the fallback's own keys
     thr = AdaptiveThreshold(own, calibrate(scores, own))
     thr.seen_block(ts[-len(scores):], scores)          # threshold.recurring_*: the warm-up days count
