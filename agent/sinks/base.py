@@ -65,6 +65,11 @@ class Sink(abc.ABC):
     def health(self, snapshot: dict) -> None:
         """The agent's health (tier, model, ticks, rejects, outbox depth), sent periodically."""
 
+    def health_every_s(self) -> float | None:
+        """How often this sink wants the agent's health (its own `health_interval_s`); None: the agent's default
+        cadence (service.HEALTH_EVERY_S) is often enough."""
+        return None
+
     @abc.abstractmethod
     def fault(self, event: FaultEvent) -> None:
         """Deliver one sensor fault event (fault / fault_end), like an alert event."""

@@ -232,6 +232,9 @@ class MqttSink(Sink):
                 self.outbox.add(event.fault_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
         self._queue.put((_WAKE,))
 
+    def health_every_s(self) -> float | None:
+        return self.cfg.health_interval_s
+
     def health(self, snapshot: dict) -> None:
         now = time.monotonic()
         if now < self._next_health:
