@@ -37,6 +37,13 @@ log = logging.getLogger("stad.aligner")     # the rules speak as the aligner the
 #: A live record stamped further than this from this host's clock (`window.max_clock_skew_s`'s default) is
 #: rejected ('clock skew'); the rules read a live sender within it as stamped near this host's clock.
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+
+
+def near_host_clock_s(max_clock_skew_s: float) -> float:
+    """How far from this host's clock a live sender's stamps may be and still be read as stamped with that clock
+    (the time base's live rule, the restart gap's silence, the resume's clock-step check): the skew bound, or its
+    default where the bound is 0 (live records not checked)."""
+    return max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
 #: The live data's pace (its stamps' seconds per second of this host's clock) is measured over at least this
 #: many seconds of arrivals; one within SAME_PACE of 1 is this host's (arrival jitter, a sender's clock drift).
 PACE_SPAN_S = 5.0

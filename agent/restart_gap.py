@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .alerts import iso
 from .alive import ALIVE_S
-from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
+from .live_pace import near_host_clock_s
 from .records import Record, span
 from .time_base_candidates import Candidate
 
@@ -131,7 +131,7 @@ class RestartGapRules:
     def _silent_through(self, alive_at: float) -> int | None:
         """The last tick a sign of life at `alive_at` says was silent (`silent_until`'s rules), or None."""
         if self.live_offset is None or self.next_k is None or self.newest_k is None or \
-                abs(self.live_offset) > (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S):
+                abs(self.live_offset) > near_host_clock_s(self.max_clock_skew_s):
             return None
         last_k = self.tick_of(alive_at - self.host_ahead_s + self.live_offset) - 1
         if self.held:

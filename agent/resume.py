@@ -37,7 +37,7 @@ from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
 from .journaled import checked_open, open_alert_problem, other_version
-from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
+from .live_pace import near_host_clock_s
 from .pipeline_state import tier_from_replay
 from .resumed_settings import changed_at_resume, recorded
 from .warmup import read_replay
@@ -244,7 +244,7 @@ class Resume(SignOfLife):
         (a sender on its own clock, TimeBaseRules) — the data's time is where it was."""
         if last_ts is None or not any(src.live for src in self.sources):
             return None
-        bound = self.cfg.window.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S
+        bound = near_host_clock_s(self.cfg.window.max_clock_skew_s)
         ahead = last_ts - (self.clock() - host_ahead_s)
         return ahead if ahead > bound else None
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .alerts import iso
 from .host_clock_step import HostClockStepRules
-from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S, LivePace
+from .live_pace import LivePace, near_host_clock_s
 from .records import Record, span
 from .restart_gap import RestartGapRules
 from .time_base_candidates import Candidate
@@ -327,4 +327,4 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
 
     def _live(self, rec: Record) -> bool:
         """From a live source, stamped near this host's clock (within the skew bound)."""
-        return rec.received is not None and abs(rec.ts - rec.received) <= (self.max_clock_skew_s or DEFAULT_MAX_CLOCK_SKEW_S)
+        return rec.received is not None and abs(rec.ts - rec.received) <= near_host_clock_s(self.max_clock_skew_s)
