@@ -64,6 +64,16 @@ def topic_filter_problem(topic: object) -> str | None:
     return None
 
 
+#: what a TLS file that cannot be found or read is, said after its path (user25: "…/ca.pem does not exist" left
+#: an engineer to guess which CA; README's recipe calls it ca.crt)
+BELONGS = {
+    "ca_file": ": it is the CA certificate that signed the broker's server certificate (the broker's own `cafile`; "
+               "ca.crt in README's TLS recipe), copied onto this gateway",
+    "cert_file": ": it is this gateway's client certificate, signed by a CA the broker trusts (only for a broker "
+                 "that authenticates clients by certificate: a password login needs no cert_file)",
+}
+
+
 @dataclass
 class TlsConfig:
     ca_file: str | None = doc(
@@ -159,7 +169,8 @@ class BrokerConfig:
         if tls is not None:
             for key in ("ca_file", "cert_file"):
                 if getattr(tls, key):
-                    out += [(f"tls.{key}", m) for m in path_problems(resolve(getattr(tls, key)), want_file=True)]
+                    out += [(f"tls.{key}", m if isinstance(m, Note) else f"{m}{BELONGS[key]}")
+                            for m in path_problems(resolve(getattr(tls, key)), want_file=True)]
             if tls.key_file:
                 path = resolve(tls.key_file)
                 # A path, else the name of a systemd credential (as mqtt_client reads it).

@@ -1,5 +1,5 @@
-"""A PLC that is not there is said once, in the agent's words — `modbus H:P unreachable (cannot
-connect); retrying …` — and not again by pymodbus as `ERROR pymodbus.logging: Connection to (…)
+"""A PLC that is not there is said once, in the agent's words — `modbus H:P unreachable (the device
+at H:P refused the connection …); retrying …` — and not again by pymodbus as `ERROR pymodbus.logging: Connection to (…)
 failed` and `ERROR … Repeating....`, which an integrator read in the journal as a second,
 unexplained failure (user6's walk). A real agent process polling a port nothing listens on."""
 from __future__ import annotations
@@ -38,13 +38,13 @@ def test_an_unreachable_plc_is_said_by_the_agent_alone(tmp_path, level, pymodbus
     try:
         # pymodbus logs the failed connect before the source's own line (the same thread): once that
         # line is there, so is pymodbus's, unless it is quieted.
-        wait_for(lambda: "unreachable (cannot connect); retrying" in err.read_text()
+        wait_for(lambda: "refused the connection (nothing listens on port" in err.read_text()
                  and (not pymodbus_shown or "pymodbus" in err.read_text()), "the agent's unreachable line",
                  timeout=120, proc=agent)
     finally:
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=120) == 0
     said = err.read_text()
-    assert said.count("unreachable (cannot connect)") == 1, said
+    assert said.count("unreachable (the device at 127.0.0.1:") == 1, said
     assert ("pymodbus" in said) is pymodbus_shown, said
     assert "modbus unreachable: " in said, said         # the stop's summary counts the failed polls

@@ -18,7 +18,8 @@ for, or with another function (input registers for holding ones), is counted as 
 none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors.
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
-reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once. A connection the
+reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once, in our words (closed,
+refused, no answer in time: modbus_words.py), pymodbus's own at debug. A connection the
 device resets (a PLC rebooting, one that drops a client over its connection limit) is such an outage:
 pymodbus raises the socket's ConnectionResetError as it is, and it ended the source — an agent with
 no other source then stopped with exit 0, "input ended" (qa21).
@@ -45,6 +46,8 @@ from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import doc, rng
 from .base import Source, SourceConfig
+from .modbus_types import unknown_type
+from .modbus_words import connect_failure, read_failure
 
 log = logging.getLogger("stad.modbus")
 
@@ -53,7 +56,6 @@ MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding/input-re
 MAX_ADDRESS = 65535             # register addresses are 16 bit
 FUNCTION = {"holding": 3, "input": 4}   # the function code of a table's read, and of a right answer
 
-DataType = Literal["uint16", "int16", "uint32", "int32", "float32"]
 Table = Literal["holding", "input"]
 #: data type → (registers it spans, its big-endian struct format)
 LAYOUT = {"uint16": (1, ">H"), "int16": (1, ">h"), "uint32": (2, ">I"), "int32": (2, ">i"), "float32": (2, ">f")}
@@ -95,10 +97,11 @@ class ModbusConfig(SourceConfig):
         "one; no register read by two sensors", default_factory=dict)
     scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`)",
                                   default_factory=dict)
-    data_types: dict[str, DataType] = doc(
-        "sensor → how its register(s) are decoded, `uint16` when not given; `int16` is signed; the 32-bit types "
-        "span two registers (`float32` is IEEE: a NaN or inf is counted as `non-finite value`, not passed on)",
-        default_factory=dict)
+    # str, not a Literal of LAYOUT's types: a wrong one is said by validate() with the register map's width (user25)
+    data_types: dict[str, str] = doc(
+        "sensor → how its register(s) are decoded: `uint16` (the default) or `int16` (signed), one register each; "
+        "`uint32`, `int32` or `float32` (IEEE: a NaN or inf is counted as `non-finite value`, not passed on), two "
+        "registers each", default_factory=dict)
     word_order: Literal["ABCD", "CDAB"] = doc(
         "the device's order of a 32-bit value's two registers: `ABCD` high word first, `CDAB` low word first",
         default="ABCD")
@@ -119,7 +122,8 @@ class ModbusConfig(SourceConfig):
         which decode each other's bytes (a float32 at 10 and a uint16 at 11)."""
         if not all(isinstance(m, dict) for m in (self.registers, self.data_types, self.tables)):
             return []                       # already reported
-        out = []
+        out = [(f"data_types.{sensor}", self._unknown_type(sensor, value)) for sensor, value in self.data_types.items()
+               if isinstance(value, str) and value not in LAYOUT]
         for f in self.fields():
             last = MAX_ADDRESS + 1 - f.width
             if not 0 <= f.address <= last:
@@ -136,6 +140,19 @@ class ModbusConfig(SourceConfig):
         if not self.registers:
             out.append(("registers", "at least one sensor -> register address is required"))
         return out
+
+    def _unknown_type(self, sensor: str, value: str) -> str:
+        """A data type the source does not know, said with the width the register map leaves it (modbus_types)."""
+        address, table = self.registers.get(sensor), self.tables.get(sensor, self.table)
+        if not isinstance(address, int) or table not in FUNCTION:
+            return unknown_type(value, "holding", None, None)
+        one_register = f"{table} register {address} is the table's last" if address >= MAX_ADDRESS else None
+        for other, at in self.registers.items():
+            width = LAYOUT.get(self.data_types.get(other, "uint16"), (1,))[0]
+            if other != sensor and isinstance(at, int) and self.tables.get(other, self.table) == table \
+                    and at <= address + 1 < at + width:
+                one_register = f"{table} register {address + 1} is read by sensor {other!r}"
+        return unknown_type(value, table, address, one_register)
 
     def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
         per_sensor = {"scale": self.scale, "data_types": self.data_types, "tables": self.tables}
@@ -190,8 +207,8 @@ class ModbusSource(Source):
         self.where = f"modbus {cfg.host}:{cfg.port}"
         self._stop = threading.Event()
         self.fields = cfg.fields()
-        self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=min(3.0, max(0.2, 2 * cfg.poll_s)),
-                                      retries=0)
+        self.timeout_s = min(3.0, max(0.2, 2 * cfg.poll_s))
+        self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=self.timeout_s, retries=0)
         self._reads = {"holding": self.client.read_holding_registers, "input": self.client.read_input_registers}
 
     def records(self) -> Iterator[Record]:
@@ -234,7 +251,9 @@ class ModbusSource(Source):
     def poll(self) -> dict[str, float]:
         """One reading of every register; raises ModbusUnreachable when the device is not there."""
         if not self.client.connected and not self.client.connect():
-            raise ModbusUnreachable("cannot connect")
+            if self.peer is not None and not self.peer[0]:      # an outage's retry: its reason is said already
+                raise ModbusUnreachable("cannot connect")
+            raise ModbusUnreachable(connect_failure(self.cfg.host, self.cfg.port, self.timeout_s))
         raw: dict[tuple[str, int], int] = {}
         for table in FUNCTION:
             fields = [f for f in self.fields if f.table == table]
@@ -260,10 +279,9 @@ class ModbusSource(Source):
         what = f"{table} registers {start}..{start + count - 1}"
         try:
             response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)
-        except self._modbus_errors as exc:
-            raise ModbusUnreachable(str(exc)) from None
-        except OSError as exc:      # pymodbus lets a socket's own error through: a reset (a PLC rebooting)
-            raise ModbusUnreachable(f"{type(exc).__name__}: {exc.strerror or exc}") from None
+        except (self._modbus_errors, OSError) as exc:   # OSError: pymodbus lets a socket's reset through as it is
+            log.debug("%s: %s: pymodbus says: %s", self.where, what, exc)
+            raise ModbusUnreachable(read_failure(exc, self.cfg.host, self.cfg.port, self.timeout_s)) from None
         if response.isError():
             self.rejects.add("modbus error", self.where, f"{what}: {response}")
             return []
