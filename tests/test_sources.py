@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -366,7 +367,12 @@ def test_modbus_polls_scaled_registers(modbus_server):
         if len(got) == 3:
             source.close()
     assert all(r.values == {"a": 10.0, "b": 105.0, "c": 160.0} for r in got)
-    assert got[2].ts - began >= 2 * 0.05 - 0.005      # on the poll_s schedule: never early
+    # On the poll_s schedule (user25: one poll a period, mid-period by this host's clock): the first at once, each
+    # later one in a later period and never before that period's middle. (Timed from the start, as before, the
+    # third poll could come 1.5 periods after it: the second poll is the next period's middle.)
+    periods = [math.floor(r.ts / 0.05) for r in got]
+    assert got[0].ts >= began and periods == sorted(set(periods)), (began, [r.ts for r in got])
+    assert all(r.ts - p * 0.05 >= 0.5 * 0.05 - 1e-6 for r, p in zip(got[1:], periods[1:])), [r.ts for r in got]
     assert rejects.as_dict() == {"modbus error": 3}     # register 150 does not exist
 
 
