@@ -28,7 +28,7 @@ PLUGGED = {
 # Libraries whose log says again, as an ERROR, what the agent says itself in its own words and once
 # per outage: pymodbus logs every failed connect to the PLC as `ERROR pymodbus.logging: Connection to
 # (…) failed` and then `ERROR … Repeating....`, beside the Modbus source's own `modbus H:P unreachable
-# (cannot connect); retrying …` WARNING — an integrator read them as a second, unexplained failure
+# (refused the connection …); retrying …` WARNING — an integrator read them as a second, unexplained failure
 # (user6). Shown with --log-level debug.
 QUIETED = ("pymodbus",)
 
