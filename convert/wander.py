@@ -35,9 +35,12 @@ from .data import window_arrays
 #: Windows forecast per call (a multiple of convert.train.predict's batch of 1024: the same batches as one call).
 FORECAST_CHUNK = 8192
 
-#: The most windows the pass forecasts (convert5: ~1.5 min on one thread; the demo's and SKAB's training ranges
-#: are below it). A warm-up longer than half of it still gets one stretch (2 × warm-up rows).
-MAX_WINDOWS = 100_000
+#: The most windows the pass forecasts (convert5, by its rule: the smallest of 100,000 / 200,000 / 400,000 whose
+#: per-sensor wander on the pump's 10 days at 1 s is within 10 % of the full pass's excess over 1 — fewer stretches
+#: move the median of a sensor whose stretches pile up at 1.0 by up to half its excess; ~3 min on one thread at
+#: low load). The demo's and SKAB's training ranges are below it. A warm-up longer than half of it still gets one
+#: stretch (2 × warm-up rows).
+MAX_WINDOWS = 400_000
 
 
 def segment_runs(segment: np.ndarray | None, end: int) -> list[tuple[int, int]]:
