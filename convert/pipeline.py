@@ -35,7 +35,7 @@ from .provenance import raw_sample
 from .perturb import KINDS as PERTURB_KINDS, MAGNITUDES as PERTURB_MAGNITUDES, floor_from_normalisation, perturb_context
 from .quiet import third_party_output
 from .train import ProgressLine, TrainOptions, TrainResult, predict, train
-from .wander import profile_wander
+from .wander import MAX_WINDOWS as WANDER_MAX_WINDOWS, profile_wander
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -83,8 +83,10 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
     sensors = series.sensors
     line = ProgressLine(options.progress)
     if options.progress:        # said before it starts: a log (not a terminal) gets the progress line only at its end
-        print(f"profile wander: forecasting each of the {split.train_end:,} training rows' windows once …",
-              file=sys.stderr, flush=True)
+        print(f"profile wander: forecasting each of the {split.train_end:,} training rows' windows once …"
+              if split.train_end <= WANDER_MAX_WINDOWS else
+              f"profile wander: forecasting at most {WANDER_MAX_WINDOWS:,} windows of stretches evenly spread over "
+              f"the {split.train_end:,} training rows …", file=sys.stderr, flush=True)
     wander = profile_wander(lambda v, m: predict(result.model, v, m), sensors, result.z, result.missing,
                             series.anomalous, series.segment, split.train_end, steps, cfg.warmup.ticks,
                             cfg.scoring.profile.half_life_ticks,
