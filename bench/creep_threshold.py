@@ -19,8 +19,6 @@ load).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -105,12 +103,8 @@ def main(argv=None) -> int:
                                                     for r in runs if r["threshold_at_ramp_end"]]),
             "false_alarms_before": sum(r["false_alarms_before"] for r in runs)}
         print(name, report["variants"][name]["detected"], "/", len(runs), file=sys.stderr, flush=True)
-    report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
-    return 0
+    from machine import print_json_report
+    return print_json_report(report, args.out)
 
 
 if __name__ == "__main__":

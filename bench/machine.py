@@ -97,6 +97,17 @@ def write_report(report: dict, out, text: str, said: str = "") -> int:
     return 0
 
 
+def print_json_report(report: dict, out) -> int:
+    """A bench's end when its report is its output: the load at the end added, the JSON written to `out` (if given)
+    and printed; 0, the bench's exit code."""
+    report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    text = json.dumps(report, indent=1)
+    if out:
+        Path(out).write_text(text)
+    print(text)
+    return 0
+
+
 def out_file(text: str) -> Path:
     """argparse type of a bench's --out FILE: its directory must exist, said before the run rather
     than in a traceback once the measurement is done and lost."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -94,7 +93,8 @@ def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | No
                 any(e["start"] <= a["onset"] <= e["end"] for a in alerts) for e in
                 ({"start": s, "end": t} for ev, (s, t) in events.items() if ev.startswith("incident"))),
             "threshold_at_warmup_end": round(thresholds[0][1], 3),
-            "threshold_max_from_1h_after_warmup": round(max(v for t, v in thresholds if t >= thresholds[0][0] + 3600), 3),
+            "threshold_max_from_1h_after_warmup": max((round(v, 3) for t, v in thresholds if t >= thresholds[0][0] + 3600),
+                                                      default=None),     # (None: a run shorter than that hour)
             "elapsed_s": round(time.monotonic() - t0, 1)}
 
 
@@ -140,12 +140,8 @@ def main(argv=None) -> int:
                 "alert_ticks_held_for_faults": sum(r["alert_ticks_held_for_faults"] or 0 for r in runs),
                 "elapsed_s": sum(r["elapsed_s"] for r in runs)}
             print(name, json.dumps(report["variants"][name]["incidents"]), file=sys.stderr, flush=True)
-    report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
-    return 0
+    from machine import print_json_report
+    return print_json_report(report, args.out)
 
 
 if __name__ == "__main__":

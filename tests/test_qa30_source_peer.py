@@ -27,8 +27,10 @@ def test_a_source_fault_decided_after_its_device_is_back_says_the_device_stopped
         why, summary = summary_after_outage(tmp_path, sources, device)
     finally:
         device.kill()
+    assert why == f"the device at 127.0.0.1:{device.port} closed the connection", why     # our words (user26)
     assert summary.startswith(f"modbus 127.0.0.1:{device.port} stopped answering ({why}; answering again since "), summary
     assert "fell silent" not in summary
+    assert not any(w in summary for w in ("unexpectedly", "Modbus Error", "unbounded", "ModbusTcpClient")), summary
 
 
 def test_an_mqtt_source_fault_decided_after_the_broker_is_back_says_the_connection_was_lost(tmp_path, broker):

@@ -2,7 +2,7 @@
 answer, with host:port — in the source's reason, its log line and the `source` fault's summary — not pymodbus's
 "Connection unexpectedly closed 0.000 seconds into read of unbounded read bytes …", which stood inside the
 operator's FAULT line. pymodbus's text goes to the debug log. Real devices: tests/modbus_device.py's process
-(SIGKILLed mid-run: the PLC's power cut) and in-process server, a port nothing listens on, a TCP listener that
+(SIGKILLed mid-run, the PLC's power cut: its fault's words are held in test_qa30_source_peer.py) and in-process server, a port nothing listens on, a TCP listener that
 never answers; every wait is on a condition."""
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import pytest
 
 from agent.records import Rejects
 from agent.sources.modbus import ModbusConfig, ModbusSource, ModbusUnreachable
-from conftest import ModbusDevice, free_port, wait_until
+from conftest import free_port, wait_until
 from modbus_device import ModbusServer
-from source_peer import summary_after_outage
 
 pytest.importorskip("pymodbus")
 
@@ -25,21 +24,6 @@ PYMODBUS_WORDS = ("unexpectedly", "Modbus Error", "unbounded", "ModbusTcpClient"
 
 def _ours(text: str) -> None:
     assert not any(w in text for w in PYMODBUS_WORDS), text
-
-
-def test_a_plc_stopped_mid_run_is_said_as_the_device_closing_the_connection_in_the_fault(tmp_path):
-    device = ModbusDevice(free_port())
-    sources = [{"type": "modbus", "host": "127.0.0.1", "port": device.port, "poll_s": 0.05,
-                "registers": {"a": 0, "b": 1}}, {"type": "udp", "port": 0}]
-    device.start()
-    try:
-        why, summary = summary_after_outage(tmp_path, sources, device)
-    finally:
-        device.kill()
-    assert why == f"the device at 127.0.0.1:{device.port} closed the connection", why
-    assert summary.startswith(f"modbus 127.0.0.1:{device.port} stopped answering ({why}; answering again since "), \
-        summary
-    _ours(summary)
 
 
 def _source(port: int) -> ModbusSource:
