@@ -1,7 +1,7 @@
 """What the mask after a short source stall hides on a 1-s gateway: `faults.clear_s` with and without stalls (qa41).
 
     python bench/stall_mask.py [--seeds 0 1 2 3] [--hours 4] [--clear-s 60 0] [--stall-s 8] [--stall-every-s 300]
-                               [--stalls both|without|with] [--holdback-s 90 3] [--out report.json]
+                               [--stalls both|without|with] [--holdback-s 90 3] [--bundle DIR] [--out report.json]
 
 Why: a stall of a source of a few seconds opens a `source` fault whose sensors stay masked until the data has been
 back for `faults.clear_s` — 60 ticks at 1-s ticks (configs/industrial.yaml), 2 at the corridor's 30 s. This runs
@@ -14,6 +14,8 @@ detect, fault reports. Prints JSON (the load average said: no figure here depend
 ticks); `--stalls` runs only the variants without or with stalls. Each variant says the fallback's threshold at the warm-up's
 end and its largest from an hour after it, per seed (qa45: a warm-up calibration that left it at ~67), and the
 incidents an alert *opened* inside of (an alert open since before an incident, counted detected by score_run, is not).
+`--bundle DIR` scores with that bundle's onnx tier (the numpy fallback behind it) instead of numpy alone: what a
+trained bundle sees on the 1-s pump that the fallback does not (README's industrial section).
 """
 from __future__ import annotations
 
@@ -30,12 +32,14 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | None = None) -> dict:
+def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | None = None,
+                bundle: str | None = None) -> dict:
     """configs/industrial.yaml with the simulator's pump for its Modbus source and the numpy tier alone."""
     cfg = yaml.safe_load((REPO / "configs" / "industrial.yaml").read_text())
     cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": seed, "start": "2026-01-05T00:00:00Z",
                        "duration_s": hours * 3600.0, "anomaly_every_s": 1800}]
-    cfg["scoring"] = {"chain": ["numpy"]}
+    cfg["scoring"] = {"chain": ["numpy"]} if bundle is None else \
+        {"chain": ["onnx", "numpy"], "bundle": bundle, "latency_budget_ms": 100000}    # (unpaced: never stepped down)
     cfg["sinks"] = []
     cfg.pop("state_dir", None)
     cfg.pop("metrics", None)
@@ -52,14 +56,14 @@ def stalled(records, every_s: float, stall_s: float, offset_s: float):
 
 
 def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None,
-        holdback_s: float | None = None) -> dict:
+        holdback_s: float | None = None, bundle: str | None = None) -> dict:
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s), base_dir=str(REPO / "configs"))
+    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle), base_dir=str(REPO / "configs"))
     records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
     if stall is not None:
         records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
@@ -107,6 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stall-every-s", type=float, default=300.0)
     ap.add_argument("--stalls", choices=("both", "without", "with"), default="both")
     ap.add_argument("--holdback-s", type=float, nargs="+", default=[None])
+    ap.add_argument("--bundle", help="score with this bundle's onnx tier, numpy behind it (default: numpy alone)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     from agent.evaluate.faults import score_run, summarise
@@ -118,7 +123,7 @@ def main(argv=None) -> int:
         if True:
             name = (f"clear_s {clear_s:g}, " + ("" if holdback_s is None else f"holdback_s {holdback_s:g}, ")
                     + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s"))
-            runs = [run(seed, args.hours, clear_s, stall, holdback_s) for seed in args.seeds]
+            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle) for seed in args.seeds]
             scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
                       for r in runs]
             s = summarise(scored)
