@@ -196,6 +196,8 @@ class OpcUaSource(Source):
         self._why = ""                          # the last error that ended or refused a session (peer)
         # the server's clock less this host's (learned from the changes it stamps), for the stamps of values held
         self.offset = 0.0
+        # the publishing interval the server granted longer than a tick, once said (Session._say_slow_publishing)
+        self.slow_granted_ms: float | None = None
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no

@@ -64,6 +64,7 @@ class Session:
             raise OpcUaUnreachable("none of the configured nodes is on the server")
         sub = await self.client.create_subscription(self._subscription_parameters(), _Handler(self))
         await self._keep_keepalive(sub)
+        self._say_slow_publishing(sub.parameters.RequestedPublishingInterval)
         # how long a change may take to reach us: sampled, then published (the interval the server granted)
         self._change_due_s = (sub.parameters.RequestedPublishingInterval + cfg.sampling_interval_ms) / 1000
         handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
@@ -253,6 +254,22 @@ class Session:
         log.info("%s: the server revised the publishing interval to %g ms; keep-alive every %g s", self.where,
                  params.RequestedPublishingInterval,
                  params.RequestedPublishingInterval * params.RequestedMaxKeepAliveCount / 1000)
+
+    def _say_slow_publishing(self, granted_ms: float) -> None:
+        """A publishing interval granted longer than a tick, said once (again only if the server grants another): each
+        sensor's value then reaches the agent once a publish, the last one sampled (a queue of one), and the ticks
+        between carry it forward, past window.carry_forward_s told `missing` and, all at once, a `source` fault that
+        blames the server and the network. Before (qa46), only INFO `revised the publishing interval to 8000 ms`: at
+        8 s under a 1-s tick the warm-up read flat steps (threshold 0.000) and a `source` fault opened with the
+        server up."""
+        if granted_ms <= 1000 * self.tick_s or self.source.slow_granted_ms == granted_ms:
+            return
+        self.source.slow_granted_ms = granted_ms
+        log.warning("%s: the server publishes every %g ms (asked %g ms), slower than a tick (%g s): each sensor gets "
+                    "a reading once every %g s only, the last the server sampled, and the ticks between carry it "
+                    "forward (window.carry_forward_s) or, past that, are told missing; set tick_s to %g s or more, "
+                    "or lower the server's shortest publishing interval", self.where, granted_ms,
+                    self.cfg.publishing_interval_ms, self.tick_s, granted_ms / 1000, math.ceil(granted_ms / 1000))
 
     def _subscription_parameters(self):
         """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
