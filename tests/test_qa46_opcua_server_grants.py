@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 
 import pytest
 
@@ -44,3 +45,34 @@ def test_a_publishing_interval_granted_slower_than_a_tick_is_said_once(tmp_path,
     finally:
         assert agent.stop() == 0
     assert len(warnings(agent, slow)) == 1, warnings(agent, slow)
+
+
+def test_a_node_that_goes_bad_is_named_while_another_flaps(tmp_path, server, make_broker):
+    # accel1's status flaps Bad / Good at every write: its rejects use the first lines of 'opcua bad status' (5), after
+    # which the rejects say one line of a reason a minute, the one reject that comes then. pressure then goes Bad
+    # for good: one notification. On the old code it was never named (its sensor only `missing`, later).
+    agent = Agent(tmp_path, server, make_broker(), node="opc-bad")
+    started = time.monotonic()
+
+    def bad_count() -> int:
+        return (agent.last_health() or {}).get("rejected", {}).get("opcua bad status", 0)
+
+    try:
+        agent.wait(lambda: agent.records_in() > 0, "readings", 120)
+        server.command("flap accel1")
+        agent.wait(lambda: bad_count() > 6, "accel1's flapping Bad status counted past the rejects' first lines", 120)
+        server.command("bad pressure")
+        agent.wait(lambda: warnings(agent, r"nodes\.pressure 'ns=2;s=Skid1\.pressure'.*BadSensorFailure"),
+                   "a warning naming pressure's Bad status", 60)
+        server.command("good pressure")
+        agent.wait(lambda: re.search(r"nodes\.pressure 'ns=2;s=Skid1\.pressure' is Good again",
+                                     (tmp_path / "agent.err").read_text()), "pressure Good again, said", 60)
+    finally:
+        server.command("good accel1")
+        assert agent.stop() == 0
+    # the flapping node said once a minute at most, not at each of its Bad notifications
+    most = 2 + (time.monotonic() - started) / 60
+    flaps = warnings(agent, r"nodes\.accel1 .*BadSensorFailure")
+    back = [line for line in (tmp_path / "agent.err").read_text().splitlines()
+            if "nodes.accel1 'ns=2;s=Skid1.accel1' is Good again" in line]
+    assert 1 <= len(flaps) <= most and len(back) <= most, (flaps, back)
