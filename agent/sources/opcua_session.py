@@ -349,9 +349,9 @@ class Session:
 
     def _say_bad(self, sensor: str, status: str) -> None:
         """A node the server marks Bad, named as it goes Bad: at its first Bad notification since a Good one, at most
-        once every BAD_REPEAT_S of a node that flaps (its return to Good said only after a said Bad). The rejects' lines (first 5 of a reason, then one a minute,
-        whichever comes then) left a node that went Bad while another flapped unnamed for good (qa46): its sensor was
-        only `missing`, with no word of why."""
+        once every BAD_REPEAT_S of a node that flaps (its return to Good said only after a said Bad). The rejects'
+        lines (first 5 of a reason, then one a minute, whichever comes then) left a node that went Bad while another
+        flapped unnamed for good (qa46): its sensor was only `missing`, with no word of why."""
         if self.source.bad_now.get(sensor, (None,))[0] == status:
             return
         now = time.monotonic()
