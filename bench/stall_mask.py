@@ -68,7 +68,8 @@ def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | No
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle, config, settings), base_dir=str(REPO / "configs"))
+    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle, config, settings),
+                    base_dir=str(REPO / "configs"))
     records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
     if stall is not None:
         records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
@@ -131,7 +132,8 @@ def main(argv=None) -> int:
         if True:
             name = (f"clear_s {clear_s:g}, " + ("" if holdback_s is None else f"holdback_s {holdback_s:g}, ")
                     + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s"))
-            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle, args.config, args.set) for seed in args.seeds]
+            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle, args.config, args.set)
+                    for seed in args.seeds]
             scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
                       for r in runs]
             s = summarise(scored)
