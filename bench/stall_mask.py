@@ -1,7 +1,8 @@
 """What the mask after a short source stall hides on a 1-s gateway: `faults.clear_s` with and without stalls (qa41).
 
     python bench/stall_mask.py [--seeds 0 1 2 3] [--hours 4] [--clear-s 60 0] [--stall-s 8] [--stall-every-s 300]
-                               [--stalls both|without|with] [--holdback-s 90 3] [--bundle DIR] [--out report.json]
+                               [--stalls both|without|with] [--holdback-s 90 3] [--bundle DIR]
+                               [--config configs/industrial-opcua.yaml] [--set warmup.held_out=live] [--out report.json]
 
 Why: a stall of a source of a few seconds opens a `source` fault whose sensors stay masked until the data has been
 back for `faults.clear_s` — 60 ticks at 1-s ticks (configs/industrial.yaml), 2 at the corridor's 30 s. This runs
@@ -16,6 +17,8 @@ end and its largest from an hour after it, per seed (qa45: a warm-up calibration
 incidents an alert *opened* inside of (an alert open since before an incident, counted detected by score_run, is not).
 `--bundle DIR` scores with that bundle's onnx tier (the numpy fallback behind it) instead of numpy alone: what a
 trained bundle sees on the 1-s pump that the fallback does not (README's industrial section).
+`--config` runs another 1-s config's settings (its source swapped for the pump as industrial.yaml's is: qa46 measured
+configs/industrial-opcua.yaml) and `--set key.path=value` (YAML) sets one over it, as bench/faults.py's does.
 """
 from __future__ import annotations
 
@@ -33,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | None = None,
-                bundle: str | None = None) -> dict:
-    """configs/industrial.yaml with the simulator's pump for its Modbus source and the numpy tier alone."""
-    cfg = yaml.safe_load((REPO / "configs" / "industrial.yaml").read_text())
+                bundle: str | None = None, config: str | None = None, settings: list[str] = ()) -> dict:
+    """configs/industrial.yaml (or `config`) with the simulator's pump for its source and the numpy tier alone."""
+    from faults import with_settings      # bench/faults.py: `--set key.path=value`
+    cfg = yaml.safe_load(Path(config or REPO / "configs" / "industrial.yaml").read_text())
     cfg["sources"] = [{"type": "simulate", "scenario": "pump", "seed": seed, "start": "2026-01-05T00:00:00Z",
                        "duration_s": hours * 3600.0, "anomaly_every_s": 1800}]
     cfg["scoring"] = {"chain": ["numpy"]} if bundle is None else \
@@ -46,7 +50,7 @@ def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | Non
     cfg.setdefault("faults", {})["clear_s"] = clear_s
     if holdback_s is not None:
         cfg["faults"]["holdback_s"] = holdback_s
-    return cfg
+    return with_settings(cfg, list(settings))
 
 
 def stalled(records, every_s: float, stall_s: float, offset_s: float):
@@ -56,14 +60,16 @@ def stalled(records, every_s: float, stall_s: float, offset_s: float):
 
 
 def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None,
-        holdback_s: float | None = None, bundle: str | None = None) -> dict:
+        holdback_s: float | None = None, bundle: str | None = None, config: str | None = None,
+        settings: list[str] = ()) -> dict:
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle), base_dir=str(REPO / "configs"))
+    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle, config, settings),
+                    base_dir=str(REPO / "configs"))
     records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
     if stall is not None:
         records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
@@ -112,6 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stalls", choices=("both", "without", "with"), default="both")
     ap.add_argument("--holdback-s", type=float, nargs="+", default=[None])
     ap.add_argument("--bundle", help="score with this bundle's onnx tier, numpy behind it (default: numpy alone)")
+    ap.add_argument("--config", help="a 1-s config's settings instead of configs/industrial.yaml's")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                    help="a setting over the config's, e.g. warmup.held_out=live")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     from agent.evaluate.faults import score_run, summarise
@@ -123,7 +132,8 @@ def main(argv=None) -> int:
         if True:
             name = (f"clear_s {clear_s:g}, " + ("" if holdback_s is None else f"holdback_s {holdback_s:g}, ")
                     + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s"))
-            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle) for seed in args.seeds]
+            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle, args.config, args.set)
+                    for seed in args.seeds]
             scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
                       for r in runs]
             s = summarise(scored)

@@ -17,11 +17,13 @@ telling nothing (asyncua 2.1's own delete: its callback's coroutine is never awa
 it back; `mute` makes the server publish nothing on any subscription, not even a keep-alive (a
 publishing engine that hung while the session and its requests are still served); `unmute` ends that;
 `hold NAME` keeps Skid1.NAME at its value (a setpoint, a valve at rest: no data change at all), `vary NAME` ends that.
+`bad NAME` writes Skid1.NAME with the status BadSensorFailure from then on (a wire broken mid-run), `good NAME`
+ends that; `flap NAME` alternates its status Bad and Good at every write (a loose terminal), `good NAME` ends that too.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
 `floor N` makes it revise a shorter publishing interval asked of a subscription made from then on to N ms, as
 servers with a floor do (asyncua's own grants any; `floor 0` ends it); like asyncua's, it answers a modify with
 what it granted at creation. `reads` answers `DONE reads n1 n2 …`, the node count of each Read request since the
-start or the last reset. `reset` undoes every command (nodes put back, none held or slowed, publishing again, no
+start or the last reset. `reset` undoes every command (nodes put back, none held, slowed or Bad, publishing again, no
 floor) and leaves no subscription: the earlier test's clients have closed theirs (waited for, up to 10 s), any still
 there is deleted — so tests share one server (tests/conftest.py `opcua_shared_server`, one per pytest process)
 without depending on each other's order; with --commands the server also states a MaxNodesPerRead of 16. Skid1.const0
@@ -108,7 +110,8 @@ async def main(port: int, certs: Path | None) -> None:
         # held in a name: asyncio keeps only a weak reference to a task
         held: set[str] = set()
         every: dict[str, int] = {}      # name -> written every this many steps
-        reading = loop.create_task(commands(server, skid, idx, variables, held, every)) \
+        bad: dict[str, str] = {}        # name -> "bad" (every write Bad) or "flap" (Bad every other write)
+        reading = loop.create_task(commands(server, skid, idx, variables, held, every, bad)) \
             if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
@@ -116,13 +119,17 @@ async def main(port: int, certs: Path | None) -> None:
             t += 1
             for i, name in enumerate(NAMES):
                 if name in variables and name not in held and t % every.get(name, 1) == 0:
-                    await variables[name].write_value(10.0 * (i + 1) + math.sin(t / 10 + i))
+                    value = 10.0 * (i + 1) + math.sin(t / 10 + i)
+                    if bad.get(name) == "bad" or (bad.get(name) == "flap" and t % 2):
+                        value = ua.DataValue(ua.Variant(value, ua.VariantType.Double),
+                                             StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure))
+                    await variables[name].write_value(value)
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict) -> None:
+async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict, bad: dict) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -144,6 +151,10 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
             variables[name] = await add(skid, idx, name)
         elif verb in ("hold", "vary"):
             (held.add if verb == "hold" else held.discard)(name)
+        elif verb in ("bad", "flap"):
+            bad[name] = verb
+        elif verb == "good":
+            bad.pop(name, None)
         elif verb == "floor":
             FLOOR_MS[0] = float(name)
         elif verb == "every":
@@ -154,6 +165,7 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
         elif verb == "reset":
             held.clear()
             every.clear()
+            bad.clear()
             FLOOR_MS[0] = 0.0
             InternalSubscription.publish_results = publish
             for gone in (n for n in NAMES + CONSTANTS if n not in variables):

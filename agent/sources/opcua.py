@@ -196,6 +196,12 @@ class OpcUaSource(Source):
         self._why = ""                          # the last error that ended or refused a session (peer)
         # the server's clock less this host's (learned from the changes it stamps), for the stamps of values held
         self.offset = 0.0
+        # the publishing interval the server granted longer than a tick, once said (Session._say_slow_publishing)
+        self.slow_granted_ms: float | None = None
+        # the sensors whose node the server marks Bad now (sensor -> its status, and whether that was said), and when
+        # each was last said to go Bad with the Bad notifications unsaid since (Session._say_bad)
+        self.bad_now: dict[str, tuple[str, bool]] = {}
+        self.bad_said: dict[str, tuple[float, int]] = {}
 
     def records(self) -> Iterator[Record]:
         """The worker's records; its error raised here once it died of one (an error that is no

@@ -30,6 +30,8 @@ MUTE_KEEPALIVES = 3
 #: allow fewer), and from one that states it has no limit
 READ_BATCH_UNKNOWN = 100
 READ_BATCH_MAX = 10_000
+#: a node whose status flaps Bad / Good is named as it goes Bad at most this often (Session._say_bad)
+BAD_REPEAT_S = 60.0
 
 
 class Session:
@@ -64,6 +66,7 @@ class Session:
             raise OpcUaUnreachable("none of the configured nodes is on the server")
         sub = await self.client.create_subscription(self._subscription_parameters(), _Handler(self))
         await self._keep_keepalive(sub)
+        self._say_slow_publishing(sub.parameters.RequestedPublishingInterval)
         # how long a change may take to reach us: sampled, then published (the interval the server granted)
         self._change_due_s = (sub.parameters.RequestedPublishingInterval + cfg.sampling_interval_ms) / 1000
         handles = await sub.subscribe_data_change(nodes, queuesize=1, sampling_interval=cfg.sampling_interval_ms)
@@ -254,6 +257,22 @@ class Session:
                  params.RequestedPublishingInterval,
                  params.RequestedPublishingInterval * params.RequestedMaxKeepAliveCount / 1000)
 
+    def _say_slow_publishing(self, granted_ms: float) -> None:
+        """A publishing interval granted longer than a tick, said once (again only if the server grants another): each
+        sensor's value then reaches the agent once a publish, the last one sampled (a queue of one), and the ticks
+        between carry it forward, past window.carry_forward_s told `missing` and, all at once, a `source` fault that
+        blames the server and the network. Before (qa46), only INFO `revised the publishing interval to 8000 ms`: at
+        8 s under a 1-s tick the warm-up read flat steps (threshold 0.000) and a `source` fault opened with the
+        server up."""
+        if granted_ms <= 1000 * self.tick_s or self.source.slow_granted_ms == granted_ms:
+            return
+        self.source.slow_granted_ms = granted_ms
+        log.warning("%s: the server publishes every %g ms (asked %g ms), slower than a tick (%g s): each sensor gets "
+                    "a reading once every %g s only, the last the server sampled, and the ticks between carry it "
+                    "forward (window.carry_forward_s) or, past that, are told missing; set tick_s to %g s or more, "
+                    "or lower the server's shortest publishing interval", self.where, granted_ms,
+                    self.cfg.publishing_interval_ms, self.tick_s, granted_ms / 1000, math.ceil(granted_ms / 1000))
+
     def _subscription_parameters(self):
         """A keep-alive every keepalive_s() without changes (at least every publishing interval): asyncua's
         default, three quarters of the session timeout, would leave a dropped subscription unnoticed for
@@ -299,9 +318,12 @@ class Session:
         self._value.pop(sensor, None)   # held again only as a usable number, below
         if bad_status is not None:      # the server says the value is not usable (a broken wire, a device down)
             self.rejects.add("opcua bad status", self.where, f"nodes.{sensor}: {bad_status}")
+            self._say_bad(sensor, bad_status)
             if bad_status == "BadNodeIdUnknown":        # the node left the address space: try it again
                 self._gone.add(sensor)
             return
+        if self.source.bad_now.pop(sensor, (None, False))[1]:     # its going Bad was said: its return is too
+            log.info("%s: nodes.%s %r is Good again; read from here on", self.where, sensor, self.cfg.nodes[sensor])
         number = _number(value)
         if number is None:
             self.rejects.add("opcua non-numeric", self.where, f"nodes.{sensor}: {short_repr(value)}")
@@ -324,6 +346,27 @@ class Session:
                                        else self.where, held=held), timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
+
+    def _say_bad(self, sensor: str, status: str) -> None:
+        """A node the server marks Bad, named as it goes Bad: at its first Bad notification since a Good one, at most
+        once every BAD_REPEAT_S of a node that flaps (its return to Good said only after a said Bad). The rejects'
+        lines (first 5 of a reason, then one a minute, whichever comes then) left a node that went Bad while another
+        flapped unnamed for good (qa46): its sensor was only `missing`, with no word of why."""
+        if self.source.bad_now.get(sensor, (None,))[0] == status:
+            return
+        now = time.monotonic()
+        said_at, since = self.source.bad_said.get(sensor, (None, 0))
+        if said_at is not None and now - said_at < BAD_REPEAT_S:
+            self.source.bad_now[sensor] = (status, False)      # unsaid: nor is its return
+            self.source.bad_said[sensor] = (said_at, since + 1)
+            return
+        self.source.bad_now[sensor] = (status, True)
+        self.source.bad_said[sensor] = (now, 0)
+        log.warning("%s: nodes.%s %r: the server marks its value %s; not used until it is Good again (the sensor is "
+                    "told missing past window.carry_forward_s)%s", self.where, sensor, self.cfg.nodes[sensor], status,
+                    f"; it went Bad {since} more time(s) in the {now - said_at:.0f} s since this was last said"
+                    if since else "")
+
 
 def _number(value) -> float | None:
     """An OPC UA value as a reading (a bool as 0 / 1), or None when it is not a finite number."""
