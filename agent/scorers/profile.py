@@ -114,11 +114,6 @@ class ProfileConfig:
         "divide each sensor's distance by the bundle's `profile_wander` too (how far its level wandered past a "
         "warm-up-sized fit on the training plants' normal data; with per_sensor_fraction, by the larger of the "
         "two); a bundle without it is scored as before", default=True)
-    step_horizon_ticks: int = rng(0, 10000, default=0,
-        doc="after warm-up a profiled sensor's normal level moves with its level on every tick whose level changed, "
-            "over the last this many ticks, by no more than it ever did over as many ticks in the warm-up (a creep); "
-            "through a faster change (a step: a valve closing) it stays put, so the distance counts only what arrived "
-            "as a step; 0: off (the profile stays as warm-up fitted it)")
     residue_fraction: float = rng(0.0, 0.9, default=0.35,
         doc="with the profile on, an open alert a model tier scores also ends (`subsided`) once, for `window.steps` "
             "ticks in a row, it has been over the threshold only through sensors under this share of their own "
@@ -234,9 +229,6 @@ class NormalProfile:
         self.normal: np.ndarray | None = None       # per sensor, the largest distance over warm-up
         self._tracked: tuple = (None, None)         # (tick, mean before it): track_half_life_ticks
         self.wander: np.ndarray | None = None       # per sensor, ≥ 1: per_sensor_fraction (None: off)
-        self.step_rate: np.ndarray | None = None    # per sensor, the warm-up's largest change over the step horizon
-        self._recent: list = []                     # [(tick, level, anchor before)], the last horizon + 1: step_horizon_ticks
-        self.anchor: np.ndarray | None = None       # per sensor, μ moved by the level's creeps: step_horizon_ticks
 
     @property
     def fitted(self) -> bool:
@@ -256,7 +248,7 @@ class NormalProfile:
         if self.ticks < self.cfg.min_ticks:
             self.mean = self.std = None
             return False
-        self.wander = self.anchor = None
+        self.wander = None
         self.mean, self.std = mean_and_std(levels, floor)
         if self.cfg.per_sensor_fraction > 0:
             self.wander = own_wander(levels, self.cfg.per_sensor_fraction, floor)
@@ -265,24 +257,13 @@ class NormalProfile:
         with np.errstate(invalid="ignore"):
             self.normal = np.nan_to_num(np.nanmax(self.scores(levels), axis=0), nan=0.0)
         self._tracked = (None, None)
-        k = int(self.cfg.step_horizon_ticks)
-        self.step_rate, self._recent = None, []
-        if k > 0 and len(levels) > k:
-            self.anchor = self.mean.copy()
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                self.step_rate = np.nan_to_num(np.nanmax(np.abs(levels[k:] - levels[:-k]), axis=0), nan=0.0)
-            self._recent = [(None, lv, None) for lv in levels[-(k + 1):]]
         return True
 
     def scores(self, level: np.ndarray) -> np.ndarray:
         """(…, N) non-negative distances of levels from the profile (0 for excluded/unknown)."""
         if self.mean is None:
             return np.zeros_like(np.asarray(level, np.float64))
-        off = np.abs(np.asarray(level, np.float64) - self.mean)
-        if self.anchor is not None:         # step_horizon_ticks: far from warm-up's normal and from the crept one
-            off = np.minimum(off, np.abs(np.asarray(level, np.float64) - self.anchor))
-        d = self.cfg.weight * off / self.std
+        d = self.cfg.weight * np.abs(np.asarray(level, np.float64) - self.mean) / self.std
         if self.wander is not None:
             d = d / self.wander
         return np.where(self.used & np.isfinite(d), d, 0.0)
@@ -296,8 +277,6 @@ class NormalProfile:
         """After scoring tick `tick` (its `distance`, from `scores(level)`), let μ follow the level where
         the sensor is calm (`track_half_life_ticks`, above); the next tick is scored with the new μ.
         Scoring the same tick again starts from the μ before it, so it gives the same."""
-        if self.anchor is not None and self.mean is not None:
-            self._step_track(np.asarray(level, np.float64), tick)
         half_life = self.cfg.track_half_life_ticks
         if half_life <= 0 or self.mean is None or self.normal is None:
             return
@@ -310,25 +289,6 @@ class NormalProfile:
         if calm.any():
             rate = 1.0 - 0.5 ** (1.0 / half_life)
             self.mean = np.where(calm, self.mean + rate * (np.where(calm, level, 0.0) - self.mean), self.mean)
-
-    def _step_track(self, level: np.ndarray, tick: float) -> None:
-        """step_horizon_ticks: the anchor moves with the level by this tick's change where the level's change over
-        the horizon is within the warm-up's largest (a creep); where it is beyond it (a step) it stays put."""
-        recent = self._recent
-        if recent and recent[-1][0] == tick:        # the same tick scored again: undo its move first
-            _, _, before = recent.pop()
-            self.anchor = before
-        prev, old = recent[-1][1], recent[-int(self.cfg.step_horizon_ticks)][1]
-        with np.errstate(invalid="ignore"):
-            creep = self.used & np.isfinite(level) & np.isfinite(prev) & np.isfinite(old) & (
-                np.abs(level - old) <= self.step_rate)
-        before = self.anchor
-        if creep.any():
-            self.anchor = np.where(creep, self.anchor + (np.where(creep, level, 0.0) - np.where(creep, prev, 0.0)),
-                                   self.anchor)
-        recent.append((tick, level, before))
-        if len(recent) > int(self.cfg.step_horizon_ticks) + 1:
-            del recent[0]
 
     def describe(self) -> dict:
         return {"fitted": self.fitted, "ticks": self.ticks, "half_life_ticks": self.cfg.half_life_ticks,
