@@ -36,7 +36,7 @@ from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests,
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
-from .journaled import checked_open, open_alert_problem, other_version
+from .journaled import checked_open, journal_ts, open_alert_problem, other_version
 from .live_pace import near_host_clock_s
 from .pipeline_state import tier_from_replay
 from .resumed_settings import changed_at_resume, recorded
@@ -281,7 +281,7 @@ class Resume(SignOfLife):
             return
         try:
             event = AlertEvent(**doc["event"])
-            ts, tracker = float(doc["tracker"]["ts"]), doc["tracker"]["state"]
+            ts, tracker = journal_ts(doc), doc["tracker"]["state"]
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
             log.warning("alert journal %s not usable (%s); ignored", self.journal.path, exc)
             self.state_reads["alert_journal"] = f"{self.journal.path}: not usable ({exc})"
@@ -418,7 +418,7 @@ class Resume(SignOfLife):
                 return
             try:
                 events = [FaultEvent(**e) for e in doc["tracker"].get("events", [doc["event"]])]
-                ts, told_open = float(doc["tracker"]["ts"]), dict(doc["tracker"]["open"])
+                ts, told_open = journal_ts(doc), dict(doc["tracker"]["open"])
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 log.warning("fault journal %s not usable (%s); ignored", self.fault_journal.path, exc)
                 self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable ({exc})"
@@ -494,7 +494,7 @@ class Resume(SignOfLife):
         health = self.pipeline.health
         try:
             told_open, _ = checked_open(doc["tracker"].get("open"))
-            ts = float(doc["tracker"]["ts"])
+            ts = journal_ts(doc)
             held = {}
             if restored:
                 last_ts = self.pipeline.last_ts
