@@ -154,6 +154,27 @@ def open_alert_problem(state) -> str | None:
     return None
 
 
+def event_problem(event) -> str | None:
+    """'event.<key>: why' when a journal's last alert event (AlertEvent's fields as the journal holds them, this
+    release's or another's) has a seq or a time a restart cannot compute with: it compares the event's `ts` with the
+    checkpoint's, ends the alert it left open at `ts` under `seq` + 1, and says `start`. None when they fit. Why
+    (review37): unchecked, another release's journal whose event held a seq of 1e999, a `ts` of 400 digits, NaN or a
+    string stopped `Agent(...)` at every start (OverflowError, ValueError, TypeError outside any try: a crash loop
+    under systemd), and a seq of -4 ended its alert as #-3."""
+    if not isinstance(event, dict):
+        return f"event: expected a mapping, got {type(event).__name__}"
+    seq = event.get("seq")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):      # (an alert's `new` is #0)
+        return f"event.seq: {short_repr(seq)} is not a count"
+    for key in ("ts", "start"):
+        if not _time(event.get(key)):
+            return f"event.{key}: {short_repr(event.get(key))} is not a time"
+    end = event.get("end")
+    if end is not None and not _time(end):
+        return f"event.end: {short_repr(end)} is not a time (or null)"
+    return None
+
+
 def journal_ts(doc: dict) -> float:
     """A journal's `tracker.ts`, the tick its tracker state was taken at (which of it and the checkpoint is newer,
     the time an open fault or alert is ended at when the restart cannot judge it); ValueError naming the key when

@@ -36,7 +36,7 @@ from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests,
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .checkpoint import FORMAT_VERSION, CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .faults.events import FaultEvent
-from .journaled import checked_open, journal_ts, open_alert_problem, other_version
+from .journaled import checked_open, event_problem, journal_ts, open_alert_problem, other_version
 from .live_pace import near_host_clock_s
 from .pipeline_state import tier_from_replay
 from .resumed_settings import changed_at_resume, recorded
@@ -280,6 +280,9 @@ class Resume(SignOfLife):
             self._end_unjournaled(None, self._other_version_alert())
             return
         try:
+            why = event_problem(doc["event"])
+            if why is not None:
+                raise ValueError(why)
             event = AlertEvent(**doc["event"])
             ts, tracker = journal_ts(doc), doc["tracker"]["state"]
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
@@ -357,8 +360,10 @@ class Resume(SignOfLife):
             return None
         known = {f.name for f in fields(AlertEvent)}
         try:
+            why = event_problem(doc["event"])
+            if why is not None:
+                raise ValueError(why)
             event = AlertEvent(**{k: v for k, v in doc["event"].items() if k in known})
-            float(event.ts), int(event.seq)
             return event, doc.get("version")
         except (TypeError, ValueError) as exc:
             log.warning("alert journal %s (format version %r): its last event not usable (%s)", self.journal.path,
