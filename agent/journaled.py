@@ -1,4 +1,4 @@
-"""What the journals hold checked before a restart goes on with it (agent/resume.py): the fault journal's open
+"""What the journals hold checked before a restart goes on with it (agent/journal_resume.py): the fault journal's open
 faults and the alert journal's open alert.
 
 Why: the journal is JSON the agent wrote, but read back after a flipped bit, a hand edit or another
@@ -191,7 +191,7 @@ def journal_ts(doc: dict) -> float:
 def other_version(path: Path, version: int) -> dict | None:
     """The journal at `path` when it is another format version's ({"version", "event", "tracker"}: another
     release's, a downgrade), else None. EventJournal ignores it whole (its keys may mean other things), as
-    before; a restart without a checkpoint still ends what it held open (reason restart: agent/resume.py), or a
+    before; a restart without a checkpoint still ends what it held open (reason restart: agent/journal_resume.py), or a
     subscriber fed by MQTT alone held that alert or fault open for good (qa31's leftover, faults7)."""
     try:
         doc = json_read.loads(path.read_bytes())
