@@ -156,11 +156,12 @@ def open_alert_problem(state) -> str | None:
 
 def event_problem(event) -> str | None:
     """'event.<key>: why' when a journal's last alert event (AlertEvent's fields as the journal holds them, this
-    release's or another's) has a seq or a time a restart cannot compute with: it compares the event's `ts` with the
-    checkpoint's, ends the alert it left open at `ts` under `seq` + 1, and says `start`. None when they fit. Why
-    (review37): unchecked, another release's journal whose event held a seq of 1e999, a `ts` of 400 digits, NaN or a
-    string stopped `Agent(...)` at every start (OverflowError, ValueError, TypeError outside any try: a crash loop
-    under systemd), and a seq of -4 ended its alert as #-3."""
+    release's or another's), or the JSONL sink's last alert line read back (agent/sinks/jsonl.py alert_from_line),
+    has a seq or a time a restart cannot compute with: it compares the event's `ts` with the checkpoint's, ends the
+    alert it left open at `ts` under `seq` + 1, and says `start`. None when they fit. Why (review37): unchecked,
+    another release's journal whose event held a seq of 1e999, a `ts` of 400 digits, NaN or a string, or a JSONL
+    line whose seq was a string, stopped `Agent(...)` at every start (OverflowError, ValueError, TypeError outside
+    any try: a crash loop under systemd); a seq of -4 ended its alert as #-3, one of 1e999 as #Infinity (no JSON)."""
     if not isinstance(event, dict):
         return f"event: expected a mapping, got {type(event).__name__}"
     seq = event.get("seq")
