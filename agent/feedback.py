@@ -197,8 +197,9 @@ class FeedbackMemory:
                                 for k, v in d["lifts"].items())
             confirmed = OrderedDict((str(k), None) for k in d["confirmed"])
             now = _finite(d["now"], "now")
-            if any(lift < 0 for lift, _ in lifts.values()):
-                raise ValueError("a negative lift")
+            negative = next((k for k, (lift, _) in lifts.items() if lift < 0), None)
+            if negative is not None:
+                raise ValueError(f"lifts.{negative}[0]: {lifts[negative][0]} is below 0")
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:

@@ -26,6 +26,8 @@ DAMAGES = {
     "a 400-digit now": ('{"known": {}, "lifts": {}, "confirmed": [], "now": %s}' % HUGE, "now: 1000000"),
     "now a string": (json.dumps({"known": {}, "lifts": {}, "confirmed": [], "now": "5"}),
                      "now: '5' is not a finite number"),
+    "a negative lift": (json.dumps({"known": {}, "lifts": {"a": [0.1, 0], "b": [-3.0, 0]}, "confirmed": [],
+                                    "now": 5}), "lifts.b[0]: -3.0 is below 0"),     # (was 'a negative lift')
 }
 
 
