@@ -157,9 +157,10 @@ def open_alert_problem(state) -> str | None:
 def event_problem(event) -> str | None:
     """'event.<key>: why' when a journal's last alert event (AlertEvent's fields as the journal holds them, this
     release's or another's), or the JSONL sink's last alert line read back (agent/sinks/jsonl.py alert_from_line),
-    has a seq or a time a restart cannot compute with: it compares the event's `ts` with the checkpoint's, ends the
-    alert it left open at `ts` under `seq` + 1, and says `start`. None when they fit. Why (review37): unchecked,
-    another release's journal whose event held a seq of 1e999, a `ts` of 400 digits, NaN or a string, or a JSONL
+    has a seq, a time or a threshold a restart cannot compute with: it compares the event's `ts` with the
+    checkpoint's, ends the alert it left open at `ts` under `seq` + 1 against its `threshold`, and says `start`.
+    None when they fit. Why (review37): unchecked, another release's journal whose event held a seq of 1e999, a
+    `ts` of 400 digits, NaN or a string, this release's whose threshold was none (with no checkpoint), or a JSONL
     line whose seq was a string, stopped `Agent(...)` at every start (OverflowError, ValueError, TypeError outside
     any try: a crash loop under systemd); a seq of -4 ended its alert as #-3, one of 1e999 as #Infinity (no JSON)."""
     if not isinstance(event, dict):
@@ -173,6 +174,8 @@ def event_problem(event) -> str | None:
     end = event.get("end")
     if end is not None and not _time(end):
         return f"event.end: {short_repr(end)} is not a time (or null)"
+    if not _number(event.get("threshold")):         # (the restart's end event is judged against it)
+        return f"event.threshold: {short_repr(event.get('threshold'))} is not a finite number"
     return None
 
 

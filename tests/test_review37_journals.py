@@ -124,17 +124,24 @@ def test_an_other_version_alert_journals_sound_open_alert_is_still_ended(tmp_pat
         _close(agent)
 
 
-def test_this_versions_alert_journal_with_an_event_seq_that_is_none_is_not_usable(tmp_path):
-    event = {"alert_id": "a1", "seq": -1, "event": "new", "node": "gw", "site": "site", "ts": 1764000000.0,
+@pytest.mark.parametrize("key, value, said", [("seq", -1, "event.seq: -1 is not a count"),
+                                             ("threshold", None, "event.threshold: None is not a finite number"),
+                                             ("threshold", "5", "event.threshold: '5' is not a finite number")],
+                         ids=["seq -1", "threshold null", "threshold a string"])
+def test_this_versions_alert_journal_with_an_event_that_is_none_is_not_usable(tmp_path, key, value, said):
+    """With no checkpoint the journal's open alert is ended at the start against its event's threshold: a threshold
+    that was no number stopped Agent(...) there (TypeError, ValueError: found by a fuzz of the journals' leaves)."""
+    event = {"alert_id": "a1", "seq": 1, "event": "new", "node": "gw", "site": "site", "ts": 1764000000.0,
              "start": 1763999990.0, "end": None, "score": 9.0, "peak_score": 9.0, "threshold": 5.0, "tier": "numpy",
-             "model_id": None, "model_sha256": None, "top_sensors": [], "top_steps": [], "origin": None, "ticks": 10}
+             "model_id": None, "model_sha256": None, "top_sensors": [], "top_steps": [], "origin": None, "ticks": 10,
+             key: value}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / JOURNAL_FILE).write_text(json.dumps(
         {"version": FORMAT_VERSION, "n": 1, "event": event, "tracker": {"ts": 1764000000.0, "state": {}}}))
     agent = _agent(tmp_path)
     try:
         problem = agent.state_reads["alert_journal"]
-        assert problem is not None and "not usable (event.seq: -1 is not a count)" in problem, problem
+        assert problem is not None and f"not usable ({said})" in problem, problem
     finally:
         _close(agent)
 
