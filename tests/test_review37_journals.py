@@ -146,18 +146,21 @@ def test_this_versions_alert_journal_with_an_event_that_is_none_is_not_usable(tm
         _close(agent)
 
 
-@pytest.mark.parametrize("seq, said", [('"3"', "event.seq: '3' is not a count"),
-                                       ("1e999", "event.seq: inf is not a count"),
-                                       ("-2", "event.seq: -2 is not a count")], ids=["a string", "1e999", "-2"])
-def test_a_jsonl_sinks_last_alert_line_with_a_seq_that_is_none_is_not_ended(tmp_path, caplog, seq, said):
+@pytest.mark.parametrize("seq, ts, said", [('"3"', '"2025-11-24T16:00:00.000Z"', "event.seq: '3' is not a count"),
+                                           ("1e999", '"2025-11-24T16:00:00.000Z"', "event.seq: inf is not a count"),
+                                           ("-2", '"2025-11-24T16:00:00.000Z"', "event.seq: -2 is not a count"),
+                                           ("2", "null", "event.ts: None is not a time")],
+                         ids=["seq a string", "seq 1e999", "seq -2", "ts null"])
+def test_a_jsonl_sinks_last_alert_line_with_a_seq_that_is_none_is_not_ended(tmp_path, caplog, seq, ts, said):
     """The JSONL sink's newest alert line, newer than any journal (the last run could not journal it), is the
     alert a restart ends (reason restart) under its seq + 1: a string seq stopped the start (TypeError), 1e999
-    wrote an end event of seq Infinity (no JSON for a strict reader), -2 one of seq -1."""
+    wrote an end event of seq Infinity (no JSON for a strict reader), -2 one of seq -1; a null ts stopped the start
+    (TypeError comparing it with the checkpoint's: found by a fuzz of the line's leaves)."""
     line = ('{"kind":"alert","alert_id":"a1","seq":%s,"event":"new","node":"gw","site":"site",'
-            '"ts":"2025-11-24T16:00:00.000Z","start":"2025-11-24T15:59:50.000Z","end":null,"score":9.0,'
+            '"ts":%s,"start":"2025-11-24T15:59:50.000Z","end":null,"score":9.0,'
             '"peak_score":9.0,"threshold":5.0,"tier":"numpy","model_id":null,"model_sha256":null,"top_sensors":[],'
             '"top_steps":[],"origin":null,"ticks":10,"reason":null,"replayed":false,"gap_s":null,"schema_version":1}\n'
-            % seq)
+            % (seq, ts))
     (tmp_path / "alerts.jsonl").write_text(line)
     agent = _agent(tmp_path)
     try:
