@@ -67,22 +67,30 @@ def test_an_other_version_fault_journals_ts_that_is_no_time_ends_nothing(tmp_pat
         _close(agent)
 
 
+#: This release's alert journal's last event, as the journal holds it (AlertEvent's fields, asdict).
+EVENT = {"alert_id": "a1", "seq": 1, "event": "new", "node": "gw", "site": "site", "ts": 1764000000.0,
+         "start": 1763999990.0, "end": None, "score": 9.0, "peak_score": 9.0, "threshold": 5.0, "tier": "numpy",
+         "model_id": None, "model_sha256": None, "top_sensors": [], "top_steps": [], "origin": None, "ticks": 10}
+
+
+def _alert_journal_problem(tmp_path, event: dict, ts: str) -> str | None:
+    """Health's state read of an alert journal holding `event` and a tracker taken at `ts` (JSON text), the only
+    file in state_dir, once an Agent is built over it."""
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / JOURNAL_FILE).write_text(
+        '{"version": %d, "n": 1, "event": %s, "tracker": {"ts": %s, "state": {}}}' % (FORMAT_VERSION, json.dumps(event), ts))
+    agent = _agent(tmp_path)
+    try:
+        return agent.state_reads["alert_journal"]
+    finally:
+        _close(agent)
+
+
 @pytest.mark.parametrize("ts, said", [(HUGE, "tracker.ts: 1000000"), ("NaN", "tracker.ts: nan is not a time")],
                          ids=["400 digits", "NaN"])
 def test_an_alert_journals_ts_that_is_no_time_is_not_usable(tmp_path, ts, said):
-    event = {"alert_id": "a1", "seq": 1, "event": "new", "node": "gw", "site": "site", "ts": 1764000000.0,
-             "start": 1763999990.0, "end": None, "score": 9.0, "peak_score": 9.0, "threshold": 5.0, "tier": "numpy",
-             "model_id": None, "model_sha256": None, "top_sensors": [], "top_steps": [], "origin": None, "ticks": 10}
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / JOURNAL_FILE).write_text(
-        '{"version": %d, "n": 1, "event": %s, "tracker": {"ts": %s, "state": {}}}'
-        % (FORMAT_VERSION, json.dumps(event), ts))
-    agent = _agent(tmp_path)
-    try:
-        problem = agent.state_reads["alert_journal"]
-        assert problem is not None and f"not usable ({said}" in problem, problem
-    finally:
-        _close(agent)
+    problem = _alert_journal_problem(tmp_path, EVENT, ts)
+    assert problem is not None and f"not usable ({said}" in problem, problem
 
 
 def _other_version_alert_journal(tmp_path, seq: str, ts: str) -> None:
@@ -131,19 +139,8 @@ def test_an_other_version_alert_journals_sound_open_alert_is_still_ended(tmp_pat
 def test_this_versions_alert_journal_with_an_event_that_is_none_is_not_usable(tmp_path, key, value, said):
     """With no checkpoint the journal's open alert is ended at the start against its event's threshold: a threshold
     that was no number stopped Agent(...) there (TypeError, ValueError: found by a fuzz of the journals' leaves)."""
-    event = {"alert_id": "a1", "seq": 1, "event": "new", "node": "gw", "site": "site", "ts": 1764000000.0,
-             "start": 1763999990.0, "end": None, "score": 9.0, "peak_score": 9.0, "threshold": 5.0, "tier": "numpy",
-             "model_id": None, "model_sha256": None, "top_sensors": [], "top_steps": [], "origin": None, "ticks": 10,
-             key: value}
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / JOURNAL_FILE).write_text(json.dumps(
-        {"version": FORMAT_VERSION, "n": 1, "event": event, "tracker": {"ts": 1764000000.0, "state": {}}}))
-    agent = _agent(tmp_path)
-    try:
-        problem = agent.state_reads["alert_journal"]
-        assert problem is not None and f"not usable ({said})" in problem, problem
-    finally:
-        _close(agent)
+    problem = _alert_journal_problem(tmp_path, {**EVENT, key: value}, "1764000000.0")
+    assert problem is not None and f"not usable ({said})" in problem, problem
 
 
 @pytest.mark.parametrize("seq, ts, said", [('"3"', '"2025-11-24T16:00:00.000Z"', "event.seq: '3' is not a count"),
