@@ -39,7 +39,10 @@ def checked_open(open_faults) -> tuple[dict[str, dict], dict[str, str]]:
     return kept, problems
 
 
-def _time(value) -> bool:
+def is_time(value) -> bool:
+    """A time as the agent's state files hold it: a finite number (json_read.finite_number: not a bool, not past a
+    float's range) of seconds on 1970–2100, as the aligner takes a record's stamp (agent/window.py MAX_TS). The one
+    rule for the journals, the checkpoint's header (agent/resume.py) and config-notes.json (agent/start_notes.py)."""
     return _number(value) and 0.0 <= value < MAX_TS
 
 
@@ -55,7 +58,7 @@ def _problem(f) -> str | None:
         return f".kind: {f.get('kind')!r} is no fault kind"
     if not (isinstance(f.get("fault_id"), str) and f["fault_id"]):
         return ".fault_id: missing or empty"
-    if not _time(f.get("start")):
+    if not is_time(f.get("start")):
         return f".start: {f.get('start')!r} is not a time"
     if not isinstance(f.get("group", ""), str):
         return ".group: not a string"
@@ -75,7 +78,7 @@ def _problem(f) -> str | None:
     if not isinstance(joined, dict):
         return f".joined: expected a mapping of sensor to time, got {type(joined).__name__}"
     for s, t in joined.items():
-        if not _time(t):
+        if not is_time(t):
             return f".joined.{s}: {t!r} is not a time"
     judged = f.get("kinds_judged") or {}        # (review26: only a sensor judged under more than one kind)
     if not isinstance(judged, dict):
@@ -110,7 +113,7 @@ def open_alert_problem(state) -> str | None:
     if not isinstance(a, dict):
         return None
     for key in OpenAlert.TIME_FIELDS:
-        if key in a and not _time(a[key]):
+        if key in a and not is_time(a[key]):
             return f"alerts.open.{key}: {a[key]!r} is not a time"
     for key in _OPEN_NUMBERS:
         if key in a and not _number(a[key]):
@@ -149,7 +152,7 @@ def open_alert_problem(state) -> str | None:
                 and _number(t.get("contribution"))):
             return f"alerts.open.explain.top_sensors[{i}]: expected {{sensor, score, contribution}}"
     for i, t in enumerate(exp["top_steps"]):
-        if not (isinstance(t, dict) and _time(t.get("ts")) and _number(t.get("weight"))):
+        if not (isinstance(t, dict) and is_time(t.get("ts")) and _number(t.get("weight"))):
             return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"
     return None
 
@@ -169,10 +172,10 @@ def event_problem(event) -> str | None:
     if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):      # (an alert's `new` is #0)
         return f"event.seq: {short_repr(seq)} is not a count"
     for key in ("ts", "start"):
-        if not _time(event.get(key)):
+        if not is_time(event.get(key)):
             return f"event.{key}: {short_repr(event.get(key))} is not a time"
     end = event.get("end")
-    if end is not None and not _time(end):
+    if end is not None and not is_time(end):
         return f"event.end: {short_repr(end)} is not a time (or null)"
     if not _number(event.get("threshold")):         # (the restart's end event is judged against it)
         return f"event.threshold: {short_repr(event.get('threshold'))} is not a finite number"
@@ -187,7 +190,7 @@ def journal_ts(doc: dict) -> float:
     was there), a NaN was newer and older than no checkpoint (the open faults ended at NaN), a string of digits
     was taken."""
     ts = doc["tracker"]["ts"]
-    if not _time(ts):
+    if not is_time(ts):
         raise ValueError(f"tracker.ts: {short_repr(ts)} is not a time")
     return float(ts)
 

@@ -36,6 +36,7 @@ from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests,
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
 from .journal_resume import JournalResume
+from .journaled import is_time
 from .live_pace import near_host_clock_s
 from .pipeline_state import tier_from_replay
 from .resumed_settings import changed_at_resume, recorded
@@ -395,7 +396,7 @@ def _checkpoint_times(meta: dict) -> tuple[float, float | None]:
         if value is None and key == "last_ts":
             times.append(None)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < MAX_TS:
+        if not is_time(value):
             raise ValueError(f"header {key}: " + ("missing" if value is None else f"{value!r} is not a time"))
         times.append(float(value))
     return times[0], times[1]

@@ -25,8 +25,8 @@ from . import json_read
 from .alert_events import iso
 from .checkpoint import atomic_write
 from .digest import sha256         # not hashlib: it loads OpenSSL's libcrypto (~3.5 MiB) at every start
+from .journaled import is_time
 from .records import shorten
-from .window import MAX_TS
 
 NOTES_FILE = "config-notes.json"
 
@@ -48,7 +48,7 @@ class StartNotes:
         except (OSError, ValueError):
             return None
         printed = record.get("printed_at") if isinstance(record, dict) else None
-        return record if json_read.finite_number(printed) and 0 <= printed < MAX_TS else None
+        return record if is_time(printed) else None
 
     def say(self, out=None) -> None:
         """Print the notes (stderr), or the one line saying they stand."""
