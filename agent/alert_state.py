@@ -88,7 +88,7 @@ def read_state(state: dict) -> dict:
         raise ValueError("alerts.after_fault: expected a fault {fault_id, sensor, kind}")
     if opened is not None and opened.fault is not None and not _fault_ref(opened.fault):
         raise ValueError("alerts.open.fault: expected a fault {fault_id, sensor, kind}")
-    over = int(state.get("residue", 0))     # absent in checkpoints written before it existed
+    over = _count("residue", state.get("residue", 0))     # absent in checkpoints written before it existed
     residue_floor = read_floors(state.get("residue_floor"))     # absent in checkpoints written before it existed
     tier = state.get("tier")        # absent in states written before it was kept (review34): no step then
     if tier is not None and not (isinstance(tier, str) and tier):

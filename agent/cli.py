@@ -9,6 +9,7 @@ import signal
 import sys
 
 from . import __version__, no_runtime_telemetry
+from .arg_types import positive
 from .records import shorten
 from .typed import ConfigError
 
@@ -178,7 +179,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                      "when the config has no `sinks`, else only when listed in them), a "
                                      "summary line to stderr at the end.")
     run.add_argument("-c", "--config", required=True, help="the agent config (YAML)")
-    run.add_argument("--max-ticks", type=int, default=None, help="stop after this many ticks")
+    run.add_argument("--max-ticks", type=positive(int), default=None, help="stop after this many ticks")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
                      help="default: the config's log_level")
     run.set_defaults(func=cmd_run)

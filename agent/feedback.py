@@ -192,12 +192,14 @@ class FeedbackMemory:
         hold it at max_lift)."""
         try:
             d = json_read.loads(self.path.read_text(encoding="utf-8"))
-            known = OrderedDict((str(k), _finite(v)) for k, v in d["known"].items())
-            lifts = OrderedDict((str(k), (_finite(v[0]), _finite(v[1]))) for k, v in d["lifts"].items())
+            known = OrderedDict((str(k), _finite(v, f"known.{k}")) for k, v in d["known"].items())
+            lifts = OrderedDict((str(k), (_finite(v[0], f"lifts.{k}[0]"), _finite(v[1], f"lifts.{k}[1]")))
+                                for k, v in d["lifts"].items())
             confirmed = OrderedDict((str(k), None) for k in d["confirmed"])
-            now = _finite(d["now"])
-            if any(lift < 0 for lift, _ in lifts.values()):
-                raise ValueError("a negative lift")
+            now = _finite(d["now"], "now")
+            negative = next((k for k, (lift, _) in lifts.items() if lift < 0), None)
+            if negative is not None:
+                raise ValueError(f"lifts.{negative}[0]: {lifts[negative][0]} is below 0")
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -209,12 +211,13 @@ class FeedbackMemory:
         self.known, self.lifts, self.confirmed, self.now = known, lifts, confirmed, now
 
 
-def _finite(value) -> float:
-    """A number of the saved memory, as a float; ValueError when it is not finite."""
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{number} is not a finite number")
-    return number
+def _finite(value, key: str) -> float:
+    """A number of the saved memory, as a float; ValueError naming its key when it is no finite number
+    (json_read.finite_number: float() raised a bare OverflowError on a 400-digit integer, past the reader's
+    except, and the agent could not start while the file was there — review37; a string of digits was taken)."""
+    if not json_read.finite_number(value):
+        raise ValueError(f"{key}: {short_repr(value)} is not a finite number")
+    return float(value)
 
 
 __all__ = ["FeedbackConfig", "FeedbackMemory", "FeedbackRequest", "Refused", "VERDICTS", "configured", "parse"]

@@ -1,4 +1,4 @@
-"""What the journals hold checked before a restart goes on with it (agent/resume.py): the fault journal's open
+"""What the journals hold checked before a restart goes on with it (agent/journal_resume.py): the fault journal's open
 faults and the alert journal's open alert.
 
 Why: the journal is JSON the agent wrote, but read back after a flipped bit, a hand edit or another
@@ -21,6 +21,7 @@ from . import json_read
 from .alert_state import OpenAlert
 from .faults.events import GROUPED, KINDS
 from .json_read import finite_number as _number
+from .records import short_repr
 from .window import MAX_TS
 
 
@@ -38,7 +39,10 @@ def checked_open(open_faults) -> tuple[dict[str, dict], dict[str, str]]:
     return kept, problems
 
 
-def _time(value) -> bool:
+def is_time(value) -> bool:
+    """A time as the agent's state files hold it: a finite number (json_read.finite_number: not a bool, not past a
+    float's range) of seconds on 1970–2100, as the aligner takes a record's stamp (agent/window.py MAX_TS). The one
+    rule for the journals, the checkpoint's header (agent/resume.py) and config-notes.json (agent/start_notes.py)."""
     return _number(value) and 0.0 <= value < MAX_TS
 
 
@@ -54,7 +58,7 @@ def _problem(f) -> str | None:
         return f".kind: {f.get('kind')!r} is no fault kind"
     if not (isinstance(f.get("fault_id"), str) and f["fault_id"]):
         return ".fault_id: missing or empty"
-    if not _time(f.get("start")):
+    if not is_time(f.get("start")):
         return f".start: {f.get('start')!r} is not a time"
     if not isinstance(f.get("group", ""), str):
         return ".group: not a string"
@@ -74,7 +78,7 @@ def _problem(f) -> str | None:
     if not isinstance(joined, dict):
         return f".joined: expected a mapping of sensor to time, got {type(joined).__name__}"
     for s, t in joined.items():
-        if not _time(t):
+        if not is_time(t):
             return f".joined.{s}: {t!r} is not a time"
     judged = f.get("kinds_judged") or {}        # (review26: only a sensor judged under more than one kind)
     if not isinstance(judged, dict):
@@ -109,7 +113,7 @@ def open_alert_problem(state) -> str | None:
     if not isinstance(a, dict):
         return None
     for key in OpenAlert.TIME_FIELDS:
-        if key in a and not _time(a[key]):
+        if key in a and not is_time(a[key]):
             return f"alerts.open.{key}: {a[key]!r} is not a time"
     for key in _OPEN_NUMBERS:
         if key in a and not _number(a[key]):
@@ -148,15 +152,53 @@ def open_alert_problem(state) -> str | None:
                 and _number(t.get("contribution"))):
             return f"alerts.open.explain.top_sensors[{i}]: expected {{sensor, score, contribution}}"
     for i, t in enumerate(exp["top_steps"]):
-        if not (isinstance(t, dict) and _time(t.get("ts")) and _number(t.get("weight"))):
+        if not (isinstance(t, dict) and is_time(t.get("ts")) and _number(t.get("weight"))):
             return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"
     return None
+
+
+def event_problem(event) -> str | None:
+    """'event.<key>: why' when a journal's last alert event (AlertEvent's fields as the journal holds them, this
+    release's or another's), or the JSONL sink's last alert line read back (agent/sinks/jsonl.py alert_from_line),
+    has a seq, a time or a threshold a restart cannot compute with: it compares the event's `ts` with the
+    checkpoint's, ends the alert it left open at `ts` under `seq` + 1 against its `threshold`, and says `start`.
+    None when they fit. Why (review37): unchecked, another release's journal whose event held a seq of 1e999, a
+    `ts` of 400 digits, NaN or a string, this release's whose threshold was none (with no checkpoint), or a JSONL
+    line whose seq was a string, stopped `Agent(...)` at every start (OverflowError, ValueError, TypeError outside
+    any try: a crash loop under systemd); a seq of -4 ended its alert as #-3, one of 1e999 as #Infinity (no JSON)."""
+    if not isinstance(event, dict):
+        return f"event: expected a mapping, got {type(event).__name__}"
+    seq = event.get("seq")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):      # (an alert's `new` is #0)
+        return f"event.seq: {short_repr(seq)} is not a count"
+    for key in ("ts", "start"):
+        if not is_time(event.get(key)):
+            return f"event.{key}: {short_repr(event.get(key))} is not a time"
+    end = event.get("end")
+    if end is not None and not is_time(end):
+        return f"event.end: {short_repr(end)} is not a time (or null)"
+    if not _number(event.get("threshold")):         # (the restart's end event is judged against it)
+        return f"event.threshold: {short_repr(event.get('threshold'))} is not a finite number"
+    return None
+
+
+def journal_ts(doc: dict) -> float:
+    """A journal's `tracker.ts`, the tick its tracker state was taken at (which of it and the checkpoint is newer,
+    the time an open fault or alert is ended at when the restart cannot judge it); ValueError naming the key when
+    it is no time. Why (review37): the three readers took it with float() — a 400-digit integer raised a bare
+    OverflowError that the fault journal's reader did not catch (`Agent(...)` failed at every start while the file
+    was there), a NaN was newer and older than no checkpoint (the open faults ended at NaN), a string of digits
+    was taken."""
+    ts = doc["tracker"]["ts"]
+    if not is_time(ts):
+        raise ValueError(f"tracker.ts: {short_repr(ts)} is not a time")
+    return float(ts)
 
 
 def other_version(path: Path, version: int) -> dict | None:
     """The journal at `path` when it is another format version's ({"version", "event", "tracker"}: another
     release's, a downgrade), else None. EventJournal ignores it whole (its keys may mean other things), as
-    before; a restart without a checkpoint still ends what it held open (reason restart: agent/resume.py), or a
+    before; a restart without a checkpoint still ends what it held open (reason restart: agent/journal_resume.py), or a
     subscriber fed by MQTT alone held that alert or fault open for good (qa31's leftover, faults7)."""
     try:
         doc = json_read.loads(path.read_bytes())

@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 from .alerts import iso
+from .arg_types import positive
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
 from .listen_config import GatewayBroker, gateway_broker
 from .mqtt_client import ConnectionReporter, build_client, connect, suback_reason
@@ -63,16 +64,6 @@ def _port(text: str) -> int:
 
 
 _port.__name__ = "port (1-65535)"                  # argparse's message: "invalid port (1-65535) value: '0'"
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if not value > 0:           # NaN too
-            raise ValueError(value)
-        return value
-    parse.__name__ = f"positive {kind.__name__}"   # argparse's message: "invalid positive int value: '0'"
-    return parse
 
 
 def add_parser(subparsers) -> None:
@@ -103,8 +94,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print each alert and fault event as one JSON line")
     p.add_argument("--out", metavar="FILE.jsonl", help="also append each alert and fault event to this file "
                    "(told apart by `event`, as in the agent's jsonl sink)")
-    p.add_argument("--count", type=_positive(int), default=None, help="exit after this many alert events")
-    p.add_argument("--timeout", type=_positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached, or the broker was "
+    p.add_argument("--count", type=positive(int), default=None, help="exit after this many alert events")
+    p.add_argument("--timeout", type=positive(float), default=None, help="stop after this many seconds (exit 1 if --count was given and not reached, or the broker was "
                         "never reached)")
     p.add_argument("--session", metavar="CLIENT_ID",
                    help="a persistent session under this client id: the broker keeps the subscriptions and "

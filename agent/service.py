@@ -34,10 +34,11 @@ from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackReque
 from .firstscreen import WarmupProgress, banner
 from .hotswap import HotSwap
 from .intake import IntakeQueue
+from .journal_resume import faults_said
 from .operating_point import say_far
 from .pipeline import Pipeline
 from .records import Rejects, shorten, span
-from .resume import Resume, faults_said
+from .resume import Resume
 from .scoring_state import status_word
 from .sdnotify import Notifier
 from .sinks import open_sink

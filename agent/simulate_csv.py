@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .arg_types import positive
+
 if TYPE_CHECKING:
     from .config import AgentConfig
 
@@ -40,20 +42,9 @@ def add_parser(subparsers) -> None:
                "or a file to write exists already.")
     p.add_argument("-c", "--config", required=True, help="an agent config with a `simulate` source")
     p.add_argument("-o", "--out", required=True, help="the folder the CSV files go into (made if missing)")
-    p.add_argument("--days", type=_positive, default=None,
+    p.add_argument("--days", type=positive(float), default=None,
                    help="simulated days to write (default: the source's duration_s)")
     p.set_defaults(func=run)
-
-
-def _positive(text: str) -> float:
-    import argparse
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
-    return value
 
 
 def _stamp_format(tick_s: float) -> str:

@@ -25,6 +25,7 @@ from . import json_read
 from .alert_events import iso
 from .checkpoint import atomic_write
 from .digest import sha256         # not hashlib: it loads OpenSSL's libcrypto (~3.5 MiB) at every start
+from .journaled import is_time
 from .records import shorten
 
 NOTES_FILE = "config-notes.json"
@@ -39,12 +40,15 @@ class StartNotes:
         self.printed = False
 
     def _last(self) -> dict | None:
-        """The record of the start that printed the notes last; None when there is none usable."""
+        """The record of the start that printed the notes last; None when there is none usable — its `printed_at`
+        no time (review37: read as any int or float, 1e308, NaN or 400 digits stopped `run` with a traceback at
+        every start, in the line that says it)."""
         try:
             record = json_read.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return record if isinstance(record, dict) and isinstance(record.get("printed_at"), (int, float)) else None
+        printed = record.get("printed_at") if isinstance(record, dict) else None
+        return record if is_time(printed) else None
 
     def say(self, out=None) -> None:
         """Print the notes (stderr), or the one line saying they stand."""

@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+#: The largest seed both generators take (torch.manual_seed: up to 2**64 - 1; numpy's default_rng: any integer ≥ 0).
+MAX_SEED = 2**64 - 1
+
 
 @dataclass
 class TrainOptions:
@@ -34,6 +37,11 @@ class TrainOptions:
             out.append(f"--d-model: must be divisible by --heads ({self.heads}), got {self.d_model}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             out.append(f"--lr: must be a positive number, got {self.lr}")
+        if not 0 <= self.seed <= MAX_SEED - max(self.members, 1) + 1:
+            # (numpy's default_rng refuses a negative seed, torch's manual_seed one past 2**64 - 1: a traceback
+            # after the data was read, review37; the members train from seed, seed + 1, ...)
+            out.append(f"--seed: must be at least 0 and, with --members {self.members}, at most "
+                       f"{MAX_SEED - max(self.members, 1) + 1}, got {self.seed}")
         if self.patience < 0:
             out.append(f"--patience: must be at least 0, got {self.patience}")
         if self.windows_per_epoch is not None and self.windows_per_epoch < 1:

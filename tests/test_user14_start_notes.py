@@ -3,9 +3,12 @@ notes, in full again once they change (user13: the same `note:` paragraph in the
 A real `run` process on stdin (its input ends at once), a real warm-up recording whose bound is the note."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import agent_env
 
@@ -52,3 +55,22 @@ def test_the_same_notes_are_said_in_full_once_then_in_one_line_until_they_change
     done = subprocess.run([sys.executable, "-m", "agent", "check-config", "-c", "agent.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, env=agent_env())
     assert "on the newest 5,000 ticks" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("printed_at", ["1e308", "1" + "0" * 400, "NaN", '"1796480000"'],
+                         ids=["1e308", "400 digits", "NaN", "a string"])
+def test_a_record_whose_printed_at_is_no_time_has_the_notes_said_in_full_again(tmp_path, printed_at):
+    """review37: the record is "not state the agent needs: missing or unreadable, the notes are printed in full
+    again". Its `printed_at` was taken as any int or float and said with iso(): 1e308, a 400-digit number or NaN
+    there (a flipped bit, a hand edit) stopped `run` with OverflowError / ValueError before the agent was built — at
+    every start while the file was there. Now such a record is none."""
+    (tmp_path / "hist.csv").write_text("timestamp,a,b\n" + "".join(f"{1796480000 + i},{i % 7},{i * 3 % 11}\n"
+                                                                   for i in range(400)))
+    (tmp_path / "agent.yaml").write_text(CONFIG.format(extra=""))
+    first = run(tmp_path)
+    assert len(first) == 1 and "warmup.replay: run warms up on the newest" in first[0], first
+    record = tmp_path / "state" / "config-notes.json"
+    doc = json.loads(record.read_text())
+    record.write_text(json.dumps(doc).replace(json.dumps(doc["printed_at"]), printed_at))
+    assert run(tmp_path) == first           # on main: a traceback (exit 1) but for the string
+    assert json.loads(record.read_text())["printed_at"] > 0     # written again, a time

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .report import format_table
+from .report import format_table, summary_path
 from .runner import evaluate
 
 EXIT_CONFIG = 2
@@ -39,9 +39,20 @@ def add_parser(subparsers) -> None:
                    help="also run each agent scorer with the labels replayed as operator feedback S seconds after "
                         "each alert (false_alarm outside labelled events, confirmed inside), through the daemon's "
                         "feedback code; reports false alarms per day by tenth of the scored span")
-    p.add_argument("--report", default=None, help="write the JSON report here (and a .md summary beside it)")
+    p.add_argument("--report", type=_report_path, default=None,
+                   help="write the JSON report here (and a .md summary beside it)")
     p.add_argument("--plot", default=None, help="write figures to this directory (needs matplotlib)")
     p.set_defaults(func=run)
+
+
+def _report_path(text: str) -> str:
+    """--report: a path its Markdown summary, written beside it, does not replace (report.summary_path)."""
+    import argparse
+    try:
+        summary_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def run(args) -> int:
@@ -83,7 +94,7 @@ def run(args) -> int:
     except BrokenPipeError:         # `evaluate | head`: the reader took what it wanted; no traceback, now or at exit
         reader_gone()
     if args.report:
-        print(f"report: {args.report} (summary: {Path(args.report).with_suffix('.md')})", file=sys.stderr)
+        print(f"report: {args.report} (summary: {summary_path(args.report)})", file=sys.stderr)
     if args.plot:
         print(f"figures: {len(report.get('plots') or [])} written to {Path(args.plot).resolve()}", file=sys.stderr)
     failed = {s: e for s, e in report["errors"].items() if args.scorers and s in args.scorers}

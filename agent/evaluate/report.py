@@ -164,11 +164,25 @@ def format_markdown(report: dict) -> str:
     return "\n".join(md) + "\n"
 
 
+def summary_path(report_path: str | Path) -> Path:
+    """Where the Markdown summary of the JSON report at `report_path` goes: beside it, its name ending in .md;
+    ValueError when that is the report itself (review37: `--report results.md` wrote the JSON, then the summary
+    over it — the report lost, the line after the table naming one file twice)."""
+    path = Path(report_path)
+    summary = path.with_suffix(".md")
+    if summary == path:
+        raise ValueError(f"{report_path}: the JSON report's name ends in .md, the name of its Markdown summary, which "
+                         "is written beside it and would replace it: give the report another (e.g. "
+                         f"{path.with_suffix('.json').name})")
+    return summary
+
+
 def write_outputs(report: dict, report_path: str | None) -> None:
-    """The JSON report at report_path and the Markdown summary beside it (same name, .md)."""
+    """The JSON report at report_path and the Markdown summary beside it (summary_path)."""
     if not report_path:
         return
     path = Path(report_path)
+    summary = summary_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    path.with_suffix(".md").write_text(format_markdown(report), encoding="utf-8")
+    summary.write_text(format_markdown(report), encoding="utf-8")

@@ -42,7 +42,7 @@ from ..bundle import BUILTIN_PREFIX, Expectation, resolve_path as resolve_bundle
 from ..config import AgentConfig
 from . import feedback_replay
 from .labelled import labelled_source, load_files, protocol_of
-from .report import build_report, write_outputs
+from .report import build_report, summary_path, write_outputs
 from .score_file import MODEL_TIERS, default_scorers, run_scorer
 from .scorer_metrics import scorer_metrics
 from .traces import FileRows, Trace
@@ -184,6 +184,8 @@ def evaluate(cfg: AgentConfig | str | Path, data_path: str | None = None, bundle
     if plot_dir:
         from .plots import pyplot_or_fail
         pyplot_or_fail()               # fail before the replay, not after it
+    if report_path:
+        summary_path(report_path)      # (likewise: a report its own summary would replace)
     started = time.monotonic()
     run = replay(cfg, data_path, bundle, scorers, protocol, feedback_delay_s, tolerance_s)
     src, protocol, files, skipped = run.src, run.protocol, run.files, run.skipped
