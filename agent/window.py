@@ -149,6 +149,14 @@ class Aligner(TimeBaseRules):
             self.rejects.add("bad timestamp", rec.origin,
                              f"ts={rec.ts!r} is not a time between 1970 and 2100{unit_hint(rec.ts)}")
             return []
+        if rec.values and not any(self._usable(s, v) for s, v in rec.values.items()):
+            # Nothing to take: it says nothing of the data's clock (a CSV row without readings never comes here) —
+            # not taken into a tick, not held for a move of the time base, it confirms and contradicts none, nor
+            # sets the live pace (mqttsrc4: NaN readings stamped on arrival behind a flood's backlog confirmed a
+            # jump of +9 s no good reading made, then the good ones a step back of −9 s). Counted once, each value
+            # under what is wrong with it.
+            self._count_bad_values(rec)
+            return []
         now_k = None
         if rec.received is not None and self.host_ahead_s:
             rec.received -= self.host_ahead_s       # the host's clock less its steps the data did not follow
@@ -195,21 +203,23 @@ class Aligner(TimeBaseRules):
         return hint
 
     def _late(self, k: int, rec: Record) -> None:
-        if self.refused_whole(rec):
-            self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
-                             f"{iso((self.next_k - 1) * self.tick_s)})")
+        self._count_bad_values(rec)
+        self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
+                         f"{iso((self.next_k - 1) * self.tick_s)})")
 
-    def refused_whole(self, rec: Record) -> bool:
-        """A record refused whole (`late`, a `timestamp jump`): its bad values counted under their own reasons, as
-        `_take` counts them; whether the refusal is to be counted too — it had a usable value, or none at all.
-        Each fault once: a NaN reading a broker held past its tick was counted `late` (mqttsrc2's chaos s36)."""
-        usable = not rec.values
+    def _usable(self, sensor, value) -> bool:
+        """A configured sensor's finite value within ±MAX_READING: what a tick can take."""
+        return sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING
+
+    def _count_bad_values(self, rec: Record) -> None:
+        """A record refused (`late`, a `timestamp jump`; or with no usable value at all, `push`): each of its bad
+        values counted under its own reason, as `_take` counts them. Each fault once: a NaN reading a broker held
+        past its tick was counted `late` (mqttsrc2's chaos s36); a reading refused whole is counted under the
+        refusal too only because it had a usable value (or none: a label-only record) — one with none never
+        reaches a refusal (`push`)."""
         for sensor, value in rec.values.items():
-            if sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING:
-                usable = True
-            else:
+            if not self._usable(sensor, value):
                 self._count_bad_value(rec, sensor, value)
-        return usable
 
     def _count_bad_value(self, rec: Record, sensor, value) -> None:
         """An unknown sensor, or a value out of range or not finite, counted under its reason."""
