@@ -156,3 +156,54 @@ def test_readings_without_ts_stamped_on_arrival_behind_a_backlog_move_nothing(ma
     finally:
         reader.stop()
         pub.close()
+
+
+def test_a_sender_far_off_this_hosts_clock_read_behind_a_backlog_is_told_what_its_jump_may_be(make_broker):
+    """A sender whose stamps stand 30 s ahead of this host's clock, read behind a backlog (the source stopped while
+    it sends), falls silent 0.7 s past a short step: the aligner tells a silence read behind a backlog from a clock
+    jump only for a sender within OFFSET_SAID_S (10 s) of this host's clock (agent/live_pace.py), so this is a move
+    of the time base — and its line says what else it may be and what to do. Before: the line said only that the
+    data jumped."""
+    broker = make_broker()
+    reader, pub = Reader(broker.port), Publisher(broker.port)
+    try:
+        ahead = 30.0
+        assert wait_until(lambda: pub.send("plant/a", json.dumps({"ts": time.time() + ahead, "value": 99.0}))
+                          .wait_for_publish(5) or 99.0 in reader.taken, 30), reader.log[-5:]
+        start = time.time() + ahead
+        pub.readings([(start + i * TICK_S, 100.0 + i) for i in range(10)])
+        assert wait_until(lambda: 109.0 in reader.taken, 30), (sorted(reader.taken), reader.log[-5:])
+        reader.proc.send_signal(signal.SIGSTOP)
+        last = start + 9 * TICK_S
+        pub.readings([(last + (1 + i) * TICK_S, 200.0 + i) for i in range(10)])
+        back = [last + 1.7 + i * TICK_S for i in range(5)]      # 0.7 s of stamps missing, a short step is 0.4 s
+        pub.readings([(ts, 300.0 + i) for i, ts in enumerate(back)])
+        assert wait_until(lambda: time.time() > back[-1] - ahead + 0.2, 10)
+        reader.proc.send_signal(signal.SIGCONT)
+        assert wait_until(lambda: 304.0 in reader.taken, 30), (sorted(reader.taken), reader.log[-5:])
+        assert reader.taken[304.0][0] == {"forward": 1}, reader.taken[304.0]
+        assert wait_until(lambda: any("time base moved" in line for line in reader.log), 10), reader.log[-5:]
+        line = next(line for line in reader.log if "time base moved" in line)
+        assert "fell silent while this host read it" in line and "s ahead of this host's clock, too far" in line and \
+            "set the sender's clock (NTP)" in line, line
+    finally:
+        reader.stop()
+        pub.close()
+
+
+def test_the_jump_of_a_far_off_sender_read_undelayed_is_said_without_the_backlogs_words(caplog):
+    """Its clock jumping 3 s, read as it comes (its stamp − arrival 3 s above where it stood): the jump alone."""
+    import logging
+
+    from agent.records import Record, Rejects
+    from agent.window import Aligner
+    caplog.set_level(logging.INFO, logger="stad")
+    t0, ahead = 1_796_000_000.0, 30.0
+    aligner = Aligner(["a"], 0.5, carry_forward_s=1.5, lateness_ticks=1, rejects=Rejects())
+    for i in range(40):
+        aligner.push(Record(ts=t0 + ahead + i / 2, values={"a": 1.0}, received=t0 + i / 2 + 0.01, origin="mqtt p"))
+    for i in range(6):
+        aligner.push(Record(ts=t0 + ahead + 23 + i / 2, values={"a": 1.0}, received=t0 + 20 + i / 2 + 0.01,
+                            origin="mqtt p"))
+    assert aligner.moves == {"forward": 1}, aligner.moves
+    assert "time base moved: the data jumped +" in caplog.text and "backlog" not in caplog.text, caplog.text
