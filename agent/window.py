@@ -149,14 +149,18 @@ class Aligner(TimeBaseRules):
             self.rejects.add("bad timestamp", rec.origin,
                              f"ts={rec.ts!r} is not a time between 1970 and 2100{unit_hint(rec.ts)}")
             return []
-        if rec.values and not any(self._usable(s, v) for s, v in rec.values.items()):
-            # Nothing to take: it says nothing of the data's clock (a CSV row without readings never comes here) —
-            # not taken into a tick, not held for a move of the time base, it confirms and contradicts none, nor
-            # sets the live pace (mqttsrc4: NaN readings stamped on arrival behind a flood's backlog confirmed a
-            # jump of +9 s no good reading made, then the good ones a step back of −9 s). Counted once, each value
-            # under what is wrong with it.
-            self._count_bad_values(rec)
-            return []
+        for sensor, value in rec.values.items():
+            if sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING:
+                break           # a usable value (`_usable`, inline: every record passes here)
+        else:
+            if rec.values:
+                # Nothing to take: it says nothing of the data's clock (a CSV row without readings never comes
+                # here) — not taken into a tick, not held for a move of the time base, it confirms and contradicts
+                # none, nor sets the live pace (mqttsrc4: the chaos soak's bare NaN payloads, stamped on arrival 9 s
+                # ahead of the data the source read behind a flood's backlog, confirmed a jump of +9 s; its 1e31
+                # readings, stamped when sent, a step back of -9 s). Counted once, each value under what is wrong.
+                self._count_bad_values(rec)
+                return []
         now_k = None
         if rec.received is not None and self.host_ahead_s:
             rec.received -= self.host_ahead_s       # the host's clock less its steps the data did not follow
