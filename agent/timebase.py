@@ -278,7 +278,8 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
 
     def _reject(self, cand: Candidate, why: str) -> None:
         for k, rec in cand.records:
-            self._count_bad_values(rec)     # (Aligner._count_bad_values: each fault once)
+            if not self.refused_whole(rec):
+                continue            # counted under what is wrong with its values (Aligner.refused_whole)
             where = "no data before it" if self.newest_k is None else \
                 f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
             self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")
