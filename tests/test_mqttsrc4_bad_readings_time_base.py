@@ -6,8 +6,9 @@ the time base and the live pace. So a burst of bad readings confirmed a jump no 
 good readings after it stepped the time base back: two moves, the ticks between closed as missing. The chaos flood
 soak's +9 s / −9 s pair (main s36, mqttsrc3's note) was this: the soak's bare `NaN` payloads carry no ts, so the
 source stamps them on arrival — 9 s ahead of the feed's readings it was reading behind a flood's backlog (the trace
-in docs/measured/mqtt-and-feedback.md, "The mqttsrc4 round"). Now such a reading is counted under what is wrong
-with each value and does nothing else (`Aligner.push`), as a CSV row without readings never reaches the aligner.
+in docs/measured/mqtt-and-feedback.md, "The mqttsrc4 round"). Now such a reading never starts, joins, confirms or
+contradicts a move of the time base: where it would, it is counted under what is wrong with each value and goes
+(`Aligner._says_no_time`); in step it is taken as before.
 
 Here the real MqttSource and Aligner run in a process of their own (a real Mosquitto on a free port, a real
 publisher); every wait is on a condition. The flood soak itself (bench/chaos.py, 300 s a seed) is run by hand; a
