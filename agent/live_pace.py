@@ -171,6 +171,23 @@ class LivePace:
         expected = self.live_received + self.live_offset + passed
         return abs(rec.ts - expected) <= bound + PACE_SLACK * abs(passed)
 
+    def _far_backlog_hint(self, rec: Record) -> str:
+        """For the line of a jump ahead (`rec` its first record): '' or, when it has the shape of a silence read
+        behind a backlog (its stamp − arrival above the last live record's, at most a short step above the highest
+        of the last PACE_WINDOW_S) from a sender whose stamps stand more than OFFSET_SAID_S from this host's clock
+        — where `_in_live_pace` does not take it as the backlog draining —, that it may be one, and what to do.
+        mqttsrc4: such a sender under a publisher flood was said only as its data jumping."""
+        top = self._offset_tops[0][1] if self._offset_tops else None
+        if rec.received is None or self.live_offset is None or top is None or abs(top) <= OFFSET_SAID_S:
+            return ""
+        if not self.live_offset < rec.ts - rec.received <= top + self.reach_ticks * self.tick_s:
+            return ""
+        way = "ahead of" if top > 0 else "behind"
+        return (f" — or {rec.origin or 'the sender'} fell silent while this host read it {top - self.live_offset:.0f} s "
+                f"behind (a broker's backlog): its stamps stand {abs(top):.0f} s {way} this host's clock, too far to "
+                f"tell a silence read behind a backlog from its clock jumping (within {OFFSET_SAID_S:.0f} s it is "
+                f"told); set the sender's clock (NTP)")
+
     def pace_state(self) -> dict:
         """The live data's pace for the checkpoint (`note_live`): a restart's first data is judged by it."""
         return {"live_received": self.live_received, "live_pace": self.live_pace,

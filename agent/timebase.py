@@ -226,9 +226,10 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
                         not self._restart_gap_before(cand) and not self._back_after_silence(cand):
                     log.log(self.jump_log_level,
                             "time base moved: the data jumped %s, from %s to %s (%d records in step with it); "
-                            "the ticks between are missing",
+                            "the ticks between are missing%s",
                             span((cand.lo - self.newest_k) * self.tick_s, signed=True),
-                            iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records))
+                            iso(self.newest_k * self.tick_s), iso(cand.lo * self.tick_s), len(cand.records),
+                            self._far_backlog_hint(cand.records[0][1]))
                     self.note_move("forward", self.newest_k * self.tick_s, cand.lo * self.tick_s)
                 return rows + self._take_all(cand)
         # Before any data, a day; after, as far as it jumped: records that far beyond it continue it.

@@ -162,23 +162,41 @@ class Aligner(TimeBaseRules):
         return self._place(self.tick_of(rec.ts), rec, now_k)
 
     def _place(self, k: int, rec: Record, now_k: int | None = None) -> list[Row]:
-        """Take a record that is in step with the time base, hold one that would move it."""
+        """Take a record that is in step with the time base, hold one that would move it — unless it has no usable
+        value (`_says_no_time`)."""
         if self.next_k is not None and k < self.next_k:
             if self._clock_step is not None and self._clock_step < 0 and self._with_stepped_clock(rec):
+                if self._says_no_time(rec):
+                    return []
                 return self._move_with_host_clock(k, rec)       # stamped with this host's clock, stepped back
             if k < self.next_k - self.reach_ticks and not rec.resent:   # (a broker's late delivery: late)
-                return self._hold_back(k, rec)
+                return [] if self._says_no_time(rec) else self._hold_back(k, rec)
             self._late(k, rec)
             return []
         base = self.newest_k if self.newest_k is not None else now_k
         if base is None or k > base + self.usual_step:
-            return self._hold(k, rec)
+            return [] if self._says_no_time(rec) else self._hold(k, rec)
         rows = self._take(k, rec)
+        if not (self.back or self.held) or self._says_no_time(rec, count=False):
+            return rows     # (nothing held to count against, take or reject; or no evidence against it)
         if self.back:
             self._contradict_back()
-        if not self.held:       # (_settle with no candidate held: nothing to count, take or reject)
+        if not self.held:
             return rows
         return rows + self._settle(in_step_k=k)
+
+    def _says_no_time(self, rec: Record, count: bool = True) -> bool:
+        """A record with values none of which is usable (each an unknown sensor, not finite, or past ±MAX_READING)
+        is no evidence of the data's clock: it never starts, joins, confirms or contradicts a move of the time base
+        (a jump ahead, a step back, one with this host's clock); where it would, it is counted under what is wrong
+        with each value (`count`) and goes. In step, it is taken as before (an empty reading of its tick). mqttsrc4:
+        the chaos soak's bare NaN payloads, stamped on arrival 9 s ahead of the data the source read behind a
+        flood's backlog, confirmed a jump of +9 s, and its 1e31 readings, stamped when sent, a step back of -9 s."""
+        if not rec.values or any(self._usable(s, v) for s, v in rec.values.items()):
+            return False
+        if count:
+            self.refused_whole(rec)
+        return True
 
     def _near(self, sensor: object) -> str:
         """' (did you mean 'S02_speed'?)' for a sensor name a configured one almost is (a wrong case, a
@@ -199,13 +217,18 @@ class Aligner(TimeBaseRules):
             self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
                              f"{iso((self.next_k - 1) * self.tick_s)})")
 
+    def _usable(self, sensor, value) -> bool:
+        """A configured sensor's finite value within ±MAX_READING: what a tick can take."""
+        return sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING
+
     def refused_whole(self, rec: Record) -> bool:
-        """A record refused whole (`late`, a `timestamp jump`): its bad values counted under their own reasons, as
-        `_take` counts them; whether the refusal is to be counted too — it had a usable value, or none at all.
-        Each fault once: a NaN reading a broker held past its tick was counted `late` (mqttsrc2's chaos s36)."""
+        """A record refused whole (`late`, a `timestamp jump`; one with no usable value where it would move the time
+        base, `_says_no_time`): its bad values counted under their own reasons, as `_take` counts them; whether the
+        refusal is to be counted too — it had a usable value, or none at all. Each fault once: a NaN reading a
+        broker held past its tick was counted `late` (mqttsrc2's chaos s36)."""
         usable = not rec.values
         for sensor, value in rec.values.items():
-            if sensor in self.index and value is not None and -MAX_READING <= value <= MAX_READING:
+            if self._usable(sensor, value):
                 usable = True
             else:
                 self._count_bad_value(rec, sensor, value)

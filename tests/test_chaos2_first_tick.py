@@ -47,8 +47,13 @@ def faults_of(p: Pipeline, rows) -> list[tuple]:
 
 
 def test_a_first_record_whose_only_value_was_refused_is_no_outage(tmp_path):
+    # Since mqttsrc4 a record with no usable value opens no tick where it would start the time base (it says nothing
+    # of the data's clock): the first tick is the first good reading's
     rows = aligned([{"ts": T0, "a": 1e31}] + readings(1, 60))
-    assert rows[0].missing.all()                    # the first tick: no reading (a's refused), nothing to carry
+    assert rows[0].ts == T0 + 1 and not rows[0].missing.any()
+    # a first tick with no reading (a record with nothing to take: a label-only one) is still no outage
+    rows = aligned([{"ts": T0}] + readings(1, 60))
+    assert rows[0].ts == T0 and rows[0].missing.all()   # the first tick: no reading, nothing to carry
     p = pipeline(tmp_path)
     assert faults_of(p, rows) == []                 # before: ('fault', 'source', 'udp 127.0.0.1:0') at the first tick
 

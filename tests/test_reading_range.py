@@ -18,13 +18,17 @@ from conftest import demo_cfg, sim_rows
 def test_a_reading_past_the_bound_is_rejected_with_its_sensor_and_the_bound_itself_is_taken(caplog):
     caplog.set_level(logging.WARNING)
     rj = Rejects()
-    al = Aligner(["a", "b"], tick_s=10.0, carry_forward_s=0.0, lateness_ticks=0, rejects=rj)
+    al = Aligner(["a", "b"], tick_s=10.0, carry_forward_s=0.0, lateness_ticks=1, rejects=rj)
     al.push(Record(ts=0.0, values={"a": 1e100, "b": -MAX_READING}, origin="x.jsonl:1"))
     al.push(Record(ts=10.0, values={"a": -1e31, "b": float("inf")}, origin="x.jsonl:2"))
     rows = al.push(Record(ts=20.0, values={"a": MAX_READING, "b": 2.0}, origin="x.jsonl:3"))
+    # (a third usable record confirms the replay's first time base, and the tick between is a short step of the
+    # data at lateness 1: the second record, none of its values usable, neither counts toward it nor fills that tick
+    # since mqttsrc4)
+    rows += al.push(Record(ts=30.0, values={"b": 3.0}, origin="x.jsonl:4"))
     rows += al.flush_all()
     assert rj.as_dict() == {"value out of range": 2, "non-finite value": 1}
-    assert [r.missing.tolist() for r in rows] == [[True, False], [True, True], [False, False]]
+    assert [r.missing.tolist() for r in rows[:3]] == [[True, False], [True, True], [False, False]]
     assert rows[0].values[1] == -MAX_READING and rows[2].values[0] == MAX_READING
     said = [r.getMessage() for r in caplog.records if "value out of range" in r.getMessage()]
     assert len(said) == 2 and all("x.jsonl:" in m and "sensor 'a'" in m for m in said), said
