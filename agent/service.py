@@ -536,6 +536,10 @@ class Agent(Resume, Delivery):
     def _refill_reason(self) -> str:
         """Why the window refills after a restart: the restart gap was longer than it — not "the agent was down
         longer than the window", which a kill -9 down 14 s after 470 ticks past its checkpoint was not (user23)."""
+        if self._carried_refill:
+            steps = self.cfg.window.steps
+            return (f"the window was still refilling when the last run stopped ({steps - self._carried_refill} of its "
+                    f"{steps} ticks in)")
         gap = self.aligner.last_restart_gap
         if gap is None:
             return "the gap since the checkpoint's last tick was longer than the window"
