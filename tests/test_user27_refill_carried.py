@@ -6,9 +6,10 @@ checkpoint's last tick was longer than the window; the window refills for 14 mor
 A real `agent run` on stdin (tests/stepped_device.py's device on a 0.25-s cadence, a 16-tick window): the first life
 warms up and is stopped; the second starts after a downtime longer than the window (its refill begins: the gap's
 words) and is stopped (SIGTERM, as `systemctl restart`) during the refill; the third starts at once on the device's
-buffered ticks — a short restart whose refill the checkpoint carried."""
+buffered ticks — a short restart whose refill the checkpoint carried —, and its refill's end is said."""
 from __future__ import annotations
 
+import re
 import time
 
 from restart_helpers import AgentProcess
@@ -54,3 +55,6 @@ def test_a_restart_during_the_refill_says_the_refill_was_carried_not_a_long_gap(
     assert found.group(1).startswith("the window was still refilling when the last run stopped ("), \
         (found.group(0), third.stderr()[-2000:])
     assert "longer than the window" not in found.group(1)
+    # the refill's end is said: the journal said nothing between "refills for N more" and the next event
+    assert re.search(r"tick \S+: the window is refilled; scoring with tier numpy \(score [\d.]+, threshold [\d.]+\)",
+                     third.stderr()), third.stderr()[-2000:]
