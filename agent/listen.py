@@ -526,7 +526,8 @@ def run(args) -> int:
     gateway = None
     if args.config:
         try:
-            gateway = gateway_broker(args.config)
+            gateway = gateway_broker(args.config, own_password=bool(args.username is not None or args.password_file),
+                                     own_key=bool(args.key_file))
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("listen: %s: %s", exc.source, problem)

@@ -36,9 +36,13 @@ class GatewayBroker:
     where: str          # "agent.yaml's mqtt sink (sinks[1])", for the log line
 
 
-def gateway_broker(path: str) -> GatewayBroker:
+def gateway_broker(path: str, *, own_password: bool = False, own_key: bool = False) -> GatewayBroker:
     """The MQTT sink of the config at `path`. Raises ConfigError (its problems, each a line) when the config
-    cannot be loaded, has no mqtt sink, or names a credential that cannot be found from here."""
+    cannot be loaded, has no mqtt sink, or names a credential that cannot be found from here — but not one the
+    command line replaces: `own_password` (--username or --password-file given: listen does not send the
+    gateway's password), `own_key` (--key-file given). user27: a centre's operator with their own user and
+    client certificate, following a gateway by its config, was refused for the gateway's credentials, the
+    message asking for the very options given."""
     from . import config
     from .sinks.mqtt import MqttSinkConfig
     cfg = config.load(path)
@@ -52,14 +56,14 @@ def gateway_broker(path: str) -> GatewayBroker:
     b = sink.broker
     problems: list[str] = []
     password = None
-    if b.password is not None:
+    if b.password is not None and not own_password:
         password, problem = _secret_as_file(b.password, cfg.resolve)
         if problem:
             problems.append(f"sinks[{i}].broker.password: {problem}")
     tls = None
     if b.tls is not None:
         key = None
-        if b.tls.key_file:
+        if b.tls.key_file and not own_key:
             key, problem = _key_file(b.tls.key_file, cfg.resolve)
             if problem:
                 problems.append(f"sinks[{i}].broker.tls.key_file: {problem}")

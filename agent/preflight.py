@@ -52,7 +52,9 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *unmatched_columns(cfg.resolve(cfg.warmup.replay),
                                                                                   cfg.warmup_reader()[0],
-                                                                                  cfg.sensor_names())]]
+                                                                                  cfg.sensor_names()),
+                                              *unrecorded_sensors(cfg.resolve(cfg.warmup.replay),
+                                                                  cfg.warmup_reader()[0], cfg.sensor_names())]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -190,6 +192,30 @@ def unmatched_columns(root: Path, reader, sensors: list[str]) -> list[Note]:
                         + (f" (did you mean {near[0]!r}?)" if near else "")
                         + f": {sensor} gets no reading from {root}"))
     return out
+
+
+def unrecorded_sensors(root: Path, reader, sensors: list[str]) -> list[Note]:
+    """The sensors of `sensors` that no CSV file under `root` gives a column, read as `reader` reads them — for
+    `warmup.replay`. user27 added a 13th station to a corridor warmed up on recordings of the first 12: check-config
+    said ok, and `run` then warned each new sensor "did not move in this warm-up". A note, not a problem: `run`
+    takes such a config (a `columns` entry naming a column no header has is `unmatched_columns`' note)."""
+    if reader.columns is not None and not reader.columns:
+        return []
+    files = replay_csvs(root, reader)
+    if files is None:
+        return []
+    headers = [h for _, h in csv_headers(files, reader)]
+    if not headers:
+        return []
+    fed = {sensor for h in headers for column, sensor in reader.sensor_columns(h, sensors).items()
+           if reader.columns is None or column in h}
+    missing = [name for name in sensors if name not in fed]
+    if not missing or len(missing) == len(sensors):
+        return []                       # none at all: warmup_problems refuses it
+    named = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return [Note(f"{len(missing)} of the {len(sensors)} sensors have no column in its {len(headers)} CSV file(s) "
+                 f"({named}): no normal is learned for them, `run` warns they did not move (a station added since "
+                 "the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
 
 
 def _unmapped_files(root: Path, reader, sensors: list[str], files: list[Path]) -> list[Note]:

@@ -60,6 +60,7 @@ class Resume(JournalResume, SignOfLife):
         self._rebased = False                 # the checkpoint's time base was left (_rebase_time)
         self._faults_told_until: float | None = None     # the fault journal's tick, when newer than the checkpoint
         self._gap_refill = False              # the restart's gap was longer than the window: it refills
+        self._carried_refill = 0              # …or the last run's own refill, carried by its checkpoint: its ticks left
         # (alert_id, last tick above) the last run's sign of life kept, newer than the state restored (`_later_above`)
         self._above_mark: tuple[str, float] | None = None
         # The aligner's `restart_pending` is this restore's (not only a later step of this host's clock: `stepped`)
@@ -335,6 +336,7 @@ class Resume(JournalResume, SignOfLife):
             for ev in self.pipeline.rebase(last_ts, ts):
                 self._emit(ev)
             return
+        carried = self.pipeline.refill                          # the last run's refill, not yet done at its stop
         gap_s = max(0.0, ts - last_ts - self.cfg.tick_s)         # the ticks in between went unseen
         if gap_s > 0 and rec.received is None:     # (live data: the aligner says the restart gap)
             log.info("first new data after a gap: %.0f s of ticks the restored state has not seen", gap_s)
@@ -349,6 +351,10 @@ class Resume(JournalResume, SignOfLife):
         if skipped and seen is not None and round((ts - seen) / self.cfg.tick_s) - 1 > self.cfg.window.steps:
             self.pipeline.refill_window(after=ts)
         self._gap_refill = self.pipeline.refill > 0
+        # A refill the checkpoint carried (a restart before the last run's window had refilled: user27 stopped an
+        # agent 17 ticks after its warm-up on a recording) is not the gap's: its first tick said "the gap … was
+        # longer than the window" after a gap of one tick.
+        self._carried_refill = carried if self._gap_refill and self.pipeline.refill == carried else 0
 
     def _later_above(self, first_new: float) -> None:
         """At the first new data after a restart: the open alert's last tick above the threshold moved to the one

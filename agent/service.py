@@ -160,6 +160,7 @@ class Agent(Resume, Delivery):
         self._checkpoint_tried_for = None     # the bundle the last checkpoint write was for
         self._next_checkpoint = time.monotonic() + cfg.checkpoint_s
         self._first_tick_logged = False
+        self._refilling = False         # a tick of a refill (warm, not scored) was seen: its end is logged
         self._refill_said = False           # the restart's refill and its reason logged (its first tick's line)
         self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self._life_first_ts: float | None = None      # this life's first tick
@@ -434,6 +435,14 @@ class Agent(Resume, Delivery):
                 self._log_first_tick(res, rebased=row.rebased_from is not None)
             elif res.warming and self._gap_refill and not self._refill_said:
                 self._log_refill_start(res)
+            if warm and res.warming:
+                self._refilling = True
+            elif self._refilling and not res.warming:
+                # user27: after "the window refills for 14 more tick(s) before the first score" the journal said
+                # nothing when scoring began (STATUS alone moved from `refilling`)
+                self._refilling = False
+                log.info("tick %s: the window is refilled; scoring with tier %s (score %.3f, threshold %.3f)",
+                         iso(res.ts), res.tier, res.score, res.threshold)
             if self._far_unchecked and not res.warming and \
                     self.pipeline.ticks - self._ticks_at_start >= self.cfg.window.steps:
                 # the first score whose window holds this life's ticks only: a restart that kept the checkpoint's
@@ -537,6 +546,10 @@ class Agent(Resume, Delivery):
     def _refill_reason(self) -> str:
         """Why the window refills after a restart: the restart gap was longer than it — not "the agent was down
         longer than the window", which a kill -9 down 14 s after 470 ticks past its checkpoint was not (user23)."""
+        if self._carried_refill:
+            steps = self.cfg.window.steps
+            return (f"the window was still refilling when the last run stopped ({steps - self._carried_refill} of its "
+                    f"{steps} ticks in)")
         gap = self.aligner.last_restart_gap
         if gap is None:
             return "the gap since the checkpoint's last tick was longer than the window"

@@ -101,6 +101,19 @@ def write(cfg: "AgentConfig", index: int, out: Path, days: float | None) -> list
     return written
 
 
+def _add_one(cfg: "AgentConfig") -> str:
+    """The source to add, in the scenario these sensors fit: user27 ran `simulate` on a copy of
+    configs/roadside.yaml and was told to add `scenario: pump` to a corridor of loop detectors. A gateway
+    config's live source stays the gateway's: the advice is for a copy."""
+    measures = {name.rpartition("_")[2] for name in cfg.sensor_names()}
+    corridor = cfg.topology == "corridor" or measures <= {"flow", "occ", "speed"}
+    source = "{type: simulate, scenario: corridor, seed: 1}" if corridor else "{type: simulate, scenario: pump, seed: 1}"
+    if cfg.sources:
+        return (f"in a copy of this config, replace `sources` by `[{source}]`: the simulator writes this config's "
+                f"sensors, tick and topology")
+    return f"add one: `- {source}`"
+
+
 def run(args) -> int:
     from .cli import load_config
     from .sources.simulate import SimulateConfig
@@ -109,8 +122,8 @@ def run(args) -> int:
         return EXIT_CONFIG
     index = next((i for i, s in enumerate(cfg.sources) if isinstance(s, SimulateConfig)), None)
     if index is None:
-        print(f"{args.config}: sources: no `simulate` source to write (add one: `- {{type: simulate, scenario: "
-              f"pump, seed: 1}}`; README, \"Recordings from the simulator\")", file=sys.stderr)
+        print(f"{args.config}: sources: no `simulate` source to write ({_add_one(cfg)}; README, \"Recordings "
+              f"from the simulator\")", file=sys.stderr)
         return EXIT_CONFIG
     if args.days is None and cfg.sources[index].duration_s is None:
         print(f"{args.config}: sources[{index}].duration_s: the simulator runs until stopped; give --days "
