@@ -99,7 +99,7 @@ class FaultTracker:
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
-        self.sources = SourceFaults(sources)       # open source faults (consulted only as faults start or end)
+        self.sources = SourceFaults(sources, cfg.clear_s)       # open source faults (consulted only as faults start or end)
         self.stations = StationFaults()            # open station faults (likewise: faults/station.py)
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
@@ -291,9 +291,14 @@ class FaultTracker:
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
         seen = faulty & (observed | missing)
         gone_s = self.clear.update(~still, seen, t.ts)
+        bar = max(self.cfg.clear_s, 1e-9)
+        # A whole source's outage ends on its first reading back; a lone sensor's `missing` after clear_s
+        # (an intermittent sensor stays one fault: faults11, source.py).
+        prompt = self.sources.prompt_ids() if self.sources.open else ()
         events = []
-        for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
-            events.append(self._end(i, t.ts, "cleared"))
+        for i in np.flatnonzero(faulty & ~still):
+            if gone_s[i] >= (1e-9 if prompt and missing[i] and self.ids[i] in prompt else bar):
+                events.append(self._end(i, t.ts, "cleared"))
         return self._ended(events, t.ts) if events else events
 
     def _ended(self, events: list[FaultEvent], ts: float) -> list[FaultEvent]:
