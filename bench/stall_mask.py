@@ -64,8 +64,11 @@ def stalled(records, every_s: float, stall_s: float, offset_s: float):
 
 
 def dropped(records, p: float, rows_p: float, tick_s: float, seed: int):
-    """The records less a random share: each sensor's record of a tick with probability `p`, every record of a
-    tick together with `rows_p` (one draw per sensor and tick, one per tick; seeded by the run's seed)."""
+    """The records less a random share: each sensor's reading with probability `p` (taken out of its record; a
+    record left with none goes), every record of a tick together with `rows_p` (one draw per reading, one per tick;
+    seeded by the run's seed). The simulator's record holds every sensor of its tick."""
+    import dataclasses
+
     import numpy as np
     rng = np.random.default_rng(1000 + seed)
     t0, tick_drop, keep = records[0].ts, {}, []
@@ -73,8 +76,11 @@ def dropped(records, p: float, rows_p: float, tick_s: float, seed: int):
         k = int((r.ts - t0) // tick_s)
         if k not in tick_drop:
             tick_drop[k] = rng.random() < rows_p
-        if not tick_drop[k] and not rng.random() < p:
-            keep.append(r)
+        if tick_drop[k]:
+            continue
+        values = {name: v for name, v in r.values.items() if not rng.random() < p} if p else r.values
+        if values:
+            keep.append(r if len(values) == len(r.values) else dataclasses.replace(r, values=values))
     return keep
 
 
