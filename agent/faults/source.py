@@ -30,9 +30,11 @@ a device or link that answers again is back, and holding its sensors masked for 
 stall hid a minute in five of a 1-s pump's drifts (faults10, faults11: bench/stall_mask.py). An outage told while
 some of its sensors were still reading — the rest already under `missing` faults of their own — or one that began
 less than faults.clear_s after the same source's last outage ended (an intermittent source: told once, not a
-pair per drop) ends as a lone sensor's `missing` does, once a sensor's readings have been back faults.clear_s: an
+pair per drop) — or within faults.learn_s of the last such one (a source that flaps stays flapping: faults11's
+candidate B) — ends as a lone sensor's `missing` does, once a sensor's readings have been back faults.clear_s: an
 intermittent sensor stays one fault through its misses (the golden streams of tests/recorded_outputs.py). The
-memory of the last outage's end is not checkpointed (after a restart the next outage may end at once). A sensor of it still silent then has its `missing` ended untold and judged
+memory of the last outage's end and of the last flap is not checkpointed (after a restart the next outage may
+end at once). A sensor of it still silent then has its `missing` ended untold and judged
 afresh from that tick (Missing.rejudge): still silent after faults.missing_s, it is told as its own
 `missing` fault — the source answers, that sensor does not. At a shutdown or a restart without state
 it ends as any fault does (reason shutdown / restart). An open source fault is in the tracker's
@@ -100,11 +102,13 @@ class SourceMap:
 class SourceFaults:
     """One tracker's open source faults; the tracker calls it only when faults start or end."""
 
-    def __init__(self, smap: SourceMap | None, clear_s: float = 0.0):
+    def __init__(self, smap: SourceMap | None, clear_s: float = 0.0, learn_s: float = 0.0):
         self.map = smap
         self.clear_s = clear_s                   # faults.clear_s: an outage sooner than this after the last one's end flaps
+        self.learn_s = learn_s                   # faults.learn_s: how long a source that flapped is taken to flap
         self.open: dict[str, Outage] = {}        # fault_id → outage
         self.last_end: dict[str, float] = {}     # source → when its last outage ended (not checkpointed)
+        self.flapped: dict[str, float] = {}      # source → when its last flapping outage began (not checkpointed)
         self.rejudged: tuple[float, list[int]] = (float("nan"), [])   # (tick, sensors whose missing ended untold)
 
     # -- start ------------------------------------------------------------------------------------
@@ -148,10 +152,13 @@ class SourceFaults:
             return None
         start = min(ev.start for ev in evs)
         whole = (peer is not None and not peer[0]) or all(t.missing[j] for j in self.map.carries[k])
+        if start - self.last_end.get(label, -float("inf")) < self.clear_s:
+            self.flapped[label] = start
+        flapping = start - self.flapped.get(label, -float("inf")) < self.learn_s
         outage = Outage(source=label, fault_id=f"{tr.node}-{label.replace(' ', '-')}-{id_stamp(start)}-{tr.life}",
                         start=start, sensors=[tr.names[j] for j in silent],
                         group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)),
-                        prompt=whole and not start - self.last_end.get(label, -float("inf")) < self.clear_s)
+                        prompt=whole and not flapping)
         check = CHECK.get(label.split()[0], "check where it reads from")
         evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {check} (one cause, not each sensor)",
                     "connection": None if peer is None else (peer[1] or "connected")}

@@ -100,7 +100,7 @@ class FaultTracker:
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
-        self.sources = SourceFaults(sources, cfg.clear_s)       # open source faults (consulted only as faults start or end)
+        self.sources = SourceFaults(sources, cfg.clear_s, cfg.learn_s)       # open source faults (consulted only as faults start or end)
         self.stations = StationFaults()            # open station faults (likewise: faults/station.py)
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
