@@ -1,5 +1,5 @@
 """A whole source's outage ends on its first reading back; a lone sensor's `missing` — and a source that drops out
-again within `faults.clear_s` — keeps `clear_s`.
+again within `faults.clear_s` of its last outage's end, and for `faults.learn_s` after — keeps `clear_s`.
 
 Why (faults11, docs/measured/faults.md): `clear_s` 60 held every short source stall's sensors faulty and masked a
 minute after their readings came back — on a 1-s pump with 8-s stalls every 5 minutes half the injected drifts went
@@ -67,6 +67,12 @@ def test_a_whole_source_stall_ends_on_its_first_reading_back_and_a_drop_within_c
     assert _told(after) == [("fault_end", "source", "stdin")], after
     assert after[0][0] == 1000.0 + 232 + CLEAR_S - 1          # its 60th tick back: clear_s
     assert pipe.health.snapshot()["faults_clearing"] == {}
+
+    # silent again 109 s after that end: a source that flapped is taken to flap for faults.learn_s (3,600 s)
+    later = _steps(pipe, [_row(k, rng, silent=NAMES) for k in range(400, 403)])
+    later += _steps(pipe, [_row(k, rng) for k in range(403, 500)])
+    assert _told(later) == [("fault", "source", "stdin"), ("fault_end", "source", "stdin")], later
+    assert later[1][0] == 1000.0 + 403 + CLEAR_S - 1
 
 
 def test_a_lone_sensors_missing_waits_clear_s_and_so_does_a_source_told_while_the_others_read():
