@@ -1,16 +1,21 @@
 """Sensors the warm-up learnt no normal for: not scored, said, and learnt live from calm ticks.
 
 Why: a sensor the warm-up did not read (a station added to a config whose `warmup.replay` recordings have
-no column for it), read only as one constant, or read on a handful of ticks has no learnt mean / spread:
-the normaliser gives it the std floor, and its first reading scored in units of that floor — 4.7e11
+no column for it) or read on only a handful of ticks (fewer than `window.steps`) has no learnt mean / spread:
+unread, the normaliser gave it the std floor, and its first reading scored in units of that floor — 4.7e11
 against a threshold of 7.33 (user27's thirteenth station), an alert that could not end while it read
 anything, and a real incident elsewhere ran under its id. Such a sensor is now masked like a missing one
 before the window (so every tier — model input, the fallback, fusion, the explanations — sees it
 missing), named once in the log and in health (`sensors_learning`), and its readings on ticks the detector
-judges calm are learnt (a running mean and spread) until it has been read on as many ticks as the warm-up
-fits on (`warmup.ticks`) and has moved; then its mean and spread go into the normaliser and it joins
-scoring (one log line). Only a normalisation fitted here is learnt so: a bundle's normalisation was learnt
-on its training data, and a bundle trained without the sensor is refused (sensor count) as before.
+judges calm are counted until it has been read on as many calm ticks as the warm-up fits on (`warmup.ticks`)
+and has moved; then it joins scoring (one log line): its mean and spread, from the ticks kept meanwhile, go
+into the normaliser and the warm-up's fits are made again on those ticks (the fallback never saw it).
+
+A sensor read only as one constant (its spread the std floor) is learnt so with `warmup.flat_sensors: learn`;
+by default (`score`) it is scored in units of the floor as before, said at the warm-up's end: on SKAB's
+fallback `learn` lost F1 0.80 → 0.77, its flat Thermocouple carrying anomalies (qa47,
+docs/measured/first-week.md). Only a normalisation fitted here is learnt so: a bundle's was learnt on its
+training data, and a bundle trained without the sensor is refused (sensor count) as before.
 
 A sensor with a learnt normal is untouched: the pipeline keeps no LearningSensors when there is none.
 """
@@ -27,11 +32,13 @@ from .window import Normaliser, Row, std_floor
 log = logging.getLogger("stad.pipeline")
 
 
-def unlearnt(raw: np.ndarray, missing: np.ndarray, normaliser: Normaliser, min_readings: int) -> np.ndarray:
-    """Which sensors the warm-up's rows (`raw`, NaN or `missing` where unread) learnt no normal for: the
-    std is the floor (never read, or one constant) or it was read on fewer than `min_readings` ticks."""
+def unlearnt(raw: np.ndarray, missing: np.ndarray, normaliser: Normaliser, min_readings: int,
+             flat: bool) -> np.ndarray:
+    """Which sensors the warm-up's rows (`raw`, NaN or `missing` where unread) learnt no normal for: read on
+    fewer than `min_readings` ticks (never read included), or, with `flat`, read only as one constant (the std
+    floor; warmup.flat_sensors `learn`)."""
     read = (~missing & np.isfinite(raw)).sum(axis=0)
-    return normaliser.floored() | (read < min_readings)
+    return (read < min_readings) | (normaliser.floored() & flat)
 
 
 def why_unlearnt(raw: np.ndarray, missing: np.ndarray, normaliser: Normaliser, j: int) -> str:
@@ -64,10 +71,10 @@ class LearningSensors:
 
     @classmethod
     def at_warmup_end(cls, sensors: list[str], raw: np.ndarray, missing: np.ndarray, normaliser: Normaliser,
-                      need: int, min_readings: int) -> "LearningSensors | None":
+                      need: int, min_readings: int, flat: bool) -> "LearningSensors | None":
         """The sensors the warm-up learnt no normal for, or None when it learnt every one (`need`: the reads a
-        sensor needs live; `min_readings`: fewer at warm-up is a handful)."""
-        idx = np.flatnonzero(unlearnt(raw, missing, normaliser, min_readings))
+        sensor needs live; `min_readings`: fewer at warm-up is a handful; `flat`: a constant one too)."""
+        idx = np.flatnonzero(unlearnt(raw, missing, normaliser, min_readings, flat))
         if not len(idx):
             return None
         why = {sensors[j]: why_unlearnt(raw, missing, normaliser, j) for j in idx}

@@ -171,7 +171,8 @@ class Pipeline:
             self.warmup, self.normaliser, self.fitter, sensors=self.sensors, chain=self.chain, numpy=self.numpy,
             detector=self.detector, window=self.window, level=self.level, discord=self.discord,
             fit_fraction=self.cfg.warmup.fit_fraction, held_out=self.cfg.warmup.held_out,
-            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks)
+            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks,
+            learn_flat=self.cfg.warmup.flat_sensors == "learn")
         self.warm = True
 
     def warm_up_from(self, rows: WarmupRows) -> None:
@@ -267,7 +268,8 @@ class Pipeline:
             rows, self.normaliser, self.fitter, sensors=self.sensors, chain=self.chain, numpy=self.numpy,
             detector=self.detector, window=self.window, level=self.level, discord=None,
             fit_fraction=self.cfg.warmup.fit_fraction, held_out=self.cfg.warmup.held_out,
-            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks, joining=self.learning)
+            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks, joining=self.learning,
+            learn_flat=self.cfg.warmup.flat_sensors == "learn")
 
     # The detector's callables on the tick being judged (`_judged`; made once in __init__: perf54).
 

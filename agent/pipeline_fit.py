@@ -136,7 +136,7 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
                chain: ScorerChain, numpy: NumpyScorer, detector: Detector, window: WindowBuffer,
                level: LevelMonitor | None, discord: DiscordWatch | None, fit_fraction: float,
                held_out: str, keep_recent: bool,
-               learn_need: int = 0,
+               learn_need: int = 0, learn_flat: bool = False,
                joining: LearningSensors | None = None) -> tuple[Normaliser, RecentTicks | None, LearningSensors | None]:
     """The warm-up's end (Pipeline._finish_warmup): the discord watch sees the warm-up's readings; the
     normaliser is fitted on them (or, a bundle's, checked against them: units, flat sensors); the fallback
@@ -144,7 +144,8 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
     model, or with `held_out` live as live ticks, each then learned); each model tier's
     profile and threshold are fitted (`fitter`) and a standby that learns from warm-up keeps the ticks;
     the level that holds alerts is fitted; the window gets the last T ticks. A sensor a normalisation fitted here
-    learnt no normal for (agent/learning_sensors.py; `learn_need` > 0: the calm reads it needs live) is missing
+    learnt no normal for (agent/learning_sensors.py; `learn_need` > 0: the calm reads it needs live; `learn_flat`: one read as one
+    constant too) is missing
     to every fit and named once; `joining`: such sensors learnt live, some now ready — `rows` are the ticks kept
     while they were learnt, `normaliser` takes the ready ones' mean and spread (the others' as they were), and
     the fits are made again on them. Returns the normaliser, the recent ticks a hot swap is fitted on (`keep_recent`,
@@ -162,19 +163,21 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
         # Labels are never used here: they are ground truth, and the daemon has none.
         normaliser = Normaliser.fit(raw)
         if learn_need > 0:
-            learning = LearningSensors.at_warmup_end(sensors, raw, missing, normaliser, learn_need, window.steps)
+            learning = LearningSensors.at_warmup_end(sensors, raw, missing, normaliser, learn_need, window.steps,
+                                                     learn_flat)
     elif len(chain.tiers) > 1:
         for line in unit_mismatches(sensors, raw, missing, normaliser):
             log.warning("%s", line)
-    if learning is not None:
-        if joining is None:
-            for line in learning.said():
-                log.warning("%s", line)
-        missing = missing | learning.mask_of     # every fit sees them missing (a copy: the rows' own stay)
-    elif joining is None:
-        for line in flat_sensors(sensors, raw, missing, normaliser,
-                                 "this warm-up" if fitted_here else "the bundle's training data"):
+    if learning is not None and joining is None:
+        for line in learning.said():
             log.warning("%s", line)
+    if joining is None:                          # (flat ones not learnt live: warmup.flat_sensors score)
+        for line in flat_sensors(sensors, raw, missing, normaliser,
+                                 "this warm-up" if fitted_here else "the bundle's training data",
+                                 skip=None if learning is None else learning.mask_of):
+            log.warning("%s", line)
+    if learning is not None:
+        missing = missing | learning.mask_of     # every fit sees them missing (a copy: the rows' own stay)
     z = normaliser.apply(raw)
     # The raw values are not read again: their memory goes back before the fit, whose
     # temporaries set the run's peak (perf44).

@@ -145,19 +145,35 @@ def test_a_station_added_since_the_recordings_is_learnt_live_then_scored(tmp_pat
     assert opened and names(opened[0])[0].startswith(NEW), events
 
 
-def test_a_sensor_flat_through_the_warm_up_is_learnt_live_and_kept_across_a_restore(tmp_path):
-    """The demo's sensor 2 reads one constant through the warm-up, then moves: not scored, listed, its reads
-    kept by a restore, and it joins scoring after `warmup.ticks` calm reads."""
-    warm = 300
-    cfg = demo_cfg(tmp_path, warmup_ticks=warm, chain=["numpy"])
+def flat_warm_up(cfg, flat: int) -> tuple[Pipeline, list]:
+    """A demo pipeline whose sensor `flat` reads 41.5 through the warm-up; the rows (that sensor moving after it)."""
     pipe = Pipeline(cfg)
     rows = sim_rows(cfg, days=0.35)
-    flat = 2
-    for row in rows[:warm]:
+    for row in rows[:cfg.warmup.ticks]:
         values = row.values.copy()
         values[flat] = 41.5
         pipe.step(dataclasses.replace(row, values=values))
-    assert pipe.warm and pipe.learning is not None
+    assert pipe.warm
+    return pipe, rows
+
+
+def test_a_sensor_flat_through_the_warm_up_is_scored_in_floor_units_by_default(tmp_path):
+    """warmup.flat_sensors `score` (the default): as before qa47 — named at the warm-up's end, scored at once."""
+    pipe, rows = flat_warm_up(demo_cfg(tmp_path, warmup_ticks=300, chain=["numpy"]), 2)
+    assert pipe.learning is None and pipe.snapshot()["sensors_learning"] == {}
+    scored = [pipe.step(row).sensor_scores for row in rows[300:400]]
+    assert max(s[2] for s in scored if s is not None) > 1e3
+
+
+def test_a_sensor_flat_through_the_warm_up_is_learnt_live_and_kept_across_a_restore(tmp_path):
+    """warmup.flat_sensors `learn`: the demo's sensor 2 reads one constant through the warm-up, then moves: not
+    scored, listed, its reads kept by a restore, and it joins scoring after `warmup.ticks` calm reads."""
+    warm = 300
+    cfg = demo_cfg(tmp_path, warmup_ticks=warm, chain=["numpy"])
+    cfg.warmup.flat_sensors = "learn"
+    flat = 2
+    pipe, rows = flat_warm_up(cfg, flat)
+    assert pipe.learning is not None
     name = pipe.sensors[flat]
     listed = pipe.snapshot()["sensors_learning"]
     assert list(listed) == [name] and "did not move in this warm-up" in listed[name]["why"], listed
