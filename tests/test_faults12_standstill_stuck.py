@@ -11,14 +11,10 @@ from pathlib import Path
 
 import jsonschema
 
-from agent import config
 from agent.alerts import iso
-from agent.pipeline import Pipeline
-from agent.records import Rejects
-from agent.sources import open_source
 from agent.sources.lines import parse_time
 from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
-from agent.window import Aligner
+from skid_replay import replayed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -36,22 +32,15 @@ def replay(tmp_path: Path, anomalies: list[AnomalySpec]) -> tuple[list, list]:
         w.writerow(["timestamp", *SENSORS])
         for r in records:
             w.writerow([iso(r.ts), *[f"{r.values[s]:.6g}" if s in r.values else "" for s in SENSORS]])
-    cfg = config.from_dict({
+    faults, alerts, _ = replayed({
         "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
         "sources": [{"type": "replay", "path": str(path)}],
         "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
         "scoring": {"chain": ["numpy"]}, "threshold": {"method": "pot", "risk": 0.0005},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}, "sinks": []},
-        base_dir=str(tmp_path))
-    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    pipe = Pipeline(cfg)
-    faults, alerts = [], []
-    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
-        res = pipe.step(row)
-        faults += res.faults
-        alerts += [a for a in res.alerts if a.event == "new"]
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}}, tmp_path)
     for ev in faults:
         jsonschema.validate(ev.to_dict(), SCHEMA)
+    alerts = [a for a in alerts if a.event == "new"]
     return faults, alerts, records
 
 
