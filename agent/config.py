@@ -21,6 +21,7 @@ from .likelihood import LikelihoodConfig
 from .paths import resolve_against
 from .prometheus import MetricsConfig
 from .scorers.profile import ProfileConfig, temperature_sensors
+from .threshold import RECURRING_MEMORY_CYCLES
 from .broker import topic_name_problem
 from .config_file import read_mapping
 from .config_clashes import entry_clashes
@@ -275,11 +276,12 @@ class ThresholdConfig:
             "event's peaks are not normal (0: it learns every calm tick outside alerts)")
     recurring_period_s: float = rng(0, None, default=0.0,
         doc="the threshold at t is at least the score reached near t's phase of this period on "
-            "`recurring_cycles` of the previous 7 periods — a daily job's spike is not news (0: off; else ≥ 3600)")
+            f"`recurring_cycles` of the previous {RECURRING_MEMORY_CYCLES} periods — a daily job's spike is not "
+            "news (0: off; else ≥ 3600)")
     recurring_tolerance_s: float = rng(0, None, default=3600.0,
         doc="how far from t's phase (either side) an earlier cycle's score counts, seconds")
-    recurring_cycles: int = rng(1, 7, default=2,
-        doc="on how many of the previous 7 cycles the score must have been reached")
+    recurring_cycles: int = rng(1, RECURRING_MEMORY_CYCLES, default=2,
+        doc=f"on how many of the previous {RECURRING_MEMORY_CYCLES} cycles the score must have been reached")
     clock_scale_period_s: float = rng(0, None, default=0.0,
         doc="the tick threshold in force at t is its fitted value × the typical score at t's phase of this "
             "period against the mean over phases (agent/clock_scale.py): busy hours' noise is not news "
