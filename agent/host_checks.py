@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 class Note(str):
-    """A preflight message that is no problem: what could not be checked from this shell, and why."""
+    """A preflight message that is no problem: what could not be checked from this shell, and why, or a setting
+    that runs but not as it reads (agent/preflight.py)."""
 
 
 def path_problems(path: Path, want_file: bool = False) -> list[str]:

@@ -12,8 +12,9 @@ sink config checks its own needs in `preflight(resolve)` (next to its code), wit
 agent/host_checks.py asks of this host (a path, a directory, a port, a credential); this module adds
 the core's (state_dir, scoring) and the plugins' optional extras.
 A message that is a `Note` is no problem but something this shell cannot check (a key only the
-service's user may read): `check(cfg)` returns the notes apart, and check-config prints them, so
-that an "ok" never hides a file nobody looked at.
+service's user may read), or a setting `run` takes that will not do what it looks like (a source's
+`tick_notes`: a device asked to send less often than a tick): `check(cfg)` returns the notes apart, and
+check-config prints them, so that an "ok" never hides a file nobody looked at.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     for i, src in enumerate(cfg.sources):
         found += [(_join(f"sources[{i}]", key), msg)
                   for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
+        found += [(_join(f"sources[{i}]", key), Note(msg)) for key, msg in src.tick_notes(cfg.tick_s)]
     found += label_column_problems(cfg)
     from .config_clashes import shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)

@@ -46,6 +46,11 @@ class SourceConfig:
         to this host in agent/host_checks.py); `resolve` turns a config path into a real one."""
         return []
 
+    def tick_notes(self, tick_s: float) -> list[tuple[str, str]]:
+        """(key path, note) for what this source cannot deliver at this tick (a device asked to send less often
+        than a tick): said by check-config and at `run`'s start, never refused — a slow feed is carried forward."""
+        return []
+
     def label(self) -> str:
         """What an operator calls this source: its type and where it reads ('modbus 10.0.0.5:502');
         a `source` fault (agent/faults/source.py) is named by it."""

@@ -136,6 +136,18 @@ class OpcUaConfig(SourceConfig):
                         "username and password go together"))
         return out
 
+    def tick_notes(self, tick_s: float) -> list[tuple[str, str]]:
+        """An interval asked longer than a tick: each node's value then arrives once an interval and the ticks
+        between carry it forward (or, past window.carry_forward_s, are told missing). Session._say_slow_publishing
+        says the same of an interval the server grants slower than asked; this is the one the config asks (qa46)."""
+        return [(key, f"{ms:g} ms is slower than a tick ({tick_s:g} s): each sensor gets a new value only once "
+                      f"every {ms / 1000:g} s and the ticks between carry the last one forward (window.carry_forward_s) "
+                      f"or, past that, are told missing; set it to {1000 * tick_s:g} ms or less, or tick_s to "
+                      f"{ms / 1000:g} s or more")
+                for key, ms in (("sampling_interval_ms", self.sampling_interval_ms),
+                                ("publishing_interval_ms", self.publishing_interval_ms))
+                if isinstance(ms, (int, float)) and ms > 1000 * tick_s]
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         out = [] if self.security is None else [(f"security.{k}", m) for k, m in self.security.preflight(resolve)]
         if self.password is None:
