@@ -176,35 +176,6 @@ class Stuck:
         # relative steps are ≥ 0: RecentMean.over_for): those ticks read no mean. How many ticks ahead
         # it looks grows by one after it held and halves after it did not; a tick it did not hold for reads
         # the mean unless its window alone is certainly over (RecentMean.over_now).
-        return self._flat_or_unchanged(t, normal, same, any_same, lasted)
-
-    def calm(self, t: Tick) -> tuple[np.ndarray, np.ndarray] | None:
-        """observe on the tracker's calm tick (perf75: every sensor observed and healthy) when nothing is held, no
-        sensor repeats now, every step is finite, and its repeat rates need no update or learn at the floor rate:
-        the same statistics and window as observe, without its tests on the way, and its decision (_flat_or_unchanged).
-        None (nothing changed): observe decides."""
-        if not self.held.idle or not (self._never_repeated or self._rate_floor) or fnp.count_nonzero(t.unchanged):
-            return None
-        step = t.step
-        stepped = np.isfinite(step)
-        if fnp.count_nonzero(stepped) != stepped.size:
-            return None
-        if not self._never_repeated:     # (no repeat, every sensor counted at the floor rate: observe's update)
-            self.repeat -= self._alpha * self.repeat
-        if self._rate_floor:
-            self._repeat_count.add_one()
-        else:
-            repeat_count = self.repeat_count
-            repeat_count += stepped
-        self._p_run_now = True
-        t.normal.relative_step(step, t.x, out=self.steps.next_row())
-        self.steps.push(stepped, None)
-        return self._flat_or_unchanged(t, t.normal, t.unchanged, 0, None)
-
-    def _flat_or_unchanged(self, t: Tick, normal, same: np.ndarray, any_same: int,
-                           lasted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """observe's decision once its statistics and the window are up to date: the flatline screen, the flatline,
-        an unchanged run — observe's and calm's alike (perf75)."""
         if self._above_left:
             self._above_left -= 1
             any_below = 0
@@ -257,7 +228,6 @@ class Stuck:
         cond = unchanged | flat
         decided = (unchanged & (lasted >= self.required)) | flat
         return cond, decided
-
 
     @property
     def repeat_count(self) -> np.ndarray:

@@ -113,11 +113,6 @@ class FaultTracker:
         self.held_alerts = 0                       # ticks an alert opening was held back
         self.holdback = HoldBack(tick_s, cfg.holdback_s, cfg.drift_holdback_s, cfg.lone_holdback_s, cfg.lone_corroborate)
         self._drift, self._spike = RULES.index(Drift), RULES.index(Spike)
-        self._stuck = RULES.index(Stuck)
-        # perf75's calm tick (_calm_tick): the rules it skips are calm by rule_quiet while idle (none is 0)
-        self._quiet_rules = [rule for k, rule in enumerate(self.rules) if k not in (self._stuck, self._drift, self._spike)]
-        self._calm_plan = bool(self.rules) and all(q != 0 for rule, q in self._plan if rule in self._quiet_rules)
-        self._calm_results = [self._calm] * len(self.rules)     # (a calm tick's _last: read, never written)
         self.now = self.now_prev = float("nan")     # the last observed tick's time, and the one before
         # What the rules get each tick: one Tick, its fields set by observe (fewer µs than a new one),
         # the context, the normal behaviour and prev (updated in place) set once, and what follows
@@ -190,18 +185,10 @@ class FaultTracker:
             slot = round(row.ts / self.tick_s)        # the tick's number: cadences follow the clock, not a counter
             self._ran = [k == 1 or slot % k == 0 for k in self.every]
         if self._every_tick:
-            if self._calm_plan and all_observed and not any_faulty and t.at_floor is self._none \
-                    and self.candidate is self._none and self._quiet_idle() \
-                    and (stuck := self.rules[self._stuck].calm(t)) is not None:
-                events = self._calm_tick(t, x, stuck)
-                if events is not None:
-                    return events
-                results = self._last
-            else:
-                # A rule the Tick says is calm (rule.rule_quiet) is not called: its (nothing, nothing).
-                # (rule_quiet's 0–3 as an index into whether each holds this tick: one lookup a rule; perf65)
-                calm, quiet = self._calm, (False, True, missing is self._none, t.at_floor is self._none)
-                self._last = results = [calm if quiet[q] and rule.held.idle else rule.observe(t) for rule, q in self._plan]
+            # A rule the Tick says is calm (rule.rule_quiet) is not called: its (nothing, nothing).
+            # (rule_quiet's 0–3 as an index into whether each holds this tick: one lookup a rule; perf65)
+            calm, quiet = self._calm, (False, True, missing is self._none, t.at_floor is self._none)
+            self._last = results = [calm if quiet[q] and rule.held.idle else rule.observe(t) for rule, q in self._plan]
         else:
             results = []
             for r, (rule, ran) in enumerate(zip(self.rules, self._ran)):
@@ -246,40 +233,6 @@ class FaultTracker:
         else:
             fnp.copyto(self.prev, x, where=observed)
         return events
-
-    def _quiet_idle(self) -> bool:
-        """Every rule the calm tick does not call holds nothing (each is then calm by rule_quiet)."""
-        for rule in self._quiet_rules:
-            if not rule.held.idle:
-                return False
-        return True
-
-    def _calm_tick(self, t: Tick, x: np.ndarray, stuck: tuple) -> list[FaultEvent] | None:
-        """perf75: the rest of observe on a tick every sensor is observed, none faulty, none a candidate, none at
-        its floor, every rule but drift and spike idle and calm by rule_quiet, stuck observed already (Stuck.calm:
-        its result `stuck`): drift and spike observed as observe does; if all three are calm, nothing is decided or
-        held and every
-        sensor learns — _learn's masks are the shared all-True one — and the events are none; else None, with the
-        rules' results in _last for observe to go on."""
-        d = self.rules[self._drift].observe(t)
-        s = self.rules[self._spike].observe(t)
-        none = self._none
-        if d[0] is not none or d[1] is not none or s[0] is not none or s[1] is not none \
-                or stuck[0] is not none or stuck[1] is not none:
-            self._last = results = list(self._calm_results)
-            results[self._stuck], results[self._drift], results[self._spike] = stuck, d, s
-            return None
-        self._last = self._calm_results         # (every rule's (nothing, nothing); never written)
-        # (_learn's tick: learn, counted and learnable_prev are the shared all-True mask)
-        every = self._every
-        step_ok = self.learnable_prev
-        self.learnable_prev = every
-        for r, rule in self._learners:
-            rule.learn(every)
-        self.normal.learn(x, every, t.step, step_ok, t.low, every, t.unchanged, self._prev_all)
-        self.prev[...] = x
-        self._prev_all = True
-        return []
 
     def _drift_block(self, t: Tick, spike: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Drift on a cadence of k ticks, run on the block's mean row: the k readings' mean keeps a
