@@ -7,7 +7,7 @@ fit; a fleet fills Mosquitto's default 1000 as this fills 25). README said to su
 QoS 1 in the same persistent session, and a gateway's health every `health_interval_s` then filled the queue while
 the consumer was away, so the broker dropped the alert events that came after (user28: 17 alert events of one
 alert lost in 4 minutes away, two demo gateways, a queue of 200; here, with the example's status and health at
-QoS 1, the second alert's last five events and its end never came and its row stayed open). The example takes
+QoS 1, the second alert's #4-#7 updates and its #8 end never came and its row stayed open). The example takes
 status and health at QoS 0 — their retained copy comes at every subscribe — so the session queues alert and fault
 events only, and the table holds every event the agent wrote.
 """
