@@ -34,13 +34,13 @@ QUEUE = 25
 class ControlRoom:
     """docs/examples/control_room.py as a process: its persistent session and its table file outlive it."""
 
-    def __init__(self, tmp: Path, port: int, name: str):
+    def __init__(self, tmp: Path, port: int, name: str, *more: str):
         self.table_path = tmp / "table.json"
         self.out = tmp / f"{name}.out"
         with self.out.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, str(EXAMPLE), "--host", "127.0.0.1", "--port", str(port), "--session", "ops-room",
-                 "--table", str(self.table_path), "--schemas", str(ROOT / "agent" / "schemas")],
+                 "--table", str(self.table_path), "--schemas", str(ROOT / "agent" / "schemas"), *more],
                 stdout=out, stderr=subprocess.STDOUT, text=True)
 
     def table(self) -> dict:
@@ -115,3 +115,37 @@ def test_the_control_room_keeps_every_alert_event_across_its_absence_and_a_kill_
         if agent.proc.poll() is None:
             agent.kill()
         health.close()
+
+
+def test_a_gateway_that_died_with_its_broker_shows_offline_by_its_own_health_interval(tmp_path, make_broker):
+    """A site's power cut: broker and agent SIGKILLed, the broker back from its persistence with the agent's
+    retained `online` (no connection was left to send its Will on). README: take a node whose health is older than
+    twice `health_interval_s` as offline whatever its status says — but the consumer had no way to know each
+    gateway's interval (roadside 60 s, industrial 30, a fleet 300) and had to guess one for the whole fleet. The
+    health now carries it; the example is run with a fallback guess of an hour, so only the payload's 1 s can show
+    the open alert as `gateway offline` within the deadline."""
+    broker = make_broker()
+    path = write_config(tmp_path, mqtt_port=broker.port)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"][0].update(health_interval_s=1)
+    path.write_text(yaml.safe_dump(cfg))
+    room = ControlRoom(tmp_path, broker.port, "room", "--stale-s", "3600")
+    agent = AgentProcess(tmp_path, path, "agent")
+    try:
+        agent.ready()
+        agent.feed([row(i) for i in range(186)])                      # an alert opens and stays open
+        table = room.wait(lambda t: any(r["state"] == "open" for r in t.get("alerts", {}).values())
+                          and t["nodes"][NODE].get("health_interval_s") == 1, "the open alert and the node's health")
+        assert table["nodes"][NODE]["status"] == "online"
+        broker.wait_saved("stad/lab/gw-restart/status", "stad/lab/gw-restart/health")
+        broker.kill()                                                 # the site's power cut: broker first, …
+        agent.kill()                                                  # … the agent with it, no Will sent
+        broker.start()
+        table = room.wait(lambda t: [r["shown"] for r in t["alerts"].values() if r["state"] == "open"]
+                          == ["gateway offline"], "the open alert shown as gateway offline", timeout=120)
+        assert table["nodes"][NODE]["status"] == "online", "the retained status still says online (it lies)"
+    finally:
+        room.proc.kill()
+        room.proc.wait(timeout=30)
+        if agent.proc.poll() is None:
+            agent.kill()

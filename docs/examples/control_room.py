@@ -19,8 +19,8 @@ The table: one row per alert (`alert_id`) and per sensor fault (`fault_id`), kep
 technician, not a patrol), keyed with site and node (a fleet may reuse a node id at two sites). A repeat
 (alert_id, seq) is dropped; a seq after a gap is kept and the missing seqs are listed on the row (an event that
 comes later fills them); a row can open on any event, or on a health's `alert_open` (events on their way or
-expired). An open row whose gateway is offline (its retained status, or a health older than `--stale-s`)
-shows `gateway offline`, not open nor over. The table and the seen keys are saved atomically to `--table`
+expired). An open row whose gateway is offline (its retained status, or a health older than twice the
+`health_interval_s` it carries) shows `gateway offline`, not open nor over. The table and the seen keys are saved atomically to `--table`
 after every change and read at start, so a restart of this script keeps them.
 """
 from __future__ import annotations
@@ -144,6 +144,7 @@ class IncidentTable:
     def _health(self, node: str, state: dict, msg: dict) -> str | None:
         state["health_ts"], state["alert_open"] = msg.get("ts"), msg.get("alert_open")
         state["faults_active"] = msg.get("faults_active")
+        state["health_interval_s"] = msg.get("health_interval_s")
         open_ = msg.get("alert_open")
         if not open_:
             return None
@@ -156,9 +157,12 @@ class IncidentTable:
         return None
 
     def node_offline(self, node: str, now: float) -> bool:
+        """Its status says offline, or its health is older than twice its health_interval_s (`--stale-s` for an
+        agent that does not send it): a retained `online` outlives an agent that died with its broker."""
         state = self.nodes.get(node, {})
-        stamp = state.get("health_ts")
-        return state.get("status") == "offline" or (stamp is not None and now - utc_seconds(stamp) > self.stale_s)
+        stamp, every = state.get("health_ts"), state.get("health_interval_s")
+        stale_s = 2 * every if every else self.stale_s
+        return state.get("status") == "offline" or (stamp is not None and now - utc_seconds(stamp) > stale_s)
 
     def view(self, now: float | None = None) -> dict:
         """The table as shown: each row's state, `gateway offline` for an open row of a gateway that is away."""
@@ -187,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--session-expiry-s", type=int, default=86400, help="longer than this script's longest absence")
     ap.add_argument("--table", type=Path, default=Path("table.json"))
     ap.add_argument("--schemas", type=Path, default=None, help=f"check payloads against these ({SCHEMAS})")
-    ap.add_argument("--stale-s", type=float, default=60.0, help="a health older than this: gateway offline "
-                    "(twice the gateways' health_interval_s)")
+    ap.add_argument("--stale-s", type=float, default=60.0, help="a health older than this: gateway offline, "
+                    "for an agent whose health does not say its health_interval_s (before 2026-12-06)")
     args = ap.parse_args(argv)
     table = IncidentTable(args.table, validators(args.schemas), args.stale_s)
     lock, stop = threading.Lock(), threading.Event()
@@ -218,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     client.loop_start()
     try:
         while not stop.wait(1.0):
-            pass
+            with lock:
+                table.save()        # `shown` follows the clock: a gateway whose health went stale
     except KeyboardInterrupt:
         pass
     client.disconnect()
