@@ -21,7 +21,8 @@ technician, not a patrol), keyed with site and node (a fleet may reuse a node id
 comes later fills them); a row can open on any event, or on a health's `alert_open` (events on their way or
 expired). An open row whose gateway is offline (its retained status, or a health older than twice the
 `health_interval_s` it carries) shows `gateway offline`, not open nor over. The table and the seen keys are saved atomically to `--table`
-after every change and read at start, so a restart of this script keeps them.
+after every change and read at start, so a restart of this script keeps them. Kept whole for an example: a console
+left running for months bounds its seen keys (`stad-agent listen` keeps the last 100,000) and drops ended rows.
 """
 from __future__ import annotations
 
