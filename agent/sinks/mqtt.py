@@ -248,6 +248,7 @@ class MqttSink(Sink):
         model = snapshot.get("model") or {}
         rejected = snapshot.get("rejected") or {}
         return {**snapshot, "ts": iso(time.time()), "node": self.node, "site": self.site,
+                "health_interval_s": self.cfg.health_interval_s,     # a subscriber's staleness rule reads it (user28)
                 "model_id": model.get("model_id", snapshot.get("tier")),
                 "rejected_total": sum(rejected.values()),
                 "outbox": self.outbox.stats()}
