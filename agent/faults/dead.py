@@ -5,7 +5,8 @@ A detector that normally sits at its floor (a quiet road at night, a stopped pum
 judged dead: it must have been seen live (rarely at its floor), and most of its observed,
 healthy context must say otherwise. A loop station's speed or flow at its floor while the station's
 occupancy reads over JAM × its normal level is a standstill queue, not a dead channel (user24: a strong
-incident's queue was paged as dead speed and flow loops at every jammed station, and masked). Check on site: the loop / sensor circuit (open loop, cut
+incident's queue was paged as dead speed and flow loops at every jammed station, and masked; the rule is
+standstill.py's, `stuck`'s too). Check on site: the loop / sensor circuit (open loop, cut
 feeder), the detector card or transmitter power, the input channel.
 """
 from __future__ import annotations
@@ -14,11 +15,11 @@ import numpy as np
 
 from .config import FaultConfig
 from .rule import Held, Tick, names_values
+from .standstill import Standstill
 
 AT_FLOOR = 0.01          # within this share of its normal level above the floor: "at the floor"
 LIVE = 0.2               # a neighbour above its floor by this share of its normal level is live
 USUALLY_AT_FLOOR = 0.05  # a sensor at its floor more often than this when healthy is never dead
-JAM = 3.0                # a station's occupancy over this many times its normal level: its traffic stands still
 
 
 class Dead:
@@ -29,9 +30,7 @@ class Dead:
         self.required_s = cfg.dead_s
         self.held = Held(ctx.n, tick_s)
         self.live_context = [[] for _ in range(ctx.n)]
-        # speed / flow -> its station's occupancy (the corridor naming): at a standstill both sit at their floor
-        self.occupancy_of = {i: ctx.station(i)["occ"] for i in range(ctx.n)
-                             if ctx.quantities[i] in ("speed", "flow") and "occ" in ctx.station(i)}
+        self.standstill = Standstill(ctx)     # (at a standstill a station's speed and flow sit at their floor)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         ctx, normal = t.ctx, t.normal
@@ -46,7 +45,7 @@ class Dead:
             with np.errstate(invalid="ignore"):
                 live = t.observed & t.healthy & normal.learned & (above > LIVE * level) & (level > 0)
         for i in suspects:
-            if self._standstill(i, t):
+            if self.standstill.at(i, t):
                 continue
             c = ctx.context[i]
             seen = c[t.observed[c] & t.healthy[c]]
@@ -55,14 +54,6 @@ class Dead:
             cond[i] = n_live >= 1 and 2 * n_live >= seen.size
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
-
-    def _standstill(self, i: int, t: Tick) -> bool:
-        """Sensor i is a station's speed or flow and the station's occupancy, read and healthy, stands over JAM
-        times its normal level: the traffic stands still, a reading at the floor is what a live loop gives."""
-        occ = self.occupancy_of.get(i)
-        if occ is None or not (t.observed[occ] and t.healthy[occ] and t.normal.learned[occ]):
-            return False
-        return bool(t.x[occ] > JAM * t.normal.mean[occ] > 0)
 
     def evidence(self, i: int, t: Tick) -> dict:
         return {"summary": f"reads {t.x[i]:g} (its floor) while "

@@ -38,6 +38,7 @@ from .. import fastnp as fnp
 from .config import FaultConfig
 from .context import WholeCounts
 from .rule import Held, RecentMean, Tick, ring_held
+from .standstill import Standstill
 
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
@@ -59,6 +60,7 @@ class Stuck:
         self.ratio = cfg.flatline_ratio
         self.flat_ticks = max(FLAT_MIN_TICKS, int(math.ceil(cfg.flatline_s / tick_s)))
         self.held = Held(ctx.n, tick_s)
+        self.standstill = Standstill(ctx)
         self.steps = RecentMean(self.flat_ticks, ctx.n)            # the last relative |Δx| per sensor
         assert FLAT_SEEN <= 1.0         # (a window whose every entry is seen is full: observe)
         self.required = np.full(ctx.n, cfg.stuck_s)
@@ -84,6 +86,17 @@ class Stuck:
         step = t.step
         same = t.unchanged if t.all_observed else t.observed & t.unchanged     # (step == 0: the tracker's, once a tick)
         any_same = fnp.count_nonzero(same)      # (no repeat: the usual tick of a continuous reading)
+        # A station's speed or flow held at its floor while its occupancy says the traffic stands still is a
+        # queue, not a frozen loop (standstill.py, `dead`'s rule too; user27: an incident's flow 0 paged stuck):
+        # no run there — its run starts over when the queue clears — and the tick teaches no repeat statistic.
+        standing = None
+        if any_same and self.standstill.moving.size and fnp.count_nonzero(t.at_floor):
+            standing = self.standstill.among(same & t.at_floor, t)
+            if fnp.count_nonzero(standing):
+                same = same & ~standing
+                any_same = fnp.count_nonzero(same)
+            else:
+                standing = None
         idle_before = self.held.idle            # no run before this tick: none can have ended
         run_before = None if idle_before else self.held.ticks.copy()
         # With no run before and no repeat now, update would change nothing and hold nothing; the
@@ -93,6 +106,8 @@ class Stuck:
         # and its repeats that were followed by another (run − 1 of run) are learned, over at most
         # the last 1 / alpha_min such repeats.
         ended = None if idle_before else t.observed & ~same & (run_before > 0) & t.healthy
+        if standing is not None and ended is not None:
+            ended &= ~standing                  # (a run a standstill cut is not a healthy run's length)
         if ended is not None and fnp.count_nonzero(ended):
             self.longest = fnp.where(ended, np.maximum(self.longest, run_before), self.longest)
             self.cont += fnp.where(ended, run_before - 1.0, 0.0)
@@ -108,6 +123,8 @@ class Stuck:
         # observed, with a step from the previous reading
         stepped = np.isfinite(step) if t.all_observed else t.observed & np.isfinite(step)
         counted = stepped if t.all_healthy else stepped & t.healthy
+        if standing is not None:
+            counted = counted & ~standing
         # (every sensor's rate at the floor and every sensor counted: the usual tick)
         all_stepped = fnp.count_nonzero(stepped) == stepped.size
         all_counted = self._rate_floor and (all_stepped if counted is stepped

@@ -1,0 +1,72 @@
+"""faults12: an incident's standstill is not a `stuck` loop (user27: `FAULT stuck K020_flow … the same value 0 for
+150 s` in the incident's queue at K020). The corridor simulator's incident holds S02's speed at 0 for 6 min while
+S02's occupancy stands far over its normal: batch54 paged `stuck S02_speed`; the rule `dead` already had (a station's
+occupancy over JAM × its normal level: agent/faults/standstill.py) now holds for `stuck` too. A loop stuck in free
+flow is still paged. A CSV replayed through the agent's own Pipeline; the events validate against the schema."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+
+from agent import config
+from agent.alerts import iso
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.sources import open_source
+from agent.sources.lines import parse_time
+from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
+from agent.window import Aligner
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
+SENSORS = corridor_sensors(6)
+START = "2026-01-05T00:00:00Z"
+H = 3600.0
+
+
+def replay(tmp_path: Path, anomalies: list[AnomalySpec]) -> tuple[list, list]:
+    records = generate(SimulateConfig(scenario="corridor", seed=3, start=START, duration_s=7 * H,
+                                      anomalies=anomalies), SENSORS, 30.0)
+    path = tmp_path / "corridor.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *SENSORS])
+        for r in records:
+            w.writerow([iso(r.ts), *[f"{r.values[s]:.6g}" if s in r.values else "" for s in SENSORS]])
+    cfg = config.from_dict({
+        "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
+        "sources": [{"type": "replay", "path": str(path)}],
+        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
+        "scoring": {"chain": ["numpy"]}, "threshold": {"method": "pot", "risk": 0.0005},
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}, "sinks": []},
+        base_dir=str(tmp_path))
+    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
+    pipe = Pipeline(cfg)
+    faults, alerts = [], []
+    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
+        res = pipe.step(row)
+        faults += res.faults
+        alerts += [a for a in res.alerts if a.event == "new"]
+    for ev in faults:
+        jsonschema.validate(ev.to_dict(), SCHEMA)
+    return faults, alerts, records
+
+
+def test_an_incident_queue_at_zero_is_no_stuck_loop_and_a_stuck_loop_in_free_flow_still_is(tmp_path):
+    t0 = parse_time(START)
+    incident = (t0 + 5 * H, t0 + 5.5 * H)
+    faults, alerts, records = replay(tmp_path, [
+        AnomalySpec(kind="stuck", at_s=3 * H, duration_s=900, target="S05_speed"),
+        AnomalySpec(kind="incident", at_s=5 * H, duration_s=1800, target="S03", magnitude=1.5)])
+    # the queue: S02's speed read 0, unchanged, for 12 ticks (6 min, over stuck_s) — the situation user27 met
+    zeros = [r.ts for r in records if incident[0] <= r.ts < incident[1] and r.values["S02_speed"] == 0]
+    assert len(zeros) >= 10
+    in_queue = [(f.sensor, f.kind, f.evidence["summary"]) for f in faults
+                if f.event == "fault" and incident[0] <= f.start < incident[1]]
+    assert in_queue == []
+    assert [a for a in alerts if incident[0] <= a.ts <= incident[1]], "the incident itself is alerted"
+    stuck = [f for f in faults if f.event == "fault" and f.sensor == "S05_speed" and f.kind == "stuck"]
+    assert len(stuck) == 1 and t0 + 3 * H <= stuck[0].start <= t0 + 3 * H + 60
