@@ -28,6 +28,7 @@ from .discord import DiscordWatch, judged_level
 from .faults.events import FaultEvent
 from .faults.holdback import ticks_of
 from .faults.source import SourceMap
+from .faults.recorded import taught_on_recording
 from .faults.tracker import FaultTracker
 from .pipeline_faults import judged_at, rejudged, tell_alert, unheard
 from .pipeline_fit import TierFitter, end_warmup, scale_mismatches
@@ -176,6 +177,11 @@ class Pipeline:
         its newest `replay_max_ticks`) before live data. A recording shorter than the warm-up is
         topped up by live ticks. After a finished replay the first T live ticks only refill the
         window (the recording's last rows are from another time) and are not scored."""
+        taught, said = taught_on_recording(self._new_health, rows, self.cfg.faults.learn_s, self.cfg.tick_s)
+        if taught is not None:      # (before the fit: it gives back the rows' values)
+            self.health = taught
+        if said:
+            log.info("%s", said)
         self.warmup = rows
         self.warmup_counted = (len(rows) if self.cfg.warmup.counts == "ticks"
                                else int((~rows.missing & ~rows.carried).any(axis=1).sum()))

@@ -1,0 +1,79 @@
+"""faults12: a loop already broken when a life starts that warms up on `warmup.replay` is paged (user27: a roadside
+unit restarted with a 13th station, the checkpoint refused and the open faults ended `restart`; K028_speed, held at
+96.5, and K030, at zeros, through the restart were not paged again in the new life). The fault rules had learned
+from live ticks only: a speed frozen since the first live tick had never varied (`stuck` leaves such a sensor alone:
+a setpoint?) and a station at zeros since then had a normal level of 0 (`dead` leaves a sensor usually at its
+floor alone). Now the rules are taught on the recording first (agent/faults/recorded.py).
+
+A real `python -m agent run` on real files: a clean day of the corridor simulator as `warmup.replay`, then two live
+hours (a replay source) in which S05_speed holds one value and S04's three loops read 0 from the first tick. The
+fault events are read from the jsonl sink and checked against the schema."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from agent.alerts import iso
+from agent.sources.lines import parse_time
+from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((REPO / "agent/schemas/fault.schema.json").read_text())
+SENSORS = corridor_sensors(6)
+H = 3600.0
+
+
+def write(path: Path, start: str, hours: float, seed: int, edit=None) -> list:
+    records = generate(SimulateConfig(scenario="corridor", seed=seed, start=start, duration_s=hours * H), SENSORS, 30.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *SENSORS])
+        for r in records:
+            values = dict(r.values)
+            if edit:
+                edit(values)
+            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in SENSORS]])
+    return records
+
+
+def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(tmp_path):
+    write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
+    held = {}
+
+    def broken(values):
+        held.setdefault("S05_speed", values["S05_speed"])
+        values["S05_speed"] = held["S05_speed"]             # frozen at the first live tick's reading
+        for q in ("flow", "occ", "speed"):
+            values[f"S04_{q}"] = 0.0                        # the station reads zeros
+    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=broken)
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
+        "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
+        "sources": [{"type": "replay", "path": "live.csv"}],
+        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480, "replay": "clean"},
+        "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "events.jsonl"}],
+        "state_dir": "state"}))
+    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fault rules taught on the recording's newest" in run.stderr
+    lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
+    faults = [f for f in lines if f.get("event") in ("fault", "fault_end")]
+    for f in faults:
+        jsonschema.validate(f, SCHEMA)
+    raised = [f for f in faults if f["event"] == "fault"]
+    stuck = [f for f in raised if f["sensor"] == "S05_speed" and f["kind"] == "stuck"]
+    assert stuck, [(f["sensor"], f["kind"]) for f in raised]
+    station = [f for f in raised if f["sensor"] == "S04" and f["kind"] == "station"]
+    assert station and set(station[0]["sensors"]) >= {"S04_flow", "S04_speed"}, \
+        [(f["sensor"], f["kind"], f.get("sensors")) for f in raised]
+    # paged within minutes of the first live tick, as a loop that broke while the agent ran is
+    first = parse_time("2026-01-05T08:00:00Z")
+    for f in (stuck[0], station[0]):
+        assert parse_time(f["ts"]) <= first + 15 * 60, f
