@@ -58,6 +58,8 @@ def reported_faults(faults: list[dict]) -> list[dict]:
     """Fault decisions as {sensor, kind, ts, start, end}: from fault/fault_end payloads (to_dict)."""
     out, open_ = [], {}
     for f in faults:
+        if f.get("event") == "fault_update":      # a join told (faults12): its fault_end lists it in evidence.joined
+            continue
         if f.get("kind") == "station":            # several sensors' faults told as one (faults/station.py)
             _station(f, out, open_)
         elif f.get("event") == "fault":

@@ -38,8 +38,8 @@ def id_stamp(ts: float) -> str:
 @dataclass
 class FaultEvent:
     fault_id: str
-    seq: int                  # 0 for fault, 1 for fault_end
-    event: str                # fault | fault_end
+    seq: int                  # 0 for fault, 1 for fault_end, 2 + ticks from its start for fault_update
+    event: str                # fault | fault_update (a station / lone fault's mates joined: faults12) | fault_end
     node: str
     site: str
     sensor: str               # the sensor; kind source: the source's label (= source); kind station: the group
@@ -88,8 +88,9 @@ class FaultEvent:
 
     def line(self) -> str:
         """One readable terminal line."""
-        if self.event == "fault":
-            return (f"{iso(self.ts)} FAULT  {self.sensor} {self.kind} since {iso(self.start)}: "
+        if self.event in ("fault", "fault_update"):
+            what = "FAULT " if self.event == "fault" else "FAULT_UPDATE"
+            return (f"{iso(self.ts)} {what} {self.sensor} {self.kind} since {iso(self.start)}: "
                     f"{self.evidence.get('summary', '')}")
         return (f"{iso(self.ts)} FAULT_END {self.sensor} {self.kind}: {self.reason} after "
                 f"{(self.end or self.ts) - self.start:.0f}s")

@@ -21,6 +21,11 @@ telling groups (faults/source.py does the same for a source's silence).
     as possible. The fault_end lists it (a station's in `sensors`; a lone fault's, whose payload is a
     sensor fault's, in evidence.kinds) and, with the tick it was decided, in evidence.joined (a scorer
     of the events, agent/evaluate/faults.py, loses no decision); later, a mate is told on its own.
+  - A join is told (faults12): a `fault_update` event of the fault (seq 2 + the ticks from its start to the join:
+    one per join tick, never 0 or 1, so (fault_id, seq) stays unique), its `sensors` (a station's) every
+    sensor it now stands for, evidence.kinds each one's kind and evidence.joined who joined when. Before, the
+    join was untold until the end: user27's centre read `2 sensors (K030_flow, K030_occ: dead)` while
+    K030_speed was dead too a tick later. A join adds no page (no second `fault`): the update says it.
   - Its end: one fault_end (reason of the last) when the last of its sensors has ended; each
     sensor's own end before that is untold. A lone fault no mate joined ends as it always did.
 Source faults (kind `source`) are not grouped again: they already stand for their sensors.
@@ -118,6 +123,7 @@ class StationFaults:
                          None)
             if open_ is not None:
                 self._join(open_, evs, tr, ts)
+                out.append(self._update(open_, evs, tr, ts))
             elif len(evs) < 2:
                 out.append(self._lone(evs[0], tr))
             else:
@@ -137,6 +143,21 @@ class StationFaults:
         if silent and loud:
             told = self.event(g, "fault", ts, {}, tr)
             self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(g.sensors)))
+
+    def _update(self, g: Grouped, evs: list[FaultEvent], tr, ts: float) -> FaultEvent:
+        """The `fault_update` that tells mates `evs` joined `g` at `ts`: what it now stands for (faults12)."""
+        joining = ", ".join(f"{ev.sensor} ({ev.kind})" for ev in evs)
+        now = ", ".join(g.sensors)
+        head = f"{len(g.sensors)} sensors of {g.group} faulty together ({now})" if not g.head else \
+            f"{g.head} and its mates of {g.group} ({now})"
+        evidence = {"summary": f"{joining} joined: {head}; check what they share (detector card, cabinet, cable, "
+                               f"power) — one cause, not each sensor",
+                    **self._told(g), "each": {ev.sensor: ev.evidence for ev in evs},
+                    "starts": {ev.sensor: iso(ev.start) for ev in evs}}
+        update = self.event(g, "fault_update", ts, evidence, tr)
+        update.seq = 2 + max(0, int(round((ts - g.start) / tr.tick_s)))
+        update.kept = g.entry
+        return update
 
     def _lone(self, ev: FaultEvent, tr) -> FaultEvent:
         """A sensor decided alone: told at once, and kept as a lone fault when its group has mates that may join."""

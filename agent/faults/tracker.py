@@ -322,7 +322,8 @@ class FaultTracker:
         told = self.sources.started(events, self, t)
         told = self.stations.started(told, self, t.ts)      # (a lone fault too: its mates may join it, faults6)
         for ev in told:             # counted as told: a source's outage is one `source`, not its sensors' missing
-            self.raised[ev.kind] += 1
+            if ev.event == "fault":     # (a fault_update, a join told, raises nothing new: faults12)
+                self.raised[ev.kind] += 1
         return told
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
