@@ -177,7 +177,7 @@ class Pipeline:
         its newest `replay_max_ticks`) before live data. A recording shorter than the warm-up is
         topped up by live ticks. After a finished replay the first T live ticks only refill the
         window (the recording's last rows are from another time) and are not scored."""
-        taught, said = taught_on_recording(self._new_health, rows, self.cfg.faults.learn_s, self.cfg.tick_s)
+        taught, said = taught_on_recording(self._new_health, rows, self.warmup_ticks)
         if taught is not None:      # (before the fit: it gives back the rows' values)
             self.health = taught
         if said:

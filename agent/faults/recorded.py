@@ -8,8 +8,8 @@ user27 restarted a roadside unit with a 13th station (the checkpoint refused, th
 never judges a sensor that never varied (it may be a setpoint) — and K030, at zeros, had a normal level of 0 —
 `dead` never judges a sensor usually at its floor. Both faults stayed unpaged.
 
-Here a new tracker observes the recording's newest ticks (RECORDED_HORIZONS × the rules' learning horizon: older
-ones are forgotten by the rules anyway), its events dropped (they are of the recording's past, told to no one),
+Here a new tracker observes the recording's newest ticks — as many as a warm-up on live traffic would have shown
+it (`warmup.ticks`), and at least MIN_TICKS (stuck's repeat statistics are learned over 240) — its events dropped (they are of the recording's past, told to no one),
 then takes the live ticks after a gap (`after_gap`: the first live step is no tick's change). A fault still open
 at the recording's end (a recording that was not all normal) would be carried into live time untold: then the
 rules start new, as before, and the log says why.
@@ -21,19 +21,19 @@ from typing import Callable
 from ..window import Row
 from .tracker import FaultTracker
 
-RECORDED_HORIZONS = 4       # the recording's newest ticks observed: this many of the rules' learning horizons
-MIN_HORIZON_TICKS = 240     # (stuck.py's: repeat statistics are learned over at least this many ticks)
+MIN_TICKS = 480             # the fewest recorded ticks observed (2 × stuck.py's MIN_HORIZON_TICKS), when there are
 
 
-def taught_on_recording(new_tracker: Callable[[], FaultTracker], rows, learn_s: float,
-                        tick_s: float) -> tuple[FaultTracker | None, str]:
-    """A new tracker that observed the newest ticks of `rows` (agent/warmup.py WarmupRows), and what to log; None
-    when a fault was still open at the recording's end (then a new tracker learns from live ticks, as before)."""
+def taught_on_recording(new_tracker: Callable[[], FaultTracker], rows,
+                        warmup_ticks: int) -> tuple[FaultTracker | None, str]:
+    """A new tracker that observed the newest max(warmup_ticks, MIN_TICKS) ticks of `rows` (agent/warmup.py
+    WarmupRows), and what to log; None when a fault was still open at the recording's end (then a new tracker
+    learns from live ticks, as before)."""
     tracker = new_tracker()
     n = len(rows)
     if not n or not tracker.rules:
         return None, ""
-    first = max(0, n - int(RECORDED_HORIZONS * max(learn_s / tick_s, MIN_HORIZON_TICKS)))
+    first = max(0, n - max(int(warmup_ticks), MIN_TICKS))
     ts, values, missing, carried = rows.ts, rows.values, rows.missing, rows.carried
     judged = 0
     for k in range(first, n):
