@@ -87,6 +87,13 @@ class WarmupConfig:
         "then learned, so it starts having learned the whole warm-up — at 1-s ticks, where live it follows a move of "
         "the operating point within ~30 ticks, `frozen` can set the threshold far above any live score for good "
         "(qa45: ~67 on the simulator's pump under configs/industrial.yaml, no alert)", default="frozen")
+    flat_sensors: Literal["score", "learn"] = doc(
+        "a sensor that read one constant through a warm-up the normalisation is fitted on (its spread the std floor): "
+        "`score` it from the first tick in units of that floor (any change of it alerts while it differs; said at the "
+        "end of warm-up), or `learn` it live as a sensor the warm-up did not read is (agent/learning_sensors.py: not "
+        "scored until read on `ticks` calm ticks in which it moves). `score` by default: SKAB's fallback lost F1 "
+        "0.80 → 0.77 with `learn` (its Thermocouple is flat through 19 files' training rows and carries their "
+        "anomalies; qa47, docs/measured/first-week.md)", default="score")
     replay: str | None = doc(
         "recorded normal data (a file or folder) the agent warms up on before live data; read with "
         "`replay_format`'s keys, the rest the config's first `replay` source's, else the replay defaults (`,`, a "

@@ -10,7 +10,7 @@ release's format left open, too. Every number in them is checked before it is us
 is JSON read back after a flipped bit, a hand edit or a downgrade. The rest of a restart (the checkpoint, the
 resume point, the first new data) is agent/resume.py's `Resume`, whose base this is: it uses the Agent's `cfg`,
 `pipeline`, `aligner`, `sinks`, `state_reads`, the journals and the events' delivery (agent/delivery.py), and
-Resume's `_judged_until` and `_faults_told_until`.
+Resume's `_judged_until`, `_faults_told_until` and `_unrestored_last_ts` (a refused checkpoint's last tick).
 """
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ class JournalResume:
                 self.state_reads["fault_journal"] = f"{self.fault_journal.path}: not usable: {'; '.join(problems.values())}"
             try:
                 if not (restored and health.rules):
-                    ended = health.ended_at_restart(told_open, ts)
+                    ended = health.ended_at_restart(told_open, ts if restored else self._last_seen_open(ts))
                 else:
                     health.resume_open(told_open)
                     ended = None
@@ -224,6 +224,13 @@ class JournalResume:
         finally:
             self._told_open = health.open_faults()
             self._let_go_of_ended_faults()
+
+    def _last_seen_open(self, journal_ts: float) -> float:
+        """When the last run last saw its open faults open, for their end at a restart with no checkpoint restored:
+        the fault journal's last write (`journal_ts`), or the refused checkpoint's last tick when later (resume.py
+        `_header_last_ts`: a clean stop writes one at the stop; the journal is written only at a fault event)."""
+        kept = self._unrestored_last_ts
+        return journal_ts if kept is None or kept <= journal_ts else kept
 
     def _let_go_of_ended_faults(self) -> None:
         """The faults the alerts hold (`after_fault`, the open alert's `fault`) under an id no fault is open under
@@ -260,7 +267,7 @@ class JournalResume:
                 held = health.open_faults()
                 ids = {f["fault_id"] for f in held.values()}
                 told_open = {name: f for name, f in told_open.items() if f["fault_id"] not in ids}
-            ended = health.ended_at_restart(told_open, ts)
+            ended = health.ended_at_restart(told_open, ts if restored else self._last_seen_open(ts))
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
             log.warning("fault journal %s (format version %r): its open faults not usable (%s)", self.fault_journal.path,
                         doc.get("version"), exc)

@@ -25,6 +25,7 @@ from .alerts import AlertEvent, AlertTracker, explain
 from .bundle import Expectation
 from .detector import Detector
 from .discord import DiscordWatch, judged_level
+from .learning_sensors import LearningSensors
 from .faults.events import FaultEvent
 from .faults.holdback import ticks_of
 from .faults.source import SourceMap
@@ -119,6 +120,8 @@ class Pipeline:
         # tiers wait for the recent ticks to fill (the fallback scores meanwhile), and what became of them, in words.
         self.tier_waits: str | None = None
         self.tier_note: str | None = None
+        # Sensors the warm-up learnt no normal for: masked as missing until learnt live (agent/learning_sensors.py)
+        self.learning: LearningSensors | None = None
         self.warm = False
         self.ticks = 0
         # The detector's callables, made once (a closure per callable per tick was ~0.4 µs a tick; perf54): each
@@ -166,11 +169,12 @@ class Pipeline:
 
     def _finish_warmup(self) -> None:
         """The fallback, the model tiers and the level fitted on the warm-up's ticks (pipeline_fit.end_warmup)."""
-        self.normaliser, self.recent = end_warmup(
+        self.normaliser, self.recent, self.learning = end_warmup(
             self.warmup, self.normaliser, self.fitter, sensors=self.sensors, chain=self.chain, numpy=self.numpy,
             detector=self.detector, window=self.window, level=self.level, discord=self.discord,
             fit_fraction=self.cfg.warmup.fit_fraction, held_out=self.cfg.warmup.held_out,
-            keep_recent=self._keeps_recent())
+            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks,
+            learn_flat=self.cfg.warmup.flat_sensors == "learn")
         self.warm = True
 
     def warm_up_from(self, rows: WarmupRows) -> None:
@@ -219,6 +223,9 @@ class Pipeline:
         faults = self.health.observe(row)
         arrived = row.missing            # (before the mask: a faulty sensor's reading arrived all the same)
         row = self.health.mask(row)      # the model and the fallback never see a faulty sensor
+        learning = self.learning
+        if learning is not None:         # nor one with no learnt normal (its readings learnt below)
+            heard, row = row, learning.mask(row)
         if not self.warm:
             self.warmup.append(row)
             self.warmup_counted += self._counts(row)
@@ -255,10 +262,29 @@ class Pipeline:
             self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
             if self.tier_waits is not None and len(self.recent) >= self.recent.capacity:
                 pipeline_state.tier_takes_over(self)
+        if learning is not None and learning.observe(heard, decision.calm):
+            self._join()                 # (last: the fits made again end with this tick in the window)
         # (by position, in the fields' order: a class called with keywords first builds a dict of them,
         # ~1 µs a tick with these eleven; perf51)
         return TickResult(row.ts, False, result.score, self.detector.threshold(result.tier), result.tier,
                           result.sensor_scores, row.label, row.event, decision.events, faults, result)
+
+    def _join(self) -> None:
+        """Sensors learnt live join scoring from the next tick: their mean and spread go into the normaliser and
+        the warm-up's fits are made again on the ticks kept while they were learnt (a new fallback: the old one
+        never saw them), with the model tiers aligned to the normaliser again (agent/learning_sensors.py)."""
+        rows = self.learning.rows
+        rows.trim()
+        self.numpy = self._new_fallback()
+        self.chain.tiers[-1] = self.numpy
+        for tier in self.chain.tiers[:-1]:
+            tier.align_to(self.normaliser)
+        self.normaliser, self.recent, self.learning = end_warmup(
+            rows, self.normaliser, self.fitter, sensors=self.sensors, chain=self.chain, numpy=self.numpy,
+            detector=self.detector, window=self.window, level=self.level, discord=None,
+            fit_fraction=self.cfg.warmup.fit_fraction, held_out=self.cfg.warmup.held_out,
+            keep_recent=self._keeps_recent(), learn_need=self.warmup_ticks, joining=self.learning,
+            learn_flat=self.cfg.warmup.flat_sensors == "learn")
 
     # The detector's callables on the tick being judged (`_judged`; made once in __init__: perf54).
 
@@ -400,6 +426,7 @@ class Pipeline:
                 "last_tier_switch": self.chain.switches[-1] if self.chain.switches else None,
                 "sensors_flat_at_fit": [] if self.normaliser is None else
                 [self.sensors[j] for j in np.flatnonzero(self.normaliser.floored())],
+                "sensors_learning": {} if self.learning is None else self.learning.snapshot(),
                 **self.health.snapshot()}
 
     # -- checkpoint and restart (agent/checkpoint.py; agent/pipeline_state.py, pipeline_time.py) --

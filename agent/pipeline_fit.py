@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .alerts import iso
+from .learning_sensors import LearningSensors
 from .recent_ticks import RecentTicks
 from .scorers.standby import StandbyTier
 from .threshold import AdaptiveThreshold, calibrate
@@ -134,29 +135,49 @@ class TierFitter:
 def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitter, *, sensors: list[str],
                chain: ScorerChain, numpy: NumpyScorer, detector: Detector, window: WindowBuffer,
                level: LevelMonitor | None, discord: DiscordWatch | None, fit_fraction: float,
-               held_out: str, keep_recent: bool) -> tuple[Normaliser, RecentTicks | None]:
+               held_out: str, keep_recent: bool,
+               learn_need: int = 0, learn_flat: bool = False,
+               joining: LearningSensors | None = None) -> tuple[Normaliser, RecentTicks | None, LearningSensors | None]:
     """The warm-up's end (Pipeline._finish_warmup): the discord watch sees the warm-up's readings; the
     normaliser is fitted on them (or, a bundle's, checked against them: units, flat sensors); the fallback
     is fitted on the first `fit_fraction` and its threshold calibrated on every tick (the rest scored by the fitted
     model, or with `held_out` live as live ticks, each then learned); each model tier's
     profile and threshold are fitted (`fitter`) and a standby that learns from warm-up keeps the ticks;
-    the level that holds alerts is fitted; the window gets the last T ticks. Returns the normaliser and the
-    recent ticks a hot swap is fitted on (`keep_recent`), else None. `rows` is cleared."""
+    the level that holds alerts is fitted; the window gets the last T ticks. A sensor a normalisation fitted here
+    learnt no normal for (agent/learning_sensors.py; `learn_need` > 0: the calm reads it needs live; `learn_flat`: one read as one
+    constant too) is missing
+    to every fit and named once; `joining`: such sensors learnt live, some now ready — `rows` are the ticks kept
+    while they were learnt, `normaliser` takes the ready ones' mean and spread (the others' as they were), and
+    the fits are made again on them. Returns the normaliser, the recent ticks a hot swap is fitted on (`keep_recent`,
+    else None) and the sensors learnt live (None: none). `rows` is cleared."""
     raw, missing, ts = rows.values, rows.missing, rows.ts    # views, not copies
     if discord is not None:
         for values, fresh in zip(raw, ~missing & ~rows.carried & np.isfinite(raw)):
             discord.step(values, fresh)      # its record counts the warm-up's readings too
         values = None                        # (a view: it would keep the raw values)
     fitted_here = normaliser is None
-    if fitted_here:
+    learning = None
+    if joining is not None:
+        learning = joining.join_into(normaliser, raw, missing, iso(float(ts[-1])))
+    elif fitted_here:
         # Labels are never used here: they are ground truth, and the daemon has none.
         normaliser = Normaliser.fit(raw)
+        if learn_need > 0:
+            learning = LearningSensors.at_warmup_end(sensors, raw, missing, normaliser, learn_need, window.steps,
+                                                     learn_flat)
     elif len(chain.tiers) > 1:
         for line in unit_mismatches(sensors, raw, missing, normaliser):
             log.warning("%s", line)
-    for line in flat_sensors(sensors, raw, missing, normaliser,
-                             "this warm-up" if fitted_here else "the bundle's training data"):
-        log.warning("%s", line)
+    if learning is not None and joining is None:
+        for line in learning.said():
+            log.warning("%s", line)
+    if joining is None:                          # (flat ones not learnt live: warmup.flat_sensors score)
+        for line in flat_sensors(sensors, raw, missing, normaliser,
+                                 "this warm-up" if fitted_here else "the bundle's training data",
+                                 skip=None if learning is None else learning.mask_of):
+            log.warning("%s", line)
+    if learning is not None:
+        missing = missing | learning.mask_of     # every fit sees them missing (a copy: the rows' own stay)
     z = normaliser.apply(raw)
     # The raw values are not read again: their memory goes back before the fit, whose
     # temporaries set the run's peak (perf44).
@@ -196,7 +217,7 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
              "threshold %.3f%s", len(z), cut, len(z) - cut, iso(float(ts[-1])), tier,
              detector.threshold(tier), fallback)
     rows.clear()
-    return normaliser, recent
+    return normaliser, recent, learning
 
 
 def scale_mismatches(sensors: list[str], window: WindowBuffer, normaliser: Normaliser | None,

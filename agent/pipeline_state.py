@@ -19,6 +19,7 @@ import numpy as np
 
 from .digest import sha256
 from .discord import DiscordWatch
+from .learning_sensors import LearningSensors
 from .faults.tracker import FaultTracker
 from .records import span
 from .recent_ticks import RecentTicks
@@ -86,6 +87,8 @@ def state_of(p: Pipeline) -> dict:
         # a model tier still waiting for the ring after a restart onto another bundle or profile: it waits on
         # after the next restart too (restored unprepared, it would score without the profile it waits for)
         **({} if p.tier_waits is None else {"tier_waits": p.tier_waits}),
+        # sensors still learnt live (agent/learning_sensors.py): absent when none, as before them
+        **({} if p.learning is None else {"learning": p.learning.state_dict()}),
     })
     return state
 
@@ -116,6 +119,7 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
         p.warmup_counted, p.refill = counted, refill
         return
     normaliser = Normaliser.restored(state["normaliser"], n)
+    learning = LearningSensors.restored(state.get("learning"), p.sensors)
     scorer = p._new_fallback()
     scorer.restore(state["numpy"])
     tiers = {"numpy"} if tier_changed else {t.TYPE for t in p.chain.tiers}    # (else the bundle's)
@@ -143,6 +147,7 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
                                                    lambda tier: p.fitter.learns_warmup(p.thresholds[tier]))
         restore_models(p.chain.tiers[:-1], state.get("models", {}))
     p.normaliser, p.numpy, p.detector, p.window = normaliser, scorer, detector, window
+    p.learning = learning
     p.health, p.level, p.discord, p.recent = health, level, discord, recent
     p.chain.tiers[-1] = scorer
     for t, ticks_kept in kept.items():

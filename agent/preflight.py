@@ -214,8 +214,8 @@ def unrecorded_sensors(root: Path, reader, sensors: list[str]) -> list[Note]:
         return []                       # none at all: warmup_problems refuses it
     named = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     return [Note(f"{len(missing)} of the {len(sensors)} sensors have no column in its {len(headers)} CSV file(s) "
-                 f"({named}): no normal is learned for them, `run` warns they did not move (a station added since "
-                 "the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
+                 f"({named}): no normal is learned for them, `run` scores them once learnt live (a station added "
+                 "since the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
 
 
 def _unmapped_files(root: Path, reader, sensors: list[str], files: list[Path]) -> list[Note]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from .alerts import iso
 from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests, silence_feed)
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
-from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, tier_mismatch
+from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, read_meta, tier_mismatch
 from .journal_resume import JournalResume
 from .journaled import is_time
 from .live_pace import near_host_clock_s
@@ -135,6 +135,7 @@ class Resume(JournalResume, SignOfLife):
         resumed = None
         restored = False
         tier_changed = None
+        self._unrestored_last_ts = self._header_last_ts()   # (kept only if the checkpoint is refused below)
         try:
             current = self.fingerprint()
             loaded = self.checkpoints.load(current, tier_apart=True)
@@ -154,6 +155,7 @@ class Resume(JournalResume, SignOfLife):
                     tier_from_replay(self.pipeline, lambda: read_replay(self.cfg, self.rejects, self._reading_warmup))
                 self.aligner = aligner          # nothing after this can fail
                 restored = True
+                self._unrestored_last_ts = None
                 resumed = f"taken {time.time() - created:.0f} s ago"
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
@@ -264,6 +266,13 @@ class Resume(JournalResume, SignOfLife):
                     "back since it was written?); the learned state is kept, the time base starts again from the "
                     "live data and the window refills for %d ticks before the first score", self.checkpoints.path,
                     iso(last_ts), ahead_s / 3600.0, self.pipeline.refill)
+
+    def _header_last_ts(self) -> float | None:
+        """The last tick the checkpoint on disk holds, from its header alone, read before it is loaded: when it is
+        refused (sensors changed, another release's state) its faults cannot be judged, but a clean stop wrote it at
+        the stop, so its last tick is when the last run last saw them open (`_resume_faults`: user27's FAULT_END
+        stamped with the fault journal's last write, 8 min before the stop)."""
+        return _header_last_ts_of(self.checkpoints.path)
 
     def _refused(self, why: str) -> None:
         self.checkpoint_start = {"state": "refused", "detail": why}
@@ -391,6 +400,19 @@ def _no_calm_counted_in_a_refill(pipeline) -> None:
              "the first score after the refill; judged from that score as a live alert is",
              opened.alert_id, max(opened.below, opened.spent), pipeline.refill)
     opened.below = opened.spent = 0
+
+
+def _header_last_ts_of(path: Path) -> float | None:
+    """The last tick a checkpoint file's header says it holds, or None (no file, not a checkpoint, no tick). Only a
+    regular file is peeked at: the load after this opens it again, and a second open of anything else (a FIFO, a
+    device) could block the start or read other bytes than the load does (tests/test_checkpoint.py's FIFO start)."""
+    try:
+        if not path.is_file():
+            return None
+        value = read_meta(path).get("last_ts")
+    except (OSError, CheckpointRefused, AttributeError):
+        return None
+    return float(value) if is_time(value) else None
 
 
 def _checkpoint_times(meta: dict) -> tuple[float, float | None]:

@@ -211,14 +211,16 @@ PLANT_OFF = ("off the running model's scale as much: the plant is away from its 
              "anomaly, a valve shut, a pump stopped?), not the bundle in other units")
 
 
-def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm: Normaliser, source: str) -> list[str]:
+def flat_sensors(sensors: list[str], raw: np.ndarray, missing: np.ndarray, norm: Normaliser, source: str,
+                 skip: np.ndarray | None = None) -> list[str]:
     """One line per sensor whose std in `norm` is the floor (Normaliser.floored): flat through the rows
     it was fitted on (a pump off, a valve shut, a flag at 0) or never read. Its first change then scores
     as many floors as it moves and holds an alert open for as long as it differs; said once, at the end
     of warm-up, so that alert is not a mystery. `raw`/`missing`: the warm-up's rows, for the figures;
-    `source`: where the normalisation comes from ("this warm-up", "the bundle's training data")."""
+    `source`: where the normalisation comes from ("this warm-up", "the bundle's training data"); `skip`: sensors said
+    otherwise (learnt live: agent/learning_sensors.py)."""
     out = []
-    for j in np.flatnonzero(norm.floored()):
+    for j in np.flatnonzero(norm.floored() if skip is None else norm.floored() & ~skip):
         name, seen = sensors[j], raw[~missing[:, j], j]
         seen = seen[np.isfinite(seen)]
         now = ("no reading in this warm-up" if not len(seen) else

@@ -3,6 +3,7 @@ a subscriber received and what the JSONL holds. Prints JSON (what was done, coun
 
     python bench/chaos.py [--seed 1] [--duration 900] [--dir DIR] [--no-disk] [--scorer numpy|tflite|onnx]
                           [--upgrade-from TREE] [--checkpoint-s 2] [--faults flood,kill9,...]
+                          [--set warmup.held_out=live ...]
 
 Earlier QA rounds each tried one or two faults at a time (tests/test_qa*.py). Here a real
 `python -m agent run` (udp source on the host's clock, 0.5-s ticks, numpy tier, MQTT + JSONL
@@ -52,6 +53,10 @@ started in the first half of the chaos run that earlier release's agent (`python
 rest this tree's: the upgrade happens at a restart under the same faults (a kill -9 or a clean stop, a full
 disk), on the state, journals and outbox the earlier release left. The invariants are the same, checked
 across both releases' events (each life's release is in the JSON's `releases`).
+
+`--set KEY=VALUE` (repeatable) sets one key of the soak's config by its dotted path, the value read as YAML
+(`--set warmup.held_out=live`: configs/industrial.yaml's warm-up, which the soak's own config does not have); a key
+the agent does not know is refused by its first start (`agent_exited_on_its_own`), as a user's would be.
 
 `--checkpoint-s` (2 by default) is the agent's `checkpoint_s`: at 30 most kill -9s come two or more within one
 interval, each restart resuming the same checkpoint while its own first data is still awaited (clock23's case).
@@ -551,9 +556,11 @@ def small_fs_module():
 
 
 def write_config(work: Path, state: Path, source: dict, broker_port: int, extra: str = "",
-                 scorer: str = "numpy", sensors: list[str] | None = None, checkpoint_s: float = 2.0) -> Path:
+                 scorer: str = "numpy", sensors: list[str] | None = None, checkpoint_s: float = 2.0,
+                 overrides: list[str] = ()) -> Path:
     """The soak's config, reading `source` (its entry of `sources`); with a model `scorer`, the bundle
-    (work/bundles/start) and models_dir (work/models) it names are made here."""
+    (work/bundles/start) and models_dir (work/models) it names are made here; `overrides` (`--set`): each
+    `dotted.key=yaml value` set last."""
     (work / "gw.pw").write_text(GW_PASSWORD + "\n")
     scoring: dict = {"chain": ["numpy"]}
     if scorer in MODEL_SCORERS:
@@ -576,9 +583,25 @@ def write_config(work: Path, state: Path, source: dict, broker_port: int, extra:
                                  "reconnect_max_s": 2}},
                      {"type": "jsonl", "path": str(work / "alerts.jsonl")}],
            "state_dir": str(state), "checkpoint_s": checkpoint_s}
+    for override in overrides:
+        set_key(cfg, override)
     path = work / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False) + extra)
     return path
+
+
+def set_key(cfg: dict, override: str) -> None:
+    """`a.b.c=value` (value read as YAML) set in `cfg`, the mappings on its path made as needed."""
+    key, sep, value = override.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set {override!r}: want KEY=VALUE (a dotted key path, e.g. warmup.held_out=live)")
+    *path, last = key.split(".")
+    node = cfg
+    for part in path:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SystemExit(f"--set {override!r}: {part} is not a mapping in the soak's config")
+    node[last] = yaml.safe_load(value)
 
 
 # -- the soak ------------------------------------------------------------------------------------
@@ -657,7 +680,7 @@ def soak(args) -> dict:
     else:
         src = None
     write_config(work, state, src.source_config() if src else {"type": "udp", "port": udp_port}, broker.port,
-                 scorer=args.scorer, sensors=stream.sensors, checkpoint_s=args.checkpoint_s)
+                 scorer=args.scorer, sensors=stream.sensors, checkpoint_s=args.checkpoint_s, overrides=args.set)
     feeder = Feeder(udp_port, agent, args.seed, stream, sub.warm_since, emit=src.emit if src else None)
     if isinstance(src, MqttChaos):
         src.feeder = feeder
@@ -832,7 +855,7 @@ def soak(args) -> dict:
             shutil.copytree(state, work / "state-at-end", ignore=shutil.ignore_patterns("filler"), dirs_exist_ok=True)
         if disk is not None:
             disk.unmount()
-    result = {"bench": "chaos", "seed": args.seed, "duration_s": args.duration,
+    result = {"bench": "chaos", "seed": args.seed, "duration_s": args.duration, "set": args.set,
               "wall_s": round(time.monotonic() - t0, 1), "dir": str(work),
               "lives": len(agent.lives), "valid_records_sent": feeder.sent,
               "releases": {"earlier": str(earlier), "lives": dict(Counter(life.release for life in agent.lives))}
@@ -901,6 +924,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-disk", action="store_true", help="no tmpfs: state_dir on the work directory, no disk faults")
     p.add_argument("--checkpoint-s", type=float, default=2.0,
                    help="the agent's checkpoint_s (longer: kill -9s fall two within one interval, a restart's wait)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="one key of the soak's config by its dotted path, the value as YAML (warmup.held_out=live)")
     p.add_argument("--upgrade-from", metavar="TREE", help="an earlier release's source tree: the first half's lives")
     p.add_argument("--faults", type=lambda v: v.split(","), metavar="NAME,...",
                    help="only these faults (default: all, by their weights: " + ", ".join(ACTIONS) + ")")

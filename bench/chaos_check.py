@@ -65,7 +65,9 @@ def check(work: Path, sub, agent, scorer: str = "numpy", drops: list[dict] | Non
     inv["no traceback"] = [f"life {life.n}: {life.err}" for life in agent.lives
                            if "Traceback" in life.err.read_text(errors="replace")]
     # The driver moves no clock: the sender's stamps are this host's, a stall is a silence.
-    inv["no time-base move"] = [f"life {life.n}: {line[24:200]}" for life in agent.lives
+    # (a life's release named: an --upgrade-from soak's earlier release may have a defect since fixed — chaos4)
+    inv["no time-base move"] = [f"life {life.n} ({getattr(life, 'release', 'this')}): {line[24:200]}"
+                                for life in agent.lives
                                 for line in life.err.read_text(errors="replace").splitlines()
                                 if "time base moved" in line and "summary:" not in line][:20]
     # What the subscriber got.

@@ -18,7 +18,9 @@ Invariants added (bench/chaos_check.py holds the common ones):
   what a retained reading, a flood or a cleared retained message explain;
 - a device or broker that goes away, or a topic that falls silent, is a fault, not an incident: while it lasts (from
   OUTAGE_JUDGED_S on, in a warm life that outlives it) a fault covering its sensors is open, and no alert starts
-  inside it (for a lone topic: none names its sensor among its top sensors).
+  inside it (for a lone topic: none names its sensor among its top sensors) — unless its life had taken no record
+  yet (started while the whole feed was away, waiting through it for its first data): that silence is the restart
+  gap's, skipped and said so in the life's log (qa41), no fault (chaos4).
 """
 from __future__ import annotations
 
@@ -352,8 +354,24 @@ def fault_spans(faults: list[dict]) -> list[tuple[float, float, set[str], str]]:
     return [(s["start"], s["end"], s["sensors"], s["kind"]) for s in by_id.values()]
 
 
+#: A restart's line for a silence it waited through (agent/restart_gap.py, qa41): skipped ticks, no fault, said so.
+WAITED_FOR_FIRST_DATA = "waiting for its sources' first data"
+
+
+def waited_for_first_data(o: dict, outages: list[dict]) -> bool:
+    """Whether `o` began while its life still waited for its first data: the whole feed away (the device, the source's
+    broker, the publisher silent) from before the life's start until `o` began. Such a life took no record yet: its
+    restart is pending, and the silence is the restart gap's, skipped and said as the sources' silence (qa41,
+    tests/test_qa41_restart_in_device_outage.py), no fault (clock23: none claimed while a restart is pending).
+    (U2-q-n-416, chaos4: a life started with the source's broker killed, then the publisher stalled.)"""
+    life = o["life"]
+    return any(not p["lone"] and p["start"] <= life.started and (p["end"] is None or p["end"] >= o["start"])
+               for p in outages)
+
+
 def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[dict]) -> dict:
-    """A peer gone (device, broker, topic) is a fault, not an incident: see the module's docstring."""
+    """A peer gone (device, broker, topic) is a fault, not an incident: see the module's docstring. One its life
+    waited through for its first data is instead said in that life's restart-gap line (waited_for_first_data)."""
     spans = fault_spans(faults)
     untold, incidents = [], []
     for o in outages:
@@ -365,10 +383,16 @@ def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[d
             continue
         o["judged"] = True
         sensors = set(o["sensors"])
+        when = f"{o['what']} {o['start'] - o['t0_wall']:.0f}–{o['end'] - o['t0_wall']:.0f} s (life {life.n})"
+        if waited_for_first_data(o, outages):
+            o["waited"] = True
+            if WAITED_FOR_FIRST_DATA not in life.err.read_text(errors="replace"):
+                untold.append(f"{when}: the life waited for its first data through it, and its log does not say "
+                              f"{WAITED_FOR_FIRST_DATA!r}")
+            continue
         covered = [s for s in spans if s[0] <= o["end"] + 5 and s[1] >= o["start"] and sensors & s[2]]
         if not covered:
-            untold.append(f"{o['what']} {o['start'] - o['t0']:.0f}–{o['end'] - o['t0']:.0f} s (life {life.n}): "
-                          f"no fault open for {sorted(sensors)}")
+            untold.append(f"{when}: no fault open for {sorted(sensors)}")
         for a in alerts:
             if o["lone"]:
                 named = {x["sensor"] for x in a.get("top_sensors") or []}
@@ -473,7 +497,9 @@ class SourceChaos:
     def outage(self, what: str, sensors: list[str], lone: bool = False) -> dict:
         with self.agent.lock:
             life = _running(self.agent)
+        # (t0_wall: the soak's start on time.time()'s clock, which `start` and `end` are on; t0 is time.monotonic()'s)
         o = {"what": what, "sensors": sensors, "lone": lone, "start": time.time(), "end": None, "t0": self.t0,
+             "t0_wall": time.time() - (time.monotonic() - self.t0),
              "life": life, "warm": life is not None and life.ready and self.warm_since(life.started)}
         self.outages.append(o)
         return o
@@ -497,6 +523,7 @@ class SourceChaos:
         judged = [o for o in self.outages if o["end"] is not None]
         return {"outages": dict(Counter(o["what"] for o in judged)),
                 "outages_judged": dict(Counter(o["what"] for o in judged if o.get("judged"))),
+                "outages_waited_through": dict(Counter(o["what"] for o in judged if o.get("waited"))),
                 "outage_s": round(sum(o["end"] - o["start"] for o in judged), 1)}
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
     python bench/stall_mask.py [--seeds 0 1 2 3] [--hours 4] [--clear-s 60 0] [--stall-s 8] [--stall-every-s 300]
                                [--stalls both|without|with] [--holdback-s 90 3] [--bundle DIR]
                                [--config configs/industrial-opcua.yaml] [--set warmup.held_out=live] [--out report.json]
+                               [--drop-p P] [--drop-rows-p P] [--carry-forward-s S]
 
 Why: a stall of a source of a few seconds opens a `source` fault whose sensors stay masked until the data has been
 back for `faults.clear_s` — 60 ticks at 1-s ticks (configs/industrial.yaml), 2 at the corridor's 30 s. This runs
@@ -19,6 +20,11 @@ incidents an alert *opened* inside of (an alert open since before an incident, c
 trained bundle sees on the 1-s pump that the fallback does not (README's industrial section).
 `--config` runs another 1-s config's settings (its source swapped for the pump as industrial.yaml's is: qa46 measured
 configs/industrial-opcua.yaml) and `--set key.path=value` (YAML) sets one over it, as bench/faults.py's does.
+`--drop-p P` drops each sensor's record of a tick at random with probability P (an intermittent sensor), `--drop-rows-p
+P` every sensor's records of a tick together (an intermittent source), `--carry-forward-s S` sets
+`window.carry_forward_s` (0: a dropped reading is missing on its tick, as on the golden streams of
+tests/recorded_outputs.py); each variant counts the fault events told (`fault` + `fault_end`), by kind (faults11:
+does a missing fault flap on a sensor that misses readings at random).
 """
 from __future__ import annotations
 
@@ -36,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | None = None,
-                bundle: str | None = None, config: str | None = None, settings: list[str] = ()) -> dict:
+                bundle: str | None = None, config: str | None = None, settings: list[str] = (),
+                carry_forward_s: float | None = None) -> dict:
     """configs/industrial.yaml (or `config`) with the simulator's pump for its source and the numpy tier alone."""
     from faults import with_settings      # bench/faults.py: `--set key.path=value`
     cfg = yaml.safe_load(Path(config or REPO / "configs" / "industrial.yaml").read_text())
@@ -50,6 +57,8 @@ def config_dict(seed: int, hours: float, clear_s: float, holdback_s: float | Non
     cfg.setdefault("faults", {})["clear_s"] = clear_s
     if holdback_s is not None:
         cfg["faults"]["holdback_s"] = holdback_s
+    if carry_forward_s is not None:
+        cfg.setdefault("window", {})["carry_forward_s"] = carry_forward_s
     return with_settings(cfg, list(settings))
 
 
@@ -59,20 +68,44 @@ def stalled(records, every_s: float, stall_s: float, offset_s: float):
     return [r for r in records if (r.ts - t0 - offset_s) % every_s >= stall_s]
 
 
+def dropped(records, p: float, rows_p: float, tick_s: float, seed: int):
+    """The records less a random share: each sensor's reading with probability `p` (taken out of its record; a
+    record left with none goes), every record of a tick together with `rows_p` (one draw per reading, one per tick;
+    seeded by the run's seed). The simulator's record holds every sensor of its tick."""
+    import dataclasses
+
+    import numpy as np
+    rng = np.random.default_rng(1000 + seed)
+    t0, tick_drop, keep = records[0].ts, {}, []
+    for r in records:
+        k = int((r.ts - t0) // tick_s)
+        if k not in tick_drop:
+            tick_drop[k] = rng.random() < rows_p
+        if tick_drop[k]:
+            continue
+        values = {name: v for name, v in r.values.items() if not rng.random() < p} if p else r.values
+        if values:
+            keep.append(r if len(values) == len(r.values) else dataclasses.replace(r, values=values))
+    return keep
+
+
 def run(seed: int, hours: float, clear_s: float, stall: tuple[float, float] | None,
         holdback_s: float | None = None, bundle: str | None = None, config: str | None = None,
-        settings: list[str] = ()) -> dict:
+        settings: list[str] = (), drop: tuple[float, float] = (0.0, 0.0),
+        carry_forward_s: float | None = None) -> dict:
     from agent.config import from_dict
     from agent.pipeline import Pipeline
     from agent.records import Rejects
     from agent.sources.simulate import generate
     from agent.window import Aligner
 
-    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle, config, settings),
+    cfg = from_dict(config_dict(seed, hours, clear_s, holdback_s, bundle, config, settings, carry_forward_s),
                     base_dir=str(REPO / "configs"))
     records = generate(cfg.sources[0], cfg.sensor_names(), cfg.tick_s)
     if stall is not None:
         records = stalled(records, stall[0], stall[1], offset_s=37.0 * (seed + 1))
+    if any(drop):
+        records = dropped(records, drop[0], drop[1], cfg.tick_s, seed)
     rows = Aligner.for_agent(cfg, Rejects()).align_all(records)
     pipe = Pipeline(cfg)
     events: dict[str, list[float]] = {}
@@ -121,6 +154,9 @@ def main(argv=None) -> int:
     ap.add_argument("--config", help="a 1-s config's settings instead of configs/industrial.yaml's")
     ap.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                     help="a setting over the config's, e.g. warmup.held_out=live")
+    ap.add_argument("--drop-p", type=float, default=0.0, help="each sensor's record of a tick dropped with this probability")
+    ap.add_argument("--drop-rows-p", type=float, default=0.0, help="every record of a tick dropped together with this probability")
+    ap.add_argument("--carry-forward-s", type=float, help="window.carry_forward_s (default: the config's)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     from agent.evaluate.faults import score_run, summarise
@@ -131,9 +167,11 @@ def main(argv=None) -> int:
     for clear_s, holdback_s, stall in ((c, h, s) for c in args.clear_s for h in args.holdback_s for s in stalls):
         if True:
             name = (f"clear_s {clear_s:g}, " + ("" if holdback_s is None else f"holdback_s {holdback_s:g}, ")
-                    + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s"))
-            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle, args.config, args.set)
-                    for seed in args.seeds]
+                    + ("no stalls" if stall is None else f"{args.stall_s:g}-s stalls every {args.stall_every_s:g} s")
+                    + (f", {args.drop_p:g} of readings dropped" if args.drop_p else "")
+                    + (f", {args.drop_rows_p:g} of ticks dropped" if args.drop_rows_p else ""))
+            runs = [run(seed, args.hours, clear_s, stall, holdback_s, args.bundle, args.config, args.set,
+                        (args.drop_p, args.drop_rows_p), args.carry_forward_s) for seed in args.seeds]
             scored = [score_run(r["events"], r["alerts"], r["faults"], r["tick_s"], 6 * r["tick_s"], r["warmup_end"])
                       for r in runs]
             s = summarise(scored)
@@ -147,6 +185,8 @@ def main(argv=None) -> int:
                 "sensor_faults_reported_of_injected": {k: f"{v['reported']}/{v['injected']}"
                                                        for k, v in s["faults"]["by_kind"].items()},
                 "ticks_with_a_sensor_masked": sum(r["ticks_with_a_sensor_masked"] for r in runs),
+                "fault_events_told": sum(len(r["faults"]) for r in runs),
+                "fault_events_told_by_kind": _by_kind(f for r in runs for f in r["faults"]),
                 "false_alarms_from_faulty_sensor": s["incidents"]["false_alarms_from_faulty_sensor"],
                 "alerts": s["incidents"]["alerts"],
                 "incidents_alerted_from_inside_by_seed": [r["incidents_alerted_from_inside"] for r in runs],
@@ -157,6 +197,14 @@ def main(argv=None) -> int:
             print(name, json.dumps(report["variants"][name]["incidents"]), file=sys.stderr, flush=True)
     from machine import print_json_report
     return print_json_report(report, args.out)
+
+
+def _by_kind(faults) -> dict[str, int]:
+    """fault events (`fault` and `fault_end`) counted by kind."""
+    out: dict[str, int] = {}
+    for f in faults:
+        out[f["kind"]] = out.get(f["kind"], 0) + 1
+    return dict(sorted(out.items()))
 
 
 if __name__ == "__main__":

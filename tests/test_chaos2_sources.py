@@ -95,6 +95,42 @@ def test_faults_are_the_sources_own():
     assert chaos.parse_args(["--source", "mqtt", "--faults", "retained_stale,source_broker_kill"]).faults
 
 
+def test_set_takes_a_dotted_key_as_yaml(tmp_path):
+    """--set (chaos4): warmup.held_out=live written into the soak's config as the agent reads it."""
+    import yaml
+    chaos = bench_module("chaos")
+    args = chaos.parse_args(["--set", "warmup.held_out=live", "--set", "alerts.clear_ticks=5"])
+    path = chaos.write_config(tmp_path, tmp_path / "state", {"type": "udp", "port": 9}, 1883, overrides=args.set)
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["warmup"] == {"ticks": chaos.WARMUP_TICKS, "held_out": "live"} and cfg["alerts"]["clear_ticks"] == 5
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        chaos.set_key({}, "warmup.held_out")
+
+
+def test_an_outage_a_life_waited_through_for_its_first_data_is_judged_by_its_restart_line(tmp_path):
+    """chaos4's U2-q-n-416: a life started while the source's broker was away, the publisher then stalled; it took no
+    record until both were back, so the silence is its restart gap's (qa41: skipped, said, no fault). The outage is
+    judged by that life's line, not as an untold fault; one of a life that had its data is judged as before."""
+    chaos = bench_module("chaos")
+    sources = bench_module("chaos_sources")
+    life = chaos.Life(0, None, tmp_path / "agent-000.stderr", None)
+    life.started, life.ended_at = 100.0, 200.0
+
+    def outage(what, start, end):
+        return {"what": what, "sensors": ["a", "b"], "lone": False, "start": start, "end": end, "t0": 0.0,
+                "t0_wall": 0.0, "life": life if start >= life.started else None, "warm": True}
+    broker, silent = outage("source broker", 90.0, 130.0), outage("publisher silent", 110.0, 130.0)
+    life.err.write_text("restart gap: … 28 s waiting for its sources' first data) was longer than the window\n")
+    assert sources.check_outages([broker, silent], None, [], [])["a peer gone is a fault"] == []
+    assert silent["waited"]
+    life.err.write_text("restart gap: +30 s, the agent's own downtime\n")
+    untold = sources.check_outages([broker, silent], None, [], [])["a peer gone is a fault"]
+    assert len(untold) == 1 and "does not say" in untold[0] and "publisher silent 110–130 s (life 0)" in untold[0]
+    broker["end"] = 105.0           # the feed back before the stall: the life had data, the stall is a fault to tell
+    untold = sources.check_outages([broker, silent], None, [], [])["a peer gone is a fault"]
+    assert untold == ["publisher silent 110–130 s (life 0): no fault open for ['a', 'b']"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="the mosquitto binary is not installed")
 @pytest.mark.parametrize("source", [["--source", "modbus"], ["--source", "mqtt", "--source-broker", "other"],

@@ -145,7 +145,9 @@ def test_a_logger_gap_does_not_keep_the_skab_pump_unscored_for_a_minute():
     """configs/skab.yaml's `faults.clear_s: 0`: after a data gap of the bench's logger (every sensor
     at once, 42 s in valve1/2.csv) the sensors' missing faults end on the first tick they are back
     and score again once the gap has left the window, so a flow step 40 s after the gap is alarmed
-    at once; with the default 60 s the sensors stay masked, then quietened, for a minute more."""
+    at once. With the default 60 s the sensors stayed masked, then quietened, for a minute more; since faults11 an
+    outage of every sensor at once (a whole source's: its `source` fault) ends with its readings whatever `clear_s`,
+    so the default alarms it at once too (a lone sensor's `missing` still waits `clear_s`)."""
     import dataclasses
 
     import numpy as np
@@ -180,4 +182,4 @@ def test_a_logger_gap_does_not_keep_the_skab_pump_unscored_for_a_minute():
 
     slow = dataclasses.replace(base, faults=dataclasses.replace(base.faults, clear_s=60.0))
     assert 0 <= first_alert(base) <= 5
-    assert first_alert(slow) >= 60 - step
+    assert 0 <= first_alert(slow) <= 5         # before faults11: ≥ 20 (masked until clear_s had run)

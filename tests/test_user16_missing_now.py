@@ -1,9 +1,12 @@
 """health's `sensors_missing` means no readings now. A sender that falls silent is one `source` fault; when its
 readings come again the fault stays open until they have been back `faults.clear_s` — and health listed its
-sensors in `sensors_missing` all that while, readings arriving (qa35's soak; user16). Now the open fault stays in
-`faults_active` and the source `down`, its sensors leave `sensors_missing` at the first tick with their readings,
-and `faults_clearing` says how long they have been back. A real agent process fed on stdin at its cadence, its
-health read from a real Mosquitto (the retained health topic)."""
+sensors in `sensors_missing` all that while, readings arriving (qa35's soak; user16). Then the open fault stayed in
+`faults_active` and the source `down` for clear_s while its sensors left `sensors_missing`; since faults11 an outage
+of the whole source (every sensor it carries silent together, not within clear_s of its last one) ends on the first
+tick its readings are back (docs/measured/faults.md), so a snapshot a second after they came again shows neither
+the fault nor the sensors missing, whatever `clear_s` (a lone sensor's `missing` still waits clear_s, in
+`faults_clearing`: tests/test_faults11_source_end.py). A real agent process fed on stdin at its cadence, its health
+read from a real Mosquitto (the retained health topic)."""
 from __future__ import annotations
 
 import json
@@ -28,7 +31,7 @@ def _config(tmp, port: int):
         "window": {"steps": 16, "carry_forward_s": 0.5, "idle_flush_s": 0.5,   # silent ticks close on the clock
                    "max_clock_skew_s": 0},
         "warmup": {"ticks": WARMUP}, "scoring": {"chain": ["numpy"]},
-        "faults": {"missing_s": 1, "clear_s": 600},                  # open long after the readings are back
+        "faults": {"missing_s": 1, "clear_s": 600},                  # not what a whole source's outage waits for
         "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2,
                                               "reconnect_max_s": 1.0}, "health_interval_s": 1}],
         "state_dir": "state"}))
@@ -67,9 +70,9 @@ def test_a_source_faults_sensors_leave_sensors_missing_when_their_readings_come_
         assert collector.wait_for(lambda got: any(after_back(h) for h in _healths(got)), 120), \
             _healths(collector.on("/health"))[-1:]
         now = next(h for h in _healths(collector.on("/health")) if after_back(h))
-        assert _down(now) and now["faults_active"] == {"a": "missing", "b": "missing"}, now     # the fault: open
-        assert now["sensors_missing"] == [], now            # main: ['a', 'b'] while their readings arrive
-        assert set(now["faults_clearing"]) == {"a", "b"} and all(s > 0 for s in now["faults_clearing"].values()), now
+        assert now["sensors_missing"] == [], now            # qa35: ['a', 'b'] while their readings arrived
+        # ended with the readings (before faults11: open, the source `down`, `faults_clearing` counting to 600 s)
+        assert not _down(now) and now["faults_active"] == {} and now["faults_clearing"] == {}, now
     finally:
         sending.set()
         if agent.proc.poll() is None:

@@ -1,6 +1,7 @@
 """check-config notes the sensors `warmup.replay`'s recordings give no column (user27: a 13th loop-detector
 station added to a corridor warmed up on recordings of the first 12 passed check-config with "ok"; `run` then
-warned each new sensor "did not move in this warm-up"). Real CSV files, the real `check-config` command."""
+warned each new sensor "did not move in this warm-up"; since qa47 it learns them live before scoring them). Real CSV
+files, the real `check-config` command."""
 from __future__ import annotations
 
 import subprocess

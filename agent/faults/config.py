@@ -59,7 +59,8 @@ class FaultConfig:
     spike_z: float = rng(2.0, None, default=8.0,
                           doc="a jump: this many times the sensor's normal tick-to-tick change")
     clear_s: float = rng(0, None, default=60.0,
-                          doc="a fault ends after its condition is gone this long")
+                          doc="a fault ends after its condition is gone this long (a whole source's outage: on its first "
+                              "reading back)")
     holdback_s: float = rng(0, None, default=90.0,
                              doc="an alert driven by one suspect sensor waits this long")
     drift_holdback_s: float = rng(0, None, default=600.0,

@@ -24,8 +24,17 @@ One `source` fault is then told (`sensors`: the sensors it silences; evidence: w
 that keep faults of their own); each silent sensor stays `missing` in the tracker, masked as ever,
 under the source fault's id and untold; one decided later while the fault is open joins it.
 
-Its end: when the first of its sensors is back (its `missing` cleared after faults.clear_s), one
-fault_end (reason cleared). A sensor of it still silent then has its `missing` ended untold and judged
+Its end: when the first of its sensors is back, one fault_end (reason cleared). An outage of the whole source
+(every sensor it carries silent on the tick it is told, or its peer lost) ends on the first tick a reading is back:
+a device or link that answers again is back, and holding its sensors masked for faults.clear_s after every short
+stall hid a minute in five of a 1-s pump's drifts (faults10, faults11: bench/stall_mask.py). An outage told while
+some of its sensors were still reading — the rest already under `missing` faults of their own — or one that began
+less than faults.clear_s after the same source's last outage ended (an intermittent source: told once, not a
+pair per drop) — or within faults.learn_s of the last such one (a source that flaps stays flapping: faults11's
+candidate B) — ends as a lone sensor's `missing` does, once a sensor's readings have been back faults.clear_s: an
+intermittent sensor stays one fault through its misses (the golden streams of tests/recorded_outputs.py). The
+memory of the last outage's end and of the last flap is not checkpointed (after a restart the next outage may
+end at once). A sensor of it still silent then has its `missing` ended untold and judged
 afresh from that tick (Missing.rejudge): still silent after faults.missing_s, it is told as its own
 `missing` fault — the source answers, that sensor does not. At a shutdown or a restart without state
 it ends as any fault does (reason shutdown / restart). An open source fault is in the tracker's
@@ -55,6 +64,7 @@ class Outage:
     start: float
     sensors: list[str]
     group: str
+    prompt: bool = False        # ends on the first tick a reading is back (a whole source's outage, not a flap)
 
 
 class SourceMap:
@@ -92,9 +102,13 @@ class SourceMap:
 class SourceFaults:
     """One tracker's open source faults; the tracker calls it only when faults start or end."""
 
-    def __init__(self, smap: SourceMap | None):
+    def __init__(self, smap: SourceMap | None, clear_s: float = 0.0, learn_s: float = 0.0):
         self.map = smap
+        self.clear_s = clear_s                   # faults.clear_s: an outage sooner than this after the last one's end flaps
+        self.learn_s = learn_s                   # faults.learn_s: how long a source that flapped is taken to flap
         self.open: dict[str, Outage] = {}        # fault_id → outage
+        self.last_end: dict[str, float] = {}     # source → when its last outage ended (not checkpointed)
+        self.flapped: dict[str, float] = {}      # source → when its last flapping outage began (not checkpointed)
         self.rejudged: tuple[float, list[int]] = (float("nan"), [])   # (tick, sensors whose missing ended untold)
 
     # -- start ------------------------------------------------------------------------------------
@@ -137,9 +151,14 @@ class SourceFaults:
         else:
             return None
         start = min(ev.start for ev in evs)
+        whole = (peer is not None and not peer[0]) or all(t.missing[j] for j in self.map.carries[k])
+        if start - self.last_end.get(label, -float("inf")) < self.clear_s:
+            self.flapped[label] = start
+        flapping = start - self.flapped.get(label, -float("inf")) < self.learn_s
         outage = Outage(source=label, fault_id=f"{tr.node}-{label.replace(' ', '-')}-{id_stamp(start)}-{tr.life}",
                         start=start, sensors=[tr.names[j] for j in silent],
-                        group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)))
+                        group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)),
+                        prompt=whole and not flapping)
         check = CHECK.get(label.split()[0], "check where it reads from")
         evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {check} (one cause, not each sensor)",
                     "connection": None if peer is None else (peer[1] or "connected")}
@@ -158,6 +177,7 @@ class SourceFaults:
         out, back = held_apart(events, self.open)
         for fault_id, evs in back.items():
             outage = self.open.pop(fault_id)
+            self.last_end[outage.source] = ts
             still = [j for j, i in enumerate(tr.ids) if i == fault_id]
             for j in still:
                 tr.rejudge(j, ts)
@@ -181,6 +201,10 @@ class SourceFaults:
                           sensors=list(outage.sensors))
 
     # -- journal and checkpoint -------------------------------------------------------------------
+
+    def prompt_ids(self) -> set[str]:
+        """The fault ids of the open outages that end on the first tick a reading is back."""
+        return {fault_id for fault_id, o in self.open.items() if o.prompt}
 
     def entries(self) -> dict[str, dict]:
         """The open source faults as the fault journal keeps them (FaultEvent.open_entry), by source."""
@@ -216,7 +240,7 @@ class SourceFaults:
         self.open = {}
         for o in state or []:
             outage = Outage(str(o["source"]), str(o["fault_id"]), float(o["start"]), [str(s) for s in o["sensors"]],
-                            str(o["group"]))
+                            str(o["group"]), bool(o.get("prompt", False)))
             self.open[outage.fault_id] = outage
 
     def snapshot(self) -> dict:

@@ -5,7 +5,8 @@ long enough. A sensor whose condition holds but is not yet decided is a *candida
 drives alone wait: holdback.py); the first rule, in RULES order, that decides makes the sensor
 *faulty* (a `fault` event). A faulty sensor is masked — its readings reach neither the model
 nor the fallback, as if missing — until its condition has been gone for `clear_s` (a
-`fault_end` event). Back from a fault, a sensor is fed to the scorers again but its own score
+`fault_end` event); an outage of a whole source (its `source` fault, faults/source.py) ends on the first tick
+its readings are back, while a lone sensor's `missing` keeps `clear_s` (faults11). Back from a fault, a sensor is fed to the scorers again but its own score
 is quietened for `reentry_ticks` (the window length): until its gap has left the window, its
 lags and residual history describe the gap, not the process. Normal behaviour is learned only from sensors that are healthy and not
 candidates, so a fault is never learned as normal.
@@ -99,7 +100,7 @@ class FaultTracker:
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
         self.life = os.urandom(3).hex()
-        self.sources = SourceFaults(sources)       # open source faults (consulted only as faults start or end)
+        self.sources = SourceFaults(sources, cfg.clear_s, cfg.learn_s)       # open source faults (consulted only as faults start or end)
         self.stations = StationFaults()            # open station faults (likewise: faults/station.py)
         self.start = np.full(n, np.nan)
         self.clear = Held(n, tick_s)               # how long the active fault's condition has been gone
@@ -291,9 +292,14 @@ class FaultTracker:
         # Only a reading clears a fault (a missing sensor's condition clears when readings return).
         seen = faulty & (observed | missing)
         gone_s = self.clear.update(~still, seen, t.ts)
+        bar = max(self.cfg.clear_s, 1e-9)
+        # A whole source's outage ends on its first reading back; a lone sensor's `missing` after clear_s
+        # (an intermittent sensor stays one fault: faults11, source.py).
+        prompt = self.sources.prompt_ids() if self.sources.open else ()
         events = []
-        for i in np.flatnonzero(faulty & ~still & (gone_s >= max(self.cfg.clear_s, 1e-9))):
-            events.append(self._end(i, t.ts, "cleared"))
+        for i in np.flatnonzero(faulty & ~still):
+            if gone_s[i] >= (1e-9 if prompt and missing[i] and self.ids[i] in prompt else bar):
+                events.append(self._end(i, t.ts, "cleared"))
         return self._ended(events, t.ts) if events else events
 
     def _ended(self, events: list[FaultEvent], ts: float) -> list[FaultEvent]:
@@ -480,7 +486,7 @@ class FaultTracker:
         """Health's fault keys. `sensors_missing`: the sensors without readings now (past the carry-forward bound
         at the last tick) under an open `missing` fault — theirs or a `source` fault's; a fault whose readings came
         back stays open until its condition has been gone faults.clear_s, in `faults_active` and `faults_clearing`
-        (seconds gone so far). Before, `sensors_missing` listed a source fault's sensors while their readings
+        (seconds gone so far) — but a whole source's outage ends on its first reading back (faults11). Before, `sensors_missing` listed a source fault's sensors while their readings
         arrived again, for clear_s (qa35; user16)."""
         active = self.active()
         now_missing, gone = self._tick.missing, self.clear.ticks
