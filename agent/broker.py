@@ -143,6 +143,11 @@ class BrokerConfig:
     reconnect_min_s: float = rng(0.1, None, default=1.0,
         doc="first reconnect delay; doubles after each failure")
     reconnect_max_s: float = rng(1, None, default=60.0, doc="longest reconnect delay")
+    stable_s: float = rng(0.5, 3600, default=10.0,
+        doc="a connection lost within this long of its CONNACK, 3 times in a row, is a flap (another client with "
+            "the same client id, a proxy resetting it), said once with its likely cause, not every reconnect; after a "
+            "flap the connection is said back once it has held this long (longer for a broker or proxy that drops "
+            "connections later than 10 s after accepting them)")
 
     def validate(self) -> list[tuple[str, str]]:
         out = [("host", problem)] if isinstance(self.host, str) and (problem := host_problem(self.host)) else []

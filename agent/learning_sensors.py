@@ -112,11 +112,15 @@ class LearningSensors:
             self.sums[k] = (n, mean, m2)
         return len(self.rows) >= self.need and bool(self.ready().any())
 
-    def ready(self) -> np.ndarray:
-        """Per learning sensor: read on `need` calm ticks, and moved (spread over its mean's std floor)."""
+    def _moved(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per learning sensor: its calm reads so far, and whether they moved (spread over its mean's std floor)."""
         n, mean, m2 = self.sums.T
-        spread = np.sqrt(np.where(n > 0, m2 / np.maximum(n, 1), 0.0))
-        return (n >= self.need) & (spread > std_floor(mean))
+        return n, np.sqrt(np.where(n > 0, m2 / np.maximum(n, 1), 0.0)) > std_floor(mean)
+
+    def ready(self) -> np.ndarray:
+        """Per learning sensor: read on `need` calm ticks, and moved."""
+        n, moved = self._moved()
+        return (n >= self.need) & moved
 
     def join_into(self, normaliser: Normaliser, raw: np.ndarray, missing: np.ndarray,
                   ts_text: str) -> "LearningSensors | None":
@@ -137,8 +141,7 @@ class LearningSensors:
 
     def snapshot(self) -> dict[str, dict]:
         """Health's `sensors_learning`: each sensor's calm reads so far, what it needs, whether it has moved."""
-        n, mean, m2 = self.sums.T
-        moved = np.sqrt(np.where(n > 0, m2 / np.maximum(n, 1), 0.0)) > std_floor(mean)
+        n, moved = self._moved()
         return {self.sensors[j]: {"reads": int(n[k]), "needs": self.need, "moved": bool(moved[k]),
                                   "why": self.why.get(self.sensors[j], "")}
                 for k, j in enumerate(self.index)}

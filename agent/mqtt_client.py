@@ -228,8 +228,8 @@ def lost_reason(reason_code) -> str:
     return f"connection lost (the broker disconnected us: {reason_code})"
 
 
-# A connection lost within STABLE_S of its CONNACK, QUICK_LOSSES times in a row, is a flap.
-STABLE_S = 10.0
+# A connection lost within the broker's `stable_s` (agent/broker.py, 10 s by default) of its CONNACK, QUICK_LOSSES
+# times in a row, is a flap.
 QUICK_LOSSES = 3
 _TAKEN_OVER = ("the connection is closed again right after each connect: is another client connected "
                "with the same client id? The broker gives the session to the newer one, so two take it from "
@@ -247,6 +247,7 @@ class ConnectionReporter:
     def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
         self.where = f"{broker.host}:{broker.port}"
         self.tls = broker.tls is not None
+        self.stable_s = broker.stable_s   # a connection lost sooner after its CONNACK is a quick loss (a flap's)
         self.answered = False           # a CONNACK came for the current attempt
         self.what = what                # "alerts", "listen"
         self.log = logger
@@ -257,7 +258,7 @@ class ConnectionReporter:
         self.connected = False
         self.session_present = False    # the last accepting CONNACK's flag: the broker kept the session
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
-        self._quick = 0                 # connections lost within STABLE_S of their CONNACK, in a row
+        self._quick = 0                 # connections lost within stable_s of their CONNACK, in a row
         # Outages of an established connection, for health: how many, and the last one's times (wall
         # clock), so a health message sent after the broker came back says it was away, and how long.
         self.outages = 0
@@ -335,15 +336,15 @@ class ConnectionReporter:
 
     def settle(self) -> None:
         """Called now and then by each owner's loop (the MQTT sink's worker, the source's records(),
-        listen's run()): after a flap, says the connection is back once it has held for STABLE_S.
+        listen's run()): after a flap, says the connection is back once it has held for stable_s.
         (A loss or two right after a connect is no flap yet: each reconnect is said as ever.)"""
         with self._lock:
             if not (self._quick >= QUICK_LOSSES and self.connected
-                    and time.monotonic() - self._up_since >= STABLE_S):
+                    and time.monotonic() - self._up_since >= self.stable_s):
                 return
             self._quick = 0
             self.problem = None
-            self.log.info("MQTT %s: connected to %s (held for %.0f s)", self.what, self.where, STABLE_S)
+            self.log.info("MQTT %s: connected to %s (held for %g s)", self.what, self.where, self.stable_s)
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
@@ -367,7 +368,7 @@ class ConnectionReporter:
                 now = time.time()
                 self.outages += 1
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
-                self._quick = self._quick + 1 if time.monotonic() - self._up_since < STABLE_S else 0
+                self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0
                 if self._quick >= QUICK_LOSSES:
                     self._lost = None
                     self._report(_TAKEN_OVER)

@@ -50,11 +50,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     found += unfed_sensor_notes(cfg)
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
-                  or warmup_problems(cfg) or [replay_note(cfg), *unmatched_columns(cfg.resolve(cfg.warmup.replay),
-                                                                                  cfg.warmup_reader()[0],
-                                                                                  cfg.sensor_names()),
-                                              *unrecorded_sensors(cfg.resolve(cfg.warmup.replay),
-                                                                  cfg.warmup_reader()[0], cfg.sensor_names())]]
+                  or warmup_problems(cfg) or [replay_note(cfg), *_warmup_column_notes(cfg)]]
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -163,22 +159,41 @@ def unfed_sensor_notes(cfg: AgentConfig) -> list[tuple[str, str]]:
             for i, name in enumerate(cfg.sensor_names()) if name not in named]
 
 
-def unmatched_columns(root: Path, reader, sensors: list[str]) -> list[Note]:
+def _warmup_column_notes(cfg: AgentConfig) -> list[Note]:
+    """`warmup.replay`'s column notes (unmatched_columns, unrecorded_sensors) on its files' headers, read once."""
+    root, reader, sensors = cfg.resolve(cfg.warmup.replay), cfg.warmup_reader()[0], cfg.sensor_names()
+    headers = replay_headers(root, reader)
+    return [*unmatched_columns(root, reader, sensors, headers), *unrecorded_sensors(reader, sensors, headers)]
+
+
+def replay_headers(root: Path, reader) -> list[tuple[Path, list[str]]] | None:
+    """(path, header) of each CSV file a replay reads under `root` whose header can be read (csv_headers); None
+    when the files cannot be listed (path_problems says why)."""
+    files = replay_csvs(root, reader)
+    return None if files is None else list(csv_headers(files, reader))
+
+
+_READ = object()    # (unmatched_columns: the headers not read yet)
+
+
+def unmatched_columns(root: Path, reader, sensors: list[str], headers=_READ) -> list[Note]:
     """A `columns` entry (CSV column → sensor) in no header of the CSV files under `root` read as `reader`
     reads them: its sensor gets no reading from them. user10: `Volume Flow Rate: flow` for SKAB's
     `Volume Flow RateRMS` passed check-config with "ok" under one `rejected … missing column` line; the
     warm-up then said flow "did not move" and told the user to warm up over data in which it moves. A
     note, not a problem: `run` takes such a config (the sensor may come from another source). Without
     `columns`: the files whose header maps no sensor at all (ReplayConfig.sensor_columns), which `run` rejects
-    whole (`no sensor columns`) — check-config said ok (review32)."""
+    whole (`no sensor columns`) — check-config said ok (review32). `headers`: replay_headers(root, reader), when
+    read already."""
     if reader.columns is not None and not reader.columns:
         return []
-    files = replay_csvs(root, reader)
-    if files is None:
+    if headers is _READ:
+        headers = replay_headers(root, reader)
+    if headers is None:
         return []                       # path_problems says why
     if reader.columns is None:
-        return _unmapped_files(root, reader, sensors, files)
-    headers = [h for _, h in csv_headers(files, reader)]
+        return _unmapped_files(root, reader, sensors, headers)
+    headers = [h for _, h in headers]
     if not headers:
         return []
     seen = {c for h in headers for c in h}
@@ -194,17 +209,14 @@ def unmatched_columns(root: Path, reader, sensors: list[str]) -> list[Note]:
     return out
 
 
-def unrecorded_sensors(root: Path, reader, sensors: list[str]) -> list[Note]:
-    """The sensors of `sensors` that no CSV file under `root` gives a column, read as `reader` reads them — for
-    `warmup.replay`. user27 added a 13th station to a corridor warmed up on recordings of the first 12: check-config
+def unrecorded_sensors(reader, sensors: list[str], headers: list[tuple[Path, list[str]]] | None) -> list[Note]:
+    """The sensors of `sensors` that no CSV file of `headers` (replay_headers: the files under `warmup.replay`, read
+    as `reader` reads them) gives a column. user27 added a 13th station to a corridor warmed up on recordings of the first 12: check-config
     said ok, and `run` then warned each new sensor "did not move in this warm-up". A note, not a problem: `run`
     takes such a config (a `columns` entry naming a column no header has is `unmatched_columns`' note)."""
-    if reader.columns is not None and not reader.columns:
+    if reader.columns is not None and not reader.columns or headers is None:
         return []
-    files = replay_csvs(root, reader)
-    if files is None:
-        return []
-    headers = [h for _, h in csv_headers(files, reader)]
+    headers = [h for _, h in headers]
     if not headers:
         return []
     fed = {sensor for h in headers for column, sensor in reader.sensor_columns(h, sensors).items()
@@ -218,9 +230,9 @@ def unrecorded_sensors(root: Path, reader, sensors: list[str]) -> list[Note]:
                  "since the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
 
 
-def _unmapped_files(root: Path, reader, sensors: list[str], files: list[Path]) -> list[Note]:
-    """One note for the CSV files (of `files`, under `root`) whose header maps no sensor without `columns`."""
-    headers = list(csv_headers(files, reader))
+def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[Path, list[str]]]) -> list[Note]:
+    """One note for the CSV files (`headers`: each (path, header), under `root`) whose header maps no sensor
+    without `columns`."""
     unmapped = [(p, h) for p, h in headers if not set(reader.sensor_columns(h, sensors)) & set(h)]
     if not unmapped:
         return []

@@ -91,16 +91,23 @@ def checkpointed_alert(tmp) -> str | None:
     return None if opened is None else opened["alert_id"]
 
 
+def warmed_up(agent) -> "Sender":
+    """A device whose warm-up backlog went to `agent` at once, then 12 ticks on its cadence: the Sender, at its next
+    tick."""
+    agent.ready()
+    device = Sender(int(time.time() / TICK) - WARMUP - 10)
+    agent.feed([line(device.k + i) for i in range(WARMUP + 10)])      # the backlog, at once
+    device.k += WARMUP + 9
+    device.send(agent, 12)
+    return device
+
+
 def alert_open_then_killed(tmp, cfg) -> tuple[str, float]:
     """Warm-up backlog, normal data, the step (an alert opens), a checkpoint after it, the step on for longer
     than the window after that checkpoint, kill -9: (the alert's id, when it was killed)."""
     first = AgentProcess(tmp, cfg, "run1")
     try:
-        first.ready()
-        device = Sender(int(time.time() / TICK) - WARMUP - 10)
-        first.feed([line(device.k + i) for i in range(WARMUP + 10)])      # the backlog, at once
-        device.k += WARMUP + 9
-        device.send(first, 12)
+        device = warmed_up(first)
         stepped = device.send(first, 12, step=8.0)[0]
         opened = wait_for(lambda: [e for e in alerts(tmp) if e["event"] == "new"], "the alert opened by the step",
                           60, first.proc)[0]

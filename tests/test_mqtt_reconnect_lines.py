@@ -15,9 +15,9 @@ from conftest import wait_until
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
 
 
-def open_source(port: int, client_id: str | None = None) -> MqttSource:
+def open_source(port: int, client_id: str | None = None, stable_s: float = 10.0) -> MqttSource:
     cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=port, reconnect_min_s=0.1, reconnect_max_s=1,
-                                               client_id=client_id),
+                                               client_id=client_id, stable_s=stable_s),
                            topics={"plant/pump/pressure": "pressure"}, qos=1)
     return MqttSource(cfg, ["pressure"], Rejects())
 
@@ -58,7 +58,8 @@ def test_a_flap_that_ends_is_said_to_be_over_by_the_source(broker, caplog):
     # (qa10), and when one of them stops, the other says it holds again. On 1db7055 only the sink's worker
     # called settle(): the source said the flap and never that it was over.
     caplog.set_level(logging.INFO, logger="stad")
-    one, two = open_source(broker.port, "review10-twin"), open_source(broker.port, "review10-twin")
+    # stable_s 4 (default 10): the takeovers come within ~1 s (reconnect_max_s 1), the end of the flap is said 4 s on.
+    one, two = open_source(broker.port, "review10-twin", 4), open_source(broker.port, "review10-twin", 4)
     readers = [threading.Thread(target=lambda s=s: list(s.records()), daemon=True) for s in (one, two)]
     for reader in readers:                  # records() read as the agent reads it, each in its thread
         reader.start()
@@ -66,7 +67,7 @@ def test_a_flap_that_ends_is_said_to_be_over_by_the_source(broker, caplog):
         assert wait_until(lambda: sum("same client id" in m for m in said(caplog)) == 2, 90), said(caplog)
         two.close()
         readers[1].join(30)
-        assert wait_until(lambda: any("held for 10 s" in m for m in said(caplog)), 90), said(caplog)
+        assert wait_until(lambda: any("held for 4 s" in m for m in said(caplog)), 90), said(caplog)
     finally:
         one.close()
         two.close()

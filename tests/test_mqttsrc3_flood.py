@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -31,6 +27,7 @@ from agent.broker import BrokerConfig, Secret
 from agent.records import Record, Rejects
 from agent.sources.mqtt import PROBE_PAYLOAD, MqttSource, MqttSourceConfig
 from agent.window import Aligner
+from script_reader import ScriptReader
 from conftest import free_port, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
@@ -55,26 +52,9 @@ for rec in MqttSource(cfg, ["a"], rejects).records():
 """
 
 
-class Reader:
-    def __init__(self, port: int):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
-                                                            os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(port)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        self.taken: dict[float, tuple[float, dict, dict]] = {}  # value -> (its stamp, the aligner's moves, the counts)
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            value, ts, moves, counts = json.loads(line)
-            self.taken[value] = (ts, moves, counts)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-        self.proc.terminate()
-        self.proc.wait(30)
+def Reader(port: int) -> ScriptReader:
+    """The reader script in its own process; `taken`: value -> (its stamp, the aligner's moves, the counts)."""
+    return ScriptReader(READER, str(port))
 
 
 def test_a_silence_the_source_reads_behind_a_flood_is_no_jump_of_the_data(make_broker):

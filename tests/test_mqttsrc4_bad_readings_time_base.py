@@ -19,17 +19,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from conftest import bench_module, free_port, wait_until
+from script_reader import ScriptReader
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
 
 TICK_S = 0.1
@@ -55,28 +52,9 @@ for rec in MqttSource(cfg, ["a"], rejects).records():
 """
 
 
-class Reader:
+def Reader(port: int) -> ScriptReader:
     """The reader script in its own process; `taken`: value -> (the aligner's moves, the counts) once taken."""
-
-    def __init__(self, port: int):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
-                                                            os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(port)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        self.taken: dict[float, tuple[dict, dict]] = {}
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            value, moves, counts = json.loads(line)
-            self.taken[value] = (moves, counts)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-        self.proc.terminate()
-        self.proc.wait(30)
+    return ScriptReader(READER, str(port))
 
 
 class Publisher:

@@ -19,7 +19,8 @@ from conftest import NO_DEMO, REPO
 
 pytestmark = [NO_DEMO, pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("mosquitto") is None,
                                           reason="prometheus and mosquitto (Debian packages) not installed")]
-WARMING_S = 30          # seconds of the warm-up the picture starts with: Prometheus's first scrape lands within them
+WARMING_S = 15          # seconds of the warm-up the picture starts with: Prometheus's first scrape lands within them
+SCRAPING_S = 25         # the picture's length: the warm-up's end, then ~10 s (5 scrapes) of the tier
 
 
 def _scoring_targets(panels: list[dict]) -> dict[str, list[dict]]:
@@ -38,7 +39,7 @@ def _ones(series: dict) -> list[float]:
 
 
 def test_the_picture_starts_warming_then_shows_the_tier(tmp_path):
-    res = subprocess.run([sys.executable, str(REPO / "bench" / "dashboard.py"), "--seconds", "40", "--warming",
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "dashboard.py"), "--seconds", str(SCRAPING_S), "--warming",
                           str(WARMING_S), "--outage", "none", "--data", str(tmp_path), "--out",
                           str(tmp_path / "dashboard.png")], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -14,18 +14,14 @@ import time
 
 from restart_helpers import AgentProcess
 from silence_feed import TICK
-from stepped_device import STEPS, WARMUP, Sender, line, write_config
+from stepped_device import STEPS, Sender, warmed_up, write_config
 
 
 def test_a_restart_during_the_refill_says_the_refill_was_carried_not_a_long_gap(tmp_path):
     cfg = write_config(tmp_path, clear_ticks=8)
     first = AgentProcess(tmp_path, cfg, "run1")
     try:
-        first.ready()
-        device = Sender(int(time.time() / TICK) - WARMUP - 10)
-        first.feed([line(device.k + i) for i in range(WARMUP + 10)])     # the backlog, at once
-        device.k += WARMUP + 9
-        device.send(first, 12)
+        warmed_up(first)
         first.wait_log(r"warm-up done")
         assert first.terminate() == 0
     finally:

@@ -29,9 +29,7 @@ class Standstill:
     def at(self, i: int, t: Tick) -> bool:
         """Sensor i is a station's speed or flow and its station's occupancy stands over JAM × its normal level."""
         occ = self.occupancy_of.get(i)
-        if occ is None or not (t.observed[occ] and t.healthy[occ] and t.normal.learned[occ]):
-            return False
-        return bool(t.x[occ] > JAM * t.normal.mean[occ] > 0)
+        return occ is not None and bool(_jammed(np.array([occ], np.intp), t)[0])
 
     def among(self, cand: np.ndarray, t: Tick) -> np.ndarray:
         """The sensors of mask `cand` at a standstill (`at`, every one at once): a new mask, all False when
@@ -42,9 +40,12 @@ class Standstill:
         pick = cand[self.moving]
         if not pick.any():
             return out
-        occ = self.occ[pick]
-        mean = t.normal.mean[occ]
-        with np.errstate(invalid="ignore"):
-            jam = t.observed[occ] & t.healthy[occ] & t.normal.learned[occ] & (mean > 0) & (t.x[occ] > JAM * mean)
-        out[self.moving[pick]] = jam
+        out[self.moving[pick]] = _jammed(self.occ[pick], t)
         return out
+
+
+def _jammed(occ: np.ndarray, t: Tick) -> np.ndarray:
+    """Per occupancy sensor in `occ`: read, healthy, learned, and over JAM × its normal level (> 0)."""
+    mean = t.normal.mean[occ]
+    with np.errstate(invalid="ignore"):
+        return t.observed[occ] & t.healthy[occ] & t.normal.learned[occ] & (mean > 0) & (t.x[occ] > JAM * mean)
