@@ -1,7 +1,7 @@
 """faults12: a sensor joining an open station fault is told (user27: K030 reporting zeros — `FAULT station K030 …
 2 sensors (K030_flow, K030_occ: dead)`, K030_speed `dead` a tick later, in health's faults_active, but no event: the
 centre's page said two sensors for good). The join is now a `fault_update` of that fault (agent/schemas/
-fault.schema.json: seq 2 + the ticks from its start, its `sensors` all it stands for, evidence.kinds and .joined),
+fault.schema.json: seq numbered as an alert's — fault 0, each update the next, the end after them — its `sensors` all it stands for, evidence.kinds and .joined),
 and so is a mate joining a sensor's lone fault. It is no page: the tracker counts no new fault, the fault_end is as
 before. A CSV of the corridor simulator replayed through the agent's own Pipeline; every payload validated."""
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_a_mate_joining_an_open_station_or_lone_fault_is_told_as_an_update(tmp_p
                                                 ("fault_end", "station")], [(f.event, f.kind) for f in s04]
     told, update, end = s04
     assert told.sensors == ["S04_flow", "S04_occ"]
-    assert update.fault_id == told.fault_id == end.fault_id and update.seq >= 2
+    assert update.fault_id == told.fault_id == end.fault_id and (told.seq, update.seq, end.seq) == (0, 1, 2)
     assert update.sensors == ["S04_flow", "S04_occ", "S04_speed"]
     assert update.evidence["kinds"]["S04_speed"] == "dead" and "S04_speed" in update.evidence["joined"]
     assert update.evidence["summary"].startswith("S04_speed (dead) joined: 3 sensors of S04 faulty together")

@@ -38,7 +38,7 @@ def id_stamp(ts: float) -> str:
 @dataclass
 class FaultEvent:
     fault_id: str
-    seq: int                  # 0 for fault, 1 for fault_end, 2 + ticks from its start for fault_update
+    seq: int                  # 0 for fault, 1, 2, … for each fault_update, the next for fault_end (faults13)
     event: str                # fault | fault_update (a station / lone fault's mates joined: faults12) | fault_end
     node: str
     site: str
