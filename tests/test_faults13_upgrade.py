@@ -20,6 +20,7 @@ from agent import config
 from agent.checkpoint import decode
 from agent.journaled import checked_open
 from agent.pipeline import Pipeline
+from conftest import through_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCHEMA = json.loads((FIXTURES.parents[1] / "agent/schemas/fault.schema.json").read_text())
@@ -64,3 +65,30 @@ def test_an_earlier_release_s_journal_entry_ends_its_station_fault_at_a_restart_
     [end] = [ev.to_dict() for ev in pipe.health.ended_at_restart(opened, 1_767_600_200.0)]
     assert (end["event"], end["seq"], end["reason"], end["sensors"]) == ("fault_end", 1, "restart", ["a", "b", "d"])
     _unique_and_increasing(MADE["told"] + [end])
+
+
+def test_a_restart_from_a_checkpoint_before_a_join_goes_on_with_the_journal_s_count_of_updates():
+    """This release's own kill -9: its checkpoint from before d's join (tick 100), its fault journal from after it
+    (tick 180: the entry's `updates` 1). The restart steps the ticks the journal has told untold (the join again in
+    them), then makes the open faults the journal's (agent/resume.py `_faults_told_until`): the events it tells
+    after are those of a life that ran on — d's second join #2, the end #3 — with no seq told twice or skipped."""
+    rows = skid_rows()
+    straight, told = Pipeline(config.from_dict(CONFIG)), []
+    for k, row in enumerate(rows):
+        if k == 100:
+            saved = through_file(straight.state_dict())
+        if k == 181:
+            journal = json.loads(json.dumps(straight.health.open_faults()))     # (as the file holds it)
+        told.append([f.to_dict() for f in straight.step(row).faults])
+    assert journal["skid1"]["updates"] == 1 and "updates" not in saved["health"]["stations"][0]
+    restarted = Pipeline(config.from_dict(CONFIG))
+    restarted.restore(through_file(saved))
+    for row in rows[100:181]:
+        restarted.step(row)                         # told by the last life: untold
+    restarted.health.resume_open(journal)
+    after = [[f.to_dict() for f in restarted.step(row).faults] for row in rows[181:]]
+    fid = journal["skid1"]["fault_id"]
+    assert after == told[181:]
+    assert [(f["event"], f["seq"]) for t in told for f in t if f["fault_id"] == fid] == \
+        [("fault", 0), ("fault_update", 1), ("fault_update", 2), ("fault_end", 3)]
+    _unique_and_increasing([f for t in told for f in t])
