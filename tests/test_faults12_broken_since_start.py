@@ -43,16 +43,15 @@ def write(path: Path, start: str, hours: float, seed: int, edit=None) -> list:
     return records
 
 
-def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(tmp_path):
-    write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
-    held = {}
+def _broken(values, held: dict) -> None:
+    held.setdefault("S05_speed", values["S05_speed"])
+    values["S05_speed"] = held["S05_speed"]             # frozen at the first live tick's reading
+    for q in ("flow", "occ", "speed"):
+        values[f"S04_{q}"] = 0.0                        # the station reads zeros
 
-    def broken(values):
-        held.setdefault("S05_speed", values["S05_speed"])
-        values["S05_speed"] = held["S05_speed"]             # frozen at the first live tick's reading
-        for q in ("flow", "occ", "speed"):
-            values[f"S04_{q}"] = 0.0                        # the station reads zeros
-    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=broken)
+
+def _agent(tmp_path: Path) -> subprocess.CompletedProcess:
+    """`agent run` on a clean recorded day as warmup.replay and live.csv as its (replay) source."""
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
         "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
         "sources": [{"type": "replay", "path": "live.csv"}],
@@ -62,12 +61,17 @@ def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def _paged(tmp_path: Path, run: subprocess.CompletedProcess) -> None:
+    """The broken loops paged within minutes of the first live tick (08:00), the rules taught as they should be."""
     # taught on a warm-up's worth of the recording ending at the first live tick's time of day (08:00), not on its
     # newest ticks (its midnight): on user27's files those made an afternoon's first flow steps `spike`s
     assert "fault rules taught on 480 recorded ticks (2026-01-04T04:00:30.000Z to 2026-01-04T08:00:00.000Z)" \
         in run.stderr, run.stderr[-3000:]
     lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
-    faults = [f for f in lines if f.get("event") in ("fault", "fault_end")]
+    faults = [f for f in lines if f.get("event") in ("fault", "fault_update", "fault_end")]
     for f in faults:
         jsonschema.validate(f, SCHEMA)
     raised = [f for f in faults if f["event"] == "fault"]
@@ -80,3 +84,29 @@ def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(
     first = parse_time("2026-01-05T08:00:00Z")
     for f in (stuck[0], station[0]):
         assert parse_time(f["ts"]) <= first + 15 * 60, f
+
+
+def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(tmp_path):
+    write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
+    held = {}
+    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: _broken(v, held))
+    _paged(tmp_path, _agent(tmp_path))
+
+
+def test_a_stop_between_the_warm_up_and_the_first_live_tick_leaves_no_untaught_rules_behind(tmp_path):
+    """faults12 named a gap: a checkpoint written between the warm-up on the recording and the first live tick
+    (where the rules are taught) would hold rules never taught, and the recording's rows are not in it. No
+    checkpoint is written before a life's first tick (agent/resume.py `save_checkpoint`: nothing to write at 0
+    ticks), at a stop or at checkpoint_s, so a restart in that gap warms up on the recording again and teaches the
+    rules at its own first live tick: here a first life whose live source had no rows stops (input ended), and the
+    next life, its source now the broken loops, pages them as a life that never stopped."""
+    write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
+    (tmp_path / "live.csv").write_text("timestamp," + ",".join(SENSORS) + "\n")
+    first = _agent(tmp_path)
+    assert "warm-up done: 2880 ticks" in first.stderr and "fault rules taught" not in first.stderr, first.stderr[-3000:]
+    assert not [p.name for p in (tmp_path / "state").iterdir() if "checkpoint" in p.name]
+    held = {}
+    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: _broken(v, held))
+    second = _agent(tmp_path)
+    assert "warm-up done: 2880 ticks" in second.stderr, second.stderr[-3000:]      # (on the recording again)
+    _paged(tmp_path, second)
