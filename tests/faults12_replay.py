@@ -1,5 +1,6 @@
-"""A corridor simulator run (6 stations, 30-s ticks) written as a CSV and replayed through the agent's own Pipeline:
-the faults12 tests' one way to do it. Every fault event is checked against agent/schemas/fault.schema.json."""
+"""A corridor simulator run (6 stations, 30-s ticks) written as a CSV and replayed through the agent's own Pipeline
+(skid_replay.replayed): the faults12 tests' one way to do it. Every fault event is checked against
+agent/schemas/fault.schema.json."""
 from __future__ import annotations
 
 import csv
@@ -8,13 +9,9 @@ from pathlib import Path
 
 import jsonschema
 
-from agent import config
 from agent.alerts import iso
-from agent.pipeline import Pipeline
-from agent.records import Rejects
-from agent.sources import open_source
 from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
-from agent.window import Aligner
+from skid_replay import replayed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
@@ -35,22 +32,12 @@ def replay(tmp_path: Path, hours: float, anomalies: list[AnomalySpec], edit=None
             if edit:
                 edit(r.ts, r.values)
             w.writerow([iso(r.ts), *[f"{r.values[s]:.6g}" if s in r.values else "" for s in SENSORS]])
-    cfg = config.from_dict({
+    faults, alerts, _ = replayed({
         "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
         "sources": [{"type": "replay", "path": str(path)}],
         "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
         "scoring": {"chain": ["numpy"]}, "threshold": {"method": "pot", "risk": 0.0005},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}, "sinks": []},
-        base_dir=str(tmp_path))
-    source = open_source(cfg.sources[0], cfg.sensor_names(), Rejects(), cfg.base_dir, tick_s=cfg.tick_s)
-    pipe = Pipeline(cfg)
-    faults, alerts = [], []
-    for row in Aligner.for_agent(cfg, Rejects()).align_all(source.records()):
-        res = pipe.step(row)
-        faults += res.faults
-        alerts += [a for a in res.alerts if a.event == "new"]
+        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}}, tmp_path)
     for ev in faults:
         jsonschema.validate(ev.to_dict(), SCHEMA)
-    return faults, alerts, records
-
-
+    return faults, [a for a in alerts if a.event == "new"], records
