@@ -17,7 +17,10 @@ taught on them, an afternoon's first live ticks were `spike`s (a flow's step 9×
 A recording shorter than that, or a first live tick before it ends, gives its newest ticks. A fault still open at
 the end of those ticks (a recording not all normal) would be carried into live time untold: then the rules start
 new, as before, and the log says why. What is kept until the first live tick: at most a day and a warm-up of the
-recording's rows, and never more than MAX_KEPT (else its newest ticks alone).
+recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
+faults13 — before, a `warmup.ticks` over MAX_KEPT kept that many, unbounded). A row is 10 bytes a sensor and 8 (its
+time): 18 sensors at 30-s ticks keep a day and a warm-up of 2,880, 5,760 rows, 1.1 MB (the demo with a recording:
+peak RSS +1.1–1.3 MiB, docs/measured/faults.md's faults13 round), freed at the first live tick.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from .tracker import FaultTracker
 
 MIN_TICKS = 480             # the fewest recorded ticks observed (2 × stuck.py's MIN_HORIZON_TICKS), when there are
 MAX_KEPT = 20_000           # recorded rows kept until the first live tick, at most
+KEPT_BYTES = 4 << 20        # …and their bytes, at most (n sensors: 10 n + 8 a row)
 DAY_S = 86400.0
 
 
@@ -39,10 +43,11 @@ class RecordedTicks:
     first live tick says which of them (`taught`)."""
 
     def __init__(self, rows, warmup_ticks: int, tick_s: float):
-        self.ticks = max(int(warmup_ticks), MIN_TICKS)
-        n = len(rows)
+        n, sensors = len(rows), np.shape(rows.values)[1]
+        cap = max(MIN_TICKS, min(MAX_KEPT, KEPT_BYTES // (10 * sensors + 8)))
+        self.ticks = min(max(int(warmup_ticks), MIN_TICKS), cap)
         day = self.ticks + int(np.ceil(DAY_S / tick_s))
-        keep = min(n, day if day <= MAX_KEPT else self.ticks)
+        keep = min(n, day if day <= cap else self.ticks)
         self.ts = np.array(rows.ts[n - keep:], float)
         self.values = np.array(rows.values[n - keep:], float)
         self.missing = np.array(rows.missing[n - keep:], bool)
