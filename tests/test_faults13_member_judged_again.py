@@ -18,6 +18,7 @@ import jsonschema
 import numpy as np
 
 from agent import config
+from agent.evaluate.faults import reported_faults
 from agent.pipeline import Pipeline
 from agent.window import Row
 
@@ -62,6 +63,12 @@ def test_a_station_s_own_sensor_judged_again_past_the_join_joins_it_and_a_new_ma
     assert lone == [("fault", "missing", 0), ("fault_end", "missing", 1)], said
     keys = [(f["fault_id"], f["seq"]) for f in faults]
     assert len(keys) == len(set(keys))
+    # a scorer of the events (agent/evaluate/faults.py) reads a's two decisions, the first ended by its second (before:
+    # the first left open for good), and b's one
+    decided = [(d["sensor"], d["kind"], d["ts"], d["end"]) for d in reported_faults(faults) if d["sensor"] != "d"]
+    rejoin, end_ts = parse(update["ts"]), parse(end["ts"])
+    assert decided == [("a", "missing", parse(fault["ts"]), rejoin), ("b", "missing", parse(fault["ts"]), end_ts),
+                       ("a", "out_of_range", rejoin, end_ts)], decided
 
 
 def parse(stamp: str) -> float:
