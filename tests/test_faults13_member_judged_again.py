@@ -20,6 +20,7 @@ import numpy as np
 from agent import config
 from agent.evaluate.faults import reported_faults
 from agent.pipeline import Pipeline
+from agent.sources.lines import parse_time as parse
 from agent.window import Row
 
 T = 1_767_600_000
@@ -69,8 +70,3 @@ def test_a_station_s_own_sensor_judged_again_past_the_join_joins_it_and_a_new_ma
     rejoin, end_ts = parse(update["ts"]), parse(end["ts"])
     assert decided == [("a", "missing", parse(fault["ts"]), rejoin), ("b", "missing", parse(fault["ts"]), end_ts),
                        ("a", "out_of_range", rejoin, end_ts)], decided
-
-
-def parse(stamp: str) -> float:
-    from agent.sources.lines import parse_time
-    return parse_time(stamp)
