@@ -51,7 +51,8 @@ def test_a_station_fault_open_in_an_earlier_release_s_checkpoint_goes_on_and_end
     for row in skid_rows()[BEFORE:]:
         after += [f.to_dict() for f in pipe.step(row).faults]
     fid = MADE["told"][0]["fault_id"]
-    assert [(ev["event"], ev["seq"]) for ev in after if ev["fault_id"] == fid] == [("fault_update", 1), ("fault_end", 2)]
+    assert [(ev["event"], ev["seq"]) for ev in after if ev["fault_id"] == fid] == \
+        [("fault_update", 1), ("fault_end", 2)]
     update, end = [ev for ev in after if ev["fault_id"] == fid]
     assert update["evidence"]["summary"].startswith("d (missing, again) joined"), update
     assert end["reason"] == "cleared" and end["sensors"] == ["a", "b", "d"] and list(end["evidence"]["joined"]) == ["d"]

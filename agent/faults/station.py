@@ -118,9 +118,10 @@ class StationFaults:
         self.louder: list[FaultEvent] = []        # silences a mate's own kind joined, for the alerts (`take_louder`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
-        """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
-        `station` fault; one of a group whose station or lone fault is open (started within
-        `faults.station_join_s`) joins it (its `fault_update`), as one of its own sensors judged again does at any age; one alone is told and kept as a lone fault."""
+        """The tracker's told `fault` events of tick `ts`: one of the sensors an open station or lone fault stands
+        for, judged again, joins it at any age; one of a group whose station or lone fault is open (started within
+        `faults.station_join_s`) joins it; each join is its fault's `fault_update`. Those of two or more other
+        sensors of one group are made one `station` fault; one alone is told and kept as a lone fault."""
         by_group: dict[str, list[FaultEvent]] = {}
         out = []
         for ev in events:
@@ -130,17 +131,17 @@ class StationFaults:
                 by_group.setdefault(ev.group, []).append(ev)
         join_s = tr.cfg.station_join_s
         for group, evs in by_group.items():
-            open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
-                         None)
-            if open_ is not None:
-                out.append(self._join(open_, evs, tr, ts))
-                continue
-            back: dict[str, list[FaultEvent]] = {}      # fault_id → its own sensors judged again (faults13)
+            back: dict[str, list[FaultEvent]] = {}      # fault_id → the sensors that join it at `ts`
             new = []
-            for ev in evs:
+            for ev in evs:      # one an open fault stands for, judged again: back to it, however old (faults13)
                 g = next((g for g in self.open.values() if g.group == group and ev.sensor in g.sensors), None)
                 (new if g is None else back.setdefault(g.fault_id, [])).append(ev)
-            out += [self._join(self.open[fid], again, tr, ts) for fid, again in back.items()]
+            open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
+                         None) if new else None
+            if open_ is not None:
+                back.setdefault(open_.fault_id, []).extend(new)
+                new = []
+            out += [self._join(self.open[fid], joining, tr, ts) for fid, joining in back.items()]
             if len(new) == 1:
                 out.append(self._lone(new[0], tr))
             elif new:
@@ -206,9 +207,9 @@ class StationFaults:
         return told
 
     def take_joined(self) -> list[Grouped]:
-        """The faults a mate joined since the last call: the fault journal must hold a join at once (its
-        `fault_update` is one more event delivery may lose to a crash) (agent/delivery.py writes it), else a kill -9 before the fault's end lost it and the mate,
-        judged again after the restart, was told on its own (faults7)."""
+        """The faults a mate joined since the last call: the fault journal must hold a join at once (agent/delivery.py
+        writes it), else a kill -9 before the fault's end lost it and the mate, judged again after the restart, was
+        told on its own (faults7)."""
         joined, self.joined_now = self.joined_now, []
         return joined
 
@@ -322,7 +323,7 @@ class StationFaults:
         return self.event(g, "fault_end", ts, {"summary": summary, **self._told(g)}, tr, reason="restart")
 
     def state(self) -> list[dict]:
-        """The open faults as the checkpoint keeps them (`kinds_judged`, `updates` only when there is one: as before)."""
+        """The open faults as the checkpoint keeps them (`kinds_judged`, `updates` only when there are: as before)."""
         return [{k: v for k, v in asdict(g).items() if k not in ("kinds_judged", "updates") or v}
                 for g in self.open.values()]
 
