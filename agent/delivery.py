@@ -65,7 +65,7 @@ class Delivery:
             self._told_open[g.key] = g.entry
         for ev in events:
             self.fault_events[f"{ev.event} {ev.kind}"] += 1
-            if ev.event == "fault":
+            if ev.event != "fault_end":     # (a fault_update: the same open fault, mates joined)
                 self._told_open[ev.sensor] = ev.open_entry()
             else:
                 self._told_open.pop(ev.sensor, None)

@@ -65,6 +65,9 @@ def _problem(f) -> str | None:
     joined_lone = f["kind"] not in GROUPED and any(k in f for k in ("sensors", "kinds", "joined"))  # (Grouped.sync)
     if (f["kind"] in GROUPED or joined_lone) and not _names(f.get("sensors")):
         return ".sensors: expected a non-empty list of sensor names"
+    updates = f.get("updates", 0)       # (faults13: the fault_updates told; none before them)
+    if not (isinstance(updates, int) and not isinstance(updates, bool) and updates >= 0):
+        return f".updates: {updates!r} is not a count"
     if f["kind"] != "station" and not joined_lone:
         return None
     kinds, joined = f.get("kinds"), f.get("joined") or {}

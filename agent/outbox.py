@@ -68,7 +68,7 @@ from . import outbox_salvage as salvage
 from .held_file import HeldFile
 log = logging.getLogger("stad.outbox")
 
-FAULT_KINDS = ("fault", "fault_end")
+FAULT_KINDS = ("fault", "fault_update", "fault_end")
 
 EXPIRE_EVERY_S = 10.0      # how often add() looks for events older than max_age_s
 LOG_FIRST_DROPS = 5

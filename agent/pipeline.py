@@ -29,6 +29,7 @@ from .learning_sensors import LearningSensors
 from .faults.events import FaultEvent
 from .faults.holdback import ticks_of
 from .faults.source import SourceMap
+from .faults.recorded import RecordedTicks
 from .faults.tracker import FaultTracker
 from .pipeline_faults import judged_at, rejudged, tell_alert, unheard
 from .pipeline_fit import TierFitter, end_warmup, scale_mismatches
@@ -105,6 +106,7 @@ class Pipeline:
         self.level = self._new_level()
         self.source_map = SourceMap.of(cfg.sources, self.sensors)    # which source carries which sensor
         self.health = self._new_health()
+        self.recorded: RecordedTicks | None = None     # warmup.replay's rows until the first live tick teaches them
         self.discord = self._new_discord()      # threshold.discord_ticks: a shape never seen before
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
@@ -181,6 +183,8 @@ class Pipeline:
         its newest `replay_max_ticks`) before live data. A recording shorter than the warm-up is
         topped up by live ticks. After a finished replay the first T live ticks only refill the
         window (the recording's last rows are from another time) and are not scored."""
+        # the fault rules are taught on some of these at the first live tick (its time of day: faults/recorded.py)
+        self.recorded = RecordedTicks(rows, self.warmup_ticks, self.cfg.tick_s)     # (copied: the fit gives them back)
         self.warmup = rows
         self.warmup_counted = (len(rows) if self.cfg.warmup.counts == "ticks"
                                else int((~rows.missing & ~rows.carried).any(axis=1).sum()))
@@ -190,6 +194,15 @@ class Pipeline:
         if not missing:
             self._finish_warmup()
             self.refill_window()
+
+    def _teach_faults(self, live_ts: float) -> None:
+        """At the first live tick after `warm_up_from`: the fault rules taught on the recording (faults12)."""
+        recorded, self.recorded = self.recorded, None
+        taught, said = recorded.taught(self._new_health, live_ts)
+        if taught is not None:
+            self.health = taught
+        if said:
+            log.info("%s", said)
 
     def _counts(self, row: Row) -> int:
         """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
@@ -217,6 +230,8 @@ class Pipeline:
     # -- per tick -----------------------------------------------------------------------------
 
     def step(self, row: Row) -> TickResult:
+        if self.recorded is not None:
+            self._teach_faults(row.ts)
         if row.rebased_from is not None:
             return pipeline_time.step_rebased(self, row)
         if row.clock_moved_s is not None:

@@ -29,9 +29,9 @@ def tell_alert(tracker: AlertTracker, faults: list[FaultEvent], louder: list[Fau
     (a `stuck` joining a `missing`), raised to the alerts now — untold, it re-judged no alert (review26). Every
     end is told: it clears only a fault the alerts hold (one made louder ends under its silent kind)."""
     for f in faults:
-        if f.event != "fault":
+        if f.event == "fault_end":
             tracker.fault_ended(f.fault_id)
-        elif not f.silent():
+        elif f.event == "fault" and not f.silent():   # (a fault_update: its join reached the alerts by `louder`)
             tracker.fault_raised(f)
     for f in louder:
         tracker.fault_raised(f)

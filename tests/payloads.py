@@ -1,7 +1,7 @@
 """Validate what the sinks emit against the shipped JSON schemas (agent/schemas/).
 
 `check_jsonl(path)` validates every line of a jsonl sink's file (alert lines have `kind` alert,
-fault lines `event` fault / fault_end); `check_mqtt(topic, payload)` validates one MQTT message by
+fault lines `event` fault / fault_update / fault_end); `check_mqtt(topic, payload)` validates one MQTT message by
 its topic's last level.
 Both return what they validated, so a test can also assert that there was something to check.
 """
@@ -35,7 +35,7 @@ def check_jsonl(path: Path) -> list[dict]:
     """Every line of a jsonl sink's file; returns the parsed lines."""
     lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     for line in lines:
-        name = "fault" if line.get("event") in ("fault", "fault_end") else line.get("kind")
+        name = "fault" if line.get("event") in ("fault", "fault_update", "fault_end") else line.get("kind")
         assert name in ("alert", "fault"), f"a jsonl line that is neither an alert nor a fault event: {line}"
         check(name, line)
     return lines

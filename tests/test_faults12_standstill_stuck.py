@@ -5,49 +5,15 @@ occupancy over JAM × its normal level: agent/faults/standstill.py) now holds fo
 flow is still paged. A CSV replayed through the agent's own Pipeline; the events validate against the schema."""
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
-
-import jsonschema
-
-from agent.alerts import iso
 from agent.sources.lines import parse_time
-from agent.sources.simulate import AnomalySpec, SimulateConfig, corridor_sensors, generate
-from skid_replay import replayed
-
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
-SENSORS = corridor_sensors(6)
-START = "2026-01-05T00:00:00Z"
-H = 3600.0
-
-
-def replay(tmp_path: Path, anomalies: list[AnomalySpec]) -> tuple[list, list]:
-    records = generate(SimulateConfig(scenario="corridor", seed=3, start=START, duration_s=7 * H,
-                                      anomalies=anomalies), SENSORS, 30.0)
-    path = tmp_path / "corridor.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", *SENSORS])
-        for r in records:
-            w.writerow([iso(r.ts), *[f"{r.values[s]:.6g}" if s in r.values else "" for s in SENSORS]])
-    faults, alerts, _ = replayed({
-        "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
-        "sources": [{"type": "replay", "path": str(path)}],
-        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480},
-        "scoring": {"chain": ["numpy"]}, "threshold": {"method": "pot", "risk": 0.0005},
-        "alerts": {"min_duration_ticks": 2, "clear_ticks": 6, "cooldown_ticks": 10}}, tmp_path)
-    for ev in faults:
-        jsonschema.validate(ev.to_dict(), SCHEMA)
-    alerts = [a for a in alerts if a.event == "new"]
-    return faults, alerts, records
+from agent.sources.simulate import AnomalySpec
+from faults12_replay import H, START, replay
 
 
 def test_an_incident_queue_at_zero_is_no_stuck_loop_and_a_stuck_loop_in_free_flow_still_is(tmp_path):
     t0 = parse_time(START)
     incident = (t0 + 5 * H, t0 + 5.5 * H)
-    faults, alerts, records = replay(tmp_path, [
+    faults, alerts, records = replay(tmp_path, 7, [
         AnomalySpec(kind="stuck", at_s=3 * H, duration_s=900, target="S05_speed"),
         AnomalySpec(kind="incident", at_s=5 * H, duration_s=1800, target="S03", magnitude=1.5)])
     # the queue: S02's speed read 0, unchanged, for 12 ticks (6 min, over stuck_s) — the situation user27 met

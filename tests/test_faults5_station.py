@@ -45,13 +45,16 @@ def test_mates_faulty_together_are_one_station_fault_and_a_late_mate_joins_it(tm
     masked = tr.mask(Row(ts=0.0, values=np.ones(4), missing=np.zeros(4, bool), carried=np.zeros(4, bool)))
     assert masked.missing.tolist() == [True, True, False, False]
     assert tr.snapshot()["faults_raised"]["station"] == 1 and tr.snapshot()["faults_raised"]["missing"] == 0
-    # c falls silent later (within JOIN_S): joins untold; a and b back: untold while c is still faulty
-    assert feed.run(8, silent={"a", "b", "c"}) == []
+    # c falls silent later (within JOIN_S): joins it, told as a fault_update (faults12; before, untold); a and b
+    # back: untold while c is still faulty
+    [update] = feed.run(8, silent={"a", "b", "c"})
+    assert (update.event, update.fault_id, update.sensors) == ("fault_update", fault["fault_id"], ["a", "b", "c"])
+    assert update.seq == 1 and list(update.evidence["joined"]) == ["c"]     # numbered as an alert's (faults13)
     assert feed.run(6, silent={"c"}) == [] and tr.active() == {"c": "missing"}
     end = feed.run(6)
     assert said(end) == [("fault_end", "station", "skid1")]
     payload = end[0].to_dict()
-    assert payload["fault_id"] == fault["fault_id"] and payload["reason"] == "cleared"
+    assert payload["fault_id"] == fault["fault_id"] and payload["reason"] == "cleared" and payload["seq"] == 2
     assert payload["sensors"] == ["a", "b", "c"] and payload["evidence"]["kinds"]["c"] == "missing"
     assert list(payload["evidence"]["joined"]) == ["c"] and tr.active() == {}
     # a scorer of the events loses no decision: a, b at the station fault, c when it joined, all ended at its end

@@ -154,8 +154,11 @@ def test_mates_judged_faulty_a_few_ticks_apart_are_one_page(tmp_path):
     entry = lone.open_entry()
     assert entry == {"fault_id": lone.fault_id, "kind": "missing", "start": lone.start, "group": "skid1"}
     assert tr.open_faults()["c"] == entry                  # the journal's entry: the tracker's (one writer)
-    assert feed.run(8, silent={"c", "b"}) == []            # b: 8 ticks later, joins c's page untold
-    assert feed.run(8, silent={"c", "b", "a"}) == []       # a too
+    # b: 8 ticks later, joins c's page — told as its fault_update (faults12; before, untold), no second page; a too
+    assert [(f.event, f.fault_id, list(f.evidence["joined"])) for f in feed.run(8, silent={"c", "b"})] == \
+        [("fault_update", lone.fault_id, ["b"])]
+    assert [(f.event, f.fault_id, list(f.evidence["joined"])) for f in feed.run(8, silent={"c", "b", "a"})] == \
+        [("fault_update", lone.fault_id, ["b", "a"])]
     assert tr.active() == {"a": "missing", "b": "missing", "c": "missing"}
     assert set(tr.ids[:3]) == {lone.fault_id}               # masked under its id (an alert re-judged for it: all three)
     assert entry["sensors"] == ["c", "b", "a"] and set(entry["joined"]) == {"b", "a"}    # grown in place

@@ -16,7 +16,8 @@ def _joined(tmp_path):
     feed = Feed(tr)
     feed.run(30)
     [lone] = feed.run(8, silent={"c"})
-    assert feed.run(8, silent={"c", "b"}) == []      # b joins c's page
+    [update] = feed.run(8, silent={"c", "b"})      # b joins c's page (told as its update: faults12)
+    assert (update.event, update.fault_id) == ("fault_update", lone.fault_id)
     [g] = tr.stations.open.values()
     return tr, lone, g
 

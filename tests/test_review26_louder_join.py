@@ -34,8 +34,10 @@ def _skid(tmp_path) -> dict:
 
 def test_a_stuck_mate_joining_a_missing_fault_ends_the_alert_it_drove(tmp_path):
     faults, alerts, pipe = replayed(_skid(tmp_path), tmp_path)
-    lone, end_fault = faults           # one page: the stuck mate joined the silence untold
+    lone, update, end_fault = faults   # one page: the stuck mate's join told by the fault's update (faults12)
     assert (lone.event, lone.kind, lone.sensor) == ("fault", "missing", "accel1")
+    assert (update.event, update.fault_id, update.evidence["kinds"]) == \
+        ("fault_update", lone.fault_id, {"accel1": "missing", "temp_motor": "stuck"})
     assert end_fault.event == "fault_end"
     assert end_fault.evidence["kinds"] == {"accel1": "missing", "temp_motor": "stuck"}
     joined_at = START + 150.0

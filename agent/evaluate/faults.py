@@ -58,6 +58,8 @@ def reported_faults(faults: list[dict]) -> list[dict]:
     """Fault decisions as {sensor, kind, ts, start, end}: from fault/fault_end payloads (to_dict)."""
     out, open_ = [], {}
     for f in faults:
+        if f.get("event") == "fault_update":      # a join told (faults12): its fault_end lists it in evidence.joined
+            continue
         if f.get("kind") == "station":            # several sensors' faults told as one (faults/station.py)
             _station(f, out, open_)
         elif f.get("event") == "fault":
@@ -88,7 +90,8 @@ def _joined(f: dict, out: list[dict]) -> None:
 
 def _station(f: dict, out: list[dict], open_: dict) -> None:
     """A station fault as its sensors' decisions: each at the station's fault, or (evidence.joined) when it
-    joined; each ended at the station's fault_end."""
+    joined; each ended at the station's fault_end — but one of its own sensors that joined it again (judged faulty
+    again while it was open) ended its first decision by the join: before, that one was left open for good."""
     kinds = (f.get("evidence") or {}).get("kinds") or {}
     if f.get("event") == "fault":
         joined = {}
@@ -99,6 +102,8 @@ def _station(f: dict, out: list[dict], open_: dict) -> None:
     for s in f.get("sensors") or []:
         if f.get("event") == "fault" or s in joined:
             at = ts if s not in joined else _t(joined[s])
+            if s in open_ and open_[s]["end"] is None:      # its own sensor judged again (review26, faults13): its
+                open_[s]["end"] = at                        # first decision ended by then (untold when)
             rec = {"sensor": s, "kind": kinds.get(s, "station"), "ts": at, "start": start if start is not None else at,
                    "end": None}
             out.append(rec)

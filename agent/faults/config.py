@@ -73,8 +73,9 @@ class FaultConfig:
                                        "(not an echo, not reading what its own neighbours predict)")
     station_join_s: float = rng(0, None, default=300.0,
                                  doc="a sensor judged faulty this long after its station / machine mate's fault began "
-                                     "joins that mate's page (a station fault, or a mate's lone fault), untold until its "
-                                     "end (0: only mates judged on the same tick are one fault)")
+                                     "joins that mate's page (a station fault, or a mate's lone fault), told by a "
+                                     "fault_update of it, no new page (0: only mates judged on the same tick are one "
+                                     "fault; a sensor the open fault stands for, judged again, joins it at any age)")
     learn_s: float = rng(0, None, default=3600.0,
                           doc="normal behaviour learned over about this long")
 

@@ -5,10 +5,12 @@ one fault for one cause, not one `missing` per sensor. The two fields are only i
 payload: a sensor fault's is as it always was. Likewise kind `station`: two or more sensors of one
 station / machine (their `group`) judged faulty together, named by the group in `sensor` and `group`,
 with its sensors in `sensors` and each one's kind in evidence.kinds (faults/station.py); a sensor's fault
-its mates joined keeps a sensor fault's payload, its fault_end listing them in evidence.kinds / joined.
+its mates joined keeps a sensor fault's payload, its fault_end listing them in evidence.kinds / joined. A join is
+told when it happens by a `fault_update` of the fault it joins (faults12); `seq` is numbered as an alert's: the
+`fault` 0, each `fault_update` the next, the `fault_end` the one after (faults13: 1 for a fault nothing joined).
 
 Published on `<prefix>/<site>/<node>/faults` (QoS 1, through the outbox like alerts), written by
-the jsonl sink as they are (told from alert lines by `event`: fault / fault_end), printed by the
+the jsonl sink as they are (told from alert lines by `event`: fault / fault_update / fault_end), printed by the
 terminal sink; schema: agent/schemas/fault.schema.json. De-duplicate by (fault_id, seq).
 """
 from __future__ import annotations
@@ -38,8 +40,8 @@ def id_stamp(ts: float) -> str:
 @dataclass
 class FaultEvent:
     fault_id: str
-    seq: int                  # 0 for fault, 1 for fault_end
-    event: str                # fault | fault_end
+    seq: int                  # 0 for fault, 1, 2, … for each fault_update, the next for fault_end (faults13)
+    event: str                # fault | fault_update (a station / lone fault's mates joined: faults12) | fault_end
     node: str
     site: str
     sensor: str               # the sensor; kind source: the source's label (= source); kind station: the group
@@ -88,8 +90,9 @@ class FaultEvent:
 
     def line(self) -> str:
         """One readable terminal line."""
-        if self.event == "fault":
-            return (f"{iso(self.ts)} FAULT  {self.sensor} {self.kind} since {iso(self.start)}: "
+        if self.event in ("fault", "fault_update"):
+            what = "FAULT " if self.event == "fault" else "FAULT_UPDATE"
+            return (f"{iso(self.ts)} {what} {self.sensor} {self.kind} since {iso(self.start)}: "
                     f"{self.evidence.get('summary', '')}")
         return (f"{iso(self.ts)} FAULT_END {self.sensor} {self.kind}: {self.reason} after "
                 f"{(self.end or self.ts) - self.start:.0f}s")

@@ -16,11 +16,24 @@ telling groups (faults/source.py does the same for a source's silence).
   - A sensor decided alone is told at once, as before (a page never waits for mates that may not
     come); it is kept here as a *lone* fault its mates may join.
   - A sensor of that group decided later, within `faults.station_join_s` of the open station or lone
-    fault's start, joins it untold (faults6: before, only a station fault could be joined, so mates
+    fault's start, joins it (faults6: before, only a station fault could be joined, so mates
     judged a few ticks apart were paged apart — one page each — though one cause): one page, as early
     as possible. The fault_end lists it (a station's in `sensors`; a lone fault's, whose payload is a
     sensor fault's, in evidence.kinds) and, with the tick it was decided, in evidence.joined (a scorer
     of the events, agent/evaluate/faults.py, loses no decision); later, a mate is told on its own.
+  - A join is told (faults12, numbered by faults13): a `fault_update` event of the fault, its `sensors` (a
+    station's) every sensor it now stands for, evidence.kinds each one's kind and evidence.joined who joined when.
+    Before, the join was untold until the end: user27's centre read `2 sensors (K030_flow, K030_occ: dead)` while
+    K030_speed was dead too a tick later. A join adds no page (no second `fault`): the update says it. Its seq
+    is an alert's: `fault` 0, each `fault_update` the next (1, 2, …), the `fault_end` the one after the last
+    (`updates` + 1) — so (fault_id, seq) is unique and grows in the order they are sent, and a fault no mate
+    joined ends with seq 1 as it always did (a journal or checkpoint of a release before the updates, which
+    has no `updates`, ends its faults so). The count is in the checkpoint and the journal entry (`updates`).
+  - A sensor the open fault already stands for, ended untold (a mate still faulty) and judged faulty again, joins
+    it again however long it has been open (faults13): to a subscriber it never left it. Before, past
+    `station_join_s` it opened a second fault of the station beside the open one (user27's K030: `dead`, then
+    `stuck` 13 min on — two open faults for one station). A mate new to the fault past `station_join_s` is
+    still told on its own.
   - Its end: one fault_end (reason of the last) when the last of its sensors has ended; each
     sensor's own end before that is untold. A lone fault no mate joined ends as it always did.
 Source faults (kind `source`) are not grouped again: they already stand for their sensors.
@@ -58,6 +71,7 @@ class Grouped:
     head: str = ""                                       # a lone fault: the sensor it was told as ("": a station)
     kinds_judged: dict[str, list[str]] = field(default_factory=dict)   # sensor → every kind it was judged, in order,
     #                                     once each: only a sensor decided again within the join under another kind
+    updates: int = 0                                     # `fault_update`s told: the last one's seq (faults13)
 
     def __post_init__(self):
         self.entry: dict = {}       # its fault journal entry: the one dict delivery keeps (not a field: not state)
@@ -81,6 +95,8 @@ class Grouped:
             e.update(sensors=list(self.sensors), kinds=dict(self.kinds), joined=dict(self.joined))
         if self.kinds_judged:
             e["kinds_judged"] = {s: list(k) for s, k in self.kinds_judged.items()}
+        if self.updates:            # (none: an entry as a release before the updates wrote it)
+            e["updates"] = self.updates
         self.entry.clear()
         self.entry.update(e)
 
@@ -102,9 +118,10 @@ class StationFaults:
         self.louder: list[FaultEvent] = []        # silences a mate's own kind joined, for the alerts (`take_louder`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
-        """The tracker's told `fault` events of tick `ts`: those of two or more sensors of one group made one
-        `station` fault; one of a group whose station or lone fault is open (started within
-        `faults.station_join_s`) joins it untold; one alone is told and kept as a lone fault."""
+        """The tracker's told `fault` events of tick `ts`: one of the sensors an open station or lone fault stands
+        for, judged again, joins it at any age; one of a group whose station or lone fault is open (started within
+        `faults.station_join_s`) joins it; each join is its fault's `fault_update`. Those of two or more other
+        sensors of one group are made one `station` fault; one alone is told and kept as a lone fault."""
         by_group: dict[str, list[FaultEvent]] = {}
         out = []
         for ev in events:
@@ -114,29 +131,54 @@ class StationFaults:
                 by_group.setdefault(ev.group, []).append(ev)
         join_s = tr.cfg.station_join_s
         for group, evs in by_group.items():
+            back: dict[str, list[FaultEvent]] = {}      # fault_id → the sensors that join it at `ts`
+            new = []
+            for ev in evs:      # one an open fault stands for, judged again: back to it, however old (faults13)
+                g = next((g for g in self.open.values() if g.group == group and ev.sensor in g.sensors), None)
+                (new if g is None else back.setdefault(g.fault_id, [])).append(ev)
             open_ = next((g for g in self.open.values() if g.group == group and join_s > 0 and ts - g.start <= join_s),
-                         None)
+                         None) if new else None
             if open_ is not None:
-                self._join(open_, evs, tr, ts)
-            elif len(evs) < 2:
-                out.append(self._lone(evs[0], tr))
-            else:
-                out.append(self._station(group, evs, tr, ts))
+                back.setdefault(open_.fault_id, []).extend(new)
+                new = []
+            out += [self._join(self.open[fid], joining, tr, ts) for fid, joining in back.items()]
+            if len(new) == 1:
+                out.append(self._lone(new[0], tr))
+            elif new:
+                out.append(self._station(group, new, tr, ts))
         return out
 
-    def _join(self, g: Grouped, evs: list[FaultEvent], tr, ts: float) -> None:
-        """Mates decided at `ts` join the open station or lone fault `g`, untold (journaled: `take_joined`); one
-        with a kind of its own joining a silence makes it louder for the alerts (`take_louder`)."""
+    def _join(self, g: Grouped, evs: list[FaultEvent], tr, ts: float) -> FaultEvent:
+        """Mates decided at `ts` join the open station or lone fault `g` (journaled: `take_joined`): its
+        `fault_update`; one with a kind of its own joining a silence makes it louder for the alerts (`take_louder`)."""
         silent = only_silences(g.kinds.values())     # (as its told event: FaultEvent.silent)
+        again = [ev.sensor for ev in evs if ev.sensor in g.sensors]
         for ev in evs:
             self._hold(g, ev, tr)
             g.joined[ev.sensor] = ts
+        g.updates += 1
         g.sync()
         self.joined_now.append(g)
         loud = [ev for ev in evs if not ev.silent()]
         if silent and loud:
             told = self.event(g, "fault", ts, {}, tr)
             self.louder.append(replace(told, start=min(ev.start for ev in loud), sensors=list(g.sensors)))
+        return self._update(g, evs, again, tr, ts)
+
+    def _update(self, g: Grouped, evs: list[FaultEvent], again: list[str], tr, ts: float) -> FaultEvent:
+        """The `fault_update` that tells mates `evs` joined `g` at `ts` (`again`: those it stood for already, judged
+        faulty again): what it now stands for (faults12)."""
+        joining = ", ".join(f"{ev.sensor} ({ev.kind}{', again' if ev.sensor in again else ''})" for ev in evs)
+        now = ", ".join(g.sensors)
+        head = f"{len(g.sensors)} sensors of {g.group} faulty together ({now})" if not g.head else \
+            f"{g.head} and its mates of {g.group} ({now})"
+        evidence = {"summary": f"{joining} joined: {head}; check what they share (detector card, cabinet, cable, "
+                               f"power) — one cause, not each sensor",
+                    **self._told(g), "each": {ev.sensor: ev.evidence for ev in evs},
+                    "starts": {ev.sensor: iso(ev.start) for ev in evs}}
+        update = self.event(g, "fault_update", ts, evidence, tr)
+        update.kept = g.entry
+        return update
 
     def _lone(self, ev: FaultEvent, tr) -> FaultEvent:
         """A sensor decided alone: told at once, and kept as a lone fault when its group has mates that may join."""
@@ -165,9 +207,9 @@ class StationFaults:
         return told
 
     def take_joined(self) -> list[Grouped]:
-        """The faults a mate joined since the last call: a join is told to no one, yet the fault journal must hold
-        it at once (agent/delivery.py writes it), else a kill -9 before the fault's end lost it and the mate,
-        judged again after the restart, was told on its own (faults7)."""
+        """The faults a mate joined since the last call: the fault journal must hold a join at once (agent/delivery.py
+        writes it), else a kill -9 before the fault's end lost it and the mate, judged again after the restart, was
+        told on its own (faults7)."""
         joined, self.joined_now = self.joined_now, []
         return joined
 
@@ -236,7 +278,8 @@ class StationFaults:
         """A station fault's event, or a lone fault's (its sensor's own kind, `sensors` left out: a sensor
         fault's payload, its mates in evidence)."""
         end = kind == "fault_end"
-        return FaultEvent(fault_id=g.fault_id, seq=int(end), event=kind, node=tr.node, site=tr.site,
+        seq = {"fault": 0, "fault_update": g.updates}.get(kind, g.updates + 1)     # (as an alert's: faults13)
+        return FaultEvent(fault_id=g.fault_id, seq=seq, event=kind, node=tr.node, site=tr.site,
                           sensor=g.key, group=g.group, kind=g.kind, ts=ts, start=g.start,
                           end=ts if end else None, evidence=evidence, reason=reason,
                           sensors=None if g.head else list(g.sensors))
@@ -280,8 +323,9 @@ class StationFaults:
         return self.event(g, "fault_end", ts, {"summary": summary, **self._told(g)}, tr, reason="restart")
 
     def state(self) -> list[dict]:
-        """The open faults as the checkpoint keeps them (`kinds_judged` only when there is one: as before)."""
-        return [{k: v for k, v in asdict(g).items() if k != "kinds_judged" or v} for g in self.open.values()]
+        """The open faults as the checkpoint keeps them (`kinds_judged`, `updates` only when there are: as before)."""
+        return [{k: v for k, v in asdict(g).items() if k not in ("kinds_judged", "updates") or v}
+                for g in self.open.values()]
 
     def restore(self, state: list[dict] | None) -> None:
         """state(); None (a checkpoint from before station faults): none open."""
@@ -293,9 +337,10 @@ class StationFaults:
 
 def _grouped(group: str, f: dict, head: str = "") -> Grouped:
     """A station or lone fault from its journal entry or checkpoint state (`group`: its group, when `f` has
-    none; `head`: a lone fault's sensor)."""
+    none; `head`: a lone fault's sensor; no `updates`: a release's before them, which told none)."""
     return Grouped(str(f.get("group") or group), str(f["fault_id"]), float(f["start"]),
                    [str(s) for s in f.get("sensors") or []] or [head] * bool(head),
                    {str(s): str(k) for s, k in (f.get("kinds") or {}).items()} or ({head: str(f.get("kind"))} if head else {}),
                    {str(s): float(t) for s, t in (f.get("joined") or {}).items()}, head,
-                   {str(s): [str(k) for k in ks] for s, ks in (f.get("kinds_judged") or {}).items()})
+                   {str(s): [str(k) for k in ks] for s, ks in (f.get("kinds_judged") or {}).items()},
+                   int(f.get("updates") or 0))

@@ -328,7 +328,8 @@ class FaultTracker:
         told = self.sources.started(events, self, t)
         told = self.stations.started(told, self, t.ts)      # (a lone fault too: its mates may join it, faults6)
         for ev in told:             # counted as told: a source's outage is one `source`, not its sensors' missing
-            self.raised[ev.kind] += 1
+            if ev.event == "fault":     # (a fault_update, a join told, raises nothing new: faults12)
+                self.raised[ev.kind] += 1
         return told
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
@@ -472,7 +473,8 @@ class FaultTracker:
             if f["kind"] == "station":
                 out.append(self.stations.restart_end(name, f, ts, self, END_SUMMARY["restart"]))
                 continue
-            out.append(FaultEvent(fault_id=f["fault_id"], seq=1, event="fault_end", node=self.node, site=self.site,
+            seq = 1 + int(f.get("updates") or 0)    # (a lone fault mates joined: after its fault_updates, faults13)
+            out.append(FaultEvent(fault_id=f["fault_id"], seq=seq, event="fault_end", node=self.node, site=self.site,
                                   sensor=name, group=str(f.get("group", "")), kind=f["kind"], ts=ts,
                                   start=f["start"], end=ts, evidence={"summary": END_SUMMARY["restart"]},
                                   reason="restart"))

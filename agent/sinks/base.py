@@ -72,7 +72,7 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     def fault(self, event: FaultEvent) -> None:
-        """Deliver one sensor fault event (fault / fault_end), like an alert event."""
+        """Deliver one sensor fault event (fault / fault_update / fault_end), like an alert event."""
 
     def stats(self) -> dict | None:
         """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""

@@ -52,7 +52,7 @@ from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.jsonl")
-# What tells a fault line (fault / fault_end) from an alert line: its `event`. Not its `"fault_id":` — an
+# What tells a fault line (fault / fault_update / fault_end) from an alert line: its `event`. Not its `"fault_id":` — an
 # alert that ended `sensor_fault` carries its fault's reference {fault_id, sensor, kind} (review26).
 FAULT_LINE = b'"event":"fault'
 
@@ -87,7 +87,7 @@ class JsonlSink(Sink):
         self._write("alert", {"kind": "alert", **event.to_dict()})
 
     def fault(self, event: FaultEvent) -> None:
-        # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_end)
+        # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_update / fault_end)
         # tells it from alert lines, its `kind` is the fault's kind.
         self._write("fault", event.to_dict())
 

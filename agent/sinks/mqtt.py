@@ -5,7 +5,7 @@ Topics, under `<prefix>/<site>/<node>/`:
     status   `online` (retained, on every connect) / `offline` (retained: Last Will and clean shutdown)
     health   the agent's health, JSON, retained: at most every `health_interval_s`, and the last
              snapshot on a clean stop (before `offline`), so the retained one is never older than the stop
-    faults   sensor fault events (fault / fault_end), JSON, QoS 1, not retained — through the
+    faults   sensor fault events (fault / fault_update / fault_end), JSON, QoS 1, not retained — through the
              outbox like alerts (schemas/fault.schema.json)
     feedback         operator verdicts in, subscribed only with the sink's `feedback` key (agent/feedback.py)
     feedback/result  the answer to each feedback message, JSON, QoS 1

@@ -23,7 +23,7 @@ from .base import Sink, SinkConfig, SinkContext
 log = logging.getLogger("stad.sink.terminal")
 
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
-          "fault_end": "\033[36m"}
+          "fault_update": "\033[35m", "fault_end": "\033[36m"}
 
 
 @dataclass

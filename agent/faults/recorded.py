@@ -1,0 +1,90 @@
+"""The fault rules taught on `warmup.replay`'s recording before the first live tick.
+
+The rules learn what is normal for each sensor (its level, its tick-to-tick change, how often it repeats a value
+or sits at its floor) from the ticks they see, and before faults12 they saw live ticks only: `warmup.replay` fitted
+the scorers and left the fault tracker new. A loop already broken when such a life starts was then never paged:
+user27 restarted a roadside unit with a 13th station (the checkpoint refused, the journal's open faults ended
+`restart`), and K028_speed, held at 96.5 through the restart, had never moved in the new tracker's eyes — `stuck`
+never judges a sensor that never varied (it may be a setpoint) — and K030, at zeros, had a normal level of 0 —
+`dead` never judges a sensor usually at its floor. Both faults stayed unpaged.
+
+Here, at the first live tick, a new tracker observes as many recorded ticks as a warm-up on live traffic would have
+shown it (`warmup.ticks`, at least MIN_TICKS: stuck's repeat statistics are learned over 240), its events dropped
+(they are of the recording's past, told to no one), then takes the live ticks after a gap (`after_gap`: the first
+live step is no tick's change). Those ticks end at the first live tick's time of day on the newest recorded day
+that has it: the rules' normal is of the last hour or so, and a recording's newest ticks are often its midnight —
+taught on them, an afternoon's first live ticks were `spike`s (a flow's step 9× its night step, on user27's files).
+A recording shorter than that, or a first live tick before it ends, gives its newest ticks. A fault still open at
+the end of those ticks (a recording not all normal) would be carried into live time untold: then the rules start
+new, as before, and the log says why. What is kept until the first live tick: at most a day and a warm-up of the
+recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
+faults13 — before, a `warmup.ticks` over MAX_KEPT kept that many, unbounded). A row is 10 bytes a sensor and 8 (its
+time): 18 sensors at 30-s ticks keep a day and a warm-up of 2,880, 5,760 rows, 1.1 MB (the demo with a recording:
+peak RSS +1.1–1.3 MiB, docs/measured/faults.md's faults13 round), freed at the first live tick.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..alerts import iso
+from ..window import Row
+from .tracker import FaultTracker
+
+MIN_TICKS = 480             # the fewest recorded ticks observed (2 × stuck.py's MIN_HORIZON_TICKS), when there are
+MAX_KEPT = 20_000           # recorded rows kept until the first live tick, at most
+KEPT_BYTES = 4 << 20        # …and their bytes, at most (n sensors: 10 n + 8 a row)
+DAY_S = 86400.0
+
+
+class RecordedTicks:
+    """The recording's rows the rules may be taught on (copies: the warm-up's fit gives the rows back), until the
+    first live tick says which of them (`taught`)."""
+
+    def __init__(self, rows, warmup_ticks: int, tick_s: float):
+        n, sensors = len(rows), np.shape(rows.values)[1]
+        cap = max(MIN_TICKS, min(MAX_KEPT, KEPT_BYTES // (10 * sensors + 8)))
+        self.ticks = min(max(int(warmup_ticks), MIN_TICKS), cap)
+        day = self.ticks + int(np.ceil(DAY_S / tick_s))
+        keep = min(n, day if day <= cap else self.ticks)
+        self.ts = np.array(rows.ts[n - keep:], float)
+        self.values = np.array(rows.values[n - keep:], float)
+        self.missing = np.array(rows.missing[n - keep:], bool)
+        self.carried = np.array(rows.carried[n - keep:], bool)
+
+    def span(self, live_ts: float) -> tuple[int, int]:
+        """The kept rows [first, end) to teach on: `ticks` of them ending at `live_ts`'s time of day on the newest
+        recorded day that has it (whole days before it), else the newest."""
+        n = self.ts.size
+        end = n
+        if n and live_ts > self.ts[-1]:
+            at = live_ts - np.ceil((live_ts - self.ts[-1]) / DAY_S) * DAY_S    # (≤ the recording's last tick)
+            k = int(np.searchsorted(self.ts, at, side="right"))
+            if k >= min(self.ticks, n):
+                end = k
+        return max(0, end - self.ticks), end
+
+    def taught(self, new_tracker: Callable[[], FaultTracker], live_ts: float) -> tuple[FaultTracker | None, str]:
+        """A new tracker taught on `span(live_ts)`, and what to log; None when a fault was still open at its end
+        (then the rules learn from live ticks, as before) or there is nothing to teach."""
+        tracker = new_tracker()
+        first, end = self.span(live_ts)
+        if end <= first or not tracker.rules:
+            return None, ""
+        judged = 0
+        for k in range(first, end):
+            judged += sum(ev.event == "fault" for ev in tracker.observe(
+                Row(ts=float(self.ts[k]), values=self.values[k].copy(), missing=self.missing[k].copy(),
+                    carried=self.carried[k].copy())))
+        still = sorted(name for name, kind in zip(tracker.names, tracker.kind) if kind)
+        if still:
+            return None, (f"fault rules: not taught on the recording — {', '.join(still)} judged faulty at the end of "
+                          f"its ticks; they learn from live ticks (a sensor broken since the start is not judged "
+                          f"until it moves)")
+        tracker.raised = {k: 0 for k in tracker.raised}      # (the recording's faults were told to no one)
+        tracker.after_gap()
+        return tracker, (f"fault rules taught on {end - first:,} recorded ticks ({iso(float(self.ts[first]))} to "
+                         f"{iso(float(self.ts[end - 1]))})"
+                         + (f"; {judged} fault(s) judged and ended there, told to no one" if judged else ""))
+
