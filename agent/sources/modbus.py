@@ -16,7 +16,11 @@ and not passed on. check-config refuses what a poll could not read: an address p
 A read the device refuses (an exception response) or answers with another number of registers than asked
 for, or with another function (input registers for holding ones), is counted as 'modbus error' and
 none of its values is used: a short answer cannot say which
-register is missing, and zipping it onto the addresses silently dropped the last sensors.
+register is missing, and zipping it onto the addresses silently dropped the last sensors. Near registers share one
+read (`register_spans`), gaps between them included; a device that refuses a read covering a register it does not
+have (exception 2, illegal data address: a PLC whose map has a gap) has that read split into each sensor's own, said
+once, for as long as the source runs — it refused the shared read at every poll, each sensor in it never read
+(review38).
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
 reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once, in our words (closed,
 refused, no answer in time: modbus_words.py), pymodbus's own at debug. A connection the
@@ -55,6 +59,7 @@ MAX_BACKOFF_S = 30.0
 MAX_REGISTERS_PER_READ = 125    # the Modbus limit for one read-holding/input-registers request
 MAX_ADDRESS = 65535             # register addresses are 16 bit
 FUNCTION = {"holding": 3, "input": 4}   # the function code of a table's read, and of a right answer
+ILLEGAL_ADDRESS = 2             # the exception code of a read covering a register the device does not have
 
 Table = Literal["holding", "input"]
 #: data type → (registers it spans, its big-endian struct format)
@@ -210,6 +215,10 @@ class ModbusSource(Source):
         self.timeout_s = min(3.0, max(0.2, 2 * cfg.poll_s))
         self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=self.timeout_s, retries=0)
         self._reads = {"holding": self.client.read_holding_registers, "input": self.client.read_input_registers}
+        #: each table's reads, (start, count): near registers share one until the device refuses it (`_split`)
+        self.spans = {table: register_spans(sorted(f.address for f in self.fields if f.table == table),
+                                            widths={f.address: f.width for f in self.fields if f.table == table})
+                      for table in FUNCTION}
 
     def records(self) -> Iterator[Record]:
         backoff = self.cfg.poll_s
@@ -256,11 +265,16 @@ class ModbusSource(Source):
             raise ModbusUnreachable(connect_failure(self.cfg.host, self.cfg.port, self.timeout_s))
         raw: dict[tuple[str, int], int] = {}
         for table in FUNCTION:
-            fields = [f for f in self.fields if f.table == table]
-            for start, count in register_spans(sorted(f.address for f in fields),
-                                               widths={f.address: f.width for f in fields}):
-                raw.update(((table, address), value) for address, value in zip(range(start, start + count),
-                                                                               self._read(table, start, count)))
+            for start, count in list(self.spans[table]):
+                inside = [f for f in self.fields if f.table == table and start <= f.address < start + count]
+                words = self._read(table, start, count, shared=len(inside) > 1)
+                if words is None:           # refused across a gap: each sensor's registers alone, from now on
+                    self._split(table, (start, count), inside)
+                    reads = [(f.address, self._read(table, f.address, f.width)) for f in inside]
+                else:
+                    reads = [(start, words)]
+                for first, got in reads:
+                    raw.update(((table, first + i), value) for i, value in enumerate(got))
         values = {}
         for f in self.fields:
             words = [raw.get((f.table, address)) for address in range(f.address, f.address + f.width)]
@@ -274,8 +288,20 @@ class ModbusSource(Source):
             values[f.sensor] = value
         return values
 
-    def _read(self, table: str, start: int, count: int) -> list[int]:
-        """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error."""
+    def _split(self, table: str, span: tuple[int, int], inside: list[Field]) -> None:
+        """The device refused the read `span` of `table`, shared by the sensors `inside`, as covering a register it
+        does not have: each of them is read alone from now on (said once)."""
+        spans = self.spans[table]
+        at = spans.index(span)
+        spans[at:at + 1] = [(f.address, f.width) for f in inside]
+        log.warning("%s: the device refuses a read of %s registers %d..%d (illegal data address: a register between "
+                    "the sensors' is not in its map); reading %s one at a time", self.where, table, span[0],
+                    span[0] + span[1] - 1, ", ".join(f"{f.sensor} ({f.where()})" for f in inside))
+
+    def _read(self, table: str, start: int, count: int, shared: bool = False) -> list[int] | None:
+        """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error; None, not
+        counted, when a read `shared` by several sensors is refused as covering a register the device does not
+        have (the caller reads them one at a time)."""
         what = f"{table} registers {start}..{start + count - 1}"
         try:
             response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)
@@ -283,6 +309,8 @@ class ModbusSource(Source):
             log.debug("%s: %s: pymodbus says: %s", self.where, what, exc)
             raise ModbusUnreachable(read_failure(exc, self.cfg.host, self.cfg.port, self.timeout_s)) from None
         if response.isError():
+            if shared and getattr(response, "exception_code", None) == ILLEGAL_ADDRESS:
+                return None
             self.rejects.add("modbus error", self.where, f"{what}: {response}")
             return []
         if response.function_code != FUNCTION[table]:   # e.g. input registers (4) for holding ones: other values
