@@ -35,7 +35,13 @@ from .lines import DuplicateKey, count_bad_numbers, loads_object, parse_json_lin
 
 
 def iso_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    """A time for a message: ISO-8601 UTC, or the number as it is where no calendar holds it (a row stamped in
+    nanoseconds since 1970, 1.7e18: gmtime's OverflowError ended the replay at the labels' end-of-file line —
+    review38)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return f"{ts!r} s since 1970"
 
 log = logging.getLogger("stad.replay")
 
