@@ -393,20 +393,9 @@ class ReplaySource(Source):
         return spans
 
     def _bounded(self, f, name: str) -> Iterator[str]:
-        """The file's lines; one longer than MAX_LINE_CHARS counted (`line too long`), read past in
-        pieces and given as an empty line (the numbering of the lines after it stays right)."""
-        n = 0
-        while True:
-            line = f.readline(MAX_LINE_CHARS + 1)
-            if not line:
-                return
-            n += 1
-            if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
-                while (rest := f.readline(65536)) and not rest.endswith(ENDS):
-                    pass
-                self.rejects.add("line too long", f"{name}:{n}", f"more than {MAX_LINE_CHARS} characters; skipped")
-                line = "\n"
-            yield line
+        """The file's lines (`bounded_lines`), one longer than MAX_LINE_CHARS counted (`line too long`)."""
+        return bounded_lines(f, lambda n: self.rejects.add("line too long", f"{name}:{n}",
+                                                           f"more than {MAX_LINE_CHARS} characters; skipped"))
 
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
@@ -474,24 +463,13 @@ class ReplaySource(Source):
         one reader over the whole file let a stray quote take the lines after it into one field, up
         to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
         one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
-        import csv          # here: JSON-lines replays and other sources do not need it
-        separator = self.cfg.separator
         for n, line in enumerate(self._bounded(f, name), 1):
             self._lines_read = n
-            if not line.endswith(ENDS):
-                line += "\n"            # the last line's quote left open shows as below, too
             try:
-                row = next(csv.reader((line,), delimiter=separator), [])
-            except csv.Error as exc:
+                yield n, csv_fields(line, self.cfg.separator)
+            except ValueError as exc:
                 self.rejects.add("bad csv", f"{name}:{n}", str(exc))
                 yield n, None
-                continue
-            if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
-                self.rejects.add("bad csv", f"{name}:{n}", "a quote opened on this line is not closed on it; "
-                                 "the line is skipped (a field never spans lines)")
-                yield n, None
-                continue
-            yield n, row
 
     def _layout(self, header: list[str], name: str, line: int):
         """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""
@@ -551,6 +529,42 @@ class ReplaySource(Source):
                 continue
             label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
+
+
+def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
+    """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
+    number) and given as an empty line (the numbering of the lines after it stays right)."""
+    n = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
+            while (rest := f.readline(65536)) and not rest.endswith(ENDS):
+                pass
+            too_long(n)
+            line = "\n"
+        yield line
+
+
+def csv_fields(line: str, separator: str) -> list[str]:
+    """One line of a CSV file (read untranslated: newline="") as its fields, as the replay reads every line: on its
+    own, so that a field never spans lines; ValueError saying why for a line that is no CSV row (a quote opened and
+    not closed on it). convert/data.py reads label-like columns by it too: its one reader over the whole file let a
+    stray quote take the lines after it into one field, up to the csv module's limit, whose error ended `stad-convert
+    train` (review38)."""
+    import csv          # here: JSON-lines replays and other sources do not need it
+    if not line.endswith(ENDS):
+        line += "\n"            # the last line's quote left open shows as below, too
+    try:
+        row = next(csv.reader((line,), delimiter=separator), [])
+    except csv.Error as exc:
+        raise ValueError(str(exc)) from None
+    if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
+        raise ValueError("a quote opened on this line is not closed on it; the line is skipped (a field never "
+                         "spans lines)")
+    return row
 
 
 #: Field separators a CSV is written with, for separator_hint.
