@@ -1,0 +1,40 @@
+"""A simulate source run outside the years the aligner takes a record's time in (1970–2100, agent/window.py
+MAX_TS), review38: `start: 1960-01-05T06:00:00Z` passed check-config ("ok"), and `run` refused every record it
+made as `bad timestamp` (0 ticks, 100 records in, 100 rejected, then "input ended"); a duration running past 2100
+lost the records after it alike. check-config refuses both now, naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config_mutants import check_config
+
+
+def _config(tmp_path: Path, **source) -> Path:
+    f = tmp_path / "agent.yaml"
+    f.write_text(yaml.safe_dump({
+        "node": {"id": "t"}, "tick_s": 30, "topology": "none", "sensors": ["S01_flow", "S01_occ", "S01_speed"],
+        "sources": [{"type": "simulate", "duration_s": 3000, **source}],
+        "window": {"steps": 8}, "warmup": {"ticks": 16}, "sinks": []}, sort_keys=False))
+    return f
+
+
+@pytest.mark.parametrize("start", ["1960-01-05T06:00:00Z", "2100-01-01T00:00:00Z", "-5"])
+def test_a_start_outside_1970_to_2100_is_refused(tmp_path, start):
+    code, err = check_config(_config(tmp_path, start=start))
+    assert code == 2, err
+    assert f"sources[0].start: {start!r} is not between 1970 and 2100" in err, err
+
+
+def test_a_duration_running_past_2100_is_refused(tmp_path):
+    code, err = check_config(_config(tmp_path, start="2099-12-31T00:00:00Z", duration_s=2 * 86400))
+    assert code == 2, err
+    assert "sources[0].duration_s: 172800 s from 2099-12-31T00:00:00Z runs past 2100" in err, err
+
+
+@pytest.mark.parametrize("start", ["1970-01-01T00:00:00Z", "2099-12-31T00:00:00Z"])
+def test_a_run_inside_the_years_passes(tmp_path, start):
+    code, err = check_config(_config(tmp_path, start=start))
+    assert code == 0, err
