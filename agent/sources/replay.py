@@ -105,10 +105,31 @@ class ReplayConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
 
+    def csv_keys_unused(self, files: list[Path]) -> list[tuple[str, str]]:
+        """A Note for each key only a CSV file is read by (`columns`, `label_columns`, `time_format`, `separator`,
+        `time_column`) that is set while every file the replay reads is JSON lines: a JSON line names its sensors,
+        its time (`ts`) and its label itself, and the key did nothing, unsaid — a `columns` mapping left every
+        reading an `unknown sensor`, `label_columns` left evaluate without labels (review38)."""
+        if not files or any(not self.reads_as_jsonl(p) for p in files):
+            return []
+        defaults = {"columns": None, "label_columns": [], "time_format": None, "separator": ",",
+                    "time_column": ("timestamp", "ts")}
+        set_keys = [key for key, default in defaults.items()
+                    if getattr(self, key) not in (default if isinstance(default, tuple) else (default,))]
+        return [(key, Note(f"read from CSV files only, and this replay reads JSON lines only: not used (a line names "
+                           'its sensors, time and label itself: {"ts": …, "<sensor>": …, "label": 0})'))
+                for key in set_keys]
+
+    def reads_as_jsonl(self, path: Path) -> bool:
+        """Whether the replay reads `path` as JSON lines (`format`, or with `auto` its suffix)."""
+        return self.format == "jsonl" or (self.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         out = [("path", m) for m in path_problems(resolve(self.path))] if self.path else []
         if self.path and not out:
-            out += [("path", m) for m in folder_problems(resolve(self.path), self.format)]
+            walked = walk_replay(resolve(self.path), self.format)
+            out += [("path", m) for m in folder_problems(resolve(self.path), self.format, walked)]
+            out += self.csv_keys_unused(walked[0])
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
             if not problems:
@@ -336,9 +357,7 @@ class ReplaySource(Source):
         return None
 
     def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        is_jsonl = self.cfg.format == "jsonl" or (
-            self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
-        rows = self._jsonl(path, name, start) if is_jsonl else self._csv(path, name, start)
+        rows = self._jsonl(path, name, start) if self.cfg.reads_as_jsonl(path) else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
         self._lines_read = 0
