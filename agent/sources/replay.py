@@ -144,6 +144,12 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
 
 
+#: The longest single wait of a Pacer: a record due later is waited for in steps of it. threading's waits refuse a
+#: timeout past TIMEOUT_MAX (~292 years on Linux): a slow `speed` (1e-9: an hour of data took that long) made the
+#: second record's wait raise OverflowError, and the source ended, `run` with exit 3 (review38).
+PACER_STEP_S = 3600.0
+
+
 class Pacer:
     """Sleeps so that timestamps pass at `speed`× the wall clock; speed 0 never sleeps.
 
@@ -163,9 +169,10 @@ class Pacer:
         if self.anchor is None:
             self.anchor = (ts, time.monotonic())
             return True
-        delay = self.anchor[1] + (ts - self.anchor[0]) / self.speed - time.monotonic()
-        if delay > 0:
-            return not self.stop.wait(delay)
+        due = self.anchor[1] + (ts - self.anchor[0]) / self.speed
+        while (delay := due - time.monotonic()) > 0:
+            if self.stop.wait(min(delay, PACER_STEP_S)):
+                return False
         return True
 
 
