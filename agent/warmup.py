@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .quantile import quantile
-from .window import Normaliser, Row
+from .window import Normaliser, Row, carry_ticks
 
 from .records import Rejects
 
@@ -325,7 +325,7 @@ def tail_lead(cfg: AgentConfig) -> int:
     """Ticks read before the first one kept when a file is read from its tail and let go: by then the
     aligner's state is what a whole read's would be there — the carried values (carry_forward_s), the
     usual step (the median of 15), the window's gap rule (steps + 1), lateness — with room to spare."""
-    carry = int(cfg.window.carry_forward_s // cfg.tick_s)
+    carry = carry_ticks(cfg.window.carry_forward_s, cfg.tick_s)
     return max(TAIL_LEAD_TICKS, 4 * (cfg.window.steps + 1 + carry + cfg.window.lateness_ticks + 15))
 
 
