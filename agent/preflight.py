@@ -191,13 +191,14 @@ def unmatched_columns(root: Path, reader, sensors: list[str], headers=_READ) -> 
         headers = replay_headers(root, reader)
     if headers is None:
         return []                       # path_problems says why
+    twice = _twice_named(root, reader, sensors, headers)
     if reader.columns is None:
-        return _unmapped_files(root, reader, sensors, headers)
+        return twice + _unmapped_files(root, reader, sensors, headers)
     headers = [h for _, h in headers]
     if not headers:
         return []
     seen = {c for h in headers for c in h}
-    out = []
+    out = twice
     import difflib
     for column, sensor in reader.columns.items():
         if column in seen:
@@ -228,6 +229,18 @@ def unrecorded_sensors(reader, sensors: list[str], headers: list[tuple[Path, lis
     return [Note(f"{len(missing)} of the {len(sensors)} sensors have no column in its {len(headers)} CSV file(s) "
                  f"({named}): no normal is learned for them, `run` scores them once learnt live (a station added "
                  "since the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
+
+
+def _twice_named(root: Path, reader, sensors: list[str], headers: list[tuple[Path, list[str]]]) -> list[Note]:
+    """One note for the CSV files whose header names a column the replay reads twice (ReplayConfig.columns_twice),
+    which `run` skips whole (`duplicate column`)."""
+    twice = [(p, said) for p, h in headers if (said := reader.columns_twice(h, sensors))]
+    if not twice:
+        return []
+    path, said = twice[0]
+    name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+    return [Note(f"{len(twice)} of its {len(headers)} CSV file(s) have a header naming a column it reads more than "
+                 f"once (first: {name}: {said}): each is skipped whole (duplicate column); rename one of them")]
 
 
 def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[Path, list[str]]]) -> list[Note]:

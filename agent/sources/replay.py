@@ -78,6 +78,12 @@ class ReplayConfig(SourceConfig):
         if isinstance(self.separator, str) and (len(self.separator) != 1 or self.separator in ENDS):
             out.append(("separator", f"one character that is no line end, such as ',' or ';', got "
                                      f"{short_repr(self.separator)}"))
+        # Two columns of one sensor: a row's second reading replaced its first, unsaid (review38).
+        first: dict[str, str] = {}
+        for column, sensor in (self.columns or {}).items() if isinstance(self.columns, dict) else ():
+            if isinstance(sensor, str) and first.setdefault(sensor, column) != column:
+                out.append((f"columns.{column}", f"sensor {sensor!r} is read from column {first[sensor]!r} already: "
+                                                 "each sensor is one column's"))
         return out
 
     def sensor_columns(self, header: list[str], sensors: list[str]) -> dict[str, str]:
@@ -92,6 +98,23 @@ class ReplayConfig(SourceConfig):
         if not wanted and len(others) == 1 and len(sensors) == 1:
             wanted = {others[0]: sensors[0]}
         return wanted
+
+    def time_column_of(self, header: list[str]) -> str:
+        """The column a CSV header's time is read from: `time_column`, or with its default (`timestamp`) not in the
+        header, the first of TIME_COLUMN_FALLBACKS that is."""
+        if self.time_column not in header and self.time_column == "timestamp":
+            return next((c for c in TIME_COLUMN_FALLBACKS if c in header), self.time_column)
+        return self.time_column
+
+    def columns_twice(self, header: list[str], sensors: list[str]) -> str | None:
+        """'a' (fields 2, 3)' for the columns the replay reads (the time, the sensors') that a CSV header names more
+        than once, else None: which field is meant cannot be known, and the last one's reading replaced the first's,
+        unsaid (review38) — the replay skips such a file (`duplicate column`), check-config notes it."""
+        wanted = self.sensor_columns(header, sensors)
+        read = dict.fromkeys([self.time_column_of(header), *(c for c in header if c in wanted)])
+        twice = [c for c in read if header.count(c) > 1]
+        return ", ".join(f"{c!r} (fields {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)})"
+                         for c in twice) or None
 
     def other_columns(self, header: list[str], sensors: list[str]) -> list[str]:
         """A CSV header's columns besides the time and the sensors' (`sensor_columns`): where a label column is
@@ -501,9 +524,7 @@ class ReplaySource(Source):
         """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""
         cfg = self.cfg
         where = f"{name}:{line}"
-        time_col = cfg.time_column
-        if time_col not in header and time_col == "timestamp":
-            time_col = next((c for c in TIME_COLUMN_FALLBACKS if c in header), time_col)
+        time_col = cfg.time_column_of(header)
         if time_col not in header:
             self.rejects.add("missing time column", where,
                              f"no column {cfg.time_column!r} in {header}{separator_hint(header, cfg.separator)}")
@@ -514,6 +535,11 @@ class ReplaySource(Source):
                 self.rejects.add("missing column", where, f"column {col!r} not in the header")
         value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
         label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
+        twice = cfg.columns_twice(header, self.sensors)
+        if twice:
+            self.rejects.add("duplicate column", where, f"the header names {twice} more than once: which one is "
+                             "meant cannot be known; the file is skipped (rename one of them)")
+            return None
         if not value_cols:
             self.rejects.add("no sensor columns", where,
                              f"none of {header} maps to a sensor{separator_hint(header, cfg.separator)}")
