@@ -1,7 +1,8 @@
 """A simulate source run outside the years the aligner takes a record's time in (1970–2100, agent/window.py
 MAX_TS), review38: `start: 1960-01-05T06:00:00Z` passed check-config ("ok"), and `run` refused every record it
 made as `bad timestamp` (0 ticks, 100 records in, 100 rejected, then "input ended"); a duration running past 2100
-lost the records after it alike. check-config refuses both now, naming the key."""
+lost the records after it alike. check-config refuses both now, naming the key. And an anomaly set to start when
+the run has ended was never injected, unsaid: a note now."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,3 +39,14 @@ def test_a_duration_running_past_2100_is_refused(tmp_path):
 def test_a_run_inside_the_years_passes(tmp_path, start):
     code, err = check_config(_config(tmp_path, start=start))
     assert code == 0, err
+
+
+def test_an_anomaly_at_or_after_the_runs_end_is_noted(tmp_path):
+    """An anomaly of `anomalies` starting when the run has ended is never injected; check-config said nothing (an
+    evaluation on the run found no event to score). A note at its key; one inside the run is said nothing."""
+    code, err = check_config(_config(tmp_path, anomalies=[{"kind": "spike", "at_s": 1000, "target": "S01_occ"},
+                                                          {"kind": "stuck", "at_s": 3000, "target": "S01_speed"}]))
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "never injected" in line]
+    assert len(notes) == 1 and "note: sources[0].anomalies[1].at_s: 3000 s is at or after the run's end " \
+                               "(duration_s 3000 s): this stuck is never injected" in notes[0], err

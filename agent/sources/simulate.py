@@ -129,6 +129,18 @@ class SimulateConfig(SourceConfig):
                                    "takes a record's time in: the records after it would be refused as `bad timestamp`")]
         return []
 
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        """A Note for each anomaly of `anomalies` that starts when the run has ended (`at_s` ≥ `duration_s`): it is
+        never injected, and nothing said so — an evaluation on the run found no event to score (review38). A note:
+        `run` takes such a config, and `stad-convert train --days` sets its own duration."""
+        if not isinstance(self.duration_s, float) or not isinstance(self.anomalies, list):
+            return []
+        from ..host_checks import Note
+        return [(f"anomalies[{j}].at_s", Note(f"{a.at_s:g} s is at or after the run's end (duration_s "
+                                              f"{self.duration_s:g} s): this {a.kind} is never injected"))
+                for j, a in enumerate(self.anomalies)
+                if isinstance(a, AnomalySpec) and isinstance(a.at_s, float) and a.at_s >= self.duration_s]
+
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
                 if a.kind != "incident" and a.target is not None]
