@@ -41,7 +41,7 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.records import Record, Rejects, span
 from agent.sources import open_source
-from agent.sources.lines import parse_number, parse_time
+from agent.sources.lines import label_flag, parse_number, parse_time
 from agent.sources.replay import ReplayConfig, bounded_lines, csv_fields, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
@@ -400,7 +400,7 @@ def _csv_rows(f, separator: str) -> Iterator[list[str]]:
 def _nonzero(cell: str) -> bool:
     """A label cell that marks its row, as the replay reads it (a non-zero number)."""
     try:
-        return parse_number(cell) != 0.0
+        return label_flag(cell) == 1
     except ValueError:
         return False
 

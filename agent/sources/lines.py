@@ -174,11 +174,21 @@ def count_bad_numbers(rejects: Rejects, where: str, bad: list[str]) -> None:
         rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
 
 
+def label_flag(value: object) -> int:
+    """A label cell or field as the row's flag: 1 for a non-zero number, 0 for zero; ValueError for what is no
+    finite number (`TRUE`, a blank, NaN, inf). The one rule of the replay's CSV labels, a JSON line's `label` and the
+    converter's scan for label-like columns: NaN, being no zero, marked its row anomalous (review38)."""
+    number = parse_number(value)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return 1 if number != 0 else 0
+
+
 def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:
     if value is None:
         return None
     try:
-        return 1 if parse_number(value) != 0 else 0
+        return label_flag(value)
     except ValueError:
         rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
         return None

@@ -31,7 +31,8 @@ from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
-from .lines import DuplicateKey, count_bad_numbers, loads_object, parse_json_line, parse_number, parse_time
+from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
+                    parse_time)
 
 
 def iso_time(ts: float) -> str:
@@ -575,7 +576,7 @@ class ReplaySource(Source):
         label = None            # only a kept row's bad label is counted: one reason per rejected row
         for i, col in label_cols:
             try:
-                flag = 1 if parse_number(row[i]) != 0 else 0
+                flag = label_flag(row[i])
             except ValueError:
                 self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
                 continue
