@@ -79,6 +79,8 @@ class ReplayConfig(SourceConfig):
         if isinstance(self.separator, str) and (len(self.separator) != 1 or self.separator in ENDS):
             out.append(("separator", f"one character that is no line end, such as ',' or ';', got "
                                      f"{short_repr(self.separator)}"))
+        if isinstance(self.time_format, str):
+            out += [("time_format", m) for m in time_format_problems(self.time_format)]
         # Two columns of one sensor: a row's second reading replaced its first, unsaid (review38).
         first: dict[str, str] = {}
         for column, sensor in (self.columns or {}).items() if isinstance(self.columns, dict) else ():
@@ -163,6 +165,23 @@ class ReplayConfig(SourceConfig):
                     problems = [str(exc)]
             out += [("labels_file", m) for m in problems]
         return out
+
+def time_format_problems(time_format: str) -> list[str]:
+    """What is wrong with a strptime format for the time column, found by writing a time with it and reading it
+    back: a directive strptime does not know (`%s`, which strftime knows), or no year in it (`%H:%M:%S`: its times
+    read as 1900, which the aligner refuses). check-config said ok to both, and `run` refused every row (`bad time`
+    / `bad timestamp`; review38)."""
+    from datetime import datetime, timezone
+    moment = datetime(2026, 1, 5, 6, 7, 8, tzinfo=timezone.utc)
+    try:
+        back = datetime.strptime(moment.strftime(time_format), time_format)
+    except ValueError as exc:
+        return [f"{short_repr(time_format)} cannot read a time it writes: {exc}"]
+    if back.year != moment.year:
+        return [f"{short_repr(time_format)} holds no year: its times read as {back.year}, and the agent takes times "
+                "from 1970 to 2100 (every row would be refused as `bad timestamp`); add %Y"]
+    return []
+
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
