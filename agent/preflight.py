@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .host_checks import Note, path_problems, resolved_ipv4, unit_hides, writable_dir_problems
+from .host_checks import Note, memory_bytes, path_problems, resolved_ipv4, unit_hides, writable_dir_problems
 from .records import shorten, span
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *_warmup_column_notes(cfg)]]
+    found += warmup_memory_problems(cfg)
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -60,6 +61,20 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
                   for key, msg in _extra(sink_plugin(sink.TYPE), "sink") or sink.preflight(cfg.resolve)]
     return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
+
+
+def warmup_memory_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """The warm-up's rows are held until its fit, room for `warmup.ticks` of them made at the start (agent/warmup.py
+    WarmupRows): more than this host's memory and swap, and `run` failed at every start (`Agent()`: MemoryError,
+    exit 1) after check-config said ok (review38)."""
+    from .warmup import WarmupRows
+    sensors = len(cfg.sensor_names())
+    need, have = cfg.warmup.ticks * WarmupRows.row_bytes(sensors), memory_bytes()
+    if have is None or need <= have:
+        return []
+    return [("warmup.ticks", f"{cfg.warmup.ticks:,} ticks of {sensors} sensors are {need / 2**30:,.1f} GiB held until "
+                             f"the warm-up's fit, more than this host's {have / 2**30:,.1f} GiB of memory and swap: "
+                             "`run` could not start; warm up on fewer ticks")]
 
 
 def warmup_problems(cfg: AgentConfig) -> list[str]:

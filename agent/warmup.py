@@ -83,6 +83,11 @@ class WarmupRows:
     for at most 2 × limit, and when that is full the newest limit - 1 are moved to the front, so
     memory stays bounded whatever the number of rows appended; `dropped` counts the rows let go."""
 
+    @staticmethod
+    def row_bytes(sensors: int) -> int:
+        """The bytes one row takes: its time, its raw values, its missing and carried flags."""
+        return 8 + 8 * sensors + 2 * sensors
+
     def __init__(self, sensors: int, capacity: int, limit: int | None = None):
         self.sensors = sensors
         self.limit = limit
