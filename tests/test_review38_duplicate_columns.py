@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 
 from agent.records import Rejects
 from agent.sources.replay import ReplayConfig, ReplaySource
 from config_mutants import check_config
+from small_config import small_config
 
 
 def _read(path: Path, sensors: list[str], **cfg) -> tuple[list[dict], Rejects]:
@@ -41,12 +41,7 @@ def test_a_column_not_read_may_be_named_twice(tmp_path):
 
 def _config(tmp_path: Path, header: str, **source) -> Path:
     (tmp_path / "r.csv").write_text(f"{header}\n1767225600,1,2\n")
-    f = tmp_path / "agent.yaml"
-    f.write_text(yaml.safe_dump({
-        "node": {"id": "t"}, "tick_s": 30, "topology": "none", "sensors": ["a"],
-        "sources": [{"type": "replay", "path": "r.csv", **source}],
-        "window": {"steps": 8}, "warmup": {"ticks": 16}, "sinks": []}, sort_keys=False))
-    return f
+    return small_config(tmp_path, {"type": "replay", "path": "r.csv", **source}, ["a"])
 
 
 def test_columns_mapping_two_columns_to_one_sensor_is_a_problem_at_its_key(tmp_path):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config_mutants import check_config
+from small_config import small_config
 
 
 def _config(tmp_path: Path, name: str, **source) -> Path:
@@ -18,12 +18,7 @@ def _config(tmp_path: Path, name: str, **source) -> Path:
     for one in name.split("+"):
         (tmp_path / "data" / one).write_text('{"ts": 1767225600, "flow": 1}\n' if one.endswith("l")
                                              else "timestamp,flow,anomaly\n1767225600,1,0\n")
-    f = tmp_path / "agent.yaml"
-    f.write_text(yaml.safe_dump({
-        "node": {"id": "t"}, "tick_s": 30, "topology": "none", "sensors": ["S01_flow"],
-        "sources": [{"type": "replay", "path": "data", **source}],
-        "window": {"steps": 8}, "warmup": {"ticks": 16}, "sinks": []}, sort_keys=False))
-    return f
+    return small_config(tmp_path, {"type": "replay", "path": "data", **source}, ["S01_flow"])
 
 
 NOTE = "read from CSV files only, and this replay reads JSON lines only: not used"

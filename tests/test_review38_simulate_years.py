@@ -8,18 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config_mutants import check_config
+from small_config import small_config
 
 
 def _config(tmp_path: Path, **source) -> Path:
-    f = tmp_path / "agent.yaml"
-    f.write_text(yaml.safe_dump({
-        "node": {"id": "t"}, "tick_s": 30, "topology": "none", "sensors": ["S01_flow", "S01_occ", "S01_speed"],
-        "sources": [{"type": "simulate", "duration_s": 3000, **source}],
-        "window": {"steps": 8}, "warmup": {"ticks": 16}, "sinks": []}, sort_keys=False))
-    return f
+    return small_config(tmp_path, {"type": "simulate", "duration_s": 3000, **source},
+                        ["S01_flow", "S01_occ", "S01_speed"])
 
 
 @pytest.mark.parametrize("start", ["1960-01-05T06:00:00Z", "2100-01-01T00:00:00Z", "-5"])

@@ -6,19 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config_mutants import check_config
+from small_config import small_config
 
 
 def _config(tmp_path: Path, time_format: str) -> Path:
     (tmp_path / "r.csv").write_text("timestamp,a\n2026-01-05 06:00:00,1\n")
-    f = tmp_path / "agent.yaml"
-    f.write_text(yaml.safe_dump({
-        "node": {"id": "t"}, "tick_s": 30, "topology": "none", "sensors": ["a"],
-        "sources": [{"type": "replay", "path": "r.csv", "time_format": time_format}],
-        "window": {"steps": 8}, "warmup": {"ticks": 16}, "sinks": []}, sort_keys=False))
-    return f
+    return small_config(tmp_path, {"type": "replay", "path": "r.csv", "time_format": time_format}, ["a"])
 
 
 @pytest.mark.parametrize("time_format, said", [

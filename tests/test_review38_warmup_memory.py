@@ -6,21 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 
 from agent.host_checks import memory_bytes
 from agent.warmup import WarmupRows
 from config_mutants import check_config
+from small_config import small_config
 
 
 def _config(tmp_path: Path, ticks: int) -> Path:
     (tmp_path / "r.csv").write_text("timestamp,a,b\n1767225600,1,2\n")
-    f = tmp_path / "agent.yaml"
-    f.write_text(yaml.safe_dump({
-        "node": {"id": "t"}, "tick_s": 1, "topology": "none", "sensors": ["a", "b"],
-        "sources": [{"type": "replay", "path": "r.csv"}],
-        "window": {"steps": 8}, "warmup": {"ticks": ticks}, "sinks": []}, sort_keys=False))
-    return f
+    return small_config(tmp_path, {"type": "replay", "path": "r.csv"}, ["a", "b"], tick_s=1, warmup_ticks=ticks)
 
 
 def test_a_warm_up_past_this_hosts_memory_is_refused(tmp_path):
