@@ -86,8 +86,9 @@ _ISO_310 = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z
 def from_iso(text: str) -> datetime:
     """datetime.fromisoformat as Python 3.11 reads it, on 3.10 too (pyproject's requires-python): 3.10 takes no `Z`,
     no fraction of other than 3 or 6 digits, no offset without its colon — every `"ts": "…Z"` line was a `bad time`
-    there, and the demo config's simulate start refused (review38). The 3.11 reading where it reads one; else the
-    text put in the form 3.10 reads, and that read (which also takes RFC 3339's lowercase `z`)."""
+    there, and the demo config's simulate start refused (review38). The 3.11 reading where it reads one; else a time
+    given to the second (as feeds and RFC 3339 write it, its lowercase `z` too) put in the form 3.10 reads, and that
+    read. 3.11's shorter forms (`T06Z`, `20260105T060000`) stay 3.11's alone."""
     try:
         return datetime.fromisoformat(text)
     except ValueError:

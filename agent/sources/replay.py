@@ -12,7 +12,7 @@ lines past the new end are lost, and the replay says so rather than ending the f
 A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long`, never held: a
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
 a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
-lines (`_csv_lines`): a stray quote costs its own line, counted there.
+lines (`csv_fields`): a stray quote costs its own line, counted there.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, p
 
 def iso_time(ts: float) -> str:
     """A time for a message: ISO-8601 UTC, or the number as it is where no calendar holds it (a row stamped in
-    nanoseconds since 1970, 1.7e18: gmtime's OverflowError ended the replay at the labels' end-of-file line —
-    review38)."""
+    nanoseconds since 1970, 1.7e18; a labels window at 1e20): gmtime's OSError or OverflowError ended the file at the
+    labels' end-of-file line (review38)."""
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
     except (OverflowError, OSError, ValueError):
@@ -110,7 +110,7 @@ class ReplayConfig(SourceConfig):
         return self.time_column
 
     def columns_twice(self, header: list[str], sensors: list[str]) -> str | None:
-        """'a' (fields 2, 3)' for the columns the replay reads (the time, the sensors') that a CSV header names more
+        """"'a' (fields 2, 3)" for the columns the replay reads (the time, the sensors') that a CSV header names more
         than once, else None: which field is meant cannot be known, and the last one's reading replaced the first's,
         unsaid (review38) — the replay skips such a file (`duplicate column`), check-config notes it."""
         wanted = self.sensor_columns(header, sensors)
@@ -165,6 +165,7 @@ class ReplayConfig(SourceConfig):
                     problems = [str(exc)]
             out += [("labels_file", m) for m in problems]
         return out
+
 
 def time_format_problems(time_format: str) -> list[str]:
     """What is wrong with a strptime format for the time column, found by writing a time with it and reading it
