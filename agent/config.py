@@ -61,7 +61,9 @@ class NodeConfig:
 @dataclass
 class WindowConfig:
     steps: int = rng(4, 4096, default=32, doc="T, ticks in the window a scorer sees")
-    carry_forward_s: float = rng(0, None, default=60.0,
+    # Bounded: the aligner counts it in ticks (window.carry_ticks), and 1e306 s at a 1 ms tick was no number of ticks —
+    # `run` ended with OverflowError at every start after check-config said ok (review38). 1e9 s is 31 years.
+    carry_forward_s: float = rng(0, 1e9, default=60.0,
         doc="how long a silent sensor's last value is carried before it counts as missing")
     lateness_ticks: int = rng(0, 1000, default=1, doc="ticks a tick stays open for late samples")
     idle_flush_s: float = rng(0, None, default=0.0,

@@ -128,6 +128,21 @@ def fifo_without_reader(path: Path) -> list[str]:
     return []
 
 
+def memory_bytes() -> int | None:
+    """This host's memory and swap, in bytes: the most an allocation may ask before Linux refuses it (its default
+    overcommit heuristic refuses one past them); None where that cannot be told."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            swap = next((int(line.split()[1]) * 1024 for line in f if line.startswith("SwapTotal:")), 0)
+    except (OSError, ValueError, IndexError):
+        swap = 0
+    return memory + swap
+
+
 def resolved_ipv4(host: str) -> str:
     """The IPv4 address this host binds for `host` (as the UDP source does); the wildcard, and a
     name that does not resolve (bind_problems says so), as written."""

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .host_checks import Note, path_problems, resolved_ipv4, unit_hides, writable_dir_problems
+from .host_checks import Note, memory_bytes, path_problems, resolved_ipv4, unit_hides, writable_dir_problems
 from .records import shorten, span
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *_warmup_column_notes(cfg)]]
+    found += warmup_memory_problems(cfg)
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -62,6 +63,20 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
                   for key, msg in _extra(sink_plugin(sink.TYPE), "sink") or sink.preflight(cfg.resolve)]
     return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
+
+
+def warmup_memory_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
+    """The warm-up's rows are held until its fit, room for `warmup.ticks` of them made at the start (agent/warmup.py
+    WarmupRows): more than this host's memory and swap, and `run` failed at every start (`Agent()`: MemoryError,
+    exit 1) after check-config said ok (review38)."""
+    from .warmup import WarmupRows
+    sensors = len(cfg.sensor_names())
+    need, have = cfg.warmup.ticks * WarmupRows.row_bytes(sensors), memory_bytes()
+    if have is None or need <= have:
+        return []
+    return [("warmup.ticks", f"{cfg.warmup.ticks:,} ticks of {sensors} sensors are {need / 2**30:,.1f} GiB held until "
+                             f"the warm-up's fit, more than this host's {have / 2**30:,.1f} GiB of memory and swap: "
+                             "`run` could not start; warm up on fewer ticks")]
 
 
 def warmup_problems(cfg: AgentConfig) -> list[str]:
@@ -193,13 +208,14 @@ def unmatched_columns(root: Path, reader, sensors: list[str], headers=_READ) -> 
         headers = replay_headers(root, reader)
     if headers is None:
         return []                       # path_problems says why
+    twice = _twice_named(root, reader, sensors, headers)
     if reader.columns is None:
-        return _unmapped_files(root, reader, sensors, headers)
+        return twice + _unmapped_files(root, reader, sensors, headers)
     headers = [h for _, h in headers]
     if not headers:
         return []
     seen = {c for h in headers for c in h}
-    out = []
+    out = twice
     import difflib
     for column, sensor in reader.columns.items():
         if column in seen:
@@ -230,6 +246,18 @@ def unrecorded_sensors(reader, sensors: list[str], headers: list[tuple[Path, lis
     return [Note(f"{len(missing)} of the {len(sensors)} sensors have no column in its {len(headers)} CSV file(s) "
                  f"({named}): no normal is learned for them, `run` scores them once learnt live (a station added "
                  "since the recordings?); warm up on recordings that hold them, or on live ticks (no warmup.replay)")]
+
+
+def _twice_named(root: Path, reader, sensors: list[str], headers: list[tuple[Path, list[str]]]) -> list[Note]:
+    """One note for the CSV files whose header names a column the replay reads twice (ReplayConfig.columns_twice),
+    which `run` skips whole (`duplicate column`)."""
+    twice = [(p, said) for p, h in headers if (said := reader.columns_twice(h, sensors))]
+    if not twice:
+        return []
+    path, said = twice[0]
+    name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+    return [Note(f"{len(twice)} of its {len(headers)} CSV file(s) have a header naming a column it reads more than "
+                 f"once (first: {name}: {said}): each is skipped whole (duplicate column); rename one of them")]
 
 
 def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[Path, list[str]]]) -> list[Note]:

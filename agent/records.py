@@ -19,7 +19,7 @@ log = logging.getLogger("stad.input")
 # agent life is in Prometheus's increase() and rate(), which count from a series' first sample.
 REJECT_REASONS = (
     "bad csv", "bad json", "bad label", "bad number", "bad payload", "bad sensor", "bad time", "bad timestamp",
-    "clock skew", "datagram too long", "duplicate", "duplicate key", "kernel drop", "late", "line too long", "missing column",
+    "clock skew", "datagram too long", "duplicate", "duplicate column", "duplicate key", "kernel drop", "late", "line too long", "missing column",
     "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt session lost",
     "mqtt subscribe refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .quantile import quantile
-from .window import Normaliser, Row
+from .window import Normaliser, Row, carry_ticks
 
 from .records import Rejects
 
@@ -82,6 +82,11 @@ class WarmupRows:
     With a `limit` only the newest `limit` rows are kept (a long recording read into it): room
     for at most 2 × limit, and when that is full the newest limit - 1 are moved to the front, so
     memory stays bounded whatever the number of rows appended; `dropped` counts the rows let go."""
+
+    @staticmethod
+    def row_bytes(sensors: int) -> int:
+        """The bytes one row takes: its time, its raw values, its missing and carried flags."""
+        return 8 + 8 * sensors + 2 * sensors
 
     def __init__(self, sensors: int, capacity: int, limit: int | None = None):
         self.sensors = sensors
@@ -325,7 +330,7 @@ def tail_lead(cfg: AgentConfig) -> int:
     """Ticks read before the first one kept when a file is read from its tail and let go: by then the
     aligner's state is what a whole read's would be there — the carried values (carry_forward_s), the
     usual step (the median of 15), the window's gap rule (steps + 1), lateness — with room to spare."""
-    carry = int(cfg.window.carry_forward_s // cfg.tick_s)
+    carry = carry_ticks(cfg.window.carry_forward_s, cfg.tick_s)
     return max(TAIL_LEAD_TICKS, 4 * (cfg.window.steps + 1 + carry + cfg.window.lateness_ticks + 15))
 
 

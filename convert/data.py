@@ -33,7 +33,7 @@ import heapq
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -41,8 +41,8 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.records import Record, Rejects, span
 from agent.sources import open_source
-from agent.sources.lines import parse_number, parse_time
-from agent.sources.replay import ReplayConfig, unread_text
+from agent.sources.lines import label_flag, parse_number, parse_time
+from agent.sources.replay import ReplayConfig, bounded_lines, csv_fields, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
@@ -360,11 +360,10 @@ def _ones(path: Path, separator: str, wanted: dict[int, str], labelled: list[int
     """{column: (rows holding 1 that no `labelled` column marks, rows read)} for the columns of
     `wanted` whose every non-blank value is 0 or 1; the others (a mode 0/1/2, a measurement) are left
     out. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies."""
-    import csv
     ones = dict.fromkeys(wanted, 0)
     rows, alive = 0, dict(wanted)
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f, delimiter=separator)
+        reader = _csv_rows(f, separator)
         next((row for row in reader if any(c.strip() for c in row)), None)      # the header (csv_header's)
         for row in reader:
             if not any(c.strip() for c in row):
@@ -388,10 +387,20 @@ def _ones(path: Path, separator: str, wanted: dict[int, str], labelled: list[int
     return {c: (ones[i], rows) for i, c in alive.items()}
 
 
+def _csv_rows(f, separator: str) -> Iterator[list[str]]:
+    """The rows of a CSV file as the replay reads them, line by line; a line it skips (no CSV row, too long) is
+    none here either."""
+    for line in bounded_lines(f, lambda n: None):
+        try:
+            yield csv_fields(line, separator)
+        except ValueError:
+            continue
+
+
 def _nonzero(cell: str) -> bool:
     """A label cell that marks its row, as the replay reads it (a non-zero number)."""
     try:
-        return parse_number(cell) != 0.0
+        return label_flag(cell) == 1
     except ValueError:
         return False
 

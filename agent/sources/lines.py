@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from datetime import datetime, timezone
 
@@ -69,12 +70,39 @@ def parse_time(value: object, time_format: str | None = None) -> float:
             try:
                 ts = float(text)
             except ValueError:
-                ts = _as_utc(datetime.fromisoformat(text)).timestamp()
+                ts = _as_utc(from_iso(text)).timestamp()
     else:
         raise ValueError(f"not a time: {value!r}")
     if not math.isfinite(ts):
         raise ValueError(f"not a finite time: {value!r}")
     return ts
+
+
+#: An ISO-8601 time as Python 3.10's fromisoformat does not read it and 3.11's does: (date, time to the second, the
+#: fraction's digits, the offset: Z, ±HH, ±HHMM or ±HH:MM)
+_ISO_310 = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z|z|[+-]\d{2}(?::?\d{2})?)?")
+
+
+def from_iso(text: str) -> datetime:
+    """datetime.fromisoformat as Python 3.11 reads it, on 3.10 too (pyproject's requires-python): 3.10 takes no `Z`,
+    no fraction of other than 3 or 6 digits, no offset without its colon — every `"ts": "…Z"` line was a `bad time`
+    there, and the demo config's simulate start refused (review38). The 3.11 reading where it reads one; else a time
+    given to the second (as feeds and RFC 3339 write it, its lowercase `z` too) put in the form 3.10 reads, and that
+    read. 3.11's shorter forms (`T06Z`, `20260105T060000`) stay 3.11's alone."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        found = _ISO_310.fullmatch(text)
+        if found is None:
+            raise
+    base, fraction, offset = found.groups()
+    if offset in ("Z", "z"):
+        offset = "+00:00"
+    elif offset is not None and len(offset) == 3:
+        offset += ":00"
+    elif offset is not None and ":" not in offset:
+        offset = f"{offset[:3]}:{offset[3:]}"
+    return datetime.fromisoformat(base + (f".{(fraction + '000000')[:6]}" if fraction else "") + (offset or ""))
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -174,11 +202,21 @@ def count_bad_numbers(rejects: Rejects, where: str, bad: list[str]) -> None:
         rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
 
 
+def label_flag(value: object) -> int:
+    """A label cell or field as the row's flag: 1 for a non-zero number, 0 for zero; ValueError for what is no
+    finite number (`TRUE`, a blank, NaN, inf). The one rule of the replay's CSV labels, a JSON line's `label` and the
+    converter's scan for label-like columns: NaN, being no zero, marked its row anomalous (review38)."""
+    number = parse_number(value)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return 1 if number != 0 else 0
+
+
 def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:
     if value is None:
         return None
     try:
-        return 1 if parse_number(value) != 0 else 0
+        return label_flag(value)
     except ValueError:
         rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
         return None

@@ -17,10 +17,9 @@ A read the device refuses (an exception response) or answers with another number
 for, or with another function (input registers for holding ones), is counted as 'modbus error' and
 none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors. Near registers share one
-read (`register_spans`), gaps between them included; a device that refuses a read covering a register it does not
-have (exception 2, illegal data address: a PLC whose map has a gap) has that read split into each sensor's own, said
-once, for as long as the source runs — it refused the shared read at every poll, each sensor in it never read
-(review38).
+read (`register_spans`), gaps between them included: a read across a gap that the device refuses as covering a
+register it does not have (exception 2, illegal data address: a PLC whose map has a gap) is split into each sensor's
+own, said once, for as long as the source runs — it was refused at every poll, no sensor of it ever read (review38).
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
 reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once, in our words (closed,
 refused, no answer in time: modbus_words.py), pymodbus's own at debug. A connection the
@@ -267,7 +266,8 @@ class ModbusSource(Source):
         for table in FUNCTION:
             for start, count in list(self.spans[table]):
                 inside = [f for f in self.fields if f.table == table and start <= f.address < start + count]
-                words = self._read(table, start, count, shared=len(inside) > 1)
+                gap = count > sum(f.width for f in inside)      # registers no sensor reads
+                words = self._read(table, start, count, shared=gap)
                 if words is None:           # refused across a gap: each sensor's registers alone, from now on
                     self._split(table, (start, count), inside)
                     reads = [(f.address, self._read(table, f.address, f.width)) for f in inside]
@@ -300,8 +300,8 @@ class ModbusSource(Source):
 
     def _read(self, table: str, start: int, count: int, shared: bool = False) -> list[int] | None:
         """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error; None, not
-        counted, when a read `shared` by several sensors is refused as covering a register the device does not
-        have (the caller reads them one at a time)."""
+        counted, when a read `shared` by several sensors across registers none of them reads (a gap) is refused as
+        covering a register the device does not have (the caller reads them one at a time)."""
         what = f"{table} registers {start}..{start + count - 1}"
         try:
             response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)

@@ -12,7 +12,7 @@ lines past the new end are lost, and the replay says so rather than ending the f
 A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long`, never held: a
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
 a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
-lines (`_csv_lines`): a stray quote costs its own line, counted there.
+lines (`csv_fields`): a stray quote costs its own line, counted there.
 """
 from __future__ import annotations
 
@@ -31,11 +31,18 @@ from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
-from .lines import DuplicateKey, count_bad_numbers, loads_object, parse_json_line, parse_number, parse_time
+from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
+                    parse_time)
 
 
 def iso_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    """A time for a message: ISO-8601 UTC, or the number as it is where no calendar holds it (a row stamped in
+    nanoseconds since 1970, 1.7e18; a labels window at 1e20): gmtime's OSError or OverflowError ended the file at the
+    labels' end-of-file line (review38)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return f"{ts!r} s since 1970"
 
 log = logging.getLogger("stad.replay")
 
@@ -72,6 +79,14 @@ class ReplayConfig(SourceConfig):
         if isinstance(self.separator, str) and (len(self.separator) != 1 or self.separator in ENDS):
             out.append(("separator", f"one character that is no line end, such as ',' or ';', got "
                                      f"{short_repr(self.separator)}"))
+        if isinstance(self.time_format, str):
+            out += [("time_format", m) for m in time_format_problems(self.time_format)]
+        # Two columns of one sensor: a row's second reading replaced its first, unsaid (review38).
+        first: dict[str, str] = {}
+        for column, sensor in (self.columns or {}).items() if isinstance(self.columns, dict) else ():
+            if isinstance(sensor, str) and first.setdefault(sensor, column) != column:
+                out.append((f"columns.{column}", f"sensor {sensor!r} is read from column {first[sensor]!r} already: "
+                                                 "each sensor is one column's"))
         return out
 
     def sensor_columns(self, header: list[str], sensors: list[str]) -> dict[str, str]:
@@ -87,6 +102,23 @@ class ReplayConfig(SourceConfig):
             wanted = {others[0]: sensors[0]}
         return wanted
 
+    def time_column_of(self, header: list[str]) -> str:
+        """The column a CSV header's time is read from: `time_column`, or with its default (`timestamp`) not in the
+        header, the first of TIME_COLUMN_FALLBACKS that is."""
+        if self.time_column not in header and self.time_column == "timestamp":
+            return next((c for c in TIME_COLUMN_FALLBACKS if c in header), self.time_column)
+        return self.time_column
+
+    def columns_twice(self, header: list[str], sensors: list[str]) -> str | None:
+        """"'a' (fields 2, 3)" for the columns the replay reads (the time, the sensors') that a CSV header names more
+        than once, else None: which field is meant cannot be known, and the last one's reading replaced the first's,
+        unsaid (review38) — the replay skips such a file (`duplicate column`), check-config notes it."""
+        wanted = self.sensor_columns(header, sensors)
+        read = dict.fromkeys([self.time_column_of(header), *(c for c in header if c in wanted)])
+        twice = [c for c in read if header.count(c) > 1]
+        return ", ".join(f"{c!r} (fields {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)})"
+                         for c in twice) or None
+
     def other_columns(self, header: list[str], sensors: list[str]) -> list[str]:
         """A CSV header's columns besides the time and the sensors' (`sensor_columns`): where a label column is
         (what check-config and evaluate name when `label_columns` misses it). A blank name is none: a header
@@ -99,10 +131,31 @@ class ReplayConfig(SourceConfig):
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"columns.{col}", sensor) for col, sensor in (self.columns or {}).items()]
 
+    def csv_keys_unused(self, files: list[Path]) -> list[tuple[str, str]]:
+        """A Note for each key only a CSV file is read by (`columns`, `label_columns`, `time_format`, `separator`,
+        `time_column`) that is set while every file the replay reads is JSON lines: a JSON line names its sensors,
+        its time (`ts`) and its label itself, and the key did nothing, unsaid — a `columns` mapping left every
+        reading an `unknown sensor`, `label_columns` left evaluate without labels (review38)."""
+        if not files or any(not self.reads_as_jsonl(p) for p in files):
+            return []
+        defaults = {"columns": None, "label_columns": [], "time_format": None, "separator": ",",
+                    "time_column": ("timestamp", "ts")}
+        set_keys = [key for key, default in defaults.items()
+                    if getattr(self, key) not in (default if isinstance(default, tuple) else (default,))]
+        return [(key, Note(f"read from CSV files only, and this replay reads JSON lines only: not used (a line names "
+                           'its sensors, time and label itself: {"ts": …, "<sensor>": …, "label": 0})'))
+                for key in set_keys]
+
+    def reads_as_jsonl(self, path: Path) -> bool:
+        """Whether the replay reads `path` as JSON lines (`format`, or with `auto` its suffix)."""
+        return self.format == "jsonl" or (self.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         out = [("path", m) for m in path_problems(resolve(self.path))] if self.path else []
         if self.path and not out:
-            out += [("path", m) for m in folder_problems(resolve(self.path), self.format)]
+            walked = walk_replay(resolve(self.path), self.format)
+            out += [("path", m) for m in folder_problems(resolve(self.path), self.format, walked)]
+            out += self.csv_keys_unused(walked[0])
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
             if not problems:
@@ -113,8 +166,32 @@ class ReplayConfig(SourceConfig):
             out += [("labels_file", m) for m in problems]
         return out
 
+
+def time_format_problems(time_format: str) -> list[str]:
+    """What is wrong with a strptime format for the time column, found by writing a time with it and reading it
+    back: a directive strptime does not know (`%s`, which strftime knows), or no year in it (`%H:%M:%S`: its times
+    read as 1900, which the aligner refuses). check-config said ok to both, and `run` refused every row (`bad time`
+    / `bad timestamp`; review38)."""
+    from datetime import datetime, timezone
+    moment = datetime(2026, 1, 5, 6, 7, 8, tzinfo=timezone.utc)
+    try:
+        back = datetime.strptime(moment.strftime(time_format), time_format)
+    except ValueError as exc:
+        return [f"{short_repr(time_format)} cannot read a time it writes: {exc}"]
+    if back.year != moment.year:
+        return [f"{short_repr(time_format)} holds no year: its times read as {back.year}, and the agent takes times "
+                "from 1970 to 2100 (every row would be refused as `bad timestamp`); add %Y"]
+    return []
+
+
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
+
+
+#: The longest single wait of a Pacer: a record due later is waited for in steps of it. threading's waits refuse a
+#: timeout past TIMEOUT_MAX (~292 years on Linux): a slow `speed` (1e-9: an hour of data took that long) made the
+#: second record's wait raise OverflowError, and the source ended, `run` with exit 3 (review38).
+PACER_STEP_S = 3600.0
 
 
 class Pacer:
@@ -136,9 +213,10 @@ class Pacer:
         if self.anchor is None:
             self.anchor = (ts, time.monotonic())
             return True
-        delay = self.anchor[1] + (ts - self.anchor[0]) / self.speed - time.monotonic()
-        if delay > 0:
-            return not self.stop.wait(delay)
+        due = self.anchor[1] + (ts - self.anchor[0]) / self.speed
+        while (delay := due - time.monotonic()) > 0:
+            if self.stop.wait(min(delay, PACER_STEP_S)):
+                return False
         return True
 
 
@@ -330,9 +408,7 @@ class ReplaySource(Source):
         return None
 
     def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        is_jsonl = self.cfg.format == "jsonl" or (
-            self.cfg.format == "auto" and path.suffix.lower() in JSONL_SUFFIXES)
-        rows = self._jsonl(path, name, start) if is_jsonl else self._csv(path, name, start)
+        rows = self._jsonl(path, name, start) if self.cfg.reads_as_jsonl(path) else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
         self._lines_read = 0
@@ -387,20 +463,9 @@ class ReplaySource(Source):
         return spans
 
     def _bounded(self, f, name: str) -> Iterator[str]:
-        """The file's lines; one longer than MAX_LINE_CHARS counted (`line too long`), read past in
-        pieces and given as an empty line (the numbering of the lines after it stays right)."""
-        n = 0
-        while True:
-            line = f.readline(MAX_LINE_CHARS + 1)
-            if not line:
-                return
-            n += 1
-            if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
-                while (rest := f.readline(65536)) and not rest.endswith(ENDS):
-                    pass
-                self.rejects.add("line too long", f"{name}:{n}", f"more than {MAX_LINE_CHARS} characters; skipped")
-                line = "\n"
-            yield line
+        """The file's lines (`bounded_lines`), one longer than MAX_LINE_CHARS counted (`line too long`)."""
+        return bounded_lines(f, lambda n: self.rejects.add("line too long", f"{name}:{n}",
+                                                           f"more than {MAX_LINE_CHARS} characters; skipped"))
 
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
@@ -468,32 +533,19 @@ class ReplaySource(Source):
         one reader over the whole file let a stray quote take the lines after it into one field, up
         to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
         one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
-        import csv          # here: JSON-lines replays and other sources do not need it
-        separator = self.cfg.separator
         for n, line in enumerate(self._bounded(f, name), 1):
             self._lines_read = n
-            if not line.endswith(ENDS):
-                line += "\n"            # the last line's quote left open shows as below, too
             try:
-                row = next(csv.reader((line,), delimiter=separator), [])
-            except csv.Error as exc:
+                yield n, csv_fields(line, self.cfg.separator)
+            except ValueError as exc:
                 self.rejects.add("bad csv", f"{name}:{n}", str(exc))
                 yield n, None
-                continue
-            if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
-                self.rejects.add("bad csv", f"{name}:{n}", "a quote opened on this line is not closed on it; "
-                                 "the line is skipped (a field never spans lines)")
-                yield n, None
-                continue
-            yield n, row
 
     def _layout(self, header: list[str], name: str, line: int):
         """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""
         cfg = self.cfg
         where = f"{name}:{line}"
-        time_col = cfg.time_column
-        if time_col not in header and time_col == "timestamp":
-            time_col = next((c for c in TIME_COLUMN_FALLBACKS if c in header), time_col)
+        time_col = cfg.time_column_of(header)
         if time_col not in header:
             self.rejects.add("missing time column", where,
                              f"no column {cfg.time_column!r} in {header}{separator_hint(header, cfg.separator)}")
@@ -504,6 +556,11 @@ class ReplaySource(Source):
                 self.rejects.add("missing column", where, f"column {col!r} not in the header")
         value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
         label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
+        twice = cfg.columns_twice(header, self.sensors)
+        if twice:
+            self.rejects.add("duplicate column", where, f"the header names {twice} more than once: which one is "
+                             "meant cannot be known; the file is skipped (rename one of them)")
+            return None
         if not value_cols:
             self.rejects.add("no sensor columns", where,
                              f"none of {header} maps to a sensor{separator_hint(header, cfg.separator)}")
@@ -539,12 +596,48 @@ class ReplaySource(Source):
         label = None            # only a kept row's bad label is counted: one reason per rejected row
         for i, col in label_cols:
             try:
-                flag = 1 if parse_number(row[i]) != 0 else 0
+                flag = label_flag(row[i])
             except ValueError:
                 self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
                 continue
             label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
+
+
+def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
+    """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
+    number) and given as an empty line (the numbering of the lines after it stays right)."""
+    n = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
+            while (rest := f.readline(65536)) and not rest.endswith(ENDS):
+                pass
+            too_long(n)
+            line = "\n"
+        yield line
+
+
+def csv_fields(line: str, separator: str) -> list[str]:
+    """One line of a CSV file (read untranslated: newline="") as its fields, as the replay reads every line: on its
+    own, so that a field never spans lines; ValueError saying why for a line that is no CSV row (a quote opened and
+    not closed on it). convert/data.py reads label-like columns by it too: its one reader over the whole file let a
+    stray quote take the lines after it into one field, up to the csv module's limit, whose error ended `stad-convert
+    train` (review38)."""
+    import csv          # here: JSON-lines replays and other sources do not need it
+    if not line.endswith(ENDS):
+        line += "\n"            # the last line's quote left open shows as below, too
+    try:
+        row = next(csv.reader((line,), delimiter=separator), [])
+    except csv.Error as exc:
+        raise ValueError(str(exc)) from None
+    if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
+        raise ValueError("a quote opened on this line is not closed on it; the line is skipped (a field never "
+                         "spans lines)")
+    return row
 
 
 #: Field separators a CSV is written with, for separator_hint.

@@ -111,14 +111,35 @@ class SimulateConfig(SourceConfig):
 
     def validate(self) -> list[tuple[str, str]]:
         """`start` is read as the source reads it when it opens: a time it cannot read refused here, not
-        by `run` after check-config said ok."""
+        by `run` after check-config said ok; so is a run outside the years the aligner takes a record's time in
+        (1970–2100, agent/window.py MAX_TS): `start: 1960-…` passed check-config, and `run` refused every record
+        as `bad timestamp` (review38)."""
         if not isinstance(self.start, str):
             return []                       # already reported
         try:
-            parse_time(self.start)
+            start = parse_time(self.start)
         except ValueError as exc:
             return [("start", f"not an ISO-8601 time such as 2026-01-05T06:00:00Z: {exc}")]
+        from ..window import MAX_TS
+        if not 0.0 <= start < MAX_TS:
+            return [("start", f"{self.start!r} is not between 1970 and 2100, the years the agent takes a record's "
+                              "time in: every record would be refused as `bad timestamp`")]
+        if isinstance(self.duration_s, float) and start + self.duration_s >= MAX_TS:
+            return [("duration_s", f"{self.duration_s:g} s from {self.start} runs past 2100, the last year the agent "
+                                   "takes a record's time in: the records after it would be refused as `bad timestamp`")]
         return []
+
+    def preflight(self, resolve) -> list[tuple[str, str]]:
+        """A Note for each anomaly of `anomalies` that starts when the run has ended (`at_s` ≥ `duration_s`): it is
+        never injected, and nothing said so — an evaluation on the run found no event to score (review38). A note:
+        `run` takes such a config, and `stad-convert train --days` sets its own duration."""
+        if not isinstance(self.duration_s, float) or not isinstance(self.anomalies, list):
+            return []
+        from ..host_checks import Note
+        return [(f"anomalies[{j}].at_s", Note(f"{a.at_s:g} s is at or after the run's end (duration_s "
+                                              f"{self.duration_s:g} s): this {a.kind} is never injected"))
+                for j, a in enumerate(self.anomalies)
+                if isinstance(a, AnomalySpec) and isinstance(a.at_s, float) and a.at_s >= self.duration_s]
 
     def sensor_refs(self) -> list[tuple[str, str]]:
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
