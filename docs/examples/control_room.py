@@ -137,6 +137,8 @@ class IncidentTable:
             if kind == "alerts":
                 row.update(peak_score=msg.get("peak_score"), top_sensors=[s.get("sensor") for s in
                                                                           msg.get("top_sensors") or []])
+            elif msg.get("sensors"):         # a station fault: a fault_update says every sensor it now stands for
+                row["sensors"] = msg["sensors"]
         if msg.get("gap_s") is not None:
             row["gap_s"] = msg["gap_s"]
         return (f"{node} {msg.get('event')} #{seq} {ident}" + (" (replayed)" if msg.get("replayed") else "")
