@@ -21,6 +21,7 @@ import yaml
 
 from agent.alerts import iso
 from agent.sources.lines import parse_time
+from conftest import agent_env
 from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def _agent(tmp_path: Path) -> subprocess.CompletedProcess:
         "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "events.jsonl"}],
         "state_dir": "state"}))
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=agent_env())
     assert run.returncode == 0, run.stderr[-3000:]
     return run
 
