@@ -16,8 +16,8 @@ class ScriptReader:
     def __init__(self, script: str, *args: str):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
                                                             os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.taken: dict[float, tuple] = {}
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -27,6 +27,11 @@ class ScriptReader:
         for line in self.proc.stdout:
             key, *rest = json.loads(line)
             self.taken[key] = tuple(rest)
+
+    def tell(self, line: str) -> None:
+        """A line on the script's stdin (a script that reads it: asked to act now, mqttsrc5)."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
