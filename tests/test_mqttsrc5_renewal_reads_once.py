@@ -15,7 +15,6 @@ then one good reading after them all: the broker sends what a session holds in o
 re-sent message has been. Every wait is on a condition."""
 from __future__ import annotations
 
-import signal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -66,14 +65,14 @@ def test_messages_read_as_the_session_is_renewed_are_counted_once(make_broker):
                           30), reader.log[-5:]
         start = reader.taken[0.0][0].get("bad payload", 0)
         for n in range(1, RENEWALS + 1):
-            reader.proc.send_signal(signal.SIGSTOP)
+            reader.pause()
             infos = [pub.publish("plant/b", "--", qos=1) for _ in range(PER_ROUND)]
             for info in infos:
                 info.wait_for_publish(10)
                 assert info.is_published()
             sent += len(infos)
             reader.tell("renew")
-            reader.proc.send_signal(signal.SIGCONT)
+            reader.resume()
             assert wait_until(lambda: reader.taken.get("renewed") == (n,), 30), reader.log[-5:]
         last = pub.publish("plant/b", "1", qos=1)
         last.wait_for_publish(10)

@@ -45,7 +45,10 @@ unread on its socket (a backlog only delays it) is a stalled delivery: the sourc
 resuming its session (MQTT 5: clean start off; the session outlives a disconnect by SESSION_KEEP_S, and the last
 DISCONNECT at stop ends it), and the broker sends again what it held — the messages in flight (as DUP) and those
 queued. Every reconnect resumes it that way, one after an outage too (QoS 1 readings published meanwhile then
-come; one without "ts" is stamped on arrival). What a renewal cannot recover is counted: a broker that kept no
+come; one without "ts" is stamped on arrival). A message read as a renewal begins is read once: the source
+acknowledges each QoS 1 message after reading it, and the renewal waits for the broker to have taken the last PUBACK
+(`_fence`; before, such messages were sent again on the resumed session and counted twice). What a renewal cannot
+recover is counted: a broker that kept no
 session (MQTT 3.1.1, whose persistent session would outlive the agent under its random client id; a broker that
 dropped it) loses what it held — `mqtt session lost`, once per renewal (how many messages is not known). A
 probe is numbered, and only the one out answers: one the broker held from before a renewal, re-sent after it,
@@ -424,7 +427,7 @@ class MqttSource(Source):
 
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
         """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
-        ts = None
+        ts, arrival_stamped = None, False
         try:
             value = parse_number(text)
         except ValueError:
@@ -452,9 +455,9 @@ class MqttSource(Source):
                 self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its "
                                                         "age is unknown (publish it with \"ts\", or not retained)")
                 return None
-            ts = time.time()
+            ts, arrival_stamped = time.time(), True
         try:
-            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where)
+            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped)
         except ValueError as exc:
             self.rejects.add("bad number", where, str(exc))
             return None
