@@ -15,7 +15,6 @@ then one good reading after them all: the broker sends what a session holds in o
 re-sent message has been. Every wait is on a condition."""
 from __future__ import annotations
 
-
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -46,7 +45,6 @@ for rec in source.records():
 
 RENEWALS = 10
 PER_ROUND = 200
-
 
 
 def test_messages_read_as_the_session_is_renewed_are_counted_once(make_broker):
