@@ -50,7 +50,7 @@ PER_ROUND = 200
 def test_messages_read_as_the_session_is_renewed_are_counted_once(make_broker):
     """Ten times: the source stopped (SIGSTOP) while 200 bad payloads are published at QoS 1 (20 wait on its socket,
     the broker's in-flight window, the rest in its queue, unbounded here: none dropped) and it is asked to renew;
-    run again, it reads them as it renews. Before: more counted than sent (2004–2008 for 2000 in three runs)."""
+    run again, it reads them as it renews. Before: more counted than sent (2004–2015 for 2000 in six runs)."""
     broker = make_broker(conf=["max_queued_messages 0"])
     reader = ScriptReader(READER, str(broker.port))
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{free_port()}")
