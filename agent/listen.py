@@ -39,13 +39,15 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .alerts import iso
 from .arg_types import positive
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
 from .listen_config import GatewayBroker, gateway_broker
-from .mqtt_client import ConnectionReporter, build_client, connect, suback_reason
+from .listen_flaps import StatusFlaps
+from .mqtt_client import AGENTS_CLASH, ConnectionReporter, build_client, connect, suback_reason
 from .typed import ConfigError
 
 log = logging.getLogger("stad.listen")
@@ -122,13 +124,20 @@ def settle(args, gateway: GatewayBroker | None = None) -> None:
     args.gateway_reconnect_max_s = gateway.broker.reconnect_max_s if gateway is not None else GATEWAY_RECONNECT_MAX_S
 
 
+#: what listen sets for itself whatever the gateway config says: never the sink's client id (the broker would hand
+#: the agent's session to listen and take it back, each from the other: user27's flapping status lines), and a
+#: console's short reconnect delays (the gateway's reconnect_max_s is kept apart, `gateway_reconnect_max_s`)
+LISTEN_OWN = {"client_id": None, "reconnect_min_s": 0.5, "reconnect_max_s": 10.0}
+
+
 def broker_from_args(args, config: BrokerConfig | None = None) -> BrokerConfig:
-    """The broker listen connects to: the options, over the gateway config's sink broker (`config`) when given."""
+    """The broker listen connects to: the gateway config's sink broker (`config`) when given, every key of it
+    carried (a key added to BrokerConfig too: `stable_s` was left behind when each was copied by hand, mqttsrc5)
+    but LISTEN_OWN's, under the options given."""
     tls = None
     if config is not None and config.tls is not None:
-        tls = TlsConfig(ca_file=args.ca_file or config.tls.ca_file, cert_file=args.cert_file or config.tls.cert_file,
-                        key_file=args.key_file or config.tls.key_file,
-                        insecure_skip_verify=config.tls.insecure_skip_verify)
+        tls = replace(config.tls, ca_file=args.ca_file or config.tls.ca_file,
+                      cert_file=args.cert_file or config.tls.cert_file, key_file=args.key_file or config.tls.key_file)
     elif args.ca_file or args.cert_file:
         tls = TlsConfig(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
     port = args.port or (config.port if config is not None else 8883 if tls else 1883)
@@ -139,9 +148,8 @@ def broker_from_args(args, config: BrokerConfig | None = None) -> BrokerConfig:
         password = config.password
     else:
         password = None
-    return BrokerConfig(host=args.host, port=port, protocol=args.protocol, username=username,
-                        password=password, tls=tls, keepalive_s=config.keepalive_s if config is not None else 30,
-                        reconnect_min_s=0.5, reconnect_max_s=10.0)
+    return replace(config if config is not None else BrokerConfig(), host=args.host, port=port,
+                   protocol=args.protocol, username=username, password=password, tls=tls, **LISTEN_OWN)
 
 
 def alert_line(a: dict) -> str:
@@ -215,13 +223,18 @@ class Listener:
         self._late: dict[str, str] = {}         # node -> what its `offline` line adds, once its wait ran out
         self.back_s = float(getattr(args, "gateway_reconnect_max_s", None) or GATEWAY_RECONNECT_MAX_S)
         broker = args.broker
+        self.flaps = StatusFlaps(broker.stable_s)      # a node's status flipping again and again: said once
         if args.session:
             # 3.1.1 keeps a session with clean_session=False; MQTT 5 with a session expiry (connect()).
             extra = {"clean_session": False} if broker.protocol == "3.1.1" else {}
             self.client = build_client(broker, args.session, **extra)
         else:
             self.client = build_client(broker, "")
-        self.reporter = ConnectionReporter(broker, "listen", log)
+        # listen's own client id is the broker's choice (none given), unique; only `--session ID` can clash: with
+        # another listen given the same one (the agents' ids are made from their node: a clash there is theirs)
+        self.reporter = ConnectionReporter(broker, "listen", log, clash=(
+            f"another `stad-agent listen --session {args.session}`? give each console its own"
+            if args.session else AGENTS_CLASH))
         self.reporter.on_connected = self._subscribe
         self.reporter.on_refused = self._on_refused
         self.reporter.on_lost = lambda client: self.inbox.put(_LOST)
@@ -284,6 +297,8 @@ class Listener:
                 self.reporter.settle()          # the end of a flap, said once it holds
                 self._check_probe()
                 self._check_returning()
+                for line in self.flaps.settled(time.monotonic()):
+                    self._say(line)
                 if self.args.count is not None and self.alerts >= self.args.count:
                     return 0
                 left = None if deadline is None else deadline - time.monotonic()
@@ -363,6 +378,12 @@ class Listener:
         """A status line: stdout, or stderr with --json (stdout then holds events alone)."""
         print(f"{iso(time.time())} {line}", file=sys.stderr if self.args.json else sys.stdout, flush=True)
 
+    def _say_status(self, node: str, state: str, more: str = "") -> None:
+        """A node's status changed: said, unless it is flipping again and again (agent/listen_flaps.py)."""
+        line = self.flaps.change(node, state, time.monotonic())
+        if line is not None:
+            self._say(line + more)
+
     def _status(self, msg) -> tuple[str, str]:
         return "/".join(msg.topic.split("/")[-3:-1]), msg.payload.decode("utf-8", errors="replace")
 
@@ -382,7 +403,7 @@ class Listener:
         node, state = self._status(held[0])
         if self.status.get(node) != state:      # an unanswered probe's late answer may have said it
             self.status[node] = state
-            self._say(f"{node} is {state}{self._late.pop(node, '')}")
+            self._say_status(node, state, self._late.pop(node, ''))
         for msg in held[1:]:
             self._take(msg)
 
@@ -469,7 +490,7 @@ class Listener:
                 self._held = [msg]
                 return
             self.status[node] = state
-            self._say(f"{node} is {state}")
+            self._say_status(node, state)
             return
         fault = msg.topic.endswith("/faults")
         what, id_key, line = ("fault", "fault_id", fault_line) if fault else ("alert", "alert_id", alert_line)

@@ -17,10 +17,10 @@ shell on the gateway).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .broker import BrokerConfig, Secret, TlsConfig
+from .broker import BrokerConfig, Secret
 from .host_checks import CREDSTORE_DIRS, find_credential
 from .typed import ConfigError
 
@@ -67,13 +67,13 @@ def gateway_broker(path: str, *, own_password: bool = False, own_key: bool = Fal
             key, problem = _key_file(b.tls.key_file, cfg.resolve)
             if problem:
                 problems.append(f"sinks[{i}].broker.tls.key_file: {problem}")
-        tls = TlsConfig(ca_file=_absolute(b.tls.ca_file, cfg.resolve), cert_file=_absolute(b.tls.cert_file, cfg.resolve),
-                        key_file=key, insecure_skip_verify=b.tls.insecure_skip_verify)
+        tls = replace(b.tls, ca_file=_absolute(b.tls.ca_file, cfg.resolve),
+                      cert_file=_absolute(b.tls.cert_file, cfg.resolve), key_file=key)
     if problems:
         raise ConfigError(path, problems)
-    broker = BrokerConfig(host=b.host, port=b.port, protocol=b.protocol, username=b.username, password=password,
-                          tls=tls, keepalive_s=b.keepalive_s, reconnect_min_s=b.reconnect_min_s,
-                          reconnect_max_s=b.reconnect_max_s)     # the gateway's back-off: listen waits it out (qa40)
+    # The sink's broker as it is but for its paths and credentials: a key added to BrokerConfig is carried too
+    # (before, each key was copied by hand and `stable_s` was not: mqttsrc5)
+    broker = replace(b, password=password, tls=tls)
     return GatewayBroker(broker=broker, prefix=sink.prefix, site=cfg.node.site, node=cfg.node.id,
                          where=f"{path}'s mqtt sink (sinks[{i}])")
 

@@ -30,7 +30,8 @@ import logging
 from collections import deque
 
 from .json_read import finite_number
-from .records import Record
+from .alert_events import iso
+from .records import Record, span
 
 log = logging.getLogger("stad.aligner")     # the rules speak as the aligner they are part of
 
@@ -81,6 +82,7 @@ class LivePace:
         # The highest offset of the live records taken over the last PACE_WINDOW_S of arrivals, as a sliding maximum:
         # (arrival, offset) pairs, offsets decreasing — where the sender stands when no backlog delays it.
         self._offset_tops: deque[tuple[float, float]] = deque()
+        self.own_stamps_at: float | None = None   # the arrival of the last live record taken with a stamp of its own
 
     def note_live(self, rec: Record) -> None:
         """A live record taken (Aligner._take): where its stamp stands to this host's clock, and the live
@@ -88,6 +90,8 @@ class LivePace:
         the last move of the time base once PACE_SPAN_S of arrivals lie between, then over a sliding window
         (PACE_WINDOW_S) — a replay piped in at 10× runs at 10; within SAME_PACE of 1 it is 1."""
         self.live_offset, self.live_received = rec.ts - rec.received, rec.received
+        if not rec.arrival_stamped:
+            self.own_stamps_at = rec.received
         self._note_top(rec.received, self.live_offset)
         self._judge_offset(rec)
         start = self._pace_from
@@ -102,6 +106,28 @@ class LivePace:
             self._pace_from, self._pace_next = self._pace_next or (rec.ts, rec.received), (rec.ts, rec.received)
         elif span >= PACE_WINDOW_S / 2 and self._pace_next is None:
             self._pace_next = (rec.ts, rec.received)
+
+    def _arrival_stamp_refused(self, k: int, rec: Record) -> bool:
+        """A reading without a stamp of its own (stamped on arrival), not in step with the time base, while the data
+        is stamped by its senders (one such record taken within PACE_WINDOW_S of arrivals): no evidence of the
+        data's clock — it never starts, joins or confirms a move of the time base; it is counted (`timestamp jump`
+        ahead of the data, `late` behind it) and goes. Read behind a broker's backlog, its arrival stands up to the
+        backlog ahead of the stamped readings read with it: mqttsrc4's plain `5.0` among stamped readings moved the
+        time base forward (taken as the backlog draining) and the stamped ones after it stepped it back (mqttsrc5).
+        A step of this host's clock is its own rule (host_clock_step.py): such a reading moves with it as before;
+        and where no sender stamps (a feed of plain numbers), arrivals are the data's clock."""
+        if not rec.arrival_stamped or self._clock_step is not None or self.own_stamps_at is None \
+                or rec.received is None or rec.received - self.own_stamps_at > PACE_WINDOW_S:
+            return False
+        if self.next_k is not None and k < self.next_k:
+            self._late(k, rec)
+        elif self.refused_whole(rec):
+            where = "no data before it" if self.newest_k is None else \
+                f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
+            self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): no ts of its own, stamped "
+                             f"as it came, while the data's senders stamp theirs — read behind a broker's backlog, its "
+                             f"arrival is no time of its reading (publish it with \"ts\")")
+        return True
 
     def _note_top(self, received: float, offset: float) -> None:
         """The sliding maximum of the live offsets over the last PACE_WINDOW_S of arrivals (`_offset_tops`)."""

@@ -233,7 +233,9 @@ def lost_reason(reason_code) -> str:
 QUICK_LOSSES = 3
 _TAKEN_OVER = ("the connection is closed again right after each connect: is another client connected "
                "with the same client id? The broker gives the session to the newer one, so two take it from "
-               "each other (two agents with the same node.id and node.site, or the same broker.client_id?)")
+               "each other ({})")
+#: who else takes that id: the agents' sinks make theirs from the node (`clash` of ConnectionReporter)
+AGENTS_CLASH = "two agents with the same node.id and node.site, or the same broker.client_id?"
 
 
 class ConnectionReporter:
@@ -244,8 +246,10 @@ class ConnectionReporter:
     `on_lost`) instead of on the client.
     """
 
-    def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying"):
+    def __init__(self, broker, what: str, logger: logging.Logger = log, consequence: str = "retrying",
+                 clash: str = AGENTS_CLASH):
         self.where = f"{broker.host}:{broker.port}"
+        self.clash = clash              # who else may connect with this client id, for a flap's line
         self.tls = broker.tls is not None
         self.stable_s = broker.stable_s   # a connection lost sooner after its CONNACK is a quick loss (a flap's)
         self.answered = False           # a CONNACK came for the current attempt
@@ -371,7 +375,7 @@ class ConnectionReporter:
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0
                 if self._quick >= QUICK_LOSSES:
                     self._lost = None
-                    self._report(_TAKEN_OVER)
+                    self._report(_TAKEN_OVER.format(self.clash))
                 else:           # said with what the first reconnect meets (_report), or alone (_say_lost)
                     self.problem = self._lost = lost_reason(reason_code)
         if was_connected:

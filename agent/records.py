@@ -68,6 +68,8 @@ class Record:
     held: bool = False              # re-sent because the value holds (OPC UA): a reading of its tick replaces it
     resent: bool = False            # delivered late by a broker that held it (MQTT, a resumed session): before the
                                     # closed ticks it is late, never a step back of the data (window.Aligner._place)
+    arrival_stamped: bool = False   # live, without a ts of its own: stamped with this host's clock as it came; where
+                                    # senders stamp the data themselves, no evidence of its clock (LivePace)
 
 
 @dataclass

@@ -170,12 +170,12 @@ class Aligner(TimeBaseRules):
                     return []
                 return self._move_with_host_clock(k, rec)       # stamped with this host's clock, stepped back
             if k < self.next_k - self.reach_ticks and not rec.resent:   # (a broker's late delivery: late)
-                return [] if self._says_no_time(rec) else self._hold_back(k, rec)
+                return [] if self._says_no_time(rec) or self._arrival_stamp_refused(k, rec) else self._hold_back(k, rec)
             self._late(k, rec)
             return []
         base = self.newest_k if self.newest_k is not None else now_k
         if base is None or k > base + self.usual_step:
-            return [] if self._says_no_time(rec) else self._hold(k, rec)
+            return [] if self._says_no_time(rec) or self._arrival_stamp_refused(k, rec) else self._hold(k, rec)
         rows = self._take(k, rec)
         if not (self.back or self.held) or self._says_no_time(rec, count=False):
             return rows     # (nothing held to count against, take or reject; or no evidence against it)

@@ -33,6 +33,7 @@ from agent.sources.mqtt import MqttSource, MqttSourceConfig
 from agent.window import Aligner
 from conftest import free_port, wait_until
 from mqtt_broker import make_broker  # noqa: F401 — a pytest fixture
+from script_reader import pause
 
 PROBE_S = 0.5
 # The real source in a process of its own: prints each QoS 1 reading's value, after its reject counts when they
@@ -109,7 +110,7 @@ def _reaches(reader: Reader, publisher: mqtt.Client, value: float, timeout: floa
 def _stall(broker, reader: Reader, publisher: mqtt.Client) -> None:
     """Stop the reader, flood its socket, publish 100 QoS 1 readings (0..99) into the drop, let it run again."""
     assert _reaches(reader, publisher, -1.0, 30), reader.log[-5:]
-    reader.proc.send_signal(signal.SIGSTOP)
+    pause(reader.proc)
     pad = "x" * 2000
     for _ in range(3000):
         publisher.publish("plant/flood", json.dumps({"ts": time.time(), "a": 1.0, "pad": pad}))

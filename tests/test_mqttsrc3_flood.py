@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 
@@ -73,7 +72,7 @@ def test_a_silence_the_source_reads_behind_a_flood_is_no_jump_of_the_data(make_b
         for info in [send(start + i * TICK_S, 100.0 + i, qos=1) for i in range(10)]:
             info.wait_for_publish(10)
         assert wait_until(lambda: 109.0 in reader.taken, 30), (sorted(reader.taken), reader.log[-5:])
-        reader.proc.send_signal(signal.SIGSTOP)     # the agent behind: what follows waits on its socket
+        reader.pause()     # the agent behind: what follows waits on its socket
         last = start + 9 * TICK_S       # the data's time base
         # a flood (600 copies over half a second), the sender silent 1 s, then its readings again
         for j in range(50):
@@ -86,7 +85,7 @@ def test_a_silence_the_source_reads_behind_a_flood_is_no_jump_of_the_data(make_b
         # run again once the clock has passed them: they come off the socket behind the flood, the stamps' hole
         # (1 s, more than a short step) closed up in their arrivals
         assert wait_until(lambda: time.time() > back[-1] + 0.2, 10)
-        reader.proc.send_signal(signal.SIGCONT)
+        reader.resume()
         assert wait_until(lambda: 6.0 in reader.taken, 30), (sorted(reader.taken), reader.log[-5:])
         _, moves, counts = reader.taken[6.0]
         assert moves == {}, (moves, reader.log[-5:])    # before: {'forward': 1}, "time base moved: the data jumped"

@@ -163,7 +163,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         return None
     label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
-    return Record(ts=ts, values=values, label=label, event=event, origin=where)
+    return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj)
 
 
 def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float], int] | None:

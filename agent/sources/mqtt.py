@@ -45,7 +45,10 @@ unread on its socket (a backlog only delays it) is a stalled delivery: the sourc
 resuming its session (MQTT 5: clean start off; the session outlives a disconnect by SESSION_KEEP_S, and the last
 DISCONNECT at stop ends it), and the broker sends again what it held — the messages in flight (as DUP) and those
 queued. Every reconnect resumes it that way, one after an outage too (QoS 1 readings published meanwhile then
-come; one without "ts" is stamped on arrival). What a renewal cannot recover is counted: a broker that kept no
+come; one without "ts" is stamped on arrival). A message read as a renewal begins is read once: the source
+acknowledges each QoS 1 message after reading it, and the renewal waits for the broker to have taken the last PUBACK
+(`_fence`; before, such messages were sent again on the resumed session and counted twice). What a renewal cannot
+recover is counted: a broker that kept no
 session (MQTT 3.1.1, whose persistent session would outlive the agent under its random client id; a broker that
 dropped it) loses what it held — `mqtt session lost`, once per renewal (how many messages is not known). A
 probe is numbered, and only the one out answers: one the broker held from before a renewal, re-sent after it,
@@ -81,6 +84,8 @@ log = logging.getLogger("stad.source.mqtt")
 QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
 POLL_S = 0.2                # how long close() may wait for records() to notice
 PROBE_PAYLOAD = "stad delivery probe {}"     # numbered: the one sent at a connect is told from those held before
+FENCE_PAYLOAD = b"stad renewal fence"   # published before a renewal: its answer says the broker took every PUBACK
+FENCE_S = 5.0               # how long a renewal waits for that answer
 SESSION_KEEP_S = 60         # MQTT 5: the broker keeps the source's session this long after a disconnect, to resume it
 
 if TYPE_CHECKING:
@@ -163,7 +168,12 @@ class MqttSource(Source):
         broker = cfg.broker
         import uuid
         client_id = broker.client_id or f"stad-source-{uuid.uuid4().hex[:8]}"
-        self.client = build_client(broker, client_id, resolve=self.resolve)
+        # QoS 1 messages acknowledged by the source (manual_ack), under `_ack_lock`: a renewal stops reading them
+        # (`_leaving`) and waits for the broker to answer a message sent after the last PUBACK (`_fence`).
+        self.client = build_client(broker, client_id, resolve=self.resolve, manual_ack=True)
+        self._ack_lock = threading.Lock()
+        self._leaving = False       # a renewal began: QoS 1 messages still read go unread, the broker sends them again
+        self._fence_topic = cfg.probe_topic.replace("{client_id}", client_id)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self._outages_kept = 0     # the reporter's outages up to the last one kept as peer_outage
         self.reporter.on_connected = self._subscribe
@@ -326,10 +336,30 @@ class MqttSource(Source):
                     "drops messages it holds in flight); reconnecting to resume the session, so that the broker sends "
                     "again what it holds (MQTT 5)", self.cfg.label(), self._probe_topic, waited)
         self._probe_back, self._probe_out, self._renewing = False, None, True
+        self._fence()
         self.client.disconnect()                # ours: no outage told or counted
         self.client.loop_stop()
+        self._leaving = False
         connect(self.client, self.cfg.broker, session_expiry_s=SESSION_KEEP_S)
         self.client.loop_start()
+
+    def _fence(self) -> None:
+        """Before a renewal's DISCONNECT: no QoS 1 message read from here on, and the broker has taken every PUBACK
+        sent. A message the source read whose PUBACK the broker has not taken is one it sends again on the resumed
+        session, read twice (mqttsrc5: a chaos soak's 23 bad payloads counted twice, 183 for 160 sent). Two ways
+        it was lost: paho still reads what waits on the socket until it writes the DISCONNECT, and queues that
+        message's PUBACK after it (never sent); and Mosquitto takes the new connection ahead of the old one's last
+        bytes ("already connected, closing old connection"), its PUBACKs unread. So QoS 1 messages stop being read
+        (`_leaving`, under the lock every read and its PUBACK hold), and a QoS 1 message is published after the
+        last PUBACK: the broker reads a connection's packets in order, so its answer says it took them all. Its
+        answer not within FENCE_S (a broker that stopped reading us): the renewal goes on."""
+        with self._ack_lock:
+            self._leaving = True
+            fence = self.client.publish(self._fence_topic, FENCE_PAYLOAD, qos=1)
+        try:
+            fence.wait_for_publish(FENCE_S)
+        except (RuntimeError, ValueError):
+            pass                # (not queued: the connection is gone, nothing more to take)
 
     def _unread_bytes(self) -> int:
         """Bytes the broker sent that wait unread on the client's socket (0 when there is none or it cannot tell)."""
@@ -343,6 +373,17 @@ class MqttSource(Source):
             return 0
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        """Read a message, then acknowledge it (QoS 1), both under the lock a renewal takes (`_fence`)."""
+        with self._ack_lock:
+            if self._leaving and msg.qos:
+                return          # a renewal began (`_fence`): not acknowledged, sent again on the resumed session
+            try:
+                self._read(msg)
+            finally:
+                if msg.qos:
+                    client.ack(msg.mid, msg.qos)
+
+    def _read(self, msg: mqtt.MQTTMessage) -> None:
         if msg.qos:
             self._last_qos1 = time.monotonic()
         if msg.topic == self._probe_topic:
@@ -386,7 +427,7 @@ class MqttSource(Source):
 
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
         """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
-        ts = None
+        ts, arrival_stamped = None, False
         try:
             value = parse_number(text)
         except ValueError:
@@ -414,9 +455,9 @@ class MqttSource(Source):
                 self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its "
                                                         "age is unknown (publish it with \"ts\", or not retained)")
                 return None
-            ts = time.time()
+            ts, arrival_stamped = time.time(), True
         try:
-            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where)
+            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped)
         except ValueError as exc:
             self.rejects.add("bad number", where, str(exc))
             return None
