@@ -19,6 +19,10 @@ ARTIFACT_FILES = {
     "tflite_fp32": "model_fp32.tflite",
     "tflite_int8": "model_int8.tflite",
 }
+#: The TFLite int8 candidates `export` builds, in the order tried; it keeps the most accurate against PyTorch.
+#: Here (torch-free) so that `--tflite-int8-recipes` is checked before torch is imported.
+TFLITE_INT8_RECIPES = ("weight_only_int8_per_channel", "dynamic_range_int8_per_channel",
+                       "static_int8_per_channel_minmax")
 HOLDOUT_WINDOWS = 720      # held-out windows kept in the bundle for `verify`
 
 #: Every file a bundle directory holds (and the manifest's temporary): training into a directory

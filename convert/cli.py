@@ -1,7 +1,7 @@
 """stad-convert: train, export, verify and inspect model bundles for the stad-edge agent.
 
     stad-convert train -c configs/demo.yaml -o bundles/corridor [--days 6] [--epochs 30] [--only onnx_fp32]
-    stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tar]
+    stad-convert export BUNDLE [--only onnx_fp32,tflite_int8] [--tflite-int8-recipes R1,R2] [--tar]
     stad-convert verify BUNDLE [--min-agreement 0.99] [--record]
     stad-convert inspect BUNDLE [--json]
     stad-convert keygen NAME                       # NAME.pem (private, 0600) and NAME.pub.pem
@@ -103,6 +103,26 @@ def _kinds(text: str) -> list[str]:
     return kinds
 
 
+def _recipes(text: str) -> tuple[str, ...]:
+    """--tflite-int8-recipes: comma-separated TFLite int8 candidates, each one `export` knows."""
+    from .bundle_files import TFLITE_INT8_RECIPES
+    recipes = tuple(dict.fromkeys(r.strip() for r in text.split(",") if r.strip()))
+    unknown = [r for r in recipes if r not in TFLITE_INT8_RECIPES]
+    if unknown or not recipes:
+        raise argparse.ArgumentTypeError(f"unknown TFLite int8 recipe(s) {', '.join(unknown) or '(none given)'} "
+                                         f"(known: {', '.join(TFLITE_INT8_RECIPES)})")
+    return recipes
+
+
+def _add_recipes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tflite-int8-recipes", type=_recipes, metavar="RECIPES",
+                   help="the TFLite int8 candidates to build, comma-separated (default: all three: "
+                        "weight_only_int8_per_channel, dynamic_range_int8_per_channel, "
+                        "static_int8_per_channel_minmax); the most accurate against PyTorch is kept. Each is a "
+                        "conversion of its own, most of the int8 export's time: a bundle's manifest says how each "
+                        "did (artifacts.tflite_int8.quantization.candidates)")
+
+
 def _add_verbose(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also show the third-party libraries' notices (C++ INFO lines, deprecations, progress "
@@ -144,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the verify after export fails (exit 1; the bundle is written all the same) when an int8 "
                         "artifact's alert agreement is below this share (default: 0.99)")
     p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
+    _add_recipes(p)
     _add_train_options(p)
     _add_verbose(p)
 
@@ -151,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("bundle")
     p.add_argument("--only", type=_kinds, help="comma-separated kinds: onnx_fp32,onnx_int8,tflite_fp32,tflite_int8")
     p.add_argument("--tar", action="store_true", help="also write BUNDLE.tar")
+    _add_recipes(p)
     _add_verbose(p)
 
     p = sub.add_parser("verify", help="check every artifact against PyTorch on held-out windows (read-only)")
@@ -260,7 +282,7 @@ def cmd_train(args) -> int:
     if args.no_export:
         return 0
     try:
-        export_bundle(out, kinds=args.only, log=_log)
+        export_bundle(out, kinds=args.only, log=_log, tflite_int8_recipes=args.tflite_int8_recipes)
     except KeyboardInterrupt:
         _log(f"stad-convert train: interrupted while exporting; {out} holds the trained model without every "
              f"artifact: `stad-convert export {out}` then `stad-convert verify --record {out}` finish it")
@@ -296,7 +318,7 @@ def cmd_export(args) -> int:
     try:
         load(bundle, verify_hashes=False)       # a manifest that cannot load: refused before torch is imported
         from .pipeline import export_bundle
-        manifest = export_bundle(bundle, kinds=args.only, log=_log)
+        manifest = export_bundle(bundle, kinds=args.only, log=_log, tflite_int8_recipes=args.tflite_int8_recipes)
     except BundleError as exc:
         _log(f"export failed: {exc}")
         return 1

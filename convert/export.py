@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .bundle_files import TFLITE_INT8_RECIPES
 from .model import INPUT_NAMES, OUTPUT_NAMES, SpatioTemporalForecaster
 
 os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
@@ -177,8 +178,6 @@ def export_tflite_fp32(model: SpatioTemporalForecaster, path: Path) -> None:
     edge.export(str(path))
 
 
-TFLITE_INT8_RECIPES = ("weight_only_int8_per_channel", "dynamic_range_int8_per_channel",
-                       "static_int8_per_channel_minmax")
 TFLITE_INT8_SCOPES = {
     "weight_only_int8_per_channel": "nn.Linear (FULLY_CONNECTED): int8 per-channel symmetric weights, "
                                     "dequantized to float at load; float activations and compute",

@@ -25,7 +25,7 @@ from agent.scorers.forecast_error import BIAS_HALF_LIFE_TICKS
 from agent.window import sliding_windows
 
 from . import bundle_writer as bw
-from .bundle_files import BUNDLE_FILES
+from .bundle_files import BUNDLE_FILES, TFLITE_INT8_RECIPES
 from .data import Series, TrainingError, read_series, training_sources, window_starts
 from .data_checks import calm_holdout_runs
 from .export import (Calibration, export_onnx_fp32, export_onnx_int8, export_tflite_fp32, export_tflite_int8)
@@ -162,13 +162,15 @@ def export_calibration(bundle) -> tuple[Calibration, dict]:
 
 
 def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration, reference: np.ndarray,
-                    work: Path, tflite_limit: int | None = None, fp32_onnx: Path | None = None) -> tuple[Path, dict]:
+                    work: Path, tflite_limit: int | None = None, fp32_onnx: Path | None = None,
+                    tflite_int8_recipes: tuple[str, ...] | None = None) -> tuple[Path, dict]:
     """Write one artifact kind of `model` into bundle_dir: (its path, its quantization record).
 
     onnx_int8 quantizes `fp32_onnx` — an fp32 export of this same `model` written in this run — or, without one,
     a fresh fp32 export in `work`: never a file found in the bundle directory. One there that the manifest does not
     list (a stopped export's, another model's) was quantized by `export --only onnx_int8` (qa41).
-    `reference` is PyTorch's forecast of the calibration windows."""
+    `reference` is PyTorch's forecast of the calibration windows; `tflite_int8_recipes` the int8 candidates built
+    (default: every one of TFLITE_INT8_RECIPES)."""
     if kind not in bw.ARTIFACT_FILES:
         raise ValueError(f"unknown artifact kind {kind!r} (known: {', '.join(ARTIFACT_KINDS)})")
     target = bundle_dir / bw.ARTIFACT_FILES[kind]
@@ -184,16 +186,18 @@ def export_artifact(kind: str, model, bundle_dir: Path, calibration: Calibration
         export_tflite_fp32(model, target)
         return target, {"recipe": "none (fp32)"}
     return target, export_tflite_int8(model, target, calibration, limit=tflite_limit, reference=reference,
-                                      work_dir=work)
+                                      work_dir=work, recipes=tuple(tflite_int8_recipes or TFLITE_INT8_RECIPES))
 
 
-def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -> Manifest:
+def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print,
+                  tflite_int8_recipes: tuple[str, ...] | None = None) -> Manifest:
     """Export the bundle's PyTorch model to the requested artifact kinds and record them. The artifacts it writes
     anew are not held to the manifest's hashes (every other listed file is): an export stopped halfway — Ctrl-C, a
     kill, a full disk — left them rewritten or cut short under the old hashes, and refused for them, the bundle
     could not be exported again (review34). In ARTIFACT_KINDS' order whatever `kinds` says: onnx_int8 quantizes
     the onnx_fp32 written in the same run, or without one a fresh fp32 export of its own, never a file that was in
-    the directory before (qa41)."""
+    the directory before (qa41). `tflite_int8_recipes`: the TFLite int8 candidates to build (default: all of
+    TFLITE_INT8_RECIPES; the manifest's `candidates` says how each did), the most accurate kept."""
     kinds = [k for k in ARTIFACT_KINDS if k in (kinds or ARTIFACT_KINDS)]
     bundle = load_bundle(bundle_dir, verify_hashes=False)
     manifest = bundle.manifest
@@ -210,7 +214,7 @@ def export_bundle(bundle_dir: Path, kinds: list[str] | None = None, log=print) -
             log(f"exporting {kind} → {bw.ARTIFACT_FILES.get(kind, '?')}")
             with third_party_output():
                 target, quant = export_artifact(kind, folded, bundle_dir, calibration, reference, Path(tmp),
-                                                fp32_onnx=written.get("onnx_fp32"))
+                                                fp32_onnx=written.get("onnx_fp32"), tflite_int8_recipes=tflite_int8_recipes)
             written[kind] = target
             if kind in ("onnx_int8", "tflite_int8"):
                 quant["calibration"] = cal_summary

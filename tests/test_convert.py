@@ -395,7 +395,13 @@ def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores
     with torch.no_grad():
         assert torch.allclose(folded(v, mm)[0], out[0], atol=1e-4)
 
-    assert main(["export", str(ens), "--only", "onnx_fp32,tflite_int8"]) == 0
+    # One TFLite int8 candidate, the one the default export keeps for this ensemble (the three candidates and the
+    # choice among them are test_verify_reports_calm_spiked_and_perturbed_windows's, on the module's bundle): each
+    # candidate is a conversion of its own, ~6 CPU-s here (suite6).
+    assert main(["export", str(ens), "--only", "onnx_fp32,tflite_int8",
+                 "--tflite-int8-recipes", "dynamic_range_int8_per_channel"]) == 0
+    quant = read_manifest(ens).artifacts["tflite_int8"].quantization
+    assert quant["recipe"] == "dynamic_range_int8_per_channel" and set(quant["candidates"]) == {quant["recipe"]}
     scorer = TfliteScorer(load_bundle(ens))
     got = np.stack([scorer.run(values[i:i + 1], missing[i:i + 1])[0] for i in range(20)])
     assert np.sqrt(np.mean((got - out[0].numpy()) ** 2)) < 0.05

@@ -188,6 +188,11 @@ def test_a_plugin_source_that_ends_is_trained_on_and_one_that_never_ends_is_refu
     (["train", "-c", "B", "-o", "B", "--only", "tflite_fp32,bogus"], "argument --only: unknown artifact kind(s) bogus"),
     (["train", "-c", "B", "-o", "B", "--no-export", "--only", "onnx_fp32"],
      "argument --only: not allowed with argument --no-export"),
+    (["export", "B", "--tflite-int8-recipes", "dynamic_range_int8_per_channel,bogus"],
+     "argument --tflite-int8-recipes: unknown TFLite int8 recipe(s) bogus (known: weight_only_int8_per_channel, "
+     "dynamic_range_int8_per_channel, static_int8_per_channel_minmax)"),
+    (["train", "-c", "B", "-o", "B", "--tflite-int8-recipes", ","],
+     "argument --tflite-int8-recipes: unknown TFLite int8 recipe(s) (none given)"),
 ])
 def test_export_and_verify_options_are_checked_before_any_work(tmp_path, args, says):
     """`export --only bogus` ended in a ValueError traceback; `verify --min-agreement 1.5` ran the
