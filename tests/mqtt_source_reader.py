@@ -75,3 +75,21 @@ def started(make_broker) -> tuple[Reader, Publisher, float]:
 def since(before: dict, after: dict) -> dict:
     """The counts added since `before` (the start's readings, sent until one came, may share a tick: `duplicate`)."""
     return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+
+
+def read_behind_a_backlog(reader: ScriptReader, pub: Publisher, last: float, payload: str) -> tuple[dict, dict]:
+    """The reader stopped (SIGSTOP) while the sender publishes ten stamped readings, five `payload`s without a stamp
+    of their own (stamped as the reader takes them) and ten stamped readings more; run again ~5 s later, so it reads
+    them behind their stamps. (The time base's moves, the counts added) once the last reading is taken; mqttsrc4's
+    bad readings (`NaN`) and mqttsrc5's plain ones (`5.0`)."""
+    reader.pause()     # the agent behind: what follows waits on its socket
+    pub.readings([(last + (1 + i) * TICK_S, 300.0 + i) for i in range(10)])
+    for _ in range(5):
+        pub.send("plant/a", payload).wait_for_publish(10)
+    pub.readings([(last + (11 + i) * TICK_S, 400.0 + i) for i in range(10)])
+    assert wait_until(lambda: time.time() > last + 6, 10)
+    reader.resume()
+    assert wait_until(lambda: 409.0 in reader.taken, 30), (sorted(reader.taken), reader.log[-5:])
+    moves, counts = reader.taken[409.0]
+    assert all(float(v) in reader.taken for v in [*range(300, 310), *range(400, 410)]), sorted(reader.taken)
+    return moves, since(reader.taken[109.0][1], counts)
