@@ -2,7 +2,8 @@
 
 Prints each alert event and each sensor-fault event as a readable line (or its raw JSON with
 --json), shows node status changes (online/offline), and drops replayed copies already seen, keyed
-by (alert_id, seq) / (fault_id, seq) (the last 100,000 keys: bounded, see RecentKeys). Faults are
+by the topic (its site and node) and (alert_id, seq) / (fault_id, seq) (the last 100,000 keys: bounded, see
+RecentKeys): an id is unique for one gateway, and two sites may each run a node `gw-01` (user28). Faults are
 followed because an operator who follows the README's `listen` otherwise never hears of a stuck
 or dead sensor: the agent publishes them on `…/faults`, not `…/alerts` (user6's walk).
 With `-c agent.yaml` the broker, prefix, site, node and credentials come from that gateway config's mqtt sink
@@ -507,7 +508,7 @@ class Listener:
             log.warning("listen: not %s event on %s (%s: %s): %r", "a fault" if fault else "an alert", msg.topic,
                         type(exc).__name__, str(exc)[:80], msg.payload[:80])
             return
-        if not self.seen.add((what, *key)):
+        if not self.seen.add((what, msg.topic, *key)):     # (the topic: ids are unique per gateway, not per fleet)
             return
         if not fault:
             self.alerts += 1        # --count counts alert events

@@ -60,3 +60,25 @@ def test_the_keys_of_shown_events_are_bounded_and_the_oldest_forgotten_first():
     assert keys.add(("a", 3)) is True and len(keys) == 3
     assert keys.add(("a", 0)) is True                   # the oldest was forgotten: shown again
     assert keys.add(("a", 3)) is False and len(keys) == 3
+
+
+def test_the_same_alert_id_and_seq_from_two_sites_are_both_shown(tmp_path, broker):
+    # Ids are unique per gateway (site and node), not across a fleet: two sites may each run a node gw-7, and their
+    # alerts opened on one tick in one life-suffix collision share (alert_id, seq). On the old code listen keyed
+    # its replay filter by (alert_id, seq) alone and dropped the second site's event as a replayed copy (user28).
+    err = tmp_path / "listen.err"
+    listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(broker.port),
+                               "--count", "2", "--timeout", "120"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=err.open("w"), text=True)
+    try:
+        assert wait_until(lambda: "following" in err.read_text() or listen.poll() is not None)
+        payload = json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()
+        for topic in (f"{BASE}/alerts", "stad/plant-b/gw-7/alerts", f"{BASE}/alerts"):     # the last: a replayed copy
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1",
+                            "-t", topic, "-s"], input=payload, check=True)
+        out, _ = listen.communicate(timeout=120)
+    finally:
+        if listen.poll() is None:
+            listen.kill()
+    assert listen.returncode == 0, err.read_text()
+    assert out.count("gw-7-a #0") == 2, out
