@@ -325,7 +325,8 @@ class ConnectionReporter:
             self.session_present = bool(getattr(flags, "session_present", False))
             if self.last_outage is not None and self.last_outage["to"] is None:
                 now = time.time()
-                self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage.pop("_from"), 1))
+                # (`_from` kept, unrounded: the MQTT source dates the outage it tells by it, Source.peer_since)
+                self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage["_from"], 1))
             if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
             elif self.problem is not None:
@@ -361,6 +362,7 @@ class ConnectionReporter:
             self.on_failure(refused)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        now = time.time()       # before `connected` falls: no one who saw it fall dates the loss earlier than this
         with self._lock:
             was_connected, self.connected = self.connected, False
             answered, self.answered = self.answered, False
@@ -369,7 +371,6 @@ class ConnectionReporter:
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
                 self._failed(refused=False)
-                now = time.time()
                 self.outages += 1
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0

@@ -18,7 +18,7 @@ from conftest import wait_until
 SENSORS = ["a", "b", "c"]
 
 
-def _pipeline(tmp_path, sources: list[dict], tick: float) -> Pipeline:
+def pipeline(tmp_path, sources: list[dict], tick: float) -> Pipeline:
     """A numpy agent's pipeline at `tick`: missing decided 3 ticks past a 2-tick carry-forward."""
     return Pipeline(config.from_dict({
         "tick_s": tick, "topology": "group", "sensors": SENSORS, "sources": sources,
@@ -42,7 +42,7 @@ def _decided_late(tmp_path, sources: list[dict], source, lost_at: float, back_at
     and b, 20 of them, told to a tracker now, after the peer is back: late, as ticks closed by
     window.idle_flush_s are. Returns the events of the silence."""
     tick = (back_at - lost_at) / 20
-    p = _pipeline(tmp_path, sources, tick)
+    p = pipeline(tmp_path, sources, tick)
     p.source_map.attach([source])                       # (the udp feed, second, is not opened)
     silence = lost_at - tick / 2                        # the last reading came just before the loss
     assert _rows(p.health, silence - 30 * tick, tick, 30, set()) == []
@@ -58,7 +58,7 @@ def summary_after_outage(tmp_path, sources: list[dict], peer, deadline_s: float 
     and started again; the outage's source fault, decided late, while the source still runs. Returns
     (what the source said while its peer was gone, the fault's summary)."""
     from agent.sources import open_source
-    source = open_source(_pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
+    source = open_source(pipeline(tmp_path, sources, 1.0).cfg.sources[0], SENSORS, Rejects())
     reading = threading.Thread(target=lambda: list(source.records()), daemon=True)
     reading.start()
     try:

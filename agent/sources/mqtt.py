@@ -229,7 +229,7 @@ class MqttSource(Source):
         A connection lost before it is kept as the broker's outage (Source.peer_outage)."""
         lost, outages = self.reporter.last_outage, self.reporter.outages
         if lost is not None and lost["seconds"] is not None and outages != self._outages_kept:
-            self._outages_kept, self._lost_at = outages, time.time() - lost["seconds"]
+            self._outages_kept, self._lost_at = outages, lost["_from"]     # (not `seconds`: rounded to 0.1 s)
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
         renewal, self._renewing = self._renewing, False
         if renewal and not self.reporter.session_present:
