@@ -29,23 +29,30 @@ HOSTILE = [
 ]
 
 
-def test_listen_skips_what_is_not_an_alert_event_and_shows_the_rest(tmp_path, broker):
-    # On the old code the first message ended listen with a traceback (ValueError in alert_line).
+def listened(tmp_path, broker, count: int, messages: list[tuple[str, bytes]]) -> tuple[int, str, str]:
+    """A real `listen` until it has shown `count` events, `messages` published to the broker meanwhile (QoS 1, in
+    order); its exit code, stdout and stderr."""
     err = tmp_path / "listen.err"
     listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(broker.port),
-                               "--count", "1", "--timeout", "120"], cwd=ROOT, stdout=subprocess.PIPE,
+                               "--count", str(count), "--timeout", "120"], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=err.open("w"), text=True)
     try:
         assert wait_until(lambda: "following" in err.read_text() or listen.poll() is not None)
-        for payload in HOSTILE + [json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()]:
+        for topic, payload in messages:
             subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1",
-                            "-t", f"{BASE}/alerts", "-s"], input=payload, check=True)
+                            "-t", topic, "-s"], input=payload, check=True)
         out, _ = listen.communicate(timeout=120)
     finally:
         if listen.poll() is None:
             listen.kill()
-    said = err.read_text()
-    assert listen.returncode == 0, said
+    return listen.returncode, out, err.read_text()
+
+
+def test_listen_skips_what_is_not_an_alert_event_and_shows_the_rest(tmp_path, broker):
+    # On the old code the first message ended listen with a traceback (ValueError in alert_line).
+    real = json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()
+    code, out, said = listened(tmp_path, broker, 1, [(f"{BASE}/alerts", p) for p in HOSTILE + [real]])
+    assert code == 0, said
     assert "Traceback" not in said and said.count("listen: not an alert event on") == len(HOSTILE), said
     assert "gw-7-a #0" in out and out.count("\n") == 1, out
 
@@ -66,19 +73,8 @@ def test_the_same_alert_id_and_seq_from_two_sites_are_both_shown(tmp_path, broke
     # Ids are unique per gateway (site and node), not across a fleet: two sites may each run a node gw-7, and their
     # alerts opened on one tick in one life-suffix collision share (alert_id, seq). On the old code listen keyed
     # its replay filter by (alert_id, seq) alone and dropped the second site's event as a replayed copy (user28).
-    err = tmp_path / "listen.err"
-    listen = subprocess.Popen([sys.executable, "-m", "agent", "listen", "--host", "127.0.0.1", "--port", str(broker.port),
-                               "--count", "2", "--timeout", "120"], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=err.open("w"), text=True)
-    try:
-        assert wait_until(lambda: "following" in err.read_text() or listen.poll() is not None)
-        payload = json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()
-        for topic in (f"{BASE}/alerts", "stad/plant-b/gw-7/alerts", f"{BASE}/alerts"):     # the last: a replayed copy
-            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1", "-q", "1",
-                            "-t", topic, "-s"], input=payload, check=True)
-        out, _ = listen.communicate(timeout=120)
-    finally:
-        if listen.poll() is None:
-            listen.kill()
-    assert listen.returncode == 0, err.read_text()
+    payload = json.dumps(alert_event("gw-7-a", 0, "new").to_dict()).encode()
+    code, out, said = listened(tmp_path, broker, 2, [(f"{BASE}/alerts", payload), ("stad/plant-b/gw-7/alerts", payload),
+                                                     (f"{BASE}/alerts", payload)])     # the last: a replayed copy
+    assert code == 0, said
     assert out.count("gw-7-a #0") == 2, out
