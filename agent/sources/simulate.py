@@ -145,6 +145,14 @@ class SimulateConfig(SourceConfig):
         return [(f"anomalies[{j}].target", a.target) for j, a in enumerate(self.anomalies or [])
                 if a.kind != "incident" and a.target is not None]
 
+    def carried(self) -> tuple[list[str], bool]:
+        """Every sensor of the config: the scenario's model writes each one. sensor_refs names only the anomalies'
+        targets, and the base took those for what it carries: the demo's simulator (a spike on S02_occ, a stuck
+        S03_speed) carried 2 of its 18 sensors in health's `sources` and in the source-fault map, so those two
+        silent together would have been told as the simulator stopping (user29). As a seeded schedule (no targets)
+        always was: a feed of every sensor no other source names."""
+        return [], True
+
     def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
         """The scenario's model built on these sensors, and every incident's station checked on it
         (sensor targets are checked by sensor_refs)."""
