@@ -469,7 +469,11 @@ class HotSwap:
                          + figures)
             return
         if agreement < self.min_agreement:
-            self._reject(sh.path, sh.trigger, f"agreement below {self.min_agreement}: " + figures)
+            # the key and the way to take it all the same (user29: a retrain of the same plant, rejected at 0.700,
+            # said `agreement below 0.8` and nothing else; the other shadow rules name their keys)
+            self._reject(sh.path, sh.trigger, f"alert-decision agreement below scoring.shadow_min_agreement "
+                         f"{self.min_agreement}: {figures}; to take it all the same, lower that key or set "
+                         f"scoring.bundle to it, and restart")
             return
         if floor is not None and not self._correlation_judged(sh, r, floor, figures):
             return

@@ -293,7 +293,8 @@ def cmd_train(args) -> int:
         _log(f"stad-convert train: interrupted while verifying; {out} is exported: "
              f"`stad-convert verify --record {out}` records its parity")
         return INTERRUPTED
-    if status == 0:
+    from .verify import usable_after_failure
+    if status == 0 or (status == 1 and (out / "manifest.json").is_file() and usable_after_failure(out)):
         print(f"{GATEWAY_KEYS}\n{gateway_keys(cfg, out)}")
     return status
 

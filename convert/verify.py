@@ -35,11 +35,12 @@ the figures go into the manifest under `parity` (and the manifest's hashes are r
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 
-from agent.bundle import Bundle, BundleError, load as load_bundle
+from agent.bundle import Bundle, BundleError, PARITY_CURE, load as load_bundle, parity_failures, read_manifest
 from agent.manifest import write as write_manifest
 from agent.scorers.model_scorer import ModelScorer, ModelShapeError
 from agent.scorers.forecast_error import combined_scores, rolling_bias, signed_errors
@@ -312,6 +313,39 @@ def verify_bundle(bundle_dir: Path, min_agreement: float = 0.99, write: bool = F
     return ok, parity
 
 
+def after_failure(bundle_dir: Path, parity: dict, recorded: bool) -> str:
+    """What a failed verify leaves to do, in one line: which artifacts a gateway runs instead (agent/bundle.py's
+    rule for a failed parity, which `--record` writes: the failing int8 ones are left out) and the bound under which
+    these figures would pass. user29: a retrain on one more recording ended `verify: FAILED (int8 alert agreement
+    below 0.99)`, exit 1, without the gateway keys — whether the bundle could be deployed at all, and how, was in
+    README's troubleshooting alone."""
+    worst = min(f["alert_agreement"] for kind in INT8_KINDS if isinstance(parity.get(kind), dict)
+                for f in parity[kind]["groups"].values())
+    accept = f"stad-convert verify --record --min-agreement {math.floor(worst * 100) / 100:.2f} {bundle_dir}"
+    if not recorded:
+        return (f"not recorded: the manifest keeps its last parity; `stad-convert verify --record {bundle_dir}` writes "
+                f"this failure, and a gateway then leaves the failing int8 artifacts out and runs the others; or accept "
+                f"these figures: {accept}")
+    manifest = read_manifest(bundle_dir)
+    failed = parity_failures(manifest)
+    runs = [k for k in manifest.artifact_kinds() if k not in failed]
+    if not runs:
+        return (f"every artifact failed: a gateway refuses this bundle (check-config and `run` exit 2); "
+                f"{PARITY_CURE.split(', or ')[0]} (another --seed; --members 2 --ema-decay 0.99), or accept these "
+                f"figures: {accept}")
+    return (f"a gateway can run this bundle: it leaves {', '.join(failed)} out and runs "
+            f"{', '.join(runs)} instead (check-config and `run` say so in a note); for int8 on the gateway, train "
+            f"again (another --seed; --members 2 --ema-decay 0.99) or accept these figures: {accept}")
+
+
+def usable_after_failure(bundle_dir: Path) -> bool:
+    """The bundle's recorded parity failed (not a verify that could not run) and it still has an artifact a gateway
+    runs (agent/bundle.py)."""
+    manifest = read_manifest(bundle_dir)
+    failed = isinstance(manifest.parity, dict) and manifest.parity.get("passed") is False
+    return failed and bool(set(manifest.artifact_kinds()) - set(parity_failures(manifest)))
+
+
 def agent_scorer(bundle: Bundle, kind: str) -> ModelScorer:
     """The gateway's own scorer for one artifact (agent/scorers/onnx.py, tflite.py: the same session
     options, the same verified bytes, the same input quantisation): verify certifies what runs."""
@@ -331,6 +365,8 @@ def verify_and_report(bundle: Path, min_agreement: float, tar: bool = False, rec
         return 1
     print(parity_table(parity))
     print("verify: " + ("passed" if ok else f"FAILED (int8 alert agreement below {min_agreement})"))
+    if not ok:
+        log(after_failure(bundle, parity, record))
     if tar:
         tar_path = bundle.with_suffix(".tar")
         bw.write_tar(bundle, tar_path)

@@ -93,8 +93,8 @@ def test_a_successful_train_prints_gateway_keys_that_pass_check_config(tmp_path)
 
 
 def test_a_train_without_export_prints_no_keys(tmp_path):
-    """--no-export: no artifact the agent could run; the keys are for a bundle that passed verify (a verify
-    that fails exits 1 and prints none either)."""
+    """--no-export: no artifact the agent could run; the keys are for a bundle a gateway runs (one whose int8 parity
+    failed exits 1 and prints them after saying what runs instead: tests/test_user29_failed_parity_keys.py)."""
     pytest.importorskip("torch")
     rec = _recordings(tmp_path)
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(_training(rec)))
