@@ -508,9 +508,11 @@ class ReplaySource(Source):
             layout = self._layout([h.strip() for h in header], name, n)
             if layout is None:
                 return
+            under = n + 1           # the line under the header, where an export puts its units
             if start > f.tell():    # the header read from the top; the rows from `start` (a line's start)
                 f.seek(start)
                 rows = self._csv_lines(f, name)
+                under = None
             time_i, value_cols, label_cols = layout
             for n, row in rows:
                 if self._stop.is_set():
@@ -521,6 +523,11 @@ class ReplaySource(Source):
                 if len(row) != len(header):
                     self.rejects.add("wrong column count", where,
                                      f"expected {len(header)} fields, got {len(row)}")
+                    continue
+                if n == under and (units := units_line(row, time_i, value_cols, self.cfg.time_format)) is not None:
+                    self.rejects.add("missing time" if not row[time_i].strip() else "bad time", where,
+                                     f"a units line under the header ({units}): no time and no number on it; read "
+                                     "past, nothing to do")
                     continue
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
@@ -602,6 +609,29 @@ class ReplaySource(Source):
                 continue
             label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where)
+
+
+def units_line(row: list[str], time_i: int, value_cols, time_format: str | None) -> str | None:
+    """The sensors' cells of a row shown short ('A', 'V', 'bar', …) when the row is a historian's units line: its time
+    cell no time and every sensor's cell text, none a number (some may be empty); else None. user29: an export's
+    `;A;V;bar;…` under its header was told `missing time — empty time field (column 1)`, which read as a fault of the
+    data."""
+    try:
+        parse_time(row[time_i].strip(), time_format)
+        return None
+    except ValueError:
+        pass
+    cells = [row[i].strip() for i, _, _ in value_cols]
+    texts = [c for c in cells if c]
+    for c in texts:
+        try:
+            parse_number(c)
+            return None
+        except ValueError:
+            pass
+    if not texts:
+        return None
+    return ", ".join(repr(c[:12]) for c in texts[:3]) + (", …" if len(texts) > 3 else "")
 
 
 def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
