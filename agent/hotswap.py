@@ -472,8 +472,8 @@ class HotSwap:
             # the key and the way to take it all the same (user29: a retrain of the same plant, rejected at 0.700,
             # said `agreement below 0.8` and nothing else; the other shadow rules name their keys)
             self._reject(sh.path, sh.trigger, f"alert-decision agreement below scoring.shadow_min_agreement "
-                         f"{self.min_agreement}: {figures}; to take it all the same, lower that key or set "
-                         f"scoring.bundle to it, and restart")
+                         f"{self.min_agreement}: {figures}; to take it all the same, set scoring.bundle to it and restart (or "
+                         f"lower that key and restart: a SIGHUP then judges it again)")
             return
         if floor is not None and not self._correlation_judged(sh, r, floor, figures):
             return

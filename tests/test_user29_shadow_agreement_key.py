@@ -38,8 +38,8 @@ def test_a_shadow_rejection_on_agreement_names_its_key_and_the_way_through(tmp_p
     outcome = swap.status()["last"]
     assert not outcome["accepted"], outcome
     assert outcome["reason"].startswith("alert-decision agreement below scoring.shadow_min_agreement 0.8: "), outcome
-    assert outcome["reason"].endswith("; to take it all the same, lower that key or set scoring.bundle to it, and "
-                                      "restart"), outcome
+    assert outcome["reason"].endswith("; to take it all the same, set scoring.bundle to it and restart (or lower "
+                                      "that key and restart: a SIGHUP then judges it again)"), outcome
     [said] = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert "scoring.shadow_min_agreement 0.8" in said and said.endswith("(" + str(DEMO_BUNDLE) + ")"), said
     assert pipe.chain.current.describe()["model_id"] == "demo-corridor"
