@@ -126,6 +126,17 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def reconnect_order_problems(cfg) -> list[tuple[str, str]]:
+    """`reconnect_min_s` longer than `reconnect_max_s` (a broker block, an OPC UA source): the delays were taken as they
+    came (the first wait min, then max), the config's intent unsaid. One rule for every block with the pair."""
+    low, high = cfg.reconnect_min_s, cfg.reconnect_max_s
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+    if numbers and low > high:
+        return [("reconnect_min_s", f"{low:g} s is longer than reconnect_max_s ({high:g} s): the first delay doubles "
+                                    "up to the longest, so give min ≤ max")]
+    return []
+
+
 @dataclass
 class BrokerConfig:
     host: str = doc("the broker's host name (checked against its TLS certificate)", default="localhost")
@@ -156,7 +167,7 @@ class BrokerConfig:
         if isinstance(self.password, Secret) and self.username is None:
             out.append(("password", "given without username: the client sends a password only with a user name "
                                     "(set username too)"))
-        return out
+        return out + reconnect_order_problems(self)
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """The secret and TLS files this broker needs, as `run` will look for them."""
