@@ -122,7 +122,8 @@ class _AgentCollector:
         # is still assigning `agent.metrics` (the server serves from its start), which raised in collect
         self.endpoint = endpoint
         # each sink's drop reasons, served from 0 (the sinks are opened before the endpoint, for good)
-        self.drop_reasons = {s.TYPE: s.DROP_REASONS for s in agent.sinks}
+        from .sinks import report_keys
+        self.drop_reasons = {key: s.DROP_REASONS for key, s in zip(report_keys(agent.sinks), agent.sinks)}
 
     def describe(self):
         return []       # the families depend on the sinks and tiers; nothing to check at registration
