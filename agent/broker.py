@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .host_checks import Note, credential_problems, path_problems
 from .typed import doc, rng
+
+if TYPE_CHECKING:
+    from .sources.opcua import OpcUaConfig
 
 
 def topic_name_problem(part: object, levels: bool = False) -> str | None:
@@ -126,7 +129,7 @@ def host_problem(host: str) -> str | None:
     return None
 
 
-def reconnect_order_problems(cfg) -> list[tuple[str, str]]:
+def reconnect_order_problems(cfg: BrokerConfig | OpcUaConfig) -> list[tuple[str, str]]:
     """`reconnect_min_s` longer than `reconnect_max_s` (a broker block, an OPC UA source): the delays were taken as they
     came (the first wait min, then max), the config's intent unsaid. One rule for every block with the pair."""
     low, high = cfg.reconnect_min_s, cfg.reconnect_max_s

@@ -17,11 +17,10 @@ import pytest
 
 from agent.records import Rejects
 from conftest import wait_until
-from opcua_agent import server  # noqa: F401 — a pytest fixture: the process's shared server, reset for each test
+from opcua_agent import Reader, config, server  # noqa: F401 — server: a pytest fixture, the process's shared server
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
 from agent.sources.opcua import OpcUaSource  # noqa: E402
-from test_opcua import Reader, config  # noqa: E402
 
 #: a stamp this far from this host's clock is not the host's (the test's own slack on a loaded machine)
 NEAR_S = 120.0

@@ -188,7 +188,7 @@ class Session:
         within its keep-alive: a change would have been sent); a value is held while its last word from the server
         (a notification, or the silent-node Read finding it Good) is at most two keep-alives old (the Read comes
         every keep-alive), never after a Bad status or the node gone. Stamped on its node's clock as its changes
-        are (this host's + OpcUaSource.offset_of the sensor: one record for the sensors on one clock), never twice in
+        are (this host's + OpcUaSource.offset_of the sensor: one record for the sensors in one tick), never twice in
         one tick of a sensor. A sensor whose last change came
         within twice the time a change takes to arrive (sampled, published), and a check, is not held: its next change may
         be on its way for this tick. Before (user23), a value written once a second under publishing 1000 ms was
@@ -196,14 +196,18 @@ class Session:
         scored on the stale value."""
         host = time.time()
         quiet_s = 2 * self._change_due_s + self.cfg.check_interval_s     # twice: a publish late under load
-        by_ts: dict[float, dict[str, float]] = {}       # one record for the sensors on one clock
+        # one record for the sensors whose clocks put them in one tick, at the earliest of their stamps (a server's
+        # nodes differ by their changes' latencies only): not one record a sensor
+        by_tick: dict[float, tuple[float, dict[str, float]]] = {}
         for name, value in self._value.items():
             ts = host + self.source.offset_of(name)
             if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive \
                     + 2 * self.cfg.check_interval_s and now - self._changed.get(name, -math.inf) > quiet_s \
                     and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s:
-                by_ts.setdefault(ts, {})[name] = value
-        for ts, values in by_ts.items():
+                first, values = by_tick.get(ts // self.tick_s, (ts, {}))
+                values[name] = value
+                by_tick[ts // self.tick_s] = (min(first, ts), values)
+        for ts, values in by_tick.values():
             self._stamped.update(dict.fromkeys(values, ts))
             try:
                 self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)", held=True))
