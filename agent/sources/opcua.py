@@ -281,12 +281,16 @@ class OpcUaSource(Source):
             await self.sleep(backoff)
             backoff = min(2 * backoff, self.cfg.reconnect_max_s)
 
-    def offset_of(self, sensor: str) -> float:
+    def offset_of(self, sensor: str, default: float | None = None) -> float:
         """The clock of `sensor`'s node less this host's: its own changes' (a server may relay devices with clocks of
-        their own), else the median of the other nodes' (a node that has not changed yet: a setpoint), else 0. One node
-        never moves another's (review39: one offset for all, any node's last change set it)."""
+        their own), else `default` or the median of the other nodes' (a node that has not changed yet: a setpoint),
+        else 0. One node never moves another's (review39: one offset for all, any node's last change set it)."""
         if sensor in self.offsets:
             return self.offsets[sensor]
+        return self.default_offset() if default is None else default
+
+    def default_offset(self) -> float:
+        """The median of the nodes' offsets, 0 before any: once for many sensors (Session._hold), not once each."""
         return statistics.median(self.offsets.values()) if self.offsets else 0.0
 
     @property

@@ -199,8 +199,9 @@ class Session:
         # one record for the sensors whose clocks put them in one tick, at the earliest of their stamps (a server's
         # nodes differ by their changes' latencies only): not one record a sensor
         by_tick: dict[float, tuple[float, dict[str, float]]] = {}
+        default = self.source.default_offset()
         for name, value in self._value.items():
-            ts = host + self.source.offset_of(name)
+            ts = host + self.source.offset_of(name, default)
             if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive \
                     + 2 * self.cfg.check_interval_s and now - self._changed.get(name, -math.inf) > quiet_s \
                     and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s:
