@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .host_checks import Note, credential_problems, path_problems
 from .typed import doc, rng
+
+if TYPE_CHECKING:
+    from .sources.opcua import OpcUaConfig
 
 
 def topic_name_problem(part: object, levels: bool = False) -> str | None:
@@ -126,6 +129,17 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def reconnect_order_problems(cfg: BrokerConfig | OpcUaConfig) -> list[tuple[str, str]]:
+    """`reconnect_min_s` longer than `reconnect_max_s` (a broker block, an OPC UA source): the delays were taken as they
+    came (the first wait min, then max), the config's intent unsaid. One rule for every block with the pair."""
+    low, high = cfg.reconnect_min_s, cfg.reconnect_max_s
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+    if numbers and low > high:
+        return [("reconnect_min_s", f"{low:g} s is longer than reconnect_max_s ({high:g} s): the first delay doubles "
+                                    "up to the longest, so give min ≤ max")]
+    return []
+
+
 @dataclass
 class BrokerConfig:
     host: str = doc("the broker's host name (checked against its TLS certificate)", default="localhost")
@@ -156,7 +170,9 @@ class BrokerConfig:
         if isinstance(self.password, Secret) and self.username is None:
             out.append(("password", "given without username: the client sends a password only with a user name "
                                     "(set username too)"))
-        return out
+        out += [(key, problem) for key in ("client_id", "username") if isinstance(getattr(self, key), str)
+                and (problem := mqtt_string_problem(getattr(self, key), key))]
+        return out + reconnect_order_problems(self)
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """The secret and TLS files this broker needs, as `run` will look for them."""
@@ -165,6 +181,8 @@ class BrokerConfig:
         if secret is not None:
             if secret.env and os.environ.get(secret.env) is None:
                 out.append(("password.env", f"environment variable {secret.env} is not set"))
+            elif secret.env and (problem := mqtt_string_problem(os.environ[secret.env], f"${secret.env}")):
+                out.append(("password.env", problem))
             if secret.file:
                 path = resolve(secret.file)
                 out += [("password.file", m) for m in path_problems(path, want_file=True) or secret_text_problems(path)]
@@ -196,14 +214,30 @@ def not_text(path: Path, exc: UnicodeDecodeError) -> str:
 
 def secret_text_problems(path: Path) -> list[str]:
     """A secret file the client reads as UTF-8 text (agent/mqtt_client.py read_secret): one that is not text
-    passed check-config and `run` ended at its start, exit 1 (chaos3)."""
+    passed check-config and `run` ended at its start, exit 1 (chaos3); one longer than an MQTT password can be
+    (mqtt_string_problem)."""
     try:
-        path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         return [not_text(path, exc)]
     except OSError:
         return []                       # path_problems said what it could
-    return []
+    problem = mqtt_string_problem(text.rstrip("\r\n"), f"the password in {path}")
+    return [problem] if problem else []
+
+
+#: the longest string MQTT carries (a client id, a user name, a password, a topic): its length is two bytes
+MQTT_STRING_BYTES = 65_535
+
+
+def mqtt_string_problem(text: str, what: str) -> str | None:
+    """Why `text` cannot go into an MQTT CONNECT, or None. paho packs a longer one with a struct error raised in its
+    network thread, which then ends without a word: the client never connects, no outage is said, and every alert
+    waits in the outbox for good (review39: a password file pointed at a CA bundle, 200 kB)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= MQTT_STRING_BYTES:
+        return None
+    return f"{what} is {size:,} bytes: MQTT carries at most {MQTT_STRING_BYTES:,} (is it the right file?)"
 
 
 def tls_load_problems(tls: TlsConfig, resolve) -> list[tuple[str, str]]:

@@ -29,6 +29,10 @@ from .sinks.base import SinkContext
 from .typed import INVALID, ConfigError, PluginChoice, build, did_you_mean, doc, overrides_of, rng
 
 
+#: threshold.memory_ticks' bound (see there)
+MEMORY_TICKS_MAX = 10_000_000
+
+
 @dataclass
 class SensorSpec:
     name: str = doc("the sensor's name, as sources and alerts use it")
@@ -270,7 +274,9 @@ class ThresholdConfig:
     learn_above: float = rng(0, None, default=0.0,
         doc="outside alerts, a score above the threshold teaches it too, as at most this × the threshold "
             "(0: only calm scores teach it)")
-    memory_ticks: int = rng(0, None, default=0,
+    # bounded (review39): 10**300 passed check-config and Agent() raised OverflowError at every start (the scores'
+    # deque); the refit sorts them all every 256 ticks and the checkpoint holds them: 10 M is 116 days at 1 s
+    memory_ticks: int = rng(0, MEMORY_TICKS_MAX, default=0,
         doc="POT: every 256 learned ticks, fitted again on the last this many learned scores, so a burst in "
             "the warm-up stops setting the threshold (0: fitted once, then peak by peak; else ≥ 256)")
     quiet_s: float = rng(0, None, default=0.0,

@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
-from .broker import key_path
+from .broker import key_path, mqtt_string_problem
 
 log = logging.getLogger("stad.mqtt")
 
@@ -113,6 +113,8 @@ def build_client(broker, client_id: str, resolve: Callable[[str], Path] = Path, 
         client.tls_insecure_set(tls.insecure_skip_verify)
     if broker.username is not None:
         password = read_secret(broker.password, resolve) if broker.password else None
+        if password is not None and (problem := mqtt_string_problem(password, "password")):
+            raise ValueError(problem)       # (a credential check-config could not read)
         client.username_pw_set(broker.username, password)
     client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
     return client

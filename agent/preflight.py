@@ -292,18 +292,22 @@ def csv_headers(files: list[Path], reader):
 
 
 def csv_header(path: Path, separator: str) -> list[str] | None:
-    """A CSV file's header as the replay reads it (its first non-blank line, a BOM dropped, fields
-    stripped); None when it cannot be read."""
-    import csv
+    """A CSV file's header as the replay reads it (replay.first_header over its lines read as the replay reads them:
+    each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
+    from .sources.replay import bounded_lines, csv_fields, first_header
+
+    def rows(f):
+        for n, line in enumerate(bounded_lines(f, lambda n: None), 1):
+            try:
+                yield n, csv_fields(line, separator)
+            except ValueError:
+                yield n, None
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-            for line in f:
-                row = next(csv.reader((line,), delimiter=separator), [])
-                if row and any(c.strip() for c in row):
-                    return [c.strip() for c in row]
-    except (OSError, csv.Error):
+            found = first_header(rows(f))
+    except OSError:
         return None
-    return None
+    return None if found is None else [c.strip() for c in found[1]]
 
 
 def replay_note(cfg: AgentConfig) -> Note:

@@ -47,8 +47,11 @@ class MetricsConfig:
                       default="127.0.0.1:9108")
 
     def address(self) -> tuple[str, int]:
+        """The IPv4 address and port served, one for check-config's probe and `run`'s bind: `localhost` is 127.0.0.1
+        (prometheus_client binds the first address getaddrinfo gives, ::1 on a host whose /etc/hosts lists
+        `::1 localhost` first, where check-config had probed IPv4 and a scrape of 127.0.0.1 finds nothing)."""
         host, _, port = self.listen.rpartition(":")
-        return host, int(port)
+        return ("127.0.0.1" if host == "localhost" else host), int(port)
 
     def validate(self) -> list[tuple[str, str]]:
         if not isinstance(self.listen, str):
@@ -119,7 +122,8 @@ class _AgentCollector:
         # is still assigning `agent.metrics` (the server serves from its start), which raised in collect
         self.endpoint = endpoint
         # each sink's drop reasons, served from 0 (the sinks are opened before the endpoint, for good)
-        self.drop_reasons = {s.TYPE: s.DROP_REASONS for s in agent.sinks}
+        from .sinks import report_keys
+        self.drop_reasons = {key: s.DROP_REASONS for key, s in zip(report_keys(agent.sinks), agent.sinks)}
 
     def describe(self):
         return []       # the families depend on the sinks and tiers; nothing to check at registration

@@ -41,7 +41,7 @@ from .records import Rejects, shorten, span
 from .resume import Resume
 from .scoring_state import status_word
 from .sdnotify import Notifier
-from .sinks import open_sink
+from .sinks import open_sink, report_keys
 from .sources import open_source
 from .state_writes import StateWrites, state_reads
 from .statelock import StateLock
@@ -497,7 +497,8 @@ class Agent(Resume, Delivery):
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
-        snap["sinks"] = {s.TYPE: stats for s in self.sinks if (stats := s.stats()) is not None}
+        snap["sinks"] = {key: stats for key, s in zip(report_keys(self.sinks), self.sinks)
+                         if (stats := s.stats()) is not None}
         snap["intake"] = self.queue.stats()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
                      "rejected": self.rejects.as_dict(), "alert_events": dict(self.events),
@@ -535,7 +536,7 @@ class Agent(Resume, Delivery):
         snap = self.health_snapshot()
         snap["exit_reason"] = self.exit_reason
         snap["late_reordered"] = self.aligner.reordered
-        snap["undelivered"] = {s.TYPE: got for s in self.sinks
+        snap["undelivered"] = {key: got for key, s in zip(report_keys(self.sinks), self.sinks)
                                if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         alerts, faults = self._raised_at_start
         snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts

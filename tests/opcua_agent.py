@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,34 @@ def server(opcua_shared_server):
     held, slowed, muted or removed, no subscription of an earlier test's left."""
     opcua_shared_server.reset()
     return opcua_shared_server
+
+
+def config(port: int, security=None, **nodes):
+    """The OPC UA source's config on tests/opcua_server.py at `port` (Skid1.pressure and temp_motor unless `nodes`),
+    at the tests' short intervals."""
+    from agent.sources.opcua import OpcUaConfig
+    return OpcUaConfig(url=f"opc.tcp://127.0.0.1:{port}/stad-test",
+                       nodes=nodes or {"pressure": "ns=2;s=Skid1.pressure", "temp_motor": "ns=2;s=Skid1.temp_motor"},
+                       sampling_interval_ms=100, publishing_interval_ms=100, timeout_s=2, check_interval_s=0.2,
+                       reconnect_min_s=0.2, reconnect_max_s=1.0, security=security)
+
+
+class Reader:
+    """Runs a source's records() in a thread, as the agent does, keeping what arrives."""
+
+    def __init__(self, source):
+        self.source = source
+        self.records = []
+        self.thread = threading.Thread(target=lambda: self.records.extend(source.records()), daemon=True)
+        self.thread.start()
+
+    def sensors(self, since: int = 0) -> set[str]:
+        return {s for r in list(self.records)[since:] for s in r.values}
+
+    def close(self) -> None:
+        self.source.close()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive()
 
 
 class Agent:

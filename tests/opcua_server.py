@@ -20,6 +20,8 @@ publishing engine that hung while the session and its requests are still served)
 `bad NAME` writes Skid1.NAME with the status BadSensorFailure from then on (a wire broken mid-run), `good NAME`
 ends that; `flap NAME` alternates its status Bad and Good at every write (a loose terminal), `good NAME` ends that too.
 `every NAME N` writes Skid1.NAME only every N × 0.1 s (a value that changes slower than the agent's tick; N 1 ends it).
+`stamp NAME S` writes Skid1.NAME with a SourceTimestamp S seconds from the server's clock (a device whose clock is off),
+`stamp NAME unset` with OPC UA's unset one (DateTime 0, 1601-01-01: a server that fills only its own ServerTimestamp).
 `floor N` makes it revise a shorter publishing interval asked of a subscription made from then on to N ms, as
 servers with a floor do (asyncua's own grants any; `floor 0` ends it); like asyncua's, it answers a modify with
 what it granted at creation. `reads` answers `DONE reads n1 n2 …`, the node count of each Read request since the
@@ -35,6 +37,7 @@ import asyncio
 import math
 import signal
 import sys
+from datetime import datetime, timedelta, timezone
 
 from pathlib import Path
 
@@ -111,7 +114,8 @@ async def main(port: int, certs: Path | None) -> None:
         held: set[str] = set()
         every: dict[str, int] = {}      # name -> written every this many steps
         bad: dict[str, str] = {}        # name -> "bad" (every write Bad) or "flap" (Bad every other write)
-        reading = loop.create_task(commands(server, skid, idx, variables, held, every, bad)) \
+        stamps: dict[str, str] = {}     # name -> its writes' SourceTimestamp: "unset" or seconds from the clock
+        reading = loop.create_task(commands(server, skid, idx, variables, held, every, bad, stamps)) \
             if "--commands" in sys.argv else None  # noqa: F841
         print("READY", flush=True)
         t = 0
@@ -123,13 +127,24 @@ async def main(port: int, certs: Path | None) -> None:
                     if bad.get(name) == "bad" or (bad.get(name) == "flap" and t % 2):
                         value = ua.DataValue(ua.Variant(value, ua.VariantType.Double),
                                              StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure))
+                    elif name in stamps:
+                        value = ua.DataValue(ua.Variant(value, ua.VariantType.Double),
+                                             SourceTimestamp=source_timestamp(stamps[name]))
                     await variables[name].write_value(value)
             await broken.write_value(ua.DataValue(ua.Variant(float(t % 2), ua.VariantType.Double),
                                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
             await asyncio.sleep(0.1)       # the simulated skid's update rate, not a wait for an outcome
 
 
-async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict, bad: dict) -> None:
+def source_timestamp(spec: str) -> datetime:
+    """The SourceTimestamp of `stamp NAME spec`: OPC UA's unset one, or the clock `spec` seconds off."""
+    if spec == "unset":
+        return datetime(1601, 1, 1, tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) + timedelta(seconds=float(spec))
+
+
+async def commands(server: Server, skid, idx: int, variables: dict, held: set, every: dict, bad: dict,
+                   stamps: dict) -> None:
     """The test's commands from standard input (see the module's docstring), each answered DONE."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -155,6 +170,9 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
             bad[name] = verb
         elif verb == "good":
             bad.pop(name, None)
+        elif verb == "stamp":
+            name, _, spec = name.partition(" ")
+            stamps[name] = spec
         elif verb == "floor":
             FLOOR_MS[0] = float(name)
         elif verb == "every":
@@ -166,6 +184,7 @@ async def commands(server: Server, skid, idx: int, variables: dict, held: set, e
             held.clear()
             every.clear()
             bad.clear()
+            stamps.clear()
             FLOOR_MS[0] = 0.0
             InternalSubscription.publish_results = publish
             for gone in (n for n in NAMES + CONSTANTS if n not in variables):

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,21 +17,14 @@ from agent.records import Rejects
 from agent.typed import ConfigError
 from conftest import OpcUaServer as Server, wait_until
 from mqtt_broker import free_port
-from opcua_agent import server  # noqa: F401 — a pytest fixture: the process's shared server, reset for each test
+from opcua_agent import Reader, config, server  # noqa: F401 — server: a pytest fixture, the process's shared server, reset for each test
 
 pytest.importorskip("asyncua", reason="the opcua extra is not installed")
-from agent.sources.opcua import OpcUaConfig, OpcUaSecurity, OpcUaSource, keepalive_s  # noqa: E402
+from agent.sources.opcua import OpcUaSecurity, OpcUaSource, keepalive_s  # noqa: E402
 from opcua_server import CONSTANT_BAD, CONSTANTS, MAX_NODES_PER_READ  # noqa: E402 — asyncua's server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-
-
-def config(port: int, security: OpcUaSecurity | None = None, **nodes) -> OpcUaConfig:
-    return OpcUaConfig(url=f"opc.tcp://127.0.0.1:{port}/stad-test",
-                       nodes=nodes or {"pressure": "ns=2;s=Skid1.pressure", "temp_motor": "ns=2;s=Skid1.temp_motor"},
-                       sampling_interval_ms=100, publishing_interval_ms=100, timeout_s=2, check_interval_s=0.2,
-                       reconnect_min_s=0.2, reconnect_max_s=1.0, security=security)
 
 
 def make_certificates(folder: Path) -> Path:
@@ -60,24 +52,6 @@ def secure_server(tmp_path_factory):
     s.start()
     yield s
     s.kill()
-
-
-class Reader:
-    """Runs a source's records() in a thread, as the agent does, keeping what arrives."""
-
-    def __init__(self, source):
-        self.source = source
-        self.records = []
-        self.thread = threading.Thread(target=lambda: self.records.extend(source.records()), daemon=True)
-        self.thread.start()
-
-    def sensors(self, since: int = 0) -> set[str]:
-        return {s for r in list(self.records)[since:] for s in r.values}
-
-    def close(self) -> None:
-        self.source.close()
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive()
 
 
 def test_values_arrive_and_survive_the_server_going_away_and_back(server):

@@ -21,9 +21,22 @@ def unusable() -> dict[str, str]:
     return _unusable(__name__)
 
 
+def report_keys(sinks: list) -> list[str]:
+    """Each sink's key in health's `sinks`, the stop summary's `undelivered` and the metrics' `sink` label: its type,
+    and for a second sink of a type (two jsonl files on two disks) `<type>#2`, and so on. Keyed by type alone, the
+    second's figures replaced the first's: a jsonl sink dropping every event on a full disk read as writing them all
+    beside another that wrote (review39)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for sink in sinks:
+        seen[sink.TYPE] = seen.get(sink.TYPE, 0) + 1
+        keys.append(sink.TYPE if seen[sink.TYPE] == 1 else f"{sink.TYPE}#{seen[sink.TYPE]}")
+    return keys
+
+
 def open_sink(cfg: SinkConfig, context: SinkContext) -> Sink:
     """The sink for one `sinks[i]` config entry."""
     return plugin(cfg.TYPE).create(cfg, context)
 
 
-__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugin", "plugins", "unusable"]
+__all__ = ["Sink", "SinkConfig", "SinkContext", "open_sink", "plugin", "plugins", "report_keys", "unusable"]

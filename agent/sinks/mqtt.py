@@ -84,7 +84,10 @@ class MqttSinkConfig(SinkConfig):
     TYPE: ClassVar[str] = "mqtt"
     broker: BrokerConfig = doc("the broker to publish to", default_factory=BrokerConfig)
     prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|faults`", default="stad")
-    alert_expiry_s: int | None = doc("MQTT 5 message expiry for alert events (null: none)", default=None)
+    # a four-byte unsigned integer in the PUBLISH: past it (or below 1) paho failed to pack every alert, which then
+    # stayed in the outbox for ever (review39)
+    alert_expiry_s: int | None = rng(1, 4_294_967_295, default=None,
+                                     doc="MQTT 5 message expiry for alert events (null: none)")
     health_interval_s: float = rng(1, None, default=30.0, doc="at most one health message this often")
     outbox: OutboxConfig = doc(
         "the on-disk outbox that keeps alert events until the broker acknowledges them",

@@ -22,6 +22,7 @@ from .base import Sink, SinkConfig, SinkContext
 
 log = logging.getLogger("stad.sink.terminal")
 
+STDOUT_CLOSED = "stdout was closed when the agent started"
 COLORS = {"new": "\033[1;31m", "update": "\033[33m", "end": "\033[32m", "fault": "\033[1;35m",
           "fault_update": "\033[35m", "fault_end": "\033[36m"}
 
@@ -37,10 +38,15 @@ class TerminalSink(Sink):
     DROP_REASONS = ("alert", "fault")   # the kind of line that could not be written
 
     def __init__(self, cfg: TerminalConfig, context: SinkContext):
-        self.color = cfg.color and sys.stdout.isatty()
+        # stdout closed at the start (`stad-agent run >&-`, a supervisor that closes it): Python's sys.stdout is None,
+        # and print() to it writes nothing without a word — each line was counted written and lost (review39); with
+        # `color` the agent ended at its start on None.isatty()
+        self.color = cfg.color and sys.stdout is not None and sys.stdout.isatty()
         self.written = 0
         self.dropped: dict[str, int] = {}   # kind (alert / fault) → lines that could not be written
         self.problem: str | None = None
+        if sys.stdout is None:
+            self._failed(STDOUT_CLOSED)
 
     def emit(self, event: AlertEvent) -> None:
         self._print(event.event, event.line(), "alert")
@@ -65,20 +71,25 @@ class TerminalSink(Sink):
         if self.color:
             line = f"{COLORS[event]}{line}\033[0m"
         try:
+            if sys.stdout is None:
+                raise ValueError(STDOUT_CLOSED)
             print(line, flush=True)
         except (OSError, ValueError) as exc:       # ValueError: stdout closed
             self.dropped[kind] = self.dropped.get(kind, 0) + 1
-            problem = getattr(exc, "strerror", None) or str(exc)
-            if problem != self.problem:
-                log.error("terminal: cannot write to stdout (%s); its lines are dropped and counted, the other "
-                          "sinks still get every event", problem)
-            self.problem = problem
+            self._failed(getattr(exc, "strerror", None) or str(exc))
             return
         self.written += 1
         if self.problem is not None:
             log.warning("terminal: writing to stdout again (%s dropped meanwhile)",
                         ", ".join(f"{n} {k}" for k, n in self.dropped.items()))
             self.problem = None
+
+
+    def _failed(self, problem: str) -> None:
+        if problem != self.problem:
+            log.error("terminal: cannot write to stdout (%s); its lines are dropped and counted, the other "
+                      "sinks still get every event", problem)
+        self.problem = problem
 
 
 PLUGIN = Plugin(config=TerminalConfig, create=TerminalSink)

@@ -48,12 +48,13 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import statistics
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, Literal
 
-from ..broker import Secret
+from ..broker import Secret, reconnect_order_problems
 from ..host_checks import path_problems
 from ..plugins import Plugin
 from ..records import Record, Rejects, short_repr
@@ -134,7 +135,7 @@ class OpcUaConfig(SourceConfig):
         if (self.password is None) != (self.username is None):
             out.append(("password" if self.password is None else "username",
                         "username and password go together"))
-        return out
+        return out + reconnect_order_problems(self)
 
     def tick_notes(self, tick_s: float) -> list[tuple[str, str]]:
         """An interval asked longer than a tick: each node's value then arrives once an interval and the ticks
@@ -206,8 +207,10 @@ class OpcUaSource(Source):
         self.out: queue.Queue = queue.Queue(maxsize=10_000)     # the sessions' records, to records()
         self.connected = threading.Event()      # set while the server publishes to our subscription (health, peer)
         self._why = ""                          # the last error that ended or refused a session (peer)
-        # the server's clock less this host's (learned from the changes it stamps), for the stamps of values held
-        self.offset = 0.0
+        # each sensor's node's clock less this host's (learned from the changes it stamps), for the stamps of values
+        # held (offset_of); the nodes whose stamps were found unusable, said once (Session._stamp)
+        self.offsets: dict[str, float] = {}
+        self.unstamped: set[str] = set()
         # the publishing interval the server granted longer than a tick, once said (Session._say_slow_publishing)
         self.slow_granted_ms: float | None = None
         # the sensors whose node the server marks Bad now (sensor -> its status, and whether that was said), and when
@@ -277,6 +280,18 @@ class OpcUaSource(Source):
                     self._lost_at = time.time()     # (Source.outage_over, when subscribed again)
             await self.sleep(backoff)
             backoff = min(2 * backoff, self.cfg.reconnect_max_s)
+
+    def offset_of(self, sensor: str, default: float | None = None) -> float:
+        """The clock of `sensor`'s node less this host's: its own changes' (a server may relay devices with clocks of
+        their own), else `default` or the median of the other nodes' (a node that has not changed yet: a setpoint),
+        else 0. One node never moves another's (review39: one offset for all, any node's last change set it)."""
+        if sensor in self.offsets:
+            return self.offsets[sensor]
+        return self.default_offset() if default is None else default
+
+    def default_offset(self) -> float:
+        """The median of the nodes' offsets, 0 before any: once for many sensors (Session._hold), not once each."""
+        return statistics.median(self.offsets.values()) if self.offsets else 0.0
 
     @property
     def peer(self) -> tuple[bool, str]:

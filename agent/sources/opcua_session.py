@@ -4,7 +4,7 @@ Why it is a module of its own: the plugin module holds what every gateway loads 
 source's thread and reconnect loop); this is what runs once the source has connected — the subscription, the
 heartbeat and the watch of it, the silent nodes' Read, the values that hold, the nodes dropped and subscribed
 again, each notification turned into a record. A Session lives as long as its connection; what outlives it (the
-records' queue, `connected`, the server's clock offset) is the source's. Not a plugin (no PLUGIN): discovery
+records' queue, `connected`, each node's clock offset) is the source's. Not a plugin (no PLUGIN): discovery
 imports it and passes over it; like the plugin it imports asyncio and asyncua only when it runs.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..records import Record, short_repr
+from ..window import MAX_TS
 from .opcua import OpcUaUnreachable, SubscriptionEnded, browse_path, keepalive_s
 
 if TYPE_CHECKING:
@@ -186,27 +187,33 @@ class Session:
         while the server answers (the heartbeat just now) and the subscription publishes (a change or a keep-alive
         within its keep-alive: a change would have been sent); a value is held while its last word from the server
         (a notification, or the silent-node Read finding it Good) is at most two keep-alives old (the Read comes
-        every keep-alive), never after a Bad status or the node gone. Stamped on the server's clock as its changes
-        are (this host's + self.source.offset), never twice in one tick of a sensor. A sensor whose last change came
+        every keep-alive), never after a Bad status or the node gone. Stamped on its node's clock as its changes
+        are (this host's + OpcUaSource.offset_of the sensor: one record for the sensors in one tick), never twice in
+        one tick of a sensor. A sensor whose last change came
         within twice the time a change takes to arrive (sampled, published), and a check, is not held: its next change may
         be on its way for this tick. Before (user23), a value written once a second under publishing 1000 ms was
         held into the tick its change was stamped for; the change, second, was rejected `duplicate` and the tick
         scored on the stale value."""
         host = time.time()
-        ts = host + self.source.offset
         quiet_s = 2 * self._change_due_s + self.cfg.check_interval_s     # twice: a publish late under load
-        values = {name: value for name, value in self._value.items()
-                  if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive
-                  + 2 * self.cfg.check_interval_s
-                  and now - self._changed.get(name, -math.inf) > quiet_s
-                  and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s}
-        if not values:
-            return
-        self._stamped.update(dict.fromkeys(values, ts))
-        try:
-            self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)", held=True))
-        except queue.Full:
-            self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
+        # one record for the sensors whose clocks put them in one tick, at the earliest of their stamps (a server's
+        # nodes differ by their changes' latencies only): not one record a sensor
+        by_tick: dict[float, tuple[float, dict[str, float]]] = {}
+        default = self.source.default_offset()
+        for name, value in self._value.items():
+            ts = host + self.source.offset_of(name, default)
+            if name not in self._gone and now - self._confirmed.get(name, -math.inf) <= 2 * keepalive \
+                    + 2 * self.cfg.check_interval_s and now - self._changed.get(name, -math.inf) > quiet_s \
+                    and ts // self.tick_s > self._stamped.get(name, -math.inf) // self.tick_s:
+                first, values = by_tick.get(ts // self.tick_s, (ts, {}))
+                values[name] = value
+                by_tick[ts // self.tick_s] = (min(first, ts), values)
+        for ts, values in by_tick.values():
+            self._stamped.update(dict.fromkeys(values, ts))
+            try:
+                self.source.out.put_nowait(Record(ts=ts, values=values, origin=f"{self.where} (held)", held=True))
+            except queue.Full:
+                self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
 
     async def _subscribe_again(self, client, sub) -> None:
         """The sensors whose node the server did not have (self._gone), subscribed again: each one it has now is
@@ -329,23 +336,45 @@ class Session:
             self.rejects.add("opcua non-numeric", self.where, f"nodes.{sensor}: {short_repr(value)}")
             return
         host = time.time()
-        ts = source_ts.timestamp() if source_ts is not None else host
+        ts = self._stamp(sensor, source_ts, host)
         held = False
-        if sensor in self._stamped:     # not the item's first notification: a change, stamped when it happened
-            self.source.offset = ts - host
-        elif ts < host + self.source.offset - self.tick_s:
+        if ts is None:                  # no usable stamp: read at its arrival, on its node's clock as last learned
+            ts = host + self.source.offset_of(sensor)
+        elif sensor not in self._stamped and ts < host + self.source.offset_of(sensor) - self.tick_s:
             # a first one gives the stored value with the stamp of its last change (an hour ago, for a setpoint
             # held an hour): the value holds now, so it is read now, as _hold reads it. At its old stamp it would
             # start a fresh time base in the past (the gap closed into the warm-up, the sensors told `missing`)
             # or be `late` after a checkpoint or a re-subscribe (review23). No backlog hides behind it: each item
             # has a queue of 1.
-            ts, held = host + self.source.offset, True
+            ts, held = host + self.source.offset_of(sensor), True
+        else:       # a change, stamped when it happened (or a first one as fresh): its node's clock learned from it
+            self.source.offsets[sensor] = ts - host
         self._value[sensor], self._confirmed[sensor], self._stamped[sensor] = number, now, ts
         try:
             self.source.out.put(Record(ts=ts, values={sensor: number}, origin=f"{self.where} (held)" if held
                                        else self.where, held=held), timeout=1.0)
         except queue.Full:
             self.rejects.add("opcua queue full", self.where, "the agent is not keeping up")
+
+    def _stamp(self, sensor: str, source_ts, host: float) -> float | None:
+        """A change's SourceTimestamp as a time, or None when it gives none that can be a reading's (the server sent
+        none; OPC UA's unset DateTime 0, 1601-01-01, or any stamp before 1970 or past 2100): such a stamp is said once a
+        node, named, and the change read at its arrival. Before (review38), it set the clock offset of every sensor's
+        held values: a server that left one node's stamp unset put them all in 1601."""
+        if source_ts is None:
+            return None
+        try:
+            ts = source_ts.timestamp()
+        except (OverflowError, OSError, ValueError):
+            ts = math.nan
+        if 0.0 <= ts < MAX_TS:
+            return ts
+        if sensor not in self.source.unstamped:
+            self.source.unstamped.add(sensor)
+            log.warning("%s: nodes.%s %r: the server stamps its changes %s, no time a reading was taken (OPC UA's unset "
+                        "SourceTimestamp is 1601-01-01); read at their arrival on this host's clock", self.where,
+                        sensor, self.cfg.nodes[sensor], source_ts.isoformat())
+        return None
 
     def _say_bad(self, sensor: str, status: str) -> None:
         """A node the server marks Bad, named as it goes Bad: at its first Bad notification since a Good one, at most

@@ -501,7 +501,7 @@ class ReplaySource(Source):
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             size = os.fstat(f.fileno()).st_size
             rows = self._csv_lines(f, name)
-            found = next(((n, row) for n, row in rows if row), None)
+            found = first_header(rows)
             if found is None:
                 return
             n, header = found
@@ -649,6 +649,15 @@ def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
             too_long(n)
             line = "\n"
         yield line
+
+
+def first_header(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[int, list[str]] | None:
+    """(line number, fields) of a CSV file's header among its (line number, fields or None: no CSV row) lines: the
+    first CSV row with a field that is not blank. One rule for the replay and check-config (preflight.csv_header):
+    check-config read a line with a quote left open as the header (one field) where the replay skips it (`bad csv`),
+    and passed a first line of blank fields (` , `) that the replay took for its header, the file skipped whole as
+    one without a time column (review39)."""
+    return next(((n, row) for n, row in rows if row and any(c.strip() for c in row)), None)
 
 
 def csv_fields(line: str, separator: str) -> list[str]:
