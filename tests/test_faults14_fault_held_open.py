@@ -71,7 +71,7 @@ def test_a_missing_sensor_back_out_of_range_stays_one_fault_until_it_is_healthy(
     assert [ev.event for ev in back] == ["fault_end"]
     assert (end.fault_id, end.seq, end.reason) == (fault.fault_id, 1, "cleared")
     assert end.ts == T0 + 109                 # clear_s after its readings were back in range (before: at 79, out of it)
-    assert end.evidence["kinds_judged"][0] == "missing" and "out_of_range" in end.evidence["kinds_judged"]
+    assert end.evidence["kinds_judged"] == {"a": ["missing", "out_of_range"]}
     assert end.kind == "missing" and "one fault" in end.evidence["summary"]
     assert feed.tr.snapshot()["faults_raised"]["out_of_range"] == 0
 
@@ -88,7 +88,7 @@ def test_the_kinds_that_held_a_fault_open_survive_a_restart(tmp_path):
     feed.tr = again
     feed.run(15, a=500.0)
     [end] = feed.run(30)
-    assert end.fault_id == fault.fault_id and end.kind == "missing" and "out_of_range" in end.evidence["kinds_judged"]
+    assert end.fault_id == fault.fault_id and end.kind == "missing" and end.evidence["kinds_judged"] == {"a": ["missing", "out_of_range"]}
 
 
 def test_a_fault_with_nothing_else_judged_ends_as_before(tmp_path):

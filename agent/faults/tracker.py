@@ -366,7 +366,8 @@ class FaultTracker:
         ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
                         sensor=self.names[i], group=self.ctx.groups[i], kind=self.told_kind(i), ts=ts,
                         start=float(self.start[i]), end=ts,
-                        evidence={"summary": summary, **({"kinds_judged": [*was, self.kind[i]]} if was else {})},
+                        evidence={"summary": summary,
+                                  **({"kinds_judged": {self.names[i]: [*was, self.kind[i]]}} if was else {})},
                         reason=reason)
         self._clear(i)
         return ev
