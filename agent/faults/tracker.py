@@ -303,10 +303,11 @@ class FaultTracker:
         prompt = self.sources.prompt_ids() if self.sources.open else ()
         events, handed = [], []
         for i in np.flatnonzero(faulty & ~still):
-            source_back = prompt and missing[i] and self.ids[i] in prompt   # (then judged on its own: source.py)
-            if gone_s[i] >= (1e-9 if source_back else bar):
-                r = None if source_back else next((r for r, (_, d) in enumerate(results)
-                                                   if d is not self._none and d[i] and kinds[r] != self.kind[i]), None)
+            if gone_s[i] >= (1e-9 if prompt and missing[i] and self.ids[i] in prompt else bar):
+                # (a source's sensor is not: its source's fault ends when it is back, the sensor judged on its own)
+                r = None if self.ids[i] in self.sources.open else next(
+                    (r for r, (_, d) in enumerate(results) if d is not self._none and d[i] and kinds[r] != self.kind[i]),
+                    None)
                 if r is None:
                     events.append(self._end(i, t.ts, "cleared"))
                 else:
