@@ -340,18 +340,27 @@ def _t(value) -> float:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-def fault_spans(faults: list[dict]) -> list[tuple[float, float, set[str], str]]:
-    """Per fault_id told: (its start, its end — inf while open —, the sensors it covers, its kind)."""
+def fault_spans(faults: list[dict]) -> list[tuple[float, float, set[str], str, bool]]:
+    """Per fault_id told, per part: (from when, its end — inf while open —, the sensors it covers from then, its kind,
+    whether a `fault_update` told them).
+    A fault's own sensors are covered from its start; a sensor a `fault_update` joined to it (a station's mate, or
+    its own sensor judged again: agent/faults/station.py) from the update's time. Before (faults14) an update was
+    not read: a joined sensor counted as not covered by the fault at all."""
     by_id: dict[str, dict] = {}
     for f in faults:
-        span = by_id.setdefault(f["fault_id"], {"start": math.inf, "end": math.inf, "sensors": set(), "kind": ""})
-        if f["event"] == "fault":
-            span["start"] = min(span["start"], _t(f["start"]))
-            span["sensors"] |= set(f.get("sensors") or []) | {f["sensor"]}
-            span["kind"] = f["kind"]
+        span = by_id.setdefault(f["fault_id"], {"parts": [], "end": math.inf, "kind": "", "told": set()})
+        if f["event"] in ("fault", "fault_update"):
+            listed = set(f.get("sensors") or []) | set((f.get("evidence") or {}).get("kinds") or {}) | {f["sensor"]}
+            new = listed - span["told"]
+            if f["event"] == "fault":
+                span["kind"] = f["kind"]
+                span["parts"].append((_t(f["start"]), new, False))
+            elif new:
+                span["parts"].append((_t(f["ts"]), new, True))
+            span["told"] |= new
         elif f["event"] == "fault_end":
             span["end"] = _t(f["ts"])
-    return [(s["start"], s["end"], s["sensors"], s["kind"]) for s in by_id.values()]
+    return [(start, s["end"], sensors, s["kind"], joined) for s in by_id.values() for start, sensors, joined in s["parts"]]
 
 
 #: A restart's line for a silence it waited through (agent/restart_gap.py, qa41): skipped ticks, no fault, said so.
@@ -393,6 +402,8 @@ def check_outages(outages: list[dict], agent, alerts: list[dict], faults: list[d
         covered = [s for s in spans if s[0] <= o["end"] + 5 and s[1] >= o["start"] and sensors & s[2]]
         if not covered:
             untold.append(f"{when}: no fault open for {sorted(sensors)}")
+        elif all(s[4] for s in covered):
+            o["joined"] = True          # (covered only by a join: before faults14, counted untold)
         for a in alerts:
             if o["lone"]:
                 named = {x["sensor"] for x in a.get("top_sensors") or []}
@@ -524,6 +535,7 @@ class SourceChaos:
         return {"outages": dict(Counter(o["what"] for o in judged)),
                 "outages_judged": dict(Counter(o["what"] for o in judged if o.get("judged"))),
                 "outages_waited_through": dict(Counter(o["what"] for o in judged if o.get("waited"))),
+                "outages_covered_by_a_join": dict(Counter(o["what"] for o in judged if o.get("joined"))),
                 "outage_s": round(sum(o["end"] - o["start"] for o in judged), 1)}
 
     def close(self) -> None:

@@ -10,59 +10,14 @@ hours (a replay source) in which S05_speed holds one value and S04's three loops
 fault events are read from the jsonl sink and checked against the schema."""
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
-import yaml
 
-from agent.alerts import iso
 from agent.sources.lines import parse_time
-from conftest import agent_env
-from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
-
-REPO = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((REPO / "agent/schemas/fault.schema.json").read_text())
-SENSORS = corridor_sensors(6)
-H = 3600.0
-
-
-def write(path: Path, start: str, hours: float, seed: int, edit=None) -> list:
-    records = generate(SimulateConfig(scenario="corridor", seed=seed, start=start, duration_s=hours * H), SENSORS, 30.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestamp", *SENSORS])
-        for r in records:
-            values = dict(r.values)
-            if edit:
-                edit(values)
-            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in SENSORS]])
-    return records
-
-
-def _broken(values, held: dict) -> None:
-    held.setdefault("S05_speed", values["S05_speed"])
-    values["S05_speed"] = held["S05_speed"]             # frozen at the first live tick's reading
-    for q in ("flow", "occ", "speed"):
-        values[f"S04_{q}"] = 0.0                        # the station reads zeros
-
-
-def _agent(tmp_path: Path) -> subprocess.CompletedProcess:
-    """`agent run` on a clean recorded day as warmup.replay and live.csv as its (replay) source."""
-    (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
-        "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
-        "sources": [{"type": "replay", "path": "live.csv"}],
-        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480, "replay": "clean"},
-        "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "events.jsonl"}],
-        "state_dir": "state"}))
-    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600, env=agent_env())
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
+from recorded_warmup import SCHEMA, SENSORS, agent_run, broken, write
 
 
 def _paged(tmp_path: Path, run: subprocess.CompletedProcess) -> None:
@@ -90,8 +45,8 @@ def _paged(tmp_path: Path, run: subprocess.CompletedProcess) -> None:
 def test_loops_broken_before_a_warm_up_on_a_recording_are_paged_in_the_new_life(tmp_path):
     write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
     held = {}
-    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: _broken(v, held))
-    _paged(tmp_path, _agent(tmp_path))
+    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: broken(v, held))
+    _paged(tmp_path, agent_run(tmp_path))
 
 
 def test_a_stop_between_the_warm_up_and_the_first_live_tick_leaves_no_untaught_rules_behind(tmp_path):
@@ -103,11 +58,11 @@ def test_a_stop_between_the_warm_up_and_the_first_live_tick_leaves_no_untaught_r
     next life, its source now the broken loops, pages them as a life that never stopped."""
     write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 24, seed=3)
     (tmp_path / "live.csv").write_text("timestamp," + ",".join(SENSORS) + "\n")
-    first = _agent(tmp_path)
+    first = agent_run(tmp_path)
     assert "warm-up done: 2880 ticks" in first.stderr and "fault rules taught" not in first.stderr, first.stderr[-3000:]
     assert not [p.name for p in (tmp_path / "state").iterdir() if "checkpoint" in p.name]
     held = {}
-    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: _broken(v, held))
-    second = _agent(tmp_path)
+    write(tmp_path / "live.csv", "2026-01-05T08:00:00Z", 2, seed=4, edit=lambda v: broken(v, held))
+    second = agent_run(tmp_path)
     assert "warm-up done: 2880 ticks" in second.stderr, second.stderr[-3000:]      # (on the recording again)
     _paged(tmp_path, second)

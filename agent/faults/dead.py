@@ -6,7 +6,10 @@ judged dead: it must have been seen live (rarely at its floor), and most of its 
 healthy context must say otherwise. A loop station's speed or flow at its floor while the station's
 occupancy reads over JAM × its normal level is a standstill queue, not a dead channel (user24: a strong
 incident's queue was paged as dead speed and flow loops at every jammed station, and masked; the rule is
-standstill.py's, `stuck`'s too). Check on site: the loop / sensor circuit (open loop, cut
+standstill.py's, `stuck`'s too). Once judged dead it stays so while it reads its floor: its context is needed to
+judge it, not to keep it (faults14: before, a dead pressure transmitter's fault ended `cleared` a minute after its
+pump stopped — its mates at their floor too, no witness — and, learned as normal at its floor since, it was never
+paged again when the pump ran). Check on site: the loop / sensor circuit (open loop, cut
 feeder), the detector card or transmitter power, the input channel.
 """
 from __future__ import annotations
@@ -52,6 +55,10 @@ class Dead:
             n_live = int(live[seen].sum())
             self.live_context[i] = list(seen[live[seen]])
             cond[i] = n_live >= 1 and 2 * n_live >= seen.size
+        if not t.all_healthy:       # judged dead: so while it reads its floor, its context live or not (faults14)
+            for i in np.flatnonzero(at_floor):
+                if t.kinds[i] == self.KIND:
+                    cond[i] = True
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

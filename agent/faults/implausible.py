@@ -9,7 +9,9 @@ for `implausible_s`:
 It applies to every station (group) that has sensors named `<group>_flow`, `_occ`, `_speed`
 (the corridor naming), whatever the topology; others have no relation to check. The default
 duration is long: an empty road at night can legitimately hold a last speed for a while.
-Check on site: the loop pair / channel assignment of the suspect measure, the detector card's
+Once judged, the suspect stays implausible while it reads its floor, whatever its witness reads: an empty road
+(flow and speed at theirs too) says nothing of it (faults14: before, its fault ended `cleared` as the road emptied,
+and it was paged again when traffic came back). Check on site: the loop pair / channel assignment of the suspect measure, the detector card's
 occupancy or count output, a mis-wired lane.
 """
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Implausible:
             for k in np.flatnonzero(broken):
                 witness, suspect, relation = self.pairs[k]
                 self.relation[suspect] = (witness, relation)
+        if not t.all_healthy:       # judged implausible: so while it reads its floor, its witness > 0 or not (faults14)
+            for i in np.flatnonzero(none):
+                if t.kinds[i] == self.KIND:
+                    cond[i] = True
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

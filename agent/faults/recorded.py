@@ -14,9 +14,13 @@ shown it (`warmup.ticks`, at least MIN_TICKS: stuck's repeat statistics are lear
 live step is no tick's change). Those ticks end at the first live tick's time of day on the newest recorded day
 that has it: the rules' normal is of the last hour or so, and a recording's newest ticks are often its midnight —
 taught on them, an afternoon's first live ticks were `spike`s (a flow's step 9× its night step, on user27's files).
-A recording shorter than that, or a first live tick before it ends, gives its newest ticks. A fault still open at
-the end of those ticks (a recording not all normal) would be carried into live time untold: then the rules start
-new, as before, and the log says why. What is kept until the first live tick: at most a day and a warm-up of the
+A recording shorter than that, a first live tick before it ends or within `faults.learn_s` (an hour) after it,
+gives its newest ticks (faults14: a live tick right after the recording was taught on the same hours a day earlier).
+A fault still open at the end of those ticks (a recording not all normal, or a sensor it has no column of: a station
+added since, README's "Adding a station") would be carried into live time untold: that sensor is left out — the
+rules taught again with its readings unseen, so it meets the live ticks as a sensor never read — and the log names
+it and why. Before (faults14), one such sensor left every sensor's rules untaught: with a station added, the
+recording's missing columns did, in faults12's own case. What is kept until the first live tick: at most a day and a warm-up of the
 recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
 faults13 — before, a `warmup.ticks` over MAX_KEPT kept that many, unbounded). A row is 10 bytes a sensor and 8 (its
 time): 18 sensors at 30-s ticks keep a day and a warm-up of 2,880, 5,760 rows, 1.1 MB (the demo with a recording:
@@ -36,6 +40,7 @@ MIN_TICKS = 480             # the fewest recorded ticks observed (2 × stuck.py'
 MAX_KEPT = 20_000           # recorded rows kept until the first live tick, at most
 KEPT_BYTES = 4 << 20        # …and their bytes, at most (n sensors: 10 n + 8 a row)
 DAY_S = 86400.0
+MAX_PASSES = 4           # teachings, each leaving out the sensors still faulty at the last one's end
 
 
 class RecordedTicks:
@@ -53,12 +58,14 @@ class RecordedTicks:
         self.missing = np.array(rows.missing[n - keep:], bool)
         self.carried = np.array(rows.carried[n - keep:], bool)
 
-    def span(self, live_ts: float) -> tuple[int, int]:
+    def span(self, live_ts: float, follows_s: float = 0.0) -> tuple[int, int]:
         """The kept rows [first, end) to teach on: `ticks` of them ending at `live_ts`'s time of day on the newest
-        recorded day that has it (whole days before it), else the newest."""
+        recorded day that has it (whole days before it), else the newest — and the newest when `live_ts` follows
+        the recording's last tick within `follows_s` (faults14: a live tick right after the recording was taught on
+        the same time of day a day earlier, its own last hour passed over)."""
         n = self.ts.size
         end = n
-        if n and live_ts > self.ts[-1]:
+        if n and live_ts - self.ts[-1] > follows_s:
             at = live_ts - np.ceil((live_ts - self.ts[-1]) / DAY_S) * DAY_S    # (≤ the recording's last tick)
             k = int(np.searchsorted(self.ts, at, side="right"))
             if k >= min(self.ticks, n):
@@ -66,25 +73,58 @@ class RecordedTicks:
         return max(0, end - self.ticks), end
 
     def taught(self, new_tracker: Callable[[], FaultTracker], live_ts: float) -> tuple[FaultTracker | None, str]:
-        """A new tracker taught on `span(live_ts)`, and what to log; None when a fault was still open at its end
-        (then the rules learn from live ticks, as before) or there is nothing to teach."""
-        tracker = new_tracker()
-        first, end = self.span(live_ts)
-        if end <= first or not tracker.rules:
+        """A new tracker taught on `span(live_ts)`, and what to log; None when nothing is to be taught, or when
+        every sensor was judged faulty at its end (then the rules learn from live ticks, as before).
+
+        A sensor judged faulty at the span's end is left out (its fault would be carried into live time untold):
+        the rules are taught again with its readings unseen (carried, neither observed nor missing: no rule judges
+        or learns it), so it starts the live ticks as a sensor never read, while the others are taught
+        (faults14: before, one such sensor left every sensor untaught). Left out in turn, until none is faulty
+        at the end (at most MAX_PASSES teachings)."""
+        probe = new_tracker()
+        first, end = self.span(live_ts, probe.cfg.learn_s if probe.rules else 0.0)
+        if end <= first or not probe.rules:
             return None, ""
-        judged = 0
-        for k in range(first, end):
-            judged += sum(ev.event == "fault" for ev in tracker.observe(
-                Row(ts=float(self.ts[k]), values=self.values[k].copy(), missing=self.missing[k].copy(),
-                    carried=self.carried[k].copy())))
-        still = sorted(name for name, kind in zip(tracker.names, tracker.kind) if kind)
+        n = len(probe.names)
+        out = np.zeros(n, bool)               # sensors left out (unseen while taught)
+        why: dict[str, str] = {}
+        for _ in range(MAX_PASSES):
+            tracker = probe if probe is not None else new_tracker()
+            probe = None
+            judged = self._teach(tracker, first, end, out)
+            still = [i for i, kind in enumerate(tracker.kind) if kind]
+            if not still:
+                break
+            for i in still:
+                out[i] = True
+                why[tracker.names[i]] = ("no reading in them" if self.missing[first:end, i].all() else
+                                         f"judged {tracker.kind[i]} since {iso(float(tracker.start[i]))} at their end")
+            if out.all():
+                break
         if still:
-            return None, (f"fault rules: not taught on the recording — {', '.join(still)} judged faulty at the end of "
-                          f"its ticks; they learn from live ticks (a sensor broken since the start is not judged "
-                          f"until it moves)")
+            return None, (f"fault rules: not taught on the recording — {', '.join(why)} judged faulty at the end of "
+                          f"its ticks, or no reading in them; they learn from live ticks (a sensor broken since the "
+                          f"start is not judged until it moves)")
         tracker.raised = {k: 0 for k in tracker.raised}      # (the recording's faults were told to no one)
         tracker.after_gap()
-        return tracker, (f"fault rules taught on {end - first:,} recorded ticks ({iso(float(self.ts[first]))} to "
-                         f"{iso(float(self.ts[end - 1]))})"
-                         + (f"; {judged} fault(s) judged and ended there, told to no one" if judged else ""))
+        said = (f"fault rules taught on {end - first:,} recorded ticks ({iso(float(self.ts[first]))} to "
+                f"{iso(float(self.ts[end - 1]))})"
+                + (f"; {judged} fault(s) judged and ended there, told to no one" if judged else ""))
+        if why:
+            said += ("; left out: " + ", ".join(f"{name} ({w})" for name, w in why.items())
+                     + f" — {'its' if len(why) == 1 else 'their'} rules learn from live ticks (a sensor broken since "
+                       "the start is not judged until it moves)")
+        return tracker, said
 
+    def _teach(self, tracker: FaultTracker, first: int, end: int, out: np.ndarray) -> int:
+        """`tracker` fed rows [first, end), the `out` sensors' readings unseen; the faults it raised."""
+        judged = 0
+        unseen = bool(out.any())
+        for k in range(first, end):
+            missing, carried = self.missing[k].copy(), self.carried[k].copy()
+            if unseen:
+                missing &= ~out
+                carried |= out
+            judged += sum(ev.event == "fault" for ev in tracker.observe(
+                Row(ts=float(self.ts[k]), values=self.values[k].copy(), missing=missing, carried=carried)))
+        return judged

@@ -223,17 +223,29 @@ class StationFaults:
         louder, self.louder = self.louder, []
         return [f for f in louder if f.fault_id in self.open]
 
-    @staticmethod
-    def _hold(g: Grouped, ev: FaultEvent, tr) -> None:
+    def judged_as(self, fault_id: str, sensor: str, kind: str) -> None:
+        """A sensor of the open fault `fault_id`, its own condition gone, judged `kind` by another rule: it stays in
+        the fault (tracker._hand_over, faults14), the kind kept as a sensor decided again under another kind is."""
+        g = self.open.get(fault_id)
+        if g is not None and sensor in g.sensors:
+            self._judged(g, sensor, kind)
+            g.sync()
+
+    @classmethod
+    def _hold(cls, g: Grouped, ev: FaultEvent, tr) -> None:
         if ev.sensor not in g.sensors:      # (one of its sensors healthy again, then decided again within the join)
             g.sensors.append(ev.sensor)
-        was = g.kinds.get(ev.sensor)
-        if was is not None and was != ev.kind:      # (decided again under another kind: each kind kept, review26)
-            judged = g.kinds_judged.setdefault(ev.sensor, [was])
-            if ev.kind not in judged:
-                judged.append(ev.kind)
-        g.kinds[ev.sensor] = ev.kind
+        cls._judged(g, ev.sensor, ev.kind)
         tr.ids[tr.index[ev.sensor]] = g.fault_id
+
+    @staticmethod
+    def _judged(g: Grouped, sensor: str, kind: str) -> None:
+        was = g.kinds.get(sensor)
+        if was is not None and was != kind:      # (judged again under another kind: each kind kept, review26)
+            judged = g.kinds_judged.setdefault(sensor, [was])
+            if kind not in judged:
+                judged.append(kind)
+        g.kinds[sensor] = kind
 
     def ended(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
         """The tracker's fault_end events at `ts`, in their order: those of a station or lone fault's sensors

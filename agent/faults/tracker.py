@@ -99,6 +99,7 @@ class FaultTracker:
         self._block = (np.zeros(n), np.zeros(n)) if k > 1 else None
         self.kind = [""] * n                       # the active fault's kind, "" when healthy (set: _kinds_changed)
         self.ids = [""] * n                        # the active fault's fault_id
+        self.was: list[tuple[str, ...]] = [()] * n  # the kinds the active fault had before it was handed over (faults14)
         self.life = os.urandom(3).hex()
         self.sources = SourceFaults(sources, cfg.clear_s, cfg.learn_s)       # open source faults (consulted only as faults start or end)
         self.stations = StationFaults()            # open station faults (likewise: faults/station.py)
@@ -282,7 +283,11 @@ class FaultTracker:
             total[...], count[...] = 0.0, 0.0
 
     def _end_cleared(self, t: Tick, results: list, faulty: np.ndarray, observed: np.ndarray) -> list[FaultEvent]:
-        """`results`: each rule's (condition, decided) this tick; a fault holds while its rule's condition does."""
+        """`results`: each rule's (condition, decided) this tick; a fault holds while its rule's condition does. One
+        whose condition has been gone `clear_s` while another rule judges its sensor faulty on this tick goes on
+        under that rule (`_hand_over`): before (faults14), it ended `cleared` and that rule's fault was paged on the
+        same tick — a `missing` whose readings came back out of range, a fault_end told while the sensor was still
+        broken and two pages for one broken sensor."""
         kinds = self._rule_kinds
         still = np.zeros(self.ctx.n, bool)
         missing = np.zeros(self.ctx.n, bool)
@@ -296,11 +301,34 @@ class FaultTracker:
         # A whole source's outage ends on its first reading back; a lone sensor's `missing` after clear_s
         # (an intermittent sensor stays one fault: faults11, source.py).
         prompt = self.sources.prompt_ids() if self.sources.open else ()
-        events = []
+        events, handed = [], []
         for i in np.flatnonzero(faulty & ~still):
             if gone_s[i] >= (1e-9 if prompt and missing[i] and self.ids[i] in prompt else bar):
-                events.append(self._end(i, t.ts, "cleared"))
+                # (a source's sensor is not: its source's fault ends when it is back, the sensor judged on its own)
+                r = None if self.ids[i] in self.sources.open else next(
+                    (r for r, (_, d) in enumerate(results) if d is not self._none and d[i] and kinds[r] != self.kind[i]),
+                    None)
+                if r is None:
+                    events.append(self._end(i, t.ts, "cleared"))
+                else:
+                    self._hand_over(i, kinds[r])
+                    handed.append(i)
+        if handed:
+            self._kinds_changed(handed)
         return self._ended(events, t.ts) if events else events
+
+    def _hand_over(self, i: int, kind: str) -> None:
+        """Sensor i's fault goes on as `kind` (judged by that rule now): its id, start and told kind kept, its clear
+        counted afresh as a new fault's would be, the kinds it was judged before in `was` (its fault_end says them;
+        a station's or lone fault's `kinds_judged` too)."""
+        self.was[i] = tuple(dict.fromkeys((*self.was[i], self.kind[i])))
+        self.kind[i] = kind
+        self.clear.ticks[i] = 0
+        self.stations.judged_as(self.ids[i], self.names[i], kind)
+
+    def told_kind(self, i: int) -> str:
+        """The kind sensor i's open fault was told as (its first, when handed over since: `_hand_over`)."""
+        return self.was[i][0] if self.was[i] else self.kind[i]
 
     def _ended(self, events: list[FaultEvent], ts: float) -> list[FaultEvent]:
         """fault_end events as told: a source's or a station's sensors' as that fault's one end."""
@@ -333,18 +361,22 @@ class FaultTracker:
         return told
 
     def _end(self, i: int, ts: float, reason: str) -> FaultEvent:
+        was = self.was[i]
+        summary = END_SUMMARY.get(reason) or f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s" + (
+            f" (judged {', then '.join(was)} before it, one fault)" if was else "")
         ev = FaultEvent(fault_id=self.ids[i], seq=1, event="fault_end", node=self.node, site=self.site,
-                        sensor=self.names[i], group=self.ctx.groups[i], kind=self.kind[i], ts=ts,
+                        sensor=self.names[i], group=self.ctx.groups[i], kind=self.told_kind(i), ts=ts,
                         start=float(self.start[i]), end=ts,
-                        evidence={"summary": END_SUMMARY.get(reason)
-                                  or f"{self.kind[i]} condition gone for {self.cfg.clear_s:g} s"}, reason=reason)
+                        evidence={"summary": summary,
+                                  **({"kinds_judged": {self.names[i]: [*was, self.kind[i]]}} if was else {})},
+                        reason=reason)
         self._clear(i)
         return ev
 
     def _clear(self, i: int) -> None:
         self.reentry[i] = self.reentry_ticks
         self._reentering = bool(fnp.count_nonzero(self.reentry))
-        self.kind[i], self.start[i], self.ids[i] = "", np.nan, ""
+        self.kind[i], self.start[i], self.ids[i], self.was[i] = "", np.nan, "", ()
         self._kinds_changed([i])
 
     def _new_id(self, i: int) -> str:
@@ -419,7 +451,7 @@ class FaultTracker:
         """sensor → {fault_id, kind, start, group} of every open fault, and source → the same with its
         `sensors` for an open source fault (whose sensors' missing it stands for: not listed apart)."""
         held = self.sources.open.keys() | self.stations.open.keys()
-        return {**{self.names[i]: {"fault_id": self.ids[i], "kind": self.kind[i], "start": float(self.start[i]),
+        return {**{self.names[i]: {"fault_id": self.ids[i], "kind": self.told_kind(i), "start": float(self.start[i]),
                                    "group": self.ctx.groups[i]}
                    for i in np.flatnonzero(self.faulty) if self.ids[i] not in held},
                 **self.sources.entries(), **self.stations.entries()}
@@ -441,7 +473,9 @@ class FaultTracker:
                 continue
             if self.ids[i] != f["fault_id"]:
                 self.clear.ticks[i] = 0
-            self.kind[i], self.start[i], self.ids[i] = f["kind"], f["start"], f["fault_id"]
+            if not (self.ids[i] == f["fault_id"] and self.was[i] and self.was[i][0] == f["kind"]):
+                self.kind[i], self.was[i] = f["kind"], ()        # (else handed over since it was told: kept)
+            self.start[i], self.ids[i] = f["start"], f["fault_id"]
         self._kinds_changed()
         self._missing_until_a_tick()
 
@@ -512,6 +546,7 @@ class FaultTracker:
                 "rules": {r.KIND: (r.state() if hasattr(r, "state") else r.held.state()) for r in self.rules},
                 **({"sources": self.sources.state()} if self.sources.open else {}),
                 **({"stations": self.stations.state()} if self.stations.open else {}),
+                **({"was": [list(w) for w in self.was]} if any(self.was) else {}),
                 **self._cadence_state()}
 
     def _cadence_state(self) -> dict:
@@ -570,6 +605,9 @@ class FaultTracker:
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
         self.stations.restore(state.get("stations"))
+        was = state.get("was")              # (absent: none handed over, or a checkpoint from before faults14)
+        self.was = [tuple(str(k) for k in w) for w in was] if isinstance(was, list) and len(was) == self.ctx.n \
+            else [()] * self.ctx.n
         self._missing_until_a_tick()
 
 
