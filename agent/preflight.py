@@ -53,7 +53,7 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     if cfg.warmup.replay:
         found += [("warmup.replay", m) for m in path_problems(cfg.resolve(cfg.warmup.replay))
                   or warmup_problems(cfg) or [replay_note(cfg), *_warmup_column_notes(cfg)]]
-    found += warmup_memory_problems(cfg)
+    found += memory_problems(cfg)
     found += _scoring(cfg)
     found += _clock_scale(cfg)
     if cfg.metrics is not None:
@@ -65,18 +65,30 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 
 
-def warmup_memory_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
+def memory_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
     """The warm-up's rows are held until its fit, room for `warmup.ticks` of them made at the start (agent/warmup.py
     WarmupRows): more than this host's memory and swap, and `run` failed at every start (`Agent()`: MemoryError,
-    exit 1) after check-config said ok (review38)."""
+    exit 1) after check-config said ok (review38).
+    The fault rules' flatline ring likewise (`faults.flatline_s` / tick_s rows, made at the start: at 1-ms ticks
+    30 days is 2.6 billion rows; review39)."""
     from .warmup import WarmupRows
-    sensors = len(cfg.sensor_names())
-    need, have = cfg.warmup.ticks * WarmupRows.row_bytes(sensors), memory_bytes()
-    if have is None or need <= have:
+    sensors, have = len(cfg.sensor_names()), memory_bytes()
+    if have is None:
         return []
-    return [("warmup.ticks", f"{cfg.warmup.ticks:,} ticks of {sensors} sensors are {need / 2**30:,.1f} GiB held until "
-                             f"the warm-up's fit, more than this host's {have / 2**30:,.1f} GiB of memory and swap: "
-                             "`run` could not start; warm up on fewer ticks")]
+    found = []
+    need = cfg.warmup.ticks * WarmupRows.row_bytes(sensors)
+    if need > have:
+        found.append(("warmup.ticks", f"{cfg.warmup.ticks:,} ticks of {sensors} sensors are {need / 2**30:,.1f} GiB "
+                                      f"held until the warm-up's fit, more than this host's {have / 2**30:,.1f} GiB of "
+                                      "memory and swap: `run` could not start; warm up on fewer ticks"))
+    ring = cfg.faults.flatline_ring_bytes(cfg.tick_s, sensors)
+    if ring > have:
+        found.append(("faults.flatline_s", f"{cfg.faults.flatline_s:g} s at tick_s {cfg.tick_s:g} is "
+                                           f"{cfg.faults.flatline_ticks(cfg.tick_s):,} ticks of {sensors} sensors, "
+                                           f"{ring / 2**30:,.1f} GiB held for the flatline rule, more than this host's "
+                                           f"{have / 2**30:,.1f} GiB of memory and swap: `run` could not start; "
+                                           "judge a flatline over a shorter time"))
+    return found
 
 
 def warmup_problems(cfg: AgentConfig) -> list[str]:

@@ -43,7 +43,6 @@ from .standstill import Standstill
 FALSE_RUN_ODDS = 1e-6
 FLAT_SEEN = 0.8         # share of the flatline window that must have been observed
 OFTEN_REPEATS = 0.5      # a sensor repeating its value on more ticks than this is not judged stuck
-FLAT_MIN_TICKS = 20      # a flatline is judged over at least this many ticks
 FLAT_MARGIN = 4.0        # a flatline is this many times quieter than the quietest healthy window (≥ 1: observe)
 MIN_HORIZON_TICKS = 240  # repeat statistics are forgotten over learn_s, but never fewer ticks than this
 PRIOR_TICKS = 5.0        # weight of the repeat rate in the run continuation rate
@@ -58,7 +57,7 @@ class Stuck:
         self.tick_s = tick_s
         self.stuck_s = cfg.stuck_s
         self.ratio = cfg.flatline_ratio
-        self.flat_ticks = max(FLAT_MIN_TICKS, int(math.ceil(cfg.flatline_s / tick_s)))
+        self.flat_ticks = cfg.flatline_ticks(tick_s)
         self.held = Held(ctx.n, tick_s)
         self.standstill = Standstill(ctx)
         self.steps = RecentMean(self.flat_ticks, ctx.n)            # the last relative |Δx| per sensor
