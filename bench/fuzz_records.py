@@ -150,7 +150,7 @@ def dirty_csv(rows: list[dict], rng: random.Random, rate: float) -> tuple[list[b
     for k, row in enumerate(rows):
         if order is None and 10 < k < len(rows) - 10 and rng.random() < 0.03:
             order = rng.choice([["c", "b", "a"], ["b", "a", "c"], ["c", "a", "b"]])
-            lines.append(("timestamp," + ",".join(order)).encode())
+            lines.append(rng.choice([b"", b"\xef\xbb\xbf"]) + ("timestamp," + ",".join(order)).encode())   # a BOM too
             made["header again"] = made.get("header again", 0) + 1
             left = rng.randint(1, 8)
         if order is not None:

@@ -524,6 +524,7 @@ class ReplaySource(Source):
                     continue
                 where = f"{name}:{n}"
                 fields = [c.strip() for c in row]
+                fields[0] = fields[0].removeprefix("\ufeff")      # the second file's BOM, a spreadsheet's export
                 if self.cfg.time_column_of(fields) in fields:       # a header again: two recordings joined
                     self._said_skipped(name, skipped)
                     skipped = None
