@@ -113,7 +113,8 @@ BAD = {
     "duplicate": "duplicate", "no ts": None,
 }
 # A live record without "ts" is stamped on arrival (README): taken, or, when its tick already has
-# the sensor, one more `duplicate`.
+# the sensor, one more `duplicate`; or, as it moves no time base while the feeder stamps its own (mqttsrc5), a
+# `timestamp jump` when it comes in a stall, ahead of the stamped data, or `late` (chaos5).
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
