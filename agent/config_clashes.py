@@ -1,6 +1,6 @@
 """Entries of one config that would fight each other when the agent runs: an entry twice, two sources listening on
-one port, a second sink of a type that can be there once, two MQTT clients with one client id at one broker, an MQTT source
-whose filter reads back what this agent's sinks publish.
+one port, a second sink of a type that can be there once, two MQTT clients with one client id at one broker, an MQTT
+source whose filter reads back what this agent's sinks publish.
 
 Why a module of its own: each is a config error found by comparing entries with one another (never one entry's
 own keys, which its dataclass checks), said at load with the key path to change instead of `run` failing later

@@ -6,8 +6,8 @@ for numbers, 1e300, far-future and far-past and duplicate and out-of-order stamp
 invalid UTF-8, a key twice in one object, stamps at a float's and the calendar's edges (5e-324, -0.0, the largest
 double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good lines themselves with a BOM or CRLF; in the CSV,
 the header again mid-file with its columns in another order, the rows after it written in that order (two recordings
-joined; chaos5: its rows were read by the first header's columns, unsaid). Each bad line touches a (tick, sensor) whose good
-reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
+joined; chaos5: its rows were read by the first header's columns, unsaid). Each bad line touches a (tick, sensor)
+whose good reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
 exit 0, no traceback, every alert event the same, every bad line counted as rejected under a reason of
 agent/records.py REJECT_REASONS, and each reason's first lines named with the file:line or source.
 """

@@ -1,5 +1,5 @@
-"""A source or a sink given twice, every key alike — most easily through a YAML alias (`sources: [&s {…}, *s]`), which
-the chaos5 round's config fuzz (bench/fuzz_config.py `yaml_form`) writes. On the code before, check-config said ok
+"""A source or a sink given twice, every key alike — most easily through a YAML alias (`sources: [&s {…}, *s]`),
+which the chaos5 round's config fuzz (bench/fuzz_config.py `yaml_form`) writes. On the code before, check-config said ok
 and the agent ran both: a recording replayed twice stepped its time base back and forth (25 alert events where the
 file alone gives 2), two JSONL sinks wrote every event twice into one file, two stdin readers split one input."""
 from __future__ import annotations
@@ -58,7 +58,8 @@ def test_two_entries_alike_but_one_key_are_no_problem(tmp_path):
         f"{1_767_600_000 + k},{k % 7},{k % 5},{k % 3}\n" for k in range(200)))
     config = tmp_path / "agent.yaml"
     config.write_text(CONFIG.format(
-        sources="[{type: replay, path: rec.csv, columns: {a: a, b: b}}, {type: replay, path: rec.csv, columns: {c: c}}]",
+        sources="[{type: replay, path: rec.csv, columns: {a: a, b: b}}, "
+                "{type: replay, path: rec.csv, columns: {c: c}}]",
         sinks="[{type: jsonl, path: alerts.jsonl}, {type: jsonl, path: more.jsonl}]"))
     res = _agent("check-config", "-c", str(config), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]

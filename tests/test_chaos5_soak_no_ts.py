@@ -1,5 +1,5 @@
-"""The chaos soak's `rejects counted` invariant (bench/chaos_check.py `udp_rejects`) on a life whose records without a ts
-came during a stall (the chaos5 round, seed 503, tflite: life 1, 25 `no ts` records sent 1.3 s into a 5-s stall, all
+"""The chaos soak's `rejects counted` invariant (bench/chaos_check.py `udp_rejects`) on a life whose records without a
+ts came during a stall (the chaos5 round, seed 503, tflite: life 1, 25 `no ts` records sent 1.3 s into a 5-s stall, all
 25 counted `timestamp jump`). The agent stamps such a record as it comes and lets it move no time base while the
 feeder stamps its own (agent/live_pace.py, mqttsrc5): the count is right; the invariant read it as 25 rejects of a
 reason nothing was sent as. The summary line is life 1's, as it was written."""
@@ -10,9 +10,9 @@ import sys
 
 from conftest import bench_module
 
-SUMMARY = ("summary: 108 ticks, 36831 records in, rejected 1293119 (bad json: 4, duplicate: 661486, kernel drop: 631291, "
-           "timestamp jump: 25, unknown sensor: 6, unread at stop: 305, value out of range: 2); alerts raised 0 (events "
-           "none); sensor faults 1 (source: 1); tier tflite; stopped: signal SIGTERM\n")
+SUMMARY = ("summary: 108 ticks, 36831 records in, rejected 1293119 (bad json: 4, duplicate: 661486, kernel drop: "
+           "631291, timestamp jump: 25, unknown sensor: 6, unread at stop: 305, value out of range: 2); alerts raised 0 "
+           "(events none); sensor faults 1 (source: 1); tier tflite; stopped: signal SIGTERM\n")
 
 
 def test_records_without_a_ts_sent_in_a_stall_may_be_counted_as_a_timestamp_jump(tmp_path):
