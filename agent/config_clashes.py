@@ -1,6 +1,6 @@
-"""Entries of one config that would fight each other when the agent runs: two sources listening on one port, a
-second sink of a type that can be there once, two MQTT clients with one client id at one broker, an MQTT source
-whose filter reads back what this agent's sinks publish.
+"""Entries of one config that would fight each other when the agent runs: an entry twice, two sources listening on
+one port, a second sink of a type that can be there once, two MQTT clients with one client id at one broker, an MQTT
+source whose filter reads back what this agent's sinks publish.
 
 Why a module of its own: each is a config error found by comparing entries with one another (never one entry's
 own keys, which its dataclass checks), said at load with the key path to change instead of `run` failing later
@@ -22,8 +22,30 @@ if TYPE_CHECKING:
 
 def entry_clashes(sources: list, sinks: list, node: NodeConfig) -> list[tuple[str, str]]:
     """Every clash between this config's entries, as (key path, problem); `node` says the sinks' topics."""
+    twice = entries_twice(sources, sinks)
+    if twice:           # one line for the entry repeated, not every clash of it with itself as well
+        return twice
     return (shared_listeners(sources) + (sinks_that_clash(sinks) or mqtt_clients_that_clash(sources, sinks, node))
             + sources_reading_own_topics(sources, sinks, node))
+
+
+def entries_twice(sources: list, sinks: list) -> list[tuple[str, str]]:
+    """A source or sink the same as an earlier one, every key alike (copied, or a YAML alias repeating one: `sources:
+    [&s {…}, *s]`): check-config said ok and the agent ran it twice — a recording's every record came twice (the
+    time base stepping back and forth, alerts on it), two readers split one stdin's lines, two JSONL sinks wrote
+    every event twice into one file (chaos5)."""
+    problems = []
+    for key, entries, what in (("sources", sources, "every record would be read twice, or one input split "
+                                                    "between the two"),
+                               ("sinks", sinks, "every alert event would be sent twice")):
+        kind = SourceConfig if key == "sources" else SinkConfig
+        for j, entry in enumerate(entries):
+            first = next((i for i, other in enumerate(entries[:j])
+                          if isinstance(entry, kind) and type(other) is type(entry) and other == entry), None)
+            if first is not None:
+                problems.append((f"{key}[{j}]", f"the same as {key}[{first}], every key alike (an entry twice, or a "
+                                                f"YAML alias repeating it): {what}; remove one"))
+    return problems
 
 
 WILDCARD_ADDRESSES = ("", "0.0.0.0")

@@ -177,8 +177,12 @@ def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
         # under their own reason.
         flooded = life.flood_sent + life.valid_in_flood
         # Whatever the kernel still held at the stop is counted `unread at stop` (one per line), not by its reason.
-        may_add = {"duplicate": life.bad_sent["no ts (taken)"] + flooded * n_sensors,
-                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors,
+        # A record without a ts is stamped as it comes, and moves no time base while the feeder stamps its own
+        # (agent/live_pace.py, mqttsrc5): one that comes during a stall, ahead of the stamped data, is a `timestamp
+        # jump`, or `late` behind it (chaos5, seed 503: 25 sent in a stall, 25 counted `timestamp jump`).
+        no_ts = life.bad_sent["no ts (taken)"]
+        may_add = {"duplicate": no_ts + flooded * n_sensors, "timestamp jump": no_ts,
+                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors + no_ts,
                    "unread at stop": flooded + life.valid_sent + sum(life.bad_sent.values())}
         short = 0
         for reason in set(sent) | set(counted):

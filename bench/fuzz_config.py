@@ -7,7 +7,9 @@ absent), `bundle` (the simulated corridor scored by a copy of the builtin bundle
 MQTT and OPC UA sources whose peers are absent). Each mutant changes one thing: a key dropped, another type, out of
 range, an unknown key, a key moved to another block, an empty list, a list entry twice, a path that is no file /
 a directory / an empty or garbage file / a FIFO, a bundle file truncated or deleted, its manifest edited, a TLS
-file truncated or swapped, a source or sink of each kind with fields missing. For each, `stad-agent check-config`
+file truncated or swapped, a source or sink of each kind with fields missing; and (chaos5) the config in YAML's own
+forms: an entry or a mapping shared through an anchor and its alias, keys given through a merge key (`<<:`) or both
+merged and given, a top-level key twice, a BOM with CRLF line ends (`yaml_form`). For each, `stad-agent check-config`
 and `stad-agent run --max-ticks 3` are run as processes. run's verdict: exit 2 = refused; exit 1, a traceback or
 a `source … failed` line = refused later; exit 0, or still running 4 s after its banner (a live source waits for
 its peer; then SIGTERM and it must exit 0) = started. A mismatch is check-config 0 with run refusing, or
@@ -224,7 +226,9 @@ def mutate(base: dict, work: Path, rng: random.Random) -> tuple[dict, str] | Non
     data = copy.deepcopy(base)
     paths = key_paths(data)
     how = rng.choice(["set", "set", "set", "del", "unknown", "misplace", "empty", "twice", "path", "path",
-                      "bundle", "tls", "source", "source", "sink"])
+                      "bundle", "tls", "source", "source", "sink", "yaml", "yaml"])
+    if how == "yaml":
+        return yaml_form(data, paths, rng)
     if how in ("set", "del"):
         path = rng.choice(paths)
         parent = at(data, path[:-1])
@@ -347,6 +351,57 @@ def mutate(base: dict, work: Path, rng: random.Random) -> tuple[dict, str] | Non
     return None
 
 
+class YamlText(str):
+    """A mutant written as this text (its YAML's own form: anchors, merge keys, a key twice), not dumped from data."""
+
+
+def yaml_form(data: dict, paths: list[tuple], rng: random.Random) -> tuple[YamlText, str] | None:
+    """The config in a YAML form the other mutations never write (chaos5): one entry of a list or one mapping shared
+    by two places through an anchor and its alias; a mapping's keys given through a merge key (`<<:`), or a key
+    both merged and given (the given one wins, as YAML says); a top-level key twice; a BOM, CRLF line ends. Each
+    but the key twice means the same config as before, so check-config and run must still agree."""
+    what = rng.choice(["alias entry", "alias mapping", "merge", "merge overridden", "key twice", "bom crlf"])
+
+    def dump(d: dict) -> str:           # an object in two places is dumped as &id001 … *id001
+        return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+    if what == "alias entry":
+        lists = [p for p in paths if isinstance(at(data, p), list) and at(data, p)
+                 and isinstance(at(data, p)[0], (dict, list))]
+        if not lists:
+            return None
+        path = rng.choice(lists)
+        node = at(data, path)
+        node.append(rng.choice(node))
+        return YamlText(dump(data)), f"yaml: a list entry twice through an alias at {path}"
+    if what == "alias mapping":
+        maps = [p for p in paths if isinstance(at(data, p), dict) and not isinstance(p[-1], int)]
+        pairs = [(a, b) for a in maps for b in maps if a != b and a[-1] == b[-1] and a[:len(b)] != b and
+                 b[:len(a)] != a]
+        if not pairs:
+            return None
+        a, b = rng.choice(pairs)
+        at(data, b[:-1])[b[-1]] = at(data, a)
+        return YamlText(dump(data)), f"yaml: {b} an alias of {a}"
+    if what in ("merge", "merge overridden"):
+        maps = [p for p in [(), *paths] if isinstance(at(data, p), dict) and at(data, p)]
+        path = rng.choice(maps)
+        node = at(data, path)
+        keys = rng.sample(sorted(node, key=str), rng.randint(1, len(node)))
+        merged = {k: node[k] for k in keys}
+        if what == "merge overridden":     # the merged value is another's; the one given beside it wins
+            merged[keys[0]] = rng.choice(VALUES)
+        else:
+            for k in keys:
+                del node[k]
+        node["<<"] = merged
+        return YamlText(dump(data).replace("'<<':", "<<:")), f"yaml: {what} of {keys} at {path}"
+    if what == "key twice":
+        key = rng.choice([k for k in data if k != "sources"] or ["sources"])
+        again = dump({key: rng.choice([data[key], *VALUES[:6]])})
+        return YamlText(dump(data) + again), f"yaml: top-level key {key!r} twice"
+    return YamlText("\ufeff" + dump(data).replace("\n", "\r\n")), "yaml: a BOM and CRLF line ends"
+
+
 def fresh_ports(node) -> None:
     """Every `port` and OPC UA url of `node` moved to a free port: mutants run side by side."""
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
@@ -375,7 +430,8 @@ def one_mutant(i: int, seed: int, base_name: str, base_work: Path, root: Path) -
         return {"i": i, "skipped": True}
     data, what = drawn
     config = work / "agent.yaml"
-    config.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    config.write_text(data if isinstance(data, YamlText) else yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                      newline="")
     check = check_config(config)
     out = {"i": i, "base": base_name, "mutant": what}
     if check["crash"] or check["code"] not in (0, 2):

@@ -3,8 +3,11 @@
 Part `records`. One clean stream (3 sensors, a spike that alerts) is fed through stdin, udp, a JSONL replay and a
 CSV replay, then the same stream with bad lines between the good ones: malformed JSON, NaN / inf / 1e999, strings
 for numbers, 1e300, far-future and far-past and duplicate and out-of-order stamps, unknown sensors, a 10 MB line,
-invalid UTF-8, and the good lines themselves with a BOM or CRLF. Each bad line touches a (tick, sensor) whose good
-reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
+invalid UTF-8, a key twice in one object, stamps at a float's and the calendar's edges (5e-324, -0.0, the largest
+double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good lines themselves with a BOM or CRLF; in the CSV,
+the header again mid-file with its columns in another order, the rows after it written in that order (two recordings
+joined; chaos5: its rows were read by the first header's columns, unsaid). Each bad line touches a (tick, sensor)
+whose good reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
 exit 0, no traceback, every alert event the same, every bad line counted as rejected under a reason of
 agent/records.py REJECT_REASONS, and each reason's first lines named with the file:line or source.
 """
@@ -75,9 +78,22 @@ def bad_json_lines(row: dict, prev: dict | None, rng: random.Random, t0: float, 
         "not an object": lambda: rng.choice([b"[1, 2]", b"42", b'"x"', b"null"]),
         "binary": lambda: bytes(rng.getrandbits(8) for _ in range(40)).replace(b"\n", b" ").replace(b"\r", b" "),
         "deep": lambda: b'{"ts": %r, "values": ' % ts + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        # chaos5: what the generator never drew before
+        "duplicate key": lambda: b'{"ts": %r, "%s": 1.0, "%s": 2.0}' % (ts, s.encode(), s.encode()),
+        "float edge ts": lambda: b'{"ts": %s, "%s": 1.0}' % (rng.choice(EDGE_STAMPS), s.encode()),
+        "iso edge ts": lambda: json.dumps({"ts": rng.choice(ISO_EDGES), s: 1.0}).encode(),
     }
     kind = rng.choice(sorted(kinds))
     return [(kind, kinds[kind]())]
+
+
+#: Stamps at a float's edges (chaos5): the smallest subnormal, minus zero, the largest double, 2**53 + 1 (no double),
+#: an integer past any double, a stamp in the far future by 1e-10 s steps.
+EDGE_STAMPS = [b"5e-324", b"-0.0", b"1.7976931348623157e308", b"-1.7976931348623157e308", b"9007199254740993",
+               b"1" + b"0" * 400, b"4102444800.0000000001"]
+#: ISO-8601 stamps at the calendar's edges and an offset no zone has.
+ISO_EDGES = ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "2026-01-05T08:00:00+99:00", "2026-02-30T00:00:00Z",
+             "2026-01-05T24:00:00Z", "1969-12-31T23:59:59.999999Z"]
 
 
 def good_json_line(row: dict, rng: random.Random, dress: bool) -> tuple[str, bytes]:
@@ -127,9 +143,24 @@ CSV_BAD = {
 
 
 def dirty_csv(rows: list[dict], rng: random.Random, rate: float) -> tuple[list[bytes], dict]:
-    """The CSV recording with a BOM, CRLF line ends and bad rows after some good ones."""
-    lines, made, prev = [b"\xef\xbb\xbftimestamp,a,b,c"], {}, None
+    """The CSV recording with a BOM, CRLF line ends and bad rows after some good ones; and (chaos5) the header again
+    mid-file, its columns in another order, with the good rows after it written in that order, then the first
+    header back (two recordings joined): no bad row, so counted apart (`REHEADERS`), and the alerts unchanged."""
+    lines, made, prev, order = [b"\xef\xbb\xbftimestamp,a,b,c"], {}, None, None
     for k, row in enumerate(rows):
+        if order is None and 10 < k < len(rows) - 10 and rng.random() < 0.03:
+            order = rng.choice([["c", "b", "a"], ["b", "a", "c"], ["c", "a", "b"]])
+            lines.append(rng.choice([b"", b"\xef\xbb\xbf"]) + ("timestamp," + ",".join(order)).encode())   # a BOM too
+            made["header again"] = made.get("header again", 0) + 1
+            left = rng.randint(1, 8)
+        if order is not None:
+            lines.append(",".join([repr(row["ts"]), *(repr(row[c]) for c in order)]).encode())
+            left -= 1
+            if left == 0:
+                lines.append(b"timestamp,a,b,c")
+                order = None
+            prev = row
+            continue
         lines.append(csv_line(row))
         if 10 < k < len(rows) - 3 and rng.random() < rate:
             kind = rng.choice(sorted(CSV_BAD))
@@ -216,6 +247,7 @@ def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
                                 1.0, "csv")
             lines, made = dirty_csv(rows, rng, 0.25)
             dirty = run_records(root / f"csv-dirty-{seed}", "replay", lines, 1.0, "csv")
+            reheaders = made.pop("header again", 0)
             found = [f"{n}: crash {r['crash'][-600:]}" for n, r in (("clean", clean), ("dirty", dirty)) if r["crash"]]
             found += [f"{n}: exit {r['code']}" for n, r in (("clean", clean), ("dirty", dirty))
                       if not r["crash"] and r["code"] != 0]
@@ -231,7 +263,7 @@ def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
                     found.append(f"alerts differ: clean {clean['alerts']} dirty {dirty['alerts']}")
                 if dirty["max_line_len"] > 2000:
                     found.append(f"a log line of {dirty['max_line_len']} characters")
-            out[source] = {"made": made, "bad_rows": sum(made.values()),
+            out[source] = {"made": made, "bad_rows": sum(made.values()), "headers_again": reheaders,
                            "dirty": {k: dirty.get(k) for k in ("ticks", "records", "rejected", "reasons")},
                            "alerts_clean": len(clean.get("alerts") or []), "alerts_dirty": len(dirty.get("alerts") or []),
                            "problems": found, "first_rejects": dirty.get("reject_lines", [])[:8]}

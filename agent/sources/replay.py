@@ -9,6 +9,9 @@ that fails part-way keeps every record read before, and the reject names the lin
 how many lines were read (a disk's bad block mid-file is not the whole file lost). A file that
 shrank while it was read (truncated, rotated in place) is counted the same way at its end: the
 lines past the new end are lost, and the replay says so rather than ending the file in silence.
+A CSV header again mid-file (two recordings joined, `cat a.csv b.csv`) is read as one: the rows after it by its
+columns, its change of columns said (chaos5: the rows were read by the first header's columns, in another order
+than theirs, unsaid); one that maps no sensor skips the rows up to the next header, counted once as the header.
 A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long`, never held: a
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
 a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
@@ -514,12 +517,35 @@ class ReplaySource(Source):
                 rows = self._csv_lines(f, name)
                 under = None
             time_i, value_cols, label_cols = layout
+            header = [h.strip() for h in header]
+            skipped = None          # (the header's line, rows skipped since) after a header again it cannot read
             for n, row in rows:
                 if self._stop.is_set():
                     return
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 where = f"{name}:{n}"
+                fields = [c.strip() for c in row]
+                fields[0] = fields[0].removeprefix("\ufeff")      # the second file's BOM, a spreadsheet's export
+                if self.cfg.time_column_of(fields) in fields:       # a header again: two recordings joined
+                    self._said_skipped(name, skipped)
+                    skipped = None
+                    if fields == header:
+                        continue
+                    layout = self._layout(fields, name, n)      # an unusable one is counted there, once
+                    log.warning("%s: the header again, with other columns (%s; were %s): %s", where,
+                                short_repr(",".join(fields)), short_repr(",".join(header)),
+                                "the rows from here are read by it" if layout else
+                                "the rows from here are skipped until a header the replay can read")
+                    header = fields
+                    if layout is None:
+                        skipped = (n, 0)
+                    else:
+                        time_i, value_cols, label_cols = layout
+                    continue
+                if skipped is not None:
+                    skipped = (skipped[0], skipped[1] + 1)
+                    continue
                 if len(row) != len(header):
                     self.rejects.add("wrong column count", where,
                                      f"expected {len(header)} fields, got {len(row)}")
@@ -532,7 +558,15 @@ class ReplaySource(Source):
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
                     yield rec
+            self._said_skipped(name, skipped)
             self._shrunk(f, size, path, name)
+
+    @staticmethod
+    def _said_skipped(name: str, skipped: tuple[int, int] | None) -> None:
+        """The rows a header again that the replay cannot read took with it (counted once, as its header)."""
+        if skipped is not None and skipped[1]:
+            log.warning("%s:%d: %d row(s) after this header skipped (its columns map no sensor the replay can "
+                        "read; counted once, as the header)", name, skipped[0], skipped[1])
 
     def _csv_lines(self, f, name: str) -> Iterator[tuple[int, list[str] | None]]:
         """(line number, fields) of each line of a CSV file; None for a line that is no CSV row

@@ -1,4 +1,5 @@
-"""JSON lines from standard input, one reading or row per line; end of input ends the source.
+"""JSON lines from standard input, one reading or row per line; end of input ends the source. A line ends at '\n',
+'\r\n' or a lone '\r' (a serial device's), as the replay reads lines.
 
 A standard input that cannot be read is refused when the source is opened (`run` exits 1, "cannot
 start", naming it): closed (`<&-`), or open for writing only — as `nohup` leaves it when started from
@@ -66,10 +67,14 @@ class StdinSource(Source):
         # Read the descriptor directly: a select() poll lets close() stop a silent input,
         # which a blocking readline() would not. The unfinished line is kept as a list of pieces
         # (joined once, at its newline: linear, however long), and dropped once it passes the limit.
+        # A line ends at '\n', '\r\n' or a lone '\r' (a serial device's line end), as a text stream's universal
+        # newlines read it (the plain path above) and the replay does: '\r' alone made one line of a whole input,
+        # its records counted as one `bad json` (chaos5).
         fd = self.stream.fileno()
         pieces: list[bytes] = []
         size = 0
         too_long = False
+        after_cr = False            # the last chunk ended at a '\r': a '\n' right after it ends nothing more
         with selector:
             while not self._stop.is_set():
                 if not selector.select(POLL_S):
@@ -77,9 +82,11 @@ class StdinSource(Source):
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
-                start = 0
+                start = 1 if after_cr and chunk[:1] == b"\n" else 0
+                after_cr = chunk[-1:] == b"\r"
                 while True:
-                    end = chunk.find(b"\n", start)
+                    end = line_end(chunk, start)
+                    step = 2 if chunk[end:end + 2] == b"\r\n" else 1
                     piece = chunk[start:] if end < 0 else chunk[start:end]
                     if not too_long:
                         size += len(piece)
@@ -94,7 +101,7 @@ class StdinSource(Source):
                     if not too_long:
                         yield b"".join(pieces).decode("utf-8", errors="replace")
                     pieces, size, too_long = [], 0, False
-                    start = end + 1
+                    start = end + step
         if pieces and not too_long and not self._stop.is_set():
             yield b"".join(pieces).decode("utf-8", errors="replace")
 
@@ -110,6 +117,12 @@ class StdinSource(Source):
 
     def close(self) -> None:
         self._stop.set()
+
+
+def line_end(chunk: bytes, start: int) -> int:
+    """Where the first line end ('\n' or '\r') at or after `start` is in `chunk`, or -1."""
+    ends = [i for i in (chunk.find(b"\n", start), chunk.find(b"\r", start)) if i >= 0]
+    return min(ends) if ends else -1
 
 
 def unreadable_stdin() -> str | None:
