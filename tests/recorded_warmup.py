@@ -57,3 +57,13 @@ def agent_run(tmp_path: Path) -> subprocess.CompletedProcess:
                          capture_output=True, text=True, timeout=600, env=agent_env())
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+def fault_events(tmp_path: Path) -> list[dict]:
+    """The run's fault events in events.jsonl (fault, fault_update, fault_end), each checked against the shipped
+    schema."""
+    lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
+    faults = [f for f in lines if f.get("event") in ("fault", "fault_update", "fault_end")]
+    for f in faults:
+        jsonschema.validate(f, SCHEMA)
+    return faults

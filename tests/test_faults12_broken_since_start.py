@@ -10,14 +10,12 @@ hours (a replay source) in which S05_speed holds one value and S04's three loops
 fault events are read from the jsonl sink and checked against the schema."""
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 
 from agent.sources.lines import parse_time
-from recorded_warmup import SCHEMA, SENSORS, agent_run, broken, write
+from recorded_warmup import SENSORS, agent_run, broken, fault_events, write
 
 
 def _paged(tmp_path: Path, run: subprocess.CompletedProcess) -> None:
@@ -26,10 +24,7 @@ def _paged(tmp_path: Path, run: subprocess.CompletedProcess) -> None:
     # newest ticks (its midnight): on user27's files those made an afternoon's first flow steps `spike`s
     assert "fault rules taught on 480 recorded ticks (2026-01-04T04:00:30.000Z to 2026-01-04T08:00:00.000Z)" \
         in run.stderr, run.stderr[-3000:]
-    lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
-    faults = [f for f in lines if f.get("event") in ("fault", "fault_update", "fault_end")]
-    for f in faults:
-        jsonschema.validate(f, SCHEMA)
+    faults = fault_events(tmp_path)
     raised = [f for f in faults if f["event"] == "fault"]
     stuck = [f for f in raised if f["sensor"] == "S05_speed" and f["kind"] == "stuck"]
     assert stuck, [(f["sensor"], f["kind"]) for f in raised]

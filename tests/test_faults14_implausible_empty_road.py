@@ -7,18 +7,12 @@ The agent's own Pipeline and fault tracker fed tick rows (one corridor loop stat
 feed); every event checked against the shipped schema."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import jsonschema
 import numpy as np
 
 from agent import config
 from agent.pipeline import Pipeline
-from agent.window import Row
+from tracker_rows import observed
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT / "agent/schemas/fault.schema.json").read_text())
 T0 = 1_790_000_000.0
 
 
@@ -42,10 +36,7 @@ class Station:
                 values[:] = 0.0                 # no vehicle: flow, occupancy and speed at their floor
             if occ_broken:
                 values[1] = 0.0
-            for ev in self.tr.observe(Row(ts=T0 + k, values=values, missing=np.zeros(3, bool),
-                                          carried=np.zeros(3, bool))):
-                jsonschema.validate(ev.to_dict(), SCHEMA)
-                out.append(ev)
+            out += observed(self.tr, T0 + k, values)
             self.k += 1
         return out
 

@@ -10,9 +10,7 @@ S02_speed held at one value for its last two hours, then two live hours from the
 one value and S04's loops read 0 from the first tick (tests/test_faults12_broken_since_start.py's breakage)."""
 from __future__ import annotations
 
-import json
 
-import jsonschema
 import numpy as np
 import pytest
 
@@ -21,7 +19,7 @@ from agent.faults.recorded import RecordedTicks
 from agent.sources.lines import parse_time
 from agent.warmup import WarmupRows
 from agent.window import Row
-from recorded_warmup import SCHEMA, SENSORS, agent_run, broken, write
+from recorded_warmup import SENSORS, agent_run, broken, fault_events, write
 
 H = 3600.0
 
@@ -69,10 +67,7 @@ def test_a_sensor_faulty_at_the_taught_ticks_end_leaves_the_others_taught(tmp_pa
     assert f"fault rules taught on 480 recorded ticks ({span})" in log, log[-3000:]
     assert log.count(left) == 1, log[-3000:]
     assert "not taught on the recording" not in log
-    lines = [json.loads(s) for s in (tmp_path / "events.jsonl").read_text().splitlines()]
-    faults = [f for f in lines if f.get("event") in ("fault", "fault_update", "fault_end")]
-    for f in faults:
-        jsonschema.validate(f, SCHEMA)
+    faults = fault_events(tmp_path)
     raised = [f for f in faults if f["event"] == "fault"]
     stuck = [f for f in raised if f["sensor"] == "S05_speed" and f["kind"] == "stuck"]
     station = [f for f in raised if f["sensor"] == "S04" and f["kind"] == "station"]
