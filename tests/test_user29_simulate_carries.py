@@ -16,6 +16,7 @@ import yaml
 
 from agent import config
 from agent.pipeline import Pipeline
+from conftest import agent_env
 
 REPO = Path(__file__).resolve().parent.parent
 PUMP = ["accel1", "accel2", "current", "pressure", "temp_motor", "temp_fluid", "voltage", "flow"]
@@ -39,7 +40,7 @@ def test_two_targeted_dropouts_together_are_not_the_simulator_stopping(tmp_path)
            "sinks": [{"type": "jsonl", "path": "state/alerts.jsonl"}], "state_dir": "state"}
     (tmp_path / "sim.yaml").write_text(yaml.safe_dump(doc))
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(tmp_path / "sim.yaml")], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=agent_env())
     assert run.returncode == 0, run.stderr[-3000:]
     faults = [e for e in map(json.loads, (tmp_path / "state" / "alerts.jsonl").read_text().splitlines())
               if e.get("event") == "fault"]

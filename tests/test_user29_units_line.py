@@ -10,6 +10,8 @@ import sys
 
 import yaml
 
+from conftest import agent_env
+
 CONFIG = {"tick_s": 1, "sensors": ["a", "b"], "warmup": {"ticks": 50}, "scoring": {"chain": ["numpy"]},
           "sinks": [], "state_dir": "st",
           "sources": [{"type": "replay", "path": "rec.csv", "separator": ";", "time_column": "datetime",
@@ -23,7 +25,7 @@ def test_a_units_line_under_the_header_is_said_to_be_one(tmp_path):
     (tmp_path / "rec.csv").write_text("datetime;Current;Voltage\n;A;V\n" + "\n".join(rows) + "\n")
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(CONFIG))
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "a.yaml"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, env=agent_env())
     assert run.returncode == 0, run.stderr[-3000:]
     assert ("rejected rec.csv:2: missing time — a units line under the header ('A', 'V'): no time and no number on "
             "it; read past, nothing to do") in run.stderr, run.stderr

@@ -551,9 +551,12 @@ class ReplaySource(Source):
                                      f"expected {len(header)} fields, got {len(row)}")
                     continue
                 if n == under and (units := units_line(row, time_i, value_cols, self.cfg.time_format)) is not None:
-                    self.rejects.add("missing time" if not row[time_i].strip() else "bad time", where,
-                                     f"a units line under the header ({units}): no time and no number on it; read "
-                                     "past, nothing to do")
+                    said = (f"a units line under the header ({units}): no time and no number on it; read past, "
+                            "nothing to do")
+                    if row[time_i].strip():
+                        self.rejects.add("bad time", where, said)
+                    else:
+                        self.rejects.add("missing time", where, said)
                     continue
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
