@@ -122,8 +122,7 @@ class _AgentCollector:
         # is still assigning `agent.metrics` (the server serves from its start), which raised in collect
         self.endpoint = endpoint
         # each sink's drop reasons, served from 0 (the sinks are opened before the endpoint, for good)
-        from .sinks import report_keys
-        self.drop_reasons = {key: s.DROP_REASONS for key, s in zip(report_keys(agent.sinks), agent.sinks)}
+        self.drop_reasons = {key: s.DROP_REASONS for key, s in zip(agent.sink_keys, agent.sinks)}
 
     def describe(self):
         return []       # the families depend on the sinks and tiers; nothing to check at registration

@@ -144,6 +144,7 @@ class Agent(Resume, Delivery):
         # Durable sinks first: an event a crash cuts short is at least in the outbox.
         self.sinks = sorted((open_sink(s, context) for s in cfg.sinks),
                             key=lambda sink: not sink.DURABLE)
+        self.sink_keys = report_keys(self.sinks)       # each sink's key in health, the summary and metrics
         self._health_every_s = min([HEALTH_EVERY_S, *(every for sink in self.sinks
                                                        if (every := sink.health_every_s()) is not None)])
         self.queue = IntakeQueue()      # bounded in records and bytes; a full queue is counted
@@ -497,7 +498,7 @@ class Agent(Resume, Delivery):
     def health_snapshot(self) -> dict:
         snap = self.pipeline.snapshot()
         snap["model_update"] = self.hotswap.status()
-        snap["sinks"] = {key: stats for key, s in zip(report_keys(self.sinks), self.sinks)
+        snap["sinks"] = {key: stats for key, s in zip(self.sink_keys, self.sinks)
                          if (stats := s.stats()) is not None}
         snap["intake"] = self.queue.stats()
         snap.update({"node": self.cfg.node.id, "site": self.cfg.node.site, "records_in": self.records_in,
@@ -536,7 +537,7 @@ class Agent(Resume, Delivery):
         snap = self.health_snapshot()
         snap["exit_reason"] = self.exit_reason
         snap["late_reordered"] = self.aligner.reordered
-        snap["undelivered"] = {key: got for key, s in zip(report_keys(self.sinks), self.sinks)
+        snap["undelivered"] = {key: got for key, s in zip(self.sink_keys, self.sinks)
                                if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         alerts, faults = self._raised_at_start
         snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts

@@ -327,8 +327,7 @@ def after_failure(bundle_dir: Path, parity: dict, recorded: bool) -> str:
                 f"this failure, and a gateway then leaves the failing int8 artifacts out and runs the others; or accept "
                 f"these figures: {accept}")
     manifest = read_manifest(bundle_dir)
-    failed = parity_failures(manifest)
-    runs = [k for k in manifest.artifact_kinds() if k not in failed]
+    failed, runs = parity_failures(manifest), _runnable(manifest)
     if not runs:
         return (f"every artifact failed: a gateway refuses this bundle (check-config and `run` exit 2); "
                 f"{PARITY_CURE.split(', or ')[0]} (another --seed; --members 2 --ema-decay 0.99), or accept these "
@@ -343,7 +342,13 @@ def usable_after_failure(bundle_dir: Path) -> bool:
     runs (agent/bundle.py)."""
     manifest = read_manifest(bundle_dir)
     failed = isinstance(manifest.parity, dict) and manifest.parity.get("passed") is False
-    return failed and bool(set(manifest.artifact_kinds()) - set(parity_failures(manifest)))
+    return failed and bool(_runnable(manifest))
+
+
+def _runnable(manifest) -> list[str]:
+    """The artifacts a gateway runs from this manifest: those its recorded parity did not fail (agent/bundle.py)."""
+    failed = parity_failures(manifest)
+    return [k for k in manifest.artifact_kinds() if k not in failed]
 
 
 def agent_scorer(bundle: Bundle, kind: str) -> ModelScorer:

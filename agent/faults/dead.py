@@ -55,10 +55,7 @@ class Dead:
             n_live = int(live[seen].sum())
             self.live_context[i] = list(seen[live[seen]])
             cond[i] = n_live >= 1 and 2 * n_live >= seen.size
-        if not t.all_healthy:       # judged dead: so while it reads its floor, its context live or not (faults14)
-            for i in np.flatnonzero(at_floor):
-                if t.kinds[i] == self.KIND:
-                    cond[i] = True
+        t.keep_judged(cond, self.KIND, at_floor)       # judged dead: so while it reads its floor, its context live or not (faults14)
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

@@ -63,10 +63,7 @@ class Implausible:
             for k in np.flatnonzero(broken):
                 witness, suspect, relation = self.pairs[k]
                 self.relation[suspect] = (witness, relation)
-        if not t.all_healthy:       # judged implausible: so while it reads its floor, its witness > 0 or not (faults14)
-            for i in np.flatnonzero(none):
-                if t.kinds[i] == self.KIND:
-                    cond[i] = True
+        t.keep_judged(cond, self.KIND, none)       # judged implausible: so while it reads its floor, its witness > 0 or not (faults14)
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
 

@@ -81,16 +81,15 @@ class RecordedTicks:
         or learns it), so it starts the live ticks as a sensor never read, while the others are taught
         (faults14: before, one such sensor left every sensor untaught). Left out in turn, until none is faulty
         at the end (at most MAX_PASSES teachings)."""
-        probe = new_tracker()
-        first, end = self.span(live_ts, probe.cfg.learn_s if probe.rules else 0.0)
-        if end <= first or not probe.rules:
+        tracker = new_tracker()
+        first, end = self.span(live_ts, tracker.cfg.learn_s if tracker.rules else 0.0)
+        if end <= first or not tracker.rules:
             return None, ""
-        n = len(probe.names)
-        out = np.zeros(n, bool)               # sensors left out (unseen while taught)
+        out = np.zeros(len(tracker.names), bool)       # sensors left out (unseen while taught)
         why: dict[str, str] = {}
-        for _ in range(MAX_PASSES):
-            tracker = probe if probe is not None else new_tracker()
-            probe = None
+        for teaching in range(MAX_PASSES):
+            if teaching:
+                tracker = new_tracker()
             judged = self._teach(tracker, first, end, out)
             still = [i for i, kind in enumerate(tracker.kind) if kind]
             if not still:

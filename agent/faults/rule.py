@@ -43,6 +43,15 @@ class Tick:
     all_healthy: bool = False   # no sensor faulty: healthy is all True, drifting all False
     all_observed: bool = False  # every sensor observed: `observed` is the tracker's shared all-True mask
 
+    def keep_judged(self, cond: np.ndarray, kind: str, where: np.ndarray) -> None:
+        """`cond` set where a sensor already judged `kind` still shows `where` (its own sign: at its floor): a rule
+        that needs its context to judge a sensor does not need it to keep it judged (faults14: dead and implausible
+        ended while the sensor was still broken, once its mates stopped, and were paged again when they ran)."""
+        if not self.all_healthy:
+            for i in np.flatnonzero(where):
+                if self.kinds[i] == kind:
+                    cond[i] = True
+
 
 _NOTHING: dict[int, np.ndarray] = {}
 
