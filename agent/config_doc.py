@@ -66,7 +66,10 @@ def type_name(tp: Any) -> str:
 
 
 def _number(x: float) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
+    """An integral float under 10⁷ as the whole number it is (2592000, not :g's 2.592e+06); other floats by :g."""
+    if isinstance(x, int) or (x.is_integer() and abs(x) < 1e7):
+        return str(int(x))
+    return f"{x:g}"
 
 
 def _range(f: dataclasses.Field) -> str:
@@ -95,9 +98,9 @@ def default_text(f: dataclasses.Field) -> str:
         return "[" + ", ".join(getattr(v, "TYPE", None) or (_number(v) if isinstance(v, (int, float)) else str(v))
                                for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_number(v)}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items()) + "}"
     if isinstance(value, float):
-        return f"{value:g}"
+        return _number(value)
     return str(value) if value != "" else '""'
 
 
