@@ -105,6 +105,7 @@ class RecordedTicks:
                           f"its ticks, or no reading in them; they learn from live ticks (a sensor broken since the "
                           f"start is not judged until it moves)")
         tracker.raised = {k: 0 for k in tracker.raised}      # (the recording's faults were told to no one)
+        tracker.stations.take_rewritten()       # (nor its joins and hand-overs: not for the fault journal, faults15)
         tracker.after_gap()
         said = (f"fault rules taught on {end - first:,} recorded ticks ({iso(float(self.ts[first]))} to "
                 f"{iso(float(self.ts[end - 1]))})"
