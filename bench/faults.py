@@ -6,6 +6,7 @@
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
     python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
+    python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -22,6 +23,12 @@ differ, e.g. stuck's flatline_s / tick_s window), every variant interleaved tick
 `blame-cost` times one tick's blame (relation.py's `_blamed` and `_agrees`, on every station relation past
 half its limit: the corridor's 6) at several tick_s, their departure rings HISTORY_S / tick_s rows; the
 rescaled runs of tick-cost judge no drift within their ticks, so the blame is called directly (perf40).
+`teach-cost` times the first live tick after a warm-up on a recording (`warmup.replay`), which teaches the fault
+rules on up to `warmup.ticks` recorded ticks, once more for each sensor still faulty at their end
+(faults/recorded.py, ≤ MAX_PASSES): corridor simulator rows of N sensors at 30-s ticks, a day and a warm-up of
+them, every sensor healthy (1 teaching) or the first frozen for the recording's last 2 h (2 teachings: it is left
+out); each in a process of its own (its peak RSS its own), wall and CPU seconds of that tick, the RSS it added
+(faults15).
 """
 from __future__ import annotations
 
@@ -255,6 +262,82 @@ def blame_cost(tick_ss: list[float], repeats: int) -> dict:
     return out
 
 
+def teach_one(n: int, warmup: int, frozen: bool) -> dict:
+    """One first live tick after a warm-up on a recording (see the module's docstring): in this process."""
+    import resource
+    import numpy as np
+    from agent.config import from_dict
+    from agent.pipeline import Pipeline
+    from agent.sources.simulate import corridor_sensors
+    from agent.warmup import WarmupRows
+    tick_s, day = 30.0, 2880
+    cfg = from_dict({"tick_s": tick_s, "topology": "corridor", "sensors": corridor_sensors(-(-n // 3))[:n],
+                     "sources": [{"type": "simulate", "scenario": "corridor", "seed": 0, "start": "2026-01-05T00:00:00Z",
+                                  "duration_s": (warmup + day + 1) * tick_s, "anomaly_every_s": 1e9}],
+                     "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": warmup},
+                     "scoring": {"chain": ["numpy"]}})
+    rows = simulated_rows(cfg)
+    live, recording = rows[-1], rows[:-1]
+    recorded = WarmupRows(n, len(recording))
+    for k, row in enumerate(recording):
+        if frozen and k >= len(recording) - 240:        # its last 2 h: stuck at the end of the taught ticks
+            row.values[0] = 12.5
+        recorded.append(row)
+    pipe = Pipeline(cfg)
+    pipe.warm_up_from(recorded)
+    said = []
+    import logging
+    import re
+    handler = logging.Handler()
+    handler.emit = lambda rec: said.append(rec.getMessage())
+    logger = logging.getLogger("stad.pipeline")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    peak0, rss0 = _peak_mib(resource), _rss_mib()
+    t0, c0 = time.perf_counter(), time.process_time()
+    pipe.step(live)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    taught = next((m for m in said if m.startswith("fault rules")), "")
+    ticks = re.search(r"taught on ([\d,]+) recorded ticks", taught)
+    return {"sensors": n, "warmup_ticks": warmup, "frozen_sensor": frozen,
+            "taught_ticks": int(ticks[1].replace(",", "")) if ticks else 0, "left_out": "left out" in taught, "first_live_tick_s": round(wall, 3), "first_live_tick_cpu_s": round(cpu, 3),
+            "peak_rss_mib_before": peak0, "peak_rss_mib_after": _peak_mib(resource),
+            "rss_mib_before": rss0, "rss_mib_after": _rss_mib(), "said": taught}
+
+
+def _peak_mib(resource) -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
+    """`teach_one` for each N, warm-up and frozen or not, each in a process of its own (`python -c`, this tree's
+    `agent` as PYTHONPATH gives it)."""
+    import subprocess
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info
+    out = {"bench": "faults.py teach-cost", "machine": machine_info(), "load_average_at_start":
+           [round(v, 2) for v in os.getloadavg()], "runs": []}
+    for n in sizes:
+        for warmup in warmups:
+            for frozen in (False, True):
+                code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+                        f"from faults import teach_one; print(json.dumps(teach_one({n}, {warmup}, {frozen})))")
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                out["runs"].append(run)
+                print(f"N={n} warmup {warmup} {'one frozen' if frozen else 'healthy'}: taught {run['taught_ticks']} "
+                      f"ticks{' (one left out)' if run['left_out'] else ''}: first live tick {run['first_live_tick_s']} s "
+                      f"({run['first_live_tick_cpu_s']} s CPU), peak RSS {run['peak_rss_mib_before']} → "
+                      f"{run['peak_rss_mib_after']} MiB", file=sys.stderr, flush=True)
+    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -285,6 +368,10 @@ def main(argv=None) -> int:
     b.add_argument("--tick-s", type=float, nargs="+", default=[30.0, 1.0, 0.01, 0.001])
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument("--out", default=None)
+    tc = sub.add_parser("teach-cost")
+    tc.add_argument("--sensors", type=int, nargs="+", default=[8, 64])
+    tc.add_argument("--warmup", type=int, nargs="+", default=[1000, 5000, 20000])
+    tc.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -311,6 +398,13 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "blame-cost":
         result = blame_cost(args.tick_s, args.repeats)
+        text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
+        return 0
+    if args.cmd == "teach-cost":
+        result = teach_cost(args.sensors, args.warmup)
         text = json.dumps(result, indent=2) + "\n"
         print(text, end="")
         if args.out:

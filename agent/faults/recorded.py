@@ -41,6 +41,7 @@ MAX_KEPT = 20_000           # recorded rows kept until the first live tick, at m
 KEPT_BYTES = 4 << 20        # …and their bytes, at most (n sensors: 10 n + 8 a row)
 DAY_S = 86400.0
 MAX_PASSES = 4           # teachings, each leaving out the sensors still faulty at the last one's end
+ALIVE_ROWS = 256         # while taught, `alive` is called this often (rows): the watchdog is pinged (faults15)
 
 
 class RecordedTicks:
@@ -72,9 +73,17 @@ class RecordedTicks:
                 end = k
         return max(0, end - self.ticks), end
 
-    def taught(self, new_tracker: Callable[[], FaultTracker], live_ts: float) -> tuple[FaultTracker | None, str]:
+    def taught(self, new_tracker: Callable[[], FaultTracker], live_ts: float,
+               alive: Callable[[str | None], None] | None = None) -> tuple[FaultTracker | None, str]:
         """A new tracker taught on `span(live_ts)`, and what to log; None when nothing is to be taught, or when
         every sensor was judged faulty at its end (then the rules learn from live ticks, as before).
+
+        `alive(status)` is called as each teaching starts (what it does) and every ALIVE_ROWS ticks (None): the
+        agent pings its watchdog there. Teaching is the first live tick's, after READY=1, where systemd's watchdog
+        (WatchdogSec=30) and no start timeout applies: 20,000 ticks of 8 sensors took 1.7 s CPU a teaching here
+        (bench/faults.py teach-cost), up to MAX_PASSES of them, and a gateway's CPU is several times slower —
+        before (faults15), a loop that pinged nothing for that long was killed as hung, and killed again at
+        each restart.
 
         A sensor judged faulty at the span's end is left out (its fault would be carried into live time untold):
         the rules are taught again with its readings unseen (carried, neither observed nor missing: no rule judges
@@ -90,7 +99,10 @@ class RecordedTicks:
         for teaching in range(MAX_PASSES):
             if teaching:
                 tracker = new_tracker()
-            judged = self._teach(tracker, first, end, out)
+            judged = self._teach(tracker, first, end, out, alive, (
+                f"teaching the fault rules on {end - first:,} recorded ticks" if not teaching else
+                f"teaching the fault rules again on {end - first:,} recorded ticks, {int(out.sum())} sensor(s) "
+                f"left out (teaching {teaching + 1} of at most {MAX_PASSES})"))
             still = [i for i, kind in enumerate(tracker.kind) if kind]
             if not still:
                 break
@@ -116,11 +128,15 @@ class RecordedTicks:
                        "the start is not judged until it moves)")
         return tracker, said
 
-    def _teach(self, tracker: FaultTracker, first: int, end: int, out: np.ndarray) -> int:
-        """`tracker` fed rows [first, end), the `out` sensors' readings unseen; the faults it raised."""
+    def _teach(self, tracker: FaultTracker, first: int, end: int, out: np.ndarray,
+               alive: Callable[[str | None], None] | None, status: str) -> int:
+        """`tracker` fed rows [first, end), the `out` sensors' readings unseen; the faults it raised. `alive`: called
+        with `status` first, then every ALIVE_ROWS rows (`taught`)."""
         judged = 0
         unseen = bool(out.any())
         for k in range(first, end):
+            if alive is not None and (k - first) % ALIVE_ROWS == 0:
+                alive(None if k > first else status)
             missing, carried = self.missing[k].copy(), self.carried[k].copy()
             if unseen:
                 missing &= ~out
