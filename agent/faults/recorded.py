@@ -17,10 +17,14 @@ taught on them, an afternoon's first live ticks were `spike`s (a flow's step 9×
 A recording shorter than that, a first live tick before it ends or within `faults.learn_s` (an hour) after it,
 gives its newest ticks (faults14: a live tick right after the recording was taught on the same hours a day earlier).
 A fault still open at the end of those ticks (a recording not all normal, or a sensor it has no column of: a station
-added since, README's "Adding a station") would be carried into live time untold: that sensor is left out — the
-rules taught again with its readings unseen, so it meets the live ticks as a sensor never read — and the log names
-it and why. Before (faults14), one such sensor left every sensor's rules untaught: with a station added, the
-recording's missing columns did, in faults12's own case. What is kept until the first live tick: at most a day and a warm-up of the
+added since, README's "Adding a station") would be carried into live time untold: that sensor is left out from its
+fault's start — the rules taught again with its readings from then on unseen, so it meets the live ticks as a sensor
+whose readings stopped then — and the log names it and why. Before (faults14), one such sensor left every sensor's
+rules untaught: with a station added, the recording's missing columns did, in faults12's own case. And before
+faults15 it was left out altogether, so a loop broken since before the start (held, or at zeros) was never judged
+while it stayed so: the rules had never seen it vary or leave its floor. Taught on its readings before its fault,
+it is judged on the live ticks as a loop that broke live is. Only a sensor with no reading in the ticks before its
+fault (no column; broken since before they begin) is left out altogether: nothing says what is normal for it. What is kept until the first live tick: at most a day and a warm-up of the
 recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
 faults13 — before, a `warmup.ticks` over MAX_KEPT kept that many, unbounded). A row is 10 bytes a sensor and 8 (its
 time): 18 sensors at 30-s ticks keep a day and a warm-up of 2,880, 5,760 rows, 1.1 MB (the demo with a recording:
@@ -85,32 +89,36 @@ class RecordedTicks:
         before (faults15), a loop that pinged nothing for that long was killed as hung, and killed again at
         each restart.
 
-        A sensor judged faulty at the span's end is left out (its fault would be carried into live time untold):
-        the rules are taught again with its readings unseen (carried, neither observed nor missing: no rule judges
-        or learns it), so it starts the live ticks as a sensor never read, while the others are taught
+        A sensor judged faulty at the span's end is left out from its fault's start (its fault would be carried into
+        live time untold): the rules are taught again with its readings from then on unseen (carried, neither
+        observed nor missing: no rule judges or learns it), so it is judged on the live ticks from what it read
+        before (faults15: before, left out altogether, a sensor held or at zeros since then was never judged while
+        it stayed so); with no reading before its fault's start, altogether — while the others are taught
         (faults14: before, one such sensor left every sensor untaught). Left out in turn, until none is faulty
         at the end (at most MAX_PASSES teachings)."""
         tracker = new_tracker()
         first, end = self.span(live_ts, tracker.cfg.learn_s if tracker.rules else 0.0)
         if end <= first or not tracker.rules:
             return None, ""
-        out = np.zeros(len(tracker.names), bool)       # sensors left out (unseen while taught)
+        unseen_from = np.full(len(tracker.names), end)     # each sensor's readings unseen from this row on
         why: dict[str, str] = {}
         for teaching in range(MAX_PASSES):
             if teaching:
                 tracker = new_tracker()
-            judged = self._teach(tracker, first, end, out, alive, (
+            judged = self._teach(tracker, first, end, unseen_from, alive, (
                 f"teaching the fault rules on {end - first:,} recorded ticks" if not teaching else
-                f"teaching the fault rules again on {end - first:,} recorded ticks, {int(out.sum())} sensor(s) "
-                f"left out (teaching {teaching + 1} of at most {MAX_PASSES})"))
+                f"teaching the fault rules again on {end - first:,} recorded ticks, {int((unseen_from < end).sum())} "
+                f"sensor(s) left out (teaching {teaching + 1} of at most {MAX_PASSES})"))
             still = [i for i, kind in enumerate(tracker.kind) if kind]
             if not still:
                 break
             for i in still:
-                out[i] = True
+                at = int(np.searchsorted(self.ts, tracker.start[i], side="left"))
+                began = at if at < unseen_from[i] else first    # (faulty though unseen from there: altogether)
+                unseen_from[i] = began if began > first and not self.missing[first:began, i].all() else first
                 why[tracker.names[i]] = ("no reading in them" if self.missing[first:end, i].all() else
                                          f"judged {tracker.kind[i]} since {iso(float(tracker.start[i]))} at their end")
-            if out.all():
+            if (unseen_from <= first).all():
                 break
         if still:
             return None, (f"fault rules: not taught on the recording — {', '.join(why)} judged faulty at the end of "
@@ -122,23 +130,31 @@ class RecordedTicks:
         said = (f"fault rules taught on {end - first:,} recorded ticks ({iso(float(self.ts[first]))} to "
                 f"{iso(float(self.ts[end - 1]))})"
                 + (f"; {judged} fault(s) judged and ended there, told to no one" if judged else ""))
-        if why:
-            said += ("; left out: " + ", ".join(f"{name} ({w})" for name, w in why.items())
-                     + f" — {'its' if len(why) == 1 else 'their'} rules learn from live ticks (a sensor broken since "
+        index = {name: i for i, name in enumerate(tracker.names)}
+        before = [name for name in why if unseen_from[index[name]] > first]
+        never = [name for name in why if unseen_from[index[name]] <= first]
+        if before:
+            said += ("; left out: " + ", ".join(f"{name} ({why[name]})" for name in before)
+                     + f" from then on — taught on {'its' if len(before) == 1 else 'their'} readings before it, "
+                       f"{'it is' if len(before) == 1 else 'they are'} judged on live ticks as a loop that broke live")
+        if never:
+            said += ("; left out: " + ", ".join(f"{name} ({why[name]})" for name in never)
+                     + f" — {'its' if len(never) == 1 else 'their'} rules learn from live ticks (a sensor broken since "
                        "the start is not judged until it moves)")
         return tracker, said
 
-    def _teach(self, tracker: FaultTracker, first: int, end: int, out: np.ndarray,
+    def _teach(self, tracker: FaultTracker, first: int, end: int, unseen_from: np.ndarray,
                alive: Callable[[str | None], None] | None, status: str) -> int:
-        """`tracker` fed rows [first, end), the `out` sensors' readings unseen; the faults it raised. `alive`: called
-        with `status` first, then every ALIVE_ROWS rows (`taught`)."""
+        """`tracker` fed rows [first, end), each sensor's readings unseen from its `unseen_from` row on; the faults it
+        raised. `alive`: called with `status` first, then every ALIVE_ROWS rows (`taught`)."""
         judged = 0
-        unseen = bool(out.any())
+        unseen = bool((unseen_from < end).any())
         for k in range(first, end):
             if alive is not None and (k - first) % ALIVE_ROWS == 0:
                 alive(None if k > first else status)
             missing, carried = self.missing[k].copy(), self.carried[k].copy()
             if unseen:
+                out = unseen_from <= k
                 missing &= ~out
                 carried |= out
             judged += sum(ev.event == "fault" for ev in tracker.observe(
