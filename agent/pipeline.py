@@ -199,10 +199,10 @@ class Pipeline:
             self._finish_warmup()
             self.refill_window()
 
-    def _teach_faults(self, live_ts: float) -> None:
+    def _teach_faults(self, live: Row) -> None:
         """At the first live tick after `warm_up_from`: the fault rules taught on the recording (faults12)."""
         recorded, self.recorded = self.recorded, None
-        taught, said = recorded.taught(self._new_health, live_ts, self._teaching_alive)
+        taught, said = recorded.taught(self._new_health, live, self._teaching_alive)
         if taught is not None:
             self.health = taught
         if said:
@@ -237,7 +237,7 @@ class Pipeline:
 
     def step(self, row: Row) -> TickResult:
         if self.recorded is not None:
-            self._teach_faults(row.ts)
+            self._teach_faults(row)
         if row.rebased_from is not None:
             return pipeline_time.step_rebased(self, row)
         if row.clock_moved_s is not None:

@@ -48,3 +48,16 @@ def test_a_sensor_broken_at_the_recordings_end_and_still_broken_live_is_paged(tm
     said = next(line for line in log.splitlines() if "fault rules taught on 480 recorded ticks" in line)
     assert "left out: S02_speed (judged stuck since 2026-01-05T06:0" in said, said
     assert "taught on their readings before it" in said, said      # (and judged on live ticks)
+
+
+def test_a_loop_repaired_by_the_first_live_tick_is_still_left_out_altogether(tmp_path):
+    """The same recording, the loops repaired when the live ticks begin: nothing told of them. faults15's first
+    build (left out from the fault's start whatever the live tick read) paged S04_occ a `spike` on its second live
+    tick here — its normal step learned at night, hours before its fault, against the morning's (seed 11)."""
+    held = {}
+    write(tmp_path / "clean" / "2026-01-04.csv", "2026-01-04T00:00:00Z", 32, seed=11, edit=_broken_from(30 * 120, held))
+    write(tmp_path / "live.csv", FIRST_LIVE, 2, seed=111)
+    log = agent_run(tmp_path).stderr
+    assert "left out: S02_speed (judged stuck since 2026-01-05T06:0" in log, log[-3000:]
+    told = [f for f in fault_events(tmp_path) if f["sensor"] in ("S02_speed", "S04") or f["group"] == "S04"]
+    assert told == [], told

@@ -77,7 +77,7 @@ class RecordedTicks:
                 end = k
         return max(0, end - self.ticks), end
 
-    def taught(self, new_tracker: Callable[[], FaultTracker], live_ts: float,
+    def taught(self, new_tracker: Callable[[], FaultTracker], live: Row,
                alive: Callable[[str | None], None] | None = None) -> tuple[FaultTracker | None, str]:
         """A new tracker taught on `span(live_ts)`, and what to log; None when nothing is to be taught, or when
         every sensor was judged faulty at its end (then the rules learn from live ticks, as before).
@@ -89,17 +89,22 @@ class RecordedTicks:
         before (faults15), a loop that pinged nothing for that long was killed as hung, and killed again at
         each restart.
 
-        A sensor judged faulty at the span's end is left out from its fault's start (its fault would be carried into
-        live time untold): the rules are taught again with its readings from then on unseen (carried, neither
-        observed nor missing: no rule judges or learns it), so it is judged on the live ticks from what it read
-        before (faults15: before, left out altogether, a sensor held or at zeros since then was never judged while
-        it stayed so); with no reading before its fault's start, altogether — while the others are taught
-        (faults14: before, one such sensor left every sensor untaught). Left out in turn, until none is faulty
-        at the end (at most MAX_PASSES teachings)."""
+        A sensor judged faulty at the span's end is left out (its fault would be carried into live time untold):
+        the rules are taught again with its readings unseen (carried, neither observed nor missing: no rule judges
+        or learns it) — from its fault's start when the first live tick `live` reads it as the span's last tick did
+        (the same value, or no reading in both: a loop held or at zeros through the start), so it is judged on the
+        live ticks from what it read before (faults15: before, a loop broken through the start was never judged
+        while it stayed so); altogether otherwise (repaired since: its normal of hours before its fault would be
+        stale, a `spike` on its first live steps), or with no reading before its fault's start — while the others
+        are taught (faults14: before, one such sensor left every sensor untaught). Left out in turn, until none is
+        faulty at the end (at most MAX_PASSES teachings)."""
         tracker = new_tracker()
-        first, end = self.span(live_ts, tracker.cfg.learn_s if tracker.rules else 0.0)
+        first, end = self.span(live.ts, tracker.cfg.learn_s if tracker.rules else 0.0)
         if end <= first or not tracker.rules:
             return None, ""
+        last, now = self.values[end - 1], np.asarray(live.values, float)
+        continues = np.where(self.missing[end - 1] | np.asarray(live.missing, bool),
+                             self.missing[end - 1] & np.asarray(live.missing, bool), last == now)
         unseen_from = np.full(len(tracker.names), end)     # each sensor's readings unseen from this row on
         why: dict[str, str] = {}
         for teaching in range(MAX_PASSES):
@@ -114,7 +119,7 @@ class RecordedTicks:
                 break
             for i in still:
                 at = int(np.searchsorted(self.ts, tracker.start[i], side="left"))
-                began = at if at < unseen_from[i] else first    # (faulty though unseen from there: altogether)
+                began = at if at < unseen_from[i] and continues[i] else first   # (else altogether: see above)
                 unseen_from[i] = began if began > first and not self.missing[first:began, i].all() else first
                 why[tracker.names[i]] = ("no reading in them" if self.missing[first:end, i].all() else
                                          f"judged {tracker.kind[i]} since {iso(float(tracker.start[i]))} at their end")
