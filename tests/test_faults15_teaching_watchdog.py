@@ -1,7 +1,7 @@
 """faults15: the fault rules' teaching on `warmup.replay` (faults/recorded.py, at the first live tick, after READY=1)
 pings the watchdog. It is seconds of CPU (bench/faults.py teach-cost: 20,000 ticks of 8 sensors 1.7 s a teaching
 here, up to 4 teachings; a gateway's CPU several times slower) in which the processing loop pinged nothing: under
-the shipped unit's WatchdogSec=30 a slow gateway was killed as hung at its first live tick, and at every restart.
+the shipped unit's WatchdogSec=30 a slow gateway would be killed as hung at its first live tick.
 
 A real `python -m agent run` under a fake systemd (NOTIFY_SOCKET, WATCHDOG_USEC 0.1 s: pings due every 0.05 s) on real
 files: a corridor recording of 5,000 ticks as warmup.replay, an hour of live CSV after it. Between the status that

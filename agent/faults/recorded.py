@@ -86,8 +86,7 @@ class RecordedTicks:
         agent pings its watchdog there. Teaching is the first live tick's, after READY=1, where systemd's watchdog
         (WatchdogSec=30) and no start timeout applies: 20,000 ticks of 8 sensors took 1.7 s CPU a teaching here
         (bench/faults.py teach-cost), up to MAX_PASSES of them, and a gateway's CPU is several times slower —
-        before (faults15), a loop that pinged nothing for that long was killed as hung, and killed again at
-        each restart.
+        before (faults15), a loop that pinged nothing for that long would be killed as hung.
 
         A sensor judged faulty at the span's end is left out (its fault would be carried into live time untold):
         the rules are taught again with its readings unseen (carried, neither observed nor missing: no rule judges
