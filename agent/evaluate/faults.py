@@ -91,8 +91,13 @@ def _ended(rec: dict, f: dict, whole: bool = False) -> None:
     every one, for a mate's one record of its time in the fault (`_joined`: its kind there is its last)."""
     rec["end"] = _t(f["ts"])
     judged = ((f.get("evidence") or {}).get("kinds_judged") or {}).get(rec["sensor"]) or []
-    rec["kinds"] = list(dict.fromkeys(judged[judged.index(rec["kind"]):] if rec["kind"] in judged and not whole
-                                      else [*judged, rec["kind"]] if whole else [rec["kind"], *judged]))
+    if whole:
+        kinds = [*judged, rec["kind"]]
+    elif rec["kind"] in judged:
+        kinds = judged[judged.index(rec["kind"]):]
+    else:
+        kinds = [rec["kind"], *judged]
+    rec["kinds"] = list(dict.fromkeys(kinds))
 
 
 def _kinds(rec: dict) -> list[str]:

@@ -17,15 +17,17 @@ taught on them, an afternoon's first live ticks were `spike`s (a flow's step 9×
 A recording shorter than that, a first live tick before it ends or within `faults.learn_s` (an hour) after it,
 gives its newest ticks (faults14: a live tick right after the recording was taught on the same hours a day earlier).
 A fault still open at the end of those ticks (a recording not all normal, or a sensor it has no column of: a station
-added since, README's "Adding a station") would be carried into live time untold: that sensor is left out from its
-fault's start — the rules taught again with its readings from then on unseen, so it meets the live ticks as a sensor
-whose readings stopped then — and the log names it and why. Before (faults14), one such sensor left every sensor's
-rules untaught: with a station added, the recording's missing columns did, in faults12's own case. And before
-faults15 it was left out altogether, so a loop broken since before the start (held, or at zeros) was never judged
-while it stayed so: the rules had never seen it vary or leave its floor. Taught on its readings before its fault,
-it is judged on the live ticks as a loop that broke live is. Only a sensor with no reading in the ticks before its
-fault (no column; broken since before they begin) is left out altogether: nothing says what is normal for it. What is kept until the first live tick: at most a day and a warm-up of the
-recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
+added since, README's "Adding a station") would be carried into live time untold: that sensor is left out — the
+rules taught again with its readings unseen — and the log names it and why. Before (faults14), one such sensor left
+every sensor's rules untaught: with a station added, the recording's missing columns did, in faults12's own case.
+Left out altogether, it meets the live ticks as a sensor never read, so a loop broken through the start (held, or at
+zeros) was never judged while it stayed so: the rules had never seen it vary or leave its floor. So (faults15) one
+the first live tick reads as the last taught tick did (the same value, or no reading in both) is left out only from
+its fault's start: taught on its readings before, it is judged on the live ticks as a loop that broke live is. One
+that reads otherwise (repaired since: its normal of hours before would be stale — a first build that taught every
+such sensor so paged a repaired loop's morning step a `spike` against its night-time normal) or has no reading
+before its fault (no column) is left out altogether, as before. What is kept until the first live tick: at most a
+day and a warm-up of the recording's rows, and never more than MAX_KEPT rows nor KEPT_BYTES (else its newest ticks alone, as many as fit:
 faults13 — before, a `warmup.ticks` over MAX_KEPT kept that many, unbounded). A row is 10 bytes a sensor and 8 (its
 time): 18 sensors at 30-s ticks keep a day and a warm-up of 2,880, 5,760 rows, 1.1 MB (the demo with a recording:
 peak RSS +1.1–1.3 MiB, docs/measured/faults.md's faults13 round), freed at the first live tick.
@@ -79,7 +81,7 @@ class RecordedTicks:
 
     def taught(self, new_tracker: Callable[[], FaultTracker], live: Row,
                alive: Callable[[str | None], None] | None = None) -> tuple[FaultTracker | None, str]:
-        """A new tracker taught on `span(live_ts)`, and what to log; None when nothing is to be taught, or when
+        """A new tracker taught on `span(live.ts)` (`live`: the first live tick), and what to log; None when nothing is to be taught, or when
         every sensor was judged faulty at its end (then the rules learn from live ticks, as before).
 
         `alive(status)` is called as each teaching starts (what it does) and every ALIVE_ROWS ticks (None): the
