@@ -7,6 +7,7 @@
     python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
+    python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -29,6 +30,10 @@ rules on up to `warmup.ticks` recorded ticks, once more for each sensor still fa
 them, every sensor healthy (1 teaching) or the first frozen for the recording's last 2 h (2 teachings: it is left
 out); each in a process of its own (its peak RSS its own), wall and CPU seconds of that tick, the RSS it added
 (faults15).
+`broken-start` runs `python -m agent run` (the `agent` on PYTHONPATH) on files it writes: a 32-h corridor recording
+whose S02_speed is held at one value and S04's loops read 0 from hour 30, as `warmup.replay` (480 ticks), then two
+live hours (seed + 100) with both still so (`broken`) or repaired (`repaired`); per run, whether S02_speed was paged
+`stuck` and S04 paged within 15 min of the first live tick, and every `fault` told (faults15's rule).
 """
 from __future__ import annotations
 
@@ -314,6 +319,68 @@ def _rss_mib() -> float:
         return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
+def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None:
+    """The corridor simulator's `hours` from `start` (no injected anomaly) as a replay CSV, each record's values
+    passed to `edit` first."""
+    import csv
+    from agent.alerts import iso
+    from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
+    sensors = corridor_sensors(6)
+    records = generate(SimulateConfig(scenario="corridor", seed=seed, start=start, duration_s=hours * 3600.0),
+                       sensors, 30.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *sensors])
+        for r in records:
+            values = dict(r.values)
+            edit(values)
+            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in sensors]])
+
+
+def broken_start(seed: int, variant: str, workdir: Path) -> dict:
+    """One `broken-start` run (see the module's docstring) in `workdir`."""
+    import subprocess
+    import yaml
+    from agent.sources.lines import parse_time
+    from agent.sources.simulate import corridor_sensors
+    held, seen = {}, {"k": 0}
+
+    def broken(values, on=True):
+        if on:
+            held.setdefault("S02_speed", values["S02_speed"])
+            values["S02_speed"] = held["S02_speed"]
+            values.update({f"S04_{q}": 0.0 for q in ("flow", "occ", "speed")})
+
+    def recorded(values):
+        seen["k"] += 1
+        broken(values, seen["k"] > 30 * 120)
+
+    _corridor_csv(workdir / "clean" / "day.csv", "2026-01-04T00:00:00Z", 32, seed, recorded)
+    _corridor_csv(workdir / "live.csv", "2026-01-05T08:00:00Z", 2, seed + 100,
+                  lambda values: broken(values, variant == "broken"))
+    (workdir / "agent.yaml").write_text(yaml.safe_dump({
+        "tick_s": 30.0, "topology": "corridor", "sensors": corridor_sensors(6),
+        "sources": [{"type": "replay", "path": "live.csv"}], "window": {"steps": 32, "carry_forward_s": 90},
+        "warmup": {"ticks": 480, "replay": "clean"}, "scoring": {"chain": ["numpy"]},
+        "sinks": [{"type": "jsonl", "path": "events.jsonl"}], "state_dir": "state"}))
+    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=workdir, capture_output=True,
+                         text=True, timeout=1800)
+    if run.returncode != 0:
+        raise SystemExit(f"agent run in {workdir}: exit {run.returncode}\n{run.stderr[-2000:]}")
+    faults = [f for f in map(json.loads, (workdir / "events.jsonl").read_text().splitlines()) if f["event"] == "fault"]
+    soon = parse_time("2026-01-05T08:00:00Z") + 900
+
+    def left(f):
+        return f["sensor"] in ("S02_speed", "S04") or f["group"] == "S04"
+    return {"seed": seed, "variant": variant,
+            "s02_stuck_15min": any(f["sensor"] == "S02_speed" and f["kind"] == "stuck" and parse_time(f["ts"]) <= soon
+                                   for f in faults),
+            "s04_15min": any(left(f) and f["sensor"] != "S02_speed" and parse_time(f["ts"]) <= soon for f in faults),
+            "left_out_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if left(f)],
+            "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not left(f))}
+
+
 def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
     """`teach_one` for each N, warm-up and frozen or not, each in a process of its own (`python -c`, this tree's
     `agent` as PYTHONPATH gives it)."""
@@ -372,6 +439,9 @@ def main(argv=None) -> int:
     tc.add_argument("--sensors", type=int, nargs="+", default=[8, 64])
     tc.add_argument("--warmup", type=int, nargs="+", default=[1000, 5000, 20000])
     tc.add_argument("--out", default=None)
+    bs = sub.add_parser("broken-start")
+    bs.add_argument("--seeds", type=int, nargs="+", default=list(range(19, 27)))
+    bs.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -406,6 +476,21 @@ def main(argv=None) -> int:
     if args.cmd == "teach-cost":
         result = teach_cost(args.sensors, args.warmup)
         text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
+        return 0
+    if args.cmd == "broken-start":
+        import tempfile
+        import agent
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in args.seeds:
+                for variant in ("broken", "repaired"):
+                    runs.append(broken_start(seed, variant, Path(tmp) / f"{seed}-{variant}"))
+                    print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        text = json.dumps({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent),
+                           "runs": runs}, indent=1) + "\n"
         print(text, end="")
         if args.out:
             Path(args.out).write_text(text)
