@@ -56,13 +56,14 @@ class Delivery:
         """One tick's fault events: journaled together before any sink sees them — one fsync
         however many sensors a station's power cut takes down — with the open faults as these
         events tell them, which a restart resumes. A tick on which a mate joined an open fault
-        untold is journaled too (faults/station.py `take_joined`), with the last event
-        again: a kill -9 before that fault's end must not lose the join."""
-        joined = self.pipeline.health.stations.take_joined()
-        if not events and not joined:
+        untold, or an open fault was handed over to another rule, is journaled too (faults/station.py
+        `take_rewritten`), with the last event again: a kill -9 before that fault's end must not lose the join or
+        the kind."""
+        rewritten = self.pipeline.health.stations.take_rewritten()
+        if not events and not rewritten:
             return
-        for g in joined:
-            self._told_open[g.key] = g.entry
+        for key, entry, _ in rewritten:
+            self._told_open[key] = entry
         for ev in events:
             self.fault_events[f"{ev.event} {ev.kind}"] += 1
             if ev.event != "fault_end":     # (a fault_update: the same open fault, mates joined)
@@ -71,7 +72,7 @@ class Delivery:
                 self._told_open.pop(ev.sensor, None)
         if events:
             self._fault_last = (asdict(events[-1]), [asdict(ev) for ev in events])
-        ts = events[-1].ts if events else max(t for g in joined for t in g.joined.values())    # (the join's tick)
+        ts = events[-1].ts if events else max(at for *_, at in rewritten)    # (the join's or hand-over's tick)
         last, told = self._fault_last
         self._journal("fault_journal", self.fault_journal, last, {"ts": ts, "open": dict(self._told_open), "events": told})
         for ev in events:

@@ -68,6 +68,12 @@ def _problem(f) -> str | None:
     updates = f.get("updates", 0)       # (faults13: the fault_updates told; none before them)
     if not (isinstance(updates, int) and not isinstance(updates, bool) and updates >= 0):
         return f".updates: {updates!r} is not a count"
+    judged = f.get("kinds_judged") or {}        # (review26; a sensor's own fault handed over: faults15)
+    if not isinstance(judged, dict):
+        return f".kinds_judged: expected a mapping of sensor to kinds, got {type(judged).__name__}"
+    for s, ks in judged.items():
+        if not (isinstance(ks, list) and ks and all(k in KINDS and k not in GROUPED for k in ks)):
+            return f".kinds_judged.{s}: {ks!r} is no list of sensor fault kinds"
     if f["kind"] != "station" and not joined_lone:
         return None
     kinds, joined = f.get("kinds"), f.get("joined") or {}
@@ -83,12 +89,6 @@ def _problem(f) -> str | None:
     for s, t in joined.items():
         if not is_time(t):
             return f".joined.{s}: {t!r} is not a time"
-    judged = f.get("kinds_judged") or {}        # (review26: only a sensor judged under more than one kind)
-    if not isinstance(judged, dict):
-        return f".kinds_judged: expected a mapping of sensor to kinds, got {type(judged).__name__}"
-    for s, ks in judged.items():
-        if not (isinstance(ks, list) and ks and all(k in KINDS and k not in GROUPED for k in ks)):
-            return f".kinds_judged.{s}: {ks!r} is no list of sensor fault kinds"
     return None
 
 

@@ -48,6 +48,7 @@ from .warmup import WarmupRows
 from .window import Normaliser, Row, WindowBuffer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from .config import AgentConfig
 
 log = logging.getLogger("stad.pipeline")
@@ -107,6 +108,7 @@ class Pipeline:
         self.source_map = SourceMap.of(cfg.sources, self.sensors)    # which source carries which sensor
         self.health = self._new_health()
         self.recorded: RecordedTicks | None = None     # warmup.replay's rows until the first live tick teaches them
+        self._teaching_alive = None         # …and what it calls meanwhile (`warm_up_from`: the watchdog's ping)
         self.discord = self._new_discord()      # threshold.discord_ticks: a shape never seen before
         self.warmup = WarmupRows(n, self.warmup_ticks)
         self.warmup_counted = 0     # warm-up ticks or source rows so far (warmup.counts)
@@ -178,13 +180,15 @@ class Pipeline:
             learn_flat=self.cfg.warmup.flat_sensors == "learn")
         self.warm = True
 
-    def warm_up_from(self, rows: WarmupRows) -> None:
+    def warm_up_from(self, rows: WarmupRows, alive: Callable[[str | None], None] | None = None) -> None:
         """Warm up on recorded normal rows (warmup.replay, agent/warmup.py `read_replay`: at most
         its newest `replay_max_ticks`) before live data. A recording shorter than the warm-up is
         topped up by live ticks. After a finished replay the first T live ticks only refill the
-        window (the recording's last rows are from another time) and are not scored."""
+        window (the recording's last rows are from another time) and are not scored. `alive`: called while the
+        fault rules are taught at the first live tick (faults/recorded.py `taught`: the agent's watchdog ping)."""
         # the fault rules are taught on some of these at the first live tick (its time of day: faults/recorded.py)
         self.recorded = RecordedTicks(rows, self.warmup_ticks, self.cfg.tick_s)     # (copied: the fit gives them back)
+        self._teaching_alive = alive
         self.warmup = rows
         self.warmup_counted = (len(rows) if self.cfg.warmup.counts == "ticks"
                                else int((~rows.missing & ~rows.carried).any(axis=1).sum()))
@@ -195,14 +199,16 @@ class Pipeline:
             self._finish_warmup()
             self.refill_window()
 
-    def _teach_faults(self, live_ts: float) -> None:
+    def _teach_faults(self, live: Row) -> None:
         """At the first live tick after `warm_up_from`: the fault rules taught on the recording (faults12)."""
         recorded, self.recorded = self.recorded, None
-        taught, said = recorded.taught(self._new_health, live_ts)
+        taught, said = recorded.taught(self._new_health, live, self._teaching_alive)
         if taught is not None:
             self.health = taught
         if said:
             log.info("%s", said)
+            if self._teaching_alive is not None:
+                self._teaching_alive(said)      # (the status said as the teaching ends)
 
     def _counts(self, row: Row) -> int:
         """1 when this row counts towards the warm-up: every tick, or (warmup.counts: rows) a tick
@@ -231,7 +237,7 @@ class Pipeline:
 
     def step(self, row: Row) -> TickResult:
         if self.recorded is not None:
-            self._teach_faults(row.ts)
+            self._teach_faults(row)
         if row.rebased_from is not None:
             return pipeline_time.step_rebased(self, row)
         if row.clock_moved_s is not None:

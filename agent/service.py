@@ -189,13 +189,21 @@ class Agent(Resume, Delivery):
             return
         log.info("%s", used)
         self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
-        self.pipeline.warm_up_from(rows)
+        self.pipeline.warm_up_from(rows, self._teaching_faults)
         self._after_warmup()
 
     def _reading_warmup(self, ticks: int) -> None:
         """While `warmup.replay` is read (before READY=1): systemd's start timeout is extended and
         the watchdog pinged, so a long read is not taken for a hung start (README "warm-up")."""
         self.notifier.extend(WARMUP_READ_EXTEND_S, f"warming up: {ticks:,} recorded ticks read")
+        self.notifier.ping()
+
+    def _teaching_faults(self, status: str | None) -> None:
+        """While the fault rules are taught on the recording at the first live tick (faults/recorded.py `taught`,
+        seconds of CPU, after READY=1): the watchdog pinged, so a long teaching is not taken for a hung loop
+        (faults15), and `systemctl status` says what it does."""
+        if status:
+            self.notifier.status(status)
         self.notifier.ping()
 
     # -- sources -----------------------------------------------------------------------------

@@ -6,6 +6,8 @@
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
     python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
+    python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
+    python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -22,6 +24,16 @@ differ, e.g. stuck's flatline_s / tick_s window), every variant interleaved tick
 `blame-cost` times one tick's blame (relation.py's `_blamed` and `_agrees`, on every station relation past
 half its limit: the corridor's 6) at several tick_s, their departure rings HISTORY_S / tick_s rows; the
 rescaled runs of tick-cost judge no drift within their ticks, so the blame is called directly (perf40).
+`teach-cost` times the first live tick after a warm-up on a recording (`warmup.replay`), which teaches the fault
+rules on up to `warmup.ticks` recorded ticks, once more for each sensor still faulty at their end
+(faults/recorded.py, ≤ MAX_PASSES): corridor simulator rows of N sensors at 30-s ticks, a day and a warm-up of
+them, every sensor healthy (1 teaching) or the first frozen for the recording's last 2 h (2 teachings: it is left
+out); each in a process of its own (its peak RSS its own), wall and CPU seconds of that tick, the RSS it added
+(faults15).
+`broken-start` runs `python -m agent run` (the `agent` on PYTHONPATH) on files it writes: a 32-h corridor recording
+whose S02_speed is held at one value and S04's loops read 0 from hour 30, as `warmup.replay` (480 ticks), then two
+live hours (seed + 100) with both still so (`broken`) or repaired (`repaired`); per run, whether S02_speed was paged
+`stuck` and S04 paged within 15 min of the first live tick, and every `fault` told (faults15's rule).
 """
 from __future__ import annotations
 
@@ -255,6 +267,144 @@ def blame_cost(tick_ss: list[float], repeats: int) -> dict:
     return out
 
 
+def teach_one(n: int, warmup: int, frozen: bool) -> dict:
+    """One first live tick after a warm-up on a recording (see the module's docstring): in this process."""
+    import resource
+    import numpy as np
+    from agent.config import from_dict
+    from agent.pipeline import Pipeline
+    from agent.sources.simulate import corridor_sensors
+    from agent.warmup import WarmupRows
+    tick_s, day = 30.0, 2880
+    cfg = from_dict({"tick_s": tick_s, "topology": "corridor", "sensors": corridor_sensors(-(-n // 3))[:n],
+                     "sources": [{"type": "simulate", "scenario": "corridor", "seed": 0, "start": "2026-01-05T00:00:00Z",
+                                  "duration_s": (warmup + day + 1) * tick_s, "anomaly_every_s": 1e9}],
+                     "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": warmup},
+                     "scoring": {"chain": ["numpy"]}})
+    rows = simulated_rows(cfg)
+    live, recording = rows[-1], rows[:-1]
+    recorded = WarmupRows(n, len(recording))
+    for k, row in enumerate(recording):
+        if frozen and k >= len(recording) - 240:        # its last 2 h: stuck at the end of the taught ticks
+            row.values[0] = 12.5
+        recorded.append(row)
+    pipe = Pipeline(cfg)
+    pipe.warm_up_from(recorded)
+    said = []
+    import logging
+    import re
+    handler = logging.Handler()
+    handler.emit = lambda rec: said.append(rec.getMessage())
+    logger = logging.getLogger("stad.pipeline")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    peak0, rss0 = _peak_mib(resource), _rss_mib()
+    t0, c0 = time.perf_counter(), time.process_time()
+    pipe.step(live)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    taught = next((m for m in said if m.startswith("fault rules")), "")
+    ticks = re.search(r"taught on ([\d,]+) recorded ticks", taught)
+    return {"sensors": n, "warmup_ticks": warmup, "frozen_sensor": frozen,
+            "taught_ticks": int(ticks[1].replace(",", "")) if ticks else 0, "left_out": "left out" in taught, "first_live_tick_s": round(wall, 3), "first_live_tick_cpu_s": round(cpu, 3),
+            "peak_rss_mib_before": peak0, "peak_rss_mib_after": _peak_mib(resource),
+            "rss_mib_before": rss0, "rss_mib_after": _rss_mib(), "said": taught}
+
+
+def _peak_mib(resource) -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None:
+    """The corridor simulator's `hours` from `start` (no injected anomaly) as a replay CSV, each record's values
+    passed to `edit` first."""
+    import csv
+    from agent.alerts import iso
+    from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
+    sensors = corridor_sensors(6)
+    records = generate(SimulateConfig(scenario="corridor", seed=seed, start=start, duration_s=hours * 3600.0),
+                       sensors, 30.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *sensors])
+        for r in records:
+            values = dict(r.values)
+            edit(values)
+            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in sensors]])
+
+
+def broken_start(seed: int, variant: str, workdir: Path) -> dict:
+    """One `broken-start` run (see the module's docstring) in `workdir`."""
+    import subprocess
+    import yaml
+    from agent.sources.lines import parse_time
+    from agent.sources.simulate import corridor_sensors
+    held, seen = {}, {"k": 0}
+
+    def broken(values, on=True):
+        if on:
+            held.setdefault("S02_speed", values["S02_speed"])
+            values["S02_speed"] = held["S02_speed"]
+            values.update({f"S04_{q}": 0.0 for q in ("flow", "occ", "speed")})
+
+    def recorded(values):
+        seen["k"] += 1
+        broken(values, seen["k"] > 30 * 120)
+
+    _corridor_csv(workdir / "clean" / "day.csv", "2026-01-04T00:00:00Z", 32, seed, recorded)
+    _corridor_csv(workdir / "live.csv", "2026-01-05T08:00:00Z", 2, seed + 100,
+                  lambda values: broken(values, variant == "broken"))
+    (workdir / "agent.yaml").write_text(yaml.safe_dump({
+        "tick_s": 30.0, "topology": "corridor", "sensors": corridor_sensors(6),
+        "sources": [{"type": "replay", "path": "live.csv"}], "window": {"steps": 32, "carry_forward_s": 90},
+        "warmup": {"ticks": 480, "replay": "clean"}, "scoring": {"chain": ["numpy"]},
+        "sinks": [{"type": "jsonl", "path": "events.jsonl"}], "state_dir": "state"}))
+    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=workdir, capture_output=True,
+                         text=True, timeout=1800)
+    if run.returncode != 0:
+        raise SystemExit(f"agent run in {workdir}: exit {run.returncode}\n{run.stderr[-2000:]}")
+    faults = [f for f in map(json.loads, (workdir / "events.jsonl").read_text().splitlines()) if f["event"] == "fault"]
+    soon = parse_time("2026-01-05T08:00:00Z") + 900
+
+    def left(f):
+        return f["sensor"] in ("S02_speed", "S04") or f["group"] == "S04"
+    return {"seed": seed, "variant": variant,
+            "s02_stuck_15min": any(f["sensor"] == "S02_speed" and f["kind"] == "stuck" and parse_time(f["ts"]) <= soon
+                                   for f in faults),
+            "s04_15min": any(left(f) and f["sensor"] != "S02_speed" and parse_time(f["ts"]) <= soon for f in faults),
+            "left_out_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if left(f)],
+            "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not left(f))}
+
+
+def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
+    """`teach_one` for each N, warm-up and frozen or not, each in a process of its own (`python -c`, this tree's
+    `agent` as PYTHONPATH gives it)."""
+    import subprocess
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info
+    out = {"bench": "faults.py teach-cost", "machine": machine_info(), "load_average_at_start":
+           [round(v, 2) for v in os.getloadavg()], "runs": []}
+    for n in sizes:
+        for warmup in warmups:
+            for frozen in (False, True):
+                code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+                        f"from faults import teach_one; print(json.dumps(teach_one({n}, {warmup}, {frozen})))")
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                out["runs"].append(run)
+                print(f"N={n} warmup {warmup} {'one frozen' if frozen else 'healthy'}: taught {run['taught_ticks']} "
+                      f"ticks{' (one left out)' if run['left_out'] else ''}: first live tick {run['first_live_tick_s']} s "
+                      f"({run['first_live_tick_cpu_s']} s CPU), peak RSS {run['peak_rss_mib_before']} → "
+                      f"{run['peak_rss_mib_after']} MiB", file=sys.stderr, flush=True)
+    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -285,6 +435,13 @@ def main(argv=None) -> int:
     b.add_argument("--tick-s", type=float, nargs="+", default=[30.0, 1.0, 0.01, 0.001])
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument("--out", default=None)
+    tc = sub.add_parser("teach-cost")
+    tc.add_argument("--sensors", type=int, nargs="+", default=[8, 64])
+    tc.add_argument("--warmup", type=int, nargs="+", default=[1000, 5000, 20000])
+    tc.add_argument("--out", default=None)
+    bs = sub.add_parser("broken-start")
+    bs.add_argument("--seeds", type=int, nargs="+", default=list(range(19, 27)))
+    bs.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -312,6 +469,28 @@ def main(argv=None) -> int:
     if args.cmd == "blame-cost":
         result = blame_cost(args.tick_s, args.repeats)
         text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
+        return 0
+    if args.cmd == "teach-cost":
+        result = teach_cost(args.sensors, args.warmup)
+        text = json.dumps(result, indent=2) + "\n"
+        print(text, end="")
+        if args.out:
+            Path(args.out).write_text(text)
+        return 0
+    if args.cmd == "broken-start":
+        import tempfile
+        import agent
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in args.seeds:
+                for variant in ("broken", "repaired"):
+                    runs.append(broken_start(seed, variant, Path(tmp) / f"{seed}-{variant}"))
+                    print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        text = json.dumps({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent),
+                           "runs": runs}, indent=1) + "\n"
         print(text, end="")
         if args.out:
             Path(args.out).write_text(text)

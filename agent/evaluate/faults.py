@@ -17,7 +17,13 @@ labels, the agent's alerts and its fault events:
   lasts (or within the tolerance after; a fault already open when it starts counts at once);
   time to detect = decision − start, also in ticks; `kind_matches` counts reports whose kind is
   the one the injected fault should get (SIM_TO_FAULT). A fault reported on a sensor with no
-  injected fault then is a false fault report.
+  injected fault then is a false fault report. A fault handed over (faults14: its condition gone
+  while another rule judged the sensor, it went on under that rule's kind; its fault_end lists
+  them, in order, in evidence.kinds_judged) is still one decision, of the kind it was told, but
+  its kind matches an injected fault of any kind it was judged as (faults15: before, an injected
+  stuck inside a `missing` fault handed over to `stuck` counted as a kind mismatch). Its fault
+  events do not say when it was handed over, so such a match's time to detect is the fault's
+  decision, as for any fault already open when an injected one starts.
 
 A simulator spike (a few single-tick outliers on one sensor) should be reported as a `spike`
 fault; its neighbours do not show it.
@@ -67,7 +73,7 @@ def reported_faults(faults: list[dict]) -> list[dict]:
             out.append(rec)
             open_[f["sensor"]] = rec
         elif f.get("event") == "fault_end" and f["sensor"] in open_:
-            open_.pop(f["sensor"])["end"] = _t(f["ts"])
+            _ended(open_.pop(f["sensor"]), f)
             _joined(f, out)
         elif "state" in f:                        # sensor events of agents before fault events
             if f["state"] in ("missing", "stuck"):
@@ -79,13 +85,35 @@ def reported_faults(faults: list[dict]) -> list[dict]:
     return out
 
 
+def _ended(rec: dict, f: dict, whole: bool = False) -> None:
+    """A decision `rec` ended by the fault_end `f`: its end, and every kind it was judged as from its own on
+    (`kinds`: evidence.kinds_judged of its sensor, faults14's hand-over; only its own kind when none) — `whole`:
+    every one, for a mate's one record of its time in the fault (`_joined`: its kind there is its last)."""
+    rec["end"] = _t(f["ts"])
+    judged = ((f.get("evidence") or {}).get("kinds_judged") or {}).get(rec["sensor"]) or []
+    if whole:
+        kinds = [*judged, rec["kind"]]
+    elif rec["kind"] in judged:
+        kinds = judged[judged.index(rec["kind"]):]
+    else:
+        kinds = [rec["kind"], *judged]
+    rec["kinds"] = list(dict.fromkeys(kinds))
+
+
+def _kinds(rec: dict) -> list[str]:
+    """The kinds decision `rec` was judged as (`_ended`): its own alone while it is open."""
+    return rec.get("kinds") or [rec["kind"]]
+
+
 def _joined(f: dict, out: list[dict]) -> None:
     """The mates that joined a lone fault (faults/station.py; evidence.joined on its fault_end): each decided
     when it joined, ended at its end."""
     evidence = f.get("evidence") or {}
     kinds, end = evidence.get("kinds") or {}, _t(f["ts"])
     for s, at in (evidence.get("joined") or {}).items():
-        out.append({"sensor": s, "kind": kinds.get(s, f["kind"]), "ts": _t(at), "start": _t(at), "end": end})
+        rec = {"sensor": s, "kind": kinds.get(s, f["kind"]), "ts": _t(at), "start": _t(at), "end": end}
+        _ended(rec, f, whole=True)
+        out.append(rec)
 
 
 def _station(f: dict, out: list[dict], open_: dict) -> None:
@@ -109,7 +137,7 @@ def _station(f: dict, out: list[dict], open_: dict) -> None:
             out.append(rec)
             open_[s] = rec
         if f.get("event") == "fault_end" and s in open_:
-            open_.pop(s)["end"] = _t(f["ts"])
+            _ended(open_.pop(s), f)
 
 
 def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s: float, tolerance_s: float,
@@ -153,7 +181,7 @@ def score_run(events: list[dict], alerts: list[dict], faults: list[dict], tick_s
         if hits:
             first = min(hits, key=lambda f: f["ts"])
             k["reported"] += 1
-            k["kind_matches"] += first["kind"] == SIM_TO_FAULT.get(kind)
+            k["kind_matches"] += SIM_TO_FAULT.get(kind) in _kinds(first)
             k["ttd_s"].append(max(0.0, first["ts"] - s))
     false_faults = [f for f in decided if f["ts"] >= scored_from and not any(
         t == f["sensor"] and s <= f["ts"] <= e + tolerance_s for _, t, s, e in injected)]

@@ -43,7 +43,11 @@ fault, with its mates once one joined). That journal entry has one writer: the `
 Grouped here, which the fault's event hands to delivery (FaultEvent.open_entry) and which grows in place
 as mates join — so every journal write after a join carries the mate (before, the entry was copied from
 the `fault` event and a joined mate, missing from it, was told again on its own after a crash). A join is
-journaled when it happens (`take_joined`: no event tells it). What `entries` gives a restart is a copy,
+journaled when it happens (`take_rewritten`: no event tells it), and so is a hand-over (a fault's sensor judged
+by another rule as its own condition goes: tracker._hand_over, `judged_as`) — a station's or lone fault's entry
+rewritten with the kind, a sensor's own fault's given `kinds_judged` (faults15: before, a hand-over reached the
+journal only with the next join or end, so after a kill -9 the resumed fault was the old kind again and its end
+listed that kind alone). What `entries` gives a restart is a copy,
 since the ticks a restart steps again untold (the last run told them) must not change what was told;
 past them, delivery holds the dicts themselves again (faults7: before, a mate joining a fault resumed from a
 restart reached the journal only with that fault's end, and a second crash meanwhile told it again).
@@ -114,7 +118,8 @@ class StationFaults:
 
     def __init__(self):
         self.open: dict[str, Grouped] = {}        # fault_id → its station or lone fault
-        self.joined_now: list[Grouped] = []       # those a mate joined since delivery last took them (`take_joined`)
+        self.rewritten: list[tuple[str, dict, float]] = []  # (journal key, entry, tick) of open faults changed
+        #                                       untold (a join, a hand-over) since delivery last took them (`take_rewritten`)
         self.louder: list[FaultEvent] = []        # silences a mate's own kind joined, for the alerts (`take_louder`)
 
     def started(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
@@ -149,7 +154,7 @@ class StationFaults:
         return out
 
     def _join(self, g: Grouped, evs: list[FaultEvent], tr, ts: float) -> FaultEvent:
-        """Mates decided at `ts` join the open station or lone fault `g` (journaled: `take_joined`): its
+        """Mates decided at `ts` join the open station or lone fault `g` (journaled: `take_rewritten`): its
         `fault_update`; one with a kind of its own joining a silence makes it louder for the alerts (`take_louder`)."""
         silent = only_silences(g.kinds.values())     # (as its told event: FaultEvent.silent)
         again = [ev.sensor for ev in evs if ev.sensor in g.sensors]
@@ -158,7 +163,7 @@ class StationFaults:
             g.joined[ev.sensor] = ts
         g.updates += 1
         g.sync()
-        self.joined_now.append(g)
+        self.rewritten.append((g.key, g.entry, ts))
         loud = [ev for ev in evs if not ev.silent()]
         if silent and loud:
             told = self.event(g, "fault", ts, {}, tr)
@@ -206,12 +211,13 @@ class StationFaults:
         told.kept = g.entry
         return told
 
-    def take_joined(self) -> list[Grouped]:
-        """The faults a mate joined since the last call: the fault journal must hold a join at once (agent/delivery.py
-        writes it), else a kill -9 before the fault's end lost it and the mate, judged again after the restart, was
-        told on its own (faults7)."""
-        joined, self.joined_now = self.joined_now, []
-        return joined
+    def take_rewritten(self) -> list[tuple[str, dict, float]]:
+        """(journal key, entry, tick) of the open faults a mate joined or that were handed over since the last call:
+        the fault journal must hold them at once (agent/delivery.py writes it), else a kill -9 before the fault's end
+        lost a join — the mate, judged again after the restart, was told on its own (faults7) — or a hand-over — the
+        fault resumed as its old kind, its end listing that kind alone (faults15)."""
+        rewritten, self.rewritten = self.rewritten, []
+        return rewritten
 
     def take_louder(self) -> list[FaultEvent]:
         """For the alerts (agent/pipeline_faults.py `tell_alert`), those of the faults still open that a mate's join
@@ -223,13 +229,18 @@ class StationFaults:
         louder, self.louder = self.louder, []
         return [f for f in louder if f.fault_id in self.open]
 
-    def judged_as(self, fault_id: str, sensor: str, kind: str) -> None:
-        """A sensor of the open fault `fault_id`, its own condition gone, judged `kind` by another rule: it stays in
-        the fault (tracker._hand_over, faults14), the kind kept as a sensor decided again under another kind is."""
+    def judged_as(self, fault_id: str, sensor: str, kind: str, entry: dict, ts: float) -> None:
+        """A sensor of the open fault `fault_id`, its own condition gone, judged `kind` by another rule at `ts`: it
+        stays in the fault (tracker._hand_over, faults14), the kind kept as a sensor decided again under another kind
+        is; journaled at once (`take_rewritten`): a station's or lone fault's entry, else the sensor's own fault's
+        `entry` (the tracker's, with its `kinds_judged`)."""
         g = self.open.get(fault_id)
         if g is not None and sensor in g.sensors:
             self._judged(g, sensor, kind)
             g.sync()
+            self.rewritten.append((g.key, g.entry, ts))
+        else:
+            self.rewritten.append((sensor, entry, ts))
 
     @classmethod
     def _hold(cls, g: Grouped, ev: FaultEvent, tr) -> None:
@@ -311,7 +322,7 @@ class StationFaults:
         its source's `missing`) in a group with mates — whether mates joined it or not: one resumed from the
         journal alone could not be joined before (faults7), so a mate judged faulty within `station_join_s`
         after the restart was a second page."""
-        self.open, self.joined_now, self.louder = {}, [], []
+        self.open, self.rewritten, self.louder = {}, [], []
         names = set(tr.names)
         out = {name: f for name, f in opened.items() if f["kind"] != KIND}
         for key, f in opened.items():
@@ -326,7 +337,9 @@ class StationFaults:
             self.open[g.fault_id] = g
             for s in g.sensors:
                 if s in names and s not in out and g.kinds.get(s):
-                    out[s] = {"fault_id": g.fault_id, "kind": g.kinds[s], "start": g.start, "group": g.group}
+                    out[s] = {"fault_id": g.fault_id, "kind": g.kinds[s], "start": g.start, "group": g.group,
+                              **({"kinds_judged": {s: judged_path(g.kinds_judged[s], g.kinds[s])}}
+                                 if s in g.kinds_judged else {})}
         return out
 
     def restart_end(self, key: str, f: dict, ts: float, tr, summary: str) -> FaultEvent:
@@ -345,6 +358,12 @@ class StationFaults:
         for g in state or []:
             grouped = _grouped(str(g["group"]), g, head=str(g.get("head") or ""))
             self.open[grouped.fault_id] = grouped
+
+
+def judged_path(judged: list[str], kind: str) -> list[str]:
+    """A Grouped sensor's `kinds_judged` (each kind once) and its kind now as the tracker's hand-over says them
+    (`[*was, kind]`: the kinds before, once each, then its kind now), which FaultTracker.resume_open reads."""
+    return [*(judged if judged[-1] != kind else judged[:-1]), kind]
 
 
 def _grouped(group: str, f: dict, head: str = "") -> Grouped:

@@ -311,20 +311,20 @@ class FaultTracker:
                 if r is None:
                     events.append(self._end(i, t.ts, "cleared"))
                 else:
-                    self._hand_over(i, kinds[r])
+                    self._hand_over(i, kinds[r], t.ts)
                     handed.append(i)
         if handed:
             self._kinds_changed(handed)
         return self._ended(events, t.ts) if events else events
 
-    def _hand_over(self, i: int, kind: str) -> None:
+    def _hand_over(self, i: int, kind: str, ts: float) -> None:
         """Sensor i's fault goes on as `kind` (judged by that rule now): its id, start and told kind kept, its clear
         counted afresh as a new fault's would be, the kinds it was judged before in `was` (its fault_end says them;
-        a station's or lone fault's `kinds_judged` too)."""
+        a station's or lone fault's `kinds_judged` too); journaled at once (faults15: StationFaults.take_rewritten)."""
         self.was[i] = tuple(dict.fromkeys((*self.was[i], self.kind[i])))
         self.kind[i] = kind
         self.clear.ticks[i] = 0
-        self.stations.judged_as(self.ids[i], self.names[i], kind)
+        self.stations.judged_as(self.ids[i], self.names[i], kind, self.open_entry(i), ts)
 
     def told_kind(self, i: int) -> str:
         """The kind sensor i's open fault was told as (its first, when handed over since: `_hand_over`)."""
@@ -451,10 +451,15 @@ class FaultTracker:
         """sensor → {fault_id, kind, start, group} of every open fault, and source → the same with its
         `sensors` for an open source fault (whose sensors' missing it stands for: not listed apart)."""
         held = self.sources.open.keys() | self.stations.open.keys()
-        return {**{self.names[i]: {"fault_id": self.ids[i], "kind": self.told_kind(i), "start": float(self.start[i]),
-                                   "group": self.ctx.groups[i]}
-                   for i in np.flatnonzero(self.faulty) if self.ids[i] not in held},
+        return {**{self.names[i]: self.open_entry(i) for i in np.flatnonzero(self.faulty) if self.ids[i] not in held},
                 **self.sources.entries(), **self.stations.entries()}
+
+    def open_entry(self, i: int) -> dict:
+        """Sensor i's own open fault as the fault journal keeps it; handed over, every kind it was judged, its kind
+        now the last (`kinds_judged`, as its fault_end will say them: faults15)."""
+        was = self.was[i]
+        return {"fault_id": self.ids[i], "kind": self.told_kind(i), "start": float(self.start[i]),
+                "group": self.ctx.groups[i], **({"kinds_judged": {self.names[i]: [*was, self.kind[i]]}} if was else {})}
 
     def resume_open(self, open_faults: dict[str, dict]) -> None:
         """Make the open faults those of the fault journal (newer than the checkpoint this tracker
@@ -473,7 +478,10 @@ class FaultTracker:
                 continue
             if self.ids[i] != f["fault_id"]:
                 self.clear.ticks[i] = 0
-            if not (self.ids[i] == f["fault_id"] and self.was[i] and self.was[i][0] == f["kind"]):
+            judged = (f.get("kinds_judged") or {}).get(name)
+            if judged:          # handed over before the journal was written: its kind now, the kinds before (faults15)
+                self.kind[i], self.was[i] = judged[-1], tuple(dict.fromkeys(judged[:-1]))
+            elif not (self.ids[i] == f["fault_id"] and self.was[i] and self.was[i][0] == f["kind"]):
                 self.kind[i], self.was[i] = f["kind"], ()        # (else handed over since it was told: kept)
             self.start[i], self.ids[i] = f["start"], f["fault_id"]
         self._kinds_changed()
@@ -510,7 +518,8 @@ class FaultTracker:
             seq = 1 + int(f.get("updates") or 0)    # (a lone fault mates joined: after its fault_updates, faults13)
             out.append(FaultEvent(fault_id=f["fault_id"], seq=seq, event="fault_end", node=self.node, site=self.site,
                                   sensor=name, group=str(f.get("group", "")), kind=f["kind"], ts=ts,
-                                  start=f["start"], end=ts, evidence={"summary": END_SUMMARY["restart"]},
+                                  start=f["start"], end=ts, evidence={"summary": END_SUMMARY["restart"], **(
+                                      {"kinds_judged": f["kinds_judged"]} if f.get("kinds_judged") else {})},
                                   reason="restart"))
         return out
 
