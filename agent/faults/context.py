@@ -110,7 +110,10 @@ class Normal:
         # Ticks learned since this object's statistics were last set whole (a restore starts a new
         # `era`): how far a cached bound on them (spike.py's screen) may have moved.
         self.learns, self.era = 0, object()
-        self._size = None                        # relative_step's size floor for the mean as it stands
+        # relative_step's size floor for the mean as it stands, and the divisor, in kept rows (no temporaries; perf76)
+        self._size = np.zeros(n)
+        self._size_now = False                   # _size holds the floor for the mean as it stands
+        self._divisor = np.zeros(n)
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray, unchanged: np.ndarray | None = None,
@@ -161,7 +164,7 @@ class Normal:
                 has_step = step_ok if every else learn if all_steps else learn & step_ok
                 new += rows
                 fnp.copyto(rows, new, where=self._learned_rows(has_step, learn))
-            self._size = None
+            self._size_now = False
             if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()
             else:
@@ -179,7 +182,7 @@ class Normal:
         self._rel_of = None
         x0 = fnp.where(learn, x, 0.0)
         self.mean += a * (x0 - self.mean)
-        self._size = None
+        self._size_now = False
         has_step = learn & step_ok if all_known else learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
@@ -221,10 +224,16 @@ class Normal:
         """|Δx| over the reading's size (at least 1 % of its normal size, the mean as it stands): steady
         for a sensor whose noise grows with its level, so a quiet night is not mistaken for a flatline.
         Into `out` if given. Kept for this tick's learn (stuck's call: one division a tick, not two)."""
-        if self._size is None:     # it follows the mean: computed once a tick (the first call after learn)
-            self._size = np.maximum(_PERCENT * np.abs(self.mean), _TINY)
+        size = self._size
+        if not self._size_now:     # it follows the mean: computed once a tick (the first call after learn)
+            # (max(1 % × |mean|, tiny): the same ufuncs in its kept row, by their names, not the operators; perf76)
+            np.multiply(_PERCENT, np.absolute(self.mean, size), size)
+            np.maximum(size, _TINY, out=size)
+            self._size_now = True
         self._rel_of = (step, x)
-        self._rel = np.divide(step, np.maximum(np.abs(x), self._size), out)
+        divisor = np.absolute(x, self._divisor)
+        np.maximum(divisor, size, out=divisor)
+        self._rel = np.divide(step, divisor, out)
         return self._rel
 
     def _relative(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -244,6 +253,6 @@ class Normal:
                 getattr(self, k)[:] = np.asarray(v, float)
         self._rate_floor = self._all_learned = False
         self.learns, self.era = 0, object()
-        self._size = None
+        self._size_now = False
         self._rel_of = self._rel = None
         self._learned()
