@@ -12,7 +12,8 @@ import numpy as np
 from .. import fastnp as fnp
 from ..topology import group_of, neighbours, quantity_of
 
-_ZERO, _PERCENT, _TINY = fnp.const(0.0), fnp.const(0.01), fnp.const(1e-9)     # (per-tick operands: fastnp.const)
+SIZE_SHARE = 0.01               # relative_step's size floor: this share of the sensor's normal |level|
+_ZERO, _PERCENT, _TINY = fnp.const(0.0), fnp.const(SIZE_SHARE), fnp.const(1e-9)     # (per-tick operands: fastnp.const)
 MIN_LEARNED_TICKS = 30          # rules that compare with normal behaviour wait for this much of it
 # What a checkpoint keeps of Normal. (Older checkpoints also hold "var", a variance of the
 # level that nothing had read since the rules stopped using `sd`: no longer learned, ignored.)
@@ -110,7 +111,11 @@ class Normal:
         # Ticks learned since this object's statistics were last set whole (a restore starts a new
         # `era`): how far a cached bound on them (spike.py's screen) may have moved.
         self.learns, self.era = 0, object()
-        self._size = None                        # relative_step's size floor for the mean as it stands
+        # relative_step's size floor for the mean as it stands, and the divisor, in kept rows (no temporaries; perf76)
+        self._size = np.zeros(n)
+        self._size_now = False                   # _size holds the floor for the mean as it stands
+        self._divisor = np.zeros(n)
+        self._over_x = None                      # the readings above_size found over the floor this tick (None: none)
 
     def learn(self, x: np.ndarray, learn: np.ndarray, step: np.ndarray, step_ok: np.ndarray,
               at_floor: np.ndarray, counted: np.ndarray, unchanged: np.ndarray | None = None,
@@ -161,7 +166,7 @@ class Normal:
                 has_step = step_ok if every else learn if all_steps else learn & step_ok
                 new += rows
                 fnp.copyto(rows, new, where=self._learned_rows(has_step, learn))
-            self._size = None
+            self._size_now, self._over_x = False, None
             if every and self._rate_floor and self._all_learned:     # (nothing reads the count until state())
                 self._count.add_one()
             else:
@@ -179,7 +184,7 @@ class Normal:
         self._rel_of = None
         x0 = fnp.where(learn, x, 0.0)
         self.mean += a * (x0 - self.mean)
-        self._size = None
+        self._size_now, self._over_x = False, None
         has_step = learn & step_ok if all_known else learn & step_ok & known
         b = a * has_step
         self.abs_step += b * (fnp.where(has_step, step, 0.0) - self.abs_step)
@@ -221,11 +226,34 @@ class Normal:
         """|Δx| over the reading's size (at least 1 % of its normal size, the mean as it stands): steady
         for a sensor whose noise grows with its level, so a quiet night is not mistaken for a flatline.
         Into `out` if given. Kept for this tick's learn (stuck's call: one division a tick, not two)."""
-        if self._size is None:     # it follows the mean: computed once a tick (the first call after learn)
-            self._size = np.maximum(_PERCENT * np.abs(self.mean), _TINY)
+        size = self.size()
         self._rel_of = (step, x)
-        self._rel = np.divide(step, np.maximum(np.abs(x), self._size), out)
+        if x is self._over_x:      # (every reading over the floor: |x| is x, and the larger; above_size)
+            self._rel = np.divide(step, x, out)
+            return self._rel
+        divisor = np.absolute(x, self._divisor)
+        np.maximum(divisor, size, out=divisor)
+        self._rel = np.divide(step, divisor, out)
         return self._rel
+
+    def size(self) -> np.ndarray:
+        """relative_step's size floor, max(SIZE_SHARE × |mean|, tiny), for the mean as it stands: computed once a
+        tick (the first call after learn), into a kept row (read it, never keep it)."""
+        size = self._size
+        if not self._size_now:
+            # (the same ufuncs in its kept row, by their names, not the operators; perf76)
+            np.multiply(_PERCENT, np.absolute(self.mean, size), size)
+            np.maximum(size, _TINY, out=size)
+            self._size_now = True
+        return size
+
+    def above_size(self, x: np.ndarray) -> bool:
+        """Every reading of `x` over its size floor (size(): a NaN is not). Then relative_step of this tick's
+        `x` divides by x itself — |x| is x, and the larger of it and the floor: the same bits — and the tracker
+        knows no sensor at its floor (tracker.py: dead.AT_FLOOR × the level is at most the floor)."""
+        over = fnp.count_nonzero(np.greater(x, self.size())) == x.size
+        self._over_x = x if over else None
+        return over
 
     def _relative(self, step: np.ndarray, x: np.ndarray) -> np.ndarray:
         """relative_step(step, x) as this tick's first call made it (the same arrays: the tick's), or
@@ -244,6 +272,6 @@ class Normal:
                 getattr(self, k)[:] = np.asarray(v, float)
         self._rate_floor = self._all_learned = False
         self.learns, self.era = 0, object()
-        self._size = None
+        self._size_now, self._over_x = False, None
         self._rel_of = self._rel = None
         self._learned()

@@ -56,15 +56,15 @@ class DriftSteady:
             rel = vouched = None
         last = self._recent_rows[self.head]         # (recent[head]: its kept view, as observe)
         gap = np.subtract(med, last, self._tmp_a)       # (|med − last| in a scratch row: no temporaries)
-        abrupt = np.abs(gap, gap) > self._abrupt
+        abrupt = np.greater(np.absolute(gap, gap), self._abrupt)    # (the ufuncs by name, not the operators; perf76)
         last[...] = med
         self.head = (self.head + 1) % self.abrupt_runs
         seen = self._seen(has, abrupt)      # (no sensor faulty: restart is abrupt)
         all_seen = self._running_mean(seen, med)
         dev = np.subtract(self.mean_e, self.base_e, self._level_step)
-        departure = dev / np.sqrt(self.d2, self._tmp_a)     # (the root in a scratch row)
+        departure = np.divide(dev, np.sqrt(self.d2, self._tmp_a))     # (the root in a scratch row)
         self.departure = departure if all_seen else fnp.where(seen, departure, _ZERO)     # (every row judged)
-        size = np.abs(self.departure)
+        size = np.absolute(self.departure)
         # Any row past the rise's share, past half the limit: the largest |departure| past either (argmax:
         # ~0.5 µs against ~1.4 for two comparisons and counts); a NaN among them (argmax picks it), by the counts.
         top = float(size[size.argmax()])

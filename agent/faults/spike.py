@@ -96,7 +96,7 @@ class Spike:
             self.seen_before = t.observed.copy()
         under = self._under
         if (under is not None and normal.learns - self._under_at <= SCREEN_TICKS and normal.era is self._under_era
-                and not fnp.count_nonzero(t.step > under)):
+                and not fnp.count_nonzero(np.greater(t.step, under))):      # (the ufunc, not `>`; perf76)
             return self._calm(consecutive, t)       # (a NaN step compares False: it is never a jump either)
         # Its usual change when it changes at all: a coarse (quantised) sensor moves by whole steps.
         moving = _ONE - normal.repeat
