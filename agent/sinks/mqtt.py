@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
-from ..broker import BrokerConfig, topic_name_problem
+from ..broker import MQTT_STRING_BYTES, BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..json_safe import json_safe
 from ..plugins import Plugin
@@ -106,6 +106,13 @@ class MqttSinkConfig(SinkConfig):
         problem = topic_name_problem(self.prefix, levels=True)
         return [("prefix", problem)] if problem else []
 
+    def topic_problems(self, site: str, node: str) -> list[tuple[str, str]]:
+        if not all(isinstance(part, str) and not topic_name_problem(part, levels) for part, levels in
+                   ((self.prefix, True), (site, False), (node, False))):
+            return []                   # already reported
+        problem = topic_length_problem(self.prefix, site, node)
+        return [("prefix", problem)] if problem else []
+
     def mqtt_client(self, site: str, node: str) -> tuple[str, int, str] | None:
         b = self.broker
         return (b.host, b.port, self.client_id(site, node)) if isinstance(b, BrokerConfig) else None
@@ -137,12 +144,30 @@ def encode_json(obj) -> str:
 
 
 def topic_base(prefix: str, site: str, node: str) -> str:
-    """`<prefix>/<site>/<node>`; the config's load has refused names that cannot be used (topic_name_problem)."""
+    """`<prefix>/<site>/<node>`; the config's load has refused names that cannot be used (topic_name_problem) and
+    topics longer than MQTT carries (topic_length_problem)."""
     for what, part, levels in (("prefix", prefix, True), ("node.site", site, False), ("node.id", node, False)):
         problem = topic_name_problem(part, levels)
         if problem:
             raise ValueError(f"MQTT sink: {what} {problem}")
+    problem = topic_length_problem(prefix, site, node)
+    if problem:
+        raise ValueError(f"MQTT sink: prefix: {problem}")
     return f"{prefix}/{site}/{node}"
+
+
+def topic_length_problem(prefix: str, site: str, node: str) -> str | None:
+    """Why the sink's longest topic, `<prefix>/<site>/<node>/feedback/result`, cannot go into an MQTT packet (a topic
+    is an MQTT string: 65,535 bytes at most), or None. Unchecked (review40: a prefix of 70,000 bytes), check-config
+    said ok and paho packed the CONNECT's Last Will topic with a struct error in its network thread, which then
+    ended: the sink never connected, said no outage, and every alert waited in the outbox for good."""
+    longest = f"{prefix}/{site}/{node}/{max(PUBLISHED, key=len)}"
+    size = len(longest.encode("utf-8", "surrogatepass"))
+    if size <= MQTT_STRING_BYTES:
+        return None
+    return (f"the topics built from it are too long for MQTT: {longest[:40]}… is {size:,} bytes (prefix "
+            f"{len(prefix.encode('utf-8', 'surrogatepass')):,}, node.site {len(site.encode('utf-8', 'surrogatepass')):,}, "
+            f"node.id {len(node.encode('utf-8', 'surrogatepass')):,}); MQTT carries at most {MQTT_STRING_BYTES:,}")
 
 
 class MqttSink(Sink):
