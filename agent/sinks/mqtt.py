@@ -230,6 +230,9 @@ class MqttSink(Sink):
         self._refusing: dict[str, tuple[str, int]] = {}  # topic -> (its last refusal, events refused since)
         self.refused_topics: dict[str, str] = {}     # status/health/feedback result topic -> the broker's reason
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
+        # monotonic time of the last PUBACK of an outbox event, or of the first event handed while none was in flight
+        self._acked_at = 0.0
+        self._unacked_said = False           # a broker acknowledging nothing is said: once, until it acknowledges
         self._next_checkpoint = 0.0
         self.feedback_results_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
@@ -369,6 +372,7 @@ class MqttSink(Sink):
                     self._flush_acks()
                     self._checkpoint()
                     self.reporter.settle()
+                self._check_unacknowledged()
                 self._pump()
             except Exception:  # noqa: BLE001 — the worker must outlive one bad message
                 log.exception("MQTT sink worker failed on message kind %d", kind)
@@ -404,11 +408,37 @@ class MqttSink(Sink):
         """A status, health or feedback result (QoS 1): its PUBACK is looked at (_on_other_ack)."""
         self._others[self.client.publish(topic, payload, qos=1, retain=retain, properties=properties).mid] = topic
 
+    def _check_unacknowledged(self) -> None:
+        """A broker that takes every PUBLISH and acknowledges none — its store stuck, a proxy that keeps the connection
+        and loses what goes through it — while it answers the keep-alive: the events in flight (at most WINDOW) waited
+        for good, nothing more was sent, and nothing said so (health: connected; review40). MQTT sends an
+        unacknowledged PUBLISH again only on a new connection: after keepalive_s with none of them acknowledged, the
+        connection is closed from this side (ConnectionReporter.drop) and they go out again after the reconnect, as
+        replays. Said once, until the broker acknowledges again."""
+        if not (self._connected and self._mids):
+            return
+        waited = time.monotonic() - self._acked_at
+        if waited < self.cfg.broker.keepalive_s:
+            return
+        if not self._unacked_said:
+            self._unacked_said = True
+            log.warning("MQTT alerts: broker %s:%d has acknowledged none of the %d alert event(s) in flight for %.0f s "
+                        "(keepalive_s %d): reconnecting to send them again, as replays; they stay in the outbox until "
+                        "acknowledged (said once, until the broker acknowledges again)", self.cfg.broker.host,
+                        self.cfg.broker.port, len(self._mids), waited, self.cfg.broker.keepalive_s)
+        self._acked_at = time.monotonic()           # one drop per wait: the reconnect empties the window
+        self.reporter.drop(self.client)
+
     def _on_ack(self, mid: int, reason_code) -> None:
         row_id, topic, event, payload = self._mids.pop(mid, (None, "", "", ""))
         if row_id is None:
             self._on_other_ack(mid, reason_code)
             return
+        self._acked_at = time.monotonic()
+        if self._unacked_said:
+            self._unacked_said = False
+            log.warning("MQTT alerts: broker %s:%d acknowledges alert events again", self.cfg.broker.host,
+                        self.cfg.broker.port)
         if reason_code.is_failure:
             reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
             self.refused_file.keep(topic, payload, reason, event)      # before the outbox lets it go
@@ -491,6 +521,8 @@ class MqttSink(Sink):
                     continue
                 topic = self.faults_topic if stored.is_fault else self.alerts_topic
                 props = self.json_props if stored.is_fault else self.alert_props
+                if not self._mids:
+                    self._acked_at = time.monotonic()      # the wait for an acknowledgement starts
                 info = self.client.publish(topic, payload, qos=1, properties=props)
                 self._mids[info.mid] = (stored.id, topic, f"{stored.alert_id} #{stored.seq} {stored.kind}", payload)
                 self.outbox.handed(stored.id)
