@@ -43,8 +43,8 @@ def test_events_a_broker_never_acknowledged_are_sent_again_on_a_new_connection(t
         again = [(a, s) for n, a, s in broker.events if n >= 2]
         assert again == [("gw-7-a", 0), ("gw-7-a", 1), ("gw-7-a", 2)], broker.events
         said = _warnings(caplog)
-        assert sum("has acknowledged none of the 3 alert event(s) in flight" in m for m in said) == 1, said
-        assert sum("acknowledges alert events again" in m for m in said) == 1, said
+        assert sum("has acknowledged none of the 3 alert event(s)" in m for m in said) == 1, said
+        assert sum(m.endswith("acknowledges again") for m in said) == 1, said
         assert not any("cannot use broker" in m for m in said), said        # not said as the broker's outage
         assert sink.stats()["outages"] == 0 and sink.stats()["dropped_total"] == 0
     finally:

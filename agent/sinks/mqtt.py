@@ -230,7 +230,7 @@ class MqttSink(Sink):
         self._refusing: dict[str, tuple[str, int]] = {}  # topic -> (its last refusal, events refused since)
         self.refused_topics: dict[str, str] = {}     # status/health/feedback result topic -> the broker's reason
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
-        # monotonic time of the last PUBACK of an outbox event, or of the first event handed while none was in flight
+        # monotonic time of the last PUBACK, or of the first publish handed while none was in flight
         self._acked_at = 0.0
         self._unacked_said = False           # a broker acknowledging nothing is said: once, until it acknowledges
         self._next_checkpoint = 0.0
@@ -406,6 +406,7 @@ class MqttSink(Sink):
 
     def _publish(self, topic: str, payload: str, retain: bool = False, properties=None) -> None:
         """A status, health or feedback result (QoS 1): its PUBACK is looked at (_on_other_ack)."""
+        self._handing()
         self._others[self.client.publish(topic, payload, qos=1, retain=retain, properties=properties).mid] = topic
 
     def _check_unacknowledged(self) -> None:
@@ -414,31 +415,30 @@ class MqttSink(Sink):
         for good, nothing more was sent, and nothing said so (health: connected; review40). MQTT sends an
         unacknowledged PUBLISH again only on a new connection: after keepalive_s with none of them acknowledged, the
         connection is closed from this side (ConnectionReporter.drop) and they go out again after the reconnect, as
-        replays. Said once, until the broker acknowledges again."""
-        if not (self._connected and self._mids):
+        replays. The status and health published meanwhile count too: paho would keep them for good. Said once, until
+        the broker acknowledges again."""
+        if not (self._connected and (self._mids or self._others)):
             return
         waited = time.monotonic() - self._acked_at
         if waited < self.cfg.broker.keepalive_s:
             return
         if not self._unacked_said:
             self._unacked_said = True
-            log.warning("MQTT alerts: broker %s:%d has acknowledged none of the %d alert event(s) in flight for %.0f s "
-                        "(keepalive_s %d): reconnecting to send them again, as replays; they stay in the outbox until "
-                        "acknowledged (said once, until the broker acknowledges again)", self.cfg.broker.host,
-                        self.cfg.broker.port, len(self._mids), waited, self.cfg.broker.keepalive_s)
+            log.warning("MQTT alerts: broker %s:%d has acknowledged none of the %d alert event(s) and %d status or health "
+                        "message(s) in flight for %.0f s (keepalive_s %d): reconnecting to send them again, as replays; "
+                        "the events stay in the outbox until acknowledged (said once, until the broker acknowledges "
+                        "again)", self.cfg.broker.host, self.cfg.broker.port, len(self._mids), len(self._others), waited,
+                        self.cfg.broker.keepalive_s)
         self._acked_at = time.monotonic()           # one drop per wait: the reconnect empties the window
         self.reporter.drop(self.client)
 
     def _on_ack(self, mid: int, reason_code) -> None:
+        if mid in self._mids or mid in self._others:
+            self._acknowledged()
         row_id, topic, event, payload = self._mids.pop(mid, (None, "", "", ""))
         if row_id is None:
             self._on_other_ack(mid, reason_code)
             return
-        self._acked_at = time.monotonic()
-        if self._unacked_said:
-            self._unacked_said = False
-            log.warning("MQTT alerts: broker %s:%d acknowledges alert events again", self.cfg.broker.host,
-                        self.cfg.broker.port)
         if reason_code.is_failure:
             reason = f"{reason_code} (reason code 0x{reason_code.value:02X})"
             self.refused_file.keep(topic, payload, reason, event)      # before the outbox lets it go
@@ -456,6 +456,18 @@ class MqttSink(Sink):
             log.warning("MQTT broker accepts %s events on %s again (%d refused and dropped meanwhile)",
                         self._kind(topic), topic, self._refusing.pop(topic)[1])
         self._acks.append(row_id)
+
+    def _acknowledged(self) -> None:
+        """A PUBACK of this connection's: the wait for one starts again (`_check_unacknowledged`)."""
+        self._acked_at = time.monotonic()
+        if self._unacked_said:
+            self._unacked_said = False
+            log.warning("MQTT alerts: broker %s:%d acknowledges again", self.cfg.broker.host, self.cfg.broker.port)
+
+    def _handing(self) -> None:
+        """A publish is handed to paho: with none in flight before it, the wait for an acknowledgement starts."""
+        if not (self._mids or self._others):
+            self._acked_at = time.monotonic()
 
     def _kind(self, topic: str) -> str:
         return "fault" if topic == self.faults_topic else "alert"
@@ -521,8 +533,7 @@ class MqttSink(Sink):
                     continue
                 topic = self.faults_topic if stored.is_fault else self.alerts_topic
                 props = self.json_props if stored.is_fault else self.alert_props
-                if not self._mids:
-                    self._acked_at = time.monotonic()      # the wait for an acknowledgement starts
+                self._handing()
                 info = self.client.publish(topic, payload, qos=1, properties=props)
                 self._mids[info.mid] = (stored.id, topic, f"{stored.alert_id} #{stored.seq} {stored.kind}", payload)
                 self.outbox.handed(stored.id)
