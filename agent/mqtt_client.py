@@ -328,6 +328,7 @@ class ConnectionReporter:
             return
         with self._lock:
             self._up_since = time.monotonic()
+            self._dropping = False      # (a `drop` that met a connection lost already: not this one's)
             self.session_present = bool(getattr(flags, "session_present", False))
             if self.last_outage is not None and self.last_outage["to"] is None:
                 now = time.time()
