@@ -17,7 +17,7 @@
 - an exception in a callback is logged with its traceback and the network thread goes on (paho
   would otherwise end the thread: no delivery, no reconnect, no word);
 - a connection its owner closes itself (`drop`: the MQTT sink, when the broker acknowledges nothing) is reconnected
-  as after a loss, said by the owner, not as an outage or a flap.
+  as after a loss and counted in `outages`, said by the owner, not as a loss nor a flap.
 """
 from __future__ import annotations
 
@@ -360,7 +360,7 @@ class ConnectionReporter:
 
     def drop(self, client: mqtt.Client) -> None:
         """Close the connection from this side, so that paho reconnects (and its owner sends again what was not
-        acknowledged) as after any loss — without the loss said or counted as the broker's (an outage, a flap): the
+        acknowledged) as after any loss — counted in `outages` (health), but not said, nor taken for a flap: the
         owner says why (the MQTT sink: a broker that acknowledges nothing it is sent). Done by a shutdown of a
         duplicate of the socket's descriptor, safe beside paho's network thread (TLS included), which then meets
         the end of the stream."""
@@ -395,10 +395,11 @@ class ConnectionReporter:
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
                 self._failed(refused=False)
                 self._report(unanswered_reason(self.tls, reason_code))
+            if was_connected and reason_code.value != 0:
+                self.outages += 1           # (health's count: a connection `drop`ped is one lost too)
+                self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
             if was_connected and reason_code.value != 0 and not dropped:    # (`drop`: its owner said why)
                 self._failed(refused=False)
-                self.outages += 1
-                self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0
                 if self._quick >= QUICK_LOSSES:
                     self._lost = None
