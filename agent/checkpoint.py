@@ -615,8 +615,18 @@ class CheckpointStore:
 
 # ---- the alert journal ---------------------------------------------------------------------------
 
-SPARE_BYTES = 16 * 1024      # an alert journal is ~1 KB
+SPARE_BYTES = 16 * 1024      # an alert journal is ~1 KB with few sensors
 FAULT_SPARE_BYTES_PER_SENSOR = 2048     # a fault event (~0.6 KB, its evidence naming neighbours) and an open fault
+#: an open alert's per-sensor maps (the residue rule's score_peak and level_high, with a model tier) and the floors
+#: one that subsided leaves: ~50 bytes a sensor each at a 35-character name — 13.9 KB at 256 sensors (review40)
+ALERT_SPARE_BYTES_PER_SENSOR = 256
+
+
+def alert_spare_bytes(sensors: int) -> int:
+    """The alert journal's spare: room for the journal of a site of `sensors` — it was SPARE_BYTES for any site, and an
+    open alert's document on a model tier outgrew it from ~300 sensors (fewer with longer names): on a full disk that
+    journal was then written nowhere, and a kill -9 left the restart an older one (review40)."""
+    return max(SPARE_BYTES, ALERT_SPARE_BYTES_PER_SENSOR * sensors)
 
 
 def fault_spare_bytes(sensors: int) -> int:
@@ -705,6 +715,6 @@ class EventJournal:
         self.spare.close()
 
 
-__all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "atomic_write", "encode", "decode", "read_meta",
+__all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "alert_spare_bytes", "atomic_write", "encode", "decode", "read_meta",
            "fingerprint", "mismatch", "tier_mismatch", "TIER_KEYS", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
            "FORMAT_VERSION"]

@@ -473,6 +473,8 @@ class AgentConfig:
                 problems += [(f"sources[{i}].{key}", problem) for key, problem in src.sensor_problems(names)]
         node = self.node if isinstance(self.node, NodeConfig) else NodeConfig()    # (a node that failed: said already)
         problems += entry_clashes(self.sources, self.sinks, node)
+        problems += [(f"sinks[{i}].{key}", problem) for i, sink in enumerate(self.sinks)
+                     if isinstance(sink, sinks_pkg.SinkConfig) for key, problem in sink.topic_problems(node.site, node.id)]
         if not self.sources:
             problems.append(("sources", "at least one source is required"))
         problems += [(f"scoring.profile.drifting[{j}]", f"unknown sensor {n!r}{did_you_mean(n, names)}")

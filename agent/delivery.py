@@ -19,7 +19,7 @@ from dataclasses import asdict
 
 from pathlib import Path
 
-from .checkpoint import FAULT_JOURNAL_FILE, EventJournal, fault_spare_bytes
+from .checkpoint import FAULT_JOURNAL_FILE, JOURNAL_FILE, EventJournal, alert_spare_bytes, fault_spare_bytes
 from .faults.events import FaultEvent
 
 log = logging.getLogger("stad.agent")
@@ -31,7 +31,7 @@ class Delivery:
     def _open_journals(self, state_dir: Path, sensors: int) -> None:
         self.events = Counter()
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
-        self.journal = EventJournal(state_dir)
+        self.journal = EventJournal(state_dir, JOURNAL_FILE, "alert", alert_spare_bytes(sensors))
         self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(sensors))
         for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
             if not journal.reserve():

@@ -15,12 +15,15 @@
   other every reconnect delay) is said once, with that likely cause, not as a lost/connected
   pair of lines every second;
 - an exception in a callback is logged with its traceback and the network thread goes on (paho
-  would otherwise end the thread: no delivery, no reconnect, no word).
+  would otherwise end the thread: no delivery, no reconnect, no word);
+- a connection its owner closes itself (`drop`: the MQTT sink, when the broker acknowledges nothing) is reconnected
+  as after a loss and counted in `outages`, said by the owner, not as a loss nor a flap.
 """
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -265,6 +268,7 @@ class ConnectionReporter:
         self.session_present = False    # the last accepting CONNACK's flag: the broker kept the session
         self._up_since = 0.0            # monotonic time of the last CONNACK that accepted
         self._quick = 0                 # connections lost within stable_s of their CONNACK, in a row
+        self._dropping = False          # the owner closes this connection itself (`drop`): no loss of the broker's
         # Outages of an established connection, for health: how many, and the last one's times (wall
         # clock), so a health message sent after the broker came back says it was away, and how long.
         self.outages = 0
@@ -324,6 +328,7 @@ class ConnectionReporter:
             return
         with self._lock:
             self._up_since = time.monotonic()
+            self._dropping = False      # (a `drop` that met a connection lost already: not this one's)
             self.session_present = bool(getattr(flags, "session_present", False))
             if self.last_outage is not None and self.last_outage["to"] is None:
                 now = time.time()
@@ -353,6 +358,24 @@ class ConnectionReporter:
             self.problem = None
             self.log.info("MQTT %s: connected to %s (held for %g s)", self.what, self.where, self.stable_s)
 
+    def drop(self, client: mqtt.Client) -> None:
+        """Close the connection from this side, so that paho reconnects (and its owner sends again what was not
+        acknowledged) as after any loss — counted in `outages` (health), but not said, nor taken for a flap: the
+        owner says why (the MQTT sink: a broker that acknowledges nothing it is sent). Done by a shutdown of a
+        duplicate of the socket's descriptor, safe beside paho's network thread (TLS included), which then meets
+        the end of the stream."""
+        sock = client.socket()
+        if sock is None:
+            return
+        with self._lock:
+            self._dropping = True
+        try:
+            with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+                raw.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):       # closed meanwhile: its loss is paho's to tell
+            with self._lock:
+                self._dropping = False
+
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
         # exception (refused, timed out, TLS verification) is still the one being handled.
@@ -368,19 +391,28 @@ class ConnectionReporter:
         with self._lock:
             was_connected, self.connected = self.connected, False
             answered, self.answered = self.answered, False
+            dropped, self._dropping = self._dropping, False
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
                 self._failed(refused=False)
                 self._report(unanswered_reason(self.tls, reason_code))
             if was_connected and reason_code.value != 0:
-                self._failed(refused=False)
-                self.outages += 1
+                self.outages += 1           # (health's count: a connection `drop`ped is one lost too)
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
+            if was_connected and reason_code.value != 0 and not dropped:    # (`drop`: its owner said why)
+                self._failed(refused=False)
                 self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0
                 if self._quick >= QUICK_LOSSES:
                     self._lost = None
                     self._report(_TAKEN_OVER.format(self.clash))
                 else:           # said with what the first reconnect meets (_report), or alone (_say_lost)
                     self.problem = self._lost = lost_reason(reason_code)
+        if dropped:
+            # What paho holds unacknowledged it would send again at every reconnect and keep for good on a broker that
+            # acknowledges nothing (64 alert events more at each drop): let go — the owner sends again what it needs
+            # (the sink from its outbox). (A paho without drop_out_messages keeps them, as at any loss.)
+            drop_out = getattr(client, "drop_out_messages", None)
+            if drop_out is not None:
+                drop_out()
         if was_connected:
             if self.on_lost:
                 self.on_lost(client)

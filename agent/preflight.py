@@ -450,10 +450,10 @@ def reserve_notes(cfg: AgentConfig) -> list[Note]:
     held file, the journals' spares), so that a full disk later loses no alert event without a
     count: a note when the disk has no room left for those not made yet. `run` starts anyway (it
     says the same), but a kill -9 while that disk is full may then lose events uncounted."""
-    from .checkpoint import FAULT_JOURNAL_FILE, JOURNAL_FILE, SPARE_BYTES, fault_spare_bytes
+    from .checkpoint import FAULT_JOURNAL_FILE, JOURNAL_FILE, alert_spare_bytes, fault_spare_bytes
     from .held_file import HELD_FILE_BYTES
     state = cfg.resolve(cfg.state_dir)
-    files = {f"{JOURNAL_FILE}.spare": SPARE_BYTES,
+    files = {f"{JOURNAL_FILE}.spare": alert_spare_bytes(len(cfg.sensor_names())),
              f"{FAULT_JOURNAL_FILE}.spare": fault_spare_bytes(len(cfg.sensor_names()))}
     if any(sink.TYPE == "mqtt" for sink in cfg.sinks):
         from .sinks.mqtt import OUTBOX_FILE

@@ -80,5 +80,18 @@ class ModbusServer:
         self._thread.join(30)
 
 
+def polled(port: int, sensors: list[str], polls: int, **cfg):
+    """`polls` polls of a Modbus source on 127.0.0.1:port (its `poll`: one that reads nothing is an empty reading here,
+    where the source's record stream would wait for one that reads something), and its Rejects."""
+    from agent.records import Rejects
+    from agent.sources.modbus import ModbusConfig, ModbusSource
+    rejects = Rejects()
+    source = ModbusSource(ModbusConfig(host="127.0.0.1", port=port, poll_s=0.05, **cfg), sensors, rejects)
+    try:
+        return [source.poll() for _ in range(polls)], rejects
+    finally:
+        source.client.close()
+
+
 if __name__ == "__main__":
     asyncio.run(_serve(int(sys.argv[1])))

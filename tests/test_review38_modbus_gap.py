@@ -9,22 +9,9 @@ import logging
 
 import pytest
 
-from agent.records import Rejects
-from modbus_device import ModbusServer
+from modbus_device import ModbusServer, polled as read
 
 pytest.importorskip("pymodbus")
-
-
-def read(port: int, sensors: list[str], polls: int, **cfg) -> tuple[list[dict[str, float]], Rejects]:
-    """`polls` polls of a Modbus source on 127.0.0.1:port (its `poll`: a poll that reads nothing is an empty
-    reading here, where the source's record stream would wait for one that reads something), and its rejects."""
-    from agent.sources.modbus import ModbusConfig, ModbusSource
-    rejects = Rejects()
-    source = ModbusSource(ModbusConfig(host="127.0.0.1", port=port, poll_s=0.05, **cfg), sensors, rejects)
-    try:
-        return [source.poll() for _ in range(polls)], rejects
-    finally:
-        source.client.close()
 
 
 def test_a_device_refusing_the_gap_between_two_sensors_has_both_read(caplog):

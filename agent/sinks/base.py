@@ -28,6 +28,11 @@ class SinkConfig:
         them back as samples; None: it publishes none."""
         return None
 
+    def topic_problems(self, site: str, node: str) -> list[tuple[str, str]]:
+        """(key path, problem) for MQTT topics this sink would build from the node's names that MQTT cannot carry
+        (AgentConfig asks, with node.site and node.id); none for a sink without topics."""
+        return []
+
     def preflight(self, resolve) -> list[tuple[str, str]]:
         """(key path, problem) for what this sink needs on this machine (see agent/preflight.py, and the questions
         to this host in agent/host_checks.py); `resolve` turns a config path into a real one."""

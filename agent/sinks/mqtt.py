@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..alerts import AlertEvent, iso
-from ..broker import BrokerConfig, topic_name_problem
+from ..broker import MQTT_STRING_BYTES, BrokerConfig, topic_name_problem
 from ..feedback import FeedbackConfig, FeedbackRequest, Refused, parse as parse_feedback
 from ..json_safe import json_safe
 from ..plugins import Plugin
@@ -106,6 +106,13 @@ class MqttSinkConfig(SinkConfig):
         problem = topic_name_problem(self.prefix, levels=True)
         return [("prefix", problem)] if problem else []
 
+    def topic_problems(self, site: str, node: str) -> list[tuple[str, str]]:
+        if not all(isinstance(part, str) and not topic_name_problem(part, levels) for part, levels in
+                   ((self.prefix, True), (site, False), (node, False))):
+            return []                   # already reported
+        problem = topic_length_problem(self.prefix, site, node)
+        return [("prefix", problem)] if problem else []
+
     def mqtt_client(self, site: str, node: str) -> tuple[str, int, str] | None:
         b = self.broker
         return (b.host, b.port, self.client_id(site, node)) if isinstance(b, BrokerConfig) else None
@@ -137,12 +144,30 @@ def encode_json(obj) -> str:
 
 
 def topic_base(prefix: str, site: str, node: str) -> str:
-    """`<prefix>/<site>/<node>`; the config's load has refused names that cannot be used (topic_name_problem)."""
+    """`<prefix>/<site>/<node>`; the config's load has refused names that cannot be used (topic_name_problem) and
+    topics longer than MQTT carries (topic_length_problem)."""
     for what, part, levels in (("prefix", prefix, True), ("node.site", site, False), ("node.id", node, False)):
         problem = topic_name_problem(part, levels)
         if problem:
             raise ValueError(f"MQTT sink: {what} {problem}")
+    problem = topic_length_problem(prefix, site, node)
+    if problem:
+        raise ValueError(f"MQTT sink: prefix: {problem}")
     return f"{prefix}/{site}/{node}"
+
+
+def topic_length_problem(prefix: str, site: str, node: str) -> str | None:
+    """Why the sink's longest topic, `<prefix>/<site>/<node>/feedback/result`, cannot go into an MQTT packet (a topic
+    is an MQTT string: 65,535 bytes at most), or None. Unchecked (review40: a prefix of 70,000 bytes), check-config
+    said ok and paho packed the CONNECT's Last Will topic with a struct error in its network thread, which then
+    ended: the sink never connected, said no outage, and every alert waited in the outbox for good."""
+    longest = f"{prefix}/{site}/{node}/{max(PUBLISHED, key=len)}"
+    size = len(longest.encode("utf-8", "surrogatepass"))
+    if size <= MQTT_STRING_BYTES:
+        return None
+    return (f"the topics built from it are too long for MQTT: {longest[:40]}… is {size:,} bytes (prefix "
+            f"{len(prefix.encode('utf-8', 'surrogatepass')):,}, node.site {len(site.encode('utf-8', 'surrogatepass')):,}, "
+            f"node.id {len(node.encode('utf-8', 'surrogatepass')):,}); MQTT carries at most {MQTT_STRING_BYTES:,}")
 
 
 class MqttSink(Sink):
@@ -205,6 +230,9 @@ class MqttSink(Sink):
         self._refusing: dict[str, tuple[str, int]] = {}  # topic -> (its last refusal, events refused since)
         self.refused_topics: dict[str, str] = {}     # status/health/feedback result topic -> the broker's reason
         self._acks: list[int] = []           # outbox rows acknowledged, deleted in one batch
+        # monotonic time of the last PUBACK, or of the first publish handed while none was in flight
+        self._acked_at = 0.0
+        self._unacked_said = False           # a broker acknowledging nothing is said: once, until it acknowledges
         self._next_checkpoint = 0.0
         self.feedback_results_unsent = 0
         self._worker = threading.Thread(target=self._work, name="mqtt-sink", daemon=True)
@@ -344,6 +372,7 @@ class MqttSink(Sink):
                     self._flush_acks()
                     self._checkpoint()
                     self.reporter.settle()
+                self._check_unacknowledged()
                 self._pump()
             except Exception:  # noqa: BLE001 — the worker must outlive one bad message
                 log.exception("MQTT sink worker failed on message kind %d", kind)
@@ -377,9 +406,35 @@ class MqttSink(Sink):
 
     def _publish(self, topic: str, payload: str, retain: bool = False, properties=None) -> None:
         """A status, health or feedback result (QoS 1): its PUBACK is looked at (_on_other_ack)."""
+        self._handing()
         self._others[self.client.publish(topic, payload, qos=1, retain=retain, properties=properties).mid] = topic
 
+    def _check_unacknowledged(self) -> None:
+        """A broker that takes every PUBLISH and acknowledges none — its store stuck, a proxy that keeps the connection
+        and loses what goes through it — while it answers the keep-alive: the events in flight (at most WINDOW) waited
+        for good, nothing more was sent, and nothing said so (health: connected; review40). MQTT sends an
+        unacknowledged PUBLISH again only on a new connection: after keepalive_s with none of them acknowledged, the
+        connection is closed from this side (ConnectionReporter.drop) and they go out again after the reconnect, as
+        replays. The status and health published meanwhile count too: paho would keep them for good. Said once, until
+        the broker acknowledges again."""
+        if not (self._connected and (self._mids or self._others)):
+            return
+        waited = time.monotonic() - self._acked_at
+        if waited < self.cfg.broker.keepalive_s:
+            return
+        if not self._unacked_said:
+            self._unacked_said = True
+            log.warning("MQTT alerts: broker %s:%d has acknowledged none of the %d alert event(s) and %d status or health "
+                        "message(s) in flight for %.0f s (keepalive_s %d): reconnecting to send them again, as replays; "
+                        "the events stay in the outbox until acknowledged (said once, until the broker acknowledges "
+                        "again)", self.cfg.broker.host, self.cfg.broker.port, len(self._mids), len(self._others), waited,
+                        self.cfg.broker.keepalive_s)
+        self._acked_at = time.monotonic()           # one drop per wait: the reconnect empties the window
+        self.reporter.drop(self.client)
+
     def _on_ack(self, mid: int, reason_code) -> None:
+        if mid in self._mids or mid in self._others:
+            self._acknowledged()
         row_id, topic, event, payload = self._mids.pop(mid, (None, "", "", ""))
         if row_id is None:
             self._on_other_ack(mid, reason_code)
@@ -401,6 +456,18 @@ class MqttSink(Sink):
             log.warning("MQTT broker accepts %s events on %s again (%d refused and dropped meanwhile)",
                         self._kind(topic), topic, self._refusing.pop(topic)[1])
         self._acks.append(row_id)
+
+    def _acknowledged(self) -> None:
+        """A PUBACK of this connection's: the wait for one starts again (`_check_unacknowledged`)."""
+        self._acked_at = time.monotonic()
+        if self._unacked_said:
+            self._unacked_said = False
+            log.warning("MQTT alerts: broker %s:%d acknowledges again", self.cfg.broker.host, self.cfg.broker.port)
+
+    def _handing(self) -> None:
+        """A publish is handed to paho: with none in flight before it, the wait for an acknowledgement starts."""
+        if not (self._mids or self._others):
+            self._acked_at = time.monotonic()
 
     def _kind(self, topic: str) -> str:
         return "fault" if topic == self.faults_topic else "alert"
@@ -466,6 +533,7 @@ class MqttSink(Sink):
                     continue
                 topic = self.faults_topic if stored.is_fault else self.alerts_topic
                 props = self.json_props if stored.is_fault else self.alert_props
+                self._handing()
                 info = self.client.publish(topic, payload, qos=1, properties=props)
                 self._mids[info.mid] = (stored.id, topic, f"{stored.alert_id} #{stored.seq} {stored.kind}", payload)
                 self.outbox.handed(stored.id)

@@ -17,9 +17,11 @@ A read the device refuses (an exception response) or answers with another number
 for, or with another function (input registers for holding ones), is counted as 'modbus error' and
 none of its values is used: a short answer cannot say which
 register is missing, and zipping it onto the addresses silently dropped the last sensors. Near registers share one
-read (`register_spans`), gaps between them included: a read across a gap that the device refuses as covering a
-register it does not have (exception 2, illegal data address: a PLC whose map has a gap) is split into each sensor's
-own, said once, for as long as the source runs — it was refused at every poll, no sensor of it ever read (review38).
+read (`register_spans`), gaps between them included: a read shared by several sensors that the device refuses as covering
+a register it does not have (exception 2, illegal data address: a PLC whose map has a gap, or lacks one sensor's
+register) is split into each sensor's own, said once, for as long as the source runs — it was refused at every poll,
+no sensor of it ever read (review38: across a gap, split at once; review40: one wrong register among adjacent ones,
+split when refused at two polls in a row — a device that refuses a read now and then is not split for it).
 While the device is unreachable each poll is counted as 'modbus unreachable' and the
 reconnect delay doubles from poll_s up to MAX_BACKOFF_S; the outage is logged once, in our words (closed,
 refused, no answer in time: modbus_words.py), pymodbus's own at debug. A connection the
@@ -218,6 +220,8 @@ class ModbusSource(Source):
         self.spans = {table: register_spans(sorted(f.address for f in self.fields if f.table == table),
                                             widths={f.address: f.width for f in self.fields if f.table == table})
                       for table in FUNCTION}
+        #: shared reads of adjacent registers the device refused as covering a missing one at the last poll (`poll`)
+        self._refused: set[tuple[str, int, int]] = set()
 
     def records(self) -> Iterator[Record]:
         backoff = self.cfg.poll_s
@@ -267,8 +271,18 @@ class ModbusSource(Source):
             for start, count in list(self.spans[table]):
                 inside = [f for f in self.fields if f.table == table and start <= f.address < start + count]
                 gap = count > sum(f.width for f in inside)      # registers no sensor reads
-                words = self._read(table, start, count, shared=gap)
-                if words is None:           # refused across a gap: each sensor's registers alone, from now on
+                words = self._read(table, start, count, shared=len(inside) > 1)
+                span = (table, start, count)
+                if words is None and not gap and span not in self._refused:
+                    # Adjacent registers, refused once: counted as any error. A device that refuses now and then
+                    # (qa21's) is not split for it; one that lacks a register refuses again at the next poll.
+                    self._refused.add(span)
+                    self.rejects.add("modbus error", self.where, f"{table} registers {start}..{start + count - 1}: "
+                                     f"exception {ILLEGAL_ADDRESS} (illegal data address)")
+                    words = []
+                elif words is not None:
+                    self._refused.discard(span)
+                if words is None:           # refused as covering a missing register: each sensor's alone, from now on
                     self._split(table, (start, count), inside)
                     reads = [(f.address, self._read(table, f.address, f.width)) for f in inside]
                 else:
@@ -290,18 +304,19 @@ class ModbusSource(Source):
 
     def _split(self, table: str, span: tuple[int, int], inside: list[Field]) -> None:
         """The device refused the read `span` of `table`, shared by the sensors `inside`, as covering a register it
-        does not have: each of them is read alone from now on (said once)."""
+        does not have (between theirs, or one of theirs): each of them is read alone from now on (said once), so
+        that a missing register costs its own sensor only."""
         spans = self.spans[table]
         at = spans.index(span)
         spans[at:at + 1] = [(f.address, f.width) for f in inside]
         log.warning("%s: the device refuses a read of %s registers %d..%d (illegal data address: a register between "
-                    "the sensors' is not in its map); reading %s one at a time", self.where, table, span[0],
+                    "or of the sensors' is not in its map); reading %s one at a time", self.where, table, span[0],
                     span[0] + span[1] - 1, ", ".join(f"{f.sensor} ({f.where()})" for f in inside))
 
     def _read(self, table: str, start: int, count: int, shared: bool = False) -> list[int] | None:
         """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error; None, not
-        counted, when a read `shared` by several sensors across registers none of them reads (a gap) is refused as
-        covering a register the device does not have (the caller reads them one at a time)."""
+        counted, when a read `shared` by several sensors is refused as covering a register the device does not have
+        (the caller reads them one at a time)."""
         what = f"{table} registers {start}..{start + count - 1}"
         try:
             response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)
