@@ -83,7 +83,8 @@ class OutboxConfig:
 class MqttSinkConfig(SinkConfig):
     TYPE: ClassVar[str] = "mqtt"
     broker: BrokerConfig = doc("the broker to publish to", default_factory=BrokerConfig)
-    prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|faults`", default="stad")
+    prefix: str = doc("topics are `<prefix>/<site>/<node>/alerts|status|health|faults`; the longest, "
+              "`<prefix>/<site>/<node>/feedback/result`, must fit MQTT's 65,535 bytes (check-config)", default="stad")
     # a four-byte unsigned integer in the PUBLISH: past it (or below 1) paho failed to pack every alert, which then
     # stayed in the outbox for ever (review39)
     alert_expiry_s: int | None = rng(1, 4_294_967_295, default=None,
