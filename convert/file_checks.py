@@ -26,7 +26,8 @@ from agent.records import Record, Rejects
 
 #: Rejects that mean a file's rows are not read as the user thinks (two time layouts, newest first, a trailing
 #: separator on the rows): more than this share of a file's rows lost to them refuses training.
-LOST_REASONS = ("bad time", "bad timestamp", "missing time", "late", "wrong column count", "bad csv", "line too long")
+LOST_REASONS = ("bad time", "bad timestamp", "missing time", "late", "wrong column count", "bad csv", "bad json",
+                "line too long")
 MAX_LOST_SHARE = 0.01
 #: Of those, the aligner's: their rows are among the records read (the others' never were).
 ALIGNER_REASONS = ("late", "bad timestamp")
@@ -110,7 +111,8 @@ def refusal(f: FileRead, rejects: FileRejects) -> str | None:
                "missing time": "rows without a time",
                "late": "rows older than the ones before them: a file written newest first? sort it oldest first",
                "wrong column count": "rows with more or fewer fields than the header (a separator at the end of "
-                                     "each row?)"}.get(reason, "lines that are no CSV row")
+                                     "each row?)",
+               "bad json": "lines that are no JSON object"}.get(reason, "lines that are no CSV row")
         return (f"{f.name}: {lost} of its {rows} rows could not be read ({', '.join(f'{counts[r]} {r}' for r in LOST_REASONS if counts.get(r))}; "
                 f"the first: {where}: {reason} — {detail}): {why}. Training would leave them out")
     return None

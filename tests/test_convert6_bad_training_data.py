@@ -105,6 +105,12 @@ REFUSED = {
     "times in milliseconds": (
         {"1.csv": csv_text(readings(ROWS), stamp=lambda t: f"{t * 1000:.0f}")}, {},
         ["1.csv: 1200 of its 1200 rows could not be read (1200 bad timestamp", "1.csv:2: bad timestamp"]),
+    "JSON lines, every other one cut short": (
+        {"1.csv": good(), "2.jsonl": "".join(f'{{"ts": {t:.0f}, "a": {a:.4f}, "b": {b:.4f}}}\n' if k % 2 else
+                                             f'{{"ts": {t:.0f}, "a": {a:.4f}\n'
+                                             for k, (t, a, b) in enumerate(readings(ROWS, T0 + DAY, 8)))}, {},
+        ["2.jsonl: 600 of its 1200 rows could not be read (600 bad json", "2.jsonl:1: bad json",
+         "lines that are no JSON object"]),
     "a sensor all NaN": (
         {"1.csv": "timestamp,a,b\n" + "".join(f"{t:.0f},{a:.4f},nan\n" for t, a, _ in readings(ROWS))}, {},
         ["sensor b has no observed, normal value in the training part", "1200 non-finite value"]),
@@ -180,6 +186,7 @@ def test_a_folder_of_odd_files_trains_on_what_it_can_and_says_each_by_name(tmp_p
                  "8-dup-and-back.csv: its time steps back at tick 602",
                  "1 file(s) named like recordings not read: 9-old.csv.gz"]:
         assert said in err, (said, err)
+    assert "time base moved back" not in err    # the running agent's words for the step: training says its own
     assert "2-reordered.csv" not in err         # read by its names: nothing to say
     assert "README" not in err                  # no recording: not named (replay.walk_replay)
     assert "rejected while reading: 44 duplicate" in proc.stdout, proc.stdout      # 22 rows × 2 sensors
