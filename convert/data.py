@@ -19,6 +19,10 @@ segment's training rows, then every segment's validation rows, then every segmen
 so that one TimeSplit still describes it; `segment` says which piece each row belongs to.
 One recording without long gaps is one segment: rows and split exactly as before.
 
+Each file of a replay folder is also judged on its own (convert/file_checks.py): one none of whose rows the replay
+read, or that lost more than 1 % of them to reading, refuses training by name and first bad line; one without rows,
+shorter than a window or without a sensor is said.
+
 With several recordings of a day or more each (`SPLIT_MIN_RECORDINGS`, `SPLIT_MIN_SPAN_S`: one CSV
 per day from a historian), the split is by recording instead (`split="auto"`, the default, or
 "recording"): the newest recording is the test part and the one before it the validation part,
@@ -304,9 +308,17 @@ def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, s
             raise TrainingError(why)
     sensors = cfg.sensor_names()
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
-    for line in said:
+    for line in said[:MAX_FILE_LINES]:
         log.warning("%s", line)
+    if len(said) > MAX_FILE_LINES:          # a year of daily files, a sensor added in June: not 180 lines
+        log.warning("… and %d more lines like these, for %s", len(said) - MAX_FILE_LINES,
+                    ", ".join(dict.fromkeys(line.split(":")[0] for line in said[MAX_FILE_LINES:][:5])) +
+                    (" and others" if len(said) - MAX_FILE_LINES > 5 else ""))
     return said
+
+
+#: The most lines judge_files says of single files; the rest are summed up in one.
+MAX_FILE_LINES = 10
 
 
 def replay_header(cfg: AgentConfig, src: ReplayConfig, name: str) -> list[str] | None:
@@ -374,7 +386,7 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
                   and any(stem in c.lower() for stem in LABEL_STEMS)]
         if wanted:
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            for column, ones in label_scan(src, path, sensors, wanted).items():
+            for column, ones in label_scan(src, path, mapped, wanted).items():
                 entry = found.setdefault(column, [[], 0, 0])
                 entry[0] += [name] if ones[0] else []
                 entry[1] += ones[0]
@@ -395,17 +407,16 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
 _SCANNED = "\x00label-scan:"
 
 
-def label_scan(src: ReplayConfig, path: Path, sensors: list[str], wanted: list[str]) -> dict[str, tuple[int, int]]:
+def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: list[str]) -> dict[str, tuple[int, int]]:
     """{column: (rows holding 1 that no label column marks, rows read)} for the columns of `wanted` whose every
     number is 0 or 1; the others (a mode 0/1/2, a measurement) are left out. The file is read by a replay source
-    of its own — the sensors' columns and `wanted` as sensors of their own, quiet (its lines were said by the
-    training read) — so a row counts when the replay reads it for training, and a label column marks it as the
-    replay does. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies.
+    of its own — the sensors' columns (`mapped`: {column: sensor} of its header) and `wanted` as sensors of their
+    own, quiet (its lines were said by the training read) — so a row counts when the replay reads it for training,
+    and a label column marks it as the replay does. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies.
     Before convert6 the file was read by a reader of its own: a header again mid-file was a row (a reordered one
     read the columns at the first header's places), a row the replay rejects (a bad time, a wrong width) counted."""
     from agent.sources.replay import ReplaySource
-    columns = {**(src.columns if src.columns is not None else {s: s for s in sensors}),
-               **{c: _SCANNED + c for c in wanted}}
+    columns = {**mapped, **{c: _SCANNED + c for c in wanted}}
     scan = dataclasses.replace(src, path=str(path), columns=columns, speed=0.0, labels_file=None)
     source = ReplaySource(scan, [*dict.fromkeys(columns.values())], QuietRejects())
     ones, rows, alive = dict.fromkeys(wanted, 0), 0, set(wanted)

@@ -194,3 +194,22 @@ def test_a_folder_of_odd_files_trains_on_what_it_can_and_says_each_by_name(tmp_p
     recordings = {s["recording"] for s in manifest["data"]["segments"]}
     assert recordings == {"1-good.csv", "2-reordered.csv", "3-no-b.csv", "8-dup-and-back.csv", "7-short.csv"}
     assert manifest["threshold"]["value"] > 0 and np.isfinite(manifest["threshold"]["value"])
+
+
+def test_many_files_without_a_sensor_are_said_in_eleven_lines_not_one_each(tmp_path, caplog):
+    """A sensor added to the plant in the middle of a year of daily files: ten lines name files, one sums up."""
+    import logging
+    from agent.config import from_dict
+    from convert.data import read_series, training_sources
+    files = {f"{k:02d}.csv": "timestamp,a\n" + "".join(f"{t:.0f},{a:.4f}\n" for t, a, _ in
+                                                       readings(60, T0 + k * DAY, k)) for k in range(16)}
+    folder = folder_with(tmp_path, {**files, "99.csv": good(start=T0 + 20 * DAY)})
+    cfg = from_dict({"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
+                     "sources": [{"type": "replay", "path": str(folder)}],
+                     "window": {"steps": STEPS, "carry_forward_s": 3}, "warmup": {"ticks": 50}}, base_dir=str(folder))
+    caplog.set_level(logging.WARNING, logger="stad.convert")
+    read_series(cfg, training_sources(cfg), split="time")
+    said = [r.getMessage() for r in caplog.records if r.name == "stad.convert.data"]
+    assert len(said) == 11, said
+    assert all("sensor b never observed in it (no column for b" in line for line in said[:10]), said
+    assert said[10] == "… and 6 more lines like these, for 10.csv, 11.csv, 12.csv, 13.csv, 14.csv and others", said
