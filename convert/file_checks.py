@@ -9,8 +9,9 @@ one file lacked was trained as missing there, said only as a share over all file
 judged on its own (FileRejects keeps the rejects per file):
 
 - none of its rows read, something rejected: refused (exit 2), naming the file, its first rejected line and why;
-- more than MAX_LOST_SHARE of its rows lost to reading (`LOST_REASONS`: a time that cannot be read, a row
-  older than the one before, a row of the wrong width, no CSV row): refused the same way;
+- more than MAX_LOST_SHARE of its rows, and more than one, lost to reading (`LOST_REASONS`: a time that cannot be
+  read or lies outside 1970–2100, a row older than the one before, a row of the wrong width, no CSV row or JSON
+  object): refused the same way;
 - no row at all (empty, a header only), or fewer ticks than a window: said, not refused (nothing is lost);
 - a sensor never observed in one file (no column for it, or every cell blank or no number): said with the
   header's unmapped columns (a renamed column is the usual cause).
