@@ -174,10 +174,11 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
         self.back, self.held = [], []
         rows = self.flush_through(self.newest_k)
         old_k = self.next_k - 1
-        log.warning("time base moved back: the data stepped %s, from %s to %s (%d records in step with it); "
-                    "the learned state is kept, the window refills before the next score",
-                    span((cand.lo - old_k) * self.tick_s, signed=True), iso(old_k * self.tick_s),
-                    iso(cand.lo * self.tick_s), len(cand.records))
+        log.log(self.jump_log_level,        # training says its own line for the step (convert/data.py read_series)
+                "time base moved back: the data stepped %s, from %s to %s (%d records in step with it); "
+                "the learned state is kept, the window refills before the next score",
+                span((cand.lo - old_k) * self.tick_s, signed=True), iso(old_k * self.tick_s),
+                iso(cand.lo * self.tick_s), len(cand.records))
         self._new_time_base()
         self._rebased_from = old_k * self.tick_s
         self.note_move("back", old_k * self.tick_s, cand.lo * self.tick_s)

@@ -19,6 +19,10 @@ segment's training rows, then every segment's validation rows, then every segmen
 so that one TimeSplit still describes it; `segment` says which piece each row belongs to.
 One recording without long gaps is one segment: rows and split exactly as before.
 
+Each file of a replay folder is also judged on its own (convert/file_checks.py): one none of whose rows the replay
+read, or that lost more than 1 % of them to reading, refuses training by name and first bad line; one without rows,
+shorter than a window or without a sensor is said.
+
 With several recordings of a day or more each (`SPLIT_MIN_RECORDINGS`, `SPLIT_MIN_SPAN_S`: one CSV
 per day from a historian), the split is by recording instead (`split="auto"`, the default, or
 "recording"): the newest recording is the test part and the one before it the validation part,
@@ -41,10 +45,12 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.records import Record, Rejects, span
 from agent.sources import open_source
-from agent.sources.lines import label_flag, parse_number, parse_time
-from agent.sources.replay import ReplayConfig, bounded_lines, csv_fields, unread_text
+from agent.sources.lines import parse_time
+from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
+
+from .file_checks import FileRead, FileRejects, QuietRejects, header_of, notes, refusal
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -249,19 +255,24 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
     one) are merged by time into one recording. `records`: one recording given directly.
     `split`: "time", "recording" or "auto" (split_by's choice).
     """
-    rejects = Rejects()
+    rejects = FileRejects()
+    replay = sources[0] if records is None and len(sources) == 1 and isinstance(sources[0], ReplayConfig) else None
     if records is not None:
         recordings = [("records", records)]
-    elif len(sources) == 1 and isinstance(sources[0], ReplayConfig):
-        recordings = replay_recordings(cfg, sources[0], rejects)
+    elif replay is not None:
+        recordings = replay_recordings(cfg, replay, rejects)
     else:
         streams = [source_records(cfg, src, rejects) for src in sources]
         recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
                        else streams[0])]
-    pieces = []
+    pieces, files = [], []
     for name, recs in recordings:
+        rejects.file = name if replay is not None else None
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects,
                                     steps=cfg.window.steps)
+        rejects.file = None
+        if replay is not None:
+            files.append(FileRead(name, recs, 0 if whole is None else len(whole), replay_header(cfg, replay, name)))
         if whole is None:               # no record, or none that made a row (every value rejected)
             continue
         backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
@@ -275,8 +286,10 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             log.info("%s", gaps_text(name, gaps, len(bounds)))
         for lo, hi in bounds:
             pieces.append((name, _rows(whole, slice(lo, hi))))
+    said = judge_files(files, rejects, cfg, replay)
     if not pieces:
-        raise TrainingError("the sources produced no rows" + rejected_text(rejects.as_dict()))
+        raise TrainingError("the sources produced no rows" + (f" ({'; '.join(said)})" if said else "")
+                            + rejected_text(rejects.as_dict()))
     bad_labels(rejects)
     if split_by(pieces, cfg.tick_s, split, cfg.window.steps) == "recording":
         series = split_recordings(pieces, cfg.window.steps)
@@ -284,6 +297,35 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
     return series
+
+
+def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, src: ReplayConfig | None) -> list[str]:
+    """Each file of a replay judged on its own (convert.file_checks): TrainingError for the first that must not be
+    trained on as read; what is said of the others (a WARNING each), returned for a refusal that ends with no row."""
+    for f in files:
+        why = refusal(f, rejects)
+        if why:
+            raise TrainingError(why)
+    sensors = cfg.sensor_names()
+    said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
+    for line in said[:MAX_FILE_LINES]:
+        log.warning("%s", line)
+    if len(said) > MAX_FILE_LINES:          # a year of daily files, a sensor added in June: not 180 lines
+        log.warning("… and %d more lines like these, for %s", len(said) - MAX_FILE_LINES,
+                    ", ".join(dict.fromkeys(line.split(":")[0] for line in said[MAX_FILE_LINES:][:5])) +
+                    (" and others" if len(said) - MAX_FILE_LINES > 5 else ""))
+    return said
+
+
+#: The most lines judge_files says of single files; the rest are summed up in one.
+MAX_FILE_LINES = 10
+
+
+def replay_header(cfg: AgentConfig, src: ReplayConfig, name: str) -> list[str] | None:
+    """The first header of the replay's file `name` as the replay reads it; None for JSON lines."""
+    root = Path(cfg.resolve(src.path))
+    path = root if root.is_file() else root / name
+    return None if src.reads_as_jsonl(path) else header_of(path, src.separator)
 
 
 def bad_labels(rejects: Rejects) -> None:
@@ -303,10 +345,16 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
                       rejects: Rejects | None = None) -> list[tuple[str, list[Record]]]:
     source = open_source(src, cfg.sensor_names(), rejects if rejects is not None else Rejects(),
                          base_dir=cfg.base_dir)
+    recordings = []
     try:
-        recordings = [(name, list(recs)) for name, recs in source.recordings()]
+        for name, recs in source.recordings():
+            if isinstance(rejects, FileRejects):
+                rejects.file = name         # what this file's reading rejected, kept apart (convert.file_checks)
+            recordings.append((name, list(recs)))
     finally:
         source.close()
+        if isinstance(rejects, FileRejects):
+            rejects.file = None
     _all_read(source)
     if source.unread:       # a day left out of the model, said before it is trained without it
         log.warning("%s: %s", source.root, unread_text(source.unread, src.format))
@@ -325,21 +373,20 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
     are trained on as normal running (review21: SKAB's valve1/ trained with its anomalies without a
     word; README asks for recordings of normal running). Said, not refused: the user may know the
     column means something else. `label_columns` leaves those rows out of the targets and the
-    normaliser's fit (kept as a window's context)."""
-    from agent.preflight import csv_header
-    mapped = set(src.columns) if src.columns is not None else set(sensors)
+    normaliser's fit (kept as a window's context). The columns are read by the replay itself (`label_scan`),
+    so by its rules for every line: a header again, a BOM, line ends, blank and bad lines (convert6)."""
     found: dict[str, list] = {}         # column -> [files with a 1, rows labelled 1, rows]
     for path in files:
-        if path.suffix.lower() != ".csv":
+        if src.reads_as_jsonl(path):
             continue
-        header = csv_header(path, src.separator) or []
-        wanted = {i: c for i, c in enumerate(header)
-                  if c not in mapped and c != src.time_column and c not in src.label_columns
-                  and any(stem in c.lower() for stem in LABEL_STEMS)}
+        header = header_of(path, src.separator) or []
+        mapped = src.sensor_columns(header, sensors)
+        wanted = [c for c in dict.fromkeys(header)
+                  if c not in mapped and c != src.time_column_of(header) and c not in src.label_columns
+                  and any(stem in c.lower() for stem in LABEL_STEMS)]
         if wanted:
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            labelled = [i for i, c in enumerate(header) if c in src.label_columns]
-            for column, ones in _ones(path, src.separator, wanted, labelled).items():
+            for column, ones in label_scan(src, path, mapped, wanted).items():
                 entry = found.setdefault(column, [[], 0, 0])
                 entry[0] += [name] if ones[0] else []
                 entry[1] += ones[0]
@@ -356,53 +403,42 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
     return out
 
 
-def _ones(path: Path, separator: str, wanted: dict[int, str], labelled: list[int]) -> dict[str, tuple[int, int]]:
-    """{column: (rows holding 1 that no `labelled` column marks, rows read)} for the columns of
-    `wanted` whose every non-blank value is 0 or 1; the others (a mode 0/1/2, a measurement) are left
-    out. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies."""
-    ones = dict.fromkeys(wanted, 0)
-    rows, alive = 0, dict(wanted)
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = _csv_rows(f, separator)
-        next((row for row in reader if any(c.strip() for c in row)), None)      # the header (csv_header's)
-        for row in reader:
-            if not any(c.strip() for c in row):
-                continue
-            rows += 1
-            marked = any(_nonzero(row[j]) for j in labelled if j < len(row))
-            for i in list(alive):
-                cell = row[i].strip() if i < len(row) else ""
-                if not cell:
-                    continue
-                try:
-                    value = parse_number(cell)
-                except ValueError:
-                    value = None
-                if value not in (0.0, 1.0):
-                    del alive[i]
-                elif value == 1.0 and not marked:
-                    ones[i] += 1
-            if not alive:
-                break
-    return {c: (ones[i], rows) for i, c in alive.items()}
+#: The sensor name a label-like column is read under by label_scan (no configured sensor is named so).
+_SCANNED = "\x00label-scan:"
 
 
-def _csv_rows(f, separator: str) -> Iterator[list[str]]:
-    """The rows of a CSV file as the replay reads them, line by line; a line it skips (no CSV row, too long) is
-    none here either."""
-    for line in bounded_lines(f, lambda n: None):
-        try:
-            yield csv_fields(line, separator)
-        except ValueError:
-            continue
-
-
-def _nonzero(cell: str) -> bool:
-    """A label cell that marks its row, as the replay reads it (a non-zero number)."""
+def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: list[str]) -> dict[str, tuple[int, int]]:
+    """{column: (rows holding 1 that no label column marks, rows read)} for the columns of `wanted` whose every
+    number is 0 or 1; the others (a mode 0/1/2, a measurement) are left out. The file is read by a replay source
+    of its own — the sensors' columns (`mapped`: {column: sensor} of its header) and `wanted` as sensors of their
+    own, quiet (its lines were said by the training read) — so a row counts when the replay reads it for training,
+    and a label column marks it as the replay does. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies.
+    Before convert6 the file was read by a reader of its own: a header again mid-file was a row (a reordered one
+    read the columns at the first header's places), a row the replay rejects (a bad time, a wrong width) counted."""
+    from agent.sources.replay import ReplaySource
+    columns = {**mapped, **{c: _SCANNED + c for c in wanted}}
+    scan = dataclasses.replace(src, path=str(path), columns=columns, speed=0.0, labels_file=None)
+    source = ReplaySource(scan, [*dict.fromkeys(columns.values())], QuietRejects())
+    ones, rows, alive = dict.fromkeys(wanted, 0), 0, set(wanted)
+    quiet = logging.getLogger("stad.replay")
+    was, quiet.disabled = quiet.disabled, True      # its header-again and labels-window lines: said once already
     try:
-        return label_flag(cell) == 1
-    except ValueError:
-        return False
+        for rec in source.records():
+            rows += 1
+            for column in list(alive):
+                value = rec.values.get(_SCANNED + column)
+                if value is None:
+                    continue
+                if value not in (0.0, 1.0):
+                    alive.discard(column)
+                elif value == 1.0 and rec.label != 1:
+                    ones[column] += 1
+    except OSError:                 # the training read said it (an unreadable file refuses training)
+        return {}
+    finally:
+        quiet.disabled = was
+        source.close()
+    return {c: (ones[c], rows) for c in wanted if c in alive}
 
 
 def _all_read(source) -> None:

@@ -97,8 +97,8 @@ def test_no_row_at_all_is_a_clear_refusal_with_the_rejects(tmp_path):
     """Epoch milliseconds (or any unreadable time column): every record rejected. It used to end
     in a ValueError traceback with exit 1; now exit 2 and what was rejected, by reason."""
     proc, last = refused_recording(tmp_path, 300, lambda i: f"{(1.7e9 + i * TICK) * 1000:.0f}")
-    assert last.startswith("stad-convert train: the sources produced no rows"), proc.stderr
-    assert "300 bad timestamp" in last
+    assert last.startswith("stad-convert train: x.csv: 300 of its 300 rows could not be read"), proc.stderr
+    assert "300 bad timestamp" in last                  # (convert6: the file named; was "the sources produced no rows")
     assert "Traceback" not in proc.stderr
 
 
@@ -138,10 +138,10 @@ def test_steps_override_is_checked_like_window_steps(tmp_path, steps):
 
 def test_too_little_data_says_what_was_rejected(tmp_path):
     """A recording exported newest-first: every row but the first few is 'late' for the aligner.
-    Training said only '3 rows cannot fill a window'; now the rejects are in the reason."""
+    Training said only '3 rows cannot fill a window'; now the file, its rows lost and why (convert6)."""
     proc, last = refused_recording(tmp_path, 600, lambda i: f"{1.7e9 + (599 - i) * TICK:.0f}")
-    assert last.startswith("stad-convert train: not enough data for windows of 8 ticks"), last
-    assert "rejected while reading: 59" in last and " late" in last, last
+    assert last.startswith("stad-convert train: x.csv: 597 of its 600 rows could not be read (597 late"), last
+    assert "newest first" in last, last
 
 
 def test_a_live_source_is_refused_not_listened_to_forever(tmp_path):

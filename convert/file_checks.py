@@ -1,0 +1,155 @@
+"""What each file of a replayed recording gave training, said by the file's name (convert6).
+
+The replay source reads a folder file by file and counts what it rejects; training used to look only at the
+totals. A file of a folder that the replay skipped whole (a comment line above its header, a binary file named
+.csv, rows with one field more than the header) left its day out of the model with exit 0 and one `rejected`
+count in the summary; a file whose second half was written in another time layout, or newest first, lost those
+rows the same way; a file of only a header, or shorter than a window, added nothing, unsaid; a sensor whose column
+one file lacked was trained as missing there, said only as a share over all files. Here each file's reading is
+judged on its own (FileRejects keeps the rejects per file):
+
+- none of its rows read, something rejected: refused (exit 2), naming the file, its first rejected line and why;
+- more than MAX_LOST_SHARE of its rows, and more than one, lost to reading (`LOST_REASONS`: a time that cannot be
+  read or lies outside 1970–2100, a row older than the one before, a row of the wrong width, no CSV row or JSON
+  object): refused the same way;
+- no row at all (empty, a header only), or fewer ticks than a window: said, not refused (nothing is lost);
+- a sensor never observed in one file (no column for it, or every cell blank or no number): said with the
+  header's unmapped columns (a renamed column is the usual cause).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.records import Record, Rejects
+
+#: Rejects that mean a file's rows are not read as the user thinks (two time layouts, newest first, a trailing
+#: separator on the rows): more than this share of a file's rows lost to them refuses training.
+LOST_REASONS = ("bad time", "bad timestamp", "missing time", "late", "wrong column count", "bad csv", "bad json",
+                "line too long")
+MAX_LOST_SHARE = 0.01
+#: Of those, the aligner's: their rows are among the records read (the others' never were).
+ALIGNER_REASONS = ("late", "bad timestamp")
+#: Rejects that skip a file whole at its header.
+HEADER_REASONS = ("missing time column", "no sensor columns", "duplicate column")
+
+
+@dataclass
+class FileRejects(Rejects):
+    """Rejects (counted and logged as ever) that also keep, per file, the count and the first of each reason:
+    `file` names the file being read or aligned (None: not a file's)."""
+    file: str | None = None
+    by_file: dict = field(default_factory=dict)     # name -> (Counter, {reason: (where, detail)})
+
+    def add(self, reason: str, where: str, detail: str = "") -> None:
+        super().add(reason, where, detail)
+        self._keep(reason, where, detail, 1)
+
+    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+        super().add_many(reason, where, n, detail)
+        if n > 0:
+            self._keep(reason, where, detail, n)
+
+    def _keep(self, reason: str, where: str, detail: str, n: int) -> None:
+        if self.file is None:
+            return
+        counts, first = self.by_file.setdefault(self.file, (Counter(), {}))
+        counts[reason] += n
+        first.setdefault(reason, (where, detail))
+
+    def of(self, name: str) -> tuple[Counter, dict]:
+        return self.by_file.get(name, (Counter(), {}))
+
+
+class QuietRejects(Rejects):
+    """Counts only: a second reading of a file (the label scan) must not log its rejects twice."""
+
+    def add(self, reason: str, where: str, detail: str = "") -> None:
+        self.counts[reason] += 1
+        self.first.setdefault(reason, (where, detail))
+
+    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+        if n > 0:
+            self.counts[reason] += n
+            self.first.setdefault(reason, (where, detail))
+
+
+@dataclass
+class FileRead:
+    """One file of the recording as training got it."""
+    name: str
+    records: list[Record]
+    ticks: int                      # aligned ticks (0: none)
+    header: list[str] | None        # its first header as the replay reads it (CSV), else None
+
+
+def _first(first: dict, reasons) -> tuple[str, str, str] | None:
+    """(reason, where, detail) of the first reject among `reasons` (in their order)."""
+    return next(((r, *first[r]) for r in reasons if r in first), None)
+
+
+def refusal(f: FileRead, rejects: FileRejects) -> str | None:
+    """Why training must not go on with file `f`, naming it, its first rejected line and why; else None."""
+    counts, first = rejects.of(f.name)
+    if not f.records and counts:
+        reason, where, detail = _first(first, (*HEADER_REASONS, *LOST_REASONS, *sorted(first)))
+        said = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
+        hint = ""
+        if reason == "missing time column" and f.header and f.header[0].lstrip().startswith(("#", "//", ";")):
+            hint = (" (its first line that is not blank is the header, as the replay reads it: remove the comment "
+                    "line(s) above the header)")
+        return (f"{f.name}: none of its rows could be read ({said}; the first: {where}: {reason} — {detail}): "
+                f"training would leave the file out; correct it or move it out of the folder{hint}")
+    lost = sum(counts.get(r, 0) for r in LOST_REASONS)
+    rows = len(f.records) + sum(counts.get(r, 0) for r in LOST_REASONS if r not in ALIGNER_REASONS)
+    if lost > max(1, MAX_LOST_SHARE * rows):
+        reason, where, detail = _first(first, LOST_REASONS)
+        why = {"bad time": "a second time layout in the file? set the source's time_format to it, or write every "
+                           "time in one layout",
+               "bad timestamp": "times the agent does not take (1970 to 2100)",
+               "missing time": "rows without a time",
+               "late": "rows older than the ones before them: a file written newest first? sort it oldest first",
+               "wrong column count": "rows with more or fewer fields than the header (a separator at the end of "
+                                     "each row?)",
+               "bad json": "lines that are no JSON object"}.get(reason, "lines that are no CSV row")
+        return (f"{f.name}: {lost} of its {rows} rows could not be read ({', '.join(f'{counts[r]} {r}' for r in LOST_REASONS if counts.get(r))}; "
+                f"the first: {where}: {reason} — {detail}): {why}. Training would leave them out")
+    return None
+
+
+def notes(f: FileRead, sensors: list[str], steps: int, src) -> list[str]:
+    """What is said, not refused, of file `f` (read by the replay source config `src`): no row, fewer ticks than a
+    window, a sensor never observed."""
+    if not f.records:
+        return [f"{f.name}: no data rows (empty, or a header only): nothing of it is trained on"]
+    out = []
+    if f.ticks < steps:
+        rows = len(f.records)
+        out.append(f"{f.name}: {rows} row{'s' if rows != 1 else ''} read, {f.ticks} tick{'s' if f.ticks != 1 else ''} "
+                   f"aligned: fewer than a window of {steps} ticks, nothing of it is trained on")
+    seen = {s for r in f.records for s, v in r.values.items() if math.isfinite(v)}
+    unseen = [s for s in sensors if s not in seen]
+    if unseen and f.ticks >= steps:
+        which = f"sensor {unseen[0]}" if len(unseen) == 1 else f"sensors {', '.join(unseen)}"
+        if f.header is None:
+            where = ""
+        else:
+            mapped = src.sensor_columns(f.header, sensors)
+            absent = [s for s in unseen if s not in mapped.values()]
+            others = src.other_columns(f.header, sensors)
+            others = [c for c in others if c != src.time_column_of(f.header) and c not in src.label_columns]
+            where = (f" (no column for {', '.join(absent)} in its header {', '.join(map(repr, f.header))}"
+                     + (f"; read for no sensor: {', '.join(map(repr, others))} — a renamed column? map it with "
+                        "the source's `columns`" if others else "") + ")" if absent
+                     else " (its column is blank or no number on every row)")
+        out.append(f"{f.name}: {which} never observed in it{where}: its {f.ticks} ticks train with "
+                   f"{'it' if len(unseen) == 1 else 'them'} missing (the model masks a missing value)")
+    return out
+
+
+def header_of(path: Path, separator: str) -> list[str] | None:
+    """A CSV file's first header as the replay reads it (agent.preflight.csv_header: replay.first_header)."""
+    from agent.preflight import csv_header
+    return csv_header(path, separator)
