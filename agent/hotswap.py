@@ -374,16 +374,17 @@ class HotSwap:
 
     def _held_out(self, path: Path, tiers: list, recent):
         """The recent ticks the candidate is fitted on: those its manifest says it was not trained on
-        (agent/held_out_ticks.py), when a warm-up's worth of them are calm; else every one, said."""
-        least = self.cfg.warmup.ticks
+        (agent/held_out_ticks.py), when enough of them are calm to fit a profile on (profile.min_ticks scored
+        ticks after a window's context); else every one, said."""
+        least = self.cfg.scoring.profile.min_ticks + self.cfg.window.steps
         fit_on, taken, left = held_out(recent, getattr(tiers[0].manifest, "data", None), self.cfg.tick_s, least)
         if taken and fit_on is not recent:
             log.info("model update: %s: %d of the recent ticks are rows it was trained on (its manifest's "
-                     "data.segments): its profile and threshold are fitted on the %d calm ones it was not", path,
+                     "data.segments): its threshold is calibrated on the %d calm ones it was not", path,
                      taken, left)
         elif taken:
             log.warning("model update: %s: %d of the recent ticks are rows it was trained on and only %d calm ones "
-                        "are not (warmup.ticks %d): fitted on all of them, its threshold in-sample and likely low — a "
+                        "are not (%d needed): fitted on all of them, its threshold in-sample and likely low — a "
                         "rejection in shadow may be that; a SIGHUP once live ticks have come judges it again", path,
                         taken, left, least)
         return fit_on

@@ -282,7 +282,7 @@ class SourceFaults:
 
     def snapshot(self) -> dict:
         """Health's `sources`: each configured source, whether it is down (an open source fault) and what
-        it says of its peer (null: it cannot tell); `recording_gaps`: a replay's gaps between recordings passed
+        it says of its peer (null: it cannot tell); a replay's `recording_gaps`: its gaps between recordings passed
         untold this life."""
         if self.map is None:
             return {}
@@ -292,8 +292,9 @@ class SourceFaults:
             peer, o = self.map.peer(k), down.get(label)
             o = o if o is not None and o.told else None
             out[label] = {"down": o is not None, "fault_id": o.fault_id if o else None,
-                          "connected": None if peer is None else peer[0],
-                          "sensors": len(self.map.carries[k]), "recording_gaps": self.recording_gaps.get(label, 0)}
+                          "connected": None if peer is None else peer[0], "sensors": len(self.map.carries[k])}
+            if label.split()[0] == "replay":
+                out[label]["recording_gaps"] = self.recording_gaps.get(label, 0)
         return out
 
 
