@@ -551,6 +551,7 @@ class Agent(Resume, Delivery):
         warm = self.warmup_rejected
         snap["rejected"] = {k: left for k, n in snap["rejected"].items() if (left := n - warm.get(k, 0))}
         snap["rejected_warmup"] = dict(warm)
+        snap["ticks_this_run"] = self.pipeline.ticks - self._ticks_at_start    # `ticks`: the restored state's too
         return snap
 
 
