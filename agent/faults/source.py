@@ -163,18 +163,18 @@ class SourceFaults:
         label, now = self.map.labels[k], {tr.index[ev.sensor] for ev in evs}
         own = {tr.names[j]: tr.kind[j] for j in self.map.carries[k] if tr.kind[j] and j not in now}
         silent = [j for j in self.map.carries[k] if tr.names[j] not in own]
+        start = min(ev.start for ev in evs)
         if silent and all(t.missing[j] for j in silent):
-            gap = self.map.recording_gap(k, min(ev.start for ev in evs), t.ts)
+            gap = self.map.recording_gap(k, start, t.ts)
             if gap is not None:
-                return self._recording_gap(k, silent, gap, min(ev.start for ev in evs), tr)
-        peer = self.map.peer(k, min(ev.start for ev in evs), t.ts)
+                return self._recording_gap(k, silent, gap, start, tr)
+        peer = self.map.peer(k, start, t.ts)
         if peer is not None and not peer[0]:
             why = f"{label} stopped answering ({peer[1]})"
         elif len(silent) >= 2 and all(t.missing[j] for j in silent):
             why = f"every sensor {label} carries fell silent together"
         else:
             return None
-        start = min(ev.start for ev in evs)
         whole = (peer is not None and not peer[0]) or all(t.missing[j] for j in self.map.carries[k])
         if start - self.last_end.get(label, -float("inf")) < self.clear_s:
             self.flapped[label] = start
