@@ -71,8 +71,10 @@ class TierFitter:
                         tier.TYPE, type(exc).__name__, exc)
             return None
         if scores is None:
-            log.info("%s: no normal profile (disabled, or fewer than %d %s); bundle threshold %.3f",
-                     tier.TYPE, self.profile.min_ticks, ticks, thresholds[tier.TYPE].value)
+            # which of the two (user30: "disabled, or fewer than 100 warm-up ticks" after 172,800 of them)
+            why = "scoring.profile.enabled is false" if not self.profile.enabled else \
+                f"a sensor read on fewer than {self.profile.min_ticks} {ticks}"
+            log.info("%s: no normal profile (%s); bundle threshold %.3f", tier.TYPE, why, thresholds[tier.TYPE].value)
             return None
         at = ts[-len(scores):]
         if calm is not None:            # a tick the detector did not learn from is no normal score

@@ -117,6 +117,7 @@ class Agent(Resume, Delivery):
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
+        self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +181,7 @@ class Agent(Resume, Delivery):
     def _replay(self, stopping: Callable[[], bool]) -> None:
         """Warm up on `warmup.replay` — unless a stop comes while it is read or before the fit: then
         nothing is fitted and `_close` writes no checkpoint, so the next start reads it again."""
+        before = Counter(self.rejects.counts)
         try:
             rows, used = read_replay(self.cfg, self.rejects, self._reading_warmup, stopping)
         except ReplayStopped as exc:
@@ -187,6 +189,8 @@ class Agent(Resume, Delivery):
             log.warning("warm-up: %s of warmup.replay: not fitted, no checkpoint written; the next start "
                         "reads the recording again", exc)
             return
+        finally:
+            self.warmup_rejected = dict(sorted((Counter(self.rejects.counts) - before).items()))
         log.info("%s", used)
         self.notifier.extend(WARMUP_FIT_EXTEND_S, f"warming up: fitting on {len(rows):,} recorded ticks")
         self.pipeline.warm_up_from(rows, self._teaching_faults)
@@ -550,6 +554,12 @@ class Agent(Resume, Delivery):
         alerts, faults = self._raised_at_start
         snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts
         snap["faults_raised_this_run"] = {k: n - faults.get(k, 0) for k, n in self.pipeline.health.raised.items()}
+        # the live records' rejects, the warm-up recording's apart (health's `rejected` counts both): a resumed run,
+        # which reads no warm-up, read `rejected 0` where the first said `rejected 1` for the same live data (user29)
+        warm = self.warmup_rejected
+        snap["rejected"] = {k: left for k, n in snap["rejected"].items() if (left := n - warm.get(k, 0))}
+        snap["rejected_warmup"] = dict(warm)
+        snap["ticks_this_run"] = self.pipeline.ticks - self._ticks_at_start    # `ticks`: the restored state's too
         return snap
 
 

@@ -34,10 +34,21 @@ def format_summary(s: dict) -> str:
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
     unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
-    return (f"summary: {s['ticks']} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
+    # the warm-up recording's rejects apart from the live ones (a resumed run reads no warm-up: user30)
+    warm = s.get("rejected_warmup") or {}
+    warm_said = (f"warm-up recording rejected {sum(warm.values())} ({', '.join(f'{k}: {v}' for k, v in warm.items())}); "
+                 if warm else "")
+    # a replay's gaps between recordings, passed with no fault event (faults/source.py)
+    gaps = sum(src.get("recording_gaps", 0) for src in s.get("sources", {}).values())
+    # this run's ticks beside its records in (user30: a resumed run said `14400 ticks, 3534 records in`, the
+    # ticks counted from the checkpoint's first life); the lifetime count near the end when a checkpoint was resumed
+    # (the line's head is read by bench/chaos_check.py)
+    ticks = s.get("ticks_this_run", s["ticks"])
+    return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
+            f"({rej}); {warm_said}alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
             f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
+            + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s"
                + (f" ({s['last_restart_gap']['waiting_s']:g} s of it its sources' silence while "
                   f"{s['last_restart_gap']['waiting_starts']} start(s) waited for their first data); "
@@ -45,4 +56,5 @@ def format_summary(s: dict) -> str:
             + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
+            + (f"{s['ticks']} ticks with the resumed state's; " if ticks != s["ticks"] else "")
             + f"stopped: {s['exit_reason']}")

@@ -40,12 +40,24 @@ afresh from that tick (Missing.rejudge): still silent after faults.missing_s, it
 it ends as any fault does (reason shutdown / restart). An open source fault is in the tracker's
 checkpoint (`sources`) and in the fault journal (keyed by the source, with its sensors:
 FaultEvent.open_entry), so a restart goes on with it under its id.
+
+A replay's gap between two recordings is no outage (user30). A folder of daily files, or the next day's file
+after a restart, left every sensor silent from one recording's last stamp to the next one's first: told as a
+`source` fault and its fault_end at the same instant (the gap's ticks close only when the next recording's
+first records arrive), a page for how the recordings were made, found after the fact (user29). When the
+source says the silence lies between two of its recordings (Source.recording_gap: a replay, by the stamps it
+read), the outage is held untold (`Outage.told` False): said once on the log, counted (health's
+`sources.*.recording_gaps`, the stop summary), its sensors masked as in any outage, no fault and no
+fault_end. A silence inside one recording, and any live source's, is told as before.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 from .events import FaultEvent, held_apart, id_stamp
+
+log = logging.getLogger("stad.faults")
 
 #: what to check on site, by the source's type: one cause, not each sensor
 CHECK = {"modbus": "check the device's power and its network link",
@@ -65,6 +77,7 @@ class Outage:
     sensors: list[str]
     group: str
     prompt: bool = False        # ends on the first tick a reading is back (a whole source's outage, not a flap)
+    told: bool = True           # False: a replay's gap between two recordings, said on the log, no fault event
 
 
 class SourceMap:
@@ -98,6 +111,11 @@ class SourceMap:
         src = self._sources[k] if k < len(self._sources) else None
         return None if src is None else src.peer_since(since, until)
 
+    def recording_gap(self, k: int, since: float, until: float) -> str | None:
+        """Whether source k's silence from `since` to `until` lies between two of its recordings (a replay's)."""
+        src = self._sources[k] if k < len(self._sources) else None
+        return None if src is None else src.recording_gap(since, until)
+
 
 class SourceFaults:
     """One tracker's open source faults; the tracker calls it only when faults start or end."""
@@ -110,6 +128,7 @@ class SourceFaults:
         self.last_end: dict[str, float] = {}     # source → when its last outage ended (not checkpointed)
         self.flapped: dict[str, float] = {}      # source → when its last flapping outage began (not checkpointed)
         self.rejudged: tuple[float, list[int]] = (float("nan"), [])   # (tick, sensors whose missing ended untold)
+        self.recording_gaps: dict[str, int] = {}    # source → its gaps between recordings passed untold (this life)
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -134,23 +153,28 @@ class SourceFaults:
                     continue
                 outage, ev = told
                 self.open[outage.fault_id] = outage
-                out.append(ev)
+                if ev is not None:
+                    out.append(ev)
             for ev in evs:              # masked as missing, under the source's fault, untold
                 tr.ids[tr.index[ev.sensor]] = outage.fault_id
         return out
 
-    def _down(self, k: int, evs: list[FaultEvent], tr, t) -> tuple[Outage, FaultEvent] | None:
+    def _down(self, k: int, evs: list[FaultEvent], tr, t) -> tuple[Outage, FaultEvent | None] | None:
         label, now = self.map.labels[k], {tr.index[ev.sensor] for ev in evs}
         own = {tr.names[j]: tr.kind[j] for j in self.map.carries[k] if tr.kind[j] and j not in now}
         silent = [j for j in self.map.carries[k] if tr.names[j] not in own]
-        peer = self.map.peer(k, min(ev.start for ev in evs), t.ts)
+        start = min(ev.start for ev in evs)
+        if silent and all(t.missing[j] for j in silent):
+            gap = self.map.recording_gap(k, start, t.ts)
+            if gap is not None:
+                return self._recording_gap(k, silent, gap, start, tr)
+        peer = self.map.peer(k, start, t.ts)
         if peer is not None and not peer[0]:
             why = f"{label} stopped answering ({peer[1]})"
         elif len(silent) >= 2 and all(t.missing[j] for j in silent):
             why = f"every sensor {label} carries fell silent together"
         else:
             return None
-        start = min(ev.start for ev in evs)
         whole = (peer is not None and not peer[0]) or all(t.missing[j] for j in self.map.carries[k])
         if start - self.last_end.get(label, -float("inf")) < self.clear_s:
             self.flapped[label] = start
@@ -166,6 +190,17 @@ class SourceFaults:
             evidence["sensors_with_own_faults"] = own
         return outage, self.event(outage, "fault", t.ts, evidence, tr)
 
+    def _recording_gap(self, k: int, silent: list[int], gap: str, start: float, tr) -> tuple[Outage, None]:
+        """The untold outage of a replay's gap between recordings: said here, once, and counted."""
+        label = self.map.labels[k]
+        self.recording_gaps[label] = self.recording_gaps.get(label, 0) + 1
+        log.info("%s: every sensor silent %s: a gap between recordings, not a fault — its sensors are masked until "
+                 "the next recording's readings, no fault event (#%d)", label, gap, self.recording_gaps[label])
+        outage = Outage(source=label, fault_id=f"{tr.node}-{label.replace(' ', '-')}-gap-{id_stamp(start)}-{tr.life}",
+                        start=start, sensors=[tr.names[j] for j in silent],
+                        group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)), prompt=True, told=False)
+        return outage, None
+
     # -- end --------------------------------------------------------------------------------------
 
     def ended(self, events: list[FaultEvent], tr, ts: float) -> list[FaultEvent]:
@@ -177,11 +212,13 @@ class SourceFaults:
         out, back = held_apart(events, self.open)
         for fault_id, evs in back.items():
             outage = self.open.pop(fault_id)
-            self.last_end[outage.source] = ts
             still = [j for j, i in enumerate(tr.ids) if i == fault_id]
             for j in still:
                 tr.rejudge(j, ts)
             self.rejudged = (ts, self.rejudged[1] + still if self.rejudged[0] == ts else still)
+            if not outage.told:         # a replay's gap between recordings: said when it began, ends unsaid
+                continue
+            self.last_end[outage.source] = ts
             reason = evs[0].reason
             summary = {"cleared": f"{outage.source} answers again: {_said([ev.sensor for ev in evs])} back"}
             evidence = {"summary": summary.get(reason) or evs[0].evidence["summary"],
@@ -209,7 +246,7 @@ class SourceFaults:
     def entries(self) -> dict[str, dict]:
         """The open source faults as the fault journal keeps them (FaultEvent.open_entry), by source."""
         return {o.source: {"fault_id": o.fault_id, "kind": "source", "start": o.start, "group": o.group,
-                           "sensors": list(o.sensors)} for o in self.open.values()}
+                           "sensors": list(o.sensors)} for o in self.open.values() if o.told}
 
     def resume(self, opened: dict[str, dict], names: set[str], group_of) -> dict[str, dict]:
         """The journal's open faults (`opened`, checked): its source faults made this tracker's, and each
@@ -240,21 +277,24 @@ class SourceFaults:
         self.open = {}
         for o in state or []:
             outage = Outage(str(o["source"]), str(o["fault_id"]), float(o["start"]), [str(s) for s in o["sensors"]],
-                            str(o["group"]), bool(o.get("prompt", False)))
+                            str(o["group"]), bool(o.get("prompt", False)), bool(o.get("told", True)))
             self.open[outage.fault_id] = outage
 
     def snapshot(self) -> dict:
         """Health's `sources`: each configured source, whether it is down (an open source fault) and what
-        it says of its peer (null: it cannot tell)."""
+        it says of its peer (null: it cannot tell); a replay's `recording_gaps`: its gaps between recordings passed
+        untold this life."""
         if self.map is None:
             return {}
         down = {o.source: o for o in list(self.open.values())}     # (one C call: Prometheus reads it from its thread)
         out = {}
         for k, label in enumerate(self.map.labels):
             peer, o = self.map.peer(k), down.get(label)
+            o = o if o is not None and o.told else None
             out[label] = {"down": o is not None, "fault_id": o.fault_id if o else None,
-                          "connected": None if peer is None else peer[0],
-                          "sensors": len(self.map.carries[k])}
+                          "connected": None if peer is None else peer[0], "sensors": len(self.map.carries[k])}
+            if label.split()[0] == "replay":
+                out[label]["recording_gaps"] = self.recording_gaps.get(label, 0)
         return out
 
 

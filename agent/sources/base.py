@@ -123,6 +123,12 @@ class Source(abc.ABC):
             self.peer_outage = (self._lost_at, time.time(), why)
             self._lost_at = 0.0
 
+    def recording_gap(self, since: float, until: float) -> str | None:
+        """Whether a silence of every sensor it carries, from `since` to `until` (the data's time), lies between
+        two of its recordings — not a silence of a device, but how the recordings were made — and which (words for
+        the log). None here: a live source's silence is a silence (faults/source.py tells it)."""
+        return None
+
     def peer_since(self, since: float, until: float) -> tuple[bool, str] | None:
         """What it says of its peer for a silence from `since` to `until` (wall-clock seconds, as a live
         source stamps its records): lost now, or lost in an outage that ended after `since` and began by

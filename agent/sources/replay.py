@@ -9,6 +9,10 @@ that fails part-way keeps every record read before, and the reject names the lin
 how many lines were read (a disk's bad block mid-file is not the whole file lost). A file that
 shrank while it was read (truncated, rotated in place) is counted the same way at its end: the
 lines past the new end are lost, and the replay says so rather than ending the file in silence.
+Each recording's first and last stamp read are kept (`spans`): a silence of every sensor from one recording's
+end to the next one's start — a folder of daily files, or the next day's file after a restart — is how the
+recordings were made, not the device falling silent (`recording_gap`; faults/source.py tells it on the log, no
+fault event). A silence inside one recording is what that recording shows: told as a fault, as a live one is.
 A CSV header again mid-file (two recordings joined, `cat a.csv b.csv`) is read as one: the rows after it by its
 columns, its change of columns said (chaos5: the rows were read by the first header's columns, in another order
 than theirs, unsaid); one that maps no sensor skips the rows up to the next header, counted once as the header.
@@ -350,6 +354,7 @@ class ReplaySource(Source):
         self.windows = load_nab_windows(self.resolve(cfg.labels_file)) if cfg.labels_file else None
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._lines_read = 0                # lines of the file being read taken from it so far
+        self.spans: list[list] = []         # [name, first ts, last ts] of each recording read, in replay order
         self._stop = threading.Event()
 
 
@@ -415,10 +420,16 @@ class ReplaySource(Source):
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
         self._lines_read = 0
+        span = None
         try:
             for rec in self._with_labels(rows, path, name):
                 if not pacer.wait(rec.ts):
                     return
+                if span is None:
+                    span = [name, rec.ts, rec.ts]
+                    self.spans.append(span)     # (one append: the pipeline's thread reads it)
+                elif rec.ts > span[2]:
+                    span[2] = rec.ts
                 yield rec
         except OSError as exc:      # one file that cannot be read (an I/O error, its permissions) ends that file only
             read = self._lines_read
@@ -430,6 +441,21 @@ class ReplaySource(Source):
             self.unreadable.append(f"{path}: {why}")
             self.rejects.add("unreadable file", f"{name}:{read + 1}" if read else name,
                              why + "; the replay goes on with the next file")
+
+    def recording_gap(self, since: float, until: float) -> str | None:
+        """A silence from `since` to `until` after one recording's last stamp and before the next one's first
+        (or, after a restart, before this run's first recording): how the recordings were made. Inside one
+        recording, or while it is unknown when the next begins: None (a silence, told as one)."""
+        spans = list(self.spans)
+        for k, (name, first, _) in enumerate(spans):
+            if first <= until:
+                continue
+            if k and spans[k - 1][2] >= since:
+                return None
+            before = f"{spans[k - 1][0]} (its last stamp {iso_time(spans[k - 1][2])})" if k else \
+                "the state this run resumed from"
+            return f"between {before} and the recording {name} (its first stamp {iso_time(first)})"
+        return None
 
     # ---- labels shared by both formats --------------------------------------------------
 
