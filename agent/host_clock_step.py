@@ -19,7 +19,8 @@ flush closed the skipped span as an outage and the data was late for as long as 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Callable
 
 from .alerts import iso
 from .records import Record, span
@@ -28,6 +29,36 @@ if TYPE_CHECKING:
     from .window import Row
 
 log = logging.getLogger("stad.aligner")     # the rules speak as the aligner they are part of
+
+#: A step of this host's clock: its reading moved this much more, or less, than the boot-time clock between two
+#: looks (NTP slews offsets under 128 ms and steps larger ones).
+HOST_CLOCK_STEP_S = 2.0
+
+
+def since_boot() -> float:
+    """Seconds on a clock no step moves that, unlike the monotonic one, goes on while the host is suspended
+    (Linux CLOCK_BOOTTIME): a suspended gateway missed its data, it is no step of its clock."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else time.monotonic()
+
+
+class ClockStepWatch:
+    """Tells a step of this host's wall clock from time passing by the boot-time clock, look by look: the
+    Agent's loop (said, and handed to the aligner) and the outbox (its events' ages: review41) each keep one."""
+
+    def __init__(self, least_s: float = HOST_CLOCK_STEP_S, boot_clock: Callable[[], float] = since_boot):
+        self.least_s = least_s
+        self.boot_clock = boot_clock
+        self.seen: tuple[float, float] | None = None     # (wall clock, boot-time clock) at the last look
+
+    def look(self, wall: float) -> float | None:
+        """The step (s, signed) the wall clock, reading `wall` now, took since the last look; None under least_s."""
+        boot, seen = self.boot_clock(), self.seen
+        self.seen = (wall, boot)
+        if seen is None:
+            return None
+        step = (wall - seen[0]) - (boot - seen[1])
+        return step if abs(step) > self.least_s else None
 
 
 class HostClockStepRules:

@@ -16,7 +16,8 @@ runs them (`checkpoint()`, on its own connection), and the WAL file is truncated
 The outbox is bounded by `max_events` and `max_age_s`. Over the count bound, events of alerts
 that have already ended go first, oldest first; only then the oldest events of the alert still
 open. Events handed to the client and not yet acknowledged are never dropped. Every drop is
-counted by reason, persisted, and logged: `max_events`, `max_age`, `refused` (the broker
+counted by reason, persisted, and logged: `max_events`, `max_age` (an event's age does not jump with a step
+of this host's clock while the agent runs: `_now`), `refused` (the broker
 answered with a failure, see drop()), `not_stored` (the disk could not take it). Fault events
 (`kind` fault / fault_end, keyed by their fault_id) share the queue and its order; for the
 count bound they count as ended.
@@ -66,6 +67,7 @@ from typing import Callable, Literal
 
 from . import outbox_salvage as salvage
 from .held_file import HeldFile
+from .host_clock_step import ClockStepWatch, since_boot
 log = logging.getLogger("stad.outbox")
 
 FAULT_KINDS = ("fault", "fault_update", "fault_end")
@@ -113,12 +115,18 @@ class StoredEvent:
 
 class Outbox:
     def __init__(self, path: str | Path, max_events: int, max_age_s: float,
-                 sync: Literal["normal", "full"] = "normal", clock: Callable[[], float] = time.time):
+                 sync: Literal["normal", "full"] = "normal", clock: Callable[[], float] = time.time,
+                 boot_clock: Callable[[], float] | None = None):
+        """`clock`: the wall clock events are stamped with; `boot_clock`: one no step moves, that tells a step
+        of the wall clock (ClockStepWatch) so that an event's age does not jump with it (review41); None: CLOCK_BOOTTIME."""
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.sync = SYNC_MODES[sync]
         self.clock = clock
+        self._clock_steps = ClockStepWatch(boot_clock=boot_clock or since_boot)
+        self._stepped = 0.0                     # the wall clock's steps this life (s): `_next_expiry`'s terms
+        self._unshifted = 0.0                   # of which the stored rows' `created` has not been moved by yet
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._checkpoint_db: sqlite3.Connection | None = None    # the sink worker's own connection
@@ -153,8 +161,28 @@ class Outbox:
                 log.error("outbox %s: cannot reserve %s (%s): on a full disk, events held in memory are lost "
                           "without a count by a kill -9", self.path, self._held_file.path.name, self._held_file.problem)
             self._take_held_file()
+            self._now()                         # the wall clock's first look: a step is told from here on
             if self._open():
                 self._expire(force=True)
+
+    # -- the clock -------------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """The wall clock now, its step since the last look taken out of the waiting events' ages: held rows
+        moved by it at once, stored rows by a commit at once (`_run`; on a disk that refuses it, by the next one
+        that works, and until then `_unshifted` says by how much).
+        A clock stepped forward by more than max_age_s (a gateway with no RTC set by NTP) dropped every waiting
+        event as `max_age`; stepped back, kept them past it. Never called inside a transaction. Caller holds
+        the lock. A step while the agent is down is not seen: ages across a restart are the wall clock's."""
+        wall = self.clock()
+        step = self._clock_steps.look(wall)
+        if step is not None:
+            self._stepped += step
+            self._unshifted += step
+            self._held = [(row[0] + step, *row[1:]) for row in self._held]
+            if self._db is not None:
+                self._run(lambda db: None)      # the stored rows moved now: a kill -9 would leave them aged
+        return wall
 
     # -- storage that may fail ---------------------------------------------------------------------
 
@@ -327,8 +355,11 @@ class Outbox:
         if self._holding:
             self._store_held()
         db = self._db
+        shift = self._unshifted
         try:
             db.execute("BEGIN")
+            if shift:               # the wall clock's step (`_now`), with this commit
+                db.execute("UPDATE events SET created = created + ?", (shift,))
             result = work(db)
             if self._drops_unsaved:
                 db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
@@ -342,6 +373,7 @@ class Outbox:
                     pass
             self._failed(exc)
             return None
+        self._unshifted -= shift
         if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
             # The counts the held file carried are in the drops table now: carried on, they would be
             # counted twice by the next start.
@@ -357,9 +389,10 @@ class Outbox:
     def add(self, alert_id: str, seq: int, kind: str, payload: str, replay: bool = False) -> int | None:
         """Commit one event; its row id, or None when it could not be stored (counted as not_stored)."""
         with self._lock:
+            now = self._now()
             row = self._run(lambda db: db.execute(
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.clock(), alert_id, seq, kind, payload, int(replay))).lastrowid)
+                (now, alert_id, seq, kind, payload, int(replay))).lastrowid)
             if kind in FAULT_KINDS:
                 pass                # a fault event neither opens nor ends an alert
             elif kind == "end":
@@ -368,7 +401,7 @@ class Outbox:
             else:
                 self._open_alert = alert_id
             if row is None:
-                self._hold([(self.clock(), alert_id, seq, kind, payload)], replay=replay)
+                self._hold([(now, alert_id, seq, kind, payload)], replay=replay)
                 self._held_said = True      # _failed said it
                 return None
             self._depth += 1
@@ -433,8 +466,9 @@ class Outbox:
         with self._lock:
             rows = []
             if self._db is not None:
+                now = self._now()           # first: a step it tells moves the rows read below
                 rows = self._pending_rows(after, limit)
-                cutoff = self.clock() - self.max_age_s
+                cutoff = now - self._unshifted - self.max_age_s
                 if any(r[6] < cutoff and r[0] not in self._handed for r in rows):
                     self._expire(force=True)
                     rows = self._pending_rows(after, limit)
@@ -500,13 +534,13 @@ class Outbox:
     # -- bounds ----------------------------------------------------------------------------------
 
     def _expire(self, force: bool = False) -> None:
-        now = self.clock()
-        if not force and now < self._next_expiry:
+        now = self._now()
+        if not force and now - self._stepped < self._next_expiry:
             return
-        self._next_expiry = now + EXPIRE_EVERY_S
+        self._next_expiry = now - self._stepped + EXPIRE_EVERY_S
         try:
             rows = self._db.execute("SELECT id FROM events WHERE created < ? ORDER BY id",
-                                    (now - self.max_age_s,)).fetchall()
+                                    (now - self._unshifted - self.max_age_s,)).fetchall()
         except sqlite3.Error as exc:
             self._failed(exc)
             return
@@ -571,6 +605,7 @@ class Outbox:
 
     def _oldest_age(self) -> float | None:
         """Seconds since the oldest waiting event (stored or held) was added; None when none (or unreadable). Caller holds the lock."""
+        now = self._now()           # first: a step it tells moves what is read below
         oldest = [self._held[0][0]] if self._held else []
         if self._depth - len(self._acked) > 0 and self._db is not None:
             try:
@@ -578,8 +613,8 @@ class Outbox:
             except sqlite3.Error:
                 created = None
             if created is not None:
-                oldest.append(created)
-        return max(0.0, round(self.clock() - min(oldest), 3)) if oldest else None
+                oldest.append(created + self._unshifted)
+        return max(0.0, round(now - min(oldest), 3)) if oldest else None
 
     def close(self) -> None:
         with self._lock:

@@ -32,6 +32,7 @@ from .config_watch import ConfigWatch
 from .delivery import Delivery
 from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackRequest, Refused, configured as feedback_configured
 from .firstscreen import WarmupProgress, banner
+from .host_clock_step import HOST_CLOCK_STEP_S, ClockStepWatch
 from .hotswap import HotSwap
 from .intake import IntakeQueue
 from .journal_resume import faults_said
@@ -61,19 +62,6 @@ _WAKE = object()        # put by the SIGHUP handler: the loop's wait ends at onc
 #: `health_interval_s` of 1: held to 5 s here before suite4 found it, silently).
 HEALTH_EVERY_S = 5.0
 MMAP_THRESHOLD = 128 * 1024     # glibc's default, kept fixed (return_freed_blocks)
-#: A step of this host's clock (its reading moved this much more, or less, than the boot-time clock between
-#: two turns of the loop; at least a tick) is said and handed to the aligner (`_watch_host_clock`): NTP slews
-#: offsets under 128 ms and steps larger ones; a turn of the loop is at most ~0.5 s.
-HOST_CLOCK_STEP_S = 2.0
-
-
-def _since_boot() -> float:
-    """Seconds on a clock no step moves that, unlike the monotonic one, goes on while the host is suspended
-    (Linux CLOCK_BOOTTIME): a suspended gateway missed its data, it is no step of its clock."""
-    clock = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(clock) if clock is not None else time.monotonic()
-
-
 def return_freed_blocks() -> bool:
     """Ask glibc to serve every allocation above 128 KiB from a mapping of its own (given back to
     the OS when freed) for the whole run. glibc's default is the same 128 KiB, but it raises the
@@ -154,7 +142,8 @@ class Agent(Resume, Delivery):
         self.exit_reason = ""
         self.source_failures: list[tuple[str, str]] = []    # (type, error) of each source whose thread raised while running
         self.data_over = False     # the input ended (or --max-ticks): open alerts and faults end at the stop
-        self._clock_seen: tuple[float, float] | None = None   # (host clock, boot-time clock) at the last turn
+        # A step of this host's clock: at least a tick, a turn of the loop being at most ~0.5 s.
+        self._clock_watch = ClockStepWatch(max(HOST_CLOCK_STEP_S, cfg.tick_s))
         self.last_health: dict = {}         # the latest health snapshot (the metrics endpoint reads it)
         self.state_writes = StateWrites()     # failed writes of the checkpoint and the journals
         self._open_journals(state_dir, len(cfg.sensor_names()))         # agent/delivery.py
@@ -333,15 +322,14 @@ class Agent(Resume, Delivery):
         """A step of this host's clock (NTP, a hand), told from time passing by the boot-time clock: said,
         and handed to the aligner, which the wall clock drives for a live source (its flush, the records
         stamped on arrival): a day's step forward was closed as a day's outage (review22)."""
-        wall, mono = self.clock(), _since_boot()
-        if self._clock_seen is not None:
-            step = (wall - self._clock_seen[0]) - (mono - self._clock_seen[1])
-            if abs(step) > max(HOST_CLOCK_STEP_S, self.cfg.tick_s):
-                log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
-                            "it moves with it, not a gap in the data", span(step, signed=True),
-                            iso(self._clock_seen[0] + mono - self._clock_seen[1]), iso(wall))
-                self.stepped(step, wall)
-        self._clock_seen = (wall, mono)
+        wall = self.clock()
+        before = self._clock_watch.seen
+        step = self._clock_watch.look(wall)
+        if step is not None:
+            log.warning("this host's clock stepped %s (NTP, or set by hand?), from %s to %s: data stamped with "
+                        "it moves with it, not a gap in the data", span(step, signed=True),
+                        iso(before[0] + self._clock_watch.seen[1] - before[1]), iso(wall))
+            self.stepped(step, wall)
 
     def _close(self, clean: bool) -> None:
         """The stop, `clean` or on an error: the sources closed, what they had queued counted, open

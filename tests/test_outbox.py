@@ -17,6 +17,8 @@ from conftest import corrupt_tail
 
 
 class Clock:
+    """Time passing, moved on by the test: given as the wall clock and as the boot-time one (no step)."""
+
     def __init__(self, now: float = 1_000_000.0):
         self.now = now
 
@@ -124,7 +126,7 @@ def test_over_max_age_events_expire_and_are_counted(tmp_path, then_add):
     # then_add=False: the broker comes back after an outage longer than max_age_s with no alert raised
     # since. On the old code only add() expired events, so these were sent, older than the bound says.
     clock = Clock()
-    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock)
+    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock, boot_clock=clock)
     add(box, "a", 0, "new")
     add(box, "a", 1, "end")
     clock.now += 61
@@ -138,7 +140,7 @@ def test_an_event_that_aged_past_max_age_between_two_looks_is_not_sent(tmp_path)
     # Expiry looked every 10 s: an event 55 s old at one look and 61 s at the next pending() was
     # handed out, older than max_age_s 60 (review 9).
     clock = Clock()
-    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock)
+    box = Outbox(tmp_path / "o.sqlite", max_events=100, max_age_s=60, clock=clock, boot_clock=clock)
     add(box, "a", 0, "new")
     clock.now += 55
     assert keys(box) == [("a", 0)]

@@ -24,7 +24,7 @@ MAX_AGE_S = 60.0                # the key's least
 
 
 class HandClock:
-    """This host's wall clock, moved on by the test."""
+    """Time passing, moved on by the test: this host's wall clock and its boot-time one (no step of it)."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -42,7 +42,7 @@ def sink_on_a_hand_clock(tmp_path, port: int) -> tuple[MqttSink, HandClock]:
                                               "reconnect_max_s": 1.0},
                    "outbox": {"max_age_s": MAX_AGE_S}}]})
     clock = HandClock()
-    sink = MqttSink(cfg.sinks[0], replace(cfg.sink_context(), clock=clock))
+    sink = MqttSink(cfg.sinks[0], replace(cfg.sink_context(), clock=clock, boot_clock=clock))
     assert wait_until(lambda: sink.reporter.problem is not None)
     return sink, clock
 

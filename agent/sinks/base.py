@@ -49,6 +49,7 @@ class SinkContext:
     base_dir: str = "."
     feedback: Callable | None = None   # takes a feedback.FeedbackRequest: the agent's inbox for operator feedback
     clock: Callable[[], float] = time.time   # this host's wall clock (the agent's): the MQTT outbox's ages
+    boot_clock: Callable[[], float] | None = None   # a clock no step moves (None: CLOCK_BOOTTIME): tells a step of `clock`
 
     def resolve(self, path: str) -> Path:
         return resolve_against(path, self.base_dir)

@@ -192,7 +192,8 @@ class MqttSink(Sink):
         self._deliver_feedback = context.feedback
         state_dir = Path(context.resolve(context.state_dir))
         self.outbox = Outbox(state_dir / OUTBOX_FILE, cfg.outbox.max_events, cfg.outbox.max_age_s,
-                             sync=cfg.outbox.sync, clock=context.clock)
+                             sync=cfg.outbox.sync, clock=context.clock,
+                             boot_clock=context.boot_clock)
         self.refused_file = RefusedFile(state_dir / REFUSED_FILE)
         if self.outbox.recovered:
             log.info("outbox holds %d alert event(s) not acknowledged before the last stop; "
