@@ -17,6 +17,9 @@ EXIT_CONFIG = 2
 #: `run`: a source's thread raised (not its input's end). Not 2: the unit's RestartPreventExitStatus=2
 #: keeps a config problem from restarting, and this one a restart may well mend (agent/service.py).
 EXIT_SOURCE_FAILED = 3
+#: `run`: the state directory is on a read-only file system (its only problem). Not 2: an SD card remounted
+#: read-only is the host's, and the unit restarts this one (RestartSec; review41).
+EXIT_STATE_READ_ONLY = 4
 
 # Subcommands that live in their own modules: name -> module with add_parser(sub) and run(args).
 PLUGGED = {
@@ -41,10 +44,10 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
 
 
-def load_config(path: str, machine: bool = True, notes: list | None = None):
+def load_config(path: str, machine: bool = True, notes: list | None = None, problems: list | None = None):
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
-    this machine); None after printing every problem with the file and key path. Its notes are
-    printed, or put into `notes` when given (`run`: agent/start_notes.py)."""
+    this machine); None after printing every problem with the file and key path (put into `problems`
+    too, when given). Its notes are printed, or put into `notes` when given (`run`: agent/start_notes.py)."""
     from . import config, preflight
     loaded = False
     try:
@@ -60,6 +63,8 @@ def load_config(path: str, machine: bool = True, notes: list | None = None):
                 print(f"{path}: note: {shorten(note, 400)}", file=sys.stderr)
         return cfg
     except ConfigError as exc:
+        if problems is not None:
+            problems += exc.problems
         for p in exc.problems:
             print(f"{exc.source}: {shorten(p, 400)}", file=sys.stderr)
         if machine and not loaded:
@@ -83,9 +88,11 @@ def cmd_check_config(args) -> int:
 def cmd_run(args) -> int:
     from .start_notes import StartNotes
     notes: list[str] = []
-    cfg = load_config(args.config, notes=notes)
+    problems: list[str] = []
+    cfg = load_config(args.config, notes=notes, problems=problems)
     if cfg is None:
-        return EXIT_CONFIG
+        from .host_checks import ReadOnlyFs
+        return EXIT_STATE_READ_ONLY if problems and all(isinstance(p, ReadOnlyFs) for p in problems) else EXIT_CONFIG
     start_notes = StartNotes(args.config, notes, cfg.resolve(cfg.state_dir))
     start_notes.say()           # in full at a first start, one line at a restart with the same ones
     setup_logging(args.log_level or cfg.log_level)

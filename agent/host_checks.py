@@ -21,6 +21,12 @@ class Note(str):
     that runs but not as it reads (agent/preflight.py)."""
 
 
+class ReadOnlyFs(str):
+    """A preflight problem that is the host's, not the config's: the state directory is on a file system mounted
+    read-only (an SD card's ext4 remounted read-only on errors). `run` exits EXIT_STATE_READ_ONLY on it, which the
+    unit restarts (review41): exit 2, a config mistake, left the gateway down until someone came."""
+
+
 def path_problems(path: Path, want_file: bool = False) -> list[str]:
     """`path` exists and is readable (and is a file, with `want_file`). A directory on the way that
     this process may not search is said so (Path.exists() raises there rather than answering)."""
@@ -96,6 +102,10 @@ def writable_dir_problems(path: Path) -> list[str]:
     try:
         _probe_mkdir(probe)
     except OSError as exc:
+        if exc.errno == errno.EROFS:
+            return [ReadOnlyFs(f"{path} is on a read-only file system ({probe}): a disk remounted read-only (the "
+                               "unit tries again), or a directory the unit's ProtectSystem=strict keeps read-only "
+                               "(give it ReadWritePaths= in a drop-in)")]
         what = "is not writable" if probe == path else f"cannot be created in {probe}"
         return [f"{path} {what}: {exc.strerror or exc}"]
     return []
@@ -110,6 +120,10 @@ def writable_file_problems(path: Path) -> list[str]:
     if path.is_fifo():      # a FIFO's open blocked `run` until a reader came (chaos3); one with a reader is a pipe
         return fifo_without_reader(path)                # to a consumer (tests/test_systemd.py's blocked writer)
     if path.exists() and not os.access(path, os.W_OK):
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return [ReadOnlyFs(f"{path} is on a read-only file system: a disk remounted read-only (the unit tries "
+                               "again), or a directory the unit's ProtectSystem=strict keeps read-only (give it "
+                               "ReadWritePaths= in a drop-in)")]
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)
 

@@ -22,7 +22,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .host_checks import Note, memory_bytes, path_problems, resolved_ipv4, unit_hides, writable_dir_problems
+from .host_checks import (Note, ReadOnlyFs, memory_bytes, path_problems, resolved_ipv4, unit_hides,
+                          writable_dir_problems)
 from .records import shorten, span
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
     for i, sink in enumerate(cfg.sinks):
         found += [(_join(f"sinks[{i}]", key), msg)
                   for key, msg in _extra(sink_plugin(sink.TYPE), "sink") or sink.preflight(cfg.resolve)]
-    return ([f"{path}: {shorten(msg, 300)}" for path, msg in found if not isinstance(msg, Note)],
+    return ([(ReadOnlyFs if isinstance(msg, ReadOnlyFs) else str)(f"{path}: {shorten(msg, 300)}")
+             for path, msg in found if not isinstance(msg, Note)],
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 
 
