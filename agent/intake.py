@@ -26,6 +26,8 @@ from .records import Record
 #: the demo). An unpaced source keeps the queue full, so every record here is resident: 256 of the
 #: demo's records held ~0.4 MiB, 64 hold ~0.1.
 MAX_RECORDS = 64
+#: discard_rest waits at most this long for the sources waiting for room to be answered (they are at once).
+DISCARD_WAIT_S = 2.0
 #: Estimated bytes of waiting records at most.
 MAX_BYTES = 1 << 20
 
@@ -54,6 +56,7 @@ class IntakeQueue:
         self.blocked = 0            # records whose source had to wait for room
         self.blocked_s = 0.0        # how long sources waited in all
         self.dropped_at_stop = 0    # records offered once the stop was set, or left queued at the close
+        self._waiting = 0           # puts waiting for room now
         self.peak_records = 0
         self.peak_bytes = 0
 
@@ -73,8 +76,11 @@ class IntakeQueue:
             if not self._fits(size):
                 self.blocked += 1
                 t0 = time.monotonic()
+                self._waiting += 1
                 while not self._fits(size) and not (stop is not None and stop.is_set()):
                     self._cond.wait(poll_s)
+                self._waiting -= 1
+                self._cond.notify_all()         # (discard_rest waits for the waiting to be answered)
                 self.blocked_s += time.monotonic() - t0
             if stop is not None and stop.is_set():
                 self.dropped_at_stop += 1
@@ -106,13 +112,16 @@ class IntakeQueue:
 
     def discard_rest(self) -> int:
         """After the sources are closed: drop what is still queued, counting its records (not the
-        loop's markers) as `dropped_at_stop`; how many."""
+        loop's markers) as `dropped_at_stop`; how many. A source waiting for room is answered before it
+        returns (refused and counted, the stop being set), so that `dropped_at_stop` is the stop's whole
+        count when the agent says it: the log said 64 records not scored, the summary 65 (user30)."""
         with self._cond:
             dropped = sum(1 for item, _ in self._items if isinstance(item, Record))
             self._items.clear()
             self._bytes = 0
             self.dropped_at_stop += dropped
             self._cond.notify_all()
+            self._cond.wait_for(lambda: self._waiting == 0, timeout=DISCARD_WAIT_S)
             return dropped
 
     def stats(self) -> dict:

@@ -366,14 +366,16 @@ class Agent(Resume, Delivery):
         more; anything else (an error) lost them. A clean stop by signal scores what was queued, and
         a record a source offers after it is refused and counted (health), not said: its source was
         being stopped."""
-        if not dropped:
-            return
+        # The summary's count: these and the records a source offered once the stop had begun (user30).
+        unscored = self.queue.dropped_at_stop
+        offered = (f"; {unscored - dropped} of them offered once the stop had begun" if unscored > dropped else "")
         if clean and self._max_ticks_reached():
-            log.info("%d record(s) the sources had queued beyond --max-ticks %d were not scored (intake "
-                     "dropped_at_stop)", dropped, self.max_ticks)
-        else:
+            if unscored:
+                log.info("%d record(s) the sources had queued beyond --max-ticks %d were not scored (intake "
+                         "dropped_at_stop%s)", unscored, self.max_ticks, offered)
+        elif dropped:
             log.warning("%d record(s) the sources had queued were not scored: the agent stopped on %s (intake "
-                        "dropped_at_stop)", dropped, self.exit_reason if clean else "an error")
+                        "dropped_at_stop%s)", unscored, self.exit_reason if clean else "an error", offered)
 
     def _at_stop(self) -> None:
         """What becomes of an open alert and open sensor faults when the agent stops. The data over
