@@ -57,25 +57,57 @@ def parse_time(value: object, time_format: str | None = None) -> float:
 
     Raises ValueError for anything else, including non-finite numbers.
     """
+    return parse_stamp(value, time_format)[0]
+
+
+def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, bool]:
+    """(parse_time's seconds, whether the stamp was written as a date: ISO-8601 or `time_format`, not a number).
+    A date out of the aligner's years is no clock read in milliseconds (window.unit_hint's guess for a number): the
+    record carries which it was (Record.ts_text), so its `bad timestamp` says what fits (chaos6)."""
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, (int, float)):
-        ts = parse_number(value)
-    elif isinstance(value, str):
-        text = value.strip()
+        return _finite(parse_number(value), value), False
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    written = value.strip()
+    try:
         if time_format is not None:
-            moment = datetime.strptime(text, time_format)
-            ts = _as_utc(moment).timestamp()
+            ts = _as_utc(datetime.strptime(written, time_format)).timestamp()
         else:
             try:
-                ts = float(text)
+                return _finite(float(written), value), False
             except ValueError:
-                ts = _as_utc(from_iso(text)).timestamp()
-    else:
-        raise ValueError(f"not a time: {value!r}")
+                ts = _as_utc(from_iso(written)).timestamp()
+    except ValueError as exc:
+        raise _offset_said(exc, written) from None
+    return _finite(ts, value), True
+
+
+def _finite(ts: float, value: object) -> float:
     if not math.isfinite(ts):
         raise ValueError(f"not a finite time: {value!r}")
     return ts
+
+
+#: The UTC offset ending a written time (±HH, ±HHMM, ±HH:MM, with seconds and a fraction as Python reads them)
+_OFFSET_AT_END = re.compile(r"[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?$")
+
+
+class OffsetOutOfRange(ValueError):
+    """A written time read in its layout whose UTC offset is a day or more: no other layout would read it."""
+
+
+def _offset_said(exc: ValueError, text: str) -> ValueError:
+    """`exc` as said to a user: an offset of a day or more (`+99:00`, `+24:00`) was Python's own `offset must be a
+    timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)`
+    (chaos5, left): now the offset, and the limit, in the terms it is written in."""
+    if not str(exc).startswith("offset must be a timedelta"):
+        return exc
+    found = _OFFSET_AT_END.search(text)
+    offset = found.group(0) if found else "its offset"
+    return OffsetOutOfRange(f"the UTC offset {offset} is out of range: an offset is less than 24:00 either way (real ones "
+                      "lie from -12:00 to +14:00)")
 
 
 #: An ISO-8601 time as Python 3.10's fromisoformat does not read it and 3.11's does: (date, time to the second, the
@@ -141,9 +173,10 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("bad json", where, f"expected an object, got {type(obj).__name__}")
         return None
 
+    ts_text = False
     if "ts" in obj:
         try:
-            ts = parse_time(obj["ts"])
+            ts, ts_text = parse_stamp(obj["ts"])
         except ValueError as exc:
             rejects.add("bad time", where, f"field 'ts': {exc}")
             return None
@@ -163,7 +196,8 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         return None
     label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
-    return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj)
+    return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj,
+                  ts_text=ts_text)
 
 
 def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float], int] | None:

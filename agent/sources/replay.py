@@ -35,7 +35,7 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
 from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
-                    parse_time)
+                    OffsetOutOfRange, parse_stamp, parse_time)
 
 
 def iso_time(ts: float) -> str:
@@ -617,9 +617,9 @@ class ReplaySource(Source):
             self.rejects.add("missing time", where, f"empty time field (column {time_i + 1})")
             return None
         try:
-            ts = parse_time(cell, self.cfg.time_format)
+            ts, ts_text = parse_stamp(cell, self.cfg.time_format)
         except ValueError as exc:
-            hint = "" if self.cfg.time_format else " (another layout: set the source's time_format, strptime)"
+            hint = "" if self.cfg.time_format or isinstance(exc, OffsetOutOfRange) else " (another layout: set the source's time_format, strptime)"
             self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
         values: dict[str, float] = {}
@@ -645,7 +645,7 @@ class ReplaySource(Source):
                 self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
                 continue
             label = max(label or 0, flag)
-        return Record(ts=ts, values=values, label=label, origin=where)
+        return Record(ts=ts, values=values, label=label, origin=where, ts_text=ts_text)
 
 
 def units_line(row: list[str], time_i: int, value_cols, time_format: str | None) -> str | None:
