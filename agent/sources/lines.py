@@ -7,6 +7,16 @@ and "event" (string):
     {"ts": "2026-01-05T06:00:00Z", "values": {"S01_flow": 4200.0, "S01_speed": 98.1}}
     {"ts": 1767592800.5, "S01_flow": 4200.0, "S01_speed": 98.1}
 
+In the first two shapes the readings are named — `sensor` with `value`, or the `values` object — and every other
+key at the top is what the sender says about them, never a reading: `{"ts": …, "sensor": "a", "value": 1, "b": 2}`
+reads a alone, and `b` is passed over uncounted, a number or not (chaos6, deciding chaos5's "seen, left"). Such keys
+are metadata in the feeds these shapes come from: a unit or a quality flag (text), and as often a number — a sequence
+counter, a signal strength, a battery level. Read as readings, a working feed's every line would count an `unknown
+sensor` (or, where one shares a sensor's name, set it from the wrong field), and counted as rejects a reject on every
+line of a device that numbers its messages. What is lost is not unsaid: a configured sensor sent only that way is never
+read, and the agent says it by name (warm-up: "b: no reading in this warm-up", then its `missing` fault). Only the
+third, flat shape reads the top level as readings — there nothing else names them.
+
 A byte-order mark ahead of a line (a file saved by Windows Notepad, a PowerShell pipe, a device that
 starts each datagram with one) is no part of it: json rejected it, and a replay lost its first line.
 
