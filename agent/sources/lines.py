@@ -32,6 +32,7 @@ import re
 import time
 from datetime import datetime, timezone
 
+from ..json_read import NESTED_TOO_DEEP
 from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
@@ -74,24 +75,31 @@ def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, b
     """(parse_time's seconds, whether the stamp was written as a date: ISO-8601 or `time_format`, not a number).
     A date out of the aligner's years is no clock read in milliseconds (window.unit_hint's guess for a number): the
     record carries which it was (Record.ts_text), so its `bad timestamp` says what fits (chaos6)."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _finite(parse_number(value), value), False
-    if not isinstance(value, str):
-        raise ValueError(f"not a time: {value!r}")
+    if not isinstance(value, str):          # said as JSON writes it: null, true, [1] (was Python's None, True)
+        raise ValueError(f"not a time: {_as_json(value)}")
     written = value.strip()
     try:
         if time_format is not None:
             ts = _as_utc(datetime.strptime(written, time_format)).timestamp()
         else:
             try:
-                return _finite(float(written), value), False
+                number = float(written)
             except ValueError:
                 ts = _as_utc(from_iso(written)).timestamp()
+            else:
+                return _finite(number, value), False
     except ValueError as exc:
         raise _offset_said(exc, written) from None
     return _finite(ts, value), True
+
+
+def _as_json(value: object) -> str:
+    try:
+        return shorten(json.dumps(value, ensure_ascii=False), 60)
+    except (TypeError, ValueError):
+        return short_repr(value)
 
 
 def _finite(ts: float, value: object) -> float:
@@ -104,19 +112,21 @@ def _finite(ts: float, value: object) -> float:
 _OFFSET_AT_END = re.compile(r"[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?$")
 
 
-class OffsetOutOfRange(ValueError):
-    """A written time read in its layout whose UTC offset is a day or more: no other layout would read it."""
+class NotATime(ValueError):
+    """A text that is neither a number nor an ISO-8601 time: another layout (a source's time_format) may read it."""
 
 
 def _offset_said(exc: ValueError, text: str) -> ValueError:
-    """`exc` as said to a user: an offset of a day or more (`+99:00`, `+24:00`) was Python's own `offset must be a
+    """`exc` as said to a user: Python's "Invalid isoformat string" as what a time is read as; an offset of a day or more (`+99:00`, `+24:00`) was Python's own `offset must be a
     timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)`
     (chaos5, left): now the offset, and the limit, in the terms it is written in."""
+    if str(exc).startswith("Invalid isoformat string"):
+        return NotATime(f"neither a number nor an ISO-8601 time such as 2026-01-05T06:00:00Z: {short_repr(text)}")
     if not str(exc).startswith("offset must be a timedelta"):
         return exc
     found = _OFFSET_AT_END.search(text)
     offset = found.group(0) if found else "its offset"
-    return OffsetOutOfRange(f"the UTC offset {offset} is out of range: an offset is less than 24:00 either way (real ones "
+    return ValueError(f"the UTC offset {offset} is out of range: an offset is less than 24:00 either way (real ones "
                       "lie from -12:00 to +14:00)")
 
 
@@ -161,8 +171,18 @@ def parse_number(value: object) -> float:
         except OverflowError:
             raise ValueError(f"number out of range: {value!r}") from None
     if isinstance(value, str):
-        return float(value.strip())
-    raise ValueError(f"not a number: {type(value).__name__}")
+        try:
+            return float(value.strip())
+        except ValueError:          # Python's "could not convert string to float: …" said in the line's terms
+            comma = " (a decimal comma? write a point)" if _DECIMAL_COMMA.fullmatch(value.strip()) else ""
+            raise ValueError(f"not a number: {short_repr(value)}{comma}") from None
+    raise ValueError(f"not a number: {JSON_KINDS.get(type(value), type(value).__name__)}")
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+#: A parsed JSON value's type as JSON names it (a reject said "expected an object, got NoneType" of a line `null`)
+JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+              bool: "true or false", type(None): "null"}
 
 
 def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False) -> Record | None:
@@ -176,11 +196,19 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     except DuplicateKey as exc:
         rejects.add("duplicate key", where, str(exc))
         return None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past Python's limit "
+                                       "(~1000 deep)")
+        return None
+    except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
+        rejects.add("bad json", where, f"{exc.msg} at character {exc.pos + 1} of the line")
+        return None
+    except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
         return None
     if not isinstance(obj, dict):
-        rejects.add("bad json", where, f"expected an object, got {type(obj).__name__}")
+        rejects.add("bad json", where, f"a line is one JSON object {{\"ts\": …, …}}; this one is "
+                                       f"{JSON_KINDS.get(type(obj), type(obj).__name__)}")
         return None
 
     ts_text = False
@@ -188,7 +216,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         try:
             ts, ts_text = parse_stamp(obj["ts"])
         except ValueError as exc:
-            rejects.add("bad time", where, f"field 'ts': {exc}")
+            rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
             return None
     elif live:
         ts = time.time()
@@ -210,6 +238,14 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
                   ts_text=ts_text)
 
 
+def said_with_value(exc: ValueError, value: object) -> str:
+    """`exc` with the value it is about in front where it does not show it: a written time's calendar error said
+    "field 'ts': day is out of range for month", not which day."""
+    text = str(exc)
+    shown = short_repr(value)
+    return text if not isinstance(value, str) or repr(value) in text or shown in text else f"{shown}: {text}"
+
+
 def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float], int] | None:
     """(the good readings, how many were bad numbers), or None after counting a malformed line."""
     if "sensor" in obj:
@@ -225,7 +261,8 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
     elif "values" in obj:
         raw = obj["values"]
         if not isinstance(raw, dict):
-            rejects.add("bad json", where, f"field 'values': expected an object, got {type(raw).__name__}")
+            rejects.add("bad json", where, f"field 'values': expected an object {{\"<sensor>\": <number>, …}}, got "
+                                           f"{JSON_KINDS.get(type(raw), type(raw).__name__)}")
             return None
     else:
         raw = {k: v for k, v in obj.items() if k not in RESERVED_KEYS}

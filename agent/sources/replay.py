@@ -36,7 +36,7 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
 from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
-                    OffsetOutOfRange, parse_stamp, parse_time)
+                    NotATime, parse_stamp, parse_time)
 
 
 def iso_time(ts: float) -> str:
@@ -589,10 +589,12 @@ class ReplaySource(Source):
         start), or None: the columns in force at `hi`, for a read from there (warmup.replay's tail). A tail read took
         the file's first header, and read two recordings joined with their columns in another order by the wrong
         one, unsaid (chaos6). The bytes are searched backwards for the time column's name — a plain search,
-        ~1 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`."""
-        names = TIME_COLUMN_FALLBACKS if self.cfg.time_column == "timestamp" else (self.cfg.time_column,)
-        needle = re.compile(b"|".join(re.escape(n.encode()) for n in names if n))
-        over = max(len(n.encode()) for n in names)
+        ~2 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`."""
+        names = [n.encode() for n in (TIME_COLUMN_FALLBACKS if self.cfg.time_column == "timestamp"
+                                      else (self.cfg.time_column,)) if n]
+        names = [n for n in names if not any(m != n and m in n for m in names)]     # `time` finds `timestamp` too:
+        needle = re.compile(b"|".join(map(re.escape, names)))       # 2 GB/s where all 4 made it 0.2 (28 days' file)
+        over = max(map(len, names))
         with open(path, "rb") as f:
             end = line_start = hi
             while end > lo:
@@ -660,7 +662,7 @@ class ReplaySource(Source):
         try:
             ts, ts_text = parse_stamp(cell, self.cfg.time_format)
         except ValueError as exc:
-            hint = "" if self.cfg.time_format or isinstance(exc, OffsetOutOfRange) else " (another layout: set the source's time_format, strptime)"
+            hint = " (another layout: set the source's time_format, strptime)" if isinstance(exc, NotATime) else ""
             self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
         values: dict[str, float] = {}
