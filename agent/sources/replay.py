@@ -161,6 +161,7 @@ class ReplayConfig(SourceConfig):
         if self.path and not out:
             walked = walk_replay(resolve(self.path), self.format)
             out += [("path", m) for m in folder_problems(resolve(self.path), self.format, walked)]
+            out += [("path", m) for m in wide_text_problems(walked[0], resolve(self.path))]
             out += self.csv_keys_unused(walked[0])
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
@@ -294,6 +295,43 @@ def _suffixes(fmt: str) -> set[str]:
     return {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
 
 
+#: The byte-order marks of the text encodings wider than UTF-8, longest first (UTF-32LE's begins with UTF-16LE's).
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe", "UTF-16LE"),
+             (b"\xfe\xff", "UTF-16BE"))
+
+
+def wide_text(path: Path) -> str | None:
+    """Why `path` cannot be replayed when it is UTF-16 or UTF-32 text (Windows PowerShell 5's `>` and `Out-File`, Excel's
+    "Unicode text"), else None. The replay reads UTF-8: such a file was read as UTF-8 with every other byte a NUL —
+    each line a `bad json` at character 1 (201 of a 100-line file), or a CSV header `��t i m e s t a m p` mapping
+    no sensor; check-config said ok to the JSON lines (chaos6). Told by its byte-order mark, or without one by NULs
+    in every other byte of its start (ASCII text written two bytes a character)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None                 # said as the file that cannot be read, where it is read
+    found = next((name for bom, name in WIDE_BOMS if head.startswith(bom)), None)
+    if found is None and len(head) >= 8:
+        even, odd = head[0:8:2], head[1:8:2]
+        found = ("UTF-16LE" if odd == b"\0" * 4 and b"\0" not in even else
+                 "UTF-16BE" if even == b"\0" * 4 and b"\0" not in odd else None)
+    if found is None:
+        return None
+    return (f"{found} text: the replay reads UTF-8 — save it as UTF-8 (PowerShell: `Out-File -Encoding utf8`; Excel: "
+            "\"CSV UTF-8\"), or convert it: `iconv -f UTF-16 -t UTF-8`")
+
+
+def wide_text_problems(files: list[Path], root: Path) -> list[str]:
+    """check-config's word on the replay's UTF-16/32 files (`wide_text`): `run` would read nothing of them."""
+    found = [(f, why) for f in files if (why := wide_text(f))]
+    if not found:
+        return []
+    name = found[0][0].name if found[0][0] == root else found[0][0].relative_to(root).as_posix()
+    more = f" (and {len(found) - 1} more of its {len(files)} files)" if len(found) > 1 else ""
+    return [f"{name}{more} is {found[0][1]}"]
+
+
 def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
     """One walk of a replay path: the files the replay reads, in name order, and the files under a
     folder named like a recording that it does not read — a compressed, rotated or renamed copy
@@ -414,6 +452,10 @@ class ReplaySource(Source):
         return None
 
     def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
+        if (why := wide_text(path)) is not None:
+            self.unreadable.append(f"{path}: {why}")
+            self.rejects.add("unreadable file", name, why + "; the replay goes on with the next file")
+            return
         rows = self._jsonl(path, name, start) if self.cfg.reads_as_jsonl(path) else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
