@@ -2,7 +2,8 @@
 bench/fuzz_reasons.py). Before, through stdin and a JSON-lines replay alike:
 - a line `null` was "expected an object, got NoneType" (`[1]`: "got list");
 - an array nested 100 000 deep, "maximum recursion depth exceeded while decoding a JSON array from a unicode string";
-- a cut line, "Expecting ',' delimiter: line 1 column 27 (char 26)" — a "line 1" of a record at stdin:4;
+- a cut line, "Expecting ',' delimiter: line 1 column 27 (char 26)" — a "line 1" of a record at stdin:4 (a replay's
+  line cut short: "line 2 column 1", its own newline);
 - `"ts": null`, "not a time: None"; `"ts": "2026-02-30T00:00:00Z"`, "day is out of range for month" (which stamp
   unsaid); `"ts": "yesterday"`, "Invalid isoformat string";
 - `"a": "1,5"`, "could not convert string to float: '1,5'".
@@ -28,7 +29,8 @@ def test_bad_lines_are_said_in_the_lines_terms(tmp_path):
     bad = {"null": "null", "[1]": "[1]", "deep": '{"ts": 1, "values": ' + "[" * 100_000 + "]" * 100_000 + "}",
            "cut": '{"ts": %d, "a": 1 "b": 2}' % now, "ts null": json.dumps({"ts": None, "a": 1}),
            "feb 30": json.dumps({"ts": "2026-02-30T00:00:00Z", "a": 1}),
-           "yesterday": json.dumps({"ts": "yesterday", "a": 1}), "comma": json.dumps({"ts": now, "a": "1,5"})}
+           "yesterday": json.dumps({"ts": "yesterday", "a": 1}), "comma": json.dumps({"ts": now, "a": "1,5"}),
+           "cut short": '{"ts": %d, "a": 1' % now}
     done = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(path)], cwd=REPO, env=agent_env(),
                           input="\n".join(bad.values()) + "\n", text=True, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -38,6 +40,7 @@ def test_bad_lines_are_said_in_the_lines_terms(tmp_path):
     assert said["[1]"].endswith("this one is an array")
     assert "bad json — nested too deep" in said["deep"] and "recursion" not in said["deep"]
     assert "Expecting ',' delimiter at character 27 of the line" in said["cut"] and "line 1" not in said["cut"]
+    assert said["cut short"].endswith("bad json — Expecting ',' delimiter at the line's end (cut short?)")
     assert said["ts null"].endswith("bad time — field 'ts': not a time: null")
     assert "field 'ts': '2026-02-30T00:00:00Z': day is out of range for month" in said["feb 30"]
     assert "field 'ts': neither a number nor an ISO-8601 time such as 2026-01-05T06:00:00Z: 'yesterday'" \

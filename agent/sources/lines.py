@@ -201,7 +201,9 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
                                        "(~1000 deep)")
         return None
     except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
-        rejects.add("bad json", where, f"{exc.msg} at character {exc.pos + 1} of the line")
+        at = ("at the line's end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
+              f"at character {exc.pos + 1} of the line")
+        rejects.add("bad json", where, f"{exc.msg} {at}")
         return None
     except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
