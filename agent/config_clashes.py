@@ -31,8 +31,12 @@ def entry_clashes(sources: list, sinks: list, node: NodeConfig) -> list[tuple[st
             + sources_reading_own_topics(sources, sinks, node))
 
 
-def entries_twice(sources: list, sinks: list, path: Callable[[str], str] = lambda p: os.path.normpath(
-        os.path.expanduser(p))) -> list[tuple[str, str]]:
+def as_written(path: str) -> str:
+    """A file key's value as the same file however written: `./` and `..` steps and `~` taken out."""
+    return os.path.normpath(os.path.expanduser(path))
+
+
+def entries_twice(sources: list, sinks: list, path: Callable[[str], str] = as_written) -> list[tuple[str, str]]:
     """A source or sink the same as an earlier one, every key alike (copied, or a YAML alias repeating one: `sources:
     [&s {…}, *s]`): check-config said ok and the agent ran it twice — a recording's every record came twice (the
     time base stepping back and forth, alerts on it), two readers split one stdin's lines, two JSONL sinks wrote

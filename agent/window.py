@@ -52,8 +52,8 @@ def unit_hint(ts: float) -> str:
 
 
 def date_hint(ts: float) -> str:
-    """What a stamp written as a date (ISO-8601, a time_format) out of 1970–2100 says: ' (…)'. It is no clock read in
-    milliseconds (unit_hint's guess for a number: `9999-12-31T23:59:59Z` was told "milliseconds since 1970? send
+    """What a stamp written as a date (ISO-8601, a time_format) out of 1970–2100 says: ' (…)'. It is no clock read
+    in milliseconds (unit_hint's guess for a number: `9999-12-31T23:59:59Z` was told "milliseconds since 1970? send
     253402300.799", chaos5): its year is as the sender wrote it — a clock never set, or a placeholder date."""
     try:
         written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -91,7 +91,7 @@ def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, b
             else:
                 return _finite(number, value), False
     except ValueError as exc:
-        raise _offset_said(exc, written) from None
+        raise _time_said(exc, written) from None
     return _finite(ts, value), True
 
 
@@ -116,10 +116,11 @@ class NotATime(ValueError):
     """A text that is neither a number nor an ISO-8601 time: another layout (a source's time_format) may read it."""
 
 
-def _offset_said(exc: ValueError, text: str) -> ValueError:
-    """`exc` as said to a user: Python's "Invalid isoformat string" as what a time is read as; an offset of a day or more (`+99:00`, `+24:00`) was Python's own `offset must be a
-    timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)`
-    (chaos5, left): now the offset, and the limit, in the terms it is written in."""
+def _time_said(exc: ValueError, text: str) -> ValueError:
+    """`exc` as said to a user (chaos6): Python's "Invalid isoformat string" as what a time is read as; an offset of a
+    day or more (`+99:00`, `+24:00`) — Python's own `offset must be a timedelta strictly between
+    -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)` (chaos5, left) — as the offset
+    written and the limit."""
     if str(exc).startswith("Invalid isoformat string"):
         return NotATime(f"neither a number nor an ISO-8601 time such as 2026-01-05T06:00:00Z: {short_repr(text)}")
     if not str(exc).startswith("offset must be a timedelta"):

@@ -301,8 +301,8 @@ WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"
 
 
 def wide_text(path: Path) -> str | None:
-    """Why `path` cannot be replayed when it is UTF-16 or UTF-32 text (Windows PowerShell 5's `>` and `Out-File`, Excel's
-    "Unicode text"), else None. The replay reads UTF-8: such a file was read as UTF-8 with every other byte a NUL —
+    """Why `path` cannot be replayed when it is UTF-16 or UTF-32 text (Windows PowerShell 5's `>` and `Out-File`,
+    Excel's "Unicode text"), else None. The replay reads UTF-8: such a file was read as UTF-8 with every other byte a NUL —
     each line a `bad json` at character 1 (201 of a 100-line file), or a CSV header `��t i m e s t a m p` mapping
     no sensor; check-config said ok to the JSON lines (chaos6). Told by its byte-order mark, or without one by NULs
     in every other byte of its start (ASCII text written two bytes a character)."""
@@ -319,7 +319,7 @@ def wide_text(path: Path) -> str | None:
     if found is None:
         return None
     return (f"{found} text: the replay reads UTF-8 — save it as UTF-8 (PowerShell: `Out-File -Encoding utf8`; Excel: "
-            "\"CSV UTF-8\"), or convert it: `iconv -f UTF-16 -t UTF-8`")
+            f"\"CSV UTF-8\"), or convert it: `iconv -f {found} -t UTF-8`")
 
 
 def wide_text_problems(files: list[Path], root: Path) -> list[str]:
