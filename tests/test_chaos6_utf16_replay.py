@@ -2,10 +2,12 @@
 the chaos6 round. The replay read it as UTF-8, every other byte a NUL: a JSON-lines file of 100 records was 201 `bad
 json` ("Expecting value", character 1) and check-config said ok; a CSV's header read as `��t i m e s t a m p` mapped
 no sensor (a note; run read nothing). Now check-config and run refuse it at its key path, naming the encoding and how
-to save it as UTF-8; a folder's reader (training, evaluate) counts such a file as an unreadable file and goes on."""
+to save it as UTF-8; a reader without preflight (training, evaluate) says so once per file and counts its lines, each
+a reject, as before."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -49,13 +51,15 @@ def test_check_config_and_run_refuse_a_wide_text_recording(tmp_path, name, text,
             (args, res.stderr[-2000:])
 
 
-def test_a_folders_wide_text_file_is_an_unreadable_file_and_the_rest_is_read(tmp_path):
+def test_a_folders_wide_text_file_is_said_once_and_its_lines_counted(tmp_path, caplog):
     (tmp_path / "a.jsonl").write_text(jsonl_text(), encoding="utf-8")
     (tmp_path / "b.jsonl").write_text(jsonl_text(100), encoding="utf-16")
     rejects = Rejects()
     source = ReplaySource(ReplayConfig(path=str(tmp_path), speed=0.0), ["a"], rejects)
-    records = list(source.records())
-    assert len(records) == 100 and rejects.as_dict() == {"unreadable file": 1}
-    where, why = rejects.first["unreadable file"]
-    assert where == "b.jsonl" and why.startswith("UTF-16LE text: the replay reads UTF-8")
-    assert source.unreadable == [f"{tmp_path / 'b.jsonl'}: {why.split('; the replay goes on')[0]}"]
+    with caplog.at_level(logging.WARNING, "stad.replay"):
+        records = list(source.records())
+    assert len(records) == 100 and set(rejects.as_dict()) == {"bad json"} and rejects.total >= 100
+    said = [r.getMessage() for r in caplog.records if "UTF-16LE text" in r.getMessage()]
+    assert said == ["b.jsonl: UTF-16LE text: the replay reads UTF-8 — save it as UTF-8 (PowerShell: `Out-File "
+                    "-Encoding utf8`; Excel: \"CSV UTF-8\"), or convert it: `iconv -f UTF-16LE -t UTF-8`; its lines "
+                    "are read as UTF-8 all the same, each refused and counted"]

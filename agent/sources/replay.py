@@ -323,7 +323,9 @@ def wide_text(path: Path) -> str | None:
 
 
 def wide_text_problems(files: list[Path], root: Path) -> list[str]:
-    """check-config's word on the replay's UTF-16/32 files (`wide_text`): `run` would read nothing of them."""
+    """check-config's word on the replay's UTF-16/32 files (`wide_text`): `run` would read nothing of them. A reader
+    without preflight (training, evaluate) reads their lines as ever, each a reject, and says why once per file —
+    each line counted, as every reader of a recording counts its lines (test_qa21's property)."""
     found = [(f, why) for f in files if (why := wide_text(f))]
     if not found:
         return []
@@ -452,10 +454,8 @@ class ReplaySource(Source):
         return None
 
     def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        if (why := wide_text(path)) is not None:
-            self.unreadable.append(f"{path}: {why}")
-            self.rejects.add("unreadable file", name, why + "; the replay goes on with the next file")
-            return
+        if (why := wide_text(path)) is not None:    # (check-config and run refuse it: here a reader without preflight)
+            log.warning("%s: %s; its lines are read as UTF-8 all the same, each refused and counted", name, why)
         rows = self._jsonl(path, name, start) if self.cfg.reads_as_jsonl(path) else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
