@@ -10,7 +10,9 @@ all (`entry_clashes`); preflight asks `shared_listeners` again with the addresse
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import os
+from typing import TYPE_CHECKING, Callable
 
 from .broker import topic_matches
 from .sinks.base import SinkConfig
@@ -29,23 +31,51 @@ def entry_clashes(sources: list, sinks: list, node: NodeConfig) -> list[tuple[st
             + sources_reading_own_topics(sources, sinks, node))
 
 
-def entries_twice(sources: list, sinks: list) -> list[tuple[str, str]]:
+def as_written(path: str) -> str:
+    """A file key's value as the same file however written: `./` and `..` steps and `~` taken out."""
+    return os.path.normpath(os.path.expanduser(path))
+
+
+def entries_twice(sources: list, sinks: list, path: Callable[[str], str] = as_written) -> list[tuple[str, str]]:
     """A source or sink the same as an earlier one, every key alike (copied, or a YAML alias repeating one: `sources:
     [&s {…}, *s]`): check-config said ok and the agent ran it twice — a recording's every record came twice (the
     time base stepping back and forth, alerts on it), two readers split one stdin's lines, two JSONL sinks wrote
-    every event twice into one file (chaos5)."""
+    every event twice into one file (chaos5).
+
+    A file key (`path`, `…_file`) is compared as the file it names, `path(value)`: at load as written but for
+    `./` and `..` steps and `~` (`alerts.jsonl` and `./alerts.jsonl` are one file), in preflight as this host
+    resolves it (an absolute path to it, a symlink to it; `run` reads them from the config's directory): chaos6 —
+    each spelling was an entry of its own, the file read or written twice again."""
     problems = []
     for key, entries, what in (("sources", sources, "every record would be read twice, or one input split "
                                                     "between the two"),
                                ("sinks", sinks, "every alert event would be sent twice")):
         kind = SourceConfig if key == "sources" else SinkConfig
-        for j, entry in enumerate(entries):
-            first = next((i for i, other in enumerate(entries[:j])
-                          if isinstance(entry, kind) and type(other) is type(entry) and other == entry), None)
+        keyed = [_as_compared(entry, path) if isinstance(entry, kind) else None for entry in entries]
+        for j, entry in enumerate(keyed):
+            first = next((i for i, other in enumerate(keyed[:j]) if entry is not None and other == entry), None)
             if first is not None:
                 problems.append((f"{key}[{j}]", f"the same as {key}[{first}], every key alike (an entry twice, or a "
-                                                f"YAML alias repeating it): {what}; remove one"))
+                                                f"YAML alias repeating it{_spelt(entries[first], entries[j])}): "
+                                                f"{what}; remove one"))
     return problems
+
+
+def _is_file_key(name: str) -> bool:
+    return name == "path" or name.endswith("_file")
+
+
+def _as_compared(entry, path: Callable[[str], str]) -> tuple:
+    """An entry as `entries_twice` compares it: its type and its compared keys, a file key as the file it names."""
+    return (type(entry), *((f.name, path(v) if _is_file_key(f.name) and isinstance(v := getattr(entry, f.name), str)
+                                     else getattr(entry, f.name)) for f in dataclasses.fields(entry) if f.compare))
+
+
+def _spelt(first, again) -> str:
+    """', its file spelt …' when the two name one file in two ways."""
+    other = [f"{f.name} {getattr(first, f.name)!r} and {getattr(again, f.name)!r}" for f in dataclasses.fields(first)
+             if f.compare and _is_file_key(f.name) and getattr(first, f.name) != getattr(again, f.name)]
+    return f"; {', '.join(other)} are one file" if other else ""
 
 
 WILDCARD_ADDRESSES = ("", "0.0.0.0")

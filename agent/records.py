@@ -70,6 +70,8 @@ class Record:
                                     # closed ticks it is late, never a step back of the data (window.Aligner._place)
     arrival_stamped: bool = False   # live, without a ts of its own: stamped with this host's clock as it came; where
                                     # senders stamp the data themselves, no evidence of its clock (LivePace)
+    ts_text: bool = False           # its ts written as a date (ISO-8601, a time_format), not a number: out of the
+                                    # aligner's years it is no clock in milliseconds (sources/lines.py parse_stamp)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +49,20 @@ def unit_hint(ts: float) -> str:
         if 0.0 <= ts / scale < MAX_TS:
             return f" ({unit} since 1970? the agent reads seconds: send {ts / scale:.3f})"
     return ""
+
+
+def date_hint(ts: float) -> str:
+    """What a stamp written as a date (ISO-8601, a time_format) out of 1970–2100 says: ' (…)'. It is no clock read
+    in milliseconds (unit_hint's guess for a number: `9999-12-31T23:59:59Z` was told "milliseconds since 1970? send
+    253402300.799", chaos5): its year is as the sender wrote it — a clock never set, or a placeholder date."""
+    try:
+        written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        written = "before the year 1" if ts < 0 else "after the year 9999"
+    return (f" ({written}: a date as the sender wrote it, read as such — a device clock never set, or a placeholder "
+            "date? set the sender's clock)")
+
+
 #: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is
 #: ~1e15), and far under where the fault tracker's pair statistics overflow — products of x² terms:
 #: three readings of 1e100 made them NaN for good, that sensor's drift rule blind from then on.
@@ -147,7 +162,8 @@ class Aligner(TimeBaseRules):
             return self.restored_rows() + self.push(rec)
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
             self.rejects.add("bad timestamp", rec.origin,
-                             f"ts={rec.ts!r} is not a time between 1970 and 2100{unit_hint(rec.ts)}")
+                             f"ts={rec.ts!r} is not a time between 1970 and 2100"
+                             + (date_hint(rec.ts) if rec.ts_text else unit_hint(rec.ts)))
             return []
         now_k = None
         if rec.received is not None and self.host_ahead_s:

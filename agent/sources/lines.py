@@ -7,6 +7,16 @@ and "event" (string):
     {"ts": "2026-01-05T06:00:00Z", "values": {"S01_flow": 4200.0, "S01_speed": 98.1}}
     {"ts": 1767592800.5, "S01_flow": 4200.0, "S01_speed": 98.1}
 
+In the first two shapes the readings are named — `sensor` with `value`, or the `values` object — and every other
+key at the top is what the sender says about them, never a reading: `{"ts": …, "sensor": "a", "value": 1, "b": 2}`
+reads a alone, and `b` is passed over uncounted, a number or not (chaos6, deciding chaos5's "seen, left"). Such keys
+are metadata in the feeds these shapes come from: a unit or a quality flag (text), and as often a number — a sequence
+counter, a signal strength, a battery level. Read as readings, a working feed's every line would count an `unknown
+sensor` (or, where one shares a sensor's name, set it from the wrong field), and counted as rejects a reject on every
+line of a device that numbers its messages. What is lost is not unsaid: a configured sensor sent only that way is never
+read, and the agent says it by name (warm-up: "b: no reading in this warm-up", then its `missing` fault). Only the
+third, flat shape reads the top level as readings — there nothing else names them.
+
 A byte-order mark ahead of a line (a file saved by Windows Notepad, a PowerShell pipe, a device that
 starts each datagram with one) is no part of it: json rejected it, and a replay lost its first line.
 
@@ -22,6 +32,7 @@ import re
 import time
 from datetime import datetime, timezone
 
+from ..json_read import NESTED_TOO_DEEP
 from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
@@ -57,25 +68,67 @@ def parse_time(value: object, time_format: str | None = None) -> float:
 
     Raises ValueError for anything else, including non-finite numbers.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
-    if isinstance(value, (int, float)):
-        ts = parse_number(value)
-    elif isinstance(value, str):
-        text = value.strip()
+    return parse_stamp(value, time_format)[0]
+
+
+def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, bool]:
+    """(parse_time's seconds, whether the stamp was written as a date: ISO-8601 or `time_format`, not a number).
+    A date out of the aligner's years is no clock read in milliseconds (window.unit_hint's guess for a number): the
+    record carries which it was (Record.ts_text), so its `bad timestamp` says what fits (chaos6)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _finite(parse_number(value), value), False
+    if not isinstance(value, str):          # said as JSON writes it: null, true, [1] (was Python's None, True)
+        raise ValueError(f"not a time: {_as_json(value)}")
+    written = value.strip()
+    try:
         if time_format is not None:
-            moment = datetime.strptime(text, time_format)
-            ts = _as_utc(moment).timestamp()
+            ts = _as_utc(datetime.strptime(written, time_format)).timestamp()
         else:
             try:
-                ts = float(text)
+                number = float(written)
             except ValueError:
-                ts = _as_utc(from_iso(text)).timestamp()
-    else:
-        raise ValueError(f"not a time: {value!r}")
+                ts = _as_utc(from_iso(written)).timestamp()
+            else:
+                return _finite(number, value), False
+    except ValueError as exc:
+        raise _time_said(exc, written) from None
+    return _finite(ts, value), True
+
+
+def _as_json(value: object) -> str:
+    try:
+        return shorten(json.dumps(value, ensure_ascii=False), 60)
+    except (TypeError, ValueError):
+        return short_repr(value)
+
+
+def _finite(ts: float, value: object) -> float:
     if not math.isfinite(ts):
         raise ValueError(f"not a finite time: {value!r}")
     return ts
+
+
+#: The UTC offset ending a written time (±HH, ±HHMM, ±HH:MM, with seconds and a fraction as Python reads them)
+_OFFSET_AT_END = re.compile(r"[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?$")
+
+
+class NotATime(ValueError):
+    """A text that is neither a number nor an ISO-8601 time: another layout (a source's time_format) may read it."""
+
+
+def _time_said(exc: ValueError, text: str) -> ValueError:
+    """`exc` as said to a user (chaos6): Python's "Invalid isoformat string" as what a time is read as; an offset of a
+    day or more (`+99:00`, `+24:00`) — Python's own `offset must be a timedelta strictly between
+    -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)` (chaos5, left) — as the offset
+    written and the limit."""
+    if str(exc).startswith("Invalid isoformat string"):
+        return NotATime(f"neither a number nor an ISO-8601 time such as 2026-01-05T06:00:00Z: {short_repr(text)}")
+    if not str(exc).startswith("offset must be a timedelta"):
+        return exc
+    found = _OFFSET_AT_END.search(text)
+    offset = found.group(0) if found else "its offset"
+    return ValueError(f"the UTC offset {offset} is out of range: an offset is less than 24:00 either way (real ones "
+                      "lie from -12:00 to +14:00)")
 
 
 #: An ISO-8601 time as Python 3.10's fromisoformat does not read it and 3.11's does: (date, time to the second, the
@@ -119,8 +172,18 @@ def parse_number(value: object) -> float:
         except OverflowError:
             raise ValueError(f"number out of range: {value!r}") from None
     if isinstance(value, str):
-        return float(value.strip())
-    raise ValueError(f"not a number: {type(value).__name__}")
+        try:
+            return float(value.strip())
+        except ValueError:          # Python's "could not convert string to float: …" said in the line's terms
+            comma = " (a decimal comma? write a point)" if _DECIMAL_COMMA.fullmatch(value.strip()) else ""
+            raise ValueError(f"not a number: {short_repr(value)}{comma}") from None
+    raise ValueError(f"not a number: {JSON_KINDS.get(type(value), type(value).__name__)}")
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+#: A parsed JSON value's type as JSON names it (a reject said "expected an object, got NoneType" of a line `null`)
+JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+              bool: "true or false", type(None): "null"}
 
 
 def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False) -> Record | None:
@@ -134,18 +197,29 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     except DuplicateKey as exc:
         rejects.add("duplicate key", where, str(exc))
         return None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past Python's limit "
+                                       "(~1000 deep)")
+        return None
+    except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
+        at = ("at the line's end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
+              f"at character {exc.pos + 1} of the line")
+        rejects.add("bad json", where, f"{exc.msg} {at}")
+        return None
+    except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
         return None
     if not isinstance(obj, dict):
-        rejects.add("bad json", where, f"expected an object, got {type(obj).__name__}")
+        rejects.add("bad json", where, f"a line is one JSON object {{\"ts\": …, …}}; this one is "
+                                       f"{JSON_KINDS.get(type(obj), type(obj).__name__)}")
         return None
 
+    ts_text = False
     if "ts" in obj:
         try:
-            ts = parse_time(obj["ts"])
+            ts, ts_text = parse_stamp(obj["ts"])
         except ValueError as exc:
-            rejects.add("bad time", where, f"field 'ts': {exc}")
+            rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
             return None
     elif live:
         ts = time.time()
@@ -163,7 +237,16 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         return None
     label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
-    return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj)
+    return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj,
+                  ts_text=ts_text)
+
+
+def said_with_value(exc: ValueError, value: object) -> str:
+    """`exc` with the value it is about in front where it does not show it: a written time's calendar error said
+    "field 'ts': day is out of range for month", not which day."""
+    text = str(exc)
+    shown = short_repr(value)
+    return text if not isinstance(value, str) or repr(value) in text or shown in text else f"{shown}: {text}"
 
 
 def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float], int] | None:
@@ -181,7 +264,8 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
     elif "values" in obj:
         raw = obj["values"]
         if not isinstance(raw, dict):
-            rejects.add("bad json", where, f"field 'values': expected an object, got {type(raw).__name__}")
+            rejects.add("bad json", where, f"field 'values': expected an object {{\"<sensor>\": <number>, …}}, got "
+                                           f"{JSON_KINDS.get(type(raw), type(raw).__name__)}")
             return None
     else:
         raw = {k: v for k, v in obj.items() if k not in RESERVED_KEYS}

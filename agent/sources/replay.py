@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
 from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
-                    parse_time)
+                    NotATime, parse_stamp, parse_time)
 
 
 def iso_time(ts: float) -> str:
@@ -54,6 +55,8 @@ def iso_time(ts: float) -> str:
 log = logging.getLogger("stad.replay")
 
 MAX_LINE_CHARS = 2**20      # as stdin's max_line_bytes and the MQTT source's max_payload_bytes
+#: The bytes `header_before` reads at a time, searching back from a tail read's start.
+HEADER_SCAN_BYTES = 2**20
 #: How a line read ends: a CSV is read untranslated (newline=""), so '\r' alone (a spreadsheet's
 #: 'CSV (Macintosh)') ends one too — reading past a long line to the next '\n' took the whole rest.
 ENDS = ("\n", "\r")
@@ -162,6 +165,7 @@ class ReplayConfig(SourceConfig):
         if self.path and not out:
             walked = walk_replay(resolve(self.path), self.format)
             out += [("path", m) for m in folder_problems(resolve(self.path), self.format, walked)]
+            out += [("path", m) for m in wide_text_problems(walked[0], resolve(self.path))]
             out += self.csv_keys_unused(walked[0])
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
@@ -295,6 +299,45 @@ def _suffixes(fmt: str) -> set[str]:
     return {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
 
 
+#: The byte-order marks of the text encodings wider than UTF-8, longest first (UTF-32LE's begins with UTF-16LE's).
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe", "UTF-16LE"),
+             (b"\xfe\xff", "UTF-16BE"))
+
+
+def wide_text(path: Path) -> str | None:
+    """Why `path` cannot be replayed when it is UTF-16 or UTF-32 text (Windows PowerShell 5's `>` and `Out-File`,
+    Excel's "Unicode text"), else None. The replay reads UTF-8: such a file was read as UTF-8 with every other byte a NUL —
+    each line a `bad json` at character 1 (201 of a 100-line file), or a CSV header `��t i m e s t a m p` mapping
+    no sensor; check-config said ok to the JSON lines (chaos6). Told by its byte-order mark, or without one by NULs
+    in every other byte of its start (ASCII text written two bytes a character)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None                 # said as the file that cannot be read, where it is read
+    found = next((name for bom, name in WIDE_BOMS if head.startswith(bom)), None)
+    if found is None and len(head) >= 8:
+        even, odd = head[0:8:2], head[1:8:2]
+        found = ("UTF-16LE" if odd == b"\0" * 4 and b"\0" not in even else
+                 "UTF-16BE" if even == b"\0" * 4 and b"\0" not in odd else None)
+    if found is None:
+        return None
+    return (f"{found} text: the replay reads UTF-8 — save it as UTF-8 (PowerShell: `Out-File -Encoding utf8`; Excel: "
+            f"\"CSV UTF-8\"), or convert it: `iconv -f {found} -t UTF-8`")
+
+
+def wide_text_problems(files: list[Path], root: Path) -> list[str]:
+    """check-config's word on the replay's UTF-16/32 files (`wide_text`): `run` would read nothing of them. A reader
+    without preflight (training, evaluate) reads their lines as ever, each a reject, and says why once per file —
+    each line counted, as every reader of a recording counts its lines (test_qa21's property)."""
+    found = [(f, why) for f in files if (why := wide_text(f))]
+    if not found:
+        return []
+    name = found[0][0].name if found[0][0] == root else found[0][0].relative_to(root).as_posix()
+    more = f" (and {len(found) - 1} more of its {len(files)} files)" if len(found) > 1 else ""
+    return [f"{name}{more} is {found[0][1]}"]
+
+
 def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
     """One walk of a replay path: the files the replay reads, in name order, and the files under a
     folder named like a recording that it does not read — a compressed, rotated or renamed copy
@@ -416,6 +459,8 @@ class ReplaySource(Source):
         return None
 
     def _file_records(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
+        if (why := wide_text(path)) is not None:    # (check-config and run refuse it: here a reader without preflight)
+            log.warning("%s: %s; its lines are read as UTF-8 all the same, each refused and counted", name, why)
         rows = self._jsonl(path, name, start) if self.cfg.reads_as_jsonl(path) else self._csv(path, name, start)
         # Each file is paced from its own first timestamp.
         pacer = Pacer(self.cfg.speed, self._stop)
@@ -534,40 +579,50 @@ class ReplaySource(Source):
             if found is None:
                 return
             n, header = found
-            layout = self._layout([h.strip() for h in header], name, n)
+            layout = self._layout([h.strip() for h in header], f"{name}:{n}")
             if layout is None:
                 return
             under = n + 1           # the line under the header, where an export puts its units
+            again = None
             if start > f.tell():    # the header read from the top; the rows from `start` (a line's start)
+                again = self.header_before(path, f.tell(), start)
                 f.seek(start)
                 rows = self._csv_lines(f, name)
                 under = None
             time_i, value_cols, label_cols = layout
             header = [h.strip() for h in header]
-            skipped = None          # (the header's line, rows skipped since) after a header again it cannot read
+            skipped = None          # (the header's place, rows skipped since) after a header again it cannot read
+
+            def header_again(fields: list[str], where: str) -> None:
+                """A header again: the rows after it read by it (its columns' change said), or skipped up to the next
+                one when it maps no sensor (counted once, as the header)."""
+                nonlocal header, skipped, time_i, value_cols, label_cols
+                self._said_skipped(skipped)
+                skipped = None
+                if fields == header:
+                    return
+                layout = self._layout(fields, where)        # an unusable one is counted there, once
+                log.warning("%s: the header again, with other columns (%s; were %s): %s", where,
+                            short_repr(",".join(fields)), short_repr(",".join(header)),
+                            "the rows from here are read by it" if layout else
+                            "the rows from here are skipped until a header the replay can read")
+                header = fields
+                if layout is None:
+                    skipped = (where, 0)
+                else:
+                    time_i, value_cols, label_cols = layout
+
+            if again is not None:   # the header in force at `start`: the tail's rows are read by it, as a whole read's
+                header_again(again[1], f"{self.name_of(path)} (byte {again[0]:,}, before the tail read)")
             for n, row in rows:
                 if self._stop.is_set():
                     return
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 where = f"{name}:{n}"
-                fields = [c.strip() for c in row]
-                fields[0] = fields[0].removeprefix("\ufeff")      # the second file's BOM, a spreadsheet's export
+                fields = header_fields(row)
                 if self.cfg.time_column_of(fields) in fields:       # a header again: two recordings joined
-                    self._said_skipped(name, skipped)
-                    skipped = None
-                    if fields == header:
-                        continue
-                    layout = self._layout(fields, name, n)      # an unusable one is counted there, once
-                    log.warning("%s: the header again, with other columns (%s; were %s): %s", where,
-                                short_repr(",".join(fields)), short_repr(",".join(header)),
-                                "the rows from here are read by it" if layout else
-                                "the rows from here are skipped until a header the replay can read")
-                    header = fields
-                    if layout is None:
-                        skipped = (n, 0)
-                    else:
-                        time_i, value_cols, label_cols = layout
+                    header_again(fields, where)
                     continue
                 if skipped is not None:
                     skipped = (skipped[0], skipped[1] + 1)
@@ -587,15 +642,45 @@ class ReplaySource(Source):
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
                     yield rec
-            self._said_skipped(name, skipped)
+            self._said_skipped(skipped)
             self._shrunk(f, size, path, name)
 
     @staticmethod
-    def _said_skipped(name: str, skipped: tuple[int, int] | None) -> None:
+    def _said_skipped(skipped: tuple[str, int] | None) -> None:
         """The rows a header again that the replay cannot read took with it (counted once, as its header)."""
         if skipped is not None and skipped[1]:
-            log.warning("%s:%d: %d row(s) after this header skipped (its columns map no sensor the replay can "
-                        "read; counted once, as the header)", name, skipped[0], skipped[1])
+            log.warning("%s: %d row(s) after this header skipped (its columns map no sensor the replay can "
+                        "read; counted once, as the header)", skipped[0], skipped[1])
+
+    def header_before(self, path: Path, lo: int, hi: int) -> tuple[int, list[str]] | None:
+        """(its byte, its fields) of the last CSV header again between bytes `lo` and `hi` of `path` (`hi` a line's
+        start), or None: the columns in force at `hi`, for a read from there (warmup.replay's tail). A tail read took
+        the file's first header, and read two recordings joined with their columns in another order by the wrong
+        one, unsaid (chaos6). The bytes are searched backwards for the time column's name — a plain search,
+        ~2 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`."""
+        names = [n.encode() for n in (TIME_COLUMN_FALLBACKS if self.cfg.time_column == "timestamp"
+                                      else (self.cfg.time_column,)) if n]
+        names = [n for n in names if not any(m != n and m in n for m in names)]     # `time` finds `timestamp` too:
+        needle = re.compile(b"|".join(map(re.escape, names)))       # 2 GB/s where all 4 made it 0.2 (28 days' file)
+        over = max(map(len, names))
+        with open(path, "rb") as f:
+            end = line_start = hi
+            while end > lo:
+                begin = max(lo, end - HEADER_SCAN_BYTES)
+                f.seek(begin)
+                chunk = f.read(min(hi, end + over) - begin)     # a name across the chunks' seam is found whole
+                for hit in reversed([m.start() for m in needle.finditer(chunk)]):
+                    if begin + hit >= line_start:
+                        continue                # in a line already looked at
+                    line_start, line = _line_around(f, begin + hit, lo)
+                    try:
+                        fields = header_fields(csv_fields(line, self.cfg.separator))
+                    except ValueError:
+                        continue
+                    if self.cfg.time_column_of(fields) in fields:
+                        return line_start, fields
+                end = begin
+        return None
 
     def _csv_lines(self, f, name: str) -> Iterator[tuple[int, list[str] | None]]:
         """(line number, fields) of each line of a CSV file; None for a line that is no CSV row
@@ -611,10 +696,10 @@ class ReplaySource(Source):
                 self.rejects.add("bad csv", f"{name}:{n}", str(exc))
                 yield n, None
 
-    def _layout(self, header: list[str], name: str, line: int):
-        """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable."""
+    def _layout(self, header: list[str], where: str):
+        """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable; `where` names the
+        header in what is counted."""
         cfg = self.cfg
-        where = f"{name}:{line}"
         time_col = cfg.time_column_of(header)
         if time_col not in header:
             self.rejects.add("missing time column", where,
@@ -643,9 +728,9 @@ class ReplaySource(Source):
             self.rejects.add("missing time", where, f"empty time field (column {time_i + 1})")
             return None
         try:
-            ts = parse_time(cell, self.cfg.time_format)
+            ts, ts_text = parse_stamp(cell, self.cfg.time_format)
         except ValueError as exc:
-            hint = "" if self.cfg.time_format else " (another layout: set the source's time_format, strptime)"
+            hint = " (another layout: set the source's time_format, strptime)" if isinstance(exc, NotATime) else ""
             self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
             return None
         values: dict[str, float] = {}
@@ -671,7 +756,7 @@ class ReplaySource(Source):
                 self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
                 continue
             label = max(label or 0, flag)
-        return Record(ts=ts, values=values, label=label, origin=where)
+        return Record(ts=ts, values=values, label=label, origin=where, ts_text=ts_text)
 
 
 def units_line(row: list[str], time_i: int, value_cols, time_format: str | None) -> str | None:
@@ -712,6 +797,34 @@ def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
             too_long(n)
             line = "\n"
         yield line
+
+
+def header_fields(row: list[str]) -> list[str]:
+    """A CSV row's fields as a header is compared: stripped, a BOM before the first gone (a second file's, a
+    spreadsheet's export)."""
+    fields = [c.strip() for c in row]
+    if fields:
+        fields[0] = fields[0].removeprefix("\ufeff")
+    return fields
+
+
+def _line_around(f, pos: int, lo: int) -> tuple[int, str]:
+    """(its start, its text) of the line of binary file `f` holding byte `pos`, starting at `lo` at the earliest; at
+    most MAX_LINE_CHARS bytes of it either way (a header is short)."""
+    start = pos
+    while start > lo and pos - start < MAX_LINE_CHARS:
+        step = min(4096, start - lo)
+        f.seek(start - step)
+        before = f.read(step)
+        cut = max(before.rfind(b"\n"), before.rfind(b"\r"))
+        if cut >= 0:
+            start = start - step + cut + 1
+            break
+        start -= step
+    f.seek(start)
+    line = f.read(pos - start + MAX_LINE_CHARS // 16)
+    ends = [i for i in (line.find(b"\n", pos - start), line.find(b"\r", pos - start)) if i >= 0]
+    return start, (line[:min(ends)] if ends else line).decode("utf-8", errors="replace")
 
 
 def first_header(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[int, list[str]] | None:
