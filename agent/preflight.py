@@ -283,9 +283,14 @@ def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[
         return []
     path, header = unmapped[0]
     name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+    from .sources.replay import COMMENT_MARKS
+    advice = "name their columns' sensors in `columns`"
+    if header and header[0].lstrip().startswith(COMMENT_MARKS):
+        # the replay takes a file's first line that is not blank for its header: a comment above it is no header
+        # `columns` could map (convert6: the converter's refusal says the same)
+        advice = "its first line that is not blank is read as the header: remove the comment line(s) above the header"
     return [Note(f"{len(unmapped)} of its {len(headers)} CSV file(s) have a header that maps no sensor (first: {name}: "
-                 f"{reader.separator.join(header)}): each is rejected whole (no sensor columns); name their columns' "
-                 "sensors in `columns`")]
+                 f"{reader.separator.join(header)}): each is rejected whole (no sensor columns); {advice}")]
 
 
 def replay_csvs(root: Path, reader) -> list[Path] | None:

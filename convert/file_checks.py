@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.records import Record, Rejects
+from agent.sources.replay import COMMENT_MARKS
 
 #: Rejects that mean a file's rows are not read as the user thinks (two time layouts, newest first, a trailing
 #: separator on the rows): more than this share of a file's rows lost to them refuses training.
@@ -97,7 +98,7 @@ def refusal(f: FileRead, rejects: FileRejects) -> str | None:
         reason, where, detail = _first(first, (*HEADER_REASONS, *LOST_REASONS, *sorted(first)))
         said = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
         hint = ""
-        if reason == "missing time column" and f.header and f.header[0].lstrip().startswith(("#", "//", ";")):
+        if reason == "missing time column" and f.header and f.header[0].lstrip().startswith(COMMENT_MARKS):
             hint = (" (its first line that is not blank is the header, as the replay reads it: remove the comment "
                     "line(s) above the header)")
         return (f"{f.name}: none of its rows could be read ({said}; the first: {where}: {reason} — {detail}): "

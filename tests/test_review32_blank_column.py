@@ -68,3 +68,22 @@ def test_check_config_notes_csv_files_whose_header_maps_no_sensor(tmp_path):
     assert (f"note: sources[0]: 2 of its 3 CSV file(s) have a header that maps no sensor (first: b.csv: "
             f"timestamp,Temperature): each is rejected whole (no sensor columns); name their columns' sensors in "
             f"`columns`") in res.stderr, res.stderr
+
+
+def test_check_config_says_a_comment_line_above_the_header_is_read_as_the_header(tmp_path):
+    """A file exported with a comment line above its header (`# exported 2026-12-07`): the replay reads the first line
+    that is not blank as the header, so the file maps no sensor. check-config's note advised `columns`, which cannot
+    map a comment (convert6's finding); it now says to remove the comment line, as the converter's refusal does. A
+    real `stad-agent check-config` on real files."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("timestamp,temp,flow\n2014-02-18 16:00:00,50.5,3.0\n")
+    (data / "b.csv").write_text("# exported by the historian\ntimestamp,temp,flow\n2014-02-18 16:00:00,50.5,3.0\n")
+    cfg = {"sensors": ["temp", "flow"], "sources": [{"type": "replay", "path": str(data)}], "sinks": [],
+           "state_dir": str(tmp_path / "state"), "window": {"steps": 8}, "warmup": {"ticks": 40}}
+    res = _check(tmp_path, cfg)
+    assert res.returncode == 0, res.stderr
+    assert ("note: sources[0]: 1 of its 2 CSV file(s) have a header that maps no sensor (first: b.csv: # exported by "
+            "the historian): each is rejected whole (no sensor columns); its first line that is not blank is read as "
+            "the header: remove the comment line(s) above the header") in res.stderr, res.stderr
+    assert "`columns`" not in res.stderr, res.stderr

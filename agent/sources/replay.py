@@ -197,6 +197,9 @@ def time_format_problems(time_format: str) -> list[str]:
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
+# how a comment line starts in the files users export; the replay reads such a line above the header as the header
+# (no comment syntax in CSV), so check-config and the converter say to remove it when it maps nothing
+COMMENT_MARKS = ("#", "//", ";")
 
 
 #: The longest single wait of a Pacer: a record due later is waited for in steps of it. threading's waits refuse a
