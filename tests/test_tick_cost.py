@@ -402,7 +402,8 @@ def test_fault_tracker_with_deferred_learning_decides_as_one_restored_from_its_c
                 for part in [chained.normal, spike, stuck]:
                     part.restore(through_checkpoint(part.state()))
             # the long way on every tick: each shortcut's cache set to "do it"
-            stuck._never_repeated, stuck.held.idle, chained.normal._size = False, False, None
+            stuck._never_repeated, stuck.held.idle, chained.normal._size_now = False, False, False
+            chained._zero_floor = False                     # the floor test in full, not by the size floor (perf76)
             stuck.steps._full_run = 0                       # the ring's count reduced
             drift._all_judged, drift._any_over, drift._any_stepped = False, True, True   # no calm tick
             b = chained.observe(row)
