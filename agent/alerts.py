@@ -226,7 +226,8 @@ class AlertTracker:
             return []
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
-        if self.above < self.cfg.min_duration_ticks and not severe and not self._station_confirms(threshold, tier, scores):
+        if (self.above < self.cfg.min_duration_ticks and not severe
+                and not self._station_confirms(threshold, tier, scores)):
             return []
         if self.cooldown > 0:
             self.suppressed += 1
