@@ -19,6 +19,8 @@
   tick (`clear_ticks` calm ticks in a row), its end lies in the ticks the restart did not see: reason
   `restart`, its `end` the last tick it was known above the threshold.
   Why: ended at once, a condition that lasted across a kill -9 paged twice for a few seconds down.
+- station (`station_factor` f > 0, model tiers only): one tick above the threshold opens at once when another sensor
+  of its station is above f × the threshold on that tick (agent/alert_station.py says why);
 - hold-back: an alert about to open waits, at most `hold_ticks`, while the caller's `hold`
   says its drivers look like a sensor fault still being decided (agent/faults/holdback.py); it
   then opens with its true start.
@@ -62,6 +64,7 @@ from .alert_residue import over_floors, residue_floors, residue_lasts
 from .alert_state import OpenAlert, open_state, read_state
 
 if TYPE_CHECKING:
+    from .alert_station import StationMates
     from .config import AlertConfig
     from .faults.events import FaultEvent
 
@@ -75,8 +78,9 @@ class AlertTracker:
 
     def __init__(self, cfg: AlertConfig, node: str, site: str, tick_s: float, hold_ticks: int = 0,
                  fault_ticks: int = 0, window_ticks: int = 32, drifting: tuple[str, ...] = (),
-                 residue_fraction: float = 0.0):
+                 residue_fraction: float = 0.0, station: StationMates | None = None):
         self.cfg = cfg
+        self.station = station      # alerts.station_factor (agent/alert_station.py): None, off
         # scoring.profile.residue_fraction (agent/alert_residue.py): 0 off; its residue must last a window
         self.residue_fraction = residue_fraction
         self.window_ticks = window_ticks
@@ -222,7 +226,8 @@ class AlertTracker:
             return []
         self.above += 1
         severe = score > threshold * self.cfg.instant_factor
-        if self.above < self.cfg.min_duration_ticks and not severe:
+        if (self.above < self.cfg.min_duration_ticks and not severe
+                and not self._station_confirms(threshold, tier, scores)):
             return []
         if self.cooldown > 0:
             self.suppressed += 1
@@ -302,6 +307,12 @@ class AlertTracker:
         if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops or (a.resumed and score > threshold):
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
+
+    def _station_confirms(self, threshold, tier, scores) -> bool:
+        """`alerts.station_factor` (agent/alert_station.py): on a model tier's tick, another sensor of the station over
+        the threshold is over the factor × the threshold, so this tick needs no second one."""
+        return (self.station is not None and tier != "numpy" and scores is not None
+                and self.station.confirms(scores(), threshold))
 
     def _under_residue_floor(self, threshold, tier, scores) -> bool:
         """After an alert ended on its residue: no sensor a model tier scores is over both the threshold and its

@@ -360,6 +360,10 @@ class AlertConfig:
     min_duration_ticks: int = rng(1, None, default=2, doc="ticks above the threshold before an alert opens")
     instant_factor: float = rng(1.0, None, default=1.5,
         doc="one tick above threshold × this opens an alert at once")
+    station_factor: float = rng(0.0, 1.0, default=0.0,
+        doc="on a tick a model tier scores (never the numpy fallback), one tick above the threshold opens an alert at "
+            "once when another sensor of the same station (its `group`) is above threshold × this on that tick: a "
+            "second quantity where the excursion is (agent/alert_station.py; corridor27) (0: off)")
     clear_ticks: int = rng(1, None, default=5,
         doc="ticks below threshold × `hysteresis` before an alert ends")
     hysteresis: float = rng(0.1, 1.0, default=0.8, doc="an alert ends below threshold × this")

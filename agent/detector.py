@@ -23,6 +23,7 @@ from .alerts import AlertEvent, AlertTracker
 from .threshold import AdaptiveThreshold
 
 if TYPE_CHECKING:
+    from .alert_station import StationMates
     from .config import AlertConfig
     from .feedback import FeedbackMemory
 
@@ -43,9 +44,11 @@ class Detector:
 
     def __init__(self, alerts: AlertConfig, node: str, site: str, tick_s: float,
                  thresholds: dict[str, AdaptiveThreshold] | None = None, hold_ticks: int = 0, fault_ticks: int = 0,
-                 window_ticks: int = 32, drifting: tuple[str, ...] = (), residue_fraction: float = 0.0):
+                 window_ticks: int = 32, drifting: tuple[str, ...] = (), residue_fraction: float = 0.0,
+                 station: StationMates | None = None):
         self.tracker = AlertTracker(alerts, node, site, tick_s, hold_ticks=hold_ticks, fault_ticks=fault_ticks,
-                                    window_ticks=window_ticks, drifting=drifting, residue_fraction=residue_fraction)
+                                    window_ticks=window_ticks, drifting=drifting, residue_fraction=residue_fraction,
+                                    station=station)
         self.accept_after_s = alerts.accept_after_s
         self.thresholds: dict[str, AdaptiveThreshold] = {}
         self.add(thresholds or {})

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import pipeline_state, pipeline_time
 from .alert_residue import scores_by_name
+from .alert_station import station_mates
 from .alerts import AlertEvent, AlertTracker, explain
 from .bundle import Expectation
 from .detector import Detector
@@ -148,7 +149,8 @@ class Pipeline:
                         hold_ticks=cfg.faults.hold_ticks(cfg.tick_s),
                         fault_ticks=ticks_of(cfg.faults.holdback_s, cfg.tick_s), window_ticks=cfg.window.steps,
                         drifting=tuple(cfg.scoring.profile.drifting or ()),
-                        residue_fraction=cfg.scoring.profile.residue_fraction if cfg.scoring.profile.enabled else 0.0)
+                        residue_fraction=cfg.scoring.profile.residue_fraction if cfg.scoring.profile.enabled else 0.0,
+                        station=station_mates(cfg.alerts.station_factor, self.sensors, self.groups))
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
