@@ -405,6 +405,14 @@ def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
     return out
 
 
+def _print_json(result: dict, out: str | None, indent: int) -> None:
+    """The bench's JSON on stdout, and into `out` when given."""
+    text = json.dumps(result, indent=indent) + "\n"
+    print(text, end="")
+    if out:
+        Path(out).write_text(text)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -459,26 +467,11 @@ def main(argv=None) -> int:
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         return 0
-    if args.cmd == "tick-cost":
-        result = tick_cost(args.tick_s, args.ticks, args.scenario, args.learn)
-        text = json.dumps(result, indent=2) + "\n"
-        print(text, end="")
-        if args.out:
-            Path(args.out).write_text(text)
-        return 0
-    if args.cmd == "blame-cost":
-        result = blame_cost(args.tick_s, args.repeats)
-        text = json.dumps(result, indent=2) + "\n"
-        print(text, end="")
-        if args.out:
-            Path(args.out).write_text(text)
-        return 0
-    if args.cmd == "teach-cost":
-        result = teach_cost(args.sensors, args.warmup)
-        text = json.dumps(result, indent=2) + "\n"
-        print(text, end="")
-        if args.out:
-            Path(args.out).write_text(text)
+    printed = {"tick-cost": lambda: tick_cost(args.tick_s, args.ticks, args.scenario, args.learn),
+               "blame-cost": lambda: blame_cost(args.tick_s, args.repeats),
+               "teach-cost": lambda: teach_cost(args.sensors, args.warmup)}
+    if args.cmd in printed:
+        _print_json(printed[args.cmd](), args.out, indent=2)
         return 0
     if args.cmd == "broken-start":
         import tempfile
@@ -489,11 +482,8 @@ def main(argv=None) -> int:
                 for variant in ("broken", "repaired"):
                     runs.append(broken_start(seed, variant, Path(tmp) / f"{seed}-{variant}"))
                     print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-        text = json.dumps({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent),
-                           "runs": runs}, indent=1) + "\n"
-        print(text, end="")
-        if args.out:
-            Path(args.out).write_text(text)
+        _print_json({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent), "runs": runs},
+                    args.out, indent=1)
         return 0
     if args.cmd == "collect":
         out = Path(args.out)

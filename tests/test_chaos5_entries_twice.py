@@ -5,28 +5,13 @@ file alone gives 2), two JSONL sinks wrote every event twice into one file, two 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, agent_env
+from conftest import REPO
+from entries_twice_agent import config_text, run_agent
 
-CONFIG = """
-tick_s: 1
-sensors: [a, b, c]
-sources: {sources}
-warmup: {{ticks: 100}}
-window: {{steps: 8}}
-scoring: {{chain: [numpy]}}
-sinks: {sinks}
-state_dir: state
-"""
-
-
-def _agent(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=agent_env(), text=True, timeout=300,
-                          capture_output=True, stdin=subprocess.DEVNULL)
+SENSORS = "[a, b, c]"
 
 
 @pytest.mark.parametrize("sources, sinks, where, problem", [
@@ -44,9 +29,9 @@ def test_an_entry_twice_is_refused_by_check_config_and_run_at_its_key_path(tmp_p
         f"{1_767_600_000 + k},{math.sin(k / 5):.4f},{math.cos(k / 7):.4f},{1 + 0.1 * math.sin(k / 3):.4f}\n"
         for k in range(300)))
     config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG.format(sources=sources, sinks=sinks))
+    config.write_text(config_text(SENSORS, sources, sinks))
     for args in (("check-config",), ("run", "--max-ticks", "3")):
-        res = _agent(*args, "-c", str(config), cwd=tmp_path)
+        res = run_agent(*args, "-c", str(config), cwd=tmp_path)
         assert res.returncode == 2, (args, res.stderr[-2000:])
         assert f"{config}: {where}: {problem}" in res.stderr, (args, res.stderr[-2000:])
         assert "Traceback" not in res.stderr
@@ -57,9 +42,9 @@ def test_two_entries_alike_but_one_key_are_no_problem(tmp_path):
     (tmp_path / "rec.csv").write_text("timestamp,a,b,c\n" + "".join(
         f"{1_767_600_000 + k},{k % 7},{k % 5},{k % 3}\n" for k in range(200)))
     config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG.format(
+    config.write_text(config_text(SENSORS,
         sources="[{type: replay, path: rec.csv, columns: {a: a, b: b}}, "
                 "{type: replay, path: rec.csv, columns: {c: c}}]",
         sinks="[{type: jsonl, path: alerts.jsonl}, {type: jsonl, path: more.jsonl}]"))
-    res = _agent("check-config", "-c", str(config), cwd=tmp_path)
+    res = run_agent("check-config", "-c", str(config), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -7,28 +7,12 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import agent_env
+from entries_twice_agent import config_text, run_agent
 
-CONFIG = """
-tick_s: 1
-sensors: [a, b]
-sources: {sources}
-warmup: {{ticks: 100}}
-window: {{steps: 8}}
-scoring: {{chain: [numpy]}}
-sinks: {sinks}
-state_dir: state
-"""
-
-
-def _agent(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=agent_env(), text=True, timeout=300,
-                          capture_output=True, stdin=subprocess.DEVNULL)
+SENSORS = "[a, b]"
 
 
 def _write(tmp_path, sources: str, sinks: str):
@@ -38,7 +22,7 @@ def _write(tmp_path, sources: str, sinks: str):
     os.symlink(tmp_path / "alerts.jsonl", tmp_path / "linked.jsonl")      # (a link to a file not yet made)
     config = tmp_path / "conf" / "agent.yaml"
     config.parent.mkdir()
-    config.write_text(CONFIG.format(sources=sources, sinks=sinks))
+    config.write_text(config_text(SENSORS, sources, sinks))
     return config
 
 
@@ -58,7 +42,7 @@ def test_one_file_spelt_two_ways_is_an_entry_twice(tmp_path, spelt, what):
         config = _write(tmp_path, "[{type: replay, path: ../rec.csv}]",
                         f"[{{type: jsonl, path: '{other}'}}, {{type: jsonl, path: '{again}'}}]")
     for args in (("check-config",), ("run", "--max-ticks", "3")):
-        res = _agent(*args, "-c", str(config), cwd=tmp_path)
+        res = run_agent(*args, "-c", str(config), cwd=tmp_path)
         assert res.returncode == 2, (args, res.stderr[-2000:])
         said = f"{config}: {what}[1]: the same as {what}[0], every key alike"
         assert said in res.stderr and f"path {other!r} and {again!r} are one file" in res.stderr, \
@@ -69,5 +53,5 @@ def test_one_file_spelt_two_ways_is_an_entry_twice(tmp_path, spelt, what):
 def test_two_files_are_still_two_entries(tmp_path):
     config = _write(tmp_path, "[{type: replay, path: ../rec.csv}]",
                     "[{type: jsonl, path: ../alerts.jsonl}, {type: jsonl, path: ./alerts.jsonl}]")  # conf/alerts.jsonl
-    res = _agent("check-config", "-c", str(config), cwd=tmp_path)
+    res = run_agent("check-config", "-c", str(config), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
