@@ -73,8 +73,8 @@ def parse(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Refused(f"message too long: {len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
     try:
-        msg = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:     # RecursionError: nested too deep
+        msg = json_read.loads(payload.decode("utf-8"))      # (refuses nesting too deep before it recurses)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(f"not JSON: {str(exc)[:120]}") from None
     if not isinstance(msg, dict):
         raise Refused(f"expected a JSON object, got {type(msg).__name__}")

@@ -43,6 +43,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from . import json_read
 from .alerts import iso
 from .arg_types import positive
 from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
@@ -498,7 +499,7 @@ class Listener:
         try:
             # Anyone who may publish on these topics can send anything: what cannot be shown is
             # reported and skipped, never a traceback that ends listen.
-            event = json.loads(msg.payload)
+            event = json_read.loads(msg.payload)      # (nesting too deep refused before it recurses)
             key = (event[id_key], event["seq"])
             if not isinstance(key[0], str) or isinstance(key[1], bool) or not isinstance(key[1], int):
                 raise TypeError(f"{id_key} is not a string or seq not an integer")

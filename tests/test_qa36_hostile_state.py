@@ -92,9 +92,9 @@ def _spare_bytes_not_an_int(state: Path) -> str:
      "alert_journal"),
     (_nested("fault-journal.json"), r"fault journal \S+/fault-journal.json unreadable \(nested too deep",
      "fault_journal"),
-    # (a spare's header is its first 256 bytes, not deep enough to recurse: this one held on main)
-    (_nested("alert-journal.json.spare"), r"alert journal \S+/alert-journal.json.spare unreadable \(not in the "
-                                          r"expected form", "alert_journal"),
+    # (a spare's header is its first 256 bytes: not deep enough to recurse, but past json_read.MAX_DEPTH)
+    (_nested("alert-journal.json.spare"), r"alert journal \S+/alert-journal.json.spare unreadable \(nested too deep",
+     "alert_journal"),
     (_spare_bytes_not_an_int, r"alert journal \S+/alert-journal.json.spare unreadable \(its header's bytes is "
                               r"Infinity, not a byte count within the file\)", "alert_journal"),
     (_nested("active-bundle.json"), r"active-bundle.json is unreadable \(not JSON: nested too deep",

@@ -32,7 +32,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from ..json_read import NESTED_TOO_DEEP
+from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP, too_deep
 from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
@@ -59,7 +59,10 @@ def _unique_pairs(pairs: list) -> dict:
 
 
 def loads_object(text: str):
-    """json.loads that raises DuplicateKey (a ValueError) for an object holding a key twice."""
+    """json.loads that raises DuplicateKey (a ValueError) for an object holding a key twice, and RecursionError
+    for a document nested past json_read.MAX_DEPTH before parsing it (json_read.too_deep says why)."""
+    if too_deep(text):
+        raise RecursionError(NESTED_TOO_DEEP)
     return json.loads(text, object_pairs_hook=_unique_pairs)
 
 
@@ -198,8 +201,8 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("duplicate key", where, str(exc))
         return None
     except RecursionError:
-        rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past Python's limit "
-                                       "(~1000 deep)")
+        rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past {MAX_DEPTH} "
+                                       "deep")
         return None
     except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
         at = ("at the line's end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
