@@ -54,13 +54,14 @@ def unit_hint(ts: float) -> str:
 def date_hint(ts: float) -> str:
     """What a stamp written as a date (ISO-8601, a time_format) out of 1970–2100 says: ' (…)'. It is no clock read
     in milliseconds (unit_hint's guess for a number: `9999-12-31T23:59:59Z` was told "milliseconds since 1970? send
-    253402300.799", chaos5): its year is as the sender wrote it — a clock never set, or a placeholder date."""
+    253402300.799", chaos5): its year is as the sender wrote it — a clock never set, or a fixed "no date" value
+    such as 9999-12-31."""
     try:
         written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
     except (OverflowError, OSError, ValueError):
         written = "before the year 1" if ts < 0 else "after the year 9999"
-    return (f" ({written}: a date as the sender wrote it, read as such — a device clock never set, or a placeholder "
-            "date? set the sender's clock)")
+    return (f" ({written}: a date as the sender wrote it, read as such — a device clock never set, or a fixed "
+            "\"no date\" value? set the sender's clock)")
 
 
 #: The largest reading taken, either sign: past any physical quantity in any unit (a byte counter is

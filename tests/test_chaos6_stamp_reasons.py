@@ -2,7 +2,7 @@
 - an offset of a day or more (`"ts": "2026-01-05T08:00:00+99:00"`) was a `bad time` said in Python's words, "offset
   must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4,
   seconds=10800)";
-- a date past 2100 (`"9999-12-31T23:59:59Z"`, a device's placeholder) was a `bad timestamp` hinted as a number read in
+- a date past 2100 (`"9999-12-31T23:59:59Z"`, a device's fixed "no date" value) was a `bad timestamp` hinted as a number read in
   the wrong unit: "milliseconds since 1970? the agent reads seconds: send 253402300.799".
 Now the offset is named with its limit, and a written date out of range is said as the date the sender wrote. A
 number out of range keeps its unit hint. The real agent, fed through its stdin, and a CSV replay of a real file."""
