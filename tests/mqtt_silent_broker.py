@@ -15,13 +15,8 @@ CONNECT, PUBLISH, PINGREQ, DISCONNECT = 1, 3, 12, 14
 def _read_packet(conn: socket.socket) -> tuple[int, bytes] | None:
     """(first byte, rest of the packet), or None when the connection ended."""
     def exactly(n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return data
+        data = conn.recv(n, socket.MSG_WAITALL) if n else b""     # (fewer bytes only at the stream's end)
+        return data if len(data) == n else None
     head = exactly(1)
     if head is None:
         return None
