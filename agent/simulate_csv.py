@@ -122,7 +122,7 @@ def run(args) -> int:
         return EXIT_CONFIG
     index = next((i for i, s in enumerate(cfg.sources) if isinstance(s, SimulateConfig)), None)
     if index is None:
-        print(f"{args.config}: sources: no `simulate` source to write ({_add_one(cfg)}; README, \"Recordings "
+        print(f"{args.config}: sources: no `simulate` source to write ({_add_one(cfg)}; docs/converter.md, \"Recordings "
               f"from the simulator\")", file=sys.stderr)
         return EXIT_CONFIG
     if args.days is None and cfg.sources[index].duration_s is None:

@@ -1,4 +1,4 @@
-"""Each config key is explained once, beside its field; the README's reference is generated from it."""
+"""Each config key is explained once, beside its field; docs/configuration.md's reference is generated from it."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,9 +17,14 @@ def test_every_config_key_is_explained_beside_its_field():
     assert config_doc.undocumented() == []
 
 
-def test_the_readme_reference_is_what_the_code_says():
+def test_the_reference_page_is_what_the_code_says():
+    page = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert page == config_doc.rendered(page), "docs/configuration.md is out of date: run python -m agent.config_doc"
+
+
+def test_readme_links_the_reference_and_holds_no_copy_of_it():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert readme == config_doc.rendered(readme), "README.md is out of date: run python -m agent.config_doc"
+    assert "(docs/configuration.md)" in readme and config_doc.BEGIN not in readme
 
 
 def test_every_key_of_every_plugin_has_a_row():
@@ -29,10 +34,10 @@ def test_every_key_of_every_plugin_has_a_row():
         assert key in keys
 
 
-def test_check_fails_on_a_stale_readme_and_the_rewrite_fixes_it(tmp_path):
-    stale = tmp_path / "README.md"
+def test_check_fails_on_a_stale_page_and_the_rewrite_fixes_it(tmp_path):
+    stale = tmp_path / "configuration.md"
     stale.write_text(f"intro\n{config_doc.BEGIN}\n| key | old |\n{config_doc.END}\nafter\n", encoding="utf-8")
-    check = [sys.executable, "-m", "agent.config_doc", "--readme", str(stale), "--check"]
+    check = [sys.executable, "-m", "agent.config_doc", "--page", str(stale), "--check"]
     assert subprocess.run(check, cwd=REPO, capture_output=True).returncode == 1
     subprocess.run(check[:-1], cwd=REPO, check=True, capture_output=True)
     assert subprocess.run(check, cwd=REPO, capture_output=True).returncode == 0
