@@ -47,7 +47,7 @@ CASES = {
     # 06:00 to noon there (before: nothing taught)
     "next_day": (24, _stuck(6 * 120, 12 * 120), SENSORS, NEXT_DAY,
                  "left out: S02_speed (judged stuck since 2026-01-04T06:0"),
-    # README's "Adding a station" (user27, faults12's own case): the recording has no column of the new station S06,
+    # docs/gateway-configs.md's "Adding a station" (user27, faults12's own case): the recording has no column of the new station S06,
     # whose sensors were judged `missing` at the end — before, nothing was taught and no broken loop paged
     "new_station": (24, None, [s for s in SENSORS if not s.startswith("S06")], NEXT_DAY,
                     "left out: S06_flow (no reading in them), S06_occ (no reading in them), S06_speed (no reading in "

@@ -1,4 +1,4 @@
-"""README's "For a control room", as the consumer an integrator writes from it (docs/examples/control_room.py), run
+"""docs/mqtt.md's "For a control room", as the consumer an integrator writes from it (docs/examples/control_room.py), run
 against a real agent and a real Mosquitto through what a week brings: the consumer away while alerts open and
 end, the agent killed with `kill -9` with an alert open and started again, the consumer back.
 
