@@ -113,3 +113,33 @@ def drivers(exp: dict, threshold: float) -> list[str]:
     tops = exp.get("top_sensors", [])
     above = [t["sensor"] for t in tops if t["score"] > threshold]
     return above or [t["sensor"] for t in tops[:1]]
+
+
+def step_weights(values: np.ndarray, missing: np.ndarray, sensor_scores, top_k: int) -> np.ndarray:
+    """(T,) ≥ 0: how strongly each step of the window is where the top sensors changed — the change point of
+    each top sensor's window (split where the two sides' means differ most: |mean after − mean before| ·
+    √(j(T−j)/T), the CUSUM statistic; step j is the first of the side after), summed over the top `top_k`
+    sensors by their share of the score. Missing values carry the last reading (the first back). Step 0 has
+    no side before it: 0."""
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    order = np.argsort(-s)[:max(1, top_k)]
+    order = order[s[order] > 0] if (s[order] > 0).any() else order[:1]
+    steps = len(values)
+    out = np.zeros(steps)
+    if steps < 2 or not order.size:
+        return out
+    x = np.asarray(values, np.float64)[:, order]
+    seen = ~np.asarray(missing, bool)[:, order]
+    at = np.where(seen, np.arange(steps)[:, None], -1)
+    np.maximum.accumulate(at, axis=0, out=at)
+    at = np.where(at < 0, np.argmax(seen, axis=0)[None, :], at)      # (leading gaps: the first reading)
+    x = np.take_along_axis(x, at, axis=0)
+    j = np.arange(1, steps)[:, None]
+    c = np.cumsum(x, axis=0)
+    before = c[:-1] / j
+    after = (c[-1] - c[:-1]) / (steps - j)
+    stat = np.abs(after - before) * np.sqrt(j * (steps - j) / steps)
+    stat[:, ~seen.any(axis=0)] = 0.0
+    share = s[order] / s[order].sum() if s[order].sum() > 0 else np.full(order.size, 1.0 / order.size)
+    out[1:] = stat @ share
+    return out
