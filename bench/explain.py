@@ -51,7 +51,7 @@ def captured_alerts(cfg, f, scorer: str, bundle: str) -> list[dict]:
     tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
                                    scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
     tiers, refusals = model_tier(cfg, scorer, bundle)
-    if not tiers:
+    if not tiers and scorer != "numpy":
         raise RuntimeError(f"{scorer} did not load from {bundle}: {refusals}")
     pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
     out = []
@@ -105,7 +105,8 @@ def judge(alerts: list[dict], f, attention_from_event: bool) -> list[dict]:
         onset = onset_of(labels, i)
         steps = len(a["ts"])
         first = i - steps + 1            # the window's oldest step's tick (the window ends on the raise)
-        rec = {"file": f.name, "raise": i, "onset": onset, "first": first, "tier": a["tier"], "top": {}}
+        rec = {"file": f.name, "raise": i, "onset": onset, "first": first, "tier": a["tier"], "top": {},
+               "kind": f.events[onset] or f.events[i]}
         for rule in ("attention", "deviation", "change_point"):
             if rule == "attention" and attention_from_event:
                 if a["event_top"] is None:
@@ -175,6 +176,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skab-config", default="/work/helpers/skab/G.yaml")
     ap.add_argument("--corridor-bundle", default="builtin:demo-corridor")
     ap.add_argument("--seeds", type=int, nargs="*", default=[7, 8, 9])
+    ap.add_argument("--corridor-schedule", default="mixed", choices=("mixed", "incidents"),
+                    help="bench/accuracy.py's corridor schedules: every anomaly kind, or 18 graded incidents")
     ap.add_argument("--scorer", default="tflite")
     ap.add_argument("--only", choices=("skab", "corridor"))
     ap.add_argument("--attention-from-event", action="store_true",
@@ -190,7 +193,7 @@ def main(argv=None) -> int:
     if args.only in (None, "corridor"):
         judged = []
         for seed in args.seeds:
-            cfg = accuracy.corridor_config(None, args.corridor_bundle, seed=seed)
+            cfg = accuracy.corridor_config(None, args.corridor_bundle, args.corridor_schedule, seed=seed)
             judged += measure(cfg, args.scorer, args.corridor_bundle, args.attention_from_event, f"corridor-{seed}")
         out["corridor"] = summary(judged)
         rows += judged
