@@ -40,7 +40,8 @@ from agent.evaluate.labelled import labelled_source, load_files, protocol_of  # 
 from agent.evaluate.score_file import model_tier  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 
-RULES = ("attention", "deviation", "change_point", "newest", "random")
+RULES = ("attention", "deviation", "change_point", "change_point_t", "newest", "random")
+SPREAD_FLOOR = 1e-3     # (c2): the pooled standard deviation's floor, normalised units (a flat window's)
 NEAR_TICKS = 2
 RANDOM_DRAWS = 1000
 
@@ -76,6 +77,32 @@ def deviation_weights(a: dict) -> np.ndarray:
     return col
 
 
+def t_change_weights(values, missing, sensor_scores, top_k: int) -> np.ndarray:
+    """(c2): step_weights' split, its mean difference over the two sides' pooled standard deviation (the t
+    statistic of a change in mean), summed over the top sensors by share of the score."""
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    order = np.argsort(-s)[:max(1, top_k)]
+    order = order[s[order] > 0] if (s[order] > 0).any() else order[:1]
+    steps = len(values)
+    out = np.zeros(steps)
+    x = np.asarray(values, np.float64)[:, order]
+    seen = ~np.asarray(missing, bool)[:, order]
+    at = np.where(seen, np.arange(steps)[:, None], -1)
+    np.maximum.accumulate(at, axis=0, out=at)
+    at = np.where(at < 0, np.argmax(seen, axis=0)[None, :], at)
+    x = np.take_along_axis(x, at, axis=0)
+    j = np.arange(1, steps)[:, None]
+    c, c2 = np.cumsum(x, axis=0), np.cumsum(x * x, axis=0)
+    before, after = c[:-1] / j, (c[-1] - c[:-1]) / (steps - j)
+    ss = (c2[:-1] - j * before ** 2) + ((c2[-1] - c2[:-1]) - (steps - j) * after ** 2)
+    spread = np.sqrt(np.maximum(ss, 0.0) / max(steps - 2, 1)) + SPREAD_FLOOR
+    stat = np.abs(after - before) * np.sqrt(j * (steps - j) / steps) / spread
+    stat[:, ~seen.any(axis=0)] = 0.0
+    share = s[order] / s[order].sum() if s[order].sum() > 0 else np.full(order.size, 1.0 / order.size)
+    out[1:] = stat @ share
+    return out
+
+
 def rule_weights(a: dict, rule: str) -> np.ndarray | None:
     if rule == "attention":
         return a["attention"]
@@ -83,6 +110,8 @@ def rule_weights(a: dict, rule: str) -> np.ndarray | None:
         return deviation_weights(a)
     if rule == "change_point":
         return alert_events.step_weights(a["values"], a["missing"], a["sensor_scores"], a["top_k"])
+    if rule == "change_point_t":
+        return t_change_weights(a["values"], a["missing"], a["sensor_scores"], a["top_k"])
     return None
 
 
@@ -107,7 +136,7 @@ def judge(alerts: list[dict], f, attention_from_event: bool) -> list[dict]:
         first = i - steps + 1            # the window's oldest step's tick (the window ends on the raise)
         rec = {"file": f.name, "raise": i, "onset": onset, "first": first, "tier": a["tier"], "top": {},
                "kind": f.events[onset] or f.events[i]}
-        for rule in ("attention", "deviation", "change_point"):
+        for rule in ("attention", "deviation", "change_point", "change_point_t"):
             if rule == "attention" and attention_from_event:
                 if a["event_top"] is None:
                     continue
@@ -120,6 +149,8 @@ def judge(alerts: list[dict], f, attention_from_event: bool) -> list[dict]:
                 j = int(np.argmax(w))
             rec["top"][rule] = first + j
         rec["top"]["newest"] = i
+        if a["event_top"] is not None:          # the step the event carried (at this commit: explain's rule)
+            rec["event_top"] = first + int(np.argmin(np.abs(a["ts"] - a["event_top"])))
         out.append(rec)
     return out
 
@@ -151,6 +182,8 @@ def summary(judged: list[dict]) -> dict:
                      if have else None,
                      "inside_share_all": round(float(np.mean([r["top"][rule] >= r["onset"] for r in every])), 3)
                      if every else None}
+    res["event_top_is"] = {rule: round(float(np.mean([r.get("event_top") == r["top"].get(rule) for r in judged])), 3)
+                           for rule in ("attention", "deviation", "change_point", "change_point_t")} if judged else {}
     res["raise_after_onset_ticks_median_b"] = float(np.median([r["raise"] - r["onset"] for r in b])) if b else None
     return res
 
@@ -181,7 +214,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scorer", default="tflite")
     ap.add_argument("--only", choices=("skab", "corridor"))
     ap.add_argument("--attention-from-event", action="store_true",
-                    help="rule `attention`: the top step the `new` event carried (run at the base commit)")
+                    help="rule `attention`: the top step the `new` event carried (only at a commit before explain1's)")
     ap.add_argument("--rows", help="write every judged alert (JSON lines) here")
     args = ap.parse_args(argv)
     out, rows = {}, []
@@ -189,6 +222,7 @@ def main(argv=None) -> int:
         cfg = accuracy.skab_config(Path(args.skab_config), None, args.skab_bundle)
         judged = measure(cfg, args.scorer, args.skab_bundle, args.attention_from_event, "skab")
         out["skab"] = summary(judged)
+        out["skab_dev"] = summary([r for r in judged if r["file"] in accuracy.SKAB_DEV_FILES])
         rows += judged
     if args.only in (None, "corridor"):
         judged = []
