@@ -5,11 +5,14 @@ model-tier alert's top steps, taken from it, said nothing of when. This replays 
 Pipeline (one model tier + numpy, as `stad-agent evaluate` does), keeps the window every `new` alert was built on,
 and asks each rule which step it puts first:
 
-- `attention`: the `top_steps` the alert carried at the commit this runs at (`--attention-from-event`, the base),
-  or the model tier's temporal attention recomputed (`attention_weights`: what the base's `explain` read);
-- `deviation`: the fallback's rule, |normalised value| of the worst sensor;
+- `attention`: the model tier's temporal attention (the tick's `time_weights`: what `explain` read before this
+  round), or with `--attention-from-event` the top step the `new` event carried (only meaningful at a commit
+  before explain1's, where the event's step was the attention's);
+- `deviation`: the fallback's rule before this round, |normalised value| of the worst sensor;
 - `change_point`: the top sensors' window split where the two sides' means differ most (CUSUM statistic),
-  summed over the top sensors by their share of the score — `agent.alert_events.step_weights`;
+  summed over the top sensors by their share of the score — `agent.alert_events.step_weights`, what `explain`
+  gives every tier since this round (`event_top_is` checks that the events carried it);
+- `change_point_t`: the same split over the two sides' pooled spread (the t statistic), a candidate not adopted;
 - floors: `newest` (always the newest step) and `random` (a uniform step; the mean over 1000 seeded draws).
 
 Population B: alerts raised inside a labelled span whose onset lies inside the alert's window. Per rule, over B:
@@ -17,7 +20,9 @@ the median |top step − onset| in ticks, the share within 2 ticks of it, the sh
 span); and the inside share over every alert raised in a span. JSON on stdout:
 
     python bench/explain.py --skab-bundle /work/helpers/skab/R34/W-s0 --skab-config /work/helpers/skab/G.yaml \
-        --seeds 7 8 9 > /tmp/explain1/explain.json
+        --seeds 7 8 9 --corridor-schedule incidents [--scorer numpy] > /tmp/explain1/explain.json
+
+Figures and the rule they were judged by: docs/measured/accuracy-skab.md, the explain1 round.
 """
 from __future__ import annotations
 
