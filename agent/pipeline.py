@@ -318,7 +318,7 @@ class Pipeline:
 
     def _explain(self) -> dict:
         result = self._judged[0]
-        return explain(self.sensors, self.groups, result.sensor_scores, result.time_weights, self.window,
+        return explain(self.sensors, self.groups, result.sensor_scores, self.window,
                        self.cfg.alerts.top_k)
 
     def _learn(self) -> None:

@@ -127,7 +127,7 @@ def test_the_pipelines_callables_made_once_answer_as_the_ticks_closures_did():
             continue
         assert made.detector.tracker.judged[3] == made._rejudge     # what the alert tracker keeps for a fault
         res = b.scored
-        want = explain(long.sensors, long.groups, res.sensor_scores, res.time_weights, long.window, long.cfg.alerts.top_k)
+        want = explain(long.sensors, long.groups, res.sensor_scores, long.window, long.cfg.alerts.top_k)
         assert made._explain() == want
         assert made._hold() == long.health.holds(res.sensor_scores, judged_at(long.detector.threshold(res.tier), None))
         for names in ([s] for s in SENSORS):

@@ -29,8 +29,10 @@ class TickScore:
     score: float                         # the tick's score (what the threshold sees)
     tier: str                            # which scorer produced it: 'tflite', 'onnx', 'numpy'
     #: () -> (sensor_weights (N,): spatial attention at the newest step, time_weights (T,): temporal
-    #: attention over the window, oldest first). Called on first use only: an explanation is for an
-    #: alert, and most ticks raise none (it was half of a model scorer's cost per tick).
+    #: attention over the window, oldest first): what the model attended to, for `stad-agent evaluate`'s
+    #: attention plots. Called on first use only (it was half of a model scorer's cost per tick). An alert's
+    #: `top_steps` do not read it: they say when the top sensors changed (alert_events.explain; the explain1
+    #: round: the attention was near flat on the SKAB bundles and 2 ticks before every corridor incident).
     explanation: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
     _weights: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
