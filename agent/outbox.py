@@ -148,6 +148,10 @@ class Outbox:
         self._next_held_id = HELD_ID_BASE
         self.held_moved = 0                     # times held rows were stored (their ids changed)
         self._quarantined = False               # a corrupt outbox was moved aside this life
+        # held rows read from a file that could not be opened for writing (a read-only state dir): held id ->
+        # (alert_id, seq, kind); the file keeps them, so they are never stored again nor counted as lost
+        self._in_file: dict[int, tuple[str, int, str]] = {}
+        self._file_read = False                 # that file was read this life
         self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
         self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
         self._held_not_stored = 0               # a previous run's lost events (its held file), not on disk yet
@@ -191,12 +195,18 @@ class Outbox:
         SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
-        if salvage.cut_short(self.path):
-            self._hold_salvaged(*salvage.salvage_wal(self.path, _SCHEMA, self._count))
-        elif self.path.exists() and not salvage.readable(self.path):
-            self._hold_salvaged(*salvage.quarantine(self.path, self._count))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass                                # said by `unwritable`'s answer, below
+        refused = salvage.unwritable(self.path)     # (a file it cannot write can be neither moved aside nor opened)
+        if refused is None and salvage.cut_short(self.path):
+            self._hold_salvaged(*salvage.salvage_wal(self.path, _SCHEMA, self._count))
+        elif refused is None and self.path.exists() and not salvage.readable(self.path):
+            self._hold_salvaged(*salvage.quarantine(self.path, self._count))
+        try:
+            if refused is not None:
+                raise refused
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -211,6 +221,9 @@ class Outbox:
                 raise
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
+            if not self._file_read and self.path.exists():
+                self._file_read = True
+                self._hold_unwritable(salvage.rows_read_only(self.path))
             self._say_held()
             return False
         self._db = db
@@ -218,6 +231,7 @@ class Outbox:
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
+        self._settle_in_file()
         if self._holding:
             self._store_held()
         if depth:
@@ -230,6 +244,34 @@ class Outbox:
         its files were moved aside (the stop's line names them while their events are still held)."""
         self._quarantined = self._quarantined or aside is not None
         self._hold(rows, replay=True)
+
+    def _hold_unwritable(self, rows: list[tuple]) -> None:
+        """The events waiting in a file that cannot be opened for writing (review42: a state dir on a read-only
+        file system; before, they waited unsent until it could): held to go out as replays, the file keeping
+        them — an acknowledged one is deleted from it once it opens (`_settle_in_file`)."""
+        if not rows:
+            return
+        first = self._next_held_id
+        self._hold(rows, replay=True)
+        self._in_file = {i: (r[1], r[2], r[3]) for i, r in zip(self._held_ids, self._held) if i >= first}
+        log.error("outbox %s cannot be opened for writing: the %d event(s) waiting in it are read from it and sent "
+                  "now, as replays; the file keeps them until it can be written", self.path, len(rows))
+
+    def _settle_in_file(self) -> None:
+        """The file read while it could not be written opens now: its rows still held are not held any more
+        (it has them), and those the broker acknowledged (or refused) meanwhile are deleted from it."""
+        if not self._in_file:
+            return
+        in_file, self._in_file = self._in_file, {}
+        keep = [i not in in_file for i in self._held_ids]
+        gone = [key for i, key in in_file.items() if i not in set(self._held_ids)]
+        self._held_replay.difference_update(in_file)
+        self._handed.difference_update(in_file)
+        self._held = [r for r, k in zip(self._held, keep) if k]
+        self._held_ids = [i for i, k in zip(self._held_ids, keep) if k]
+        deleted = self._run(lambda db: db.executemany(
+            "DELETE FROM events WHERE alert_id = ? AND seq = ? AND kind = ?", gone).rowcount) if gone else 0
+        self._depth -= deleted or 0
 
     def _hold(self, rows: list[tuple], replay: bool) -> None:
         """Keep (created, alert_id, seq, kind, payload) rows until a file takes them (sent meanwhile,
@@ -251,9 +293,15 @@ class Outbox:
         self._keep_held()
 
     def _keep_held(self) -> None:
-        """The held rows and counts into the held file, as they are now."""
-        self._held_file.write(self._held, self._held_bounded, sync=self.sync == "FULL",
+        """The held rows and counts into the held file, as they are now (not those their own file keeps)."""
+        self._held_file.write(self._own_held(), self._held_bounded, sync=self.sync == "FULL",
                               not_stored=self._held_not_stored)
+
+    def _own_held(self) -> list[tuple]:
+        """The held rows no file keeps (not those read from a file that could not be written)."""
+        if not self._in_file:
+            return self._held
+        return [r for i, r in zip(self._held_ids, self._held) if i not in self._in_file]
 
     def _forget_held(self, row_ids: set[int], reason: str | None = None) -> None:
         """Held rows the broker has (or refused: counted under `reason`): never stored."""
@@ -378,7 +426,7 @@ class Outbox:
             # The counts the held file carried are in the drops table now: carried on, they would be
             # counted twice by the next start.
             self._held_bounded = self._held_not_stored = 0
-            self._held_file.write(self._held, 0, sync=self.sync == "FULL")
+            self._held_file.write(self._own_held(), 0, sync=self.sync == "FULL")
         self._drops_unsaved = False
         self._writes += 1
         self._worked()
@@ -618,6 +666,10 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._in_file:                   # their file keeps them: the next start sends them again
+                self._held = self._own_held()
+                self._held_ids = [i for i in self._held_ids if i not in self._in_file]
+                self._in_file = {}
             kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
                     if self._held else None)
             if kept is not None:

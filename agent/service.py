@@ -38,6 +38,7 @@ from .intake import IntakeQueue
 from .journal_resume import faults_said
 from .operating_point import say_far
 from .pipeline import Pipeline
+from .read_only_state import ReadOnlyState
 from .records import Rejects, shorten, span
 from .resume import Resume
 from .scoring_state import status_word
@@ -95,9 +96,11 @@ class Agent(Resume, Delivery):
 
     def __init__(self, cfg: AgentConfig, max_ticks: int | None = None, notifier: Notifier | None = None,
                  config_path: str | None = None, clock: Callable[[], float] = time.time,
-                 stopping: Callable[[], bool] | None = None):
+                 stopping: Callable[[], bool] | None = None, read_only: list[str] | None = None):
         """`stopping()`: whether a stop (a signal) came while the agent is being built: a long
-        `warmup.replay` is then cut short (agent/warmup.py ReplayStopped) and the agent stops at once."""
+        `warmup.replay` is then cut short (agent/warmup.py ReplayStopped) and the agent stops at once.
+        `read_only`: preflight's lines saying state_dir is on a read-only file system: the agent starts degraded
+        (agent/read_only_state.py)."""
         return_freed_blocks()
         self.cfg = cfg
         self.clock = clock      # this host's wall clock: live records' arrival, the sign of life (alive.py)
@@ -108,7 +111,10 @@ class Agent(Resume, Delivery):
         self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
-        state_dir.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        self.read_only_state = ReadOnlyState(state_dir, read_only or [], next(
+            (s.outbox.max_events for s in cfg.sinks if getattr(s, "TYPE", "") == "mqtt"), None))
         self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record, tiers, active = at_start(cfg, state_dir)
         self.pipeline = Pipeline(cfg, tiers=tiers)
@@ -298,6 +304,7 @@ class Agent(Resume, Delivery):
             now = time.monotonic()
             if now - last_health >= self._health_every_s:
                 last_health = now
+                self.read_only_state.look()
                 self._retry_journals()
                 self._health()
             # After a swap at once (the checkpoint names the bundle); a write that fails is tried
@@ -512,6 +519,7 @@ class Agent(Resume, Delivery):
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
         snap["state_writes"] = self.state_writes.snapshot()
         snap["state_reads"] = dict(self.state_reads)
+        snap["state_dir_problem"] = self.read_only_state.problem
         snap["time_base_moves"] = {**dict.fromkeys(TIME_BASE_MOVES, 0), **self.aligner.moves}
         snap["last_time_base_move"] = self.aligner.last_move
         snap["restart_gaps"] = self.aligner.restart_gaps
