@@ -67,7 +67,7 @@ from typing import Callable, Literal
 
 from . import outbox_salvage as salvage
 from .held_file import HeldFile
-from .host_clock_step import ClockStepWatch, since_boot
+from .host_clock_step import HOST_CLOCK_STEP_S, ClockStepWatch, boot_id, since_boot
 log = logging.getLogger("stad.outbox")
 
 FAULT_KINDS = ("fault", "fault_update", "fault_end")
@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_created ON events (created);
 CREATE TABLE IF NOT EXISTS drops (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), wall REAL NOT NULL, boot REAL NOT NULL,
+                                  boot_id TEXT);
 """
 
 
@@ -116,15 +118,18 @@ class StoredEvent:
 class Outbox:
     def __init__(self, path: str | Path, max_events: int, max_age_s: float,
                  sync: Literal["normal", "full"] = "normal", clock: Callable[[], float] = time.time,
-                 boot_clock: Callable[[], float] | None = None):
+                 boot_clock: Callable[[], float] | None = None, boot: str | None = None):
         """`clock`: the wall clock events are stamped with; `boot_clock`: one no step moves, that tells a step
-        of the wall clock (ClockStepWatch) so that an event's age does not jump with it (review41); None: CLOCK_BOOTTIME."""
+        of the wall clock (ClockStepWatch) so that an event's age does not jump with it (review41); None: CLOCK_BOOTTIME.
+        `boot`: this boot's id (None: the kernel's), which tells whether `boot_clock` ran on since the file's last
+        commit (`_down_step`, review42)."""
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.sync = SYNC_MODES[sync]
         self.clock = clock
         self._clock_steps = ClockStepWatch(boot_clock=boot_clock or since_boot)
+        self.boot = boot if boot is not None else boot_id()
         self._stepped = 0.0                     # the wall clock's steps this life (s): `_next_expiry`'s terms
         self._unshifted = 0.0                   # of which the stored rows' `created` has not been moved by yet
         self._lock = threading.Lock()
@@ -166,6 +171,7 @@ class Outbox:
                           "without a count by a kill -9", self.path, self._held_file.path.name, self._held_file.problem)
             self._take_held_file()
             self._now()                         # the wall clock's first look: a step is told from here on
+            self._first_look = self._clock_steps.seen
             if self._open():
                 self._expire(force=True)
 
@@ -216,6 +222,7 @@ class Outbox:
                 db.executescript(_SCHEMA)
                 stored = dict(db.execute("SELECT reason, count FROM drops"))
                 depth = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                last_commit = db.execute("SELECT wall, boot, boot_id FROM clock WHERE id = 1").fetchone()
             except BaseException:
                 db.close()
                 raise
@@ -232,6 +239,11 @@ class Outbox:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
         self._settle_in_file()
+        if depth and (step := self._down_step(last_commit)):
+            self._unshifted += step             # the rows moved by it with the commit below
+            log.warning("outbox %s: this host's clock stepped %+.0f s while the agent was down (against the boot "
+                        "clock): the %d waiting event(s) keep the age they waited, not the clock's", self.path,
+                        step, depth)
         if self._holding:
             self._store_held()
         if depth:
@@ -244,6 +256,23 @@ class Outbox:
         its files were moved aside (the stop's line names them while their events are still held)."""
         self._quarantined = self._quarantined or aside is not None
         self._hold(rows, replay=True)
+
+    def _down_step(self, last_commit: tuple | None) -> float:
+        """The wall clock's step between the file's last commit (`clock`: the wall and boot clocks then, and the
+        boot's id) and this life's first look, which the waiting events' `created` must move by for their age to
+        be the time they waited (review42; review41 took out a step while the agent runs). The same boot: exact,
+        the boot clock ran on meanwhile. Another boot (or none known): the wall clock is trusted — a gateway may
+        be off for weeks — unless it went back further than this boot's uptime allows (a gateway with no RTC
+        that came up with an old time): then the events aged by this boot's uptime only. 0 under a step's least."""
+        if last_commit is None or self._first_look is None:
+            return 0.0
+        wall_then, boot_then, boot_then_id = last_commit
+        wall, boot = self._first_look
+        if self.boot is not None and boot_then_id == self.boot:
+            step = (wall - wall_then) - (boot - boot_then)
+        else:
+            step = min(0.0, (wall - wall_then) - boot)
+        return step if abs(step) > HOST_CLOCK_STEP_S else 0.0
 
     def _hold_unwritable(self, rows: list[tuple]) -> None:
         """The events waiting in a file that cannot be opened for writing (review42: a state dir on a read-only
@@ -409,6 +438,10 @@ class Outbox:
             if shift:               # the wall clock's step (`_now`), with this commit
                 db.execute("UPDATE events SET created = created + ?", (shift,))
             result = work(db)
+            if self._clock_steps.seen is not None:      # the clocks at the look the rows' `created` are in terms of
+                db.execute("INSERT INTO clock (id, wall, boot, boot_id) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                           "SET wall = excluded.wall, boot = excluded.boot, boot_id = excluded.boot_id",
+                           (*self._clock_steps.seen, self.boot))
             if self._drops_unsaved:
                 db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
                                "DO UPDATE SET count = excluded.count", list(self.dropped.items()))
@@ -687,6 +720,9 @@ class Outbox:
                 self._run(lambda db: None)          # writes the count when the file works
             self._held_file.close()
             self._flush_acks()
+            if self._db is not None:            # the clocks at the stop, for the next open's `_down_step`
+                self._now()
+                self._run(lambda db: None)
             for db in (self._checkpoint_db, self._db):
                 if db is not None:
                     try:
