@@ -55,19 +55,25 @@ class ReadOnlyState:
                   "the checkpoint, journals and outbox read from it" if first else "still", self.state_dir,
                   self._held, SAY_EVERY_S / 60)
 
-    def look(self) -> None:
-        """With each health snapshot: try the directory, say it again (every SAY_EVERY_S)."""
+    def look(self) -> bool:
+        """With each health snapshot: try the directory, say it again (every SAY_EVERY_S). True when it has just
+        become writable (made, if it was not there: a parent remounted read-write)."""
         if self.problem is None:
-            return
+            return False
         now = self.clock()
         if not writable_dir_problems(self.state_dir):
+            try:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return False
             log.warning("state_dir %s is writable again after %.0f s: the checkpoint, journals and outbox are "
                         "written from now on (each by its own next try)", self.state_dir, now - self._since)
             self.problem = None
-            return
+            return True
         if now - self._said >= SAY_EVERY_S:
             self._said = now
             self._say()
+        return False
 
 
 __all__ = ["SAY_EVERY_S", "ReadOnlyState"]

@@ -305,7 +305,8 @@ class Agent(Resume, Delivery):
             now = time.monotonic()
             if now - last_health >= self._health_every_s:
                 last_health = now
-                self.read_only_state.look()
+                if self.read_only_state.look():
+                    self.state_lock.name_holder()
                 self._retry_journals()
                 self._health()
             # After a swap at once (the checkpoint names the bundle); a write that fails is tried

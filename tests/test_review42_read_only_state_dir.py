@@ -99,6 +99,7 @@ def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_
         wait_for(lambda: not (waiting & waiting_rows(state / "mqtt-outbox.sqlite")),
                  "the acknowledged events deleted from the outbox", 120, proc)
         pid = int(pid_file.read_text())
+        assert (state / "agent.lock").read_text().strip() == str(pid)       # named again: a second agent's refusal
         os.kill(pid, signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, err_file.read_text()[-3000:]
     finally:
