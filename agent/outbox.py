@@ -293,7 +293,8 @@ class Outbox:
             return
         in_file, self._in_file = self._in_file, {}
         keep = [i not in in_file for i in self._held_ids]
-        gone = [key for i, key in in_file.items() if i not in set(self._held_ids)]
+        still = set(self._held_ids)
+        gone = [key for i, key in in_file.items() if i not in still]
         self._held_replay.difference_update(in_file)
         self._handed.difference_update(in_file)
         self._held = [r for r, k in zip(self._held, keep) if k]

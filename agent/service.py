@@ -111,10 +111,10 @@ class Agent(Resume, Delivery):
         self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
-        if not read_only:
-            state_dir.mkdir(parents=True, exist_ok=True)
         self.read_only_state = ReadOnlyState(state_dir, read_only or [], next(
             (s.outbox.max_events for s in cfg.sinks if getattr(s, "TYPE", "") == "mqtt"), None))
+        if self.read_only_state.problem is None:
+            state_dir.mkdir(parents=True, exist_ok=True)
         self.state_lock = StateLock(state_dir)      # before anything reads or writes the state
         record, tiers, active = at_start(cfg, state_dir)
         self.pipeline = Pipeline(cfg, tiers=tiers)
