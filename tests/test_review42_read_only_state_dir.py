@@ -103,6 +103,11 @@ def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_
         os.kill(pid, signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, err_file.read_text()[-3000:]
     finally:
+        if pid_file.exists() and proc.poll() is None:       # the agent itself, not only the shell around it
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
         if proc.poll() is None:
             proc.kill()
             proc.wait()
