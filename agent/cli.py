@@ -17,9 +17,6 @@ EXIT_CONFIG = 2
 #: `run`: a source's thread raised (not its input's end). Not 2: the unit's RestartPreventExitStatus=2
 #: keeps a config problem from restarting, and this one a restart may well mend (agent/service.py).
 EXIT_SOURCE_FAILED = 3
-#: `run`: the state directory is on a read-only file system (its only problem). Not 2: an SD card remounted
-#: read-only is the host's, and the unit restarts this one (RestartSec; review41).
-EXIT_STATE_READ_ONLY = 4
 
 # Subcommands that live in their own modules: name -> module with add_parser(sub) and run(args).
 PLUGGED = {
@@ -44,16 +41,22 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
 
 
-def load_config(path: str, machine: bool = True, notes: list | None = None, problems: list | None = None):
+def load_config(path: str, machine: bool = True, notes: list | None = None, read_only: list | None = None):
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
-    this machine); None after printing every problem with the file and key path (put into `problems`
-    too, when given). Its notes are printed, or put into `notes` when given (`run`: agent/start_notes.py)."""
+    this machine); None after printing every problem with the file and key path. Its notes are printed, or put
+    into `notes` when given (`run`: agent/start_notes.py).
+    `read_only` given (`run`): a state directory on a read-only file system, when it is the only problem, is
+    no refusal — its problems go there and the agent starts degraded (review42: agent/read_only_state.py)."""
     from . import config, preflight
+    from .host_checks import ReadOnlyFs
     loaded = False
     try:
         cfg = config.load(path)
         loaded = True
         found, said = preflight.check(cfg) if machine else ([], [])
+        if found and read_only is not None and all(isinstance(p, ReadOnlyFs) for p in found):
+            read_only += found
+            found = []
         if found:
             raise ConfigError(path, found)
         if notes is not None:
@@ -63,8 +66,6 @@ def load_config(path: str, machine: bool = True, notes: list | None = None, prob
                 print(f"{path}: note: {shorten(note, 400)}", file=sys.stderr)
         return cfg
     except ConfigError as exc:
-        if problems is not None:
-            problems += exc.problems
         for p in exc.problems:
             print(f"{exc.source}: {shorten(p, 400)}", file=sys.stderr)
         if machine and not loaded:
@@ -88,11 +89,10 @@ def cmd_check_config(args) -> int:
 def cmd_run(args) -> int:
     from .start_notes import StartNotes
     notes: list[str] = []
-    problems: list[str] = []
-    cfg = load_config(args.config, notes=notes, problems=problems)
+    read_only: list[str] = []
+    cfg = load_config(args.config, notes=notes, read_only=read_only)
     if cfg is None:
-        from .host_checks import ReadOnlyFs
-        return EXIT_STATE_READ_ONLY if problems and all(isinstance(p, ReadOnlyFs) for p in problems) else EXIT_CONFIG
+        return EXIT_CONFIG
     start_notes = StartNotes(args.config, notes, cfg.resolve(cfg.state_dir))
     start_notes.say()           # in full at a first start, one line at a restart with the same ones
     setup_logging(args.log_level or cfg.log_level)
@@ -114,7 +114,8 @@ def cmd_run(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     try:
-        agent = Agent(cfg, max_ticks=args.max_ticks, config_path=args.config, stopping=lambda: bool(requested))
+        agent = Agent(cfg, max_ticks=args.max_ticks, config_path=args.config, stopping=lambda: bool(requested),
+                      read_only=read_only)
     except (ValueError, OSError) as exc:
         logging.getLogger("stad.agent").error("cannot start: %s", exc)
         return 1

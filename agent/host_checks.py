@@ -23,8 +23,8 @@ class Note(str):
 
 class ReadOnlyFs(str):
     """A preflight problem that is the host's, not the config's: the state directory is on a file system mounted
-    read-only (an SD card's ext4 remounted read-only on errors). `run` exits EXIT_STATE_READ_ONLY on it, which the
-    unit restarts (review41): exit 2, a config mistake, left the gateway down until someone came."""
+    read-only (an SD card's ext4 remounted read-only on errors). `run` starts degraded on it (review42,
+    agent/read_only_state.py): exit 2, a config mistake, left the gateway down until someone came."""
 
 
 def path_problems(path: Path, want_file: bool = False) -> list[str]:
@@ -103,8 +103,8 @@ def writable_dir_problems(path: Path) -> list[str]:
         _probe_mkdir(probe)
     except OSError as exc:
         if exc.errno == errno.EROFS:
-            return [ReadOnlyFs(f"{path} is on a read-only file system ({probe}): a disk remounted read-only (the "
-                               "unit tries again), or a directory the unit's ProtectSystem=strict keeps read-only "
+            return [ReadOnlyFs(f"{path} is on a read-only file system ({probe}): a disk remounted read-only (`run` "
+                               "starts degraded), or a directory the unit's ProtectSystem=strict keeps read-only "
                                "(give it ReadWritePaths= in a drop-in)")]
         what = "is not writable" if probe == path else f"cannot be created in {probe}"
         return [f"{path} {what}: {exc.strerror or exc}"]
@@ -121,8 +121,8 @@ def writable_file_problems(path: Path) -> list[str]:
         return fifo_without_reader(path)                # to a consumer (tests/test_systemd.py's blocked writer)
     if path.exists() and not os.access(path, os.W_OK):
         if os.statvfs(path).f_flag & os.ST_RDONLY:
-            return [ReadOnlyFs(f"{path} is on a read-only file system: a disk remounted read-only (the unit tries "
-                               "again), or a directory the unit's ProtectSystem=strict keeps read-only (give it "
+            return [ReadOnlyFs(f"{path} is on a read-only file system: a disk remounted read-only (`run` starts "
+                               "degraded), or a directory the unit's ProtectSystem=strict keeps read-only (give it "
                                "ReadWritePaths= in a drop-in)")]
         return [f"{path} is not writable"]
     return writable_dir_problems(path.parent)

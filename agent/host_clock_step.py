@@ -42,6 +42,16 @@ def since_boot() -> float:
     return time.clock_gettime(clock) if clock is not None else time.monotonic()
 
 
+def boot_id() -> str | None:
+    """This boot's id (Linux: /proc/sys/kernel/random/boot_id), None where there is none: whether `since_boot`
+    readings taken in another life of the agent are on the same clock (the outbox's ages across a restart)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
 class ClockStepWatch:
     """Tells a step of this host's wall clock from time passing by the boot-time clock, look by look: the
     Agent's loop (said, and handed to the aligner) and the outbox (its events' ages: review41) each keep one."""

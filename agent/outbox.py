@@ -67,7 +67,7 @@ from typing import Callable, Literal
 
 from . import outbox_salvage as salvage
 from .held_file import HeldFile
-from .host_clock_step import ClockStepWatch, since_boot
+from .host_clock_step import HOST_CLOCK_STEP_S, ClockStepWatch, boot_id, since_boot
 log = logging.getLogger("stad.outbox")
 
 FAULT_KINDS = ("fault", "fault_update", "fault_end")
@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_created ON events (created);
 CREATE TABLE IF NOT EXISTS drops (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), wall REAL NOT NULL, boot REAL NOT NULL,
+                                  boot_id TEXT);
 """
 
 
@@ -116,15 +118,18 @@ class StoredEvent:
 class Outbox:
     def __init__(self, path: str | Path, max_events: int, max_age_s: float,
                  sync: Literal["normal", "full"] = "normal", clock: Callable[[], float] = time.time,
-                 boot_clock: Callable[[], float] | None = None):
+                 boot_clock: Callable[[], float] | None = None, boot: str | None = None):
         """`clock`: the wall clock events are stamped with; `boot_clock`: one no step moves, that tells a step
-        of the wall clock (ClockStepWatch) so that an event's age does not jump with it (review41); None: CLOCK_BOOTTIME."""
+        of the wall clock (ClockStepWatch) so that an event's age does not jump with it (review41); None: CLOCK_BOOTTIME.
+        `boot`: this boot's id (None: the kernel's), which tells whether `boot_clock` ran on since the file's last
+        commit (`_down_step`, review42)."""
         self.path = Path(path)
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.sync = SYNC_MODES[sync]
         self.clock = clock
         self._clock_steps = ClockStepWatch(boot_clock=boot_clock or since_boot)
+        self.boot = boot if boot is not None else boot_id()
         self._stepped = 0.0                     # the wall clock's steps this life (s): `_next_expiry`'s terms
         self._unshifted = 0.0                   # of which the stored rows' `created` has not been moved by yet
         self._lock = threading.Lock()
@@ -148,6 +153,10 @@ class Outbox:
         self._next_held_id = HELD_ID_BASE
         self.held_moved = 0                     # times held rows were stored (their ids changed)
         self._quarantined = False               # a corrupt outbox was moved aside this life
+        # held rows read from a file that could not be opened for writing (a read-only state dir): held id ->
+        # (alert_id, seq, kind); the file keeps them, so they are never stored again nor counted as lost
+        self._in_file: dict[int, tuple[str, int, str]] = {}
+        self._file_read = False                 # that file was read this life
         self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
         self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
         self._held_not_stored = 0               # a previous run's lost events (its held file), not on disk yet
@@ -162,6 +171,7 @@ class Outbox:
                           "without a count by a kill -9", self.path, self._held_file.path.name, self._held_file.problem)
             self._take_held_file()
             self._now()                         # the wall clock's first look: a step is told from here on
+            self._first_look = self._clock_steps.seen
             if self._open():
                 self._expire(force=True)
 
@@ -191,12 +201,18 @@ class Outbox:
         SQLite finds corrupt is moved aside and replaced by a new one holding what could be read."""
         if self._db is not None:
             return True
-        if salvage.cut_short(self.path):
-            self._hold_salvaged(*salvage.salvage_wal(self.path, _SCHEMA, self._count))
-        elif self.path.exists() and not salvage.readable(self.path):
-            self._hold_salvaged(*salvage.quarantine(self.path, self._count))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass                                # said by `unwritable`'s answer, below
+        refused = salvage.unwritable(self.path)     # (a file it cannot write can be neither moved aside nor opened)
+        if refused is None and salvage.cut_short(self.path):
+            self._hold_salvaged(*salvage.salvage_wal(self.path, _SCHEMA, self._count))
+        elif refused is None and self.path.exists() and not salvage.readable(self.path):
+            self._hold_salvaged(*salvage.quarantine(self.path, self._count))
+        try:
+            if refused is not None:
+                raise refused
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -206,11 +222,15 @@ class Outbox:
                 db.executescript(_SCHEMA)
                 stored = dict(db.execute("SELECT reason, count FROM drops"))
                 depth = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                last_commit = db.execute("SELECT wall, boot, boot_id FROM clock WHERE id = 1").fetchone()
             except BaseException:
                 db.close()
                 raise
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
+            if not self._file_read and self.path.exists():
+                self._file_read = True
+                self._hold_unwritable(salvage.rows_read_only(self.path))
             self._say_held()
             return False
         self._db = db
@@ -218,6 +238,12 @@ class Outbox:
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
+        self._settle_in_file()
+        if depth and (step := self._down_step(last_commit)):
+            self._unshifted += step             # the rows moved by it with the commit below
+            log.warning("outbox %s: this host's clock stepped %+.0f s while the agent was down (against the boot "
+                        "clock): the %d waiting event(s) keep the age they waited, not the clock's", self.path,
+                        step, depth)
         if self._holding:
             self._store_held()
         if depth:
@@ -230,6 +256,52 @@ class Outbox:
         its files were moved aside (the stop's line names them while their events are still held)."""
         self._quarantined = self._quarantined or aside is not None
         self._hold(rows, replay=True)
+
+    def _down_step(self, last_commit: tuple | None) -> float:
+        """The wall clock's step between the file's last commit (`clock`: the wall and boot clocks then, and the
+        boot's id) and this life's first look, which the waiting events' `created` must move by for their age to
+        be the time they waited (review42; review41 took out a step while the agent runs). The same boot: exact,
+        the boot clock ran on meanwhile. Another boot (or none known): the wall clock is trusted — a gateway may
+        be off for weeks — unless it went back further than this boot's uptime allows (a gateway with no RTC
+        that came up with an old time): then the events aged by this boot's uptime only. 0 under a step's least."""
+        if last_commit is None or self._first_look is None:
+            return 0.0
+        wall_then, boot_then, boot_then_id = last_commit
+        wall, boot = self._first_look
+        if self.boot is not None and boot_then_id == self.boot:
+            step = (wall - wall_then) - (boot - boot_then)
+        else:
+            step = min(0.0, (wall - wall_then) - boot)
+        return step if abs(step) > HOST_CLOCK_STEP_S else 0.0
+
+    def _hold_unwritable(self, rows: list[tuple]) -> None:
+        """The events waiting in a file that cannot be opened for writing (review42: a state dir on a read-only
+        file system; before, they waited unsent until it could): held to go out as replays, the file keeping
+        them — an acknowledged one is deleted from it once it opens (`_settle_in_file`)."""
+        if not rows:
+            return
+        first = self._next_held_id
+        self._hold(rows, replay=True)
+        self._in_file = {i: (r[1], r[2], r[3]) for i, r in zip(self._held_ids, self._held) if i >= first}
+        log.error("outbox %s cannot be opened for writing: the %d event(s) waiting in it are read from it and sent "
+                  "now, as replays; the file keeps them until it can be written", self.path, len(rows))
+
+    def _settle_in_file(self) -> None:
+        """The file read while it could not be written opens now: its rows still held are not held any more
+        (it has them), and those the broker acknowledged (or refused) meanwhile are deleted from it."""
+        if not self._in_file:
+            return
+        in_file, self._in_file = self._in_file, {}
+        keep = [i not in in_file for i in self._held_ids]
+        still = set(self._held_ids)
+        gone = [key for i, key in in_file.items() if i not in still]
+        self._held_replay.difference_update(in_file)
+        self._handed.difference_update(in_file)
+        self._held = [r for r, k in zip(self._held, keep) if k]
+        self._held_ids = [i for i, k in zip(self._held_ids, keep) if k]
+        deleted = self._run(lambda db: db.executemany(
+            "DELETE FROM events WHERE alert_id = ? AND seq = ? AND kind = ?", gone).rowcount) if gone else 0
+        self._depth -= deleted or 0
 
     def _hold(self, rows: list[tuple], replay: bool) -> None:
         """Keep (created, alert_id, seq, kind, payload) rows until a file takes them (sent meanwhile,
@@ -251,9 +323,15 @@ class Outbox:
         self._keep_held()
 
     def _keep_held(self) -> None:
-        """The held rows and counts into the held file, as they are now."""
-        self._held_file.write(self._held, self._held_bounded, sync=self.sync == "FULL",
+        """The held rows and counts into the held file, as they are now (not those their own file keeps)."""
+        self._held_file.write(self._own_held(), self._held_bounded, sync=self.sync == "FULL",
                               not_stored=self._held_not_stored)
+
+    def _own_held(self) -> list[tuple]:
+        """The held rows no file keeps (not those read from a file that could not be written)."""
+        if not self._in_file:
+            return self._held
+        return [r for i, r in zip(self._held_ids, self._held) if i not in self._in_file]
 
     def _forget_held(self, row_ids: set[int], reason: str | None = None) -> None:
         """Held rows the broker has (or refused: counted under `reason`): never stored."""
@@ -361,6 +439,10 @@ class Outbox:
             if shift:               # the wall clock's step (`_now`), with this commit
                 db.execute("UPDATE events SET created = created + ?", (shift,))
             result = work(db)
+            if self._clock_steps.seen is not None:      # the clocks at the look the rows' `created` are in terms of
+                db.execute("INSERT INTO clock (id, wall, boot, boot_id) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                           "SET wall = excluded.wall, boot = excluded.boot, boot_id = excluded.boot_id",
+                           (*self._clock_steps.seen, self.boot))
             if self._drops_unsaved:
                 db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
                                "DO UPDATE SET count = excluded.count", list(self.dropped.items()))
@@ -378,7 +460,7 @@ class Outbox:
             # The counts the held file carried are in the drops table now: carried on, they would be
             # counted twice by the next start.
             self._held_bounded = self._held_not_stored = 0
-            self._held_file.write(self._held, 0, sync=self.sync == "FULL")
+            self._held_file.write(self._own_held(), 0, sync=self.sync == "FULL")
         self._drops_unsaved = False
         self._writes += 1
         self._worked()
@@ -618,6 +700,10 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._in_file:                   # their file keeps them: the next start sends them again
+                self._held = self._own_held()
+                self._held_ids = [i for i in self._held_ids if i not in self._in_file]
+                self._in_file = {}
             kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
                     if self._held else None)
             if kept is not None:
@@ -635,6 +721,9 @@ class Outbox:
                 self._run(lambda db: None)          # writes the count when the file works
             self._held_file.close()
             self._flush_acks()
+            if self._db is not None:            # the clocks at the stop, for the next open's `_down_step`
+                self._now()
+                self._run(lambda db: None)
             for db in (self._checkpoint_db, self._db):
                 if db is not None:
                     try:

@@ -16,7 +16,9 @@ outbox's own `count(reason, n)`.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import sqlite3
 from datetime import datetime, timezone
@@ -115,6 +117,36 @@ def salvage_wal(path: Path, schema: str, count: Count) -> tuple[list[tuple], Pat
               "kept as %s and %s-wal; a new outbox is started", path, wal_bytes, len(rows), aside.name,
               aside.name)
     return rows, aside
+
+
+def unwritable(path: Path) -> OSError | None:
+    """Why the outbox at `path` cannot be written (its directory on a read-only file system, or not this user's to
+    write), None when it can. Asked before SQLite opens it: SQLite opens such a file read-only without a word when a
+    -shm beside it lets it (a kill -9 leaves one), and that connection stays read-only once the disk is writable
+    again — every acknowledgement and event refused for the rest of the run (review42)."""
+    directory = path.parent
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return OSError(errno.EROFS, os.strerror(errno.EROFS), str(directory))
+    except OSError as exc:
+        return exc
+    for part in (directory, path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if part.exists() and not os.access(part, os.W_OK):
+            return OSError(errno.EACCES, os.strerror(errno.EACCES), str(part))
+    return None
+
+
+def rows_read_only(path: Path) -> list[tuple]:
+    """The (created, alert_id, seq, kind, payload) rows of an outbox the agent cannot open for writing (its
+    directory on a read-only file system, an SD card remounted so; or not this user's to write: review42),
+    read without writing anything: with its write-ahead log when a kill -9 left one (SQLite reads it read-only
+    beside the -shm left with it), else the file alone (`immutable`: on a read-only file system SQLite can make
+    no -shm, and a WAL-mode file with none is refused). Its drop counts are not taken: they stay in the file."""
+    wal = Path(f"{path}-wal")
+    rows: list[tuple] = []
+    if wal.exists() and wal.stat().st_size > WAL_HEADER_BYTES:
+        rows, _ = rows_in(f"file:{path}?mode=ro", lambda reason, n: None)
+    return rows or rows_in(f"file:{path}?immutable=1", lambda reason, n: None)[0]
 
 
 def rows_in(uri: str, count: Count) -> tuple[list[tuple], int | None]:

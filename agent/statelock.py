@@ -53,7 +53,14 @@ class StateLock:
                         exc.strerror or exc)
             return
         self._fd = fd
-        try:                            # the holder's pid, for the refusal: best effort (a full disk, a foreign file)
+        self.name_holder()
+
+    def name_holder(self) -> None:
+        """Write this pid into `agent.lock`, for a refused agent's message: best effort (a full disk, a foreign
+        file, a read-only state dir — named again once it is writable: agent/read_only_state.py)."""
+        if self._fd is None:
+            return
+        try:
             self.path.unlink(missing_ok=True)
             self.path.write_text(f"{os.getpid()}\n", encoding="ascii")
         except OSError:

@@ -55,6 +55,9 @@ def format_summary(s: dict) -> str:
                   if s["last_restart_gap"].get("waiting_s") is not None else "; ") if s.get("last_restart_gap") else "")
             + (f"events dropped this run: {lost}; " if lost else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
+            + (f"ticks read and still open at the stop: {opened['ticks']} ("
+               + ("kept in the checkpoint, the next start scores them); " if opened["kept"] else "not scored); ")
+               if (opened := s.get("open_at_stop") or {}).get("ticks") else "")
             + (f"records read but not scored at the stop: {unscored}; " if unscored else "")
             + (f"{s['ticks']} ticks with the resumed state's; " if ticks != s["ticks"] else "")
             + f"stopped: {s['exit_reason']}")
