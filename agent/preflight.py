@@ -98,10 +98,10 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     """`warmup.replay` gives at least one reading of a sensor, read as `run` reads it (its first
     record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
     agent would warm up on live data as if the key were not there."""
-    from .records import Rejects
+    from .records import QuietRejects
     from .sources.replay import folder_problems, warmup_source
     reader, read_as = cfg.warmup_reader()
-    rejects = Rejects()
+    rejects = QuietRejects()        # said below when no reading came, else by the notes (user31: a bare line)
     source = warmup_source(cfg.resolve(cfg.warmup.replay), reader, cfg.sensor_names(), rejects,
                            base_dir=cfg.base_dir, tick_s=cfg.tick_s)
     try:
@@ -226,11 +226,12 @@ def unmatched_columns(root: Path, reader, sensors: list[str], headers=_READ) -> 
     twice = _twice_named(root, reader, sensors, headers)
     if reader.columns is None:
         return twice + _unmapped_files(root, reader, sensors, headers)
+    named = headers
     headers = [h for _, h in headers]
     if not headers:
         return []
     seen = {c for h in headers for c in h}
-    out = twice
+    out = twice + _partly_headed(root, reader.columns, named)
     import difflib
     for column, sensor in reader.columns.items():
         if column in seen:
@@ -239,6 +240,25 @@ def unmatched_columns(root: Path, reader, sensors: list[str], headers=_READ) -> 
         out.append(Note(f"column {column!r} (sensor {sensor}) is in no header of its {len(headers)} CSV file(s)"
                         + (f" (did you mean {near[0]!r}?)" if near else "")
                         + f": {sensor} gets no reading from {root}"))
+    return out
+
+
+def _partly_headed(root: Path, columns: dict[str, str], headers: list[tuple[Path, list[str]]]) -> list[Note]:
+    """A `columns` entry that some CSV files' headers have and others' not (`headers`: each (path, header) under
+    `root`): the others give its sensor no reading. user31: a sensor added on the third of four daily exports passed
+    check-config with "ok", said nothing of the first two days; `run` logged `rejected …: missing column` per file
+    and train said the sensor's column was "blank" there."""
+    out = []
+    for column, sensor in columns.items():
+        without = [p for p, h in headers if column not in h]
+        if not without or len(without) == len(headers):
+            continue                    # in every header, or in none (said below as such)
+        names = [p.relative_to(root).as_posix() if root.is_dir() else p.name for p in without]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.append(Note(f"column {column!r} (sensor {sensor}) is in {len(headers) - len(without)} of its "
+                        f"{len(headers)} CSV file(s)' headers, not in {shown}: their ticks give {sensor} no reading "
+                        "(a sensor added since: training masks it there; a column renamed since: give those files' "
+                        "header its new name)"))
     return out
 
 

@@ -121,3 +121,17 @@ class Rejects:
 
     def as_dict(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
+
+
+class QuietRejects(Rejects):
+    """Counts only: a reading whose rejects are said otherwise (the converter's label scan, a second reading of a
+    file; check-config's reading of a warm-up recording, whose notes say what its rejects mean)."""
+
+    def add(self, reason: str, where: str, detail: str = "") -> None:
+        self.counts[reason] += 1
+        self.first.setdefault(reason, (where, detail))
+
+    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+        if n > 0:
+            self.counts[reason] += n
+            self.first.setdefault(reason, (where, detail))

@@ -43,14 +43,14 @@ import numpy as np
 
 from agent.alerts import iso
 from agent.config import format_keys
-from agent.records import Record, Rejects, span
+from agent.records import QuietRejects, Record, Rejects, span
 from agent.sources import open_source
 from agent.sources.lines import parse_time
 from agent.sources.replay import ReplayConfig, unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
-from .file_checks import FileRead, FileRejects, QuietRejects, header_of, notes, refusal
+from .file_checks import FileRead, FileRejects, header_of, notes, refusal
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig

@@ -64,19 +64,6 @@ class FileRejects(Rejects):
         return self.by_file.get(name, (Counter(), {}))
 
 
-class QuietRejects(Rejects):
-    """Counts only: a second reading of a file (the label scan) must not log its rejects twice."""
-
-    def add(self, reason: str, where: str, detail: str = "") -> None:
-        self.counts[reason] += 1
-        self.first.setdefault(reason, (where, detail))
-
-    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
-        if n > 0:
-            self.counts[reason] += n
-            self.first.setdefault(reason, (where, detail))
-
-
 @dataclass
 class FileRead:
     """One file of the recording as training got it."""
@@ -137,7 +124,9 @@ def notes(f: FileRead, sensors: list[str], steps: int, src) -> list[str]:
         if f.header is None:
             where = ""
         else:
-            mapped = src.sensor_columns(f.header, sensors)
+            # `columns` maps whether or not this header has the column: only what it has feeds a sensor (user31:
+            # a column added on day 3 was said "blank" on the days before it)
+            mapped = {c: s for c, s in src.sensor_columns(f.header, sensors).items() if c in f.header}
             absent = [s for s in unseen if s not in mapped.values()]
             others = src.other_columns(f.header, sensors)
             others = [c for c in others if c != src.time_column_of(f.header) and c not in src.label_columns]

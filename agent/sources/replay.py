@@ -96,7 +96,9 @@ class ReplayConfig(SourceConfig):
         for column, sensor in (self.columns or {}).items() if isinstance(self.columns, dict) else ():
             if isinstance(sensor, str) and first.setdefault(sensor, column) != column:
                 out.append((f"columns.{column}", f"sensor {sensor!r} is read from column {first[sensor]!r} already: "
-                                                 "each sensor is one column's"))
+                                                 "each sensor is one column's (a column renamed between files: give "
+                                                 "the files with the old name the new one in their header, and map "
+                                                 "the new name)"))
         return out
 
     def sensor_columns(self, header: list[str], sensors: list[str]) -> dict[str, str]:
