@@ -8,6 +8,7 @@
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
+    python bench/faults.py added-station [--seeds 250 … 257] [--variants ok zeros const speed0] [--out runs.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -34,6 +35,11 @@ out); each in a process of its own (its peak RSS its own), wall and CPU seconds 
 whose S02_speed is held at one value and S04's loops read 0 from hour 30, as `warmup.replay` (480 ticks), then two
 live hours (seed + 100) with both still so (`broken`) or repaired (`repaired`); per run, whether S02_speed was paged
 `stuck` and S04 paged within 15 min of the first live tick, and every `fault` told (faults15's rule).
+`added-station` (faults16) runs `python -m agent run` likewise on a 24-h corridor recording without station S06's
+columns (a station added since) as `warmup.replay`, then three live hours (seed + 100) with S06 healthy (`ok`), its
+three loops at 0 from the first tick (`zeros`), its speed held at its first reading (`const`) or at 0 (`speed0`);
+per run, every `fault` told on S06 (sensor:kind@time), every other one, and the alerts whose drivers name an S06
+sensor.
 """
 from __future__ import annotations
 
@@ -319,9 +325,9 @@ def _rss_mib() -> float:
         return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None:
+def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit, columns: list[str] | None = None) -> None:
     """The corridor simulator's `hours` from `start` (no injected anomaly) as a replay CSV, each record's values
-    passed to `edit` first."""
+    passed to `edit` first; `columns`: the sensors it has a column of (all six stations')."""
     import csv
     from agent.alerts import iso
     from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
@@ -331,11 +337,12 @@ def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["timestamp", *sensors])
+        columns = sensors if columns is None else columns
+        w.writerow(["timestamp", *columns])
         for r in records:
             values = dict(r.values)
             edit(values)
-            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in sensors]])
+            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in columns]])
 
 
 def broken_start(seed: int, variant: str, workdir: Path) -> dict:
@@ -379,6 +386,51 @@ def broken_start(seed: int, variant: str, workdir: Path) -> dict:
             "s04_15min": any(left(f) and f["sensor"] != "S02_speed" and parse_time(f["ts"]) <= soon for f in faults),
             "left_out_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if left(f)],
             "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not left(f))}
+
+
+def added_station(seed: int, variant: str, workdir: Path) -> dict:
+    """One `added-station` run (see the module's docstring) in `workdir`."""
+    import subprocess
+    import yaml
+    from agent.sources.simulate import corridor_sensors
+    sensors = corridor_sensors(6)
+    old = [s for s in sensors if not s.startswith("S06")]
+    held = {}
+
+    def broken(values):
+        if variant == "zeros":
+            values.update({f"S06_{q}": 0.0 for q in ("flow", "occ", "speed")})
+        elif variant == "const":
+            values["S06_speed"] = held.setdefault("S06_speed", values["S06_speed"])
+        elif variant == "speed0":
+            values["S06_speed"] = 0.0
+
+    _corridor_csv(workdir / "clean" / "day.csv", "2026-01-04T00:00:00Z", 24, seed, lambda values: None, old)
+    _corridor_csv(workdir / "live.csv", "2026-01-05T08:00:00Z", 3, seed + 100, broken)
+    (workdir / "agent.yaml").write_text(yaml.safe_dump({
+        "tick_s": 30.0, "topology": "corridor", "sensors": sensors,
+        "sources": [{"type": "replay", "path": "live.csv"}], "window": {"steps": 32, "carry_forward_s": 90},
+        "warmup": {"ticks": 480, "replay": "clean"}, "scoring": {"chain": ["numpy"]},
+        "sinks": [{"type": "jsonl", "path": "events.jsonl"}], "state_dir": "state"}))
+    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=workdir, capture_output=True,
+                         text=True, timeout=1800)
+    if run.returncode != 0:
+        raise SystemExit(f"agent run in {workdir}: exit {run.returncode}\n{run.stderr[-2000:]}")
+    events = [json.loads(line) for line in (workdir / "events.jsonl").read_text().splitlines()]
+    faults = [f for f in events if f.get("event") == "fault"]
+
+    def added(f):
+        return f["sensor"].startswith("S06") or f["group"] == "S06"
+
+    def s06_driven(e):
+        return any(t.get("sensor", "").startswith("S06") for t in e.get("top_sensors") or [])
+    return {"seed": seed, "variant": variant,
+            "added_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}"
+                             + (f"({','.join(sorted(set(f['evidence'].get('kinds', {}).values())))})"
+                                if f["kind"] == "station" else "") for f in faults if added(f)],
+            "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not added(f)),
+            "alerts_naming_s06": sum(1 for e in events if e.get("event") == "new" and s06_driven(e)),
+            "alerts": sum(1 for e in events if e.get("event") == "new")}
 
 
 def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
@@ -450,6 +502,10 @@ def main(argv=None) -> int:
     bs = sub.add_parser("broken-start")
     bs.add_argument("--seeds", type=int, nargs="+", default=list(range(19, 27)))
     bs.add_argument("--out", default=None)
+    ad = sub.add_parser("added-station")
+    ad.add_argument("--seeds", type=int, nargs="+", default=list(range(250, 258)))
+    ad.add_argument("--variants", nargs="+", default=["ok", "zeros", "const", "speed0"])
+    ad.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -483,6 +539,18 @@ def main(argv=None) -> int:
                     runs.append(broken_start(seed, variant, Path(tmp) / f"{seed}-{variant}"))
                     print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
         _print_json({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent), "runs": runs},
+                    args.out, indent=1)
+        return 0
+    if args.cmd == "added-station":
+        import tempfile
+        import agent
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in args.seeds:
+                for variant in args.variants:
+                    runs.append(added_station(seed, variant, Path(tmp) / f"{seed}-{variant}"))
+                    print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        _print_json({"bench": "faults.py added-station", "agent": str(Path(agent.__file__).parent), "runs": runs},
                     args.out, indent=1)
         return 0
     if args.cmd == "collect":
