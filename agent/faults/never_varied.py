@@ -89,7 +89,6 @@ class NeverVaried:
                            f"or constant by design (a setpoint: leave it out of `sensors`), nor score it",
                 "value": round(float(self.first[i]), 4), "first_read": iso(since), "ticks": ticks,
                 "context_moved_ticks": int(self.moved[i]), "floor": float(t.ctx.floor[i]),
-                "at_floor": bool(self.first[i] <= t.ctx.floor[i]),
                 "neighbours": names_values(t, self.witnesses[i])}
 
     def state(self) -> dict:
