@@ -9,6 +9,7 @@
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
     python bench/faults.py added-station [--seeds 250 … 257] [--variants ok zeros const speed0] [--out runs.json]
+    python bench/faults.py real -c CONFIG [--data PATH] [--bundle DIR] [--scorer numpy] [--out real.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -40,6 +41,12 @@ columns (a station added since) as `warmup.replay`, then three live hours (seed 
 three loops at 0 from the first tick (`zeros`), its speed held at its first reading (`const`) or at 0 (`speed0`);
 per run, every `fault` told on S06 (sensor:kind@time), every other one, and the alerts whose drivers name an S06
 sensor.
+`real` (faults16) replays labelled real data (SKAB, NAB: `stad-agent evaluate`'s runner and protocol, read where
+it lies) and lists, per scorer, every fault page (`fault`: file, sensor, kind, time, inside a labelled anomaly or
+not) and every alert driven by one sensor (its drivers at the tick raised) with what that sensor did around it:
+`held` (unchanged for the HELD_TICKS ticks to it), `spike` (its step there over SPIKE_Z × its median step on the
+file's training ticks, and back within RETURN_TICKS), `dropout` (no reading in the window), else `moved`; an alert
+inside a labelled anomaly detects it, one outside is a false alarm.
 """
 from __future__ import annotations
 
@@ -433,6 +440,62 @@ def added_station(seed: int, variant: str, workdir: Path) -> dict:
             "alerts": sum(1 for e in events if e.get("event") == "new")}
 
 
+HELD_TICKS, SPIKE_Z, RETURN_TICKS, AROUND_TICKS = 10, 8.0, 3, 5    # (`real`: what a single driver "did")
+
+
+def real_data(config: str, data: str | None, bundle: str | None, scorers: list[str] | None) -> dict:
+    """`real`'s listing (see the module's docstring)."""
+    import numpy as np
+    from agent import config as agent_config
+    from agent.alerts import iso
+    from agent.evaluate.runner import replay
+    cfg = agent_config.load(config)
+    got = replay(cfg, data, str(Path(bundle).resolve()) if bundle else None, scorers)
+    names = cfg.sensor_names()
+    out = {}
+    for scorer, traces in got.traces.items():
+        pages, singles = [], []
+        for tr in traces:
+            labels = np.asarray(tr.labels)
+
+            def inside(ts):
+                k = int(np.searchsorted(tr.ts, ts, side="right")) - 1
+                return bool(k >= 0 and labels[k] == 1)
+            for f in tr.faults:
+                if f.get("event") == "fault":
+                    pages.append({"file": tr.file, "sensor": f["sensor"], "kind": f["kind"], "ts": f["ts"],
+                                  "in_label": inside(f["ts"] if isinstance(f["ts"], float) else _ts(f["ts"])),
+                                  "sensors": f.get("sensors"), "summary": f["evidence"].get("summary", "")[:160]})
+            for a in tr.alerts:
+                if len(a["drivers"]) != 1 or a["onset"] < tr.ts[tr.train.sum() if tr.train.size else 0]:
+                    continue
+                j, k = names.index(a["drivers"][0]), int(np.searchsorted(tr.ts, a["onset"]))
+                x = tr.values[:, j]
+                train = x[:max(int(tr.train.sum()), 2)]
+                step = np.nanmedian(np.abs(np.diff(train))) if np.isfinite(train).sum() > 2 else np.nan
+                win = x[max(0, k - AROUND_TICKS):k + AROUND_TICKS + 1]
+                held = k >= HELD_TICKS and np.all(x[k - HELD_TICKS:k + 1] == x[k])
+                jump = np.abs(np.diff(x[max(0, k - AROUND_TICKS):k + 1]))
+                back = x[k + 1:k + 1 + RETURN_TICKS]
+                spiked = bool(step > 0 and jump.size and np.nanmax(jump) > SPIKE_Z * step and back.size
+                              and np.nanmin(np.abs(back - x[max(0, k - AROUND_TICKS)])) < SPIKE_Z * step)
+                did = "dropout" if np.isnan(win).any() else "held" if held else "spike" if spiked else "moved"
+                singles.append({"file": tr.file, "onset": iso(a["onset"]), "driver": a["drivers"][0],
+                                "in_label": inside(a["onset"]), "did": did})
+        out[scorer] = {"fault_pages": pages, "single_driver_alerts": singles,
+                       "pages_in_label": sum(p["in_label"] for p in pages),
+                       "singles_by_did": {d: sum(s["did"] == d for s in singles)
+                                          for d in ("held", "spike", "dropout", "moved")},
+                       "singles_faultlike_outside_label": sum(s["did"] != "moved" and not s["in_label"]
+                                                              for s in singles)}
+    return {"bench": "faults.py real", "config": config, "data": data, "files": len(got.files), "scorers": out}
+
+
+def _ts(text: str) -> float:
+    from agent.sources.lines import parse_time
+    return parse_time(text)
+
+
 def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
     """`teach_one` for each N, warm-up and frozen or not, each in a process of its own (`python -c`, this tree's
     `agent` as PYTHONPATH gives it)."""
@@ -506,6 +569,12 @@ def main(argv=None) -> int:
     ad.add_argument("--seeds", type=int, nargs="+", default=list(range(250, 258)))
     ad.add_argument("--variants", nargs="+", default=["ok", "zeros", "const", "speed0"])
     ad.add_argument("--out", default=None)
+    rd = sub.add_parser("real")
+    rd.add_argument("-c", "--config", required=True)
+    rd.add_argument("--data", default=None)
+    rd.add_argument("--bundle", default=None)
+    rd.add_argument("--scorer", action="append", default=None)
+    rd.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -540,6 +609,9 @@ def main(argv=None) -> int:
                     print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
         _print_json({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent), "runs": runs},
                     args.out, indent=1)
+        return 0
+    if args.cmd == "real":
+        _print_json(real_data(args.config, args.data, args.bundle, args.scorer), args.out, indent=1)
         return 0
     if args.cmd == "added-station":
         import tempfile
