@@ -92,7 +92,9 @@ class NeverVaried:
                 "neighbours": names_values(t, self.witnesses[i])}
 
     def state(self) -> dict:
-        return {"held": self.held.state(), "first": [None if np.isnan(v) else float(v) for v in self.first],
+        # (a sensor that has varied needs no first reading: none is kept, so the state is the same however it began)
+        return {"held": self.held.state(),
+                "first": [None if varied or np.isnan(v) else float(v) for v, varied in zip(self.first, self.varied)],
                 "varied": self.varied.tolist(), "moved": self.moved.tolist()}
 
     def restore(self, state: dict) -> None:
@@ -100,4 +102,10 @@ class NeverVaried:
         self.first[:] = [np.nan if v is None else v for v in state["first"]]
         self.varied[:] = state["varied"]
         self.moved[:] = state["moved"]
+        self._done = bool(fnp.count_nonzero(self.varied) == self.varied.size)
+
+    def unsaved(self, normal) -> None:
+        """Restored from a checkpoint written before this rule (faults16): a sensor whose learned normal step is
+        not 0 has varied; the others are judged from their next reading on, as new."""
+        self.varied[:] = (normal.count > 0) & (normal.abs_step > 0)
         self._done = bool(fnp.count_nonzero(self.varied) == self.varied.size)

@@ -622,6 +622,8 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+            elif hasattr(r, "unsaved"):     # (a checkpoint from before the rule: what the rest of it says)
+                r.unsaved(self.normal)
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
         self.stations.restore(state.get("stations"))
