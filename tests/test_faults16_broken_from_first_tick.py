@@ -105,3 +105,36 @@ def test_a_fresh_agent_warmed_up_on_live_ticks_pages_a_loop_held_from_its_first_
     assert [(f["sensor"], f["kind"]) for f in raised] == [("S03_occ", "never_varied")], raised
     _says_what_it_could_not_judge(raised[0]["evidence"], held["S03_occ"])
     _by_the_bar(raised[0])
+
+
+def test_a_restore_mid_judgement_pages_as_the_run_it_continues():
+    """The rule's record (each sensor's first reading, whether it varied, its context's moves) is in the checkpoint:
+    a Pipeline restored from a real checkpoint round trip before and after the page gives the unrestored events (the
+    corridor bench's rows, S06_speed held at its first reading from the first row)."""
+    import dataclasses
+
+    import numpy as np
+
+    from agent.config import from_dict
+    from agent.pipeline import Pipeline
+    from conftest import bench_module, through_file
+    faults = bench_module("faults")
+    cfg = from_dict(faults.config_dict("corridor", 7, 3))
+    j = cfg.sensor_names().index("S06_speed")
+    rows = faults.simulated_rows(cfg)[:200]
+    first = rows[0].values[j]
+    rows = [dataclasses.replace(r, values=np.where(np.arange(r.values.size) == j, first, r.values)) for r in rows]
+    runs = []
+    for restore_at in (None, 60, 125):
+        pipe, out = Pipeline(cfg), []
+        for k, row in enumerate(rows):
+            if k == restore_at:
+                state = through_file(pipe.state_dict())
+                pipe = Pipeline(cfg)
+                pipe.restore(state)
+            out += [[k, {key: v for key, v in ev.to_dict().items() if key != "fault_id"}]
+                    for ev in pipe.step(row).faults or []]
+        runs.append(out)
+    plain = runs[0]
+    assert [(ev["sensor"], ev["kind"]) for _, ev in plain if ev["event"] == "fault"] == [("S06_speed", "never_varied")]
+    assert runs[1] == plain and runs[2] == plain
