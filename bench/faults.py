@@ -9,7 +9,7 @@
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
     python bench/faults.py added-station [--seeds 250 … 257] [--variants ok zeros const speed0] [--out runs.json]
-    python bench/faults.py real -c CONFIG [--data PATH] [--bundle DIR] [--scorer numpy] [--out real.json]
+    python bench/faults.py real -c CONFIG [--data PATH] [--bundle DIR] [--scorer numpy] [--protocol P] [--out real.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -443,14 +443,15 @@ def added_station(seed: int, variant: str, workdir: Path) -> dict:
 HELD_TICKS, SPIKE_Z, RETURN_TICKS, AROUND_TICKS = 10, 8.0, 3, 5    # (`real`: what a single driver "did")
 
 
-def real_data(config: str, data: str | None, bundle: str | None, scorers: list[str] | None) -> dict:
+def real_data(config: str, data: str | None, bundle: str | None, scorers: list[str] | None,
+              protocol: str | None = None) -> dict:
     """`real`'s listing (see the module's docstring)."""
     import numpy as np
     from agent import config as agent_config
     from agent.alerts import iso
     from agent.evaluate.runner import replay
     cfg = agent_config.load(config)
-    got = replay(cfg, data, str(Path(bundle).resolve()) if bundle else None, scorers)
+    got = replay(cfg, data, str(Path(bundle).resolve()) if bundle else None, scorers, protocol)
     names = cfg.sensor_names()
     out = {}
     for scorer, traces in got.traces.items():
@@ -574,6 +575,7 @@ def main(argv=None) -> int:
     rd.add_argument("--data", default=None)
     rd.add_argument("--bundle", default=None)
     rd.add_argument("--scorer", action="append", default=None)
+    rd.add_argument("--protocol", choices=["skab", "nab", "warmup"], default=None)
     rd.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
@@ -611,7 +613,7 @@ def main(argv=None) -> int:
                     args.out, indent=1)
         return 0
     if args.cmd == "real":
-        _print_json(real_data(args.config, args.data, args.bundle, args.scorer), args.out, indent=1)
+        _print_json(real_data(args.config, args.data, args.bundle, args.scorer, args.protocol), args.out, indent=1)
         return 0
     if args.cmd == "added-station":
         import tempfile
