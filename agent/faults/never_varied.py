@@ -32,6 +32,7 @@ MOVED_SHARE = 0.5   # its context moved on at least this share of the ticks it h
 
 class NeverVaried:
     KIND = "never_varied"
+    quiet_on = "always"     # (rule.rule_quiet: not called while its Held is idle — kept so only once all have varied)
 
     def __init__(self, cfg: FaultConfig, ctx, tick_s: float):
         self.tick_s = tick_s
@@ -43,6 +44,7 @@ class NeverVaried:
         self.moved = np.zeros(ctx.n)                    # ticks (of held's) on which its context moved
         self.witnesses: list[list[int]] = [[] for _ in range(ctx.n)]    # its context that moved, last tick counted
         self._done = False                              # every sensor has varied: nothing left to judge
+        self.held.idle = False                          # (called from the first tick on, until _done)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         none = self.held.nothing
@@ -54,8 +56,7 @@ class NeverVaried:
             self.first = fnp.where(fresh, t.x, self.first)
         self.varied |= obs & (t.x != self.first) & ~np.isnan(self.first)
         if fnp.count_nonzero(self.varied) == self.varied.size:
-            self._done = True
-            self.held.update(none, obs, t.ts)
+            self._finish()
             return none, none
         suspect = obs & ~self.varied
         proven = obs & self.varied & t.healthy
@@ -69,6 +70,7 @@ class NeverVaried:
                 self.moved[i] += 1
                 self.witnesses[i] = list(moving)
         lasted = self.held.update(suspect, obs, t.ts)
+        self.held.idle = False                          # (a sensor is left to vary, or to be read: keep being called)
         self.moved = fnp.where(self.held.ticks > 0, self.moved, 0.0)
         ticks = self.held.ticks
         share_ok = self.moved >= MOVED_SHARE * ticks
@@ -102,10 +104,20 @@ class NeverVaried:
         self.first[:] = [np.nan if v is None else v for v in state["first"]]
         self.varied[:] = state["varied"]
         self.moved[:] = state["moved"]
-        self._done = bool(fnp.count_nonzero(self.varied) == self.varied.size)
+        if fnp.count_nonzero(self.varied) == self.varied.size:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Every sensor has varied: nothing is held, and the tracker no longer calls observe (its Held idle)."""
+        self._done = True
+        self.held.ticks[:] = 0
+        self.held.since[:] = np.nan
+        self.held.idle = True
+        self.moved[:] = 0.0
 
     def unsaved(self, normal) -> None:
         """Restored from a checkpoint written before this rule (faults16): a sensor whose learned normal step is
         not 0 has varied; the others are judged from their next reading on, as new."""
         self.varied[:] = (normal.count > 0) & (normal.abs_step > 0)
-        self._done = bool(fnp.count_nonzero(self.varied) == self.varied.size)
+        if fnp.count_nonzero(self.varied) == self.varied.size:
+            self._finish()
