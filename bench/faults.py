@@ -8,6 +8,8 @@
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
+    python bench/faults.py added-station [--seeds 250 … 257] [--variants ok zeros const speed0] [--out runs.json]
+    python bench/faults.py real -c CONFIG [--data PATH] [--bundle DIR] [--scorer numpy] [--protocol P] [--out real.json]
     python bench/faults.py config corridor|pump [--seed 0] [--hours 168] > sim.yaml   (for stad-agent evaluate)
 
 `collect` runs the agent's Pipeline (whichever `agent` package is on PYTHONPATH, so an older
@@ -34,6 +36,17 @@ out); each in a process of its own (its peak RSS its own), wall and CPU seconds 
 whose S02_speed is held at one value and S04's loops read 0 from hour 30, as `warmup.replay` (480 ticks), then two
 live hours (seed + 100) with both still so (`broken`) or repaired (`repaired`); per run, whether S02_speed was paged
 `stuck` and S04 paged within 15 min of the first live tick, and every `fault` told (faults15's rule).
+`added-station` (faults16) runs `python -m agent run` likewise on a 24-h corridor recording without station S06's
+columns (a station added since) as `warmup.replay`, then three live hours (seed + 100) with S06 healthy (`ok`), its
+three loops at 0 from the first tick (`zeros`), its speed held at its first reading (`const`) or at 0 (`speed0`);
+per run, every `fault` told on S06 (sensor:kind@time), every other one, and the alerts whose drivers name an S06
+sensor.
+`real` (faults16) replays labelled real data (SKAB, NAB: `stad-agent evaluate`'s runner and protocol, read where
+it lies) and lists, per scorer, every fault page (`fault`: file, sensor, kind, time, inside a labelled anomaly or
+not) and every alert driven by one sensor (its drivers at the tick raised) with what that sensor did around it:
+`held` (unchanged for the HELD_TICKS ticks to it), `spike` (its step there over SPIKE_Z × its median step on the
+file's training ticks, and back within RETURN_TICKS), `dropout` (no reading in the window), else `moved`; an alert
+inside a labelled anomaly detects it, one outside is a false alarm.
 """
 from __future__ import annotations
 
@@ -319,9 +332,9 @@ def _rss_mib() -> float:
         return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None:
+def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit, columns: list[str] | None = None) -> None:
     """The corridor simulator's `hours` from `start` (no injected anomaly) as a replay CSV, each record's values
-    passed to `edit` first."""
+    passed to `edit` first; `columns`: the sensors it has a column of (all six stations')."""
     import csv
     from agent.alerts import iso
     from agent.sources.simulate import SimulateConfig, corridor_sensors, generate
@@ -331,11 +344,12 @@ def _corridor_csv(path: Path, start: str, hours: float, seed: int, edit) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["timestamp", *sensors])
+        columns = sensors if columns is None else columns
+        w.writerow(["timestamp", *columns])
         for r in records:
             values = dict(r.values)
             edit(values)
-            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in sensors]])
+            w.writerow([iso(r.ts), *[f"{values[s]:.6g}" if s in values else "" for s in columns]])
 
 
 def broken_start(seed: int, variant: str, workdir: Path) -> dict:
@@ -379,6 +393,108 @@ def broken_start(seed: int, variant: str, workdir: Path) -> dict:
             "s04_15min": any(left(f) and f["sensor"] != "S02_speed" and parse_time(f["ts"]) <= soon for f in faults),
             "left_out_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if left(f)],
             "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not left(f))}
+
+
+def added_station(seed: int, variant: str, workdir: Path) -> dict:
+    """One `added-station` run (see the module's docstring) in `workdir`."""
+    import subprocess
+    import yaml
+    from agent.sources.simulate import corridor_sensors
+    sensors = corridor_sensors(6)
+    old = [s for s in sensors if not s.startswith("S06")]
+    held = {}
+
+    def broken(values):
+        if variant == "zeros":
+            values.update({f"S06_{q}": 0.0 for q in ("flow", "occ", "speed")})
+        elif variant == "const":
+            values["S06_speed"] = held.setdefault("S06_speed", values["S06_speed"])
+        elif variant == "speed0":
+            values["S06_speed"] = 0.0
+
+    _corridor_csv(workdir / "clean" / "day.csv", "2026-01-04T00:00:00Z", 24, seed, lambda values: None, old)
+    _corridor_csv(workdir / "live.csv", "2026-01-05T08:00:00Z", 3, seed + 100, broken)
+    (workdir / "agent.yaml").write_text(yaml.safe_dump({
+        "tick_s": 30.0, "topology": "corridor", "sensors": sensors,
+        "sources": [{"type": "replay", "path": "live.csv"}], "window": {"steps": 32, "carry_forward_s": 90},
+        "warmup": {"ticks": 480, "replay": "clean"}, "scoring": {"chain": ["numpy"]},
+        "sinks": [{"type": "jsonl", "path": "events.jsonl"}], "state_dir": "state"}))
+    run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=workdir, capture_output=True,
+                         text=True, timeout=1800)
+    if run.returncode != 0:
+        raise SystemExit(f"agent run in {workdir}: exit {run.returncode}\n{run.stderr[-2000:]}")
+    events = [json.loads(line) for line in (workdir / "events.jsonl").read_text().splitlines()]
+    faults = [f for f in events if f.get("event") == "fault"]
+
+    def added(f):
+        return f["sensor"].startswith("S06") or f["group"] == "S06"
+
+    def s06_driven(e):
+        return any(t.get("sensor", "").startswith("S06") for t in e.get("top_sensors") or [])
+    return {"seed": seed, "variant": variant,
+            "added_faults": [f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}"
+                             + (f"({','.join(sorted(set(f['evidence'].get('kinds', {}).values())))})"
+                                if f["kind"] == "station" else "") for f in faults if added(f)],
+            "other_faults": sorted(f"{f['sensor']}:{f['kind']}@{f['ts'][11:19]}" for f in faults if not added(f)),
+            "alerts_naming_s06": sum(1 for e in events if e.get("event") == "new" and s06_driven(e)),
+            "alerts": sum(1 for e in events if e.get("event") == "new")}
+
+
+HELD_TICKS, SPIKE_Z, RETURN_TICKS, AROUND_TICKS = 10, 8.0, 3, 5    # (`real`: what a single driver "did")
+
+
+def real_data(config: str, data: str | None, bundle: str | None, scorers: list[str] | None,
+              protocol: str | None = None) -> dict:
+    """`real`'s listing (see the module's docstring)."""
+    import numpy as np
+    from agent import config as agent_config
+    from agent.alerts import iso
+    from agent.evaluate.runner import replay
+    cfg = agent_config.load(config)
+    got = replay(cfg, data, str(Path(bundle).resolve()) if bundle else None, scorers, protocol)
+    names = cfg.sensor_names()
+    out = {}
+    for scorer, traces in got.traces.items():
+        pages, singles = [], []
+        for tr in traces:
+            labels = np.asarray(tr.labels)
+
+            def inside(ts):
+                k = int(np.searchsorted(tr.ts, ts, side="right")) - 1
+                return bool(k >= 0 and labels[k] == 1)
+            for f in tr.faults:
+                if f.get("event") == "fault":
+                    pages.append({"file": tr.file, "sensor": f["sensor"], "kind": f["kind"], "ts": f["ts"],
+                                  "in_label": inside(f["ts"] if isinstance(f["ts"], float) else _ts(f["ts"])),
+                                  "sensors": f.get("sensors"), "summary": f["evidence"].get("summary", "")[:160]})
+            for a in tr.alerts:
+                if len(a["drivers"]) != 1 or a["onset"] < tr.ts[tr.train.sum() if tr.train.size else 0]:
+                    continue
+                j, k = names.index(a["drivers"][0]), int(np.searchsorted(tr.ts, a["onset"]))
+                x = tr.values[:, j]
+                train = x[:max(int(tr.train.sum()), 2)]
+                step = np.nanmedian(np.abs(np.diff(train))) if np.isfinite(train).sum() > 2 else np.nan
+                win = x[max(0, k - AROUND_TICKS):k + AROUND_TICKS + 1]
+                held = k >= HELD_TICKS and np.all(x[k - HELD_TICKS:k + 1] == x[k])
+                jump = np.abs(np.diff(x[max(0, k - AROUND_TICKS):k + 1]))
+                back = x[k + 1:k + 1 + RETURN_TICKS]
+                spiked = bool(step > 0 and jump.size and np.nanmax(jump) > SPIKE_Z * step and back.size
+                              and np.nanmin(np.abs(back - x[max(0, k - AROUND_TICKS)])) < SPIKE_Z * step)
+                did = "dropout" if np.isnan(win).any() else "held" if held else "spike" if spiked else "moved"
+                singles.append({"file": tr.file, "onset": iso(a["onset"]), "driver": a["drivers"][0],
+                                "in_label": inside(a["onset"]), "did": did})
+        out[scorer] = {"fault_pages": pages, "single_driver_alerts": singles,
+                       "pages_in_label": sum(p["in_label"] for p in pages),
+                       "singles_by_did": {d: sum(s["did"] == d for s in singles)
+                                          for d in ("held", "spike", "dropout", "moved")},
+                       "singles_faultlike_outside_label": sum(s["did"] != "moved" and not s["in_label"]
+                                                              for s in singles)}
+    return {"bench": "faults.py real", "config": config, "data": data, "files": len(got.files), "scorers": out}
+
+
+def _ts(text: str) -> float:
+    from agent.sources.lines import parse_time
+    return parse_time(text)
 
 
 def teach_cost(sizes: list[int], warmups: list[int]) -> dict:
@@ -450,6 +566,17 @@ def main(argv=None) -> int:
     bs = sub.add_parser("broken-start")
     bs.add_argument("--seeds", type=int, nargs="+", default=list(range(19, 27)))
     bs.add_argument("--out", default=None)
+    ad = sub.add_parser("added-station")
+    ad.add_argument("--seeds", type=int, nargs="+", default=list(range(250, 258)))
+    ad.add_argument("--variants", nargs="+", default=["ok", "zeros", "const", "speed0"])
+    ad.add_argument("--out", default=None)
+    rd = sub.add_parser("real")
+    rd.add_argument("-c", "--config", required=True)
+    rd.add_argument("--data", default=None)
+    rd.add_argument("--bundle", default=None)
+    rd.add_argument("--scorer", action="append", default=None)
+    rd.add_argument("--protocol", choices=["skab", "nab", "warmup"], default=None)
+    rd.add_argument("--out", default=None)
     s = sub.add_parser("score")
     s.add_argument("traces")
     s.add_argument("--out", default=None)
@@ -483,6 +610,21 @@ def main(argv=None) -> int:
                     runs.append(broken_start(seed, variant, Path(tmp) / f"{seed}-{variant}"))
                     print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
         _print_json({"bench": "faults.py broken-start", "agent": str(Path(agent.__file__).parent), "runs": runs},
+                    args.out, indent=1)
+        return 0
+    if args.cmd == "real":
+        _print_json(real_data(args.config, args.data, args.bundle, args.scorer, args.protocol), args.out, indent=1)
+        return 0
+    if args.cmd == "added-station":
+        import tempfile
+        import agent
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in args.seeds:
+                for variant in args.variants:
+                    runs.append(added_station(seed, variant, Path(tmp) / f"{seed}-{variant}"))
+                    print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        _print_json({"bench": "faults.py added-station", "agent": str(Path(agent.__file__).parent), "runs": runs},
                     args.out, indent=1)
         return 0
     if args.cmd == "collect":

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -403,6 +404,19 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
     return out
 
 
+class _ThisThreadHushed(logging.Filter):
+    """Drops the records logged by the thread that made it: the label scan's own replay lines. Before (faults16) the
+    scan set `stad.replay` disabled, process-wide: a replay read by another thread meanwhile (an agent's source, a
+    second training) lost its warnings for as long as the scan ran."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
 #: The sensor name a label-like column is read under by label_scan (no configured sensor is named so).
 _SCANNED = "\x00label-scan:"
 
@@ -420,8 +434,8 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
     scan = dataclasses.replace(src, path=str(path), columns=columns, speed=0.0, labels_file=None)
     source = ReplaySource(scan, [*dict.fromkeys(columns.values())], QuietRejects())
     ones, rows, alive = dict.fromkeys(wanted, 0), 0, set(wanted)
-    quiet = logging.getLogger("stad.replay")
-    was, quiet.disabled = quiet.disabled, True      # its header-again and labels-window lines: said once already
+    quiet, hushed = logging.getLogger("stad.replay"), _ThisThreadHushed()
+    quiet.addFilter(hushed)         # its header-again and labels-window lines: said once already (this thread's only)
     try:
         for rec in source.records():
             rows += 1
@@ -436,7 +450,7 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
     except OSError:                 # the training read said it (an unreadable file refuses training)
         return {}
     finally:
-        quiet.disabled = was
+        quiet.removeFilter(hushed)
         source.close()
     return {c: (ones[c], rows) for c in wanted if c in alive}
 

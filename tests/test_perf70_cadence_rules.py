@@ -29,7 +29,7 @@ def test_rules_split_the_tracker_and_add_up(tmp_path):
     for tier in ("tflite", "numpy"):
         head = f"whole tick, {tier} tier: fault tracker"
         parts = {k[len(head) + 2:]: v for k, v in by.items() if k.startswith(head + ": ")}
-        rules = {"missing", "out_of_range", "dead", "stuck", "implausible", "drift", "spike"}
+        rules = {"missing", "out_of_range", "dead", "stuck", "never_varied", "implausible", "drift", "spike"}
         assert {p.rsplit(" ", 1)[0] for p in parts if p.endswith(" observe")} == rules, parts
         assert {"drift learn", "normal learn", "its own lines"} <= parts.keys(), parts
         for p, f in parts.items():

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from ..alerts import iso
 
 SCHEMA_VERSION = 1
-KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike", "source", "station")
+KINDS = ("missing", "stuck", "dead", "out_of_range", "implausible", "drift", "spike", "source", "station", "never_varied")
 GROUPED = ("source", "station")     # kinds that stand for several sensors (their payload has `sensors`)
 SILENCES = frozenset({"source", "missing"})     # kinds that are no reading at all: never what an alert was about
 

@@ -129,7 +129,7 @@ class RecordedTicks:
         if still:
             return None, (f"fault rules: not taught on the recording — {', '.join(why)} judged faulty at the end of "
                           f"its ticks, or no reading in them; they learn from live ticks (a sensor broken since the "
-                          f"start is not judged until it moves)")
+                          f"start is judged once it moves, or `never_varied` after faults.learn_s of one value)")
         tracker.raised = {k: 0 for k in tracker.raised}      # (the recording's faults were told to no one)
         tracker.stations.take_rewritten()       # (nor its joins and hand-overs: not for the fault journal, faults15)
         tracker.after_gap()
@@ -146,7 +146,7 @@ class RecordedTicks:
         if never:
             said += ("; left out: " + ", ".join(f"{name} ({why[name]})" for name in never)
                      + f" — {'its' if len(never) == 1 else 'their'} rules learn from live ticks (a sensor broken since "
-                       "the start is not judged until it moves)")
+                       "the start is judged once it moves, or `never_varied` after faults.learn_s of one value)")
         return tracker, said
 
     def _teach(self, tracker: FaultTracker, first: int, end: int, unseen_from: np.ndarray,

@@ -35,6 +35,7 @@ from .events import KINDS, FaultEvent, id_stamp
 from .holdback import HoldBack
 from .implausible import Implausible
 from .missing import Missing
+from .never_varied import NeverVaried
 from .out_of_range import OutOfRange
 from .rule import Held, Tick, nothing, rule_quiet
 from .source import SourceFaults, SourceMap
@@ -50,7 +51,7 @@ assert AT_FLOOR <= SIZE_SHARE
 # comparison before the same ufunc (~0.1 µs a call at 18 sensors; perf55). The same values, bit for bit.
 _LESS_EQUAL, _MULTIPLY, _SUBTRACT, _ABS, _AND, _NOT = (np.less_equal, np.multiply, np.subtract, np.absolute,
                                                       np.bitwise_and, np.logical_not)
-RULES = (Missing, OutOfRange, Dead, Stuck, Implausible, Drift, Spike)      # first to decide names the fault
+RULES = (Missing, OutOfRange, Dead, Stuck, NeverVaried, Implausible, Drift, Spike)      # first to decide names the fault
 END_SUMMARY = {"shutdown": "agent stopped: its input ended",
                "restart": "agent restarted without the state to judge it (no usable checkpoint)"}
 
@@ -621,6 +622,8 @@ class FaultTracker:
             saved = state["rules"].get(r.KIND)
             if saved is not None:
                 (r.restore if hasattr(r, "restore") else r.held.restore)(saved)
+            elif hasattr(r, "unsaved"):     # (a checkpoint from before the rule: what the rest of it says)
+                r.unsaved(self.normal)
         self._restore_cadence(state.get("cadence"))
         self.sources.restore(state.get("sources"))
         self.stations.restore(state.get("stations"))
