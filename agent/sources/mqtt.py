@@ -77,7 +77,7 @@ from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import DuplicateKey, loads_object, parse_json_line, parse_number, parse_time
+from .lines import DuplicateKey, loads_object, parse_json_line, parse_number, parse_stamp, said_with_value
 
 log = logging.getLogger("stad.source.mqtt")
 
@@ -427,7 +427,7 @@ class MqttSource(Source):
 
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
         """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
-        ts, arrival_stamped = None, False
+        ts, arrival_stamped, ts_text = None, False, False
         try:
             value = parse_number(text)
         except ValueError:
@@ -443,10 +443,10 @@ class MqttSource(Source):
                 if "value" not in obj:
                     self.rejects.add("bad payload", where, "JSON object without 'value'")
                     return None
-                try:
-                    ts = parse_time(obj["ts"]) if "ts" in obj else None
+                try:       # one way to read a stamp (lines.parse_stamp): a written date out of range is said as one
+                    ts, ts_text = parse_stamp(obj["ts"]) if "ts" in obj else (None, False)
                 except ValueError as exc:
-                    self.rejects.add("bad time", where, f"field 'ts': {exc}")
+                    self.rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
                     return None
                 obj = obj["value"]
             value = obj
@@ -457,7 +457,8 @@ class MqttSource(Source):
                 return None
             ts, arrival_stamped = time.time(), True
         try:
-            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped)
+            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped,
+                          ts_text=ts_text)
         except ValueError as exc:
             self.rejects.add("bad number", where, str(exc))
             return None
