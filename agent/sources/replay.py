@@ -402,6 +402,8 @@ class ReplaySource(Source):
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._lines_read = 0                # lines of the file being read taken from it so far
         self.spans: list[list] = []         # [name, first ts, last ts] of each recording read, in replay order
+        self.skipped: dict[str, tuple[str, int]] = {}   # name -> (the first header again that maps no sensor, rows
+                                                        # skipped after such headers): not rejects, said on the log
         self._stop = threading.Event()
 
 
@@ -605,7 +607,7 @@ class ReplaySource(Source):
                 """A header again: the rows after it read by it (its columns' change said), or skipped up to the next
                 one when it maps no sensor (counted once, as the header)."""
                 nonlocal header, skipped, time_i, value_cols, label_cols
-                self._said_skipped(skipped)
+                self._said_skipped(skipped, name)
                 skipped = None
                 if fields == header:
                     return
@@ -650,13 +652,15 @@ class ReplaySource(Source):
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
                     yield rec
-            self._said_skipped(skipped)
+            self._said_skipped(skipped, name)
             self._shrunk(f, size, path, name)
 
-    @staticmethod
-    def _said_skipped(skipped: tuple[str, int] | None) -> None:
-        """The rows a header again that the replay cannot read took with it (counted once, as its header)."""
+    def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
+        """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
+        file in `skipped`, for training's judgement of the file: convert.file_checks)."""
         if skipped is not None and skipped[1]:
+            where, rows = self.skipped.get(name, (skipped[0], 0))
+            self.skipped[name] = (where, rows + skipped[1])
             log.warning("%s: %d row(s) after this header skipped (its columns map no sensor the replay can "
                         "read; counted once, as the header)", skipped[0], skipped[1])
 
