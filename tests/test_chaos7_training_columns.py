@@ -9,9 +9,48 @@
   line and count, as a file that loses more than 1 % of its rows to reading is (convert6's rule)."""
 from __future__ import annotations
 
-from test_convert6_bad_training_data import folder_with, readings, train
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+T0 = 1_767_225_600
 ROWS = 1200
+# The smallest model the convert tests train (test_qa8_training_inputs, test_convert6_bad_training_data)
+TINY = ["--epochs", "3", "--d-model", "8", "--heads", "2", "--ff-hidden", "8", "--windows-per-epoch", "256",
+        "--threads", "1", "--no-export", "--quiet"]
+
+
+def readings(n: int) -> list[tuple[float, float, float]]:
+    rng = np.random.default_rng(7)
+    i = np.arange(n)
+    a = np.sin(i * 1.1) + 0.05 * rng.standard_normal(n)
+    b = np.cos(i * 0.7) + 0.05 * rng.standard_normal(n)
+    return [(T0 + k, float(a[k]), float(b[k])) for k in range(n)]
+
+
+def folder_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, body in files.items():
+        (folder / name).write_text(body)
+    return folder
+
+
+def train(tmp_path: Path, folder: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    cfg = {"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
+           "sources": [{"type": "replay", "path": str(folder)}],
+           "window": {"steps": 8, "carry_forward_s": 3}, "warmup": {"ticks": 50}}
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "bundle"
+    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(path), "-o", str(out), *TINY],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc, out
 
 
 def _rows(extra=lambda k: None, start: int = 0, n: int = ROWS) -> list[str]:

@@ -211,8 +211,8 @@ def _as_utc(moment: datetime) -> datetime:
 
 def parse_number(value: object) -> float:
     """A JSON or CSV reading as a float; raises ValueError (booleans and null are not numbers)."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, bool) or value is None:    # said as JSON writes them (was Python's None, True: chaos7)
+        raise ValueError(f"not a number: {json.dumps(value)}")
     if isinstance(value, (int, float)):
         try:
             return float(value)
@@ -248,10 +248,8 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past {MAX_DEPTH} "
                                        "deep")
         return None
-    except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
-        at = ("at the line's end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
-              f"at character {exc.pos + 1} of the line")
-        rejects.add("bad json", where, f"{exc.msg} {at}")
+    except json.JSONDecodeError as exc:
+        rejects.add("bad json", where, json_error_said(exc))
         return None
     except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
@@ -286,6 +284,14 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
     return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj,
                   ts_text=ts_text)
+
+
+def json_error_said(exc: json.JSONDecodeError, what: str = "line") -> str:
+    """json's error at its place in the line (or payload), not json's "line 1 column 25 (char 24)"; its message as
+    json words it less a trailing "at" ("Invalid control character at": said "… at at character 26", chaos7)."""
+    at = (f"at the {what}'s end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
+          f"at character {exc.pos + 1} of the {what}")
+    return f"{exc.msg.removesuffix(' at')} {at}"
 
 
 def said_with_value(exc: ValueError, value: object) -> str:
