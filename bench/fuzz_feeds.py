@@ -22,7 +22,7 @@ one past max_datagram, empty ones.
 Part `agent`: the real agent (`python -m agent run`, numpy tier) with both sources and two sinks — jsonl and mqtt
 (alerts, faults, health, status to the same broker) — fed a clean stream with a spike plus the same bad payloads.
 Judged: no traceback, no hang (SIGTERM ends it within 60 s), exit 0, an alert raised, and every payload the sinks
-emitted (each alerts.jsonl line; every message on `stad/#`) valid against alert / fault / health.schema.json.
+emitted (each alerts.jsonl line; every message on `stad/default/#`) valid against alert / fault / health.schema.json.
 """
 from __future__ import annotations
 
@@ -355,7 +355,7 @@ def part_agent(seed: int, rate: float, work: Path, broker: Broker, tick: float =
     got: "queue.Queue[tuple[str, bytes]]" = queue.Queue()
     sub = broker.client(f"fuzz-sub-{seed}")
     sub.on_message = lambda c, u, m: got.put((m.topic, m.payload))
-    sub.subscribe("stad/#", qos=1)
+    sub.subscribe("stad/default/#", qos=1)      # the sink's topics (not the source's delivery probe, stad/probe/…)
     pub = broker.client(f"fuzz-agent-pub-{seed}")
     for i, payload in enumerate(RETAINED):
         publish(pub, f"fz/r/{i}", payload, retain=True)
@@ -366,10 +366,11 @@ def part_agent(seed: int, rate: float, work: Path, broker: Broker, tick: float =
     made, verdict = Counter(), {}
     try:
         deadline = time.monotonic() + 120
-        while "MQTT source" not in (text := (work / "err.txt").read_text(errors="replace")) or \
-                "connected to" not in text:
+        # subscribed once the retained garbage is read (said), and the udp socket bound once the banner is out
+        while "  sink: " not in (text := (work / "err.txt").read_text(errors="replace")) or "mqtt fz/r/" not in text:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the agent did not start: " + text[-2000:])
+                return {"seed": seed, "exit": proc.poll(), "hung": proc.poll() is None, "traceback": "Traceback" in text,
+                        "why": "the agent did not start", "stderr": text[-3000:]}
             time.sleep(0.1)
         start = time.time()
         for k in range(rows):
@@ -442,11 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rate", type=float, default=0.5, help="bad payloads after this share of the good ones")
     ap.add_argument("--part", default="words,agent")
+    ap.add_argument("--work", help="keep the agents' files here (default: a temporary directory, removed)")
     args = ap.parse_args(argv)
     parts = args.part.split(",")
     out: dict = {"bench": "fuzz_feeds", "seeds": args.seeds, "rate": args.rate}
     with tempfile.TemporaryDirectory(prefix="fuzz-feeds-") as d:
-        work = Path(d)
+        work = Path(args.work or d)
+        work.mkdir(parents=True, exist_ok=True)
         broker = Broker(work)
         try:
             if "words" in parts:

@@ -5,7 +5,8 @@ the MQTT and UDP sources, bench/fuzz_feeds.py: 31 of 370 rejects wanting on main
 - a payload nested past 200 deep, or empty, or cut short, was `not a number or JSON: '…'`;
 - a UDP line holding a control character was `Invalid control character at at character 24` (json's "at" twice);
 - a UDP line not UTF-8 was read with its bytes replaced: `unknown sensor '��c'`, or a json error, the bytes unsaid;
-- a reject of a datagram's second line named only the sender.
+- a reject of a datagram's second line named only the sender;
+- a retained `[]` on a sensor's topic was `missing time` (a retained reading without "ts"), not the array it is.
 The real MqttSource at a real Mosquitto on a free 127.0.0.1 port, and the real UdpSource on a free port."""
 from __future__ import annotations
 
@@ -50,11 +51,16 @@ MQTT_PAYLOADS = {       # topic under fz/ → (payload, reason, what its detail 
 def test_a_named_sensors_bad_payloads_are_said_by_field_and_sensor(broker):
     cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1,
                                                reconnect_max_s=1), topics={"fz/+": "a"}, qos=1)
+    publish.single("fz/kept", b"[]", qos=1, retain=True, hostname="127.0.0.1", port=broker.port)
     rejects = Kept()
     source = MqttSource(cfg, ["a"], rejects)
     records = source.records()
     try:
         assert wait_until(lambda: source.reporter.connected)
+        # a retained reading that is no number is said as such (was: `missing time`, a reading without "ts")
+        assert wait_until(lambda: _said(rejects, "mqtt fz/kept (retained)"))
+        assert _said(rejects, "mqtt fz/kept (retained)") == [("bad number", "the payload (sensor 'a'): not a number: "
+                                                                            "an array")]
         messages = [(f"fz/{name}", payload, 1, False) for name, (payload, _, _) in MQTT_PAYLOADS.items()]
         messages.append(("fz/good", json.dumps({"value": 4.5, "ts": time.time()}), 1, False))
         publish.multiple(messages, hostname="127.0.0.1", port=broker.port)      # one connection: in this order

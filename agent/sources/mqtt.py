@@ -468,18 +468,18 @@ class MqttSource(Source):
                     return None
                 obj = obj["value"]
             value = obj
+        try:        # the reading before its time: a retained `[]` was said as a reading without "ts" (chaos7)
+            number = parse_number(value)
+        except ValueError as exc:       # whose reading: "not a number: null" named no field nor sensor (chaos7)
+            self.rejects.add("bad number", where, f"{field} (sensor {sensor!r}): {exc}")
+            return None
         if ts is None:
             if not live:
                 self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its "
                                                         "age is unknown (publish it with \"ts\", or not retained)")
                 return None
             ts, arrival_stamped = time.time(), True
-        try:
-            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped,
-                          ts_text=ts_text)
-        except ValueError as exc:       # whose reading: "not a number: null" named no field nor sensor (chaos7)
-            self.rejects.add("bad number", where, f"{field} (sensor {sensor!r}): {exc}")
-            return None
+        return Record(ts=ts, values={sensor: number}, origin=where, arrival_stamped=arrival_stamped, ts_text=ts_text)
 
     def records(self) -> Iterator[Record]:
         try:
