@@ -62,8 +62,6 @@ PYTHON_WORDS = re.compile(r"timedelta\(|Traceback|object at 0x|<class |NoneType|
                           r"maximum recursion|line \d+ column \d+|Expecting value: line|codec can't|: None\b|: True\b|"
                           r": False\b| at at |\ufffd")
 
-NOW_SKEW = 0.0      # (stamps are this host's clock: the sources are live)
-
 
 def mqtt_bad(rng: random.Random, ts: float) -> list[tuple[str, bytes]]:
     """(kind, payload) for a named sensor's topic: a plain number, a JSON number or {"value": …, "ts": …}."""
@@ -149,11 +147,8 @@ def publish(client, topic: str, payload: bytes, retain: bool = False) -> None:
 
 # ---- part words -----------------------------------------------------------------------------------------
 
-class KeptRejects:
-    """A Rejects that keeps every (reason, where, detail); made from agent.records.Rejects at run time."""
-
-
 def kept_rejects():
+    """A Rejects that keeps every (reason, where, detail) besides counting, from more than one thread."""
     from agent.records import Rejects
 
     class Kept(Rejects):
