@@ -36,6 +36,20 @@ def as_written(path: str) -> str:
     return os.path.normpath(os.path.expanduser(path))
 
 
+def as_resolved(resolve: Callable[[str], object]) -> Callable[[str], str]:
+    """preflight's `entries_twice` path: a file key's value as this host finds the file — its device and inode where it
+    exists (two hard links to one file are one file: chaos7; chaos6 compared resolved paths, links told apart), else
+    its real path (a sink's file not made yet, a symlink to one)."""
+    def compared(path: str) -> str:
+        real = os.path.realpath(resolve(path))
+        try:
+            found = os.stat(real)
+        except OSError:
+            return real
+        return f"file {found.st_dev}:{found.st_ino}" if os.path.isfile(real) else real
+    return compared
+
+
 def entries_twice(sources: list, sinks: list, path: Callable[[str], str] = as_written) -> list[tuple[str, str]]:
     """A source or sink the same as an earlier one, every key alike (copied, or a YAML alias repeating one: `sources:
     [&s {…}, *s]`): check-config said ok and the agent ran it twice — a recording's every record came twice (the
@@ -44,8 +58,8 @@ def entries_twice(sources: list, sinks: list, path: Callable[[str], str] = as_wr
 
     A file key (`path`, `…_file`) is compared as the file it names, `path(value)`: at load as written but for
     `./` and `..` steps and `~` (`alerts.jsonl` and `./alerts.jsonl` are one file), in preflight as this host
-    resolves it (an absolute path to it, a symlink to it; `run` reads them from the config's directory): chaos6 —
-    each spelling was an entry of its own, the file read or written twice again."""
+    finds it (`as_resolved`: an absolute path to it, a symlink to it, a hard link to it; `run` reads them from the
+    config's directory): chaos6 — each spelling was an entry of its own, the file read or written twice again."""
     problems = []
     for key, entries, what in (("sources", sources, "every record would be read twice, or one input split "
                                                     "between the two"),

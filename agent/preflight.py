@@ -47,9 +47,9 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
                   for key, msg in _extra(source_plugin(src.TYPE), "source") or src.preflight(cfg.resolve)]
         found += [(_join(f"sources[{i}]", key), Note(msg)) for key, msg in src.tick_notes(cfg.tick_s)]
     found += label_column_problems(cfg)
-    from .config_clashes import entries_twice, shared_listeners
+    from .config_clashes import as_resolved, entries_twice, shared_listeners
     found += shared_listeners(cfg.sources, address=resolved_ipv4)
-    found += entries_twice(cfg.sources, cfg.sinks, path=lambda p: os.path.realpath(cfg.resolve(p)))
+    found += entries_twice(cfg.sources, cfg.sinks, path=as_resolved(cfg.resolve))
     found += column_notes(cfg)
     found += unfed_sensor_notes(cfg)
     if cfg.warmup.replay:

@@ -36,6 +36,7 @@ import dataclasses
 import heapq
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -357,6 +358,8 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
         if isinstance(rejects, FileRejects):
             rejects.file = None
     _all_read(source)
+    if isinstance(rejects, FileRejects):
+        rejects.skipped.update(source.skipped)      # rows after a header again that maps no sensor (file_checks)
     if source.unread:       # a day left out of the model, said before it is trained without it
         log.warning("%s: %s", source.root, unread_text(source.unread, src.format))
     for line in label_like_columns(src, source.root, source.files, cfg.sensor_names()):
@@ -377,6 +380,7 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
     normaliser's fit (kept as a window's context). The columns are read by the replay itself (`label_scan`),
     so by its rules for every line: a header again, a BOM, line ends, blank and bad lines (convert6)."""
     found: dict[str, list] = {}         # column -> [files with a 1, rows labelled 1, rows]
+    words: dict[str, list] = {}         # column -> [files, Counter of its text cells]: a label written as text
     for path in files:
         if src.reads_as_jsonl(path):
             continue
@@ -384,15 +388,23 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
         mapped = src.sensor_columns(header, sensors)
         wanted = [c for c in dict.fromkeys(header)
                   if c not in mapped and c != src.time_column_of(header) and c not in src.label_columns
-                  and any(stem in c.lower() for stem in LABEL_STEMS)]
+                  and any(stem in c.lower() for stem in (*LABEL_STEMS, *STATUS_NAMES))]
         if wanted:
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            for column, ones in label_scan(src, path, mapped, wanted).items():
+            texts: dict[str, Counter] = {}
+            for column, ones in label_scan(src, path, mapped, wanted, texts).items():
+                if not any(stem in column.lower() for stem in LABEL_STEMS):
+                    continue        # a `state` of 0/1 is a machine's on/off as often: only its words are judged
                 entry = found.setdefault(column, [[], 0, 0])
                 entry[0] += [name] if ones[0] else []
                 entry[1] += ones[0]
                 entry[2] += ones[1]
-    out = []
+            for column, cells in texts.items():
+                if any(cell.lower() in ANOMALY_WORDS for cell in cells):    # (judged by file: a `state` is a
+                    entry = words.setdefault(column, [[], Counter()])      # label in one, running/stopped in another)
+                    entry[0].append(name)
+                    entry[1].update(cells)
+    out = [text_label_line(column, names, cells) for column, (names, cells) in words.items()]
     for column, (names, ones, rows) in found.items():
         if not ones:
             continue
@@ -417,23 +429,70 @@ class _ThisThreadHushed(logging.Filter):
         return record.thread != self.thread
 
 
+#: Column names a label written as text is often under besides LABEL_STEMS' (`state: normal / anomaly`).
+STATUS_NAMES = ("status", "state", "class", "condition", "health", "target")
+#: A text cell that marks a row anomalous (compared lowercased): a column of them beside `normal` is a label.
+ANOMALY_WORDS = frozenset(("anomaly", "anomalous", "abnormal", "anomalie", "fault", "faulty", "failure", "fail",
+                           "attack", "outlier", "alarm", "alert", "broken", "defect", "defective", "nok", "not ok"))
+#: Distinct text cells past which a column is free text (a comment, an operator's note), not a label.
+MAX_LABEL_WORDS = 20
+
+
+def text_label_line(column: str, names: list[str], cells: Counter) -> str:
+    """What is said of a column of label words (ANOMALY_WORDS) that `label_columns` does not name (chaos7: a
+    `normal` / `anomaly` column among numeric sensors was passed over unsaid — the scan read numbers only, and a
+    text cell is no reading — its anomalies trained on as normal running)."""
+    shown = ", ".join(f"{cell!r} on {n:,} rows" for cell, n in cells.most_common(4))
+    files = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"column {column!r} looks like a label written as text ({shown}; in {files}) and is not in the source's "
+            f"label_columns: the rows it marks are trained on as normal running. A label is a number: write the "
+            f"column as 0/1 (1 for the anomalous rows), and add label_columns: [{column}] to the replay source")
+
+
 #: The sensor name a label-like column is read under by label_scan (no configured sensor is named so).
 _SCANNED = "\x00label-scan:"
 
 
-def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: list[str]) -> dict[str, tuple[int, int]]:
+def _cells_seen(source_class, texts: dict[str, Counter]):
+    """A replay source class whose CSV rows also tell `texts` ({column: Counter}) each text cell — no number, not
+    blank — of its label-scan columns, in rows the replay reads; a column past MAX_LABEL_WORDS distinct cells is
+    dropped (free text) and marked so with None."""
+    class CellsSeen(source_class):
+        def _csv_row(self, row, where, time_i, value_cols, label_cols):
+            rec = super()._csv_row(row, where, time_i, value_cols, label_cols)
+            if rec is None:
+                return None
+            for i, column, sensor in value_cols:
+                if sensor in rec.values or not sensor.startswith(_SCANNED) or texts.get(column, 0) is None:
+                    continue
+                cell = row[i].strip()
+                if cell:
+                    seen = texts.setdefault(column, Counter())
+                    seen[cell] += 1
+                    if len(seen) > MAX_LABEL_WORDS:
+                        texts[column] = None
+            return rec
+    return CellsSeen
+
+
+def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: list[str],
+               texts: dict[str, Counter] | None = None) -> dict[str, tuple[int, int]]:
     """{column: (rows holding 1 that no label column marks, rows read)} for the columns of `wanted` whose every
     number is 0 or 1; the others (a mode 0/1/2, a measurement) are left out. The file is read by a replay source
     of its own — the sensors' columns (`mapped`: {column: sensor} of its header) and `wanted` as sensors of their
     own, quiet (its lines were said by the training read) — so a row counts when the replay reads it for training,
     and a label column marks it as the replay does. A row a label column already marks is not trained on: SKAB's changepoints lie in its anomalies.
     Before convert6 the file was read by a reader of its own: a header again mid-file was a row (a reordered one
-    read the columns at the first header's places), a row the replay rejects (a bad time, a wrong width) counted."""
+    read the columns at the first header's places), a row the replay rejects (a bad time, a wrong width) counted.
+    `texts`: filled with {column: Counter of its cells} for the columns of `wanted` holding words only, no number
+    (`_cells_seen`; chaos7)."""
     from agent.sources.replay import ReplaySource
     columns = {**mapped, **{c: _SCANNED + c for c in wanted}}
     scan = dataclasses.replace(src, path=str(path), columns=columns, speed=0.0, labels_file=None)
-    source = ReplaySource(scan, [*dict.fromkeys(columns.values())], QuietRejects())
-    ones, rows, alive = dict.fromkeys(wanted, 0), 0, set(wanted)
+    cells: dict = {}
+    reader = ReplaySource if texts is None else _cells_seen(ReplaySource, cells)
+    source = reader(scan, [*dict.fromkeys(columns.values())], QuietRejects())
+    ones, rows, alive, numeric = dict.fromkeys(wanted, 0), 0, set(wanted), set()
     quiet, hushed = logging.getLogger("stad.replay"), _ThisThreadHushed()
     quiet.addFilter(hushed)         # its header-again and labels-window lines: said once already (this thread's only)
     try:
@@ -443,6 +502,7 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
                 value = rec.values.get(_SCANNED + column)
                 if value is None:
                     continue
+                numeric.add(column)
                 if value not in (0.0, 1.0):
                     alive.discard(column)
                 elif value == 1.0 and rec.label != 1:
@@ -452,6 +512,8 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
     finally:
         quiet.removeFilter(hushed)
         source.close()
+    if texts is not None:       # a column of words only (no number read in it): `text_label_line` judges it
+        texts.update({c: seen for c, seen in cells.items() if seen is not None and c not in numeric})
     return {c: (ones[c], rows) for c in wanted if c in alive}
 
 

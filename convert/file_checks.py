@@ -11,7 +11,9 @@ judged on its own (FileRejects keeps the rejects per file):
 - none of its rows read, something rejected: refused (exit 2), naming the file, its first rejected line and why;
 - more than MAX_LOST_SHARE of its rows, and more than one, lost to reading (`LOST_REASONS`: a time that cannot be
   read or lies outside 1970–2100, a row older than the one before, a row of the wrong width, no CSV row or JSON
-  object): refused the same way;
+  object), or skipped after a header again that maps no sensor (`cat a.csv b.csv` of two recordings of other
+  columns; the replay counts the header once and says the rows on the log — chaos7: train read half the file, the
+  half said only on the log): refused the same way;
 - no row at all (empty, a header only), or fewer ticks than a window: said, not refused (nothing is lost);
 - a sensor never observed in one file (no column for it, or every cell blank or no number): said with the
   header's unmapped columns (a renamed column is the usual cause).
@@ -43,6 +45,8 @@ class FileRejects(Rejects):
     `file` names the file being read or aligned (None: not a file's)."""
     file: str | None = None
     by_file: dict = field(default_factory=dict)     # name -> (Counter, {reason: (where, detail)})
+    skipped: dict = field(default_factory=dict)     # name -> (where, rows): ReplaySource.skipped, rows after a
+                                                    # header again that maps no sensor (not rejects: said on the log)
 
     def add(self, reason: str, where: str, detail: str = "") -> None:
         super().add(reason, where, detail)
@@ -92,6 +96,14 @@ def refusal(f: FileRead, rejects: FileRejects) -> str | None:
                 f"training would leave the file out; correct it or move it out of the folder{hint}")
     lost = sum(counts.get(r, 0) for r in LOST_REASONS)
     rows = len(f.records) + sum(counts.get(r, 0) for r in LOST_REASONS if r not in ALIGNER_REASONS)
+    skipped_at, skipped = rejects.skipped.get(f.name, ("", 0))
+    if skipped and lost + skipped > max(1, MAX_LOST_SHARE * (rows + skipped)):
+        header = _first(first, HEADER_REASONS)
+        detail = header[2] if header else ""
+        return (f"{f.name}: {skipped} of its {rows + skipped} rows were skipped after a header again whose columns map "
+                f"no sensor ({skipped_at}{': ' + detail if detail else ''}): a second recording of other columns joined "
+                "to this one? map its columns to the sensors with the source's `columns`, or move its rows to a file "
+                "of their own. Training would leave them out")
     if lost > max(1, MAX_LOST_SHARE * rows):
         reason, where, detail = _first(first, LOST_REASONS)
         why = {"bad time": "a second time layout in the file? set the source's time_format to it, or write every "

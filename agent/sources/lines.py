@@ -90,7 +90,7 @@ def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, b
             try:
                 number = float(written)
             except ValueError:
-                ts = _as_utc(from_iso(written)).timestamp()
+                ts = _offset_as_written(from_iso(written), written).timestamp()
             else:
                 return _finite(number, value), False
     except ValueError as exc:
@@ -125,6 +125,9 @@ def _time_said(exc: ValueError, text: str) -> ValueError:
     -timedelta(hours=24) and timedelta(hours=24), not datetime.timedelta(days=4, …)` (chaos5, left) — as the offset
     written and the limit."""
     if str(exc).startswith("Invalid isoformat string"):
+        if (offset := _bad_offset(text)) is not None:
+            return ValueError(f"the UTC offset {shorten(offset, 40)} is malformed: write it ±HH:MM (+05:30, -08:00), "
+                              "±HHMM or ±HH, or Z for UTC")
         return NotATime(f"neither a number nor an ISO-8601 time such as 2026-01-05T06:00:00Z: {short_repr(text)}")
     if not str(exc).startswith("offset must be a timedelta"):
         return exc
@@ -132,6 +135,23 @@ def _time_said(exc: ValueError, text: str) -> ValueError:
     offset = found.group(0) if found else "its offset"
     return ValueError(f"the UTC offset {offset} is out of range: an offset is less than 24:00 either way (real ones "
                       "lie from -12:00 to +14:00)")
+
+
+#: A time to the minute or second and what follows it, when that begins as an offset would (a sign, or a Z with more)
+_TIME_THEN_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*([+-].*|[Zz].+)")
+
+
+def _bad_offset(text: str) -> str | None:
+    """The offset of a written time whose date and time read but whose offset does not (`+5:00`, `+1`, `+05:00Z`,
+    `+0530 IST`), else None: such a stamp was "neither a number nor an ISO-8601 time", the date found wrong too."""
+    found = _TIME_THEN_OFFSET.fullmatch(text)
+    if found is None:
+        return None
+    try:
+        from_iso(found.group(1))
+    except ValueError:
+        return None
+    return found.group(2)
 
 
 #: An ISO-8601 time as Python 3.10's fromisoformat does not read it and 3.11's does: (date, time to the second, the
@@ -161,14 +181,38 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(base + (f".{(fraction + '000000')[:6]}" if fraction else "") + (offset or ""))
 
 
+def _offset_as_written(moment: datetime, text: str) -> datetime:
+    """`moment` in UTC, once its offset is the one `text` writes: Python reads `+12:60` as +13:00 and `+05:99` as
+    +06:39 (minutes and seconds past 59 carried), a stamp an hour off unsaid (chaos6, left). The written offset is
+    looked at only when it is not what the parsed one writes (`+05:30` ends a `+05:30` stamp): a `Z`, no offset, or
+    one in range costs a string compare."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment.replace(tzinfo=timezone.utc)
+    if text[-1:] in "Zz" or not offset:
+        return moment
+    seconds = int(offset.total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    if text.endswith((f"{hours:02d}:{rest // 60:02d}", f"{hours:02d}{rest // 60:02d}")) and not rest % 60:
+        return moment
+    found = _OFFSET_AT_END.search(text)
+    if found is not None:
+        parts = re.findall(r"\d{2}", found.group(0).split(".")[0].split(",")[0])
+        for name, part in zip(("minutes", "seconds"), parts[1:]):
+            if int(part) > 59:
+                raise ValueError(f"the UTC offset {found.group(0)} is out of range: its {name} {part} are past 59 "
+                                 f"(write ±HH:MM, such as +05:30)")
+    return moment
+
+
 def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def parse_number(value: object) -> float:
     """A JSON or CSV reading as a float; raises ValueError (booleans and null are not numbers)."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, bool) or value is None:    # said as JSON writes them (was Python's None, True: chaos7)
+        raise ValueError(f"not a number: {json.dumps(value)}")
     if isinstance(value, (int, float)):
         try:
             return float(value)
@@ -204,10 +248,8 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
         rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past {MAX_DEPTH} "
                                        "deep")
         return None
-    except json.JSONDecodeError as exc:     # its position in the line, not json's "line 1 column 25 (char 24)"
-        at = ("at the line's end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
-              f"at character {exc.pos + 1} of the line")
-        rejects.add("bad json", where, f"{exc.msg} {at}")
+    except json.JSONDecodeError as exc:
+        rejects.add("bad json", where, json_error_said(exc))
         return None
     except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
@@ -242,6 +284,14 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
     return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj,
                   ts_text=ts_text)
+
+
+def json_error_said(exc: json.JSONDecodeError, what: str = "line") -> str:
+    """json's error at its place in the line (or payload), not json's "line 1 column 25 (char 24)"; its message as
+    json words it less a trailing "at" ("Invalid control character at": said "… at at character 26", chaos7)."""
+    at = (f"at the {what}'s end (cut short?)" if exc.pos >= len(exc.doc.rstrip()) else
+          f"at character {exc.pos + 1} of the {what}")
+    return f"{exc.msg.removesuffix(' at')} {at}"
 
 
 def said_with_value(exc: ValueError, value: object) -> str:

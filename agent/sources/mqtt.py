@@ -63,6 +63,7 @@ drops cannot be seen by any client.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import queue
 import struct
@@ -77,12 +78,18 @@ from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import DuplicateKey, loads_object, parse_json_line, parse_number, parse_time
+from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
+from ..records import short_repr
+from .lines import (DuplicateKey, json_error_said, loads_object, parse_json_line, parse_number, parse_stamp,
+                    said_with_value)
 
 log = logging.getLogger("stad.source.mqtt")
 
 QUEUE_LIMIT = 10_000        # samples waiting for the agent; beyond, they are rejected, not buffered
 POLL_S = 0.2                # how long close() may wait for records() to notice
+#: A named sensor's payload forms, said with a payload that is none of them.
+READING_FORMS = 'a reading is a number, 42.1, or a JSON object {"value": 42.1, "ts": …}'
+
 PROBE_PAYLOAD = "stad delivery probe {}"     # numbered: the one sent at a connect is told from those held before
 FENCE_PAYLOAD = b"stad renewal fence"   # published before a renewal: its answer says the broker took every PUBACK
 FENCE_S = 5.0               # how long a renewal waits for that answer
@@ -404,8 +411,10 @@ class MqttSource(Source):
             return
         try:
             text = msg.payload.decode("utf-8-sig")      # a byte-order mark ahead is no part of the reading
-        except UnicodeDecodeError:
-            self.rejects.add("bad payload", where, "not UTF-8")
+        except UnicodeDecodeError as exc:       # which byte, as the udp source says it
+            self.rejects.add("bad payload", where, f"not UTF-8: byte {msg.payload[exc.start]:#04x} at byte "
+                                                   f"{exc.start + 1} of the payload (the sender's text encoding? send "
+                                                   "UTF-8)")
             return
         # live: a reading without "ts" is stamped on arrival; a retained one has an unknown age
         rec = parse_json_line(text, where, self.rejects, live=not msg.retain) if sensor == "*" \
@@ -427,7 +436,8 @@ class MqttSource(Source):
 
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
         """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
-        ts, arrival_stamped = None, False
+        ts, arrival_stamped, ts_text = None, False, False
+        field = "the payload"       # what a bad number is said of: the payload itself, or its object's "value"
         try:
             value = parse_number(text)
         except ValueError:
@@ -436,31 +446,40 @@ class MqttSource(Source):
             except DuplicateKey as exc:
                 self.rejects.add("duplicate key", where, str(exc))
                 return None
-            except (ValueError, RecursionError):
-                self.rejects.add("bad payload", where, f"not a number or JSON: {text[:60]!r}")
+            except RecursionError:
+                self.rejects.add("bad payload", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another "
+                                                       f"past {MAX_DEPTH} deep")
+                return None
+            except ValueError as exc:
+                said = (json_error_said(exc, "payload") if isinstance(exc, json.JSONDecodeError) and
+                        text.lstrip()[:1] in ("{", "[", '"') else "not a number, nor JSON")
+                self.rejects.add("bad payload", where, f"{said}: {short_repr(text, 60)} ({READING_FORMS})"
+                                 if text.strip() else f"an empty payload ({READING_FORMS})")
                 return None
             if isinstance(obj, dict):
                 if "value" not in obj:
-                    self.rejects.add("bad payload", where, "JSON object without 'value'")
+                    self.rejects.add("bad payload", where, f"a JSON object without 'value' ({READING_FORMS})")
                     return None
-                try:
-                    ts = parse_time(obj["ts"]) if "ts" in obj else None
+                field = "field 'value'"
+                try:       # one way to read a stamp (lines.parse_stamp): a written date out of range is said as one
+                    ts, ts_text = parse_stamp(obj["ts"]) if "ts" in obj else (None, False)
                 except ValueError as exc:
-                    self.rejects.add("bad time", where, f"field 'ts': {exc}")
+                    self.rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
                     return None
                 obj = obj["value"]
             value = obj
+        try:        # the reading before its time: a retained `[]` was said as a reading without "ts" (chaos7)
+            number = parse_number(value)
+        except ValueError as exc:       # whose reading: "not a number: null" named no field nor sensor (chaos7)
+            self.rejects.add("bad number", where, f"{field} (sensor {sensor!r}): {exc}")
+            return None
         if ts is None:
             if not live:
                 self.rejects.add("missing time", where, "a retained reading without 'ts': the broker kept it, its "
                                                         "age is unknown (publish it with \"ts\", or not retained)")
                 return None
             ts, arrival_stamped = time.time(), True
-        try:
-            return Record(ts=ts, values={sensor: parse_number(value)}, origin=where, arrival_stamped=arrival_stamped)
-        except ValueError as exc:
-            self.rejects.add("bad number", where, str(exc))
-            return None
+        return Record(ts=ts, values={sensor: number}, origin=where, arrival_stamped=arrival_stamped, ts_text=ts_text)
 
     def records(self) -> Iterator[Record]:
         try:

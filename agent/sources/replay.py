@@ -168,6 +168,7 @@ class ReplayConfig(SourceConfig):
             walked = walk_replay(resolve(self.path), self.format)
             out += [("path", m) for m in folder_problems(resolve(self.path), self.format, walked)]
             out += [("path", m) for m in wide_text_problems(walked[0], resolve(self.path))]
+            out += [("path", m) for m in long_header_problems(walked[0], resolve(self.path), self)]
             out += self.csv_keys_unused(walked[0])
         if self.labels_file:
             problems = path_problems(resolve(self.labels_file), want_file=True)
@@ -403,6 +404,8 @@ class ReplaySource(Source):
         self.unreadable: list[str] = []     # 'path: why' of each file an OSError cut short
         self._lines_read = 0                # lines of the file being read taken from it so far
         self.spans: list[list] = []         # [name, first ts, last ts] of each recording read, in replay order
+        self.skipped: dict[str, tuple[str, int]] = {}   # name -> (the first header again that maps no sensor, rows
+                                                        # skipped after such headers): not rejects, said on the log
         self._stop = threading.Event()
 
 
@@ -541,10 +544,12 @@ class ReplaySource(Source):
             log.warning("%s: no entry %r in the labels file; its rows carry no labels", path, key)
         return spans
 
-    def _bounded(self, f, name: str) -> Iterator[str]:
-        """The file's lines (`bounded_lines`), one longer than MAX_LINE_CHARS counted (`line too long`)."""
-        return bounded_lines(f, lambda n: self.rejects.add("line too long", f"{name}:{n}",
-                                                           f"more than {MAX_LINE_CHARS} characters; skipped"))
+    def _bounded(self, f, name: str, header: Callable[[], bool] = lambda: False) -> Iterator[str]:
+        """The file's lines (`bounded_lines`), one longer than MAX_LINE_CHARS counted (`line too long`); said as the
+        header the file is skipped for while `header()` (a CSV's, none found yet: `first_header`)."""
+        return bounded_lines(f, lambda n: self.rejects.add(
+            "line too long", f"{name}:{n}", long_header_said(n) if header() else
+            f"more than {MAX_LINE_CHARS} characters; skipped"))
 
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
@@ -579,8 +584,10 @@ class ReplaySource(Source):
     def _csv(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
             size = os.fstat(f.fileno()).st_size
-            rows = self._csv_lines(f, name)
+            seeking = [True]        # (the header not found yet: a line too long is it, `first_header`)
+            rows = self._csv_lines(f, name, header=lambda: seeking[0])
             found = first_header(rows)
+            seeking[0] = False
             if found is None:
                 return
             n, header = found
@@ -602,7 +609,7 @@ class ReplaySource(Source):
                 """A header again: the rows after it read by it (its columns' change said), or skipped up to the next
                 one when it maps no sensor (counted once, as the header)."""
                 nonlocal header, skipped, time_i, value_cols, label_cols
-                self._said_skipped(skipped)
+                self._said_skipped(skipped, name)
                 skipped = None
                 if fields == header:
                     return
@@ -647,13 +654,15 @@ class ReplaySource(Source):
                 rec = self._csv_row(row, where, time_i, value_cols, label_cols)
                 if rec is not None:
                     yield rec
-            self._said_skipped(skipped)
+            self._said_skipped(skipped, name)
             self._shrunk(f, size, path, name)
 
-    @staticmethod
-    def _said_skipped(skipped: tuple[str, int] | None) -> None:
-        """The rows a header again that the replay cannot read took with it (counted once, as its header)."""
+    def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
+        """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
+        file in `skipped`, for training's judgement of the file: convert.file_checks)."""
         if skipped is not None and skipped[1]:
+            where, rows = self.skipped.get(name, (skipped[0], 0))
+            self.skipped[name] = (where, rows + skipped[1])
             log.warning("%s: %d row(s) after this header skipped (its columns map no sensor the replay can "
                         "read; counted once, as the header)", skipped[0], skipped[1])
 
@@ -687,13 +696,14 @@ class ReplaySource(Source):
                 end = begin
         return None
 
-    def _csv_lines(self, f, name: str) -> Iterator[tuple[int, list[str] | None]]:
+    def _csv_lines(self, f, name: str, header: Callable[[], bool] = lambda: False
+                   ) -> Iterator[tuple[int, list[str] | None]]:
         """(line number, fields) of each line of a CSV file; None for a line that is no CSV row
         (counted as `bad csv`). Each line is parsed on its own: a recording holds one row a line, and
         one reader over the whole file let a stray quote take the lines after it into one field, up
         to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
         one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
-        for n, line in enumerate(self._bounded(f, name), 1):
+        for n, line in enumerate(self._bounded(f, name, header), 1):
             self._lines_read = n
             try:
                 yield n, csv_fields(line, self.cfg.separator)
@@ -787,9 +797,22 @@ def units_line(row: list[str], time_i: int, value_cols, time_format: str | None)
     return ", ".join(repr(c[:12]) for c in texts[:3]) + (", …" if len(texts) > 3 else "")
 
 
+class _LongLine(str):
+    """The line `bounded_lines` gives for one it read past: empty to every reader (the numbering of the lines after it
+    stays right), and known for what it is to `csv_fields`, so that `first_header` can tell it from a blank line."""
+
+
+class LongRow(list):
+    """`csv_fields`'s row of a line read past as too long: no fields, and no blank line either — `first_header`
+    stops at it (chaos7)."""
+
+
+LONG_LINE = _LongLine("\n")
+
+
 def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
     """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
-    number) and given as an empty line (the numbering of the lines after it stays right)."""
+    number) and given as LONG_LINE, an empty line (the numbering of the lines after it stays right)."""
     n = 0
     while True:
         line = f.readline(MAX_LINE_CHARS + 1)
@@ -800,7 +823,7 @@ def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
             while (rest := f.readline(65536)) and not rest.endswith(ENDS):
                 pass
             too_long(n)
-            line = "\n"
+            line = LONG_LINE
         yield line
 
 
@@ -837,8 +860,53 @@ def first_header(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[int, lis
     first CSV row with a field that is not blank. One rule for the replay and check-config (preflight.csv_header):
     check-config read a line with a quote left open as the header (one field) where the replay skips it (`bad csv`),
     and passed a first line of blank fields (` , `) that the replay took for its header, the file skipped whole as
-    one without a time column (review39)."""
-    return next(((n, row) for n, row in rows if row and any(c.strip() for c in row)), None)
+    one without a time column (review39). None too when a line read past as too long (LongRow) comes first: it may
+    be the header — one of 200,000 columns — and the row after it was taken for one, the file refused for a missing
+    time column said of a data row (chaos6, left; `long_header` says it)."""
+    for n, row in rows:
+        if isinstance(row, LongRow):
+            return None
+        if row and any(c.strip() for c in row):
+            return n, row
+    return None
+
+
+def long_header(path: Path, separator: str) -> int | None:
+    """The line number of a CSV file's first line with fields when it is longer than MAX_LINE_CHARS (the replay
+    cannot read its header, `first_header`), else None: check-config's word (`long_header_problems`)."""
+    found = []
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            for n, line in enumerate(bounded_lines(f, found.append), 1):
+                try:
+                    row = csv_fields(line, separator)
+                except ValueError:
+                    continue
+                if isinstance(row, LongRow) or (row and any(c.strip() for c in row)):
+                    break
+    except OSError:
+        return None                 # said as the file that cannot be read, where it is read
+    return found[0] if found else None
+
+
+def long_header_said(n: int) -> str:
+    return (f"line {n}, its first line with fields, is longer than {MAX_LINE_CHARS:,} characters: that is its header "
+            "(or something above it), and the replay reads no line so long — the file is skipped; write fewer columns "
+            "(the time and the sensors' are enough), or put the header on the file's first line")
+
+
+def long_header_problems(files: list[Path], root: Path, cfg: "ReplayConfig") -> list[str]:
+    """check-config's word on a replay's CSV files whose header is past the line bound (`long_header`): `run` reads
+    none of their rows — a problem when that is every file, else a Note (run skips them, each said by file and line,
+    and reads the others)."""
+    found = [(f, n) for f in files if not cfg.reads_as_jsonl(f) and (n := long_header(f, cfg.separator)) is not None]
+    if not found:
+        return []
+    path, n = found[0]
+    name = path.name if path == root else path.relative_to(root).as_posix()
+    more = f" (and {len(found) - 1} more of its {len(files)} files)" if len(found) > 1 else ""
+    said = f"{name}{more}: {long_header_said(n)}"
+    return [said if len(found) == len(files) else Note(said)]
 
 
 def csv_fields(line: str, separator: str) -> list[str]:
@@ -848,6 +916,8 @@ def csv_fields(line: str, separator: str) -> list[str]:
     stray quote take the lines after it into one field, up to the csv module's limit, whose error ended `stad-convert
     train` (review38)."""
     import csv          # here: JSON-lines replays and other sources do not need it
+    if isinstance(line, _LongLine):
+        return LongRow()
     if not line.endswith(ENDS):
         line += "\n"            # the last line's quote left open shows as below, too
     try:

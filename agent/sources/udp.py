@@ -1,7 +1,8 @@
 """JSON lines over UDP: one line or several newline-separated lines per datagram.
 
-Nothing is lost silently: a datagram longer than `max_datagram` is counted ('datagram too long')
-rather than read truncated, and datagrams the kernel dropped because its receive buffer was
+A datagram may hold several lines; a reject names the line (`udp 10.0.0.5:4000 line 2 of 3`), and a line that is not
+UTF-8 is counted as `bad payload` saying so (chaos7). Nothing is lost silently: a datagram longer than `max_datagram`
+is counted ('datagram too long') rather than read truncated, and datagrams the kernel dropped because its receive buffer was
 full are counted ('kernel drop') from SO_RXQ_OVFL — and from the socket's own drop count (SO_MEMINFO) whenever a
 receive waits and at the stop: SO_RXQ_OVFL rides on a datagram queued after the drops, so a burst that overflowed the
 buffer and then a silence left its drops uncounted until the next datagram, and for good at a stop (review40: 19,834
@@ -114,14 +115,34 @@ class UdpSource(Source):
                     self.rejects.add("datagram too long", where, f"more than max_datagram ({self.cfg.max_datagram}) "
                                      "bytes; dropped whole")
                     continue
-                text = data.decode("utf-8", errors="replace")
-                for line in text.split("\n"):
-                    if line.strip():
-                        rec = parse_json_line(line, where, self.rejects, live=True)
-                        if rec is not None:
-                            yield rec
+                for line, at in self._lines(data, where):
+                    rec = parse_json_line(line, at, self.rejects, live=True)
+                    if rec is not None:
+                        rec.origin = where      # the sender: what is said once per sender (live_pace) is said once
+                        yield rec
         finally:
             self._count_unread(close=True)
+
+    def _lines(self, data: bytes, where: str) -> Iterator[tuple[str, str]]:
+        """(line, where) of each line of a datagram that is not blank: `where` names the line of a datagram of
+        several (a reject of its second line named only the sender, chaos7). A line that is not UTF-8 is counted
+        `bad payload` saying so: read with its bad bytes replaced, it was an `unknown sensor '��c'`, or json's
+        "Expecting value", the bytes unsaid (the MQTT source said "not UTF-8")."""
+        try:
+            lines = data.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = data.split(b"\n")
+        kept = [line for line in lines if line.strip()]
+        for i, line in enumerate(kept, 1):
+            at = f"{where} line {i} of {len(kept)}" if len(kept) > 1 else where
+            if isinstance(line, bytes):
+                try:
+                    line = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.rejects.add("bad payload", at, f"not UTF-8: byte {line[exc.start]:#04x} at byte {exc.start + 1} "
+                                                        "of the line (the sender's text encoding? send UTF-8)")
+                    continue
+            yield line, at
 
     def _count_kernel_drops(self, ancillary, where: str) -> None:
         for level, kind, payload in ancillary:
