@@ -92,7 +92,7 @@ class Pipeline:
         self.index = {name: i for i, name in enumerate(self.sensors)}
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
-        self.fitter = TierFitter(cfg.threshold, cfg.scoring.profile)   # profiles, thresholds: pipeline_fit.py
+        self.fitter = TierFitter(cfg.threshold, cfg.scoring.profile, cfg.tick_s, cfg.window.steps)   # pipeline_fit.py
         self.numpy = self._new_fallback()
         model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
                        if tiers is None else list(tiers))
