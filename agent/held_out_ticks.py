@@ -35,8 +35,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def trained_spans(data: dict | None, tick_s: float) -> list[tuple[float, float]]:
-    """[start, end) data-time spans of the bundle's training rows, from its manifest's `data` block."""
+def simulations(sources) -> frozenset:
+    """The (scenario, seed) of the simulations an agent's `sources` play."""
+    return frozenset((s.scenario, int(s.seed)) for s in sources if getattr(s, "TYPE", None) == "simulate")
+
+
+def trained_spans(data: dict | None, tick_s: float, simulated: frozenset = frozenset()) -> list[tuple[float, float]]:
+    """[start, end) data-time spans of the bundle's training rows, from its manifest's `data` block. None when it
+    was trained on simulations only, none of which the agent plays (`simulated`: simulations(sources)): a
+    simulation's rows are its seed's, not its times' — the demo bundle's seeds 3101–3103 span the demo's own seed-7
+    days from the same 2026-01-05 start, and a recording of the demo's simulation is no training row of it either."""
+    trained = (data or {}).get("sources") or []
+    if trained and all(t.get("type") == "simulate" for t in trained) and not any(
+            (t.get("scenario"), t.get("seed")) in simulated for t in trained):
+        return []
     spans = []
     for seg in (data or {}).get("segments") or []:
         try:
@@ -48,13 +60,15 @@ def trained_spans(data: dict | None, tick_s: float) -> list[tuple[float, float]]
     return spans
 
 
-def held_out(ts: np.ndarray, calm: np.ndarray | None, data: dict | None, tick_s: float, least: int):
+def held_out(ts: np.ndarray, calm: np.ndarray | None, data: dict | None, tick_s: float, least: int,
+             simulated: frozenset = frozenset()):
     """The ticks (their data times `ts`; `calm`: which the threshold may be calibrated on, None: all) with those in the
     bundle's training spans not calm (their readings kept: the windows' context); (that calm mask, how many were taken
-    out, how many calm ticks are left). With fewer than `least` calm ticks left, or none taken out, `calm` itself."""
+    out, how many calm ticks are left). With fewer than `least` calm ticks left, or none taken out, `calm` itself.
+    (`simulated`: trained_spans.)"""
     ts = np.asarray(ts, np.float64)
     inside = np.zeros(len(ts), bool)
-    for lo, hi in trained_spans(data, tick_s):
+    for lo, hi in trained_spans(data, tick_s, simulated):
         inside |= (ts >= lo) & (ts < hi)
     taken = int(inside.sum())
     was = np.ones(len(ts), bool) if calm is None else np.asarray(calm, bool)
