@@ -6,8 +6,9 @@ Before, the model tier's profile and threshold were fitted on every warm-up tick
 rows, where its errors are in-sample small — so its threshold came out low (user31: 4.539 against the manifest's
 10.880) and it raised 3 false alerts before the labelled event. Now the warm-up takes the hot swap's rule
 (agent/held_out_ticks.py, through pipeline_fit.TierFitter): the threshold is calibrated on the warm-up ticks the
-manifest says were not training rows; with too few of those it keeps the bundle's own threshold (fitted by the
-converter on validation rows) and no profile, said (docs/measured/first-week.md, "The calib1 round").
+manifest says were not training rows; with too few of those it is fitted on all of them as before, said — the
+bundle's own threshold without a profile, measured against it, lost 3 of 8 events on SKAB's dev files
+(docs/measured/first-week.md, "The calib1 round").
 
 Real CSV recordings, the real `stad-convert train` (a small ONNX model) and the real agent as a process.
 """
@@ -105,10 +106,9 @@ def test_the_warm_up_on_the_training_recordings_calibrates_on_the_rows_the_bundl
     assert DONE.search(log).group(1) == threshold, log
 
 
-def test_a_warm_up_of_nothing_but_training_rows_keeps_the_bundles_own_threshold_and_says_so(tmp_path):
+def test_a_warm_up_of_nothing_but_training_rows_is_fitted_on_them_and_says_its_threshold_is_in_sample(tmp_path):
     root = _trained()
     manifest = read_manifest(root / "bundle")
-    own = manifest.threshold["value"]
     cut = tmp_path / "training-part"             # each day's recording cut to the rows it was trained on
     cut.mkdir()
     for seg in manifest.data["segments"]:
@@ -117,6 +117,7 @@ def test_a_warm_up_of_nothing_but_training_rows_keeps_the_bundles_own_threshold_
     log = _start(tmp_path, cut, root / "bundle")
     trained = sum(s["train"] for s in manifest.data["segments"])
     assert (f"onnx: {trained} of the warm-up ticks are rows its bundle was trained on and only 0 calm ones are not "
-            f"({100 + STEPS} needed): no normal profile, its bundle's threshold {own:.3f}") in log, log
-    assert not FITTED.search(log), log                      # nothing fitted in-sample
-    assert DONE.search(log).group(1) == f"{own:.3f}", log
+            f"({100 + STEPS} needed): fitted on all of them, its threshold in-sample and likely low") in log, log
+    [(fitted, threshold)] = [(int(m.group(1)), m.group(2)) for m in FITTED.finditer(log)]
+    assert fitted > trained // 2, log                      # on every scored warm-up tick, as before
+    assert DONE.search(log).group(1) == threshold, log
