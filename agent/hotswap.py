@@ -19,7 +19,7 @@
    Then, in the same thread, the candidate is prepared as a bundle given at start is at warm-up
    (`SwapTarget.prepare`): with `scoring.profile` on, its normal profile is fitted and its threshold
    calibrated on the plant's recent calm ticks, which the pipeline keeps for this (agent/recent_ticks.py,
-   taken when the load starts) — else it ran raw, no profile and the bundle's threshold, until a restart.
+   taken when the load starts), those its manifest says it was not trained on (agent/held_out_ticks.py) — else it ran raw, no profile and the bundle's threshold, until a restart.
    Every tier the running chain uses must accept the candidate (with numpy alone running:
    every configured tier whose runtime is installed) — else it is rejected: a swap must never
    silently lose a tier the agent had. A candidate whose fingerprint changed while it was read
@@ -77,7 +77,6 @@ from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
-from .held_out_ticks import held_out
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint
 from .scorers import runtimes
 from .scorers.model_scorer import load_fitting
@@ -354,7 +353,7 @@ class HotSwap:
                 load_fitting(str(path), self.cfg.base_dir, Expectation.from_config(self.cfg))
                 tiers, refusals = build_candidate(self.cfg, path)
                 if tiers:
-                    thresholds = self.pipeline.prepare(tiers, self._held_out(path, tiers, recent))
+                    thresholds = self.pipeline.prepare(tiers, recent)
                     settle = 0 if recent is None else self.cfg.window.steps
             except BundleError as exc:          # as the start refuses it: its words alone
                 tiers, refusals, refused = [], [], str(exc)
@@ -371,23 +370,6 @@ class HotSwap:
 
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
-
-    def _held_out(self, path: Path, tiers: list, recent):
-        """The recent ticks the candidate is fitted on: those its manifest says it was not trained on
-        (agent/held_out_ticks.py), when enough of them are calm to fit a profile on (profile.min_ticks scored
-        ticks after a window's context); else every one, said."""
-        least = self.cfg.scoring.profile.min_ticks + self.cfg.window.steps
-        fit_on, taken, left = held_out(recent, getattr(tiers[0].manifest, "data", None), self.cfg.tick_s, least)
-        if taken and fit_on is not recent:
-            log.info("model update: %s: %d of the recent ticks are rows it was trained on (its manifest's "
-                     "data.segments): its threshold is calibrated on the %d calm ones it was not", path,
-                     taken, left)
-        elif taken:
-            log.warning("model update: %s: %d of the recent ticks are rows it was trained on and only %d calm ones "
-                        "are not (%d needed): fitted on all of them, its threshold in-sample and likely low — a "
-                        "rejection in shadow may be that; a SIGHUP once live ticks have come judges it again", path,
-                        taken, left, least)
-        return fit_on
 
     def required_tiers(self) -> list[str]:
         """The tiers a candidate must load in: those of the running chain; with numpy alone

@@ -32,6 +32,7 @@ from .faults.holdback import ticks_of
 from .faults.source import SourceMap
 from .faults.recorded import RecordedTicks
 from .faults.tracker import FaultTracker
+from .held_out_ticks import simulations
 from .pipeline_faults import judged_at, rejudged, tell_alert, unheard
 from .pipeline_fit import TierFitter, end_warmup, scale_mismatches
 from .scorers import build_tiers
@@ -92,7 +93,8 @@ class Pipeline:
         self.index = {name: i for i, name in enumerate(self.sensors)}
         self.groups = [group_of(s) for s in self.specs]
         n = len(self.sensors)
-        self.fitter = TierFitter(cfg.threshold, cfg.scoring.profile)   # profiles, thresholds: pipeline_fit.py
+        self.fitter = TierFitter(cfg.threshold, cfg.scoring.profile, cfg.tick_s, cfg.window.steps,   # pipeline_fit.py
+                                 simulations(cfg.sources))
         self.numpy = self._new_fallback()
         model_tiers = (build_tiers(cfg.scoring, Expectation.from_config(cfg), cfg.alerts.top_k, cfg.base_dir)
                        if tiers is None else list(tiers))

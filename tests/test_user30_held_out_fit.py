@@ -6,7 +6,8 @@ it (agreement 0.700); six minutes later the same bundle got 5.824 and passed. us
 figures) and, with the fit on the 2,741 recent ticks its manifest says it was not trained on, got 6.471 and
 agreement 0.950 at the same moment (docs/measured/first-week.md). Here: the running agent's Pipeline and HotSwap on
 the demo config with a profile; the candidate the shipped demo bundle whose manifest says it was trained on the ring's oldest
-ticks (the first case) or on all of them (the second: too few left, fitted on all, said). Torch-free."""
+ticks (the first case) or on all of them (the second: too few left, fitted on all, said; the start warm-up takes
+the same rule: tests/test_calib1_warmup_held_out.py). Torch-free."""
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,8 @@ from agent.manifest import write as write_manifest  # noqa: E402
 
 pytestmark = NO_DEMO
 
-TRAINED = re.compile(r"(\d+) of the recent ticks are rows it was trained on \(its manifest's data\.segments\): its "
-                     r"threshold is calibrated on the (\d+) calm ones it was not")
+TRAINED = re.compile(r"(\d+) of the recent calm ticks are rows its bundle was trained on \(its manifest's "
+                     r"data\.segments\): its threshold is calibrated on the (\d+) calm ones it was not")
 FITTED = re.compile(r"normal profile fitted on (\d+) recent calm ticks")
 
 
@@ -43,7 +44,8 @@ def deliver(tmp_path, caplog, trained_ticks: int):
     manifest = read_manifest(candidate)
     manifest.model_id = "demo-retrain"
     first = float(ts[0]) - 1000 * tick          # a segment from before the ring up to its `trained_ticks`-th tick
-    manifest.data = {**manifest.data, "segments": [{"recording": "plant.csv", "rows": 1000 + trained_ticks + 500,
+    manifest.data = {**manifest.data, "sources": [{"type": "replay", "path": "plant.csv"}],   # (not a simulation)
+                     "segments": [{"recording": "plant.csv", "rows": 1000 + trained_ticks + 500,
                                                     "first_ts": first, "train": 1000 + trained_ticks,
                                                     "validation": 250, "test": 250}]}
     write_manifest(candidate, manifest)
@@ -65,8 +67,8 @@ def test_a_candidate_is_fitted_on_the_recent_ticks_it_was_not_trained_on(tmp_pat
 def test_too_few_held_out_ticks_fit_on_all_of_them_and_say_so(tmp_path, caplog):
     said, ring = deliver(tmp_path, caplog, trained_ticks=10_000)
     assert not any(TRAINED.search(m) for m in said), said
-    [warned] = [m for m in said if "are rows it was trained on and only 0 calm ones are not" in m]
-    assert warned.endswith("fitted on all of them, its threshold in-sample and likely low — a rejection in shadow "
-                           "may be that; a SIGHUP once live ticks have come judges it again"), warned
+    [warned] = [m for m in said if "are rows its bundle was trained on and only 0 calm ones are not" in m]
+    assert warned.endswith("fitted on all of them, its threshold in-sample and likely low (false alerts; a hot swap's "
+                           "rejection in shadow); a SIGHUP once live ticks have come fits it again on them"), warned
     [fitted] = [int(FITTED.search(m).group(1)) for m in said if FITTED.search(m)]
     assert fitted > ring // 2, said             # every calm scored tick of the ring, as before
