@@ -199,6 +199,53 @@ def interleave(segments: list[dict]) -> list[dict]:
     return out
 
 
+def skab_training_shifts(segments: list[dict], gap_s: float) -> list[timedelta]:
+    """Each training segment's shift in the written copy (its time there = its own time + shift): the first
+    starts 2020-01-01, each next one `gap_s` after the previous one ends (write_skab_training_data)."""
+    start, shifts = datetime(2020, 1, 1), []
+    for seg in segments:
+        first = datetime.strptime(seg["rows"][0][0], SKAB_TIME_FORMAT)
+        last = datetime.strptime(seg["rows"][-1][0], SKAB_TIME_FORMAT)
+        shifts.append(start - first)
+        start = last + (start - first) + timedelta(seconds=gap_s)
+    return shifts
+
+
+def skab_bundle_on_own_times(bundle: Path, root: Path, into: Path) -> Path:
+    """A copy of a SKAB bundle (under `into`) whose manifest places its training rows at the SKAB files' own times.
+
+    Why (skab49, after calib1): each file's warm-up is its first 400 rows, the rows its bundle was trained on,
+    but the training copy is re-timed (write_skab_training_data), so its manifest's `data.segments[].first_ts`
+    match no tick the agent replays and a model tier's threshold was fitted in-sample without anyone seeing it.
+    Each segment's shift is recomputed from `root` (the whole SKAB copy) and the bundle's TRAINING_DATA.json;
+    a copy whose segments differ from the ones the bundle names is refused. The bundle itself is not touched."""
+    provenance_path = bundle / "TRAINING_DATA.json"
+    if not provenance_path.is_file():
+        print(f"{bundle}: no TRAINING_DATA.json: its manifest's training spans are used as they are (a bundle not "
+              f"trained by --train-skab: they match SKAB's own times only if it was trained on them)", file=sys.stderr)
+        return bundle
+    provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+    segments = [s for s in interleave(skab_training_segments(root)[0]) if s["rows"]]
+    named = [(f"{i:03d}-{s['name'].replace('/', '-')}", s["name"], len(s["rows"])) for i, s in enumerate(segments)]
+    if named != [(f["file"], f["from"], f["rows"]) for f in provenance["files"]]:
+        raise SystemExit(f"{provenance_path}: its training files are not the ones {root} gives (other data?): "
+                         f"cannot place its training rows at the files' own times")
+    shift_s = {name: shift.total_seconds()
+               for (name, _, _), shift in zip(named, skab_training_shifts(segments, float(provenance["gap_s"])))}
+    out = into / "bundle-on-own-times"
+    shutil.copytree(bundle, out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    placed = 0
+    for seg in manifest.get("data", {}).get("segments") or []:
+        if seg.get("recording") in shift_s:
+            seg["first_ts"] = float(seg["first_ts"]) - shift_s[seg["recording"]]
+            placed += 1
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    print(f"{bundle}: {placed} training segments placed at the SKAB files' own times (a temp copy of its manifest): "
+          f"a warm-up sees which of its ticks were training rows", file=sys.stderr)
+    return out
+
+
 def write_skab_training_data(root: Path, out_dir: Path, gap_s: float, stitch_rows: int = 0) -> dict:
     """Write SKAB's training part into out_dir, one CSV per segment in SKAB's format.
 
@@ -213,11 +260,8 @@ def write_skab_training_data(root: Path, out_dir: Path, gap_s: float, stitch_row
     segments, summary = skab_training_segments(root)
     segments = [s for s in interleave(segments) if s["rows"]]
     out_dir.mkdir(parents=True, exist_ok=True)
-    start = datetime(2020, 1, 1)
     written = []
-    for i, seg in enumerate(segments):
-        first = datetime.strptime(seg["rows"][0][0], SKAB_TIME_FORMAT)
-        shift = start - first
+    for i, (seg, shift) in enumerate(zip(segments, skab_training_shifts(segments, gap_s))):
         target = out_dir / f"{i:03d}-{seg['name'].replace('/', '-')}"
         header = list(seg["header"])
         label_i = header.index("anomaly") if "anomaly" in header else None
@@ -225,16 +269,13 @@ def write_skab_training_data(root: Path, out_dir: Path, gap_s: float, stitch_row
         if stitched and label_i is None:
             raise ValueError(f"{seg['name']}: a stitched segment needs an 'anomaly' column")
         lines = [";".join(header)]
-        last = first
         for n, row in enumerate(seg["rows"]):
-            last = datetime.strptime(row[0], SKAB_TIME_FORMAT)
-            cells = [(last + shift).strftime(SKAB_TIME_FORMAT)] + row[1:]
+            cells = [(datetime.strptime(row[0], SKAB_TIME_FORMAT) + shift).strftime(SKAB_TIME_FORMAT)] + row[1:]
             if stitched and n < stitch_rows:
                 cells[label_i] = "1.0"
             lines.append(";".join(cells))
         target.write_bytes((seg["newline"].join(lines) + seg["newline"]).encode("utf-8"))
         written.append({"file": target.name, "from": seg["name"], "rows": len(seg["rows"])})
-        start = last + shift + timedelta(seconds=gap_s)
     summary.update({"protocol": f"anomaly-free.csv + first {SKAB_TRAIN_ROWS} rows of every labelled file",
                     "source": str(root), "gap_s": gap_s, "stitch_rows_marked_anomalous": stitch_rows,
                     "rows": sum(w["rows"] for w in written),
@@ -707,6 +748,8 @@ def main(argv=None) -> int:
                     return 1
             with tempfile.TemporaryDirectory(prefix="stad-skab-files-") as links:
                 root = skab_subset(data / "skab", args.skab_files, Path(links))
+                if bundle:
+                    bundle = str(skab_bundle_on_own_times(Path(bundle), data / "skab", Path(links)))
                 run_skab(root, args.scorers, bundle, out, skab_config_path, args.skab_set, args.feedback_delay,
                          failures)
         finally:
