@@ -106,7 +106,11 @@ class TierFitter:
         the bundle's own raised no alert before day 7's event where the in-sample 4.567 raised 6; but on SKAB's dev
         files, its bundle's training rows mapped onto the warm-ups' own times (each warm-up then ~295 training rows
         and ~126 others), without the profile the tier caught 5 of 8 events (F1 0.61) where the in-sample fit
-        catches 8 (0.89). A missed event costs more than a false alert: the fit stays, said."""
+        catches 8 (0.89). A missed event costs more than a false alert: the fit stays, said.
+
+        The bound is what a profile needs (`profile.min_ticks` after a window's context). A lower one (30 or 60: every
+        SKAB dev warm-up then calibrates on its ~126 held-out ticks) was judged by a rule committed first and not
+        taken: the default's dev FAR rose 2.62 → 2.71 % (docs/measured/accuracy-skab.md, "The skab49 round")."""
         least = self.profile.min_ticks + self.steps
         data = getattr(getattr(tier, "manifest", None), "data", None)
         kept, taken, left = held_out(ts, calm, data, self.tick_s, least, self.simulated)

@@ -11,7 +11,10 @@ override it for one run); `--skab-bundle DIR` adds the attention model's tflite/
 `--train-skab` first trains that bundle with `stad-convert train` on SKAB's training part only:
 anomaly-free.csv plus the first 400 rows of every labelled file, written in SKAB's format to a
 temp dir (see write_skab_training_data), into DIR or a temp dir. The bundle is SKAB-derived
-(GPL-3.0 data): keep it outside the repo. Caveats printed with the numbers:
+(GPL-3.0 data): keep it outside the repo. Its manifest's training spans are in that copy's re-timed
+clock: the bench evaluates a temp copy whose spans sit on the files' own times
+(skab_bundle_on_own_times), so a warm-up knows which of its rows the bundle was trained on (skab49).
+Caveats printed with the numbers:
 
 - SKAB: the leaderboard scores all 34 labelled files (valve2 included); the shared copy has
   30 (no valve2). Same protocol: first 400 rows of every file train, the rest is scored,
