@@ -307,6 +307,7 @@ class Agent(Resume, Delivery):
                 last_health = now
                 if self.read_only_state.look():
                     self.state_lock.taken_again()
+                    self._reserve_journals()
                 self._retry_journals()
                 self._health()
             # After a swap at once (the checkpoint names the bundle); a write that fails is tried

@@ -6,6 +6,8 @@ the directory: agent/statelock.py) could not be taken then — "not guarded agai
 recovery made the directory and only wrote `agent.lock`'s pid when a lock was held: none was, so a second agent
 started on the same state_dir ran beside the first (each overwriting the other's checkpoint and journals,
 sending the other's outbox). Now the recovery takes the lock, and the second agent is refused naming the first.
+The journals' spares, which a later full disk needs, were not reserved either (they are made at the start): now
+they are made at the recovery too.
 
 All real: two agent processes, and the kernel's EROFS from a read-only bind mount of the parent in a user and
 mount namespace of our own (`unshare -rm`, as tests/test_review42_read_only_state_dir.py; skipped where this host
@@ -55,6 +57,8 @@ def test_the_state_dir_made_at_recovery_is_locked_and_a_second_agent_refused(tmp
         pid = int(pid_file.read_text())
         wait_for(lambda: (state / "agent.lock").exists() and (state / "agent.lock").read_text().strip() == str(pid),
                  "agent.lock naming the first agent", 60, first)
+        # the journals' spares reserved now, while the disk has room (on review42's code: never, this life)
+        assert (state / "alert-journal.json.spare").is_file() and (state / "fault-journal.json.spare").is_file()
         second = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=tmp_path,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, env=env)
