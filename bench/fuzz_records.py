@@ -3,10 +3,11 @@
 Part `records`. One clean stream (3 sensors, a spike that alerts) is fed through stdin, udp, a JSONL replay and a
 CSV replay, then the same stream with bad lines between the good ones: malformed JSON, NaN / inf / 1e999, strings
 for numbers, 1e300, far-future and far-past and duplicate and out-of-order stamps, unknown sensors, a 10 MB line,
-invalid UTF-8, Python's number syntax (`1_000`, `１２`: chaos8), a key twice in one object, stamps at a float's and the calendar's edges (5e-324, -0.0, the largest
-double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good lines themselves with a BOM or CRLF; in the CSV,
-the header again mid-file with its columns in another order, the rows after it written in that order (two recordings
-joined; chaos5: its rows were read by the first header's columns, unsaid). Each bad line touches a (tick, sensor)
+invalid UTF-8, Python's number syntax (`1_000`, `１２`: chaos8), a key twice in one object, stamps at a float's and
+the calendar's edges (5e-324, -0.0, the largest double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good
+lines themselves with a BOM or CRLF; in the CSV, the header again mid-file with its columns in another order, the
+rows after it written in that order (two recordings joined; chaos5: its rows were read by the first header's columns,
+unsaid). Each bad line touches a (tick, sensor)
 whose good reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
 exit 0, no traceback, every alert event the same, every bad line counted as rejected under a reason of
 agent/records.py REJECT_REASONS, and each reason's first lines named with the file:line or source.
@@ -241,7 +242,8 @@ def run_records(work: Path, source: str, lines: list[bytes], tick: float, fmt: s
             "reject_lines": [line.split("stad.input: ", 1)[1][:160] for line in text.splitlines()
                              if "stad.input: rejected" in line][:40], "max_line_len": max(map(len, text.splitlines() or [""])),
             # a reject that reads a byte not UTF-8 as U+FFFD says nothing of the byte (chaos8: stdin and the replay did)
-            "replaced": [line[:160] for line in text.splitlines() if "stad.input: rejected" in line and "\ufffd" in line]}
+            "replaced": [line[:160] for line in text.splitlines()
+                         if "stad.input: rejected" in line and "\ufffd" in line]}
 
 
 def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:

@@ -1,8 +1,9 @@
 """An MQTT reading written in Python's number syntax, not a sender's (the chaos8 round): a plain payload `1_000` was
 read as 1000 and `１２` (full-width digits) as 12 — float() takes underscores and every script's digits — and
 `{"value": "1_000"}` the same. Now the one rule of every source (lines.parse_number) refuses them, said as a number
-written another way, by field and sensor (a plain payload `bad payload`, as any that is no number nor JSON); ` 1e5 ` is read, `nan`/`infinity` are read and refused by the aligner as
-non-finite, as before. The real MqttSource at a real Mosquitto on a free 127.0.0.1 port."""
+written another way, by field and sensor (a plain payload `bad payload`, as any that is no number nor JSON);
+` 1e5 ` is read, `nan`/`infinity` are read and refused by the aligner as non-finite, as before. The real MqttSource
+at a real Mosquitto on a free 127.0.0.1 port."""
 from __future__ import annotations
 
 import json
@@ -33,13 +34,15 @@ def _said(rejects: Kept, where: str) -> list[tuple[str, str]]:
 
 REFUSED = {     # topic under nb/ → (payload, reason, what it says): a plain payload that is no number nor JSON is a
     # `bad payload` (as `abc`), said in a number's words; a JSON value that is no number a `bad number`, as before
-    "underscore": (b"1_000", "bad payload", "the payload (sensor 'a'): not a number: '1_000' (an underscore: write the digits "
-                             "alone, 1000)"),
-    "fullwidth": ("１２".encode(), "bad payload", "the payload (sensor 'a'): not a number: '１２' (digits other than 0–9)"),
-    "hex": (b"0x10", "bad payload", "the payload (sensor 'a'): not a number: '0x10' (hexadecimal: write it in decimal)"),
+    "underscore": (b"1_000", "bad payload", "the payload (sensor 'a'): not a number: '1_000' (an underscore: write "
+                                            "the digits alone, 1000)"),
+    "fullwidth": ("１２".encode(), "bad payload", "the payload (sensor 'a'): not a number: '１２' (digits other than "
+                                               "0–9)"),
+    "hex": (b"0x10", "bad payload", "the payload (sensor 'a'): not a number: '0x10' (hexadecimal: write it in "
+                                    "decimal)"),
     "comma": (b"1,5", "bad payload", "the payload (sensor 'a'): not a number: '1,5' (a decimal comma? write a point)"),
-    "in_json": (b'{"value": "1_000"}', "bad number", "field 'value' (sensor 'a'): not a number: '1_000' (an underscore: write the "
-                                       "digits alone, 1000)"),
+    "in_json": (b'{"value": "1_000"}', "bad number", "field 'value' (sensor 'a'): not a number: '1_000' (an "
+                                                     "underscore: write the digits alone, 1000)"),
 }
 READ = {"spaced": (b" 1e5 ", 1e5), "infinity": (b"infinity", float("inf"))}
 

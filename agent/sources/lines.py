@@ -271,9 +271,9 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def not_utf8_said(line: str, sender: str = "the file's text encoding? save it as UTF-8") -> str | None:
-    """What a line read with errors="surrogateescape" holds that is not UTF-8 — its first such byte and where, as the UDP
-    and MQTT sources say it — or None. stdin and the replay read such bytes as U+FFFD and carried on: `unknown sensor
-    '��c'`, `not a number: '1�5'`, the byte unsaid (chaos8). An ASCII line costs one isascii()."""
+    """What a line read with errors="surrogateescape" holds that is not UTF-8 — its first such byte and where, as the
+    UDP and MQTT sources say it — or None. stdin and the replay read such bytes as U+FFFD and carried on: `unknown
+    sensor '��c'`, `not a number: '1�5'`, the byte unsaid (chaos8). An ASCII line costs one isascii()."""
     if line.isascii() or (found := _ESCAPED_BYTE.search(line)) is None:
         return None
     at = len(line[:found.start()].encode("utf-8")) + 1
