@@ -33,14 +33,19 @@ class Delivery:
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.journal = EventJournal(state_dir, JOURNAL_FILE, "alert", alert_spare_bytes(sensors))
         self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(sensors))
-        for journal in (self.journal, self.fault_journal):      # while the disk has room: a full one needs them
+        self._reserve_journals()
+        self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
+        self._fault_last: tuple[dict, list[dict]] = ({}, [])   # the fault journal's last event and its tick's events
+        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
+
+    def _reserve_journals(self) -> None:
+        """The journals' spares, while the disk has room (a full one needs them): at the start, and once a state dir
+        read-only at the start is writable again (agent/read_only_state.py; qa48: until then none was made)."""
+        for journal in (self.journal, self.fault_journal):
             if not journal.reserve():
                 log.error("cannot reserve %s (%s) in state_dir: on a full disk the %s journal cannot be written and "
                           "a kill -9 then loses what it would have told the restart (check-config says so too)",
                           journal.spare.path.name, journal.spare.problem, journal.what)
-        self._told_open: dict[str, dict] = {}   # sensor → open fault, as the fault events sent so far tell it
-        self._fault_last: tuple[dict, list[dict]] = ({}, [])   # the fault journal's last event and its tick's events
-        self._unjournaled: dict[str, tuple[EventJournal, dict, dict]] = {}     # journal writes to try again
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1

@@ -481,7 +481,8 @@ class HotSwap:
             return
         model_id = sh.scorer.describe().get("model_id")
         self.pipeline.swap(sh.tiers, sh.detector.thresholds,
-                           f"model update ({sh.trigger}): {model_id} from {sh.path}; {figures}")
+                           f"model update ({sh.trigger}): {model_id} from {sh.path} swapped in, scoring from this "
+                           f"tick (its shadow: {figures})")
         self.current = sh.path
         self._running_manifest = sh.scorer.bundle.manifest.to_dict()
         self.accepted += 1

@@ -238,12 +238,14 @@ class Outbox:
         for reason, count in stored.items():    # counted while the file could not be opened: added on top
             self.dropped[reason] = self.dropped.get(reason, 0) + count
         self._depth = self.recovered = depth
-        self._settle_in_file()
         if depth and (step := self._down_step(last_commit)):
             self._unshifted += step             # the rows moved by it with the commit below
             log.warning("outbox %s: this host's clock stepped %+.0f s while the agent was down (against the boot "
                         "clock): the %d waiting event(s) keep the age they waited, not the clock's", self.path,
                         step, depth)
+        # After the step is known: its commit moves the file's rows before the events held this life go in
+        # (settled first, they were moved by it too: aged by the step; qa48).
+        self._settle_in_file()
         if self._holding:
             self._store_held()
         if depth:
@@ -263,13 +265,19 @@ class Outbox:
         be the time they waited (review42; review41 took out a step while the agent runs). The same boot: exact,
         the boot clock ran on meanwhile. Another boot (or none known): the wall clock is trusted — a gateway may
         be off for weeks — unless it went back further than this boot's uptime allows (a gateway with no RTC
-        that came up with an old time): then the events aged by this boot's uptime only. 0 under a step's least."""
+        that came up with an old time): then the events aged by this boot's uptime only. No boot id (a host
+        that hides /proc/sys/kernel/random/boot_id; qa48): the same rule with the least the agent was down —
+        the boot clock's run since the commit, or this boot's uptime when the boot clock went back (another boot
+        for certain); before, every restart there counted as a reboot and aged its events by the whole uptime.
+        0 under a step's least."""
         if last_commit is None or self._first_look is None:
             return 0.0
         wall_then, boot_then, boot_then_id = last_commit
         wall, boot = self._first_look
         if self.boot is not None and boot_then_id == self.boot:
             step = (wall - wall_then) - (boot - boot_then)
+        elif self.boot is None or boot_then_id is None:
+            step = min(0.0, (wall - wall_then) - (boot - boot_then if boot >= boot_then else boot))
         else:
             step = min(0.0, (wall - wall_then) - boot)
         return step if abs(step) > HOST_CLOCK_STEP_S else 0.0
@@ -680,6 +688,10 @@ class Outbox:
         """Depth, events in flight, drops by reason, the sync mode, why storing fails (None while it
         works) and the events saved from a corrupt outbox held in memory, for the health payload."""
         with self._lock:
+            if self._in_file and self._db is None:
+                # With each health snapshot: a file read while it could not be written is opened once it can
+                # (the rows acknowledged meanwhile deleted), also when no event or acknowledgement comes (qa48).
+                self._open()
             dropped = dict(self.dropped)
             return {"depth": self.depth, "oldest_age_s": self._oldest_age(), "in_flight": self.in_flight, "dropped": dropped,
                     "dropped_total": sum(dropped.values()), "sync": self.sync.lower(), "problem": self.problem,
@@ -700,6 +712,8 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._in_file and self._db is None:
+                self._open()                    # writable again: the rows acknowledged meanwhile deleted (qa48)
             if self._in_file:                   # their file keeps them: the next start sends them again
                 self._held = self._own_held()
                 self._held_ids = [i for i in self._held_ids if i not in self._in_file]

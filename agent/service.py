@@ -306,7 +306,8 @@ class Agent(Resume, Delivery):
             if now - last_health >= self._health_every_s:
                 last_health = now
                 if self.read_only_state.look():
-                    self.state_lock.name_holder()
+                    self.state_lock.taken_again()
+                    self._reserve_journals()
                 self._retry_journals()
                 self._health()
             # After a swap at once (the checkpoint names the bundle); a write that fails is tried

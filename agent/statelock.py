@@ -34,6 +34,9 @@ class StateLock:
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / LOCK_FILE
         self._fd: int | None = None
+        self._take(Path(state_dir))
+
+    def _take(self, state_dir: Path) -> None:
         try:
             fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
@@ -54,6 +57,18 @@ class StateLock:
             return
         self._fd = fd
         self.name_holder()
+
+    def taken_again(self) -> None:
+        """The state directory writable again after a degraded start (agent/read_only_state.py): lock it now if it
+        could not be locked then — it did not exist yet on a read-only parent, and a second agent started once it
+        was made would have run beside this one (qa48) — and name this pid in `agent.lock`."""
+        if self._fd is not None:
+            self.name_holder()
+            return
+        try:
+            self._take(self.path.parent)            # (names this pid when it locks)
+        except StateDirInUse as exc:
+            log.error("%s: two agents now run on it; stop one", exc)
 
     def name_holder(self) -> None:
         """Write this pid into `agent.lock`, for a refused agent's message: best effort (a full disk, a foreign

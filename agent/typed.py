@@ -284,5 +284,5 @@ def overrides_of(cls: Any, name: str, exclude: dict[str, str], module: str) -> A
 
 def doc(text: str, **kw: Any) -> Any:
     """A dataclass field with its explanation: the one place a config key is explained. The
-    README's configuration reference is generated from it (python -m agent.config_doc)."""
+    configuration reference (docs/configuration.md) is generated from it (python -m agent.config_doc)."""
     return dataclasses.field(metadata={"doc": text}, **kw)

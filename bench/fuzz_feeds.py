@@ -16,8 +16,8 @@ Payloads: bench/fuzz_records.py's bad JSON lines on the '*' topic and over UDP (
 strings for numbers, 1e999, duplicate keys, a 10 MB line, deep nesting, invalid UTF-8, edge stamps), and on a named
 sensor's topic the MQTT source's own forms (`MQTT_BAD`: a bare NaN / Infinity, a number as a JSON string, an array,
 an object without `value`, a value that is an object, non-UTF-8, 2 MB, deep JSON, a written date past 2100, an
-offset of `+12:60`); retained garbage published before the source subscribes; over UDP, datagrams of several lines,
-one past max_datagram, empty ones.
+offset of `+12:60`, Python's number syntax `1_000` / `１２`: chaos8); retained garbage published before the source
+subscribes; over UDP, datagrams of several lines, one past max_datagram, empty ones.
 
 Part `agent`: the real agent (`python -m agent run`, numpy tier) with both sources and two sinks — jsonl and mqtt
 (alerts, faults, health, status to the same broker) — fed a clean stream with a spike plus the same bad payloads.
@@ -86,6 +86,9 @@ def mqtt_bad(rng: random.Random, ts: float) -> list[tuple[str, bytes]]:
         "binary": lambda: bytes(rng.getrandbits(8) for _ in range(40)),
         "empty": lambda: b"",
         "text": lambda: rng.choice([b"hello", b"4 2", b"0x10", b"true", b"null"]),
+        # chaos8: Python's number syntax, read by float() (`1_000` as 1000, `１２` as 12)
+        "python number": lambda: rng.choice([b"1_000", "\uff11\uff12".encode(), b'{"value": "1_000"}', b"1_0.5",
+                                             "\u0661\u0662".encode(), b'{"value": " 0x10 "}']),
     }
     kind = rng.choice(sorted(kinds))
     return [(kind, kinds[kind]())]

@@ -3,10 +3,11 @@
 Part `records`. One clean stream (3 sensors, a spike that alerts) is fed through stdin, udp, a JSONL replay and a
 CSV replay, then the same stream with bad lines between the good ones: malformed JSON, NaN / inf / 1e999, strings
 for numbers, 1e300, far-future and far-past and duplicate and out-of-order stamps, unknown sensors, a 10 MB line,
-invalid UTF-8, a key twice in one object, stamps at a float's and the calendar's edges (5e-324, -0.0, the largest
-double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good lines themselves with a BOM or CRLF; in the CSV,
-the header again mid-file with its columns in another order, the rows after it written in that order (two recordings
-joined; chaos5: its rows were read by the first header's columns, unsaid). Each bad line touches a (tick, sensor)
+invalid UTF-8, Python's number syntax (`1_000`, `１２`: chaos8), a key twice in one object, stamps at a float's and
+the calendar's edges (5e-324, -0.0, the largest double, 2**53 + 1, 9999-12-31, an offset of +99:00), and the good
+lines themselves with a BOM or CRLF; in the CSV, the header again mid-file with its columns in another order, the
+rows after it written in that order (two recordings joined; chaos5: its rows were read by the first header's columns,
+unsaid). Each bad line touches a (tick, sensor)
 whose good reading came before it, so that whatever the agent does with it, the clean run's alerts must come out unchanged:
 exit 0, no traceback, every alert event the same, every bad line counted as rejected under a reason of
 agent/records.py REJECT_REASONS, and each reason's first lines named with the file:line or source.
@@ -82,11 +83,16 @@ def bad_json_lines(row: dict, prev: dict | None, rng: random.Random, t0: float, 
         "duplicate key": lambda: b'{"ts": %r, "%s": 1.0, "%s": 2.0}' % (ts, s.encode(), s.encode()),
         "float edge ts": lambda: b'{"ts": %s, "%s": 1.0}' % (rng.choice(EDGE_STAMPS), s.encode()),
         "iso edge ts": lambda: json.dumps({"ts": rng.choice(ISO_EDGES), s: 1.0}).encode(),
+        # chaos8: Python's number syntax (float() read `1_000` and `１２`), a byte not UTF-8 inside a number
+        "python number": lambda: json.dumps({"ts": ts, s: rng.choice(PYTHON_NUMBERS)}, ensure_ascii=False).encode(),
+        "latin-1 number": lambda: b'{"ts": %r, "%s": "1\xb75"}' % (ts, s.encode()),
     }
     kind = rng.choice(sorted(kinds))
     return [(kind, kinds[kind]())]
 
 
+#: Numbers as Python's float() reads them and no sender writes them (chaos8), and `infinity` (read, not finite)
+PYTHON_NUMBERS = ["1_000", "１２", "0x10", "1_0.5", "infinity", "\u0661\u0662"]
 #: Stamps at a float's edges (chaos5): the smallest subnormal, minus zero, the largest double, 2**53 + 1 (no double),
 #: an integer past any double, a stamp in the far future by 1e-10 s steps.
 EDGE_STAMPS = [b"5e-324", b"-0.0", b"1.7976931348623157e308", b"-1.7976931348623157e308", b"9007199254740993",
@@ -139,6 +145,7 @@ CSV_BAD = {
     "binary": lambda r, p, rng: bytes(rng.getrandbits(8) for _ in range(40)).replace(b"\n", b" ").replace(b"\r", b" "),
     "quoted newline": lambda r, p, rng: b'%r,"1\n2",3,4' % r["ts"],
     "nul": lambda r, p, rng: b"%r,1\x002,3,4" % r["ts"],
+    "python number": lambda r, p, rng: ("%r,%s,%s,0x10" % (r["ts"], *rng.sample(PYTHON_NUMBERS, 2))).encode(),
 }
 
 
@@ -233,7 +240,10 @@ def run_records(work: Path, source: str, lines: list[bytes], tick: float, fmt: s
             "ticks": int(m.group(1)) if m else None, "records": int(m.group(2)) if m else None,
             "rejected": int(m.group(3)) if m else None, "reasons": reasons, "alerts": alerts, "sent": sent,
             "reject_lines": [line.split("stad.input: ", 1)[1][:160] for line in text.splitlines()
-                             if "stad.input: rejected" in line][:40], "max_line_len": max(map(len, text.splitlines() or [""]))}
+                             if "stad.input: rejected" in line][:40], "max_line_len": max(map(len, text.splitlines() or [""])),
+            # a reject that reads a byte not UTF-8 as U+FFFD says nothing of the byte (chaos8: stdin and the replay did)
+            "replaced": [line[:160] for line in text.splitlines()
+                         if "stad.input: rejected" in line and "\ufffd" in line]}
 
 
 def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
@@ -263,6 +273,8 @@ def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
                     found.append(f"alerts differ: clean {clean['alerts']} dirty {dirty['alerts']}")
                 if dirty["max_line_len"] > 2000:
                     found.append(f"a log line of {dirty['max_line_len']} characters")
+                if dirty["replaced"]:
+                    found.append(f"a byte not UTF-8 read as U+FFFD: {dirty['replaced'][:3]}")
             out[source] = {"made": made, "bad_rows": sum(made.values()), "headers_again": reheaders,
                            "dirty": {k: dirty.get(k) for k in ("ticks", "records", "rejected", "reasons")},
                            "alerts_clean": len(clean.get("alerts") or []), "alerts_dirty": len(dirty.get("alerts") or []),
@@ -312,6 +324,8 @@ def fuzz_records(seed: int, root: Path, sources: list[str]) -> dict:
                 found.append(f"alert events differ: clean {clean['alerts']} dirty {dirty['alerts']}")
             if dirty["max_line_len"] > 2000:
                 found.append(f"a log line of {dirty['max_line_len']} characters")
+            if dirty["replaced"]:
+                found.append(f"a byte not UTF-8 read as U+FFFD: {dirty['replaced'][:3]}")
         out[source] = {"made": made, "bad_lines": bad, "clean": {k: clean.get(k) for k in ("ticks", "records", "rejected", "alerts")},
                        "dirty": {k: dirty.get(k) for k in ("ticks", "records", "rejected", "reasons")},
                        "alerts_clean": len(clean.get("alerts") or []), "alerts_dirty": len(dirty.get("alerts") or []),

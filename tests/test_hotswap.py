@@ -127,7 +127,8 @@ def test_sighup_reloads_the_newest_bundle_in_the_running_agent(tmp_path):
         proc.send_signal(signal.SIGHUP)
         logged("model update (SIGHUP): loading")
         line = logged("scorer tier tflite -> tflite: model update (SIGHUP): demo-d from")
-        assert "3 shadow ticks" in line
+        # (user31: the line said the tier and the figures, never that the bundle was now the one scoring)
+        assert "swapped in, scoring from this tick" in line and "3 shadow ticks" in line
         proc.send_signal(signal.SIGTERM)
         summary = logged("summary:")
         assert "tier tflite" in summary and "signal SIGTERM" in summary

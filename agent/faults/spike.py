@@ -17,6 +17,13 @@ and its return, and ends `clear_s` after the last one. Only a step between two c
 observed ticks counts (not the first reading after a gap), and a jump onto the sensor's floor
 is left to the `dead` rule, a jump out of its configured range to `out_of_range`.
 
+After a gap of the whole tracker (after_gap: the first live tick after the recording the rules were taught on, a
+restart's skipped downtime, a step back of the time base) the recent change is of another time: the recording's
+same hour of another day, or before the downtime. A sensor is not judged until RECENT_TICKS of its steps since the
+gap fill the ring (faults17: seed 250's healthy S04_occ, in a queue at 08:00 whose steps were 3× the taught day's,
+was paged `spike` twice in the first 4 minutes, on its taught scale and one live step). A real spike on those first
+ticks is not paged: the scorers see it.
+
 A jump whose context is not calm (the morning rise's first ticks: a neighbour moving 4–9 × its
 night-time step) and that moves DOMINANT × as far as any of it, each on its own usual scale, is
 not yet the process nor a fault: a queue setting in moves one mate much further than the others
@@ -84,6 +91,14 @@ class Spike:
         self._under: np.ndarray | None = None
         self._under_at, self._under_era = 0, None
         self._screen_a = None                           # (the alpha_min its constants were made for)
+        # Steps seen since the tracker's last gap (after_gap), per sensor; None: every sensor's ring is of them.
+        self.since_gap: np.ndarray | None = None
+
+    def after_gap(self) -> None:
+        """The next readings follow no reading of the tick before, and the recent change is not known until
+        RECENT_TICKS steps after them (the module's docstring)."""
+        self.seen_before = np.zeros(self.seen_before.size, bool)    # (a new array: it may be a shared read-only mask)
+        self.since_gap = np.zeros(self.seen_before.size, np.int64)
 
     def observe(self, t: Tick) -> tuple[np.ndarray, np.ndarray]:
         self._x_at = at = (self._x_at + 1) % (RAMP_TICKS + 2)
@@ -94,6 +109,8 @@ class Spike:
         else:
             consecutive = t.observed & self.seen_before
             self.seen_before = t.observed.copy()
+        if self.since_gap is not None:
+            self._count_since_gap(consecutive)
         under = self._under
         if (under is not None and normal.learns - self._under_at <= SCREEN_TICKS and normal.era is self._under_era
                 and not fnp.count_nonzero(np.greater(t.step, under))):      # (the ufunc, not `>`; perf76)
@@ -110,6 +127,8 @@ class Spike:
         known = consecutive & (usual > _ZERO)
         if not normal.all_learned:
             known &= normal.learned
+        if self.since_gap is not None:
+            known &= self.since_gap > RECENT_TICKS        # (this tick's step and RECENT_TICKS before it)
         # Where known, usual > 0 is the scale: the ratio is divided only there, 0 elsewhere (no
         # 0/0 or NaN to silence: known sensors were observed on both ticks, so their step is a number).
         # The screen: the ratio's scale is max(usual, recent) >= usual, and a correctly rounded
@@ -160,6 +179,12 @@ class Spike:
             return self.held.nothing, self.held.nothing
         lasted = self.held.update(cond, t.observed, t.ts)
         return cond, cond & (lasted >= max(self.required_s, 1e-9))
+
+    def _count_since_gap(self, consecutive: np.ndarray) -> None:
+        """This tick's step counted; once every sensor has more than RECENT_TICKS, the count is dropped."""
+        self.since_gap += consecutive
+        if fnp.count_nonzero(self.since_gap > RECENT_TICKS) == self.since_gap.size:
+            self.since_gap = None
 
     def _ramping(self, i: int, t: Tick, usual: float) -> bool:
         """The jump of sensor `i` goes on a move of its own that had begun before it: over the RAMP_TICKS ticks
@@ -245,7 +270,8 @@ class Spike:
                 "recent": self.recent.ring(),
                 "recent_sums": self.recent.sums(),
                 "kept": [[v if np.isfinite(v) else None for v in a.tolist()]
-                         for a in (self.kept_from, self.kept_jump, self.kept_until)]}
+                         for a in (self.kept_from, self.kept_jump, self.kept_until)],
+                "since_gap": None if self.since_gap is None else self.since_gap.tolist()}
 
     def restore(self, state: dict) -> None:
         self.held.restore(state["held"])
@@ -257,6 +283,8 @@ class Spike:
             raise ValueError(f"spike.recent: not a ring of {self.recent.size} rows × {self.recent.n}")
         self.recent.set_rows(rows, int(state["head"]), state.get("recent_sums"))
         self._waiting = 0
+        gap = state.get("since_gap")        # (a checkpoint from before it: none)
+        self.since_gap = None if gap is None else np.array(gap, np.int64)
         if "kept" in state:             # (a checkpoint from before it: nothing kept)
             for a, saved, none in zip((self.kept_from, self.kept_jump, self.kept_until), state["kept"],
                                       (np.nan, 0.0, -np.inf)):

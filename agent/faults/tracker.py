@@ -505,8 +505,7 @@ class FaultTracker:
         before the gap is no tick's change, neither a spike's jump nor a normal step to learn. Before (user23), a
         motor temperature that moved 2 °C in 5 minutes down was `spike … 20× its normal tick-to-tick change`."""
         if self.rules:
-            spike = self.rules[self._spike]
-            spike.seen_before = np.zeros(self.ctx.n, bool)     # (a new array: it may be a shared read-only mask)
+            self.rules[self._spike].after_gap()        # (and its recent change is of before: faults17)
         self.learnable_prev = np.zeros(self.ctx.n, bool)
 
     def _missing_until_a_tick(self) -> None:

@@ -88,7 +88,7 @@ def parse_stamp(value: object, time_format: str | None = None) -> tuple[float, b
             ts = _as_utc(datetime.strptime(written, time_format)).timestamp()
         else:
             try:
-                number = float(written)
+                number = parse_number(written)
             except ValueError:
                 ts = _offset_as_written(from_iso(written), written).timestamp()
             else:
@@ -210,7 +210,12 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def parse_number(value: object) -> float:
-    """A JSON or CSV reading as a float; raises ValueError (booleans and null are not numbers)."""
+    """A JSON or CSV reading as a float; raises ValueError (booleans and null are not numbers). The one rule of what a
+    written number is, for every source (a CSV cell, a JSON string, an MQTT plain payload, a time written as a number):
+    ASCII decimal — sign, digits, point, exponent — with ASCII blanks around it, or `nan`/`inf`/`infinity` as numpy,
+    printf and Java write them (read, and refused by the aligner as a `non-finite value`, by sensor). Python's float()
+    takes more that no sender writes: `1_000` (underscores) and every script's digits (`１２`, `١٢`) were read as 1000
+    and 12, unsaid (chaos8); they are refused, said as written."""
     if isinstance(value, bool) or value is None:    # said as JSON writes them (was Python's None, True: chaos7)
         raise ValueError(f"not a number: {json.dumps(value)}")
     if isinstance(value, (int, float)):
@@ -219,18 +224,66 @@ def parse_number(value: object) -> float:
         except OverflowError:
             raise ValueError(f"number out of range: {value!r}") from None
     if isinstance(value, str):
+        text = value.strip(ASCII_BLANKS)
         try:
-            return float(value.strip())
-        except ValueError:          # Python's "could not convert string to float: …" said in the line's terms
-            comma = " (a decimal comma? write a point)" if _DECIMAL_COMMA.fullmatch(value.strip()) else ""
-            raise ValueError(f"not a number: {short_repr(value)}{comma}") from None
+            if text.isascii() and "_" not in text:      # what float() takes past this: nothing a sender writes
+                return float(text)
+        except ValueError:
+            pass
+        raise ValueError(f"not a number: {short_repr(value)}{number_hint(text)}") from None
     raise ValueError(f"not a number: {JSON_KINDS.get(type(value), type(value).__name__)}")
 
 
+#: The blanks a written number may stand between (a CSV's `1, 2`); float() took every script's (a no-break space too)
+ASCII_BLANKS = " \t\r\n\f\v"
+
+
+def number_hint(text: str) -> str:
+    """What a written number that is none looks like, said after it ("" when nothing fits): `1,5`, `1_000`, `0x10`,
+    `１２`. The MQTT source asks it of a plain payload that is neither a number nor JSON."""
+    if _DECIMAL_COMMA.fullmatch(text):
+        return " (a decimal comma? write a point)"
+    if "_" in text and _UNDERSCORED.fullmatch(text):
+        return f" (an underscore: write the digits alone, {text.replace('_', '')})"
+    if _HEX.fullmatch(text):
+        return " (hexadecimal: write it in decimal)"
+    if not text.isascii() and any(c.isdigit() and not c.isascii() for c in text):
+        return " (digits other than 0–9)"
+    if not text.isascii() and text.strip():
+        try:
+            float(text)
+        except ValueError:
+            return ""
+        return " (a blank other than a space or tab around it)"
+    return ""
+
+
+_UNDERSCORED = re.compile(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?")
+_HEX = re.compile(r"[+-]?0[xX][0-9a-fA-F]+")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 #: A parsed JSON value's type as JSON names it (a reject said "expected an object, got NoneType" of a line `null`)
 JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
               bool: "true or false", type(None): "null"}
+
+
+#: A byte that is not UTF-8, as a text read with errors="surrogateescape" holds it (U+DC80–U+DCFF)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def not_utf8_said(line: str, sender: str = "the file's text encoding? save it as UTF-8") -> str | None:
+    """What a line read with errors="surrogateescape" holds that is not UTF-8 — its first such byte and where, as the
+    UDP and MQTT sources say it — or None. stdin and the replay read such bytes as U+FFFD and carried on: `unknown
+    sensor '��c'`, `not a number: '1�5'`, the byte unsaid (chaos8). An ASCII line costs one isascii()."""
+    if line.isascii() or (found := _ESCAPED_BYTE.search(line)) is None:
+        return None
+    at = len(line[:found.start()].encode("utf-8")) + 1
+    return f"not UTF-8: byte {ord(found.group()) - 0xDC00:#04x} at byte {at} of the line ({sender})"
+
+
+def as_replaced(line: str) -> str:
+    """A surrogateescape'd line with each byte that is not UTF-8 as U+FFFD (what errors="replace" reads): text that
+    can be written out again (a log line, a JSON payload), for a CSV header read on after it is said."""
+    return _ESCAPED_BYTE.sub("\ufffd", line)
 
 
 def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False) -> Record | None:

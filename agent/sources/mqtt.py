@@ -80,8 +80,8 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
 from ..records import short_repr
-from .lines import (DuplicateKey, json_error_said, loads_object, parse_json_line, parse_number, parse_stamp,
-                    said_with_value)
+from .lines import (ASCII_BLANKS, DuplicateKey, json_error_said, loads_object, number_hint, parse_json_line,
+                    parse_number, parse_stamp, said_with_value)
 
 log = logging.getLogger("stad.source.mqtt")
 
@@ -451,6 +451,10 @@ class MqttSource(Source):
                                                        f"past {MAX_DEPTH} deep")
                 return None
             except ValueError as exc:
+                if hint := number_hint(text.strip(ASCII_BLANKS)):     # `1_000`, `１２`, `0x10`, `1,5`: a number's words
+                    self.rejects.add("bad payload", where, f"{field} (sensor {sensor!r}): not a number: "
+                                                          f"{short_repr(text, 60)}{hint}")
+                    return None
                 said = (json_error_said(exc, "payload") if isinstance(exc, json.JSONDecodeError) and
                         text.lstrip()[:1] in ("{", "[", '"') else "not a number, nor JSON")
                 self.rejects.add("bad payload", where, f"{said}: {short_repr(text, 60)} ({READING_FORMS})"

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
-from ..records import Record, Rejects, short_repr
+from ..records import Record, Rejects, short_repr, shorten
 from ..plugins import Plugin
 from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import NESTED_TOO_DEEP
-from .lines import (DuplicateKey, count_bad_numbers, label_flag, loads_object, parse_json_line, parse_number,
-                    NotATime, parse_stamp, parse_time)
+from .lines import (DuplicateKey, as_replaced, count_bad_numbers, label_flag, loads_object, not_utf8_said,
+                    parse_json_line, parse_number, NotATime, parse_stamp, parse_time)
 
 
 def iso_time(ts: float) -> str:
@@ -544,12 +544,40 @@ class ReplaySource(Source):
             log.warning("%s: no entry %r in the labels file; its rows carry no labels", path, key)
         return spans
 
-    def _bounded(self, f, name: str, header: Callable[[], bool] = lambda: False) -> Iterator[str]:
+    def _bounded(self, f, name: str, header: Callable[[], bool] = lambda: False, csv: bool = False) -> Iterator[str]:
         """The file's lines (`bounded_lines`), one longer than MAX_LINE_CHARS counted (`line too long`); said as the
-        header the file is skipped for while `header()` (a CSV's, none found yet: `first_header`)."""
-        return bounded_lines(f, lambda n: self.rejects.add(
-            "line too long", f"{name}:{n}", long_header_said(n) if header() else
-            f"more than {MAX_LINE_CHARS} characters; skipped"))
+        header the file is skipped for while `header()` (a CSV's, none found yet: `first_header`), and in a CSV as a
+        header again when its start reads as one (`LONG_HEADER_AGAIN`: the rows after it are skipped, `_csv`). A line
+        holding a byte that is not UTF-8 (the file read with errors="surrogateescape") is counted `bad payload`
+        naming the byte and given as a blank line, skipped — but for a CSV header, read on with U+FFFD for the byte
+        (chaos8: read as U+FFFD, its sensor was `unknown sensor '��c'` and its number `not a number: '1�5'`)."""
+        for n, line in enumerate(bounded_lines(f, lambda n: None), 1):
+            where = f"{name}:{n}"
+            if isinstance(line, _LongLine):
+                if header():
+                    self.rejects.add("line too long", where, long_header_said(n))
+                elif csv and self._reads_as_header(line.head):
+                    self.rejects.add("line too long", where, long_header_again_said(line.head, self.cfg.separator))
+                    line = LONG_HEADER_AGAIN
+                else:
+                    self.rejects.add("line too long", where, f"more than {MAX_LINE_CHARS} characters; skipped")
+            elif (said := not_utf8_said(line)) is not None:
+                line = as_replaced(line)
+                if csv and (header() or self._reads_as_header(line)):
+                    self.rejects.add("bad payload", where, f"{said}; it is a header: read with '\ufffd' for the "
+                                     "byte, a column named with it maps no sensor by its name")
+                else:
+                    self.rejects.add("bad payload", where, f"{said}; the line is skipped")
+                    line = "\n"
+            yield line
+
+    def _reads_as_header(self, text: str) -> bool:
+        """Whether a CSV line (or the start of one: its first HEAD_CHARS) names the time column as a field."""
+        try:
+            fields = header_fields(csv_fields(text[:HEAD_CHARS], self.cfg.separator))
+        except ValueError:
+            return False
+        return self.cfg.time_column_of(fields) in fields
 
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
@@ -565,7 +593,7 @@ class ReplaySource(Source):
     # ---- JSON lines -------------------------------------------------------------------
 
     def _jsonl(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        with open(path, encoding="utf-8", errors="replace", newline=None) as f:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline=None) as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(start)           # a line's start, so a character's: a UTF-8 decoder holds no state there
             for n, line in enumerate(self._bounded(f, name), 1):
@@ -582,7 +610,7 @@ class ReplaySource(Source):
     # ---- CSV --------------------------------------------------------------------------
 
     def _csv(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
             size = os.fstat(f.fileno()).st_size
             seeking = [True]        # (the header not found yet: a line too long is it, `first_header`)
             rows = self._csv_lines(f, name, header=lambda: seeking[0])
@@ -629,9 +657,13 @@ class ReplaySource(Source):
             for n, row in rows:
                 if self._stop.is_set():
                     return
+                where = f"{name}:{n}"
+                if isinstance(row, LongRow) and row.header_again:   # its columns unknown: skipped up to the next header
+                    self._said_skipped(skipped, name)
+                    skipped, header = (where, 0), []
+                    continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                where = f"{name}:{n}"
                 fields = header_fields(row)
                 if self.cfg.time_column_of(fields) in fields:       # a header again: two recordings joined
                     header_again(fields, where)
@@ -703,7 +735,7 @@ class ReplaySource(Source):
         one reader over the whole file let a stray quote take the lines after it into one field, up
         to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
         one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
-        for n, line in enumerate(self._bounded(f, name, header), 1):
+        for n, line in enumerate(self._bounded(f, name, header, csv=True), 1):
             self._lines_read = n
             try:
                 yield n, csv_fields(line, self.cfg.separator)
@@ -756,8 +788,8 @@ class ReplaySource(Source):
                 continue        # an empty cell is a missing reading, not an error
             try:
                 values[sensor] = parse_number(text)
-            except ValueError:
-                bad.append(f"field {col!r}: {text[:40]!r}")
+            except ValueError as exc:    # parse_number's words: `1_000`, `１２`, `1,5` said as what they are
+                bad.append(f"field {col!r}: {shorten(str(exc), 120)}")
         count_bad_numbers(self.rejects, where, bad)
         if not values:
             if not bad:         # a row whose cells were all bad numbers is counted once, above
@@ -799,20 +831,35 @@ def units_line(row: list[str], time_i: int, value_cols, time_format: str | None)
 
 class _LongLine(str):
     """The line `bounded_lines` gives for one it read past: empty to every reader (the numbering of the lines after it
-    stays right), and known for what it is to `csv_fields`, so that `first_header` can tell it from a blank line."""
+    stays right), and known for what it is to `csv_fields`, so that `first_header` can tell it from a blank line.
+    `head`: its first HEAD_CHARS, for the replay to tell a header again in it (chaos8)."""
+    head = ""
 
 
 class LongRow(list):
     """`csv_fields`'s row of a line read past as too long: no fields, and no blank line either — `first_header`
-    stops at it (chaos7)."""
+    stops at it (chaos7). `header_again`: the line began as a header (LONG_HEADER_AGAIN)."""
+    header_again = False
 
 
-LONG_LINE = _LongLine("\n")
+#: How much of a line read past is kept to tell a header again in it
+HEAD_CHARS = 65536
+#: A header again past the line bound, as `ReplaySource._bounded` gives it to `csv_fields`
+LONG_HEADER_AGAIN = _LongLine("\n")
+
+
+def long_header_again_said(head: str, separator: str) -> str:
+    """A header again mid-file past the line bound: chaos7 left the rows after it read by the header before it — the
+    columns of another recording read as this one's. Such a header is never the one in force (that one was read,
+    under the bound), so its rows are skipped, not read by it."""
+    first = separator.join(c.strip() for c in head[:200].split(separator)[:4])
+    return (f"a header again ({short_repr(first + ',…', 60)}) past {MAX_LINE_CHARS:,} characters, unread: the rows "
+            "after it are skipped up to the next header (write fewer columns)")
 
 
 def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
     """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
-    number) and given as LONG_LINE, an empty line (the numbering of the lines after it stays right)."""
+    number) and given as a _LongLine, an empty line (the numbering of the lines after it stays right)."""
     n = 0
     while True:
         line = f.readline(MAX_LINE_CHARS + 1)
@@ -823,7 +870,8 @@ def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
             while (rest := f.readline(65536)) and not rest.endswith(ENDS):
                 pass
             too_long(n)
-            line = LONG_LINE
+            head, line = line[:HEAD_CHARS], _LongLine("\n")
+            line.head = head
         yield line
 
 
@@ -917,7 +965,9 @@ def csv_fields(line: str, separator: str) -> list[str]:
     train` (review38)."""
     import csv          # here: JSON-lines replays and other sources do not need it
     if isinstance(line, _LongLine):
-        return LongRow()
+        row = LongRow()
+        row.header_again = line is LONG_HEADER_AGAIN
+        return row
     if not line.endswith(ENDS):
         line += "\n"            # the last line's quote left open shows as below, too
     try:

@@ -1,5 +1,7 @@
 """JSON lines from standard input, one reading or row per line; end of input ends the source. A line ends at '\n',
-'\r\n' or a lone '\r' (a serial device's), as the replay reads lines.
+'\r\n' or a lone '\r' (a serial device's), as the replay reads lines. A line holding a byte that is not UTF-8 is
+counted `bad payload`, naming the byte (`lines.not_utf8_said`), as the UDP source says it; it was read as U+FFFD,
+an `unknown sensor '��c'` (chaos8).
 
 A standard input that cannot be read is refused when the source is opened (`run` exits 1, "cannot
 start", naming it): closed (`<&-`), or open for writing only — as `nohup` leaves it when started from
@@ -20,7 +22,7 @@ from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import rng
 from .base import Source, SourceConfig
-from .lines import parse_json_line
+from .lines import not_utf8_said, parse_json_line
 
 POLL_S = 0.2        # how long close() may wait for a blocked read to notice
 
@@ -49,6 +51,8 @@ class StdinSource(Source):
         for n, line in enumerate(self._lines(), 1):
             if line is None:
                 self.rejects.add("line too long", f"stdin:{n}", f"more than {self.cfg.max_line_bytes} bytes; skipped")
+            elif (said := not_utf8_said(line, "the sender's text encoding? send UTF-8")) is not None:
+                self.rejects.add("bad payload", f"stdin:{n}", f"{said}; the line is skipped")
             elif line.strip():
                 rec = parse_json_line(line, f"stdin:{n}", self.rejects, live=True)
                 if rec is not None:
@@ -99,11 +103,11 @@ class StdinSource(Source):
                     if end < 0:
                         break
                     if not too_long:
-                        yield b"".join(pieces).decode("utf-8", errors="replace")
+                        yield b"".join(pieces).decode("utf-8", errors="surrogateescape")
                     pieces, size, too_long = [], 0, False
                     start = end + step
         if pieces and not too_long and not self._stop.is_set():
-            yield b"".join(pieces).decode("utf-8", errors="replace")
+            yield b"".join(pieces).decode("utf-8", errors="surrogateescape")
 
     def _selector(self) -> selectors.BaseSelector | None:
         """A select()-based poller on the stream, or None where that is impossible."""

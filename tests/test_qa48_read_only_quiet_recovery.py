@@ -1,0 +1,105 @@
+"""A quiet gateway whose read-only state dir mends: the events acknowledged meanwhile leave the outbox (qa48).
+
+review42's degraded start reads the outbox's waiting events from the read-only file and sends them from memory; the
+file was opened again (and the acknowledged rows deleted) only by the next alert or fault event. A gateway with
+nothing to report after the disk mended stopped with every one of them still in the file — the next start sent them
+all again, as replays the control room had already had — and its health said the outbox read-only until then. Now
+the file is opened by the next health snapshot after the directory is writable, and at the stop.
+
+All real: an agent process, Mosquitto, a subscriber, and the kernel's EROFS from a read-only bind mount in a user
+and mount namespace of our own (`unshare -rm`, as tests/test_review42_read_only_state_dir.py; skipped where this host
+allows none). The second life reads an idle UDP socket: no new event comes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO, pump_agent_config, wait_for
+from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
+from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+
+
+def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
+    db = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
+    try:
+        return set(db.execute("SELECT alert_id, seq FROM events"))
+    finally:
+        db.close()
+
+
+def published_replays(collector: Collector) -> set[tuple[str, int]]:
+    out = set()
+    for m in list(collector.messages):
+        if m.topic.endswith(("/alerts", "/faults")):
+            p = json.loads(m.payload)
+            key = p.get("alert_id") or p.get("fault_id")
+            if p.get("replayed") and key is not None and "seq" in p:
+                out.add((key, p["seq"]))
+    return out
+
+
+def healths(collector: Collector) -> list[dict]:
+    return [json.loads(m.payload) for m in list(collector.messages) if m.topic.endswith("/health")]
+
+
+def test_a_quiet_agent_deletes_the_events_acknowledged_while_read_only_once_writable(tmp_path, ro_capable,
+                                                                                      make_broker):
+    broker = make_broker(start=False)          # nothing listening yet: the first life's events wait in the outbox
+    sinks = [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "health_interval_s": 1}]
+    cfg = pump_agent_config(tmp_path, sinks)
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    waiting = waiting_rows(state / "mqtt-outbox.sqlite")
+    assert len(waiting) >= 5
+
+    quiet = yaml.safe_load(cfg.read_text())
+    quiet["sources"] = [{"type": "udp", "bind": "127.0.0.1", "port": 0}]        # nobody sends: no new event
+    cfg.write_text(yaml.safe_dump(quiet, sort_keys=False))
+    broker.start()
+    sub = Collector(broker.port, ["stad/#"])
+    sub.wait_subscribed()
+    flag, pid_file, err_file = tmp_path / "rw-now", tmp_path / "agent.pid", tmp_path / "agent.err"
+    script = (f'mount --bind "{state}" "{state}" && mount -o remount,bind,ro "{state}" || exit 90\n'
+              f'"{sys.executable}" -m agent run -c "{cfg}" 2>"{err_file}" & agent=$!\n'
+              f'echo $agent > "{pid_file}"\n'
+              f'while [ ! -e "{flag}" ] && kill -0 $agent 2>/dev/null; do sleep 0.05; done\n'
+              f'mount -o remount,bind,rw "{state}"\n'
+              'wait $agent\n')
+    proc = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, stdin=subprocess.DEVNULL, env=env)
+    try:
+        wait_for(lambda: waiting <= published_replays(sub), "the waiting events, sent from the read-only file",
+                 300, proc)
+        wait_for(lambda: any(h.get("state_dir_problem") and h["outbox"]["held"] == 0 for h in healths(sub)),
+                 "a read-only health with every event acknowledged (none held)", 120, proc)
+        assert waiting_rows(state / "mqtt-outbox.sqlite") == waiting       # the file untouched meanwhile
+        flag.touch()                            # the disk is writable again; still no event comes
+        wait_for(lambda: "is writable again" in err_file.read_text(), "the recovery said", 120, proc)
+        seen = len(healths(sub))
+        wait_for(lambda: any(h.get("state_dir_problem") is None for h in healths(sub)[seen:]),
+                 "a health without state_dir_problem", 120, proc)
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, err_file.read_text()[-3000:]
+    finally:
+        if pid_file.exists() and proc.poll() is None:       # the agent itself, not only the shell around it
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sub.close()
+    # On review42's code: every acknowledged event still in the file (the next start sends them all again).
+    assert waiting_rows(state / "mqtt-outbox.sqlite") == set(), err_file.read_text()[-2000:]
+    assert healths(sub)[-1]["outbox"]["problem"] is None
