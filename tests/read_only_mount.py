@@ -3,7 +3,9 @@
 skips, saying why, where this host allows no such namespace (review41, review42)."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -23,3 +25,16 @@ def userns_ro_bind_works(tmp: Path) -> bool:
 def ro_capable(tmp_path):
     if not userns_ro_bind_works(tmp_path):
         pytest.skip("no unprivileged user+mount namespace here: no real read-only bind mount to test on")
+
+
+def stop_in_namespace(proc: subprocess.Popen, pid_file: Path) -> None:
+    """A test's cleanup of an agent run inside `unshare -rm … sh -c`: the agent itself by the pid it wrote (killing
+    the shell around it leaves the agent running), then the shell."""
+    if pid_file.exists() and proc.poll() is None:
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

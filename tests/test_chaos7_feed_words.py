@@ -21,21 +21,8 @@ from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
 from agent.sources.udp import UdpConfig, UdpSource
 from conftest import wait_until
+from recording_rejects import RecordingRejects, said_at
 from mqtt_broker import broker, make_broker  # noqa: F401 — fixtures
-
-
-class Kept(Rejects):
-    def __init__(self):
-        super().__init__()
-        self.kept: list[tuple[str, str, str]] = []
-
-    def add(self, reason, where, detail=""):
-        self.kept.append((reason, where, detail))
-        super().add(reason, where, detail)
-
-
-def _said(rejects: Kept, where: str) -> list[tuple[str, str]]:
-    return [(reason, detail) for reason, at, detail in rejects.kept if at == where]
 
 
 MQTT_PAYLOADS = {       # topic under fz/ → (payload, reason, what its detail must say)
@@ -52,14 +39,14 @@ def test_a_named_sensors_bad_payloads_are_said_by_field_and_sensor(broker):
     cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1,
                                                reconnect_max_s=1), topics={"fz/+": "a"}, qos=1)
     publish.single("fz/kept", b"[]", qos=1, retain=True, hostname="127.0.0.1", port=broker.port)
-    rejects = Kept()
+    rejects = RecordingRejects()
     source = MqttSource(cfg, ["a"], rejects)
     records = source.records()
     try:
         assert wait_until(lambda: source.reporter.connected)
         # a retained reading that is no number is said as such (was: `missing time`, a reading without "ts")
-        assert wait_until(lambda: _said(rejects, "mqtt fz/kept (retained)"))
-        assert _said(rejects, "mqtt fz/kept (retained)") == [("bad number", "the payload (sensor 'a'): not a number: "
+        assert wait_until(lambda: said_at(rejects, "mqtt fz/kept (retained)"))
+        assert said_at(rejects, "mqtt fz/kept (retained)") == [("bad number", "the payload (sensor 'a'): not a number: "
                                                                             "an array")]
         messages = [(f"fz/{name}", payload, 1, False) for name, (payload, _, _) in MQTT_PAYLOADS.items()]
         messages.append(("fz/good", json.dumps({"value": 4.5, "ts": time.time()}), 1, False))
@@ -67,7 +54,7 @@ def test_a_named_sensors_bad_payloads_are_said_by_field_and_sensor(broker):
         good = next(records)        # the payloads come in order: all before it read
         assert good.values == {"a": 4.5}
         for name, (_, reason, detail) in MQTT_PAYLOADS.items():
-            said = _said(rejects, f"mqtt fz/{name}")
+            said = said_at(rejects, f"mqtt fz/{name}")
             assert len(said) == 1 and said[0][0] == reason and detail in said[0][1], (name, said)
             assert "None" not in said[0][1] and "True" not in said[0][1], said
     finally:
@@ -76,7 +63,7 @@ def test_a_named_sensors_bad_payloads_are_said_by_field_and_sensor(broker):
 
 
 def test_a_datagrams_lines_are_named_and_one_not_utf8_said_so():
-    rejects = Kept()
+    rejects = RecordingRejects()
     source = UdpSource(UdpConfig(port=0), ["a"], rejects)
     records = source.records()
     try:
@@ -91,14 +78,14 @@ def test_a_datagrams_lines_are_named_and_one_not_utf8_said_so():
         first, second = next(records), next(records)
         assert (first.values, second.values) == ({"a": 1.0}, {"a": 2.0})
         assert first.origin == sender           # a record names its sender (said once per sender: live_pace)
-        assert _said(rejects, f"{sender} line 2 of 2") == [("bad json", "Expecting value at the line's end (cut "
-                                                                        "short?)")], rejects.kept
-        said = _said(rejects, sender)
+        assert said_at(rejects, f"{sender} line 2 of 2") == [("bad json", "Expecting value at the line's end (cut "
+                                                                        "short?)")], rejects.seen
+        said = said_at(rejects, sender)
         at_latin, at_control = latin.index(b"\xff") + 1, control.index(b"\x01") + 1
         assert ("bad payload", f"not UTF-8: byte 0xff at byte {at_latin} of the line (the sender's text encoding? "
                 "send UTF-8)") in said, said
         assert ("bad json", f"Invalid control character at character {at_control} of the line") in said, said
-        assert not any("\ufffd" in detail or "at at" in detail for _, _, detail in rejects.kept), rejects.kept
+        assert not any("\ufffd" in detail or "at at" in detail for _, _, detail in rejects.seen), rejects.seen
     finally:
         source.close()
         list(records)

@@ -15,21 +15,8 @@ from agent.broker import BrokerConfig
 from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
 from conftest import wait_until
+from recording_rejects import RecordingRejects, said_at
 from mqtt_broker import broker, make_broker  # noqa: F401 — fixtures
-
-
-class Kept(Rejects):
-    def __init__(self):
-        super().__init__()
-        self.kept: list[tuple[str, str, str]] = []
-
-    def add(self, reason, where, detail=""):
-        self.kept.append((reason, where, detail))
-        super().add(reason, where, detail)
-
-
-def _said(rejects: Kept, where: str) -> list[tuple[str, str]]:
-    return [(reason, detail) for reason, at, detail in rejects.kept if at == where]
 
 
 REFUSED = {     # topic under nb/ → (payload, reason, what it says): a plain payload that is no number nor JSON is a
@@ -50,7 +37,7 @@ READ = {"spaced": (b" 1e5 ", 1e5), "infinity": (b"infinity", float("inf"))}
 def test_pythons_number_syntax_is_refused_by_field_and_sensor(broker):
     cfg = MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.1,
                                                reconnect_max_s=1), topics={"nb/+": "a"}, qos=1)
-    rejects = Kept()
+    rejects = RecordingRejects()
     source = MqttSource(cfg, ["a"], rejects)
     records = source.records()
     try:
@@ -61,7 +48,7 @@ def test_pythons_number_syntax_is_refused_by_field_and_sensor(broker):
         read = [next(records) for _ in range(len(READ) + 1)]
         assert [r.values["a"] for r in read] == [v for _, v in READ.values()] + [4.5]
         for name, (_, reason, detail) in REFUSED.items():
-            assert _said(rejects, f"mqtt nb/{name}") == [(reason, detail)], (name, rejects.kept)
+            assert said_at(rejects, f"mqtt nb/{name}") == [(reason, detail)], (name, rejects.seen)
     finally:
         source.close()
         list(records)

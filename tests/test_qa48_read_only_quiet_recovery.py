@@ -24,7 +24,7 @@ import yaml
 
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import stop_in_namespace, ro_capable  # noqa: F401 — a pytest fixture
 
 
 def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
@@ -91,14 +91,7 @@ def test_a_quiet_agent_deletes_the_events_acknowledged_while_read_only_once_writ
         os.kill(int(pid_file.read_text()), signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, err_file.read_text()[-3000:]
     finally:
-        if pid_file.exists() and proc.poll() is None:       # the agent itself, not only the shell around it
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_in_namespace(proc, pid_file)
         sub.close()
     # On review42's code: every acknowledged event still in the file (the next start sends them all again).
     assert waiting_rows(state / "mqtt-outbox.sqlite") == set(), err_file.read_text()[-2000:]

@@ -25,7 +25,7 @@ import pytest
 from agent.outbox import Outbox
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import stop_in_namespace, ro_capable  # noqa: F401 — a pytest fixture
 
 
 def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
@@ -103,14 +103,7 @@ def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_
         os.kill(pid, signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, err_file.read_text()[-3000:]
     finally:
-        if pid_file.exists() and proc.poll() is None:       # the agent itself, not only the shell around it
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_in_namespace(proc, pid_file)
         sub.close()
     err = err_file.read_text()
     assert (state / "checkpoint.bin").stat().st_mtime_ns > checkpoint_before, err[-3000:]

@@ -21,6 +21,7 @@ from agent.sources.modbus import ModbusConfig
 from agent.sources.replay import ReplayConfig, ReplaySource as Replay
 from agent.sources.udp import UdpConfig, UdpSource as Udp
 from conftest import free_port, shared_dataset, wait_until
+from recording_rejects import RecordingRejects
 
 REPO = Path(__file__).resolve().parents[1]
 SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;"
@@ -29,18 +30,6 @@ SKAB_COLUMNS = {"Accelerometer1RMS": "accel1", "Accelerometer2RMS": "accel2", "C
                 "Pressure": "pressure", "Temperature": "temp_motor", "Thermocouple": "temp_fluid",
                 "Voltage": "voltage", "Volume Flow RateRMS": "flow"}
 SKAB_SENSORS = list(SKAB_COLUMNS.values())
-
-
-class RecordingRejects(Rejects):
-    """Rejects that also keep every (reason, where, detail) for assertions."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list[tuple[str, str, str]] = []
-
-    def add(self, reason, where, detail=""):
-        super().add(reason, where, detail)
-        self.seen.append((reason, where, detail))
 
 
 def utc(text: str) -> float:
@@ -288,7 +277,6 @@ def collect(source, until, deadline_s=30.0):
     worker = threading.Thread(target=consume, daemon=True)
     worker.start()
     return got, worker
-
 
 
 def test_udp_oversize_datagram_is_counted_not_truncated_and_u2028_is_no_line_break():
