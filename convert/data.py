@@ -146,7 +146,8 @@ def labelled_warmup_note(bundle: Path) -> str | None:
     no labels and learns every row as normal running — the fallback, the profile and both thresholds. user23
     warmed a gateway on the SKAB valve files train had just printed: their valve tests (a third of the ticks)
     were the warm-up's normal (the model tier's threshold 13.98, against 11.74 warmed on the same files cut before
-    their labels). Said only when the manifest has per-recording counts (two recordings or more)."""
+    their labels). Said when the manifest has per-recording counts (a bundle from before review43: only for two
+    recordings or more)."""
     import json
     try:
         data = json.loads((Path(bundle) / "manifest.json").read_text()).get("data") or {}

@@ -113,7 +113,8 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
               "carry_forward_s": cfg.window.carry_forward_s,
               "split": split.as_dict(),
               **({"split_by": series.split_by} if series.split_by != "time" else {}),     # time: as before
-              **({"segments": series.segments} if series.segments and len(series.segments) > 1 else {}),
+              # (one recording too: the warm-up on it is calibrated on its held-out rows by their times, review43)
+              **({"segments": series.segments} if series.segments else {}),
               "calibration_windows": {
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
                   "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,

@@ -13,7 +13,8 @@ What it can judge: that the sensor has not changed once since it was first read,
 take to learn what a sensor does), while on at least half of those ticks most of its context that has shown itself
 working (read and changed before, healthy) changed value — a station whose three loops all read 0 is judged by its
 neighbours, its mates being suspects too. What it cannot: whether the sensor is held, dead, or constant by design
-(a setpoint in `sensors`); its evidence says both, once. A sensor with no context (a single series) is never judged.
+(a setpoint in `sensors`), or at rest since the start (a pump off for the night: review43, the page ends once it
+runs); its evidence says so, once. A sensor with no context (a single series) is never judged.
 A candidate once it has held `stuck_s` so; decided at `learn_s`; it ends `clear_s` after the sensor first reads
 another value (from then on the other rules learn it), and while it has not, it stays judged even if its context
 rests (as dead's: faults14).
@@ -88,7 +89,10 @@ class NeverVaried:
                            f"({ticks * self.tick_s:g} s, {ticks} ticks) while {', '.join(movers)} moved (on "
                            f"{int(self.moved[i])} of them); no earlier reading of it was seen (added since the "
                            f"recording, or since the agent started), so the agent cannot tell whether it is held, dead "
-                           f"or constant by design (a setpoint: leave it out of `sensors`), nor score it",
+                           f"or constant by design (a setpoint: leave it out of `sensors`) or at rest since the agent "
+                           f"started (a pump stopped: this page ends once it reads another value — but a warm-up that read "
+                           f"it flat scores that change in units of the std floor, an alert, as its end said; "
+                           f"`warmup.flat_sensors: learn` learns it live instead), nor score it on a normal of its own",
                 "value": round(float(self.first[i]), 4), "first_read": iso(since), "ticks": ticks,
                 "context_moved_ticks": int(self.moved[i]), "floor": float(t.ctx.floor[i]),
                 "neighbours": names_values(t, self.witnesses[i])}
