@@ -29,7 +29,7 @@ REJECT_REASONS = (
 
 # Reasons counted where the input is still read, not dropped: a CSV file without one of the mapped columns has its
 # rows read, that column's sensor missing in them (a sensor added since, or a column renamed). The name stays a reject
-# reason — health, /metrics, the manifest and the summary's counts go by it — but what is said of it says what happens
+# reason — health, /metrics and the manifest count it by that name — but what is said of it says what happens
 # (user31: `rejected 2026-11-03.csv:1: missing column` read as if the file were dropped, `rejected while reading: 2
 # missing column` as if its rows were; user32).
 READ_WITHOUT = frozenset({"missing column"})
