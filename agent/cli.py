@@ -78,6 +78,9 @@ def load_config(path: str, machine: bool = True, notes: list | None = None, read
 
 
 def cmd_check_config(args) -> int:
+    if args.root:                   # a staged install (systemd/install.sh --root): its paths, not this machine's
+        from .paths import read_under
+        read_under(args.root)
     cfg = load_config(args.config, machine=not args.static)
     if cfg is None:
         return EXIT_CONFIG
@@ -200,6 +203,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     chk.add_argument("--static", action="store_true",
                      help="check the file only, not the files, secrets, addresses and extras it needs on this "
                           "machine (for a config meant for another host)")
+    chk.add_argument("--root", metavar="DIR",
+                     help="check a config installed below DIR (systemd/install.sh --root DIR): every absolute path it "
+                          "names, and the credential stores, read under DIR")
     chk.set_defaults(func=cmd_check_config)
 
     for name, module_name in PLUGGED.items():

@@ -76,13 +76,25 @@ def models_dir_line(path: Path) -> str:
             + ("" if path.is_dir() else "; that directory does not exist (yet)"))
 
 
-def profile_line(scoring) -> str:
+def profile_line(scoring, fit: str | None = None, threshold: float | None = None) -> str:
     """How the model tier judges (the skab32 defaults beside a bundle), with the sensors it judges `drifting`:
     by default those whose `unit` is a temperature, so a unit the agent does not read as one (user12: "degrees
-    Celsius" before it was known) shows here as a sensor missing from the list, not only in the alerts."""
+    Celsius" before it was known) shows here as a sensor missing from the list, not only in the alerts.
+
+    `fit`: how a warm-up done before the banner (a recorded one) fitted the tier (TierFitter.last_fit), and
+    `threshold` the one it then scores with. The line was the config's alone: it said the tier scores the distance
+    from the warm-up's normal when no profile had been fitted (a sensor read on too few ticks: the bundle's own
+    threshold) or when it was fitted on the bundle's own training rows only (calib1's in-sample case; user32)."""
     drifting = ", ".join(scoring.profile.drifting) or "none"
-    return (f"profile: the model tier scores each sensor's distance from the warm-up's normal too, the fallback "
-            f"blended at {scoring.blend_numpy:g}; drifting (judged by its newest forecast error alone, "
+    thr = f" {threshold:.3f}" if threshold is not None else ""
+    if fit is not None and fit.startswith("none: "):
+        return (f"profile: none fitted at the warm-up ({fit[6:]}): the model tier scores its forecast error alone "
+                f"against its bundle's own threshold{thr}, no distance from a normal; the fallback blended at "
+                f"{scoring.blend_numpy:g}")
+    sample = (f" — fitted in-sample, on its bundle's own training rows alone: threshold{thr} likely low (false "
+              "alerts); a SIGHUP once live ticks have come fits it again on them" if fit == "in-sample" else "")
+    return (f"profile: the model tier scores each sensor's distance from the warm-up's normal too{sample}, the "
+            f"fallback blended at {scoring.blend_numpy:g}; drifting (judged by its newest forecast error alone, "
             f"scoring.profile.drifting): {drifting}")
 
 
@@ -117,7 +129,9 @@ def banner(agent) -> list[str]:
     elif recorded:
         lines[2] += f" ({pipe.warmup_counted} of them from the recording {recorded})"
     if cfg.scoring.bundle and cfg.scoring.profile.enabled:
-        lines.append(f"  {profile_line(cfg.scoring)}")
+        fit = pipe.fitter.last_fit.get(tier) if pipe.warm and resumed is None else None
+        threshold = pipe.detector.threshold(tier) if fit is not None else None
+        lines.append(f"  {profile_line(cfg.scoring, fit, threshold)}")
     if cfg.scoring.models_dir:
         lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir))}")
     lines += [f"  source: {source_line(s.cfg, cfg.window.max_clock_skew_s)}" for s in agent.sources]

@@ -15,6 +15,8 @@ import errno
 import os
 from pathlib import Path
 
+from .paths import staged
+
 
 class Note(str):
     """A preflight message that is no problem: what could not be checked from this shell, and why, or a setting
@@ -206,7 +208,7 @@ def find_credential(name: str) -> tuple[Path | None, list[str]]:
     (agent/listen_config.py), which read the same stores."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     closed = []
-    for d in [directory] if directory else CREDSTORE_DIRS:
+    for d in [directory] if directory else credstores():
         found = _is_file(Path(d) / name)
         if found:
             return Path(d) / name, closed
@@ -229,7 +231,12 @@ def credential_problems(name: str) -> list[str]:
     if closed:
         return [Note(f"credential {name!r}: {', '.join(closed)} cannot be searched by this shell (uid "
                      f"{os.geteuid()}); run check-config as root to check it")]
-    return [f"credential {name!r} is in none of {', '.join(CREDSTORE_DIRS)} ($CREDENTIALS_DIRECTORY is not set)"]
+    return [f"credential {name!r} is in none of {', '.join(credstores())} ($CREDENTIALS_DIRECTORY is not set)"]
+
+
+def credstores() -> list[str]:
+    """CREDSTORE_DIRS, under check-config's --root when it reads a staged install (agent/paths.py `staged`)."""
+    return [str(staged(Path(d))) for d in CREDSTORE_DIRS]
 
 
 def _is_file(path: Path) -> bool | None:

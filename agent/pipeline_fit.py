@@ -51,6 +51,9 @@ class TierFitter:
         self.tick_s = tick_s
         self.steps = steps
         self.simulated = simulated
+        # tier type -> how its last fit went, for the start banner (firstscreen.profile_line; user32): "fitted",
+        # "in-sample" (only its bundle's training rows to fit on) or "none: why" (it kept its bundle's threshold)
+        self.last_fit: dict[str, str] = {}
 
     def bundle_thresholds(self, tiers: list[Scorer]) -> dict[str, AdaptiveThreshold]:
         """Each tier's threshold as its bundle ships it, under the tier's own threshold keys."""
@@ -80,12 +83,14 @@ class TierFitter:
         except Exception as exc:  # noqa: BLE001 — a runtime fault at warm-up is the chain's business
             log.warning("%s: no normal profile (%s: %s); keeping the bundle's threshold",
                         tier.TYPE, type(exc).__name__, exc)
+            self.last_fit[tier.TYPE] = f"none: {type(exc).__name__} in its fit"
             return None
         if scores is None:
             # which of the two (user30: "disabled, or fewer than 100 warm-up ticks" after 172,800 of them)
             why = "scoring.profile.enabled is false" if not self.profile.enabled else \
                 f"a sensor read on fewer than {self.profile.min_ticks} {ticks}"
             log.info("%s: no normal profile (%s); bundle threshold %.3f", tier.TYPE, why, thresholds[tier.TYPE].value)
+            self.last_fit[tier.TYPE] = f"none: {why}"
             return None
         at = ts[-len(scores):]
         if calm is not None:            # a tick the detector did not learn from is no normal score
@@ -95,6 +100,8 @@ class TierFitter:
         thresholds[tier.TYPE] = AdaptiveThreshold(own, calibrate(scores, own))
         log.info("%s: normal profile fitted on %d %s; threshold %.3f",
                  tier.TYPE, len(scores), ticks, thresholds[tier.TYPE].value)
+        if self.last_fit.get(tier.TYPE) != "in-sample":     # (held_out_calm said so just before)
+            self.last_fit[tier.TYPE] = "fitted"
         return scores, at
 
     def held_out_calm(self, tier, ts: np.ndarray, calm: np.ndarray | None, ticks: str) -> np.ndarray | None:
@@ -114,6 +121,7 @@ class TierFitter:
         least = self.profile.min_ticks + self.steps
         data = getattr(getattr(tier, "manifest", None), "data", None)
         kept, taken, left = held_out(ts, calm, data, self.tick_s, least, self.simulated)
+        self.last_fit.pop(tier.TYPE, None)
         if taken and kept is not calm:
             log.info("%s: %d of the %s are rows its bundle was trained on (its manifest's data.segments): its "
                      "threshold is calibrated on the %d calm ones it was not", tier.TYPE, taken, ticks, left)
@@ -122,6 +130,7 @@ class TierFitter:
                         "needed): fitted on all of them, its threshold in-sample and likely low (false alerts; a "
                         "hot swap's rejection in shadow); a SIGHUP once live ticks have come fits it again on them",
                         tier.TYPE, taken, ticks, left, least)
+            self.last_fit[tier.TYPE] = "in-sample"
         return kept
 
     def teach(self, tier, z: np.ndarray, missing: np.ndarray, ts: np.ndarray,

@@ -27,6 +27,13 @@ REJECT_REASONS = (
     "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
     "wrong column count")
 
+# Reasons counted where the input is still read, not dropped: a CSV file without one of the mapped columns has its
+# rows read, that column's sensor missing in them (a sensor added since, or a column renamed). The name stays a reject
+# reason — health, /metrics and the manifest count it by that name — but what is said of it says what happens
+# (user31: `rejected 2026-11-03.csv:1: missing column` read as if the file were dropped, `rejected while reading: 2
+# missing column` as if its rows were; user32).
+READ_WITHOUT = frozenset({"missing column"})
+
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
 
@@ -99,7 +106,12 @@ class Rejects:
         self.counts[reason] += 1
         self.first.setdefault(reason, (where, detail))
         more = self._say(reason, self.counts[reason] <= self.log_first)
-        if more is not None:
+        if more is None:
+            return
+        if reason in READ_WITHOUT:
+            log.warning("read %s without %s (counted as %r)%s", shorten(where, 120),
+                        shorten(detail) if detail else "a mapped column", reason, more)
+        else:
             log.warning("rejected %s: %s%s%s", shorten(where, 120), reason,
                         f" — {shorten(detail)}" if detail else "", more)
 
@@ -111,7 +123,12 @@ class Rejects:
         self.counts[reason] += n
         self.first.setdefault(reason, (where, detail))
         more = self._say(reason, first)
-        if more is not None:
+        if more is None:
+            return
+        if reason in READ_WITHOUT:
+            log.warning("read %s without %s (counted as %r ×%d, %d in all)%s", shorten(where, 120),
+                        shorten(detail) if detail else "a mapped column", reason, n, self.counts[reason], more)
+        else:
             log.warning("rejected %s: %s ×%d (%d in all)%s%s", shorten(where, 120), reason, n, self.counts[reason],
                         f" — {shorten(detail)}" if detail else "", more)
 
@@ -121,6 +138,22 @@ class Rejects:
 
     def as_dict(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
+
+
+def split_read_without(counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """(the counts of input dropped, the counts of READ_WITHOUT reasons: input read all the same), each by reason."""
+    return ({k: n for k, n in counts.items() if k not in READ_WITHOUT},
+            {k: n for k, n in counts.items() if k in READ_WITHOUT})
+
+
+def read_without_text(counts: dict[str, int]) -> str:
+    """'2 file header(s) read without a mapped column (missing column: 2; their rows read, that sensor missing in
+    them)' for the READ_WITHOUT reasons among `counts`, or ''."""
+    kept = split_read_without(counts)[1]
+    if not kept:
+        return ""
+    return (f"{sum(kept.values())} file header(s) read without a mapped column ("
+            + ", ".join(f"{k}: {n}" for k, n in kept.items()) + "; their rows read, that sensor missing in them)")
 
 
 class QuietRejects(Rejects):

@@ -6,6 +6,7 @@ earlier lives' that health adds (user15), the restart gap and its waiting part â
 """
 from __future__ import annotations
 
+from .records import read_without_text, split_read_without
 from .state_writes import STATE_FILES
 
 
@@ -22,7 +23,10 @@ UNDELIVERED = {
 
 
 def format_summary(s: dict) -> str:
-    rej = ", ".join(f"{k}: {v}" for k, v in s["rejected"].items()) or "none"
+    # a file read without a mapped column is counted by its reason's name but said apart: its rows were read (user32)
+    dropped, read_without = split_read_without(s["rejected"])
+    rej = ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "none"
+    read_without_said = f"{read_without_text(read_without)}; " if read_without else ""
     ev = ", ".join(f"{k}: {v}" for k, v in sorted(s["alert_events"].items())) or "none"
     # this run's alerts and faults (`Agent.summary`; health's counts add the earlier lives': user15)
     raised = s.get("faults_raised_this_run", s["faults_raised"])
@@ -35,17 +39,18 @@ def format_summary(s: dict) -> str:
                           if st["failed"])
     unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
     # the warm-up recording's rejects apart from the live ones (a resumed run reads no warm-up: user30)
-    warm = s.get("rejected_warmup") or {}
+    warm, warm_read_without = split_read_without(s.get("rejected_warmup") or {})
     warm_said = (f"warm-up recording rejected {sum(warm.values())} ({', '.join(f'{k}: {v}' for k, v in warm.items())}); "
-                 if warm else "")
+                 if warm else "") + (f"warm-up recording: {read_without_text(warm_read_without)}; "
+                                     if warm_read_without else "")
     # a replay's gaps between recordings, passed with no fault event (faults/source.py)
     gaps = sum(src.get("recording_gaps", 0) for src in s.get("sources", {}).values())
     # this run's ticks beside its records in (user30: a resumed run said `14400 ticks, 3534 records in`, the
     # ticks counted from the checkpoint's first life); the lifetime count near the end when a checkpoint was resumed
     # (the line's head is read by bench/chaos_check.py)
     ticks = s.get("ticks_this_run", s["ticks"])
-    return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(s['rejected'].values())} "
-            f"({rej}); {warm_said}alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
+    return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(dropped.values())} "
+            f"({rej}); {read_without_said}{warm_said}alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
             f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")

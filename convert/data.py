@@ -45,7 +45,7 @@ import numpy as np
 
 from agent.alerts import iso
 from agent.config import format_keys
-from agent.records import QuietRejects, Record, Rejects, span
+from agent.records import QuietRejects, Record, Rejects, read_without_text, span, split_read_without
 from agent.sources import open_source
 from agent.sources.lines import parse_time
 from agent.sources.replay import ReplayConfig, unread_text
@@ -69,8 +69,10 @@ def rejected_text(rejected: dict[str, int] | None) -> str:
     """'; rejected while reading: 2597 late, …' — what a refusal for too little data adds, or ''."""
     if not rejected:
         return ""
-    text = "; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in rejected.items()) + \
-        " (the first of each reason is logged above; e.g. rows newest-first are 'late')"
+    dropped, read_without = split_read_without(rejected)     # a file read without a column: its rows were (user32)
+    text = ("; rejected while reading: " + ", ".join(f"{n} {why}" for why, n in dropped.items()) +
+            " (the first of each reason is logged above; e.g. rows newest-first are 'late')" if dropped else "")
+    text += f"; {read_without_text(read_without)}" if read_without else ""
     if rejected.get("duplicate"):       # review21: tick_s 10 on 1-s recordings said only '129928 duplicate'
         text += (" — 'duplicate' is a sensor's second reading in one tick: when that is most of them, the "
                  "recordings are sampled faster than tick_s and only each tick's first reading is kept; set "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agent.bundle import Bundle
+from agent.records import read_without_text, split_read_without
 
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
@@ -107,8 +108,11 @@ def data_lines(data: dict | None) -> list[str]:
     if missing:
         lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)
                      + " of the ticks (no reading, or older than window.carry_forward_s; the model masks them)")
-    if data.get("rejected"):
-        lines.append("  rejected while reading: " + ", ".join(f"{n} {why}" for why, n in data["rejected"].items()))
+    dropped, read_without = split_read_without(data.get("rejected") or {})
+    if dropped:
+        lines.append("  rejected while reading: " + ", ".join(f"{n} {why}" for why, n in dropped.items()))
+    if read_without:        # its rows were read: not a reject in words (user32)
+        lines.append("  " + read_without_text(read_without))
     return lines
 
 

@@ -351,10 +351,21 @@ install_secret "$TLS_KEY_FILE" "$CRED_TLS_KEY"
 
 CONFIG_OK=1
 if [ "$NO_VENV" -eq 0 ] && [ -x "$VENV/bin/stad-agent" ]; then
-    if ! CHECK=$("$VENV/bin/stad-agent" check-config -c "$CONF_DIR/agent.yaml" 2>&1); then
+    # Under --root the config's absolute paths (/etc/credstore, /etc/stad-edge/…, /var/lib/stad-edge) are read
+    # under ROOT: checked on this machine's, a correct staged config did not pass (user31, user32).
+    check_config() {
+        if [ -n "$ROOT" ]; then
+            "$VENV/bin/stad-agent" check-config --root "$ROOT" -c "$CONF_DIR/agent.yaml"
+        else
+            "$VENV/bin/stad-agent" check-config -c "$CONF_DIR/agent.yaml"
+        fi
+    }
+    if ! CHECK=$(check_config 2>&1); then
         CONFIG_OK=0
         echo "$CHECK" | tail -n 20 >&2
-        say "warning: $CONF_DIR/agent.yaml does not pass check-config; the service would not start"
+        say "warning: $CONF_DIR/agent.yaml does not pass check-config${ROOT:+ (its paths read under $ROOT)}; the service would not start"
+    elif [ -n "$ROOT" ]; then
+        say "$CONF_DIR/agent.yaml passes check-config with its paths read under $ROOT"
     fi
 fi
 

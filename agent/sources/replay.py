@@ -753,9 +753,6 @@ class ReplaySource(Source):
                              f"no column {cfg.time_column!r} in {header}{separator_hint(header, cfg.separator)}")
             return None
         wanted = cfg.sensor_columns(header, self.sensors)
-        for col in wanted if cfg.columns is not None else ():
-            if col not in header:
-                self.rejects.add("missing column", where, f"column {col!r} not in the header")
         value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
         label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
         twice = cfg.columns_twice(header, self.sensors)
@@ -767,6 +764,11 @@ class ReplaySource(Source):
             self.rejects.add("no sensor columns", where,
                              f"none of {header} maps to a sensor{separator_hint(header, cfg.separator)}")
             return None
+        # counted once the file is read at all: its rows are, without that sensor (said so, records.READ_WITHOUT)
+        for col in wanted if cfg.columns is not None else ():
+            if col not in header:
+                self.rejects.add("missing column", where, f"column {col!r} (sensor {wanted[col]} missing in its rows: "
+                                 "not in the header)")
         return header.index(time_col), value_cols, label_cols
 
     def _csv_row(self, row: list[str], where: str, time_i: int, value_cols, label_cols) -> Record | None:
