@@ -4,14 +4,25 @@ review43's finding 2: the pump at ~2e10, S04_speed / S02_speed at ~9e7 / 2e7 thr
 neighbour mean took the pump's floor-unit value as an input).
 
 A real `python -m agent run` on real CSVs (the corridor simulator at 30-s ticks): warmed up on a 4-hour recording
-in which S03_speed reads 0 throughout (a pump at rest), then live with it at 0 for 20 minutes and running after."""
+in which S03_speed reads 0 throughout (a pump at rest), then live with it at 0 for 20 minutes and running after; and
+the same warm-up in process, through a real checkpoint (the bound is kept by a restart; a checkpoint from before
+faults18 restores, unbounded as then)."""
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 
+import numpy as np
 import yaml
+
+from agent.checkpoint import decode, encode
+from agent.config import from_dict
+from agent.pipeline import Pipeline
+from agent.records import Rejects
+from agent.warmup import read_replay
+from agent.window import Row
 
 from agent.sources.lines import parse_time
 from conftest import agent_env
@@ -21,7 +32,8 @@ FIRST = "2026-01-05T08:00:00Z"
 REST_TICKS = 40             # 20 minutes at rest live, then as simulated
 
 
-def test_a_flat_sensor_that_starts_alerts_alone_its_neighbours_stay_under_the_threshold(tmp_path):
+def recorded(tmp_path) -> dict:
+    """The 4-hour recording with the pump at rest, the live CSV (at rest REST_TICKS, then running), the config."""
     seen = [0]
 
     def at_rest(values):
@@ -33,12 +45,17 @@ def test_a_flat_sensor_that_starts_alerts_alone_its_neighbours_stay_under_the_th
         seen[0] += 1
     write(tmp_path / "clean" / "day.csv", "2026-01-05T04:00:00Z", 4, seed=3, edit=at_rest)
     write(tmp_path / "live.csv", FIRST, 2, seed=5, edit=rests_then_runs)
-    (tmp_path / "agent.yaml").write_text(yaml.safe_dump({
-        "tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
-        "sources": [{"type": "replay", "path": "live.csv"}],
-        "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480, "replay": "clean"},
-        "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "events.jsonl"}],
-        "state_dir": "state"}))
+    cfg = {"tick_s": 30.0, "topology": "corridor", "sensors": SENSORS,
+           "sources": [{"type": "replay", "path": "live.csv"}],
+           "window": {"steps": 32, "carry_forward_s": 90}, "warmup": {"ticks": 480, "replay": "clean"},
+           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "events.jsonl"}],
+           "state_dir": "state"}
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg))
+    return cfg
+
+
+def test_a_flat_sensor_that_starts_alerts_alone_its_neighbours_stay_under_the_threshold(tmp_path):
+    recorded(tmp_path)
     run = subprocess.run([sys.executable, "-m", "agent", "run", "-c", "agent.yaml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600, env=agent_env())
     assert run.returncode == 0, run.stderr[-3000:]
@@ -54,3 +71,34 @@ def test_a_flat_sensor_that_starts_alerts_alone_its_neighbours_stay_under_the_th
     beside = [(a["ts"], t["sensor"], t["score"], a["threshold"]) for a in naming for t in a["top_sensors"]
               if t["sensor"] != "S03_speed" and t["score"] >= a["threshold"]]
     assert not beside, beside
+
+
+def test_the_bound_is_kept_by_a_restart_and_an_older_checkpoint_restores_unbounded(tmp_path):
+    cfg_dict = recorded(tmp_path)
+    cfg_dict |= {"warmup": {"ticks": 480, "replay": str(tmp_path / "clean")}, "state_dir": str(tmp_path / "state")}
+    cfg = from_dict(cfg_dict)
+    warmed = Pipeline(cfg)
+    warmed.warm_up_from(read_replay(cfg, Rejects())[0])
+    names = cfg.sensor_names()
+    with (tmp_path / "live.csv").open() as fh:
+        live = [Row(parse_time(r["timestamp"]), np.array([float(r[s]) for s in names]), np.zeros(len(names), bool),
+                    np.zeros(len(names), bool)) for r in csv.DictReader(fh)]
+    pump = names.index("S03_speed")
+    state = decode(encode({}, warmed.state_dict()))[1]
+    older = decode(encode({}, warmed.state_dict()))[1]
+    del older["numpy"]["fusion"]["inputs"]          # as a checkpoint from before faults18 holds it
+
+    def peaks(restored_state) -> tuple[float, float]:
+        """A pipeline restored from it over the live rows, once the pump runs: the pump's peak score, and the
+        others' peak over the threshold."""
+        again = Pipeline(cfg)
+        again.restore(restored_state)
+        stepped = [again.step(row).sensor_scores for row in live[:REST_TICKS + 30]]
+        scores = np.array([s for s in stepped[REST_TICKS:] if s is not None])
+        assert len(scores) >= 20, stepped
+        over = scores / again.detector.threshold("numpy")
+        return float(scores[:, pump].max()), float(np.delete(over, pump, axis=1).max())
+    pump_peak, others = peaks(state)                 # measured: ~8.4e9, 0.90 of the threshold
+    assert pump_peak > 1e6 and others < 1.0, (pump_peak, others)
+    pump_peak, others = peaks(older)                 # restores; its neighbours unbounded as before (~1.4e7)
+    assert pump_peak > 1e6 and others > 1e3, (pump_peak, others)
