@@ -9,6 +9,7 @@ the same warm-up in process, through a real checkpoint (the bound is kept by a r
 faults18 restores, unbounded as then)."""
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import subprocess
@@ -18,15 +19,17 @@ import numpy as np
 import yaml
 
 from agent.checkpoint import decode, encode
-from agent.config import from_dict
+from agent.config import NumpyScorerConfig, from_dict
 from agent.pipeline import Pipeline
 from agent.records import Rejects
+from agent.scorers.numpy_fallback import NumpyScorer
 from agent.warmup import read_replay
-from agent.window import Row
+from agent.window import Row, WindowBuffer
 
 from agent.sources.lines import parse_time
 from conftest import agent_env
 from recorded_warmup import SENSORS, write
+from test_fallback_joint import normalised_stream
 
 FIRST = "2026-01-05T08:00:00Z"
 REST_TICKS = 40             # 20 minutes at rest live, then as simulated
@@ -102,3 +105,46 @@ def test_the_bound_is_kept_by_a_restart_and_an_older_checkpoint_restores_unbound
     assert pump_peak > 1e6 and others < 1.0, (pump_peak, others)
     pump_peak, others = peaks(older)                 # restores; its neighbours unbounded as before (~1.4e7)
     assert pump_peak > 1e6 and others > 1e3, (pump_peak, others)
+
+
+def test_with_a_sensor_bounded_the_next_ticks_flat_path_is_the_parts_path_bit_for_bit():
+    """NumpyScorer._next_score against the parts' own methods (_score_any) on a twin, as
+    tests/test_fallback_joint.py does, with sensor 1 flat through the fit and bounded, then far out of that range
+    (~1e9, as a started pump in floor units): the same scores bit for bit, and its neighbours' the same as with it
+    left at its warm-up value."""
+    n, steps, tick = 5, 16, 60.0
+    z, missing, ts = normalised_stream(900, n, 0.05, tick)
+    z[:400, 1] = 0.0
+    started = z.copy()
+    started[400:, 1] = 1e9
+    adj = np.ones((n, n)) - np.eye(n)
+    runs = {}
+    for name, zs in (("at rest", z), ("started", started)):
+        flat = NumpyScorer(n, adj, NumpyScorerConfig(seasonal_periods_s=[3600.0]), tick_s=tick, steps=steps)
+        flat.fusion.bound_inputs(zs[:400], missing[:400], np.arange(n) == 1)
+        flat.fit(zs[:400], missing[:400], ts[:400])
+        parts = copy.deepcopy(flat)
+        assert parts.fusion.bounded
+        bufs = WindowBuffer(steps, n), WindowBuffer(steps, n)
+        scores, paths = [], set()
+        for t in range(400 - steps, len(zs)):
+            for buf in bufs:
+                buf.push(zs[t], missing[t], ts[t])
+            if t < 400 or t % 37 == 0:
+                continue
+            a = flat._next_score(bufs[0], float(ts[t]))
+            paths.add(a is not None)
+            a = a or flat._score_any(bufs[0])
+            b = parts._score_any(bufs[1])
+            assert np.array_equal(a.sensor_scores, b.sensor_scores) and a.score == b.score, (name, t)
+            scores.append(a.sensor_scores)
+            for scorer, buf in zip((flat, parts), bufs):
+                scorer.observe(buf)
+                scorer.learn(buf)
+        assert paths == {True, False}, paths
+        assert encode({}, flat.state_dict()) == encode({}, parts.state_dict())
+        runs[name] = np.array(scores)
+    assert runs["started"][:, 1].max() > 1e6
+    # its neighbours scored as with it at rest, bit for bit, every tick (what they learn is the same too)
+    others, at_rest = (np.delete(runs[k], 1, axis=1) for k in ("started", "at rest"))
+    assert np.array_equal(others, at_rest), abs(others - at_rest).max()

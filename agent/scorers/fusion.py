@@ -101,7 +101,8 @@ class FusionModel:
         first neighbour's, then the second's, ... (perf30; the last-axis reduce before it added the
         first to the sum of the others)."""
         seen = ~missing if seen is None else seen
-        x = self.inputs(x)
+        if self.bounded:
+            x = self.inputs(x)
         if x.ndim == 1:                 # one tick: kept buffers
             both, gathered, sums, some = self._both, self._gathered, self._sums, self._some_seen
         else:
@@ -128,7 +129,7 @@ class FusionModel:
         if fnp.count_nonzero(missing):
             self.neighbour_mean(newest, missing, window.newest_seen, out=x[:, 2])
         else:               # neighbour_mean's value in one call (its sum in another order: last bits),
-            np.matmul(self._mean_w, self.inputs(newest), out=x[:, 2])        # written where it goes
+            np.matmul(self._mean_w, self.inputs(newest) if self.bounded else newest, out=x[:, 2])   # where it goes
         np.multiply(x[:, 1], x[:, 2], out=x[:, 3])     # (prev as float64: exactly the float32 row's values)
         return x
 
