@@ -29,7 +29,6 @@ from agent.window import Row, WindowBuffer
 from agent.sources.lines import parse_time
 from conftest import agent_env
 from recorded_warmup import SENSORS, write
-from test_fallback_joint import normalised_stream
 
 FIRST = "2026-01-05T08:00:00Z"
 REST_TICKS = 40             # 20 minutes at rest live, then as simulated
@@ -109,11 +108,16 @@ def test_the_bound_is_kept_by_a_restart_and_an_older_checkpoint_restores_unbound
 
 def test_with_a_sensor_bounded_the_next_ticks_flat_path_is_the_parts_path_bit_for_bit():
     """NumpyScorer._next_score against the parts' own methods (_score_any) on a twin, as
-    tests/test_fallback_joint.py does, with sensor 1 flat through the fit and bounded, then far out of that range
+    tests/test_fallback_joint.py does (its stream), with sensor 1 flat through the fit and bounded, then far out of that range
     (~1e9, as a started pump in floor units): the same scores bit for bit, and its neighbours' the same as with it
     left at its warm-up value."""
     n, steps, tick = 5, 16, 60.0
-    z, missing, ts = normalised_stream(900, n, 0.05, tick)
+    rng = np.random.default_rng(11)                     # a normalised AR(1) stream, 0 where missing
+    x = np.zeros((900, n))
+    for t in range(1, len(x)):
+        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
+    missing = rng.random(x.shape) < 0.05
+    z, ts = np.where(missing, 0.0, x).astype(np.float32), np.arange(len(x)) * tick
     z[:400, 1] = 0.0
     started = z.copy()
     started[400:, 1] = 1e9
