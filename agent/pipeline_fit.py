@@ -233,6 +233,8 @@ def end_warmup(rows: WarmupRows, normaliser: Normaliser | None, fitter: TierFitt
     del raw
     rows.forget_values()
     cut = int(len(z) * fit_fraction)
+    # a sensor flat here is read by its neighbours' fusion only within what this warm-up saw of it (fusion.py)
+    numpy.fusion.bound_inputs(z, missing, normaliser.floored())
     # Calibrate on every warm-up tick: the fit part's in-sample scores are only slightly
     # optimistic, and a POT fit needs the peaks that a short held-out part would not have.
     if held_out == "live":      # the held-out part scored as live ticks are, each then learned (warmup.held_out;

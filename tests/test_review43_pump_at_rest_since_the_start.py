@@ -6,7 +6,7 @@ of `sensors`)": for a pump that was merely stopped when a fresh agent started, t
 working sensor from the config. What the operator gets, measured here: the page after `faults.learn_s`, its evidence
 naming the at-rest case, that the page ends by itself once the sensor reads another value, and what follows: read
 flat through the warm-up (`warmup.flat_sensors: score`, the default), its start scores in units of the std floor — an
-alert naming it (said at the warm-up's end; measured: scores ~2e10, its neighbours' ~1e8 through the fallback), not a
+alert naming it (said at the warm-up's end; measured: scores ~2e10; its neighbours' ~1e8 through the fallback until faults18), not a
 fault; `warmup.flat_sensors: learn` learns it live instead.
 
 A real `python -m agent run` on a real CSV (the corridor simulator at 30-s ticks): a fresh agent warmed up on live

@@ -3,6 +3,14 @@
 S_t is the mean of the sensor's observed neighbours at time t, so a sensor that breaks away
 from its neighbours leaves a large residual even when its own history looks ordinary.
 Neighbours are kept as padded index lists, so the cost is N × degree, not N².
+
+A sensor flat through the warm-up the normalisation was fitted on (its std the floor: `warmup.flat_sensors:
+score`) is an input to its neighbours' S_t only within the values the warm-up saw of it (`bound_inputs`): once it
+moves, its value is in units of the floor (a pump at rest, then started: ~2e10), and through S_t its healthy
+neighbours scored ~1e8 / 2e7 in its alert (review43; faults18). Clipped rather than dropped from the neighbour
+lists: inside the warm-up's range nothing changes, so every fit and score of the warm-up is the same bit for bit,
+and the sensor's own score (its own AR, Markov chain and fusion residual) still carries its start. Only a floored
+sensor is bounded: one with a learnt spread that moves far is an anomaly its neighbours' residuals may show.
 """
 from __future__ import annotations
 
@@ -47,6 +55,41 @@ class FusionModel:
         self._both, self._sums, self._some_seen = np.empty((2, n)), np.empty((2, n)), np.empty(n, bool)
         self._gathered = np.empty((2, degree, n))
         self.rls = BatchRLS(n, 4, forgetting, const=0)
+        self.n = n
+        self.bound_inputs(np.zeros((0, n)), np.zeros((0, n), bool), np.zeros(n, bool))
+
+    def bound_inputs(self, z: np.ndarray, missing: np.ndarray, which: np.ndarray) -> None:
+        """Bound sensors `which` (bool, n; the normaliser's floored ones) as inputs to their neighbours' means to
+        the values rows `z` (the warm-up's, normalised; `missing` where unread) saw of each; one never read there
+        to 0 (its normal). The others unbounded."""
+        idx = np.flatnonzero(which)
+        lo, hi = np.zeros(len(idx)), np.zeros(len(idx))
+        for k, j in enumerate(idx):
+            seen = z[~missing[:, j], j]
+            seen = seen[np.isfinite(seen)]
+            if len(seen):
+                lo[k], hi[k] = seen.min(), seen.max()
+        self._set_bounds(idx, lo, hi)
+
+    def _set_bounds(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self._in_idx, self._in_lo, self._in_hi = np.asarray(idx, np.intp), np.asarray(lo, np.float64), \
+            np.asarray(hi, np.float64)
+        self.bounded = bool(len(self._in_idx))
+        self._in_row = np.empty(self.n)
+
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """x (..., n) as its neighbours read it: the bounded sensors clipped (a copy; one tick's into a kept row),
+        x itself when none is bounded."""
+        if not self.bounded:
+            return x
+        if x.ndim == 1:
+            out = self._in_row
+            fnp.copyto(out, x)
+        else:
+            out = np.array(x, np.float64)
+        idx = self._in_idx
+        out[..., idx] = np.clip(out[..., idx], self._in_lo, self._in_hi)
+        return out
 
     def neighbour_mean(self, x: np.ndarray, missing: np.ndarray, seen: np.ndarray | None = None,
                        out: np.ndarray | None = None) -> np.ndarray:
@@ -58,6 +101,8 @@ class FusionModel:
         first neighbour's, then the second's, ... (perf30; the last-axis reduce before it added the
         first to the sum of the others)."""
         seen = ~missing if seen is None else seen
+        if self.bounded:
+            x = self.inputs(x)
         if x.ndim == 1:                 # one tick: kept buffers
             both, gathered, sums, some = self._both, self._gathered, self._sums, self._some_seen
         else:
@@ -84,7 +129,7 @@ class FusionModel:
         if fnp.count_nonzero(missing):
             self.neighbour_mean(newest, missing, window.newest_seen, out=x[:, 2])
         else:               # neighbour_mean's value in one call (its sum in another order: last bits),
-            np.matmul(self._mean_w, newest, out=x[:, 2])        # written where it goes
+            np.matmul(self._mean_w, self.inputs(newest) if self.bounded else newest, out=x[:, 2])   # where it goes
         np.multiply(x[:, 1], x[:, 2], out=x[:, 3])     # (prev as float64: exactly the float32 row's values)
         return x
 
@@ -124,7 +169,16 @@ class FusionModel:
     # -- checkpoint (agent/checkpoint.py) ------------------------------------------------------
 
     def state_dict(self) -> dict:
-        return {"rls": self.rls.state_dict()}
+        return {"rls": self.rls.state_dict(),
+                "inputs": {"index": self._in_idx.tolist(), "lo": self._in_lo.tolist(), "hi": self._in_hi.tolist()}}
 
     def restore(self, state: dict) -> None:
+        """A checkpoint from before faults18 has no `inputs`: no sensor bounded, as then."""
+        bounds = state.get("inputs") or {"index": [], "lo": [], "hi": []}
+        idx = np.asarray(bounds["index"], np.intp).reshape(-1)
+        lo, hi = (np.asarray(bounds[k], np.float64).reshape(-1) for k in ("lo", "hi"))
+        if len(lo) != len(idx) or len(hi) != len(idx) or ((idx < 0) | (idx >= self.n)).any():
+            raise ValueError(f"fusion.inputs: {len(idx)} sensor indices in 0..{self.n - 1} with as many bounds "
+                             f"expected, got {bounds!r}")
         self.rls.restore(state["rls"], "fusion.rls")
+        self._set_bounds(idx, lo, hi)

@@ -340,7 +340,8 @@ class NumpyScorer(Scorer):
         if unseen:
             self.fusion.neighbour_mean(x64, missing[-1], window.newest_seen, out=mean)
         else:
-            self._mean_of(self._mean_w, x64, mean)
+            fusion = self.fusion        # (a flat-at-warm-up sensor bounded as its neighbours' input: fusion.py)
+            self._mean_of(self._mean_w, fusion.inputs(x64) if fusion.bounded else x64, mean)
         _MULTIPLY(prev, mean, cross)
         # the Markov chain's states (transitions(): the previous row's are the last tick's newest) and the
         # table's flat indices of this tick's entries (MarkovModel._flat_index), in one product (__init__)
