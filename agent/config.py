@@ -100,7 +100,9 @@ class WarmupConfig:
         "end of warm-up), or `learn` it live as a sensor the warm-up did not read is (agent/learning_sensors.py: not "
         "scored until read on `ticks` calm ticks in which it moves). `score` by default: SKAB's fallback lost F1 "
         "0.80 → 0.77 with `learn` (its Thermocouple is flat through 19 files' training rows and carries their "
-        "anomalies; qa47, docs/measured/first-week.md)", default="score")
+        "anomalies; qa47, docs/measured/first-week.md). Either way, with faults on, a sensor flat for longer than "
+        "`faults.learn_s` while its neighbours move is paged `never_varied` first and learnt again from its live "
+        "readings once it moves (faults16)", default="score")
     replay: str | None = doc(
         "recorded normal data (a file or folder) the agent warms up on before live data; read with "
         "`replay_format`'s keys, the rest the config's first `replay` source's, else the replay defaults (`,`, a "
