@@ -63,6 +63,13 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     got_state = json.loads(json.dumps(state_summary(pipe.state_dict())))
     # stuck's `repeat_high` (faults2: the repeat rate's bound when a run began) came after the fixture too: a
     # checkpoint without it restores it as the repeat rate; a bound of a rate, one per sensor, in [0, 1].
+    # spike's `since_gap` (faults17: a sensor's steps counted since a gap of the tracker, judged from its 11th) came
+    # after it too: None once every sensor is past it, else a count a sensor, none negative.
+    since_gap = got_state["health"]["rules"]["spike"].pop("since_gap")
+    assert since_gap is None or (isinstance(since_gap, dict) and since_gap.get("nan", 0) == 0), since_gap
+    # the fusion's bounded inputs (faults18: sensors flat through the warm-up, clipped to what it saw where they feed
+    # a neighbour's mean) came after it as well: a checkpoint without them restores none bounded.
+    assert got_state["numpy"]["fusion"].pop("inputs") == {"index": [], "lo": [], "hi": []}
     high = got_state["health"]["rules"]["stuck"].pop("repeat_high")
     assert len(high) == len(got_state["health"]["rules"]["stuck"]["repeat"]) and all(0.0 <= h <= 1.0 for h in high)
     # never_varied (faults16: a sensor reading one value since its first tick) came after the fixture: a checkpoint

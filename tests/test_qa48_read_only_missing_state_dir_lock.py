@@ -58,7 +58,8 @@ def test_the_state_dir_made_at_recovery_is_locked_and_a_second_agent_refused(tmp
         wait_for(lambda: (state / "agent.lock").exists() and (state / "agent.lock").read_text().strip() == str(pid),
                  "agent.lock naming the first agent", 60, first)
         # the journals' spares reserved now, while the disk has room (on review42's code: never, this life)
-        assert (state / "alert-journal.json.spare").is_file() and (state / "fault-journal.json.spare").is_file()
+        wait_for(lambda: (state / "alert-journal.json.spare").is_file() and (state / "fault-journal.json.spare").is_file(),
+                 "both journals' spares reserved", 60, first)
         second = subprocess.Popen([sys.executable, "-m", "agent", "run", "-c", str(cfg)], cwd=tmp_path,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, env=env)
