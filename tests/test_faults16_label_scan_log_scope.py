@@ -4,20 +4,20 @@ setting the `stad.replay` logger disabled — process-wide: while a scan ran, a 
 same process (an agent's source, another training) lost its warnings without a trace (faults16). Now only the
 scanning thread's records are dropped.
 
-Real files, a real ReplaySource in a second thread. The other replay is read while the scan is known to be reading
-(its file is open in this process: /proc/self/fd), and that is checked again after, so the overlap is a fact, not a
-timing guess; a scan that ended too soon is run again on a longer file."""
+Real files, a real ReplaySource in a second thread. The other replay is read while the scan's quieting is known to be
+in force (its filter on the `stad.replay` logger — before faults16, the logger disabled — there from the scan's first record to its last), and that is
+checked again after, so the overlap is a fact, not a timing guess; a scan that ended too soon is run again on a
+longer file."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 from pathlib import Path
 
 from agent import config
 from agent.records import Rejects
 from agent.sources.replay import ReplaySource
+from conftest import wait_until
 from convert.data import label_scan, training_sources
 
 DEADLINE_S = 120.0
@@ -31,18 +31,6 @@ def _scanned_file(path: Path, rows: int) -> None:
             lines.append("timestamp,x,anomaly_flag")
         lines.append(f"{1767225600 + i},{1.0 + (i % 7) * 0.01},{1 if i % 1000 == 5 else 0}")
     path.write_text("\n".join(lines) + "\n")
-
-
-def _open_here(path: Path) -> bool:
-    """This process has `path` open (the scan thread is reading it)."""
-    target = str(path.resolve())
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}") == target:
-                return True
-        except OSError:
-            continue
-    return False
 
 
 class _Kept(logging.Handler):
@@ -62,6 +50,10 @@ def test_another_threads_replay_warnings_are_heard_while_a_label_scan_runs(tmp_p
     src = training_sources(cfg)[0]
     kept, replay_log = _Kept(), logging.getLogger("stad.replay")
     replay_log.addHandler(kept)
+
+    def quieted() -> bool:     # the scan's quieting in force: its filter (before faults16, the logger disabled)
+        return bool(replay_log.filters) or replay_log.disabled
+
     try:
         rows = 200_000
         for _ in range(4):
@@ -71,15 +63,13 @@ def test_another_threads_replay_warnings_are_heard_while_a_label_scan_runs(tmp_p
             scan = threading.Thread(target=lambda: found.update(label_scan(src, scanned, {"x": "x"}, ["anomaly_flag"])),
                                     name="label-scan")
             scan.start()
-            deadline = time.monotonic() + DEADLINE_S
-            while not _open_here(scanned) and scan.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.001)
-            reading_before = _open_here(scanned)
+            wait_until(lambda: quieted() or not scan.is_alive(), DEADLINE_S)
+            reading_before = quieted()
             reader = ReplaySource(config.from_dict({
                 "sensors": ["x"], "sources": [{"type": "replay", "path": str(other)}], "tick_s": 1,
                 "window": {"steps": 16}, "warmup": {"ticks": 30}, "sinks": []}).sources[0], ["x"], Rejects())
             read = list(reader.records())
-            reading_after = _open_here(scanned)
+            reading_after = quieted()
             scan.join(DEADLINE_S)
             assert not scan.is_alive()
             if reading_before and reading_after:
