@@ -14,62 +14,35 @@ Real CSV recordings, the real `stad-convert train` (a small ONNX model) and the 
 """
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from conftest import agent_env, built_once  # noqa: E402
+from conftest import built_once  # noqa: E402
+from pump_bundle import DONE, FITTED, STEPS, TRAINED, pump_rows, run_warmed_up, train  # noqa: E402
 
 from agent.bundle import read_manifest  # noqa: E402
 
-TICK, STEPS, ROWS = 1.0, 8, 900
+ROWS = 900
 DAYS = (1793599200.0, 1793685600.0)          # 2026-11-02 and -03, 00:00 UTC
 HEADER = "timestamp,a,b\n"
-TRAINED = re.compile(r"onnx: (\d+) of the warm-up ticks are rows its bundle was trained on \(its manifest's "
-                     r"data\.segments\): its threshold is calibrated on the (\d+) calm ones it was not")
-FITTED = re.compile(r"onnx: normal profile fitted on (\d+) warm-up ticks; threshold ([\d.]+)")
-DONE = re.compile(r"warm-up done: .* scoring with tier onnx, threshold ([\d.]+)")
-
-
-def _rows(seed: int, n: int) -> list[str]:
-    """Two sensors of a pump-like loop: a slow wave plus noise, `b` following `a`."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    a = np.sin(t / 15.0) + 0.1 * rng.standard_normal(n)
-    b = 0.5 * a + 0.1 * rng.standard_normal(n)
-    return [f"{a[i]:.5f},{b[i]:.5f}" for i in range(n)]
 
 
 def _recordings(folder: Path) -> Path:
     """The plant's two daily exports (what the bundle is trained on and the agent warms up on)."""
     folder.mkdir(parents=True)
     for d, t0 in enumerate(DAYS):
-        rows = _rows(d + 1, ROWS)
+        rows = pump_rows(d + 1, ROWS)
         (folder / f"day{d + 1}.csv").write_text(HEADER + "".join(f"{t0 + i:.0f},{r}\n" for i, r in enumerate(rows)))
     return folder
 
 
 def _train(out: Path) -> None:
-    """The recordings and a bundle trained on them (ONNX fp32 only: seconds), shared by this module's tests."""
-    recordings = _recordings(out / "recordings")
-    cfg = out / "train.yaml"
-    cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
-                                   "sources": [{"type": "replay", "path": str(recordings)}],
-                                   "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
-                                   "warmup": {"ticks": 50}, "sinks": []}))
-    done = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(out / "bundle"),
-                           "--only", "onnx_fp32", "--epochs", "4", "--d-model", "8", "--ff-hidden", "8", "--threads",
-                           "1", "--windows-per-epoch", "512", "--quiet"], capture_output=True, text=True, timeout=900,
-                          env=agent_env())
-    assert done.returncode == 0, done.stderr[-3000:]
+    """The recordings and a bundle trained on them, shared by this module's tests."""
+    train(out, {"type": "replay", "path": str(_recordings(out / "recordings"))})
 
 
 def _trained() -> Path:
@@ -79,19 +52,8 @@ def _trained() -> Path:
 def _start(tmp_path: Path, recordings: Path, bundle: Path) -> str:
     """The agent started on `bundle` with `warmup.replay` on `recordings`, a live day replayed after; its log."""
     live = tmp_path / "live.csv"
-    live.write_text(HEADER + "".join(f"{DAYS[1] + 86400 + i:.0f},{r}\n" for i, r in enumerate(_rows(9, 200))))
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
-        "sources": [{"type": "replay", "path": str(live)}],
-        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
-        "warmup": {"ticks": 100, "replay": str(recordings)},
-        "scoring": {"bundle": str(bundle), "chain": ["onnx", "numpy"]},
-        "sinks": [], "state_dir": str(tmp_path / "state")}))
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "run", "-c", str(cfg), "--max-ticks", "50"],
-                          capture_output=True, text=True, timeout=600, env=agent_env(), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stderr
+    live.write_text(HEADER + "".join(f"{DAYS[1] + 86400 + i:.0f},{r}\n" for i, r in enumerate(pump_rows(9, 200))))
+    return run_warmed_up(tmp_path, live, bundle, recordings)
 
 
 def test_the_warm_up_on_the_training_recordings_calibrates_on_the_rows_the_bundle_was_not_trained_on(tmp_path):

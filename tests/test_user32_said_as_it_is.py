@@ -17,55 +17,35 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from conftest import agent_env, built_once  # noqa: E402
+from pump_bundle import DONE, pump_rows, run_warmed_up, train  # noqa: E402
 
 from agent.bundle import read_manifest  # noqa: E402
 
-TICK, STEPS, ROWS = 1.0, 8, 900
+ROWS = 900
 DAYS = (1793599200.0, 1793685600.0)          # 2026-11-02 and -03, 00:00 UTC
 COLUMNS = {"Flow": "a", "BearingTemp": "b"}  # b: a sensor added on the second day
 FORMAT = {"columns": COLUMNS}
 READ_WITHOUT = "read day1.csv:1 without column 'BearingTemp' (sensor b missing in its rows: not in the header)"
-DONE = re.compile(r"warm-up done: .* scoring with tier onnx, threshold ([\d.]+)")
-
-
-def _rows(seed: int, n: int, with_b: bool) -> list[str]:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    a = np.sin(t / 15.0) + 0.1 * rng.standard_normal(n)
-    b = 0.5 * a + 0.1 * rng.standard_normal(n)
-    return [f"{a[i]:.5f}" + (f",{b[i]:.5f}" if with_b else "") for i in range(n)]
 
 
 def _recordings(folder: Path) -> Path:
     folder.mkdir(parents=True)
     for d, t0 in enumerate(DAYS):
         header = "timestamp,Flow" + (",BearingTemp" if d else "") + "\n"
-        rows = _rows(d + 1, ROWS, with_b=bool(d))
+        rows = pump_rows(d + 1, ROWS, with_b=bool(d))
         (folder / f"day{d + 1}.csv").write_text(header + "".join(f"{t0 + i:.0f},{r}\n" for i, r in enumerate(rows)))
     return folder
 
 
 def _train(out: Path) -> None:
-    recordings = _recordings(out / "recordings")
-    cfg = out / "train.yaml"
-    cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
-                                   "sources": [{"type": "replay", "path": str(recordings), **FORMAT}],
-                                   "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
-                                   "warmup": {"ticks": 50}, "sinks": []}))
-    done = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(out / "bundle"),
-                           "--only", "onnx_fp32", "--epochs", "4", "--d-model", "8", "--ff-hidden", "8", "--threads",
-                           "1", "--windows-per-epoch", "512"], capture_output=True, text=True, timeout=900,
-                          env=agent_env())
-    assert done.returncode == 0, done.stderr[-3000:]
-    (out / "train.log").write_text(done.stdout + done.stderr)
+    said = train(out, {"type": "replay", "path": str(_recordings(out / "recordings")), **FORMAT})
+    (out / "train.log").write_text(said)
 
 
 def _trained() -> Path:
@@ -76,19 +56,8 @@ def _start(tmp_path: Path, recordings: Path, bundle: Path, profile: dict | None 
     """The agent started on `bundle` with `warmup.replay` on `recordings`, a live day replayed after; its log."""
     live = tmp_path / "live.csv"
     live.write_text("timestamp,Flow,BearingTemp\n" + "".join(
-        f"{DAYS[1] + 86400 + i:.0f},{r}\n" for i, r in enumerate(_rows(9, 200, with_b=True))))
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "sensors": ["a", "b"], "tick_s": TICK, "topology": "none",
-        "sources": [{"type": "replay", "path": str(live), **FORMAT}],
-        "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
-        "warmup": {"ticks": 100, "replay": str(recordings), "replay_format": FORMAT},
-        "scoring": {"bundle": str(bundle), "chain": ["onnx", "numpy"], **({"profile": profile} if profile else {})},
-        "sinks": [], "state_dir": str(tmp_path / "state")}))
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "run", "-c", str(cfg), "--max-ticks", "50"],
-                          capture_output=True, text=True, timeout=600, env=agent_env(), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stderr
+        f"{DAYS[1] + 86400 + i:.0f},{r}\n" for i, r in enumerate(pump_rows(9, 200, with_b=True))))
+    return run_warmed_up(tmp_path, live, bundle, recordings, FORMAT, profile)
 
 
 def _banner_profile(log: str) -> str:
