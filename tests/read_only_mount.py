@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,24 @@ def userns_ro_bind_works(tmp: Path) -> bool:
 def ro_capable(tmp_path):
     if not userns_ro_bind_works(tmp_path):
         pytest.skip("no unprivileged user+mount namespace here: no real read-only bind mount to test on")
+
+
+class ReadOnlyRun:
+    """`agent run -c cfg` started in a namespace of its own with `read_only` bind-mounted read-only, made writable
+    again when the test touches `flag` (the disk remounted read-write): `proc` the shell around it, `pid_file` the
+    agent's pid, `err_file` its stderr."""
+
+    def __init__(self, tmp_path: Path, read_only: Path, cfg: Path, env: dict, stdout: str | None = None):
+        self.flag, self.pid_file, self.err_file = tmp_path / "rw-now", tmp_path / "agent.pid", tmp_path / "agent.err"
+        out = f' >"{stdout}"' if stdout else ""
+        script = (f'mount --bind "{read_only}" "{read_only}" && mount -o remount,bind,ro "{read_only}" || exit 90\n'
+                  f'"{sys.executable}" -m agent run -c "{cfg}"{out} 2>"{self.err_file}" & agent=$!\n'
+                  f'echo $agent > "{self.pid_file}"\n'
+                  f'while [ ! -e "{self.flag}" ] && kill -0 $agent 2>/dev/null; do sleep 0.05; done\n'
+                  f'mount -o remount,bind,rw "{read_only}"\n'
+                  'wait $agent\n')
+        self.proc = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                     env=env)
 
 
 def stop_in_namespace(proc: subprocess.Popen, pid_file: Path) -> None:

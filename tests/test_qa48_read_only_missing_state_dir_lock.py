@@ -23,7 +23,7 @@ import sys
 import yaml
 
 from conftest import REPO, wait_for
-from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import ReadOnlyRun, ro_capable  # noqa: F401 — a pytest fixture
 
 
 def test_the_state_dir_made_at_recovery_is_locked_and_a_second_agent_refused(tmp_path, ro_capable):
@@ -38,14 +38,8 @@ def test_the_state_dir_made_at_recovery_is_locked_and_a_second_agent_refused(tmp
         "window": {"steps": 8}, "warmup": {"ticks": 20}, "scoring": {"chain": ["numpy"]},
         "sinks": [{"type": "terminal"}], "state_dir": str(state), "log_level": "info"}, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    flag, pid_file, err_file = tmp_path / "rw-now", tmp_path / "agent.pid", tmp_path / "agent.err"
-    script = (f'mount --bind "{parent}" "{parent}" && mount -o remount,bind,ro "{parent}" || exit 90\n'
-              f'"{sys.executable}" -m agent run -c "{cfg}" >/dev/null 2>"{err_file}" & agent=$!\n'
-              f'echo $agent > "{pid_file}"\n'
-              f'while [ ! -e "{flag}" ] && kill -0 $agent 2>/dev/null; do sleep 0.05; done\n'
-              f'mount -o remount,bind,rw "{parent}"\n'
-              'wait $agent\n')
-    first = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, stdin=subprocess.DEVNULL, env=env)
+    run = ReadOnlyRun(tmp_path, parent, cfg, env, stdout="/dev/null")
+    first, flag, pid_file, err_file = run.proc, run.flag, run.pid_file, run.err_file
     second = None
     try:
         # (the two lines come one after the other: waited on together, not read between them — ci77 under load)

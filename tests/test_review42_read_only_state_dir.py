@@ -25,7 +25,7 @@ import pytest
 from agent.outbox import Outbox
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import stop_in_namespace, ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import ReadOnlyRun, stop_in_namespace, ro_capable  # noqa: F401 — a pytest fixture
 
 
 def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
@@ -70,15 +70,8 @@ def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_
     broker.start()
     sub = Collector(broker.port, ["stad/#"])
     sub.wait_subscribed()
-    flag, pid_file, err_file = tmp_path / "rw-now", tmp_path / "agent.pid", tmp_path / "agent.err"
-    script = (f'mount --bind "{state}" "{state}" && mount -o remount,bind,ro "{state}" || exit 90\n'
-              f'"{sys.executable}" -m agent run -c "{cfg}" 2>"{err_file}" & agent=$!\n'
-              f'echo $agent > "{pid_file}"\n'
-              f'while [ ! -e "{flag}" ] && kill -0 $agent 2>/dev/null; do sleep 0.05; done\n'
-              f'mount -o remount,bind,rw "{state}"\n'
-              'wait $agent\n')
-    proc = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    run = ReadOnlyRun(tmp_path, state, cfg, {**os.environ, "PYTHONPATH": str(REPO)})
+    proc, flag, pid_file, err_file = run.proc, run.flag, run.pid_file, run.err_file
     try:
         # read-only: the outbox's waiting events go out (as replays), new ones too, health says why
         wait_for(lambda: waiting <= published(sub, replayed=True), "the waiting events, sent from the read-only file",
