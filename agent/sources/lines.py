@@ -277,7 +277,17 @@ def not_utf8_said(line: str, sender: str = "the file's text encoding? save it as
     if line.isascii() or (found := _ESCAPED_BYTE.search(line)) is None:
         return None
     at = len(line[:found.start()].encode("utf-8")) + 1
-    return f"not UTF-8: byte {ord(found.group()) - 0xDC00:#04x} at byte {at} of the line ({sender})"
+    return byte_not_utf8_said(ord(found.group()) - 0xDC00, at, "line", sender)
+
+
+#: What a network sender is told to do of a line or payload that is not UTF-8 (the udp and mqtt sources)
+SEND_UTF8 = "the sender's text encoding? send UTF-8"
+
+
+def byte_not_utf8_said(byte: int, at: int, of: str, hint: str) -> str:
+    """The one wording of a byte that is not UTF-8, `at` its 1-based place in the `of` (line, payload): every
+    source says it so (udp, mqtt, stdin and the replay)."""
+    return f"not UTF-8: byte {byte:#04x} at byte {at} of the {of} ({hint})"
 
 
 def as_replaced(line: str) -> str:

@@ -80,8 +80,8 @@ from ..typed import doc, rng
 from .base import Source, SourceConfig
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
 from ..records import short_repr
-from .lines import (ASCII_BLANKS, DuplicateKey, json_error_said, loads_object, number_hint, parse_json_line,
-                    parse_number, parse_stamp, said_with_value)
+from .lines import (ASCII_BLANKS, SEND_UTF8, DuplicateKey, byte_not_utf8_said, json_error_said, loads_object,
+                    number_hint, parse_json_line, parse_number, parse_stamp, said_with_value)
 
 log = logging.getLogger("stad.source.mqtt")
 
@@ -412,9 +412,8 @@ class MqttSource(Source):
         try:
             text = msg.payload.decode("utf-8-sig")      # a byte-order mark ahead is no part of the reading
         except UnicodeDecodeError as exc:       # which byte, as the udp source says it
-            self.rejects.add("bad payload", where, f"not UTF-8: byte {msg.payload[exc.start]:#04x} at byte "
-                                                   f"{exc.start + 1} of the payload (the sender's text encoding? send "
-                                                   "UTF-8)")
+            self.rejects.add("bad payload", where, byte_not_utf8_said(msg.payload[exc.start], exc.start + 1,
+                                                                      "payload", SEND_UTF8))
             return
         # live: a reading without "ts" is stamped on arrival; a retained one has an unknown age
         rec = parse_json_line(text, where, self.rejects, live=not msg.retain) if sensor == "*" \

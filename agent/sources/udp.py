@@ -26,7 +26,7 @@ from ..plugins import Plugin
 from ..host_checks import bind_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .lines import parse_json_line
+from .lines import SEND_UTF8, byte_not_utf8_said, parse_json_line
 
 RECEIVE_TIMEOUT_S = 0.2     # how long close() may wait for a blocked receive to notice
 #: How long the stop reads what the kernel holds at most: a sender faster than this loop reads (a flood at line rate)
@@ -139,8 +139,8 @@ class UdpSource(Source):
                 try:
                     line = line.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    self.rejects.add("bad payload", at, f"not UTF-8: byte {line[exc.start]:#04x} at byte {exc.start + 1} "
-                                                        "of the line (the sender's text encoding? send UTF-8)")
+                    self.rejects.add("bad payload", at, byte_not_utf8_said(line[exc.start], exc.start + 1, "line",
+                                                                           SEND_UTF8))
                     continue
             yield line, at
 
