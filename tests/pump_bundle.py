@@ -63,3 +63,13 @@ def run_warmed_up(tmp_path: Path, live: Path, bundle: Path, warmup_replay: Path,
                           capture_output=True, text=True, timeout=600, env=agent_env(), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
+
+
+def training_part(recordings: Path, manifest, dest: Path) -> Path:
+    """Each recording cut to the rows the bundle (`manifest`, agent.bundle) was trained on — its header and the first
+    `train` rows of each segment — into `dest`: a warm-up of nothing but training rows."""
+    dest.mkdir()
+    for seg in manifest.data["segments"]:
+        lines = (recordings / seg["recording"]).read_text().splitlines(keepends=True)
+        (dest / seg["recording"]).write_text("".join(lines[:1 + seg["train"]]))
+    return dest

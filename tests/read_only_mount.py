@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,13 @@ def stop_in_namespace(proc: subprocess.Popen, pid_file: Path) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
+    """The (alert_id, seq) of the events an outbox file holds, read without writing (mode=ro: a file on the read-only
+    mount too, and no journal or lock left beside it)."""
+    db = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
+    try:
+        return set(db.execute("SELECT alert_id, seq FROM events"))
+    finally:
+        db.close()

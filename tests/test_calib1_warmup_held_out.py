@@ -22,7 +22,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from conftest import built_once  # noqa: E402
-from pump_bundle import DONE, FITTED, STEPS, TRAINED, pump_rows, run_warmed_up, train  # noqa: E402
+from pump_bundle import DONE, FITTED, STEPS, TRAINED, pump_rows, run_warmed_up, train, training_part  # noqa: E402
 
 from agent.bundle import read_manifest  # noqa: E402
 
@@ -71,11 +71,7 @@ def test_the_warm_up_on_the_training_recordings_calibrates_on_the_rows_the_bundl
 def test_a_warm_up_of_nothing_but_training_rows_is_fitted_on_them_and_says_its_threshold_is_in_sample(tmp_path):
     root = _trained()
     manifest = read_manifest(root / "bundle")
-    cut = tmp_path / "training-part"             # each day's recording cut to the rows it was trained on
-    cut.mkdir()
-    for seg in manifest.data["segments"]:
-        lines = (root / "recordings" / seg["recording"]).read_text().splitlines(keepends=True)
-        (cut / seg["recording"]).write_text("".join(lines[:1 + seg["train"]]))
+    cut = training_part(root / "recordings", manifest, tmp_path / "training-part")
     log = _start(tmp_path, cut, root / "bundle")
     trained = sum(s["train"] for s in manifest.data["segments"])
     assert (f"onnx: {trained} of the warm-up ticks are rows its bundle was trained on and only 0 calm ones are not "

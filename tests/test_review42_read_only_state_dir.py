@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,15 +24,7 @@ import pytest
 from agent.outbox import Outbox
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ReadOnlyRun, stop_in_namespace, ro_capable  # noqa: F401 — a pytest fixture
-
-
-def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
-    db = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
-    try:
-        return set(db.execute("SELECT alert_id, seq FROM events"))
-    finally:
-        db.close()
+from read_only_mount import ReadOnlyRun, ro_capable, stop_in_namespace, waiting_rows  # noqa: F401 — a pytest fixture
 
 
 def event_key(payload: dict) -> tuple[str, int] | None:

@@ -23,7 +23,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from conftest import agent_env, built_once  # noqa: E402
-from pump_bundle import DONE, pump_rows, run_warmed_up, train  # noqa: E402
+from pump_bundle import DONE, pump_rows, run_warmed_up, train, training_part  # noqa: E402
 
 from agent.bundle import read_manifest  # noqa: E402
 
@@ -107,11 +107,7 @@ def test_the_banner_says_no_profile_was_fitted_and_the_threshold_scored_with(tmp
 def test_the_banner_says_a_profile_fitted_on_the_bundles_training_rows_alone_is_in_sample(tmp_path):
     root = _trained()
     manifest = read_manifest(root / "bundle")
-    cut = tmp_path / "training-part"             # each day's recording cut to the rows it was trained on
-    cut.mkdir()
-    for seg in manifest.data["segments"]:
-        lines = (root / "recordings" / seg["recording"]).read_text().splitlines(keepends=True)
-        (cut / seg["recording"]).write_text("".join(lines[:1 + seg["train"]]))
+    cut = training_part(root / "recordings", manifest, tmp_path / "training-part")
     log = _start(tmp_path, cut, root / "bundle")
     banner = _banner_profile(log)
     threshold = DONE.search(log).group(1)
