@@ -45,18 +45,18 @@ def load_config(path: str, machine: bool = True, notes: list | None = None, read
     """The config, checked as `run` needs it (file, keys, and with `machine` what it names on
     this machine); None after printing every problem with the file and key path. Its notes are printed, or put
     into `notes` when given (`run`: agent/start_notes.py).
-    `read_only` given (`run`): a state directory on a read-only file system, when it is the only problem, is
-    no refusal — its problems go there and the agent starts degraded (review42: agent/read_only_state.py)."""
+    A path on a read-only file system (the state directory, a sink's file), when that is the only kind of problem,
+    is no refusal (preflight.degraded): its lines go into `read_only` (`run` starts degraded on them, review42:
+    agent/read_only_state.py; check-config says them, qa49)."""
     from . import config, preflight
-    from .host_checks import ReadOnlyFs
     loaded = False
     try:
         cfg = config.load(path)
         loaded = True
         found, said = preflight.check(cfg) if machine else ([], [])
-        if found and read_only is not None and all(isinstance(p, ReadOnlyFs) for p in found):
-            read_only += found
-            found = []
+        found, on_read_only = preflight.degraded(found)
+        if read_only is not None:
+            read_only += on_read_only
         if found:
             raise ConfigError(path, found)
         if notes is not None:
@@ -81,11 +81,18 @@ def cmd_check_config(args) -> int:
     if args.root:                   # a staged install (systemd/install.sh --root): its paths, not this machine's
         from .paths import read_under
         read_under(args.root)
-    cfg = load_config(args.config, machine=not args.static)
+    read_only: list[str] = []
+    cfg = load_config(args.config, machine=not args.static, read_only=read_only)
     if cfg is None:
         return EXIT_CONFIG
+    # Not refused: `run` starts on them, degraded (a gateway whose disk was remounted read-only keeps publishing);
+    # said, so that a person running check-config mends the mount (qa49: check-config refused what run took).
+    for line in read_only:
+        print(f"{args.config}: degraded: {shorten(line, 400)}", file=sys.stderr)
+    degraded = (f"; run starts degraded on the {len(read_only)} read-only path(s) above (what it cannot write is "
+                "held in memory or dropped and counted until the mount is writable)" if read_only else "")
     print(f"{args.config}: ok — {len(cfg.sensor_names())} sensors, {len(cfg.sources)} source(s), "
-          f"tick {cfg.tick_s:g}s, window {cfg.window.steps} ticks, chain {' → '.join(cfg.scoring.chain)}")
+          f"tick {cfg.tick_s:g}s, window {cfg.window.steps} ticks, chain {' → '.join(cfg.scoring.chain)}{degraded}")
     return 0
 
 

@@ -28,13 +28,14 @@ def _digest(path: Path) -> str | None:
 
 
 def restart_problems(path: Path) -> list[str]:
-    """What `run` would refuse in the file now ('key.path: message'); empty when it would start."""
+    """What `run` would refuse in the file now ('key.path: message'); empty when it would start (degraded, too:
+    preflight.degraded)."""
     from . import config, preflight
     try:
         found, _notes = preflight.check(config.load(path))
     except ConfigError as exc:
         return list(exc.problems)
-    return found
+    return preflight.degraded(found)[0]
 
 
 class ConfigWatch:

@@ -68,6 +68,17 @@ def check(cfg: AgentConfig) -> tuple[list[str], list[str]]:
             [f"{path}: {shorten(msg, 300)}" for path, msg in found if isinstance(msg, Note)])
 
 
+def degraded(found: list[str]) -> tuple[list[str], list[str]]:
+    """(what `run` refuses, what it starts degraded on) of `check`'s problems: a path on a read-only file system
+    (ReadOnlyFs: the state directory, a sink's file) is no refusal when it is the only kind of problem — `run` starts
+    and runs degraded on it (review42: agent/read_only_state.py; a sink counts the writes it loses) — and with any
+    other problem beside it everything is refused, as before. One rule for `run`, `check-config` and a SIGHUP's
+    word on a changed file: check-config refused (exit 2) what `run` started on (qa49)."""
+    if found and all(isinstance(p, ReadOnlyFs) for p in found):
+        return [], list(found)
+    return list(found), []
+
+
 def memory_problems(cfg: AgentConfig) -> list[tuple[str, str]]:
     """The warm-up's rows are held until its fit, room for `warmup.ticks` of them made at the start (agent/warmup.py
     WarmupRows): more than this host's memory and swap, and `run` failed at every start (`Agent()`: MemoryError,
