@@ -96,6 +96,12 @@ CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), wall RE
 """
 
 
+def _events_named(rows: list[tuple], shown: int = 3) -> str:
+    """Which events (created, alert_id, seq, kind, payload) rows are, for a line: the first `shown` by id and seq."""
+    named = ", ".join(f"{r[3]} {r[1]} #{r[2]}" for r in rows[:shown])
+    return named + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     id: int
@@ -157,6 +163,8 @@ class Outbox:
         # (alert_id, seq, kind); the file keeps them, so they are never stored again nor counted as lost
         self._in_file: dict[int, tuple[str, int, str]] = {}
         self._file_read = False                 # that file was read this life
+        # of those, the rows memory's bound (max_events) left to their file, not held: (how many, the oldest's created)
+        self._left_in_file, self._left_oldest = 0, None
         self._held_file = HeldFile(Path(f"{self.path}.held"))     # the held rows, kept where a kill -9 leaves them
         self._held_bounded = 0                  # held rows dropped for max_events, not counted on disk yet
         self._held_not_stored = 0               # a previous run's lost events (its held file), not on disk yet
@@ -190,6 +198,8 @@ class Outbox:
             self._stepped += step
             self._unshifted += step
             self._held = [(row[0] + step, *row[1:]) for row in self._held]
+            if self._left_oldest is not None:
+                self._left_oldest += step
             if self._db is not None:
                 self._run(lambda db: None)      # the stored rows moved now: a kill -9 would leave them aged
         return wall
@@ -288,15 +298,17 @@ class Outbox:
         them — an acknowledged one is deleted from it once it opens (`_settle_in_file`)."""
         if not rows:
             return
-        first = self._next_held_id
-        self._hold(rows, replay=True)
-        self._in_file = {i: (r[1], r[2], r[3]) for i, r in zip(self._held_ids, self._held) if i >= first}
+        self._hold(rows, replay=True, in_file=True)
         log.error("outbox %s cannot be opened for writing: the %d event(s) waiting in it are read from it and sent "
                   "now, as replays; the file keeps them until it can be written", self.path, len(rows))
 
     def _settle_in_file(self) -> None:
         """The file read while it could not be written opens now: its rows still held are not held any more
         (it has them), and those the broker acknowledged (or refused) meanwhile are deleted from it."""
+        if self._left_in_file:
+            log.warning("outbox %s can be written again: the %d event(s) left in it while memory held max_events "
+                        "are sent from it now", self.path, self._left_in_file)
+        self._left_in_file, self._left_oldest = 0, None     # counted in `_depth` now, with the file's rows
         if not self._in_file:
             return
         in_file, self._in_file = self._in_file, {}
@@ -311,24 +323,59 @@ class Outbox:
             "DELETE FROM events WHERE alert_id = ? AND seq = ? AND kind = ?", gone).rowcount) if gone else 0
         self._depth -= deleted or 0
 
-    def _hold(self, rows: list[tuple], replay: bool) -> None:
+    def _hold(self, rows: list[tuple], replay: bool, in_file: bool = False) -> None:
         """Keep (created, alert_id, seq, kind, payload) rows until a file takes them (sent meanwhile,
-        as replays if `replay`): the newest max_events, the older ones counted as dropped for max_events
-        as the outbox itself would drop them."""
+        as replays if `replay`), at most max_events of them (`_bound_held`). `in_file`: read from a file that
+        cannot be written, which keeps them (`_in_file`)."""
         ids = list(range(self._next_held_id, self._next_held_id + len(rows)))
         self._next_held_id += len(rows)
         if replay:
             self._held_replay.update(ids)
-        rows, ids = self._held + rows, self._held_ids + ids
-        if len(rows) > self.max_events:
-            over = len(rows) - self.max_events
-            self._count("max_events", over)
-            self._held_bounded += over
-            self._held_replay.difference_update(ids[:over])
-            self._handed.difference_update(ids[:over])
-            rows, ids = rows[over:], ids[over:]
-        self._held, self._held_ids = rows, ids
+        if in_file:
+            self._in_file.update((i, (r[1], r[2], r[3])) for i, r in zip(ids, rows))
+        self._held, self._held_ids = self._held + rows, self._held_ids + ids
+        if len(self._held) > self.max_events:
+            self._bound_held(len(self._held) - self.max_events)
         self._keep_held()
+
+    def _bound_held(self, over: int) -> None:
+        """Memory holds at most max_events events: `over` of them go. First the rows read from a file that could not
+        be written (a read-only state dir): that file keeps them, so they are left to it — no drop, sent once it
+        opens (or by the next start); before (qa49), they were counted as dropped, deleted from the file once it
+        opened, and at a stop while read-only sent again by the next start after all. Then the rows held in memory
+        alone, as the outbox's bound drops stored ones (`_drop_oldest`): ended alerts' and fault events first, oldest
+        first, then the open alert's; never one handed to the client (before, the oldest whatever they were, a
+        handed one counted as dropped though the broker acknowledged it). Dropped: counted `max_events`, said."""
+        free = [(i, r) for i, r in zip(self._held_ids, self._held) if i not in self._handed]
+        left = {i for i, _ in free if i in self._in_file}
+        left = set(sorted(left)[:over])
+        dropped = []
+        if over > len(left):
+            alone = [(i, r) for i, r in free if i not in left]
+            ended = [(i, r) for i, r in alone if r[1] != self._open_alert]
+            dropped = (ended + [(i, r) for i, r in alone if r[1] == self._open_alert])[:over - len(left)]
+        gone = left | {i for i, _ in dropped}
+        if not gone:
+            return
+        if left:
+            oldest = min(r[0] for i, r in free if i in left)
+            self._left_oldest = oldest if self._left_oldest is None else min(self._left_oldest, oldest)
+            if not self._left_in_file:
+                log.warning("outbox %s: memory holds at most max_events %d events while the file cannot be written: "
+                            "the oldest of the events read from it are left in it (not dropped: sent from it once it "
+                            "can be written, or by the next start), %d now", self.path, self.max_events, len(left))
+            self._left_in_file += len(left)
+            for i in left:
+                del self._in_file[i]
+        keep = [i not in gone for i in self._held_ids]
+        self._held = [r for r, k in zip(self._held, keep) if k]
+        self._held_ids = [i for i, k in zip(self._held_ids, keep) if k]
+        self._held_replay.difference_update(gone)
+        if dropped:
+            self._count("max_events", len(dropped))
+            self._held_bounded += len(dropped)
+            self._say_dropped("max_events", len(dropped), " held in memory alone (the file cannot take them: "
+                              f"{self.problem or 'not open'}) — " + _events_named([r for _, r in dropped]))
 
     def _keep_held(self) -> None:
         """The held rows and counts into the held file, as they are now (not those their own file keeps)."""
@@ -409,9 +456,9 @@ class Outbox:
         self._depth += added
         self.recovered += added
         self._held_file.clear(sync=self.sync == "FULL")
-        if self._held_said:
+        if self._held_said and added:       # (none: the broker had them all; `_worked` says the storing)
             log.warning("outbox %s: the %d event(s) held in memory are stored now", self.path, added)
-            self._held_said = False
+        self._held_said = False
 
     def _say_held(self) -> None:
         """One line when held events cannot be stored yet: they wait in memory, not on the disk."""
@@ -661,11 +708,15 @@ class Outbox:
             self._count(reason, -len(ids))
             return
         self._depth -= deleted
+        self._say_dropped(reason, len(ids))
+
+    def _say_dropped(self, reason: str, n: int, which: str = "") -> None:
+        """The line for `n` events dropped for a bound (the first LOG_FIRST_DROPS drops, then one a thousand)."""
         total = self.dropped[reason]
-        if reason in _LIMITS and (total <= LOG_FIRST_DROPS or total % 1000 < len(ids)):
+        if reason in _LIMITS and (total <= LOG_FIRST_DROPS or total % 1000 < n):
             limit = _LIMITS[reason].format(max_events=self.max_events, max_age_s=self.max_age_s)
-            log.warning("outbox %s reached: dropped %d alert event(s), %d dropped for this reason so far",
-                        limit, len(ids), total)
+            log.warning("outbox %s reached: dropped %d alert event(s)%s, %d dropped for this reason so far",
+                        limit, n, which, total)
 
     def _count(self, reason: str, n: int) -> None:
         """Count drops; written with the next transaction that succeeds."""
@@ -677,8 +728,8 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        """Events waiting for the broker's acknowledgement: stored or held."""
-        return self._depth - len(self._acked) + len(self._held)
+        """Events waiting for the broker's acknowledgement: stored, held, or left in a file that cannot be written."""
+        return self._depth - len(self._acked) + len(self._held) + self._left_in_file
 
     @property
     def in_flight(self) -> int:
@@ -701,6 +752,8 @@ class Outbox:
         """Seconds since the oldest waiting event (stored or held) was added; None when none (or unreadable). Caller holds the lock."""
         now = self._now()           # first: a step it tells moves what is read below
         oldest = [self._held[0][0]] if self._held else []
+        if self._left_oldest is not None:
+            oldest.append(self._left_oldest)
         if self._depth - len(self._acked) > 0 and self._db is not None:
             try:
                 (created,) = self._db.execute("SELECT MIN(created) FROM events").fetchone()
@@ -714,10 +767,14 @@ class Outbox:
         with self._lock:
             if self._in_file and self._db is None:
                 self._open()                    # writable again: the rows acknowledged meanwhile deleted (qa48)
-            if self._in_file:                   # their file keeps them: the next start sends them again
+            if self._in_file or self._left_in_file:     # their file keeps them: the next start sends them again
+                if self._left_in_file:
+                    log.warning("outbox %s: the %d event(s) left in the file while memory held max_events are sent "
+                                "by the next start (it still cannot be written)", self.path, self._left_in_file)
                 self._held = self._own_held()
                 self._held_ids = [i for i in self._held_ids if i not in self._in_file]
                 self._in_file = {}
+                self._left_in_file, self._left_oldest = 0, None
             kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
                     if self._held else None)
             if kept is not None:
