@@ -653,7 +653,12 @@ class ReplaySource(Source):
                     time_i, value_cols, label_cols = layout
 
             if again is not None:   # the header in force at `start`: the tail's rows are read by it, as a whole read's
-                header_again(again[1], f"{self.name_of(path)} (byte {again[0]:,}, before the tail read)")
+                where = f"{self.name_of(path)} (byte {again[0]:,}, before the tail read)"
+                if again[2] is None:
+                    header_again(again[1], where)
+                else:               # past the line bound: its rows skipped up to the next header, as a whole read's
+                    self.rejects.add("line too long", where, long_header_again_said(again[2], self.cfg.separator))
+                    skipped, header = (where, 0), []
             for n, row in rows:
                 if self._stop.is_set():
                     return
@@ -698,12 +703,15 @@ class ReplaySource(Source):
             log.warning("%s: %d row(s) after this header skipped (its columns map no sensor the replay can "
                         "read; counted once, as the header)", skipped[0], skipped[1])
 
-    def header_before(self, path: Path, lo: int, hi: int) -> tuple[int, list[str]] | None:
-        """(its byte, its fields) of the last CSV header again between bytes `lo` and `hi` of `path` (`hi` a line's
-        start), or None: the columns in force at `hi`, for a read from there (warmup.replay's tail). A tail read took
-        the file's first header, and read two recordings joined with their columns in another order by the wrong
+    def header_before(self, path: Path, lo: int, hi: int) -> tuple[int, list[str], str | None] | None:
+        """(its byte, its fields, None) of the last CSV header again between bytes `lo` and `hi` of `path` (`hi` a
+        line's start), or None: the columns in force at `hi`, for a read from there (warmup.replay's tail). A tail read
+        took the file's first header, and read two recordings joined with their columns in another order by the wrong
         one, unsaid (chaos6). The bytes are searched backwards for the time column's name — a plain search,
-        ~2 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`."""
+        ~2 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`.
+        A line longer than MAX_LINE_CHARS is judged as `_bounded` judges it, by its first HEAD_CHARS: a header again
+        there is (its byte, [], its first HEAD_CHARS) — its rows are skipped, as a whole read skips them (before
+        qa49, its first 64 KiB were read as the columns: a field cut short, every row `wrong column count`)."""
         names = [n.encode() for n in (TIME_COLUMN_FALLBACKS if self.cfg.time_column == "timestamp"
                                       else (self.cfg.time_column,)) if n]
         names = [n for n in names if not any(m != n and m in n for m in names)]     # `time` finds `timestamp` too:
@@ -718,13 +726,17 @@ class ReplaySource(Source):
                 for hit in reversed([m.start() for m in needle.finditer(chunk)]):
                     if begin + hit >= line_start:
                         continue                # in a line already looked at
-                    line_start, line = _line_around(f, begin + hit, lo)
+                    line_start, line, long = _line_around(f, begin + hit, lo)
+                    if long:
+                        if self._reads_as_header(line):
+                            return line_start, [], line
+                        continue
                     try:
                         fields = header_fields(csv_fields(line, self.cfg.separator))
                     except ValueError:
                         continue
                     if self.cfg.time_column_of(fields) in fields:
-                        return line_start, fields
+                        return line_start, fields, None
                 end = begin
         return None
 
@@ -886,12 +898,14 @@ def header_fields(row: list[str]) -> list[str]:
     return fields
 
 
-def _line_around(f, pos: int, lo: int) -> tuple[int, str]:
-    """(its start, its text) of the line of binary file `f` holding byte `pos`, starting at `lo` at the earliest; at
-    most MAX_LINE_CHARS bytes of it either way (a header is short)."""
+def _line_around(f, pos: int, lo: int) -> tuple[int, str, bool]:
+    """(its start, its text, whether it is longer than MAX_LINE_CHARS) of the line of binary file `f` holding byte
+    `pos`, starting at `lo` at the earliest; of a line that long, its first HEAD_CHARS as its text (what `_bounded`
+    keeps of a line it reads past). Its start is looked for as far back as it lies: cut at MAX_LINE_CHARS before
+    `pos` (before qa49), a long line's middle was read as a line of its own."""
     start = pos
-    while start > lo and pos - start < MAX_LINE_CHARS:
-        step = min(4096, start - lo)
+    while start > lo:
+        step = min(1 << 16, start - lo)
         f.seek(start - step)
         before = f.read(step)
         cut = max(before.rfind(b"\n"), before.rfind(b"\r"))
@@ -900,9 +914,15 @@ def _line_around(f, pos: int, lo: int) -> tuple[int, str]:
             break
         start -= step
     f.seek(start)
-    line = f.read(pos - start + MAX_LINE_CHARS // 16)
-    ends = [i for i in (line.find(b"\n", pos - start), line.find(b"\r", pos - start)) if i >= 0]
-    return start, (line[:min(ends)] if ends else line).decode("utf-8", errors="replace")
+    line = f.read(1 << 16)                      # a header is short: more only when its end is not in these
+    ends = [i for i in (line.find(b"\n"), line.find(b"\r")) if i >= 0]
+    if not ends:
+        line += f.read(4 * (MAX_LINE_CHARS + 1) - len(line))    # a character is at most 4 bytes: `_bounded` counts them
+        ends = [i for i in (line.find(b"\n"), line.find(b"\r")) if i >= 0]
+    text = (line[:min(ends)] if ends else line).decode("utf-8", errors="replace")
+    if len(text) > MAX_LINE_CHARS:
+        return start, text[:HEAD_CHARS], True
+    return start, text, False
 
 
 def first_header(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[int, list[str]] | None:
