@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .lean_import import submodule
 from .records import short_repr, shorten
-from .typed import ConfigError
+from .typed import ConfigError, YamlNumeral
 
 # PyYAML's pure-Python loader only: `import yaml` also loads its dumper, emitter, representer and
 # libyaml binding (~0.4 MiB resident), none of which reading a config uses (agent/lean_import.py).
@@ -45,7 +45,28 @@ class _ConfigLoader(yaml_loader.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+
+
+def _numeral(loader: _ConfigLoader, node, construct):
+    """A YAML 1.1 number as PyYAML reads it, but `0300` (octal to YAML 1.1) and `1:30` (base 60) as written: a
+    YamlNumeral, which every key refuses saying what YAML made of it (agent/typed.py)."""
+    value = construct(loader, node)
+    text = node.value
+    if ":" in text:
+        return YamlNumeral(text, f"base 60, {value:g}", "the number itself")
+    if _OCTAL.fullmatch(text) and value:
+        decimal = text.replace("_", "").lstrip("+-0")
+        return YamlNumeral(text, f"octal for its leading zero, {value}",
+                           f"{'-' if text.startswith('-') else ''}{decimal}")
+    return value
+
+
 _ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _ConfigLoader.construct_mapping)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int",
+                              lambda loader, node: _numeral(loader, node, yaml_loader.SafeLoader.construct_yaml_int))
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float",
+                              lambda loader, node: _numeral(loader, node, yaml_loader.SafeLoader.construct_yaml_float))
 _ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
 

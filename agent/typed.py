@@ -60,8 +60,31 @@ def _describe(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
 
 
+class YamlNumeral(str):
+    """A plain scalar that YAML 1.1 (PyYAML's reading) types as a number its writer hardly meant: `0300` (a leading
+    zero: octal, 192) or `1:30` (base 60: 90). Both were read so without a word (`warmup.ticks: 0300` warmed up 192
+    ticks; `node.id: 0300` was refused as `got int 192`); YAML 1.2 reads them as 300 and as text. agent/config_file.py
+    keeps them as written; every key refuses them, saying what YAML made of them (qa49). The other YAML 1.1 numbers
+    read as their writer means and are kept: `1_000` (1000), `0x10` (16), `0b101` (5)."""
+    read_as: str        # what YAML 1.1 makes of it: 'octal, 192'
+    instead: str        # what to write for the number meant: '300'
+
+    def __new__(cls, text: str, read_as: str, instead: str):
+        self = super().__new__(cls, text)
+        self.read_as, self.instead = read_as, instead
+        return self
+
+    def as_number(self) -> str:
+        return f"{short_repr(str(self))} (YAML 1.1 reads it as {self.read_as}: write {self.instead})"
+
+    def as_text(self) -> str:
+        return f"{short_repr(str(self))} (a number to YAML 1.1, {self.read_as}: quote it for text)"
+
+
 def _got(value: Any) -> str:
-    """'str 'two'', shortened."""
+    """'str 'two'', shortened; a YamlNumeral as written, with what YAML reads it as."""
+    if isinstance(value, YamlNumeral):
+        return value.as_number()
     return f"{_describe(value)} {short_repr(value)}"
 
 
@@ -119,8 +142,8 @@ class _Builder:
                 return {}
             out = {}
             for k, v in value.items():
-                if not isinstance(k, str):
-                    self.fail(path, f"keys must be strings, got {short_repr(k)}")
+                if not isinstance(k, str) or isinstance(k, YamlNumeral):
+                    self.fail(path, f"keys must be strings, got {k.as_text() if isinstance(k, YamlNumeral) else short_repr(k)}")
                     continue
                 out[k] = self.build(item_tp, v, _join(path, k))
             return out
@@ -144,7 +167,9 @@ class _Builder:
                 self.fail(path, f"must be a finite number, got {short_repr(value)}")
             return number
         if tp is str:
-            if not isinstance(value, str):
+            if isinstance(value, YamlNumeral):
+                self.fail(path, f"expected a string, got {value.as_text()}")
+            elif not isinstance(value, str):
                 self.fail(path, f"expected a string, got {_got(value)}")
             return value
         raise TypeError(f"unsupported config type {tp!r} at {path}")
@@ -162,7 +187,8 @@ class _Builder:
         for a in args:
             if dataclasses.is_dataclass(a) and isinstance(value, dict):
                 return self.build_dataclass(a, value, path)
-            if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)):
+            if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)) \
+                    and not isinstance(value, YamlNumeral):
                 return value
         self.fail(path, f"unexpected {_got(value)}")
         return None
