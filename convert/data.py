@@ -370,8 +370,9 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
     return recordings
 
 
-#: Stems of a column name that marks rows (SKAB's `anomaly`, `changepoint`; `label`, `is_anomaly`, `fault`, ...).
-LABEL_STEMS = ("anomal", "label", "changepoint", "outlier", "fault", "attack", "alarm")
+#: Stems of a column name that marks rows (SKAB's `anomaly`, `changepoint`; `label`, `is_anomaly`, `fault`, ...; a
+#: `verdict`, as stad-agent's operator feedback names its word: before qa49 such a column was passed over unsaid).
+LABEL_STEMS = ("anomal", "label", "changepoint", "outlier", "fault", "attack", "alarm", "verdict")
 
 
 def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors: list[str]) -> list[str]:
@@ -436,7 +437,8 @@ class _ThisThreadHushed(logging.Filter):
 STATUS_NAMES = ("status", "state", "class", "condition", "health", "target")
 #: A text cell that marks a row anomalous (compared lowercased): a column of them beside `normal` is a label.
 ANOMALY_WORDS = frozenset(("anomaly", "anomalous", "abnormal", "anomalie", "fault", "faulty", "failure", "fail",
-                           "attack", "outlier", "alarm", "alert", "broken", "defect", "defective", "nok", "not ok"))
+                           "attack", "outlier", "alarm", "alert", "broken", "defect", "defective", "nok", "not ok",
+                           "confirmed"))        # (stad-agent's feedback verdict for a real anomaly: agent/feedback.py)
 #: Distinct text cells past which a column is free text (a comment, an operator's note), not a label.
 MAX_LABEL_WORDS = 20
 
@@ -445,11 +447,15 @@ def text_label_line(column: str, names: list[str], cells: Counter) -> str:
     """What is said of a column of label words (ANOMALY_WORDS) that `label_columns` does not name (chaos7: a
     `normal` / `anomaly` column among numeric sensors was passed over unsaid — the scan read numbers only, and a
     text cell is no reading — its anomalies trained on as normal running)."""
+    from agent.feedback import VERDICTS
     shown = ", ".join(f"{cell!r} on {n:,} rows" for cell, n in cells.most_common(4))
     files = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    verdicts = ("; its words are stad-agent's feedback verdicts: 1 on the 'confirmed' rows, 0 on the others"
+                if any(cell.lower() in VERDICTS for cell in cells) else "")
     return (f"column {column!r} looks like a label written as text ({shown}; in {files}) and is not in the source's "
             f"label_columns: the rows it marks are trained on as normal running. A label is a number: write the "
-            f"column as 0/1 (1 for the anomalous rows), and add label_columns: [{column}] to the replay source")
+            f"column as 0/1 (1 for the anomalous rows{verdicts}), and add label_columns: [{column}] to the replay "
+            "source")
 
 
 #: The sensor name a label-like column is read under by label_scan (no configured sensor is named so).
