@@ -739,7 +739,7 @@ class Outbox:
         """Depth, events in flight, drops by reason, the sync mode, why storing fails (None while it
         works) and the events saved from a corrupt outbox held in memory, for the health payload."""
         with self._lock:
-            if self._in_file and self._db is None:
+            if (self._in_file or self._left_in_file) and self._db is None:
                 # With each health snapshot: a file read while it could not be written is opened once it can
                 # (the rows acknowledged meanwhile deleted), also when no event or acknowledgement comes (qa48).
                 self._open()
@@ -765,7 +765,7 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            if self._in_file and self._db is None:
+            if (self._in_file or self._left_in_file) and self._db is None:
                 self._open()                    # writable again: the rows acknowledged meanwhile deleted (qa48)
             if self._in_file or self._left_in_file:     # their file keeps them: the next start sends them again
                 if self._left_in_file:
