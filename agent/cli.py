@@ -79,7 +79,13 @@ def load_config(path: str, machine: bool = True, notes: list | None = None, read
 
 def cmd_check_config(args) -> int:
     if args.root:                   # a staged install (systemd/install.sh --root): its paths, not this machine's
+        from pathlib import Path
+
         from .paths import read_under
+        if not Path(args.root).is_dir():    # a typo's tree: every path creatable under it, and "ok" (qa49)
+            print(f"check-config: --root {args.root}: no such directory — or not one — (the staged tree's top, as install.sh "
+                  "--root was given it)", file=sys.stderr)
+            return EXIT_CONFIG
         read_under(args.root)
     read_only: list[str] = []
     cfg = load_config(args.config, machine=not args.static, read_only=read_only)
