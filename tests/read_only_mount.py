@@ -3,6 +3,7 @@
 skips, saying why, where this host allows no such namespace (review41, review42)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -68,3 +69,44 @@ def waiting_rows(outbox: Path) -> set[tuple[str, int]]:
         return set(db.execute("SELECT alert_id, seq FROM events"))
     finally:
         db.close()
+
+
+def published(collector, replayed: bool | None = None) -> set[tuple[str, int]]:
+    """The (alert_id or fault_id, seq) of the alert and fault events a Collector got (only those `replayed` or not,
+    when given): what the degraded agent sent, for review42's, qa48's and qa49's tests."""
+    out = set()
+    for m in list(collector.messages):
+        if m.topic.endswith(("/alerts", "/faults")):
+            p = json.loads(m.payload)
+            key = p.get("alert_id") or p.get("fault_id")
+            if key is not None and "seq" in p and (replayed is None or bool(p.get("replayed")) == replayed):
+                out.add((key, p["seq"]))
+    return out
+
+
+def healths(collector) -> list[dict]:
+    """The health payloads a Collector got, in order."""
+    return [json.loads(m.payload) for m in list(collector.messages) if m.topic.endswith("/health")]
+
+
+def first_life_waiting(tmp_path: Path, cfg: Path, env: dict) -> set[tuple[str, int]]:
+    """A first life of `agent run -c cfg` for 400 ticks, its broker away: the events it leaves waiting in the outbox
+    of `tmp_path/state`, which the degraded life then reads from the read-only file."""
+    first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return waiting_rows(tmp_path / "state" / "mqtt-outbox.sqlite")
+
+
+def stdin_config(tmp: Path, state_dir: Path, jsonl: Path) -> Path:
+    """tmp/agent.yaml: a stdin source, `state_dir` and a jsonl sink at `jsonl` — what review41's and qa49's tests put
+    on a read-only mount, one or the other."""
+    cfg = tmp / "agent.yaml"
+    cfg.write_text(f"""
+node: {{id: gw-ro, site: plant-a}}
+sensors: [pressure, flow]
+sources: [{{type: stdin}}]
+state_dir: {state_dir}
+sinks: [{{type: jsonl, path: {jsonl}}}]
+""")
+    return cfg

@@ -12,33 +12,17 @@ allows none). The second life reads an idle UDP socket: no new event comes.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ReadOnlyRun, ro_capable, stop_in_namespace, waiting_rows  # noqa: F401 — a pytest fixture
+from read_only_mount import (ReadOnlyRun, healths, published, ro_capable,  # noqa: F401 — ro_capable: a pytest fixture
+                             first_life_waiting, stop_in_namespace, waiting_rows)
 
 
-def published_replays(collector: Collector) -> set[tuple[str, int]]:
-    out = set()
-    for m in list(collector.messages):
-        if m.topic.endswith(("/alerts", "/faults")):
-            p = json.loads(m.payload)
-            key = p.get("alert_id") or p.get("fault_id")
-            if p.get("replayed") and key is not None and "seq" in p:
-                out.add((key, p["seq"]))
-    return out
-
-
-def healths(collector: Collector) -> list[dict]:
-    return [json.loads(m.payload) for m in list(collector.messages) if m.topic.endswith("/health")]
 
 
 def test_a_quiet_agent_deletes_the_events_acknowledged_while_read_only_once_writable(tmp_path, ro_capable,
@@ -48,10 +32,7 @@ def test_a_quiet_agent_deletes_the_events_acknowledged_while_read_only_once_writ
     cfg = pump_agent_config(tmp_path, sinks)
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600, env=env)
-    assert first.returncode == 0, first.stderr[-3000:]
-    waiting = waiting_rows(state / "mqtt-outbox.sqlite")
+    waiting = first_life_waiting(tmp_path, cfg, env)
     assert len(waiting) >= 5
 
     quiet = yaml.safe_load(cfg.read_text())
@@ -63,7 +44,7 @@ def test_a_quiet_agent_deletes_the_events_acknowledged_while_read_only_once_writ
     run = ReadOnlyRun(tmp_path, state, cfg, env)
     proc, flag, pid_file, err_file = run.proc, run.flag, run.pid_file, run.err_file
     try:
-        wait_for(lambda: waiting <= published_replays(sub), "the waiting events, sent from the read-only file",
+        wait_for(lambda: waiting <= published(sub, replayed=True), "the waiting events, sent from the read-only file",
                  300, proc)
         wait_for(lambda: any(h.get("state_dir_problem") and h["outbox"]["held"] == 0 for h in healths(sub)),
                  "a read-only health with every event acknowledged (none held)", 120, proc)

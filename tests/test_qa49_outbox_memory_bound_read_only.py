@@ -13,33 +13,18 @@ in a user and mount namespace of our own (`unshare -rm`; skipped where this host
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ReadOnlyRun, ro_capable, stop_in_namespace, waiting_rows  # noqa: F401 — a pytest fixture
+from read_only_mount import (ReadOnlyRun, healths, published, ro_capable,  # noqa: F401 — ro_capable: a pytest fixture
+                             first_life_waiting, stop_in_namespace, waiting_rows)
 
 WAITING = 10            # the events the first life leaves in the file (its max_events, the least it takes)
 MAX_EVENTS = 20         # the second life's
 
 
-def published(collector: Collector) -> set[tuple[str, int]]:
-    out = set()
-    for m in list(collector.messages):
-        if m.topic.endswith(("/alerts", "/faults")):
-            p = json.loads(m.payload)
-            key = p.get("alert_id") or p.get("fault_id")
-            if key is not None and "seq" in p:
-                out.add((key, p["seq"]))
-    return out
-
-
-def healths(collector: Collector) -> list[dict]:
-    return [json.loads(m.payload) for m in list(collector.messages) if m.topic.endswith("/health")]
 
 
 def test_a_full_memory_leaves_the_read_only_files_events_to_it_and_drops_only_its_own_said(tmp_path, ro_capable,
@@ -50,10 +35,7 @@ def test_a_full_memory_leaves_the_read_only_files_events_to_it_and_drops_only_it
     cfg = pump_agent_config(tmp_path, sinks, speed=50.0)
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600, env=env)
-    assert first.returncode == 0, first.stderr[-3000:]
-    waiting = waiting_rows(state / "mqtt-outbox.sqlite")
+    waiting = first_life_waiting(tmp_path, cfg, env)
     assert len(waiting) == WAITING
     # The second life holds twice as many in memory: once the broker has the new ones, the file's fit beside them.
     cfg.write_text(cfg.read_text().replace(f"max_events: {WAITING}", f"max_events: {MAX_EVENTS}"))

@@ -17,21 +17,10 @@ import sys
 from pathlib import Path
 
 from agent.cli import EXIT_CONFIG
-from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import ro_capable, stdin_config  # noqa: F401 — ro_capable: a pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def write_config(tmp: Path, jsonl: Path, state: Path) -> Path:
-    cfg = tmp / "agent.yaml"
-    cfg.write_text(f"""
-node: {{id: gw-ro, site: plant-a}}
-sensors: [pressure, flow]
-sources: [{{type: stdin}}]
-state_dir: {state}
-sinks: [{{type: jsonl, path: {jsonl}}}]
-""")
-    return cfg
 
 
 def in_namespace(tmp: Path, ro_dir: Path, *commands: str) -> list[subprocess.CompletedProcess]:
@@ -58,7 +47,7 @@ def restart_problems(cfg: Path) -> str:
 def test_a_sink_file_on_a_read_only_mount_is_degraded_for_run_check_config_and_a_sighup(tmp_path, ro_capable):
     logs = tmp_path / "logs"
     logs.mkdir()
-    cfg = write_config(tmp_path, logs / "alerts.jsonl", tmp_path / "state")
+    cfg = stdin_config(tmp_path, tmp_path / "state", logs / "alerts.jsonl")
     check, run, sighup = in_namespace(tmp_path, logs, agent("check-config", "-c", str(cfg)),
                                       agent("run", "-c", str(cfg), "--max-ticks", "1"), restart_problems(cfg))
     assert run.returncode == 0 and "summary:" in run.stderr, run.stderr
@@ -74,7 +63,7 @@ def test_a_sink_file_on_a_read_only_mount_is_degraded_for_run_check_config_and_a
 def test_a_read_only_state_dir_too_and_a_config_mistake_beside_it_refused_by_both(tmp_path, ro_capable):
     state = tmp_path / "state"
     state.mkdir()
-    cfg = write_config(tmp_path, state / "alerts.jsonl", state)
+    cfg = stdin_config(tmp_path, state, state / "alerts.jsonl")
     check, = in_namespace(tmp_path, state, agent("check-config", "-c", str(cfg)))
     assert check.returncode == 0, check.stderr
     assert f"{cfg}: degraded: state_dir: {state} is on a read-only file system" in check.stderr
@@ -82,7 +71,7 @@ def test_a_read_only_state_dir_too_and_a_config_mistake_beside_it_refused_by_bot
     assert "run starts degraded on the 2 read-only path(s) above" in check.stdout
 
     (tmp_path / "a-file").write_text("")
-    wrong = write_config(tmp_path, tmp_path / "a-file" / "alerts.jsonl", state)    # under a file: a config mistake
+    wrong = stdin_config(tmp_path, state, tmp_path / "a-file" / "alerts.jsonl")    # under a file: a config mistake
     check, run, sighup = in_namespace(tmp_path, state, agent("check-config", "-c", str(wrong)),
                                       agent("run", "-c", str(wrong), "--max-ticks", "1"), restart_problems(wrong))
     for refused in (check, run):

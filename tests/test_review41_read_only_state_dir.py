@@ -14,21 +14,10 @@ import sys
 from pathlib import Path
 
 from agent.cli import EXIT_CONFIG
-from read_only_mount import ro_capable  # noqa: F401 — a pytest fixture
+from read_only_mount import ro_capable, stdin_config  # noqa: F401 — ro_capable: a pytest fixture
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def write_config(tmp: Path, state_dir: Path, jsonl: Path) -> Path:
-    cfg = tmp / "agent.yaml"
-    cfg.write_text(f"""
-node: {{id: gw-ro, site: plant-a}}
-sensors: [pressure, flow]
-sources: [{{type: stdin}}]
-state_dir: {state_dir}
-sinks: [{{type: jsonl, path: {jsonl}}}]
-""")
-    return cfg
 
 
 def run_read_only(tmp: Path, cfg: Path, ro_dir: Path) -> subprocess.CompletedProcess:
@@ -43,10 +32,10 @@ def test_a_config_mistake_beside_it_stays_exit_2(tmp_path, ro_capable):
     state = tmp_path / "state"
     state.mkdir()
     (tmp_path / "a-file").write_text("")
-    res = run_read_only(tmp_path, write_config(tmp_path, state, tmp_path / "a-file" / "alerts.jsonl"), state)
+    res = run_read_only(tmp_path, stdin_config(tmp_path, state, tmp_path / "a-file" / "alerts.jsonl"), state)
     assert res.returncode == EXIT_CONFIG, res.stderr
     assert "is on a read-only file system" in res.stderr      # said all the same
-    under_a_file = run_read_only(tmp_path, write_config(tmp_path, tmp_path / "a-file" / "state",
+    under_a_file = run_read_only(tmp_path, stdin_config(tmp_path, tmp_path / "a-file" / "state",
                                                         tmp_path / "alerts.jsonl"), state)
     assert under_a_file.returncode == EXIT_CONFIG, under_a_file.stderr
     assert "cannot be a directory" in under_a_file.stderr

@@ -12,38 +12,19 @@ with EACCES as the stand-in where no namespace is allowed (skipped as root, whom
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from agent.outbox import Outbox
 from conftest import REPO, pump_agent_config, wait_for
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from read_only_mount import ReadOnlyRun, ro_capable, stop_in_namespace, waiting_rows  # noqa: F401 — a pytest fixture
+from read_only_mount import (ReadOnlyRun, healths, published, ro_capable,  # noqa: F401 — ro_capable: a pytest fixture
+                             first_life_waiting, stop_in_namespace, waiting_rows)
 
 
-def event_key(payload: dict) -> tuple[str, int] | None:
-    key = payload.get("alert_id") or payload.get("fault_id")
-    return (key, payload["seq"]) if key is not None and "seq" in payload else None
 
-
-def published(collector: Collector, replayed: bool | None = None) -> set[tuple[str, int]]:
-    out = set()
-    for m in list(collector.messages):
-        if m.topic.endswith(("/alerts", "/faults")):
-            p = json.loads(m.payload)
-            if (replayed is None or bool(p.get("replayed")) == replayed) and event_key(p):
-                out.add(event_key(p))
-    return out
-
-
-def healths(collector: Collector) -> list[dict]:
-    return [json.loads(m.payload) for m in list(collector.messages) if m.topic.endswith("/health")]
 
 
 def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_capable, make_broker):
@@ -51,10 +32,7 @@ def test_a_read_only_state_dir_starts_degraded_publishes_and_mends(tmp_path, ro_
     sinks = [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": broker.port}, "health_interval_s": 1}]
     cfg = pump_agent_config(tmp_path, sinks)
     state = tmp_path / "state"
-    first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert first.returncode == 0, first.stderr[-3000:]
-    waiting = waiting_rows(state / "mqtt-outbox.sqlite")
+    waiting = first_life_waiting(tmp_path, cfg, {**os.environ, "PYTHONPATH": str(REPO)})
     assert len(waiting) >= 5 and (state / "checkpoint.bin").exists()
     checkpoint_before = (state / "checkpoint.bin").stat().st_mtime_ns
 
