@@ -83,7 +83,7 @@ def cmd_check_config(args) -> int:
 
         from .paths import read_under
         if not Path(args.root).is_dir():    # a typo's tree: every path creatable under it, and "ok" (qa49)
-            print(f"check-config: --root {args.root}: no such directory — or not one — (the staged tree's top, as install.sh "
+            print(f"check-config: --root {args.root}: not a directory here (the staged tree's top, as install.sh "
                   "--root was given it)", file=sys.stderr)
             return EXIT_CONFIG
         read_under(args.root)

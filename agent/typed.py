@@ -143,7 +143,8 @@ class _Builder:
             out = {}
             for k, v in value.items():
                 if not isinstance(k, str) or isinstance(k, YamlNumeral):
-                    self.fail(path, f"keys must be strings, got {k.as_text() if isinstance(k, YamlNumeral) else short_repr(k)}")
+                    got = k.as_text() if isinstance(k, YamlNumeral) else short_repr(k)
+                    self.fail(path, f"keys must be strings, got {got}")
                     continue
                 out[k] = self.build(item_tp, v, _join(path, k))
             return out
@@ -187,10 +188,11 @@ class _Builder:
         for a in args:
             if dataclasses.is_dataclass(a) and isinstance(value, dict):
                 return self.build_dataclass(a, value, path)
-            if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)) \
-                    and not isinstance(value, YamlNumeral):
+            if isinstance(value, YamlNumeral):
+                break                           # a number to YAML that is no number here: said below
+            if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)):
                 return value
-        self.fail(path, f"unexpected {_got(value)}")
+        self.fail(path, f"unexpected {value.as_text() if isinstance(value, YamlNumeral) and str in args else _got(value)}")
         return None
 
     def build_choice(self, tp: type[PluginChoice], value: Any, path: str) -> Any:

@@ -26,7 +26,7 @@ sinks: [{{type: jsonl, path: {tmp_path / 'alerts.jsonl'}}}]
         done = subprocess.run([sys.executable, "-m", "agent", "check-config", "--root", str(root), "-c", str(cfg)],
                               cwd=REPO, env=agent_env(), capture_output=True, text=True, timeout=120)
         assert done.returncode == EXIT_CONFIG, done.stdout + done.stderr      # on ad79f86d: `ok`, exit 0
-        assert f"--root {root}: no such directory" in done.stderr and "ok" not in done.stdout, done.stderr
+        assert f"--root {root}: not a directory here" in done.stderr and "ok" not in done.stdout, done.stderr
     (tmp_path / "staging").mkdir()
     done = subprocess.run([sys.executable, "-m", "agent", "check-config", "--root", str(tmp_path / "staging"), "-c",
                            str(cfg)], cwd=REPO, env=agent_env(), capture_output=True, text=True, timeout=120)

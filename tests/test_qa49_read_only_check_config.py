@@ -41,7 +41,8 @@ def agent(*args: str) -> str:
 
 
 def restart_problems(cfg: Path) -> str:
-    return f'"{sys.executable}" -c "from agent.config_watch import restart_problems; print(restart_problems(\'{cfg}\'))"'
+    code = f"from agent.config_watch import restart_problems; print(restart_problems('{cfg}'))"
+    return f'"{sys.executable}" -c "{code}"'
 
 
 def test_a_sink_file_on_a_read_only_mount_is_degraded_for_run_check_config_and_a_sighup(tmp_path, ro_capable):

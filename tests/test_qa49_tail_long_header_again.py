@@ -1,8 +1,8 @@
 """warmup.replay's tail read meets a CSV header again longer than the line bound before its start (qa49; chaos8 left).
 
 A whole read skips the rows after such a header up to the next header it can read (chaos8: `line too long — a header
-again (…) past 1,048,576 characters, unread: the rows after it are skipped …`). The tail read (`header_before`, which
-finds the columns in force at its start) read the long header's first 64 KiB as its columns — its last field cut
+again (…) past 1,048,576 characters, unread: the rows after it are skipped …`). The tail read (`header_before`,
+which finds the columns in force at its start) read the long header's first 64 KiB as its columns — its last field cut
 short — and every row of the tail under it was `wrong column count`, unlike the whole read. Now it judges the line as
 the whole read does (its first 64 KiB name the time column: a header again), says it once and skips its rows.
 Real files, read by the replay source the warm-up reads them with.
