@@ -192,7 +192,8 @@ class _Builder:
                 break                           # a number to YAML that is no number here: said below
             if a in (str, int, float, bool) and isinstance(value, a) and not (a is not bool and isinstance(value, bool)):
                 return value
-        self.fail(path, f"unexpected {value.as_text() if isinstance(value, YamlNumeral) and str in args else _got(value)}")
+        text = isinstance(value, YamlNumeral) and str in args        # a name (a sensor's) written as a number
+        self.fail(path, f"unexpected {value.as_text() if text else _got(value)}")
         return None
 
     def build_choice(self, tp: type[PluginChoice], value: Any, path: str) -> Any:
