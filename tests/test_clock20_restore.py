@@ -35,11 +35,8 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     sum's last bit otherwise; fault_states.assert_close)."""
     want = json.loads((FIXTURES / "clock20_d59bcc4.json").read_text())
     meta, state = decode((FIXTURES / "clock20_d59bcc4.ckpt").read_bytes())
-    # (drift every tick, as main judged it when the fixture was made: since perf77 drift's default cadence is 1 s,
-    # a thousand ticks at 1 ms, and this restore would judge it on the block's mean, not main's rows)
     cfg, rows = corridor(want["tick_s"], want["before"] + want["after"],
-                         settings=("faults.drift_moved_alone=true", "scoring.numpy.seasonal_periods_s=[]",
-                                   "faults.drift_every_s=0"))
+                         settings=("faults.drift_moved_alone=true", "scoring.numpy.seasonal_periods_s=[]"))
     rows = with_faults(rows, want["before"])
     assert mismatch(meta["config"], fingerprint(cfg, adjacency(cfg.sensor_specs(), cfg.topology), None)) is None
     assert "S02_occ" in state["pipeline"]["health"]["ids"][4]                           # a fault open

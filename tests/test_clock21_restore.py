@@ -148,10 +148,7 @@ def test_the_stops_rings_are_the_whole_ring_scans_bytes_before_and_after_a_resto
     40 rows and wraps several times. The checkpoint's rings equal the whole-ring scan's every few ticks,
     and a pipeline restored through the checkpoint file goes on writing rings (and deciding) as the run
     it continues (`threshold.quiet_s` 0: see test_clock20_restore)."""
-    # (drift every tick: its departures ring a row a tick, 1.2 million at 1 ms — since perf77 drift's default
-    # cadence of 1 s makes it 1,200 runs there, and this test is of the every-tick ring, which `drift_every_s: 0` runs)
-    cfg, rows = corridor(tick_s, ticks, settings=("faults.drift_moved_alone=true", "threshold.quiet_s=0",
-                                                  "faults.drift_every_s=0"))
+    cfg, rows = corridor(tick_s, ticks, settings=("faults.drift_moved_alone=true", "threshold.quiet_s=0"))
     straight, restored = Pipeline(cfg), Pipeline(cfg)
     fixed_lives(straight)
     fixed_lives(restored)

@@ -60,10 +60,9 @@ class FaultConfig:
     drift_ramp_s: float = rng(0, LONGEST_S, default=600.0,
                                doc="a sensor without a station relation, past half drift_z with its context calm, its "
                                    "departure still growing (by a quarter), this long: a drift below drift_z (0: off)")
-    drift_every_s: float = rng(0, LONGEST_S, default=1.0,
-                                doc="judge drift only this often, on each sensor's mean of the readings since (0: every tick; "
-                                    "at ticks of this or longer: every tick; its durations and counts stay in seconds): "
-                                    "cheaper at short ticks, a drift paged up to this much later")
+    drift_every_s: float = rng(0, LONGEST_S, default=0.0,
+                                doc="judge drift only this often, on each sensor's mean of the readings since (0: every tick; its "
+                                    "durations and counts stay in seconds): cheaper at short ticks, some drifts found later")
     spike_s: float = rng(0, LONGEST_S, default=0.0,
                           doc="a jump its neighbours do not share, this long (0: on the tick)")
     spike_z: float = rng(2.0, None, default=8.0,
