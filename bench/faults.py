@@ -210,6 +210,7 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
     `learn` ticks; the variants timed in a new order each tick, so load hits them alike. `beside`: settings
     (key.path=value) each tick_s is also timed with, in the same run (e.g. faults.drift_every_s=0: a cadence's
     A/B interleaved tick by tick; perf77)."""
+    import copy
     import dataclasses
     import random
     import numpy as np
@@ -222,9 +223,10 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
     rows = simulated_rows(from_dict(base))[:learn + ticks]
     variants = []
     for tick_s, setting in ((s, b) for s in tick_ss for b in ("", *beside)):
-        cfg = from_dict(with_settings({**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
-                                       "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s},
-                                       "faults": dict(base["faults"])}, [setting] if setting else []))
+        cfg = from_dict(with_settings(copy.deepcopy({**base, "tick_s": tick_s,
+                                                     "window": {**base["window"], "carry_forward_s": 3 * tick_s},
+                                                     "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}}),
+                                      [setting] if setting else []))     # (a copy: a setting stays in its variant)
         scaled = [dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s) for r in rows]
         tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
         named = f"tick_s {tick_s:g}" + (f", {setting}" if setting else "")
