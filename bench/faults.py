@@ -4,7 +4,8 @@
                                    [--learn-like OTHER/traces.json]
     python bench/faults.py score DIR/traces.json [--out DIR/report.json]
     python bench/faults.py cost [--sensors 8 16 48] [--ticks 3000] [--scenario corridor|pump] [--set K=V] [--out cost.json]
-    python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--out cost.json]
+    python bench/faults.py tick-cost [--tick-s 1 0.1 0.01 0.001] [--ticks 1000] [--scenario corridor|pump] [--beside K=V]
+                                     [--out cost.json]
     python bench/faults.py blame-cost [--tick-s 30 1 0.01 0.001] [--repeats 30] [--out cost.json]
     python bench/faults.py teach-cost [--sensors 8 64] [--warmup 1000 5000 20000] [--out cost.json]
     python bench/faults.py broken-start [--seeds 19 20 … 26] [--out runs.json]
@@ -202,10 +203,14 @@ def cost(sizes: list[int], ticks: int, scenario: str = "corridor", settings: lis
     return out
 
 
-def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", learn: int = 2880) -> dict:
+def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", learn: int = 2880,
+              beside: list[str] = ()) -> dict:
     """p50 / p99 µs of FaultTracker.observe and of the numpy tier's Pipeline.step at each tick_s (the
     shipped fault settings), on one run's simulator rows (30-s ticks, times rescaled to tick_s), after
-    `learn` ticks; the variants timed in a new order each tick, so load hits them alike."""
+    `learn` ticks; the variants timed in a new order each tick, so load hits them alike. `beside`: settings
+    (key.path=value) each tick_s is also timed with, in the same run (e.g. faults.drift_every_s=0: a cadence's
+    A/B interleaved tick by tick; perf77)."""
+    import copy
     import dataclasses
     import random
     import numpy as np
@@ -217,13 +222,16 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
     base = config_dict(scenario, 0, (learn + ticks) / 120.0 + 1.0)
     rows = simulated_rows(from_dict(base))[:learn + ticks]
     variants = []
-    for tick_s in tick_ss:
-        cfg = from_dict({**base, "tick_s": tick_s, "window": {**base["window"], "carry_forward_s": 3 * tick_s},
-                         "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}})
+    for tick_s, setting in ((s, b) for s in tick_ss for b in ("", *beside)):
+        cfg = from_dict(with_settings(copy.deepcopy({**base, "tick_s": tick_s,
+                                                     "window": {**base["window"], "carry_forward_s": 3 * tick_s},
+                                                     "alerts": {**base["alerts"], "update_interval_s": 10 * tick_s}}),
+                                      [setting] if setting else []))     # (a copy: a setting stays in its variant)
         scaled = [dataclasses.replace(r, ts=round(r.ts / 30.0) * tick_s) for r in rows]
         tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-        variants.append((f"fault tracker, tick_s {tick_s:g}", tracker.observe, scaled))
-        variants.append((f"whole numpy tick, tick_s {tick_s:g}", Pipeline(cfg).step, scaled))
+        named = f"tick_s {tick_s:g}" + (f", {setting}" if setting else "")
+        variants.append((f"fault tracker, {named}", tracker.observe, scaled))
+        variants.append((f"whole numpy tick, {named}", Pipeline(cfg).step, scaled))
     took: dict[str, list[float]] = {label: [] for label, _, _ in variants}
     order = list(range(len(variants)))
     rng = random.Random(0)
@@ -237,7 +245,7 @@ def tick_cost(tick_ss: list[float], ticks: int, scenario: str = "corridor", lear
             if k >= learn:
                 took[label].append(1e6 * (time.perf_counter() - t0))
     out = {"bench": "faults.py tick-cost", "machine": machine_info(), "scenario": scenario, "learn_ticks": learn,
-           "ticks": ticks, "elapsed_s": round(time.monotonic() - t_start, 1),
+           "ticks": ticks, "beside": list(beside), "elapsed_s": round(time.monotonic() - t_start, 1),
            "load_average_at_end": [round(v, 2) for v in os.getloadavg()], "variants": {}}
     for label, us in took.items():
         out["variants"][label] = {"p50_us": round(float(np.percentile(us, 50)), 1),
@@ -554,6 +562,8 @@ def main(argv=None) -> int:
     t.add_argument("--ticks", type=int, default=1000)
     t.add_argument("--learn", type=int, default=2880)
     t.add_argument("--scenario", choices=list(SCENARIOS), default="corridor")
+    t.add_argument("--beside", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="each tick_s also timed with this setting, interleaved (e.g. faults.drift_every_s=0)")
     t.add_argument("--out", default=None)
     b = sub.add_parser("blame-cost")
     b.add_argument("--tick-s", type=float, nargs="+", default=[30.0, 1.0, 0.01, 0.001])
@@ -594,7 +604,7 @@ def main(argv=None) -> int:
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         return 0
-    printed = {"tick-cost": lambda: tick_cost(args.tick_s, args.ticks, args.scenario, args.learn),
+    printed = {"tick-cost": lambda: tick_cost(args.tick_s, args.ticks, args.scenario, args.learn, args.beside),
                "blame-cost": lambda: blame_cost(args.tick_s, args.repeats),
                "teach-cost": lambda: teach_cost(args.sensors, args.warmup)}
     if args.cmd in printed:

@@ -195,3 +195,64 @@ def test_a_restart_in_the_middle_of_drifts_block_goes_on_as_the_run_it_continues
     assert [e["kind"] for e in ran_on if e["event"] == "fault"].count("drift") >= 1
     assert restarted == ran_on
     assert state_text(chained.state()) == state_text(straight.state())
+
+
+def test_a_restart_mid_block_at_fast_ticks_goes_on_as_the_run_it_continues():
+    """perf77: `drift_every_s` 1 s is 10 ticks at 0.1-s ticks. Restored through a checkpoint at every
+    slot of the block in turn (every 37 ticks), with a missing sensor, a spike and a reading of −5 among the
+    ticks, the tracker raises and ends the same faults with the same evidence as one that ran on, and ends in the
+    same state; drift ran on its own ticks only (one in 10)."""
+    from fast_tick_runs import corridor, with_faults
+    cfg, rows = corridor(0.1, 900, settings=("faults.drift_every_s=1",))
+    rows = with_faults(rows, 500)
+    straight = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    chained = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    chained.life = straight.life
+    assert straight.every[straight.rules.index(drift_rule(straight))] == 10
+    ran_on, restarted, slots = [], [], set()
+    for k, row in enumerate(rows):
+        ran_on += [e.to_dict() for e in straight.observe(row)]
+        if k % 37 == 5:
+            if np.count_nonzero(chained._block[1]):
+                slots.add(round(row.ts / cfg.tick_s) % 10)
+            saved = through_checkpoint(chained.state())
+            chained = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+            chained.life = straight.life
+            chained.restore(saved)
+        restarted += [e.to_dict() for e in chained.observe(row)]
+    assert len(slots) >= 8                                  # restored inside the block at (nearly) every slot
+    assert {e["kind"] for e in ran_on if e["event"] == "fault"} >= {"missing", "spike"}
+    assert restarted == ran_on
+    assert state_text(chained.state()) == state_text(straight.state())
+    assert abs(drift_rule(straight).ticks - len(rows) / 10) <= 2 + drift_rule(straight).ticks // 20   # (jumps run it too)
+
+
+def test_on_a_cadence_a_calm_rule_is_not_called_as_on_every_tick():
+    """perf77: with drift on a cadence, the rules the Tick says are calm (rule.rule_quiet: missing with nothing
+    missing, dead with nothing at its floor…) are skipped as on an every-tick tracker — before, the cadence's path
+    called each of them every tick (missing's observe alone ~30 µs mean at 10-ms ticks). The calls counted
+    through to the real rules: the same on both trackers, and the same faults."""
+    cfg, rows = corridor_rows(200, drift_every_s=4 * TICK_S)
+    every_tick = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s,
+                              from_dict({"tick_s": TICK_S, "sensors": ["a"], "sources": [{"type": "stdin"}],
+                                         "faults": {"drift_every_s": 0}}).faults)
+    cadence = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+    assert not cadence._every_tick and every_tick._every_tick
+    calls = {}
+
+    def counted(tracker, label):
+        for rule in tracker.rules:
+            if rule.KIND in ("missing", "dead", "never_varied", "implausible", "out_of_range"):
+                real = rule.observe
+
+                def observe(t, real=real, key=(label, rule.KIND)):
+                    calls[key] = calls.get(key, 0) + 1
+                    return real(t)
+                rule.observe = observe
+    counted(every_tick, "every tick")
+    counted(cadence, "cadence")
+    for row in rows:
+        a, b = every_tick.observe(row), cadence.observe(row)
+        assert [(e.kind, e.event) for e in a if e.kind != "drift"] == [(e.kind, e.event) for e in b if e.kind != "drift"]
+    for kind in ("missing", "dead", "never_varied", "implausible", "out_of_range"):
+        assert calls.get(("cadence", kind), 0) == calls.get(("every tick", kind), 0) < len(rows), kind
