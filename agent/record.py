@@ -77,8 +77,9 @@ class DayFiles:
             self.handle = None
 
 
-def _live_index(cfg, chosen: int | None, path: str) -> int | None:
-    live = [i for i, src in enumerate(cfg.sources) if getattr(src, "endless", False)]
+def _live_index(sources: list, chosen: int | None, path: str) -> int | None:
+    """The index of the live source to record: `chosen`, or the only one; None after saying why not."""
+    live = [i for i, src in enumerate(sources) if getattr(src, "endless", False)]
     if chosen is not None:
         if chosen in live:
             return chosen
@@ -105,7 +106,7 @@ def run(args) -> int:
     for note in notes:          # the source's own (the credentials this user could not check): not run's state, …
         if str(note).startswith("sources["):
             print(f"{args.config}: note: {note}", file=sys.stderr)
-    index = _live_index(cfg, args.source, args.config)
+    index = _live_index(cfg.sources, args.source, args.config)
     if index is None:
         return EXIT_CONFIG
     setup_logging(cfg.log_level)
