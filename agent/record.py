@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 from .arg_types import positive
+from .simulate_csv import DAY_S, stamp
 
 EXIT_CONFIG = 2
-DAY_S = 86400.0
 
 
 def add_parser(subparsers) -> None:
@@ -47,10 +47,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def stamp(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class DayFiles:
     """The open recording of each UTC day, appended to; what went into each."""
 
@@ -67,7 +63,7 @@ class DayFiles:
             self.day = today
             name = f"{dt.datetime.fromtimestamp(today * DAY_S, dt.timezone.utc):%Y-%m-%d}.jsonl"
             self.handle = (self.out / name).open("a", encoding="utf-8")
-        self.handle.write(json.dumps({"ts": stamp(ts), "values": values}) + "\n")
+        self.handle.write(json.dumps({"ts": stamp(ts, "milliseconds"), "values": values}) + "\n")
         self.handle.flush()                 # a recording stopped by a power cut keeps every whole line
         self.lines[self.handle.name] += 1
 
