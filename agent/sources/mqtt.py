@@ -450,7 +450,7 @@ class MqttSource(Source):
             if names_in_payload(sensor) else self._parse_reading(sensor, text, where, live=not msg.retain)
         if rec is None:
             return
-        if sensor != "*":       # `K012_*`: the payload's own names, each put in the pattern's place
+        if sensor != "*" and names_in_payload(sensor):      # `K012_*`: each name in the payload in its `*`
             rec.values = {sensor.replace("*", name): value for name, value in rec.values.items()}
         rec.resent = resent
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
