@@ -48,6 +48,10 @@
 - residue (`scoring.profile.residue_fraction`, ticks a model tier scores): an alert over the threshold only through
   sensors down to a fraction of their own peak in it ends after a window of such ticks: agent/alert_residue.py;
 - sensor fault (an alert re-judged without a sensor fault just decided): agent/alert_faults.py.
+- nothing to see: a score at or under ROUNDING (1e-9 of a sensor's spread) opens no alert, whatever the threshold. Why: a
+  feed that never moved through its warm-up (a Modbus device's registers held) fits a threshold of float rounding
+  (5.5e-15), and the next tick's rounding (7.0e-15) opened an alert `score 0.00 (peak 0.00) thr 0.00` that lasted
+  until the input ended (user33). A real change of such a sensor scores in units of its std floor: 1 and more.
 The events and their explanation are agent/alert_events.py; the open alert's record and the state a
 checkpoint holds, agent/alert_state.py.
 """
@@ -69,6 +73,9 @@ if TYPE_CHECKING:
     from .faults.events import FaultEvent
 
 log = logging.getLogger("stad.alerts")
+
+#: A tick score no larger than this is float rounding, not a reading apart from its forecast (user33: 7e-15)
+ROUNDING = 1e-9
 
 __all__ = ["AlertEvent", "AlertTracker", "drivers", "explain", "iso"]     # (callers import these from here)
 
@@ -219,7 +226,7 @@ class AlertTracker:
                 self.residue_floor = {}
         else:
             self.calm = 0
-        if (score <= max(threshold, self.floor) or under_level_floor(self.level_floor, levels)
+        if (score <= max(threshold, self.floor, ROUNDING) or under_level_floor(self.level_floor, levels)
                 or self._under_residue_floor(threshold, tier, scores)):
             self.above = 0
             self.held_back = 0

@@ -23,6 +23,7 @@ PLUGGED = {
     "listen": "agent.listen",
     "evaluate": "agent.evaluate",
     "simulate": "agent.simulate_csv",
+    "record": "agent.record",
 }
 
 

@@ -278,7 +278,7 @@ def cmd_train(args) -> int:
     from .train import summary_text
     from .verify import verify_and_report
     print(summary_text(result.summary, result.threshold, cfg.tick_s))
-    print("\n".join(data_lines(manifest.data)))
+    print("\n".join(data_lines(manifest.data, cfg.tick_s)))
     if args.no_export:
         return 0
     try:

@@ -35,7 +35,7 @@ def describe(bundle: Bundle) -> str:
                  f"init {t.get('init_threshold', float('nan')):.3f} at q{t.get('init_quantile')}, "
                  f"{t.get('n')} calibration ticks)")
     lines += _part("training", _training_lines, m.training)
-    lines += _part("data", data_lines, m.data)
+    lines += _part("data", lambda data: data_lines(data, m.tick_s), m.data)
     lines.append("artifacts:")
     for kind, a in m.artifacts.items():
         q = a.quantization or {}
@@ -78,11 +78,13 @@ def _parity_lines(p: dict | None) -> list[str]:
             *("  " + row for row in parity_table(p).splitlines())]
 
 
-def data_lines(data: dict | None) -> list[str]:
+def data_lines(data: dict | None, tick_s: float | None = None) -> list[str]:
     """What the bundle was trained on: the sources, the ticks of each part, each recording's
     segment(s), the sensors missing on some ticks, the records rejected. Printed by `train` once the
     bundle is written and by `inspect`, so that a file left out, a sensor blank in one file of a
-    folder or a column that never matched shows before the bundle is deployed."""
+    folder or a column that never matched shows before the bundle is deployed. With `tick_s`, a time split of
+    recordings a day long says which hours of the day validated and tested it (user33: one recorded day trained
+    and verified with no word that its threshold saw the evening alone; docs/converter.md said so, train did not)."""
     if not data or "split" not in data:
         return []
     sp = data["split"]
@@ -104,6 +106,7 @@ def data_lines(data: dict | None) -> list[str]:
                              for part in ("train", "validation", "test") if "part" not in seg or seg["part"] == part)
         parts_of += ", whole" if "part" in seg else ""
         lines.append(f"  {seg['recording']:<24} {seg['rows']:>7} ticks from {start} UTC ({parts_of})")
+    lines += day_split_lines(data, tick_s)
     missing = sorted(((v, k) for k, v in (data.get("missing_share") or {}).items() if v >= 0.0005), reverse=True)
     if missing:
         lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)
@@ -114,6 +117,28 @@ def data_lines(data: dict | None) -> list[str]:
     if read_without:        # its rows were read: not a reject in words (user32)
         lines.append("  " + read_without_text(read_without))
     return lines
+
+
+DAY_S = 86400.0
+
+
+def day_split_lines(data: dict, tick_s: float | None) -> list[str]:
+    """For a time split (70/15/15 of each recording) of recordings a day long or more: the hours of the day the
+    first one's validation and test parts cover, which every such day repeats."""
+    segments = [seg for seg in data.get("segments") or [] if "part" not in seg and "first_ts" in seg]
+    if not tick_s or data.get("split_by") == "recording" or not segments:
+        return []
+    seg = segments[0]
+    if seg["rows"] * tick_s < 0.9 * DAY_S:
+        return []
+
+    def clock(rows: int) -> str:
+        return dt.datetime.fromtimestamp(seg["first_ts"] + rows * tick_s, dt.timezone.utc).strftime("%H:%M")
+    val, test = seg["train"], seg["train"] + seg["validation"]
+    days = "this day's" if len(segments) == 1 else "each day's"
+    return [f"  split by time: validation is {days} {clock(val)}–{clock(test)} UTC and test {clock(test)}–"
+            f"{clock(seg['rows'])} (of {seg['recording']}): the threshold never saw the other hours of the day — "
+            "with 4 recordings of a day or more, --split auto validates and tests on whole days"]
 
 
 def parity_table(parity: dict) -> str:

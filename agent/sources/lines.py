@@ -296,11 +296,12 @@ def as_replaced(line: str) -> str:
     return _ESCAPED_BYTE.sub("\ufffd", line)
 
 
-def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False) -> Record | None:
+def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False, what: str = "line") -> Record | None:
     """One JSON line as a Record, or None after counting why it was rejected.
 
     A missing "ts" is stamped with the wall clock when `live`, rejected otherwise. A bad
-    reading drops only that reading; a line left with no readings is rejected.
+    reading drops only that reading; a line left with no readings is rejected. `what` the text is, in a
+    message: an MQTT message is a payload, not a line (user33: `… at the line's end (cut short?)` of a payload).
     """
     try:
         obj = loads_object(text.lstrip(BOM))
@@ -312,13 +313,13 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
                                        "deep")
         return None
     except json.JSONDecodeError as exc:
-        rejects.add("bad json", where, json_error_said(exc))
+        rejects.add("bad json", where, json_error_said(exc, what))
         return None
     except ValueError as exc:
         rejects.add("bad json", where, str(exc)[:120])
         return None
     if not isinstance(obj, dict):
-        rejects.add("bad json", where, f"a line is one JSON object {{\"ts\": …, …}}; this one is "
+        rejects.add("bad json", where, f"a {what} is one JSON object {{\"ts\": …, …}}; this one is "
                                        f"{JSON_KINDS.get(type(obj), type(obj).__name__)}")
         return None
 
@@ -341,7 +342,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False)
     values, bad = read
     if not values:
         if not bad:                     # a line whose readings were all bad numbers is counted once, above
-            rejects.add("no values", where, "no readings on the line")
+            rejects.add("no values", where, f"no readings in the {what}")
         return None
     label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
     event = obj.get("event") if isinstance(obj.get("event"), str) else None

@@ -105,8 +105,9 @@ class MqttSourceConfig(SourceConfig):
     endless: ClassVar[bool] = True
     broker: BrokerConfig = doc("the broker to subscribe at", default_factory=BrokerConfig)
     topics: dict[str, str] = doc(
-        "topic filter (may use `+` / `#`) → sensor, or `'*'` when the JSON payload names the sensor",
-        default_factory=dict)
+        "topic filter (may use `+` / `#`) → sensor, or `'*'` when the JSON payload names the sensor, or a name with "
+        "one `*` (`K012_*`) when a JSON object holds one device's readings under names of its own: `{\"flow\": 12}` "
+        "on that topic is sensor `K012_flow`", default_factory=dict)
     qos: int = rng(0, 1, default=0, doc="subscription QoS (0 or 1)")
     max_payload_bytes: int = rng(64, 64 * 2**20, default=2**20,
         doc="a longer payload is counted as `payload too long` and not read")
@@ -119,7 +120,24 @@ class MqttSourceConfig(SourceConfig):
         "let this user publish and read it", default="stad/probe/{client_id}")
 
     def sensor_refs(self) -> list[tuple[str, str]]:
-        return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if sensor != "*"]
+        return [(f"topics.{topic}", sensor) for topic, sensor in self.topics.items() if not names_in_payload(sensor)]
+
+    def sensor_problems(self, sensors: list[str]) -> list[tuple[str, str]]:
+        """A name pattern (`K012_*`) that names no sensor of `sensors`: every reading on its topic would be
+        refused as an unknown sensor, so the config is (user33)."""
+        if not isinstance(self.topics, dict):
+            return []                       # already reported
+        out = []
+        for topic, pattern in self.topics.items():
+            if isinstance(pattern, str) and pattern != "*" and "*" in pattern:
+                if pattern.count("*") > 1:
+                    out.append((f"topics.{topic}", f"{pattern!r}: one `*` at most (the name of a reading in the "
+                                                   "payload goes in its place)"))
+                elif not any(pattern_names(pattern, name) for name in sensors):
+                    out.append((f"topics.{topic}", f"{pattern!r} names no sensor of `sensors` (a reading `flow` in "
+                                f"a payload on this topic is sensor {pattern.replace('*', 'flow')!r}): every reading "
+                                "there would be refused as an unknown sensor"))
+        return out
 
     def label(self) -> str:
         b = self.broker
@@ -127,7 +145,7 @@ class MqttSourceConfig(SourceConfig):
 
     def carried(self) -> tuple[list[str], bool]:
         named, _ = super().carried()
-        return named, isinstance(self.topics, dict) and "*" in self.topics.values()
+        return named, isinstance(self.topics, dict) and any(map(names_in_payload, self.topics.values()))
 
     def mqtt_client(self) -> tuple[str, int, str] | None:
         b = self.broker
@@ -157,6 +175,18 @@ class MqttSourceConfig(SourceConfig):
 
     def preflight(self, resolve) -> list[tuple[str, str]]:
         return [(f"broker.{key}", m) for key, m in self.broker.preflight(resolve)]
+
+
+def names_in_payload(sensor: object) -> bool:
+    """A topic's sensor that the payload names: `*` (the payload's names are the sensors') or a pattern such as
+    `K012_*` (each name in the payload put in the place of its `*`)."""
+    return isinstance(sensor, str) and "*" in sensor
+
+
+def pattern_names(pattern: str, sensor: str) -> bool:
+    """Whether `sensor` is a name the pattern `K012_*` makes: its text before and after the `*` around a name."""
+    head, _, tail = pattern.partition("*")
+    return len(sensor) > len(head) + len(tail) and sensor.startswith(head) and sensor.endswith(tail)
 
 
 class MqttSource(Source):
@@ -416,10 +446,12 @@ class MqttSource(Source):
                                                                       "payload", SEND_UTF8))
             return
         # live: a reading without "ts" is stamped on arrival; a retained one has an unknown age
-        rec = parse_json_line(text, where, self.rejects, live=not msg.retain) if sensor == "*" \
-            else self._parse_reading(sensor, text, where, live=not msg.retain)
+        rec = parse_json_line(text, where, self.rejects, live=not msg.retain, what="payload") \
+            if names_in_payload(sensor) else self._parse_reading(sensor, text, where, live=not msg.retain)
         if rec is None:
             return
+        if sensor != "*" and names_in_payload(sensor):      # `K012_*`: each name in the payload in its `*`
+            rec.values = {sensor.replace("*", name): value for name, value in rec.values.items()}
         rec.resent = resent
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
         try:
