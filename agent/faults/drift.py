@@ -261,7 +261,6 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # The run's feature row into the slot learn keeps (g gathered from it when read: _kept_g): a refit
         # folds the slots every refit_runs learned runs, so fewer than refit_runs are ever filled here.
         self._xr_rows[self._filled][...] = self._xl_flat
-        xl_one = self._xl_one
         # i may be drifting (its departure is what we follow); j must be healthy and unsuspected.
         ok_i = t.observed if all_healthy else t.observed & (t.healthy | drifting)
         if self._all_started and all_fresh and not self._any_over:
@@ -285,7 +284,7 @@ class Drift(DriftSteady, DriftJudge, DriftLearned, DriftLayout, PairModels, Stat
         # (_slot_w); every pair usable, the median of whole rows, else of the usable entries (_busy_median). Any
         # NaN but the padding's (a NaN or overflowing feature makes every row NaN there: 0 × inf) is judged
         # pair by pair.
-        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, xl_one, self._block_flat))) == self._n_pad:
+        if self._residuals_block():
             if usable is self._all_pairs or fnp.count_nonzero(usable) == usable.size:
                 med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
             else:

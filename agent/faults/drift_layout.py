@@ -13,6 +13,9 @@ from .. import fastnp as fnp
 from .pairs import _HALVES, F, LEARN_CLIP, _ones
 from .drift_judge import DOMINANT, _ZERO_I, _row_words
 
+# The largest residual matrix kept (entries; 256 KB of them): past it the pairs' own products (_residuals_block).
+DENSE_MAX = 32768
+
 
 class DriftLayout:
     """A mixin of Drift: the pairs' layout and the busy tick's median."""
@@ -101,9 +104,20 @@ class DriftLayout:
         on = self.slot < p
         pair_row[self.slot[on]] = np.flatnonzero(on.reshape(-1))
         cols = fnp.concatenate((self.g_index, np.full((p, 1), F * n)), axis=1)
-        self._slot_w = np.zeros((n * width, F * n + 1))
-        self._slot_w[~on.reshape(-1), F * n] = np.nan
-        self._slot_w_at = pair_row[:, None] * (F * n + 1) + cols       # (P, F + 2): flat positions of _pair_coef
+        # The matrix has (n · width) · (F·n + 1) entries, F + 2 of each row's not zero: quadratic in n. Past
+        # DENSE_MAX entries (n over ~40 on a corridor) it is not kept: the residuals are the pairs' own products, one take of
+        # the features, one multiply and one sum a row, put into the block at the pairs' rows (_pair_cols):
+        # at n = 256 the matrix was 10 MB, one product a tick 4 ms and every cache flushed (lead, 7 Dec).
+        if n * width * (F * n + 1) <= DENSE_MAX:
+            self._slot_w = np.zeros((n * width, F * n + 1))
+            self._slot_w[~on.reshape(-1), F * n] = np.nan
+            self._slot_w_at = pair_row[:, None] * (F * n + 1) + cols   # (P, F + 2): flat positions of _pair_coef
+            self._pair_cols = None
+        else:
+            self._slot_w = None
+            self._pair_cols = cols                  # (P, F + 2): each pair's features in _xl_one, and its 1
+            self._pair_terms = np.empty((p, F + 2))
+            self._pair_sum = np.empty(p)
         # A busy tick (some pair not usable, every feature a number): the residuals from the same product, the
         # unusable pairs' entries set to NaN in the block by their flat positions (_pair_row), the median over the
         # rest (_busy_median). Its entry counts and middle positions depend on `usable` alone: kept while it does
@@ -115,6 +129,7 @@ class DriftLayout:
         self._n_pad = int(fnp.count_nonzero(~on))
         self._block = np.zeros((n, width))
         self._block_flat = self._block.reshape(-1)
+        self._block_flat[~on.reshape(-1)] = np.nan     # (padding: NaN, sorted last; the matrix writes it too)
         self._fold_coefs()
         self.fitted = np.zeros(p, bool)
         self._all_pairs = np.ones(p, bool)         # every pair (read-only)
@@ -123,6 +138,18 @@ class DriftLayout:
         self._fold_floor = False                   # every pair's and relation's learning rate at alpha_min
         self._e = np.full(p + 1, np.nan)
         self._e_pairs = self._e[:-1]               # (a view: the pairs' residuals; the last slot stays NaN)
+
+    def _residuals_block(self) -> bool:
+        """Every pair's residual over its spread into the median's block (row i: i's pairs, then NaN padding), from
+        the tick's features (_xl_one); whether every residual is a number (no NaN but the padding's). Padding stays
+        NaN without being written: a sort puts NaN last, and a row has at least its padding's count of them."""
+        if self._slot_w is not None:
+            np.dot(self._slot_w, self._xl_one, self._block_flat)
+        else:
+            np.multiply(self._pair_coef, self._xl_one.take(self._pair_cols), self._pair_terms)
+            np.add.reduce(self._pair_terms, axis=1, out=self._pair_sum)
+            self._block_flat[self._pair_row] = self._pair_sum
+        return fnp.count_nonzero(np.isnan(self._block_flat)) == self._n_pad
 
     def _busy_median(self, usable: np.ndarray) -> np.ndarray:
         """Per sensor, the median of its usable pairs' residuals (NaN: none), into _med_n, and whether it has

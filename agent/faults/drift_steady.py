@@ -40,7 +40,7 @@ class DriftSteady:
         self._xr_rows[self._filled][...] = self._xl_flat
         # (every sensor observed and healthy, none over: ok_i is observed, ok_j all True, every pair usable)
         ok_i, ok_j, pairs = t.observed, self._all_n, self._all_pairs
-        if fnp.count_nonzero(np.isnan(np.dot(self._slot_w, self._xl_one, self._block_flat))) == self._n_pad:
+        if self._residuals_block():
             med, has = _full_median(self._block, self._mid_flat, self._med_n), self._has_full
         else:                           # (observe's pair-by-pair path; no pair to set NaN: every one usable)
             self._busy_key = None

@@ -98,7 +98,8 @@ class PairModels:
         np.divide(1.0, self.spread, out=coef[:, F])
         np.divide(self.icept, self.spread, out=coef[:, F + 1])
         np.negative(coef[:, F + 1], out=coef[:, F + 1])
-        self._slot_w.reshape(-1)[self._slot_w_at] = coef
+        if self._slot_w is not None:
+            self._slot_w.reshape(-1)[self._slot_w_at] = coef
 
 
 def _row_median(e: np.ndarray, row_k: np.ndarray, mid_at: np.ndarray,
