@@ -198,6 +198,9 @@ def collect_seed(seed: int, bundle_dir: Path, graphs: dict, bundle, overrides: l
             "clean_move_normalised": [float(np.nanmax(np.abs(csig[:, j])) / std[c]) for j, c in enumerate(cols)],
             "clean_move_residual_units": [float(np.nanmax(np.abs(csig[:, j])) / unit[c]) for j, c in enumerate(cols)],
             "clean_ticks_over_1_unit": [int((np.abs(csig[:, j]) > unit[c]).sum()) for j, c in enumerate(cols)],
+            # what a detector that knew the queue's exact shape could gain over white noise of one residual unit
+            # a tick: √Σ (move / unit)² over the window (an optimistic bound: the forecast errors are not white)
+            "clean_matched_snr": [float(np.sqrt(np.nansum((csig[:, j] / unit[c]) ** 2))) for j, c in enumerate(cols)],
             "residual_unit_raw": [float(unit[c]) for c in cols],
             "fallback_station_peak": float(fb.max()),
             "fallback_peak_quantity": QUANTITIES[q],
@@ -267,7 +270,8 @@ def report(args) -> None:
             print(f"  {q:5}: clean move {_median([r['clean_move'][j] for r in g])} raw "
                   f"({_median([r['clean_move_normalised'][j] for r in g])} normalised, "
                   f"{_median([r['clean_move_residual_units'][j] for r in g])} residual units; one unit "
-                  f"{_median([r['residual_unit_raw'][j] for r in g])} raw); observed move "
+                  f"{_median([r['residual_unit_raw'][j] for r in g])} raw; matched SNR "
+                  f"{_median([r['clean_matched_snr'][j] for r in g])}); observed move "
                   f"{_median([r['raw_move_residual_units'][j] for r in g])} units; int8 peak "
                   f"{_median([r['station_peak_by_quantity']['tflite_int8'][j] for r in g])}")
         print(f"  int8 peak from the point error (not the bias): {sum(r['int8_peak_is_point'] for r in g)}/{len(g)}; "
