@@ -2,6 +2,7 @@
 
     python bench/corridor_tiny.py collect --seeds S… --out DIR [--bundle agent/models/demo-corridor]
     python bench/corridor_tiny.py report DIR
+    python bench/corridor_tiny.py noise --seed S
 
 corridor25–29 found that the queues of ≤ 0.1 km the fallback finds and the tier misses leave the tier's score under
 its threshold (or over it for a tick) at their station. Three places could flatten a small speed drop before the
@@ -18,6 +19,9 @@ both scorers, configs/demo.yaml as shipped), and the simulator's own signal besi
   change at each quantity of its station (raw units and residual units);
 - **the fallback's side**: at its peak at the station, its three weighted parts (AR residual or its lasting-shift
   bias, neighbour fusion, Markov surprise) over its threshold.
+
+`noise` sets the tier's residual unit beside the simulator's own noise on a seed without incidents (noisy less
+noise-free, each sensor's lag-1 innovation: the part of the noise no forecaster can predict).
 
 `report` groups the queued incidents (≤ 0.1 km: found by the fallback only, by the tier, by neither; longer queues)
 and prints medians. A graph flattens a tiny queue when its station peak is under a less quantized graph's by a
@@ -109,16 +113,36 @@ def input_tensors(graphs: dict) -> dict:
     return out
 
 
+def simulated(cfg, noise: float, incidents: bool = True) -> np.ndarray:
+    """(ticks, sensors) the config's seed simulated at `noise`, with or without its incidents."""
+    (src,) = cfg.sources
+    src = dataclasses.replace(src, noise=noise, **({} if incidents else {"anomalies": type(src.anomalies)()}))
+    names = cfg.sensor_names()
+    return np.array([[rec.values.get(n, np.nan) for n in names]
+                     for _, rec in Simulation(src, names, src.tick_s or cfg.tick_s)])
+
+
 def clean_signal(cfg) -> np.ndarray:
     """(ticks, sensors) the incidents' own change: the seed without noise, with its incidents less without."""
-    (src,) = cfg.sources
-    quiet = dataclasses.replace(src, noise=0.0)
-    none = dataclasses.replace(quiet, anomalies=type(src.anomalies)())
-    names, tick = cfg.sensor_names(), src.tick_s or cfg.tick_s
+    return simulated(cfg, 0.0) - simulated(cfg, 0.0, incidents=False)
 
-    def values(s):
-        return np.array([[rec.values.get(n, np.nan) for n in names] for _, rec in Simulation(s, names, tick)])
-    return values(quiet) - values(none)
+
+def residual_unit(bundle, names: list[str]) -> np.ndarray:
+    """One unit of the tier's score per sensor in raw units: the bundle's std × its residual_std."""
+    return np.array([bundle.normalisation.std[n] for n in names]) * np.asarray(bundle.residual_std(), np.float64)
+
+
+def noise(args) -> None:
+    cfg = accuracy.corridor_config(args.set, None, "incidents", (0.02, 1.0), args.seed, False, "demand")
+    names = cfg.sensor_names()
+    n = simulated(cfg, cfg.sources[0].noise, incidents=False) - simulated(cfg, 0.0, incidents=False)
+    unit = residual_unit(load_bundle(resolve_path(args.bundle)), names)
+    print(f"seed {args.seed}, no incidents, {len(n)} ticks: sensor, residual unit, noise sd, lag-1 correlation, "
+          "innovation sd, unit / innovation")
+    for j, name in enumerate(names):
+        a = float(np.corrcoef(n[1:, j], n[:-1, j])[0, 1])
+        innovation = float(np.std(n[1:, j] - a * n[:-1, j]))
+        print(f"{name:10} {unit[j]:9.3f} {n[:, j].std():9.3f} {a:5.2f} {innovation:9.3f} {unit[j] / innovation:5.2f}")
 
 
 def forecasts(graph, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -143,7 +167,7 @@ def collect_seed(seed: int, bundle_dir: Path, graphs: dict, bundle, overrides: l
     names = cfg.sensor_names()
     std = np.array([bundle.normalisation.std[n] for n in names])
     resid = np.asarray(bundle.residual_std(), np.float64)
-    unit = std * resid                       # one residual unit in the sensor's raw units
+    unit = residual_unit(bundle, names)
     steps = bundle.steps
     rows, parity = [], {v: [] for v in VARIANTS}
     for e in events:
@@ -301,8 +325,12 @@ def main() -> None:
     r = sub.add_parser("report")
     r.add_argument("dir")
     r.add_argument("--list", action="store_true", help="also each tiny queue only the fallback finds")
+    n = sub.add_parser("noise")
+    n.add_argument("--seed", type=int, required=True)
+    n.add_argument("--bundle", default=str(REPO / "agent" / "models" / "demo-corridor"))
+    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
-    collect(args) if args.cmd == "collect" else report(args)
+    {"collect": collect, "report": report, "noise": noise}[args.cmd](args)
 
 
 if __name__ == "__main__":
