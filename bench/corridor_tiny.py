@@ -53,6 +53,7 @@ VARIANTS = ("tflite_int8", "tflite_fp32", "onnx_fp32", "onnx_int8", "pytorch")
 BASELINE_TICKS = 20        # the station's level before an incident: the median of these ticks
 TINY_KM = 0.1
 PARTS = ("ar", "fusion", "markov")
+SIGNAL_EDGES = (0.0, 1.0, 3.0, 9.0, np.inf)     # the clean move in residual units; the tier's threshold is ~9
 
 
 class Taps:
@@ -221,6 +222,9 @@ def collect_seed(seed: int, bundle_dir: Path, graphs: dict, bundle, overrides: l
             "clean_move": [float(csig[:, j][np.nanargmax(np.abs(csig[:, j]))]) for j in range(3)],
             "clean_move_normalised": [float(np.nanmax(np.abs(csig[:, j])) / std[c]) for j, c in enumerate(cols)],
             "clean_move_residual_units": [float(np.nanmax(np.abs(csig[:, j])) / unit[c]) for j, c in enumerate(cols)],
+            # a queue also starves the stations downstream of it: its largest clean move anywhere on the corridor
+            "clean_move_anywhere": max(((float(np.nanmax(np.abs(clean[win][:, c])) / unit[c]), names[c])
+                                        for c in range(len(names))), key=lambda x: x[0]),
             "clean_ticks_over_1_unit": [int((np.abs(csig[:, j]) > unit[c]).sum()) for j, c in enumerate(cols)],
             # what a detector that knew the queue's exact shape could gain over white noise of one residual unit
             # a tick: √Σ (move / unit)² over the window (an optimistic bound: the forecast errors are not white)
@@ -307,6 +311,15 @@ def report(args) -> None:
                   f"{p} {sum(max(r['fallback_parts_at_peak'], key=r['fallback_parts_at_peak'].get) == p for r in g)}"
                   for p in PARTS)
               + "; quantity: " + ", ".join(f"{q} {sum(r['fallback_peak_quantity'] == q for r in g)}" for q in QUANTITIES))
+    print("\nby the queue's clean move at its station (the largest of its three quantities, residual units): "
+          "queued incidents, found by the tier, by the fallback, by the fallback only, by the tier only")
+    for lo, hi in zip(SIGNAL_EDGES[:-1], SIGNAL_EDGES[1:]):
+        g = [r for r in rows if lo <= max(r["clean_move_residual_units"]) < hi]
+        tier = [bool(r["found"].get("tflite")) for r in g]
+        fb = [bool(r["found"].get("numpy")) for r in g]
+        print(f"  [{lo:g}, {hi:g}): {len(g)}, tier {sum(tier)}, fallback {sum(fb)}, fallback only "
+              f"{sum(f and not t for t, f in zip(tier, fb))}, tier only {sum(t and not f for t, f in zip(tier, fb))}; "
+              f"≤ 0.1 km {sum(r['km'] <= TINY_KM for r in g)}")
     if args.list:
         for r in groups.get("tiny, fallback only", []):
             print(json.dumps({k: r[k] for k in ("seed", "event", "station", "km", "station_peak", "clean_move",
