@@ -40,7 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.bundle import load as load_bundle, resolve_path  # noqa: E402
+from agent.bundle import BundleError, load as load_bundle, resolve_path  # noqa: E402
 from agent.evaluate.faults import labelled_events  # noqa: E402
 from agent.scorers.forecast_error import run_scores, signed_errors  # noqa: E402
 from agent.scorers.model_scorer import ModelScorer  # noqa: E402
@@ -134,10 +134,14 @@ def residual_unit(bundle, names: list[str]) -> np.ndarray:
 
 
 def noise(args) -> None:
+    try:
+        bundle = load_bundle(resolve_path(args.bundle))
+    except BundleError as exc:
+        _refuse(f"--bundle {args.bundle}: {exc}")
     cfg = accuracy.corridor_config(args.set, None, "incidents", (0.02, 1.0), args.seed, False, "demand")
     names = cfg.sensor_names()
     n = simulated(cfg, cfg.sources[0].noise, incidents=False) - simulated(cfg, 0.0, incidents=False)
-    unit = residual_unit(load_bundle(resolve_path(args.bundle)), names)
+    unit = residual_unit(bundle, names)
     print(f"seed {args.seed}, no incidents, {len(n)} ticks: sensor, residual unit, noise sd, lag-1 correlation, "
           "innovation sd, unit / innovation")
     for j, name in enumerate(names):
@@ -239,9 +243,18 @@ def collect_seed(seed: int, bundle_dir: Path, graphs: dict, bundle, overrides: l
             "parity_max_abs_ratio_vs_agent": {k: max(v) if v else None for k, v in parity.items()}}
 
 
+def _refuse(why: str) -> None:
+    """A usage error: one line, exit 2, before any replay."""
+    print(f"corridor_tiny: {why}", file=sys.stderr)
+    sys.exit(2)
+
+
 def collect(args) -> None:
     bundle_dir = resolve_path(args.bundle)
-    bundle, graphs = runners(Path(bundle_dir))
+    try:
+        bundle, graphs = runners(Path(bundle_dir))
+    except BundleError as exc:
+        _refuse(f"--bundle {args.bundle}: {exc}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "inputs.json").write_text(json.dumps(input_tensors(graphs), indent=2) + "\n", encoding="utf-8")
@@ -262,7 +275,10 @@ def _median(xs) -> str:
 def report(args) -> None:
     rows = []
     parity = []
-    for p in sorted(Path(args.dir).glob("seed*.json")):
+    files = sorted(Path(args.dir).glob("seed*.json"))
+    if not files:
+        _refuse(f"{args.dir}: no seed*.json (bench/corridor_tiny.py collect --out writes them)")
+    for p in files:
         d = json.loads(p.read_text(encoding="utf-8"))
         rows += d["incidents"]
         parity.append(d["parity_max_abs_ratio_vs_agent"])

@@ -63,3 +63,14 @@ def test_the_noise_beside_the_residual_unit():
     assert len(rows) == 18
     # the tier's residual unit is the simulator's unpredictable noise, within a fifth, on every sensor
     assert all(0.8 < r[-1] < 1.25 for r in rows.values())
+
+
+def test_a_bundle_that_does_not_load_and_an_empty_census_are_usage_errors(tmp_path):
+    for args, says in ((["collect", "--seeds", str(SEED), "--out", str(tmp_path / "o"), "--bundle", str(tmp_path)],
+                        f"--bundle {tmp_path}: {tmp_path}: no manifest.json"),
+                       (["noise", "--seed", str(SEED), "--bundle", str(tmp_path)], f"--bundle {tmp_path}:"),
+                       (["report", str(tmp_path)], f"{tmp_path}: no seed*.json")):
+        res = subprocess.run([sys.executable, str(REPO / "bench" / "corridor_tiny.py"), *args], capture_output=True,
+                             text=True, timeout=120, cwd=REPO)
+        assert res.returncode == 2, (args, res.stderr)
+        assert says in res.stderr and "Traceback" not in res.stderr, res.stderr
