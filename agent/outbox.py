@@ -40,6 +40,12 @@ as `not_stored`. Only without a held file (a disk full before it could be made) 
 held at a stop counted as `not_stored` then (the JSONL sink, on another disk, keeps its copy). An acknowledgement that cannot be written is remembered and
 written later; the event is not sent again meanwhile.
 
+The newest acknowledged seq of each of the last DELIVERED_KEPT alert and fault ids is kept (`delivered`, written
+with the acknowledgement's DELETE), so that a start's `recover` of the journals' last events (agent/journal_resume.py)
+can tell an event the broker has from one never stored: an acknowledged row is gone from `events`, and the sink stored
+it again as a replay — a subscriber got the last event a second time after every restart, a clean stop with the
+broker up included (user33; qa50).
+
 A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
 event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
 its -wal and -shm; agent/outbox_salvage.py), the events still readable in it are copied into a new outbox as replays, and
@@ -77,6 +83,12 @@ LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
 HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
+DELIVERED_KEPT = 1024    # alert and fault ids whose newest acknowledged seq is remembered (`delivered`)
+# the newest acknowledged seq of an acknowledged stored row's alert (or fault) id; `?`s: the ordinal n, the row id
+_DELIVERED_ROW = ("INSERT INTO delivered (alert_id, seq, n) SELECT alert_id, seq, ? FROM events WHERE id = ? "
+                  "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
+_DELIVERED = ("INSERT INTO delivered (alert_id, seq, n) VALUES (?, ?, ?) "
+              "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
 _SCHEMA = """
@@ -91,6 +103,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_created ON events (created);
 CREATE TABLE IF NOT EXISTS drops (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS delivered (alert_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), wall REAL NOT NULL, boot REAL NOT NULL,
                                   boot_id TEXT);
 """
@@ -143,6 +156,7 @@ class Outbox:
         self._checkpoint_db: sqlite3.Connection | None = None    # the sink worker's own connection
         self._handed: set[int] = set()
         self._acked: set[int] = set()           # acknowledged, the DELETE not written yet
+        self._delivered_unsaved: dict[str, int] = {}    # held events acknowledged: id -> seq, for `delivered`
         self._open_alert: str | None = None     # the alert whose end has not been seen yet
         self._next_expiry = 0.0
         self._depth = 0
@@ -498,6 +512,9 @@ class Outbox:
                 db.execute("INSERT INTO clock (id, wall, boot, boot_id) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                            "SET wall = excluded.wall, boot = excluded.boot, boot_id = excluded.boot_id",
                            (*self._clock_steps.seen, self.boot))
+            if self._delivered_unsaved:
+                n = self._delivered_n(db)
+                db.executemany(_DELIVERED, [(k, seq, n) for k, seq in self._delivered_unsaved.items()])
             if self._drops_unsaved:
                 db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
                                "DO UPDATE SET count = excluded.count", list(self.dropped.items()))
@@ -511,6 +528,7 @@ class Outbox:
             self._failed(exc)
             return None
         self._unshifted -= shift
+        self._delivered_unsaved.clear()
         if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
             # The counts the held file carried are in the drops table now: carried on, they would be
             # counted twice by the next start.
@@ -562,10 +580,36 @@ class Outbox:
                 return False
             return any(r[0] not in self._acked for r in rows)
 
+    def delivered(self, alert_id: str, seq: int) -> bool:
+        """Whether the broker acknowledged this alert's (or fault's) event `seq` or a later one (`_DELIVERED_ROW`)."""
+        with self._lock:
+            if self._delivered_unsaved.get(alert_id, -1) >= seq:
+                return True
+            if self._db is None:
+                return False
+            try:
+                row = self._db.execute("SELECT seq FROM delivered WHERE alert_id = ?", (alert_id,)).fetchone()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return False
+            return row is not None and row[0] >= seq
+
+    @staticmethod
+    def _delivered_n(db: sqlite3.Connection) -> int:
+        """The next ordinal of `delivered`, whose rows past the newest DELIVERED_KEPT ids are let go of now and then."""
+        n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM delivered").fetchone()[0]
+        if n % 64 == 0:
+            db.execute("DELETE FROM delivered WHERE alert_id NOT IN (SELECT alert_id FROM delivered ORDER BY n DESC "
+                       "LIMIT ?)", (DELIVERED_KEPT,))
+        return n
+
     def ack(self, *row_ids: int) -> None:
         """The broker has them: forget them (one transaction for all)."""
         with self._lock:
             held = {i for i in row_ids if i >= HELD_ID_BASE}
+            for i, r in zip(self._held_ids, self._held):
+                if i in held and self._delivered_unsaved.get(r[1], -1) < r[2]:
+                    self._delivered_unsaved[r[1]] = r[2]      # written by the next transaction
             if held:
                 self._forget_held(held)
                 row_ids = tuple(i for i in row_ids if i < HELD_ID_BASE)
@@ -587,7 +631,11 @@ class Outbox:
         ids = list(self._acked)
         if not ids:
             return
-        deleted = self._run(lambda db: db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount)
+        def delete(db: sqlite3.Connection) -> int:
+            n = self._delivered_n(db)
+            db.executemany(_DELIVERED_ROW, [(n, i) for i in ids])
+            return db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount
+        deleted = self._run(delete)
         if deleted is not None:
             self._acked.difference_update(ids)
             self._depth -= deleted

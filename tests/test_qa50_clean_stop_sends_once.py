@@ -1,0 +1,96 @@
+"""A clean stop with the broker up, then a start: every alert and fault event reaches the subscriber once (qa50).
+
+user33 saw a SIGTERM whose stop summary said nothing waiting in the outbox, then the next start say `sending 1 alert
+event(s) from the outbox` and a subscriber get that event a second time (marked replayed). The outbox was empty at
+the stop: the start put the event there. A start hands the alert journal's last event (and the fault journal's last
+tick's) to every sink's `recover`, for a run that died between journaling an event and storing it; the MQTT sink
+could not tell an event the broker acknowledged (deleted from the outbox) from one never stored, so it stored it
+again, as a replay — after every restart, clean or not, with an alert open or long ended. The outbox now remembers
+the newest acknowledged seq of each recent alert and fault id (agent/outbox.py `delivered`).
+
+A real `stad-agent run` (stdin source), a real Mosquitto and subscriber; every wait is on a condition.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+
+from conftest import wait_for
+from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
+from restart_helpers import AgentProcess, alert_lines, finished, row, write_config
+import yaml
+
+BASE = "stad/lab/gw-restart"
+STOP_AFTER = 186        # rows 0–185 before the stop: the alert opened on rows 170– is open
+
+
+def keys(messages) -> list[tuple[str, int, bool]]:
+    """(alert or fault id, seq, replayed) of each alert and fault event received, in order."""
+    out = []
+    for m in list(messages):
+        if m.topic.endswith(("/alerts", "/faults")):
+            p = json.loads(m.payload)
+            out.append((p.get("alert_id") or p.get("fault_id"), p["seq"], bool(p.get("replayed"))))
+    return out
+
+
+def outbox_count(tmp) -> int:
+    db = sqlite3.connect(str(tmp / "state" / "mqtt-outbox.sqlite"))
+    try:
+        return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_clean_stop_then_a_start_sends_no_event_twice(tmp_path, broker):
+    # On 51b90242 the second life said `sending 1 alert event(s) from the outbox` and the subscriber got the open
+    # alert's last event again, replayed, before the continuation's update.
+    path = write_config(tmp_path, mqtt_port=broker.port)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"][0]["broker"].update(reconnect_min_s=0.2, reconnect_max_s=1)
+    path.write_text(yaml.safe_dump(cfg))
+    centre = Collector(broker.port, [f"{BASE}/alerts", f"{BASE}/faults"])
+    centre.wait_subscribed()
+
+    first = AgentProcess(tmp_path, path, "run1")
+    try:
+        first.ready()
+        first.feed(row(i) for i in range(STOP_AFTER))
+        [new] = wait_for(lambda: [e for e in alert_lines(tmp_path) if e["event"] == "new"], "the alert's new event",
+                         proc=first.proc)
+        # The broker has every event the JSONL has (the agent's PUBACK comes with the subscriber's copy) ...
+        wait_for(lambda: len(alert_lines(tmp_path)) >= 2 and centre.wait_for(
+            lambda ms: {(k, s) for k, s, _ in keys(ms)} >= {(e["alert_id"], e["seq"]) for e in alert_lines(tmp_path)},
+            0.5), "every alert event at the subscriber", proc=first.proc)
+        assert first.terminate() == 0, first.stderr()[-3000:]
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    err = first.stderr()
+    assert "stopped: signal SIGTERM" in err and "left open at the stop" in err, err[-3000:]
+    # ... and the stop says nothing waits, truly: the outbox file holds no event.
+    assert "stay in the outbox" not in err, err[-3000:]
+    assert outbox_count(tmp_path) == 0
+    before = keys(centre.messages)
+    assert [k for k, n in Counter((k, s) for k, s, _ in before).items() if n > 1] == []
+    last = alert_lines(tmp_path)[-1]
+
+    second = AgentProcess(tmp_path, path, "run2")
+    try:
+        assert "resumed from checkpoint" in second.ready()
+        second.feed(row(i) for i in range(STOP_AFTER, STOP_AFTER + 20))
+        # The continuation's first event: anything the start put in the outbox went out before it (one connection,
+        # QoS 1, in order).
+        wait_for(lambda: centre.wait_for(lambda ms: any(k == new["alert_id"] and s > last["seq"]
+                                                        for k, s, _ in keys(ms)), 0.5),
+                 "the alert's first event after the restart", proc=second.proc)
+    finally:
+        err2 = finished(second)
+    centre.close()
+    assert f"alert {new['alert_id']} (next seq {last['seq'] + 1}) was open when the last run stopped: continued" \
+        in err2, err2[-3000:]
+    assert "from the outbox" not in err2 and "not acknowledged before the last stop" not in err2, err2[-3000:]
+    after = keys(centre.messages)[len(before):]
+    assert [x for x in after if (x[0], x[1]) in {(k, s) for k, s, _ in before}] == [], after
+    assert not any(replayed for _, _, replayed in after), after
