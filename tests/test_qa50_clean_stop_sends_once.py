@@ -16,10 +16,11 @@ import json
 import sqlite3
 from collections import Counter
 
-from conftest import wait_for
+import yaml
+
+from conftest import free_port, wait_for
 from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 from restart_helpers import AgentProcess, alert_lines, finished, row, write_config
-import yaml
 
 BASE = "stad/lab/gw-restart"
 STOP_AFTER = 186        # rows 0–185 before the stop: the alert opened on rows 170– is open
@@ -94,3 +95,23 @@ def test_a_clean_stop_then_a_start_sends_no_event_twice(tmp_path, broker):
     after = keys(centre.messages)[len(before):]
     assert [x for x in after if (x[0], x[1]) in {(k, s) for k, s, _ in before}] == [], after
     assert not any(replayed for _, _, replayed in after), after
+
+
+def test_the_stop_summary_says_what_waits_in_the_outbox(tmp_path):
+    # On 51b90242 the summary said nothing of the events the outbox kept (a warning line before it did).
+    path = write_config(tmp_path, mqtt_port=free_port())      # nothing listens there: the outbox only fills
+    agent = AgentProcess(tmp_path, path, "run1")
+    try:
+        agent.ready()
+        agent.feed(row(i) for i in range(STOP_AFTER))
+        wait_for(lambda: len(alert_lines(tmp_path)) >= 2, "the alert's new event and an update", proc=agent.proc)
+        assert agent.terminate() == 0, agent.stderr()[-3000:]
+    finally:
+        if agent.proc.poll() is None:
+            agent.kill()
+    err = agent.stderr()
+    [summary] = [line for line in err.splitlines() if line.startswith("summary: ")]
+    waiting = outbox_count(tmp_path)
+    assert waiting >= 2
+    assert f"events waiting in the outbox for the next start: mqtt {waiting}; " in summary, summary
+    assert f"{waiting} alert event(s) stay in the outbox for the next start" in err, err[-3000:]
