@@ -157,6 +157,7 @@ class Outbox:
         self._handed: set[int] = set()
         self._acked: set[int] = set()           # acknowledged, the DELETE not written yet
         self._delivered_unsaved: dict[str, int] = {}    # held events acknowledged: id -> seq, for `delivered`
+        self._delivered_last = 0                # the newest ordinal `n` in `delivered` (read at the open)
         self._open_alert: str | None = None     # the alert whose end has not been seen yet
         self._next_expiry = 0.0
         self._depth = 0
@@ -247,6 +248,7 @@ class Outbox:
                 stored = dict(db.execute("SELECT reason, count FROM drops"))
                 depth = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
                 last_commit = db.execute("SELECT wall, boot, boot_id FROM clock WHERE id = 1").fetchone()
+                self._delivered_last = db.execute("SELECT COALESCE(MAX(n), 0) FROM delivered").fetchone()[0]
             except BaseException:
                 db.close()
                 raise
@@ -594,10 +596,11 @@ class Outbox:
                 return False
             return row is not None and row[0] >= seq
 
-    @staticmethod
-    def _delivered_n(db: sqlite3.Connection) -> int:
-        """The next ordinal of `delivered`, whose rows past the newest DELIVERED_KEPT ids are let go of now and then."""
-        n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM delivered").fetchone()[0]
+    def _delivered_n(self, db: sqlite3.Connection) -> int:
+        """The next ordinal of `delivered` (a gap after a rolled-back transaction is harmless), whose rows past the
+        newest DELIVERED_KEPT ids are let go of now and then. Caller holds the lock, inside a transaction."""
+        self._delivered_last += 1
+        n = self._delivered_last
         if n % 64 == 0:
             db.execute("DELETE FROM delivered WHERE alert_id NOT IN (SELECT alert_id FROM delivered ORDER BY n DESC "
                        "LIMIT ?)", (DELIVERED_KEPT,))

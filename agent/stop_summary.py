@@ -35,10 +35,9 @@ def format_summary(s: dict) -> str:
     lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
                      for sink, why in s.get("undelivered", {}).items())
     moved = ", ".join(f"{k} {n}" for k, n in s.get("time_base_moves", {}).items() if n)
-    # what a durable sink still holds for the next start (the MQTT outbox's depth after its close: user33 read the
-    # summary for it; the sink's own line says it too)
-    waiting = ", ".join(f"{sink} {st['depth']}" for sink, st in (s.get("sinks") or {}).items()
-                        if isinstance(st, dict) and st.get("depth"))
+    # what the outbox (the MQTT sink's, one per agent) still holds for the next start, its depth after the sink's
+    # close: user33 read the summary for it (qa50); the sink's own line says it too
+    waiting = sum(st.get("depth") or 0 for st in (s.get("sinks") or {}).values() if isinstance(st, dict))
     unwritten = ", ".join(f"{STATE_FILES[k][0]} {st['failed']}" for k, st in s.get("state_writes", {}).items()
                           if st["failed"])
     unscored = s.get("intake", {}).get("dropped_at_stop")     # refused once the stop began, or left queued
@@ -63,7 +62,7 @@ def format_summary(s: dict) -> str:
                   f"{s['last_restart_gap']['waiting_starts']} start(s) waited for their first data); "
                   if s["last_restart_gap"].get("waiting_s") is not None else "; ") if s.get("last_restart_gap") else "")
             + (f"events dropped this run: {lost}; " if lost else "")
-            + (f"events waiting in the outbox for the next start: {waiting}; " if waiting else "")
+            + (f"alert and fault events waiting in the outbox for the next start: {waiting}; " if waiting else "")
             + (f"state file writes failed: {unwritten}; " if unwritten else "")
             + (f"ticks read and still open at the stop: {opened['ticks']} ("
                + ("kept in the checkpoint, the next start scores them); " if opened["kept"] else "not scored); ")

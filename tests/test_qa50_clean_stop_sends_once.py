@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from contextlib import closing
 
 import yaml
 
+from agent.outbox import DELIVERED_KEPT, Outbox
 from conftest import free_port, wait_for
 from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 from restart_helpers import AgentProcess, alert_lines, finished, row, write_config
@@ -113,5 +115,29 @@ def test_the_stop_summary_says_what_waits_in_the_outbox(tmp_path):
     [summary] = [line for line in err.splitlines() if line.startswith("summary: ")]
     waiting = outbox_count(tmp_path)
     assert waiting >= 2
-    assert f"events waiting in the outbox for the next start: mqtt {waiting}; " in summary, summary
+    assert f"; alert and fault events waiting in the outbox for the next start: {waiting}; " in summary, summary
     assert f"{waiting} alert event(s) stay in the outbox for the next start" in err, err[-3000:]
+
+
+def test_the_outbox_remembers_what_the_broker_acknowledged_across_a_reopen(tmp_path):
+    # On 51b90242 there was no `delivered`: an acknowledged event and one never stored looked the same (`has` False).
+    path = tmp_path / "mqtt-outbox.sqlite"
+    box = Outbox(path, max_events=100_000, max_age_s=86400)
+    acked = box.add("alert-1", 3, "update", "{}")
+    box.add("alert-1", 4, "update", "{}")
+    box.ack(acked)
+    assert box.delivered("alert-1", 3) and box.delivered("alert-1", 2)     # it, or a later seq of its id
+    assert not box.delivered("alert-1", 4) and box.has("alert-1", 4)       # stored, not acknowledged
+    assert not box.delivered("alert-2", 0) and not box.has("alert-2", 0)   # never stored: recover stores it
+    for i in range(DELIVERED_KEPT + 100):                                  # one acknowledgement each
+        box.ack(box.add(f"fault-{i}", 0, "fault", "{}"))
+    box.close()
+    again = Outbox(path, max_events=100_000, max_age_s=86400)
+    try:
+        assert again.delivered(f"fault-{DELIVERED_KEPT + 99}", 0) and again.delivered(f"fault-{DELIVERED_KEPT}", 0)
+        assert not again.delivered("alert-1", 3), "the oldest ids are let go of past DELIVERED_KEPT"
+        with closing(sqlite3.connect(str(path))) as db:
+            kept = db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
+        assert DELIVERED_KEPT <= kept <= DELIVERED_KEPT + 64
+    finally:
+        again.close()
