@@ -761,7 +761,8 @@ def linked_deps(deps: Path, *also: str) -> Path:
     the packages named in `also` (e.g. "pymodbus" for a Modbus source), as hard links (copies across file systems) in
     `deps`, for a .pth line in an offline venv that install.sh fills `--no-deps`. A folder of their own, not this
     venv's site-packages: install.sh compiles every directory on the venv's sys.path for python -OO, and the test
-    venv's site-packages (torch and every extra, 2.4 GB) cost ~35 CPU-s and minutes of wall at each install (suite7).
+    venv's site-packages (torch and every extra, 2.4 GB) made user32's staged test 80 CPU-s and 226 s against 11 and 52
+    (suite7, docs/measured/speed.md).
     Their own tests and bytecode are left out."""
     import numpy
     site = Path(numpy.__file__).parents[1]
