@@ -6,9 +6,10 @@ said `does not pass check-config; the service would not start`. check-config now
 absolute path the config names, and the credential stores, under DIR; install.sh passes it.
 
 A real staged install into a temporary root, as tests/test_install.py makes one (a wheel of this checkout, a venv
-without pip, systemctl a shim that only records calls). The staged venv gets its dependencies (numpy, PyYAML, pymodbus for its Modbus source) from
-this interpreter's site-packages, hard-linked into a folder a .pth line names (conftest.linked_deps), the install being
-offline: then its own check-config runs.
+without pip, systemctl a shim that only records calls). The staged venv gets its dependencies (numpy, PyYAML, and
+pymodbus for the config's Modbus source) from this interpreter's site-packages, linked into a folder of their own that
+a .pth line names (conftest.linked_deps: the whole site-packages on its path had install.sh compile torch and every
+extra for python -OO; suite7), the install being offline: then its own check-config runs.
 """
 from __future__ import annotations
 
