@@ -747,3 +747,30 @@ def checkout_wheel() -> Path:
 
     (whl,) = built_once("checkout-wheel", build).glob("stad_edge-*.whl")
     return whl
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def linked_deps(deps: Path, *also: str) -> Path:
+    """This interpreter's numpy and PyYAML (all `stad-agent run` and check-config of a numpy-scorer config need), and
+    the packages named in `also` (e.g. "pymodbus" for a Modbus source), as hard links (copies across file systems) in
+    `deps`, for a .pth line in an offline venv that install.sh fills `--no-deps`. A folder of their own, not this
+    venv's site-packages: install.sh compiles every directory on the venv's sys.path for python -OO, and the test
+    venv's site-packages (torch and every extra, 2.4 GB) made user32's staged test 80 CPU-s and 226 s against 11 and 52
+    (suite7, docs/measured/speed.md).
+    Their own tests and bytecode are left out."""
+    import numpy
+    site = Path(numpy.__file__).parents[1]
+    assert Path(yaml.__file__).parents[1] == site, "numpy and PyYAML are expected in one site directory"
+    for name in ("numpy", "numpy.libs", "yaml", "_yaml", *also):
+        if (site / name).is_dir():
+            shutil.copytree(site / name, deps / name, copy_function=_link_or_copy,
+                            ignore=shutil.ignore_patterns("__pycache__", "tests"))
+        else:
+            assert name not in also, f"{name} is not a package in {site}"
+    return deps

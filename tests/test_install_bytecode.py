@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-import numpy
 import pytest
 import yaml
 
-from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, stop_agent
+from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, linked_deps, stop_agent
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -43,23 +41,10 @@ PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 UPGRADE_MARK = "stad-test: the upgraded source ran"
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def offline_venv(venv: Path, deps: Path) -> None:
     """A venv for install.sh to reuse: no pip, and numpy and PyYAML on its path through a .pth."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
-    site = Path(numpy.__file__).parents[1]
-    assert Path(yaml.__file__).parents[1] == site, "numpy and PyYAML are expected in one site directory"
-    for name in ("numpy", "numpy.libs", "yaml", "_yaml"):
-        if (site / name).is_dir():
-            shutil.copytree(site / name, deps / name, copy_function=_link_or_copy,
-                            ignore=shutil.ignore_patterns("__pycache__", "tests"))
-    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{deps}\n")
+    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{linked_deps(deps)}\n")
 
 
 def install(root: Path, wheel: Path, config: Path) -> None:

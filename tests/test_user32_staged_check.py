@@ -6,8 +6,10 @@ said `does not pass check-config; the service would not start`. check-config now
 absolute path the config names, and the credential stores, under DIR; install.sh passes it.
 
 A real staged install into a temporary root, as tests/test_install.py makes one (a wheel of this checkout, a venv
-without pip, systemctl a shim that only records calls). The staged venv gets its dependencies (numpy, PyYAML, …) from
-this interpreter's site-packages by a .pth line, the install being offline: then its own check-config runs.
+without pip, systemctl a shim that only records calls). The staged venv gets its dependencies (numpy, PyYAML, and
+pymodbus for the config's Modbus source) from this interpreter's site-packages, linked into a folder of their own that
+a .pth line names (conftest.linked_deps: the whole site-packages on its path had install.sh compile torch and every
+extra for python -OO; suite7), the install being offline: then its own check-config runs.
 """
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy
 import yaml
 
-from conftest import checkout_wheel
+from conftest import checkout_wheel, linked_deps
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -47,7 +48,7 @@ def test_a_staged_install_checks_its_config_with_the_paths_read_under_its_root(t
             "--mqtt-password-file", str(secret)]
     _install(root, args, env)               # the venv made (its check cannot import numpy yet: said, not judged here)
     [site] = (root / "opt/stad-edge/venv/lib").glob("python*/site-packages")
-    (site / "zz_test_deps.pth").write_text(str(Path(numpy.__file__).resolve().parents[1]) + "\n")
+    (site / "zz_test_deps.pth").write_text(f"{linked_deps(tmp_path / 'deps', 'pymodbus')}\n")
 
     said = _install(root, args, env)        # again, idempotent: now its check-config runs
     assert f"{root}/etc/stad-edge/agent.yaml passes check-config with its paths read under {root}" in said, said
