@@ -111,11 +111,17 @@ def test_the_tick_thread_never_waits_for_the_standby(tmp_path, rows):
     break_tflite(pipe.chain.tiers[0])
     tiers = [pipe.step(rows[WARMUP + 1]).tier]
     loading = pipe.chain.loading
-    for r in rows[WARMUP + 2:]:
+    for r in rows[WARMUP + 2:-1]:
         done = not loading.is_alive()                      # finished before this tick began: installed in it
         tiers.append(pipe.step(r).tier)
         if done or tiers[-1] != "numpy":
             break
+    else:
+        # A busy host: the load outlasted the rows (every tick meanwhile numpy's, none waited for it). Once it has
+        # finished, the next tick installs it. (suite7: at load ~2 the rows ran out first; the test failed.)
+        loading.join(timeout=240)
+        assert not loading.is_alive()
+        tiers.append(pipe.step(rows[-1]).tier)
     assert set(tiers[:-1]) == {"numpy"} and tiers[-1] == "onnx", tiers
 
 
