@@ -40,11 +40,14 @@ as `not_stored`. Only without a held file (a disk full before it could be made) 
 held at a stop counted as `not_stored` then (the JSONL sink, on another disk, keeps its copy). An acknowledgement that cannot be written is remembered and
 written later; the event is not sent again meanwhile.
 
-The newest acknowledged seq of each of the last DELIVERED_KEPT alert and fault ids is kept (`delivered`, written
-with the acknowledgement's DELETE), so that a start's `recover` of the journals' last events (agent/journal_resume.py)
-can tell an event the broker has from one never stored: an acknowledged row is gone from `events`, and the sink stored
-it again as a replay — a subscriber got the last event a second time after every restart, a clean stop with the
-broker up included (user33; qa50).
+The newest settled seq of each of the last SETTLED_KEPT alert and fault ids is kept (`settled`, written with the
+DELETE that lets the row go): settled is acknowledged by the broker, or dropped and counted (`refused`, `max_age`,
+`max_events`, `corrupt`). A start's `recover` of the journals' last events (agent/journal_resume.py) stores only an
+event never stored: an acknowledged row is gone from `events`, and the sink stored it again as a replay — a subscriber
+got the last event a second time after every restart, a clean stop with the broker up included (user33; qa50); a
+dropped one was counted and said as dropped, then stored again by the next start and sent once more (refused once
+more, or sent though its bound had let it go; qa51). Events still held in memory at a stop without a held file are
+counted `not_stored` and not settled: never stored, which is what the journal's recovery is for.
 
 A file SQLite finds corrupt at start (a power cut on an SD card, a disk error) would refuse every
 event for good — waiting does not mend it. So it is moved aside (`<file>.corrupt-<UTC time>`, with
@@ -83,11 +86,11 @@ LOG_FIRST_DROPS = 5
 WAL_SIZE_LIMIT = 1 << 20   # bytes the WAL file is truncated back to after a checkpoint
 SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
 HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row id, in their order
-DELIVERED_KEPT = 1024    # alert and fault ids whose newest acknowledged seq is remembered (`delivered`)
-# the newest acknowledged seq of an acknowledged stored row's alert (or fault) id; `?`s: the ordinal n, the row id
-_DELIVERED_ROW = ("INSERT INTO delivered (alert_id, seq, n) SELECT alert_id, seq, ? FROM events WHERE id = ? "
+SETTLED_KEPT = 1024      # alert and fault ids whose newest settled seq is remembered (`settled`)
+# the newest settled seq of a settled (acknowledged or dropped) stored row's alert (or fault) id; `?`s: n, the row id
+_SETTLED_ROW = ("INSERT INTO settled (alert_id, seq, n) SELECT alert_id, seq, ? FROM events WHERE id = ? "
                   "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
-_DELIVERED = ("INSERT INTO delivered (alert_id, seq, n) VALUES (?, ?, ?) "
+_SETTLED = ("INSERT INTO settled (alert_id, seq, n) VALUES (?, ?, ?) "
               "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
@@ -103,7 +106,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_created ON events (created);
 CREATE TABLE IF NOT EXISTS drops (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS delivered (alert_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settled (alert_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), wall REAL NOT NULL, boot REAL NOT NULL,
                                   boot_id TEXT);
 """
@@ -156,8 +159,8 @@ class Outbox:
         self._checkpoint_db: sqlite3.Connection | None = None    # the sink worker's own connection
         self._handed: set[int] = set()
         self._acked: set[int] = set()           # acknowledged, the DELETE not written yet
-        self._delivered_unsaved: dict[str, int] = {}    # held events acknowledged: id -> seq, for `delivered`
-        self._delivered_last = 0                # the newest ordinal `n` in `delivered` (read at the open)
+        self._settled_unsaved: dict[str, int] = {}      # held events settled: id -> seq, for `settled`
+        self._settled_last = 0                  # the newest ordinal `n` in `settled` (read at the open)
         self._open_alert: str | None = None     # the alert whose end has not been seen yet
         self._next_expiry = 0.0
         self._depth = 0
@@ -248,7 +251,7 @@ class Outbox:
                 stored = dict(db.execute("SELECT reason, count FROM drops"))
                 depth = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
                 last_commit = db.execute("SELECT wall, boot, boot_id FROM clock WHERE id = 1").fetchone()
-                self._delivered_last = db.execute("SELECT COALESCE(MAX(n), 0) FROM delivered").fetchone()[0]
+                self._settled_last = db.execute("SELECT COALESCE(MAX(n), 0) FROM settled").fetchone()[0]
             except BaseException:
                 db.close()
                 raise
@@ -388,6 +391,7 @@ class Outbox:
         self._held_ids = [i for i, k in zip(self._held_ids, keep) if k]
         self._held_replay.difference_update(gone)
         if dropped:
+            self._settle_held([r for _, r in dropped])
             self._count("max_events", len(dropped))
             self._held_bounded += len(dropped)
             self._say_dropped("max_events", len(dropped), " held in memory alone (the file cannot take them: "
@@ -405,9 +409,10 @@ class Outbox:
         return [r for i, r in zip(self._held_ids, self._held) if i not in self._in_file]
 
     def _forget_held(self, row_ids: set[int], reason: str | None = None) -> None:
-        """Held rows the broker has (or refused: counted under `reason`): never stored."""
+        """Held rows the broker has (or refused: counted under `reason`): never stored; settled."""
         keep = [i not in row_ids for i in self._held_ids]
         gone = len(keep) - sum(keep)
+        self._settle_held([r for r, k in zip(self._held, keep) if not k])
         self._handed.difference_update(row_ids)
         self._held_replay.difference_update(row_ids)
         if not gone:
@@ -514,9 +519,9 @@ class Outbox:
                 db.execute("INSERT INTO clock (id, wall, boot, boot_id) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                            "SET wall = excluded.wall, boot = excluded.boot, boot_id = excluded.boot_id",
                            (*self._clock_steps.seen, self.boot))
-            if self._delivered_unsaved:
-                n = self._delivered_n(db)
-                db.executemany(_DELIVERED, [(k, seq, n) for k, seq in self._delivered_unsaved.items()])
+            if self._settled_unsaved:
+                n = self._settled_n(db)
+                db.executemany(_SETTLED, [(k, seq, n) for k, seq in self._settled_unsaved.items()])
             if self._drops_unsaved:
                 db.executemany("INSERT INTO drops (reason, count) VALUES (?, ?) ON CONFLICT (reason) "
                                "DO UPDATE SET count = excluded.count", list(self.dropped.items()))
@@ -530,7 +535,7 @@ class Outbox:
             self._failed(exc)
             return None
         self._unshifted -= shift
-        self._delivered_unsaved.clear()
+        self._settled_unsaved.clear()
         if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
             # The counts the held file carried are in the drops table now: carried on, they would be
             # counted twice by the next start.
@@ -582,37 +587,48 @@ class Outbox:
                 return False
             return any(r[0] not in self._acked for r in rows)
 
-    def delivered(self, alert_id: str, seq: int) -> bool:
-        """Whether the broker acknowledged this alert's (or fault's) event `seq` or a later one (`_DELIVERED_ROW`)."""
+    def settled(self, alert_id: str, seq: int) -> bool:
+        """Whether this alert's (or fault's) event `seq` or a later one is settled: acknowledged by the broker, or
+        dropped and counted (`_settle`)."""
         with self._lock:
-            if self._delivered_unsaved.get(alert_id, -1) >= seq:
+            if self._settled_unsaved.get(alert_id, -1) >= seq:
                 return True
             if self._db is None:
                 return False
             try:
-                row = self._db.execute("SELECT seq FROM delivered WHERE alert_id = ?", (alert_id,)).fetchone()
+                row = self._db.execute("SELECT seq FROM settled WHERE alert_id = ?", (alert_id,)).fetchone()
             except sqlite3.Error as exc:
                 self._failed(exc)
                 return False
             return row is not None and row[0] >= seq
 
-    def _delivered_n(self, db: sqlite3.Connection) -> int:
-        """The next ordinal of `delivered` (a gap after a rolled-back transaction is harmless), whose rows past the
-        newest DELIVERED_KEPT ids are let go of now and then. Caller holds the lock, inside a transaction."""
-        self._delivered_last += 1
-        n = self._delivered_last
+    def _settled_n(self, db: sqlite3.Connection) -> int:
+        """The next ordinal of `settled` (a gap after a rolled-back transaction is harmless), whose rows past the
+        newest SETTLED_KEPT ids are let go of now and then. Caller holds the lock, inside a transaction."""
+        self._settled_last += 1
+        n = self._settled_last
         if n % 64 == 0:
-            db.execute("DELETE FROM delivered WHERE alert_id NOT IN (SELECT alert_id FROM delivered ORDER BY n DESC "
-                       "LIMIT ?)", (DELIVERED_KEPT,))
+            db.execute("DELETE FROM settled WHERE alert_id NOT IN (SELECT alert_id FROM settled ORDER BY n DESC "
+                       "LIMIT ?)", (SETTLED_KEPT,))
         return n
+
+    def _settle(self, db: sqlite3.Connection, ids: list[int]) -> int:
+        """Let stored rows go, acknowledged or dropped, their ids' newest seq kept in `settled` (in the caller's
+        transaction): how many were deleted."""
+        n = self._settled_n(db)
+        db.executemany(_SETTLED_ROW, [(n, i) for i in ids])
+        return db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount
+
+    def _settle_held(self, rows: list[tuple]) -> None:
+        """Held (created, alert_id, seq, ...) rows let go, acknowledged or dropped: `settled` by the next commit."""
+        for r in rows:
+            if self._settled_unsaved.get(r[1], -1) < r[2]:
+                self._settled_unsaved[r[1]] = r[2]
 
     def ack(self, *row_ids: int) -> None:
         """The broker has them: forget them (one transaction for all)."""
         with self._lock:
             held = {i for i in row_ids if i >= HELD_ID_BASE}
-            for i, r in zip(self._held_ids, self._held):
-                if i in held and self._delivered_unsaved.get(r[1], -1) < r[2]:
-                    self._delivered_unsaved[r[1]] = r[2]      # written by the next transaction
             if held:
                 self._forget_held(held)
                 row_ids = tuple(i for i in row_ids if i < HELD_ID_BASE)
@@ -634,11 +650,7 @@ class Outbox:
         ids = list(self._acked)
         if not ids:
             return
-        def delete(db: sqlite3.Connection) -> int:
-            n = self._delivered_n(db)
-            db.executemany(_DELIVERED_ROW, [(n, i) for i in ids])
-            return db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount
-        deleted = self._run(delete)
+        deleted = self._run(lambda db: self._settle(db, ids))
         if deleted is not None:
             self._acked.difference_update(ids)
             self._depth -= deleted
@@ -754,7 +766,7 @@ class Outbox:
         if not ids:
             return
         self._count(reason, len(ids))
-        deleted = self._run(lambda db: db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids]).rowcount)
+        deleted = self._run(lambda db: self._settle(db, ids))
         if deleted is None:                     # not deleted after all: not dropped
             self._count(reason, -len(ids))
             return

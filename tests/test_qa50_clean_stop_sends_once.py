@@ -6,7 +6,7 @@ the stop: the start put the event there. A start hands the alert journal's last 
 tick's) to every sink's `recover`, for a run that died between journaling an event and storing it; the MQTT sink
 could not tell an event the broker acknowledged (deleted from the outbox) from one never stored, so it stored it
 again, as a replay — after every restart, clean or not, with an alert open or long ended. The outbox now remembers
-the newest acknowledged seq of each recent alert and fault id (agent/outbox.py `delivered`).
+the newest acknowledged seq of each recent alert and fault id (agent/outbox.py `settled`).
 
 A real `stad-agent run` (stdin source), a real Mosquitto and subscriber; every wait is on a condition.
 """
@@ -19,7 +19,7 @@ from contextlib import closing
 
 import yaml
 
-from agent.outbox import DELIVERED_KEPT, Outbox
+from agent.outbox import SETTLED_KEPT, Outbox
 from conftest import free_port, wait_for
 from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 from restart_helpers import AgentProcess, alert_lines, finished, row, write_config
@@ -123,24 +123,24 @@ def test_the_stop_summary_says_what_waits_in_the_outbox(tmp_path):
 
 
 def test_the_outbox_remembers_what_the_broker_acknowledged_across_a_reopen(tmp_path):
-    # On 51b90242 there was no `delivered`: an acknowledged event and one never stored looked the same (`has` False).
+    # On 51b90242 there was no `delivered` (qa51: `settled`): an acknowledged event and one never stored looked alike.
     path = tmp_path / "mqtt-outbox.sqlite"
     box = Outbox(path, max_events=100_000, max_age_s=86400)
     acked = box.add("alert-1", 3, "update", "{}")
     box.add("alert-1", 4, "update", "{}")
     box.ack(acked)
-    assert box.delivered("alert-1", 3) and box.delivered("alert-1", 2)     # it, or a later seq of its id
-    assert not box.delivered("alert-1", 4) and box.has("alert-1", 4)       # stored, not acknowledged
-    assert not box.delivered("alert-2", 0) and not box.has("alert-2", 0)   # never stored: recover stores it
-    for i in range(DELIVERED_KEPT + 100):                                  # one acknowledgement each
+    assert box.settled("alert-1", 3) and box.settled("alert-1", 2)     # it, or a later seq of its id
+    assert not box.settled("alert-1", 4) and box.has("alert-1", 4)       # stored, not acknowledged
+    assert not box.settled("alert-2", 0) and not box.has("alert-2", 0)   # never stored: recover stores it
+    for i in range(SETTLED_KEPT + 100):                                  # one acknowledgement each
         box.ack(box.add(f"fault-{i}", 0, "fault", "{}"))
     box.close()
     again = Outbox(path, max_events=100_000, max_age_s=86400)
     try:
-        assert again.delivered(f"fault-{DELIVERED_KEPT + 99}", 0) and again.delivered(f"fault-{DELIVERED_KEPT}", 0)
-        assert not again.delivered("alert-1", 3), "the oldest ids are let go of past DELIVERED_KEPT"
+        assert again.settled(f"fault-{SETTLED_KEPT + 99}", 0) and again.settled(f"fault-{SETTLED_KEPT}", 0)
+        assert not again.settled("alert-1", 3), "the oldest ids are let go of past SETTLED_KEPT"
         with closing(sqlite3.connect(str(path))) as db:
-            kept = db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0]
-        assert DELIVERED_KEPT <= kept <= DELIVERED_KEPT + 64
+            kept = db.execute("SELECT COUNT(*) FROM settled").fetchone()[0]
+        assert SETTLED_KEPT <= kept <= SETTLED_KEPT + 64
     finally:
         again.close()

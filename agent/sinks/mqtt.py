@@ -251,11 +251,12 @@ class MqttSink(Sink):
         self._queue.put((_WAKE,))
 
     def recover(self, event: AlertEvent) -> None:
-        """Still in the outbox: it goes out as it is. Acknowledged (the outbox remembers it, or a later one of its
-        alert: `Outbox.delivered`): nothing to do — before, it was stored again and a subscriber got it twice after
-        every restart (qa50). Neither: never stored (a run that died in between); stored now as a replay
-        (subscribers de-duplicate by alert_id, seq)."""
-        if self.outbox.has(event.alert_id, event.seq) or self.outbox.delivered(event.alert_id, event.seq):
+        """Still in the outbox: it goes out as it is. Settled (the outbox remembers it, or a later one of its alert:
+        `Outbox.settled`) — acknowledged, or dropped and counted (refused, past a bound): nothing to do — before, it
+        was stored again and a subscriber got it twice after every restart (qa50), a dropped one sent (or refused)
+        once more (qa51). Neither: never stored (a run that died in between); stored now as a replay (subscribers
+        de-duplicate by alert_id, seq)."""
+        if self.outbox.has(event.alert_id, event.seq) or self.outbox.settled(event.alert_id, event.seq):
             return
         self.outbox.add(event.alert_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
         self._queue.put((_WAKE,))
@@ -263,7 +264,7 @@ class MqttSink(Sink):
     def recover_faults(self, events) -> None:
         """As recover(), for the fault journal's events (subscribers de-duplicate by fault_id, seq)."""
         for event in events:
-            if not (self.outbox.has(event.fault_id, event.seq) or self.outbox.delivered(event.fault_id, event.seq)):
+            if not (self.outbox.has(event.fault_id, event.seq) or self.outbox.settled(event.fault_id, event.seq)):
                 self.outbox.add(event.fault_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
         self._queue.put((_WAKE,))
 
