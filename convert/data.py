@@ -45,6 +45,8 @@ import numpy as np
 
 from agent.alerts import iso
 from agent.config import format_keys
+from agent.label_names import (ANOMALY_WORDS, LABEL_STEMS, MAX_LABEL_WORDS, STATUS_NAMES, label_named, what_to_write,
+                               words_shown)
 from agent.records import QuietRejects, Record, Rejects, read_without_text, span, split_read_without
 from agent.sources import open_source
 from agent.sources.lines import parse_time
@@ -370,11 +372,6 @@ def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
     return recordings
 
 
-#: Stems of a column name that marks rows (SKAB's `anomaly`, `changepoint`; `label`, `is_anomaly`, `fault`, ...; a
-#: `verdict`, as stad-agent's operator feedback names its word: before qa49 such a column was passed over unsaid).
-LABEL_STEMS = ("anomal", "label", "changepoint", "outlier", "fault", "attack", "alarm", "verdict")
-
-
 def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors: list[str]) -> list[str]:
     """One line per CSV column that looks like a label — named like one (LABEL_STEMS), every value 0
     or 1, some 1 — and is neither a sensor's, the time's nor in `label_columns`: its rows labelled 1
@@ -397,7 +394,7 @@ def label_like_columns(src: ReplayConfig, root: Path, files: list[Path], sensors
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
             texts: dict[str, Counter] = {}
             for column, ones in label_scan(src, path, mapped, wanted, texts).items():
-                if not any(stem in column.lower() for stem in LABEL_STEMS):
+                if not label_named(column):
                     continue        # a `state` of 0/1 is a machine's on/off as often: only its words are judged
                 entry = found.setdefault(column, [[], 0, 0])
                 entry[0] += [name] if ones[0] else []
@@ -433,28 +430,14 @@ class _ThisThreadHushed(logging.Filter):
         return record.thread != self.thread
 
 
-#: Column names a label written as text is often under besides LABEL_STEMS' (`state: normal / anomaly`).
-STATUS_NAMES = ("status", "state", "class", "condition", "health", "target")
-#: A text cell that marks a row anomalous (compared lowercased): a column of them beside `normal` is a label.
-ANOMALY_WORDS = frozenset(("anomaly", "anomalous", "abnormal", "anomalie", "fault", "faulty", "failure", "fail",
-                           "attack", "outlier", "alarm", "alert", "broken", "defect", "defective", "nok", "not ok",
-                           "confirmed"))        # (stad-agent's feedback verdict for a real anomaly: agent/feedback.py)
-#: Distinct text cells past which a column is free text (a comment, an operator's note), not a label.
-MAX_LABEL_WORDS = 20
-
-
 def text_label_line(column: str, names: list[str], cells: Counter) -> str:
     """What is said of a column of label words (ANOMALY_WORDS) that `label_columns` does not name (chaos7: a
     `normal` / `anomaly` column among numeric sensors was passed over unsaid — the scan read numbers only, and a
     text cell is no reading — its anomalies trained on as normal running)."""
-    from agent.feedback import VERDICTS
-    shown = ", ".join(f"{cell!r} on {n:,} rows" for cell, n in cells.most_common(4))
     files = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    verdicts = ("; its words are stad-agent's feedback verdicts: 1 on the 'confirmed' rows, 0 on the others"
-                if any(cell.lower() in VERDICTS for cell in cells) else "")
-    return (f"column {column!r} looks like a label written as text ({shown}; in {files}) and is not in the source's "
-            f"label_columns: the rows it marks are trained on as normal running. A label is a number: write the "
-            f"column as 0/1 (1 for the anomalous rows{verdicts}), and add label_columns: [{column}] to the replay "
+    return (f"column {column!r} looks like a label written as text ({words_shown(cells)}; in {files}) and is not in "
+            f"the source's label_columns: the rows it marks are trained on as normal running. A label is a number: "
+            f"write the column as 0/1 ({what_to_write(cells)}), and add label_columns: [{column}] to the replay "
             "source")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..alerts import iso
 from ..config import AgentConfig
+from ..label_names import named_labels
 from ..preflight import csv_header
 from ..records import Rejects
 from ..sources import open_source
@@ -57,7 +58,7 @@ def replay_hint(cfg: AgentConfig, data_path: str | None) -> str:
     header = csv_header(first, reader.separator) if first else None
     # (a column named as a sensor is that sensor's when the format maps no columns)
     others = reader.other_columns(header, cfg.sensor_names()) if header else []
-    named = [c for c in others if any(w in c.lower() for w in ("anomal", "label"))]
+    named = named_labels(others)        # training's stems, one list (agent/label_names.py; qa51: `verdict` was none)
     # One candidate column (user11's `incident`) is the suggestion itself; of several unnamed ones only the user
     # knows which marks an anomaly: the suggestion says LABEL and the text lists them to choose from.
     labels = named or (others if len(others) == 1 else ["LABEL"])
@@ -168,8 +169,9 @@ def load_files(cfg: AgentConfig, src: ReplayConfig | SimulateConfig, protocol: s
 
 def _why_no_labels(src, source, name: str) -> str:
     """Why a replay CSV gave no label: the label column asked for is not in its header (a typo:
-    review21's `label_columns: [anomally]` against SKAB's `anomaly`), or none was asked for. ''
-    when the header holds them (its label cells are then all blank) or is not a CSV's."""
+    review21's `label_columns: [anomally]` against SKAB's `anomaly`), none was asked for, or its cells are words (qa51:
+    a `verdict` of `confirmed` / `false_alarm`, said by the replay). '' when the header holds them (its label cells
+    are then all blank) or is not a CSV's."""
     if not isinstance(src, ReplayConfig) or src.labels_file:
         return ""
     path = source.root if source.root.is_file() else source.root / name
@@ -181,9 +183,14 @@ def _why_no_labels(src, source, name: str) -> str:
     others = src.other_columns(header, source.sensors)
     columns = ", ".join(repr(c) for c in others) or "none"
     if not src.label_columns:
+        guess = named_labels(others) or others[:1] or ["anomaly"]
         return (f": the source has no label_columns; name the column that marks anomalous rows, e.g. "
-                f"label_columns: [{others[0] if others else 'anomaly'}] (the header's other columns: {columns})")
+                f"label_columns: [{', '.join(guess)}] (the header's other columns: {columns})")
     absent = [c for c in src.label_columns if c not in header]
+    words = source.label_words_in.get(name)
+    if words:
+        return (f": label column {', '.join(map(repr, words))} holds words, not numbers (said above with them): write "
+                "it as 0/1")
     if len(absent) < len(src.label_columns):
         return ""
     return (f": label_columns {', '.join(repr(c) for c in absent)} not in its header (its columns besides the time "

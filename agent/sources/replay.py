@@ -29,10 +29,12 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
+from ..label_names import MAX_LABEL_WORDS, what_to_write, words_shown
 from ..records import Record, Rejects, short_repr, shorten
 from ..plugins import Plugin
 from ..host_checks import Note, path_problems
@@ -406,6 +408,8 @@ class ReplaySource(Source):
         self.spans: list[list] = []         # [name, first ts, last ts] of each recording read, in replay order
         self.skipped: dict[str, tuple[str, int]] = {}   # name -> (the first header again that maps no sensor, rows
                                                         # skipped after such headers): not rejects, said on the log
+        self._label_words: dict[str, Counter] = {}      # label column -> its cells that are words, in this file
+        self.label_words_in: dict[str, list[str]] = {}  # file name -> its label columns of words (each said once)
         self._stop = threading.Event()
 
 
@@ -610,6 +614,7 @@ class ReplaySource(Source):
     # ---- CSV --------------------------------------------------------------------------
 
     def _csv(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
+        self._label_words = {}
         with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
             size = os.fstat(f.fileno()).st_size
             seeking = [True]        # (the header not found yet: a line too long is it, `first_header`)
@@ -692,7 +697,34 @@ class ReplaySource(Source):
                 if rec is not None:
                     yield rec
             self._said_skipped(skipped, name)
+            self._said_label_words(name)
             self._shrunk(f, size, path, name)
+
+    def _label_word(self, column: str, cell: str) -> None:
+        """A label cell that is no number: a word (not blank, no number at all) is kept for `_said_label_words`."""
+        try:
+            parse_number(cell)
+            return              # NaN, inf: a number, but not finite
+        except ValueError:
+            pass
+        words = self._label_words.setdefault(column, Counter())
+        if cell and (cell in words or len(words) < MAX_LABEL_WORDS):
+            words[cell] += 1
+
+    def _said_label_words(self, name: str) -> None:
+        """A label column whose cells are words (`verdict`: `confirmed`, `false_alarm`), said once per column at the
+        end of the first file that has them: what the words are and what to write. Before (qa51) each row said
+        `bad label` alone — the first five on the log, then a count — with nothing to say why or what to do."""
+        words, self._label_words = self._label_words, {}
+        said = {c for columns in self.label_words_in.values() for c in columns}
+        for column, cells in words.items():
+            if not cells:
+                continue
+            self.label_words_in.setdefault(name, []).append(column)
+            if column not in said:
+                log.warning("%s: label column %r holds words, not numbers (%s): each such row is counted as "
+                            "`bad label` and read without a label. A label is a number: write the column as 0/1 "
+                            "(%s); said once", name, column, words_shown(cells), what_to_write(cells))
 
     def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
         """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
@@ -815,6 +847,7 @@ class ReplaySource(Source):
                 flag = label_flag(row[i])
             except ValueError:
                 self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
+                self._label_word(col, row[i].strip())
                 continue
             label = max(label or 0, flag)
         return Record(ts=ts, values=values, label=label, origin=where, ts_text=ts_text)
