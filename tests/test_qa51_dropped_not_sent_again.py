@@ -1,4 +1,4 @@
-"""An alert event the outbox dropped — refused by the broker, or past a bound — is not stored again by a start (qa51).
+"""An alert event the outbox dropped — refused by the broker, past a bound — is not stored again by a start (qa51).
 
 qa50 left it: a start hands the alert journal's last event to the MQTT sink's `recover`, which stores it unless the
 outbox holds it or remembers it acknowledged. A dropped event was neither: counted and said as dropped (`refused`,
