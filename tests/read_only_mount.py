@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import agent_env
+
 
 def userns_ro_bind_works(tmp: Path) -> bool:
     if shutil.which("unshare") is None:
@@ -93,7 +95,7 @@ def first_life_waiting(tmp_path: Path, cfg: Path, env: dict) -> set[tuple[str, i
     """A first life of `agent run -c cfg` for 400 ticks, its broker away: the events it leaves waiting in the outbox
     of `tmp_path/state`, which the degraded life then reads from the read-only file."""
     first = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg), "--max-ticks", "400"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600, env=env)
+                           capture_output=True, text=True, timeout=600, env=agent_env(**env))
     assert first.returncode == 0, first.stderr[-3000:]
     return waiting_rows(tmp_path / "state" / "mqtt-outbox.sqlite")
 
