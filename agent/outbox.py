@@ -89,9 +89,9 @@ HELD_ID_BASE = 1 << 62   # ids pending() gives held events: above any SQLite row
 SETTLED_KEPT = 1024      # alert and fault ids whose newest settled seq is remembered (`settled`)
 # the newest settled seq of a settled (acknowledged or dropped) stored row's alert (or fault) id; `?`s: n, the row id
 _SETTLED_ROW = ("INSERT INTO settled (alert_id, seq, n) SELECT alert_id, seq, ? FROM events WHERE id = ? "
-                  "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
+                "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
 _SETTLED = ("INSERT INTO settled (alert_id, seq, n) VALUES (?, ?, ?) "
-              "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
+            "ON CONFLICT (alert_id) DO UPDATE SET seq = MAX(seq, excluded.seq), n = excluded.n")
 _LIMITS = {"max_events": "max_events {max_events}", "max_age": "max_age_s {max_age_s:g}"}
 
 _SCHEMA = """

@@ -7,6 +7,7 @@ import datetime as dt
 
 from agent.bundle import Bundle
 from agent.records import read_without_text, split_read_without
+from agent.simulate_csv import DAY_S
 
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
@@ -117,9 +118,6 @@ def data_lines(data: dict | None, tick_s: float | None = None) -> list[str]:
     if read_without:        # its rows were read: not a reject in words (user32)
         lines.append("  " + read_without_text(read_without))
     return lines
-
-
-DAY_S = 86400.0
 
 
 def day_split_lines(data: dict, tick_s: float | None) -> list[str]:
