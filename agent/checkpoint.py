@@ -49,6 +49,7 @@ import numpy as np
 
 from . import json_read
 from .digest import sha256
+from .dirsync import sync_directory
 from .held_file import ReservedFile
 
 if TYPE_CHECKING:
@@ -109,16 +110,7 @@ def atomic_write_by(path: Path, write: Callable[[int], _T]) -> _T:
         except OSError:
             pass                # the write's own error is the one to report
         raise
-    try:                        # the rename itself survives a power cut once the directory is synced
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return result
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    sync_directory(path.parent)     # the rename itself survives a power cut once the directory is synced
     return result
 
 

@@ -28,6 +28,7 @@ import zlib
 from pathlib import Path
 
 from . import json_read
+from .dirsync import sync_directory
 
 HELD_FILE_BYTES = 128 * 1024    # ~150 alert events of ~800 bytes; their count beyond that
 HEADER_BYTES = 256
@@ -56,9 +57,12 @@ class ReservedFile:
             return False
         try:
             have = os.fstat(fd).st_size
+            grown = have < self.size
             while have < self.size:
                 have += os.pwrite(fd, bytes(self.size - have), have)
             os.fsync(fd)
+            if grown:       # a new file's name survives a power cut once its directory is synced (chaos9)
+                sync_directory(self.path.parent)
         except OSError as exc:
             os.close(fd)
             self.problem = exc.strerror or str(exc)

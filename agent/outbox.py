@@ -4,12 +4,15 @@ Every event is committed here before it is handed to the MQTT client and deleted
 broker acknowledges it, so a broker outage, a restart or a kill -9 loses nothing. Rows keep
 their insertion order (AUTOINCREMENT ids are never reused).
 
-Durability (`outbox.sync`): `normal` (the default) is SQLite's synchronous=NORMAL in WAL mode: a
-commit is an append to the WAL in the page cache, with no disk sync on the tick's path; it
-survives a crash or kill -9 of the agent, and a power cut loses at most the events committed
-since the last checkpoint (about one second). `full` syncs the WAL on every commit, so an event
-survives a power cut as soon as add() returns — at the cost of a disk sync (milliseconds on an
-SD card) inside every add() and ack(). Checkpoints never run inside add(): the sink's worker
+Durability (`outbox.sync`): an event is on disk when add() returns, whatever the setting — its commit
+syncs the WAL (SQLite's synchronous=FULL for that transaction; the rows held while storing fails are
+stored the same way, before the held file forgets them): a power cut must not take an event the outbox
+said it stored. Until chaos9 (7 Dec 2026) `normal` left that commit in the page cache, and a power cut
+lost the events committed since the last checkpoint (about one second; the journals had the last one).
+`normal` (the default) is SQLite's synchronous=NORMAL in WAL mode for every other commit — an
+acknowledgement's delete, a drop, the replay marks: a power cut may lose the last second of them, so an
+acknowledged event can be sent again after it (as a replay: at least once, never lost). `full` syncs
+those too — a disk sync in every ack() as well. Checkpoints never run inside add(): the sink's worker
 runs them (`checkpoint()`, on its own connection), and the WAL file is truncated back to
 `WAL_SIZE_LIMIT` after each one, so the WAL stays bounded.
 
@@ -355,7 +358,7 @@ class Outbox:
         self._held, self._held_ids = self._held + rows, self._held_ids + ids
         if len(self._held) > self.max_events:
             self._bound_held(len(self._held) - self.max_events)
-        self._keep_held()
+        self._keep_held(sync=True)      # the only copy on disk of an event add() could not store: synced (chaos9)
 
     def _bound_held(self, over: int) -> None:
         """Memory holds at most max_events events: `over` of them go. First the rows read from a file that could not
@@ -397,9 +400,10 @@ class Outbox:
             self._say_dropped("max_events", len(dropped), " held in memory alone (the file cannot take them: "
                               f"{self.problem or 'not open'}) — " + _events_named([r for _, r in dropped]))
 
-    def _keep_held(self) -> None:
-        """The held rows and counts into the held file, as they are now (not those their own file keeps)."""
-        self._held_file.write(self._own_held(), self._held_bounded, sync=self.sync == "FULL",
+    def _keep_held(self, sync: bool = False) -> None:
+        """The held rows and counts into the held file, as they are now (not those their own file keeps); `sync`: on
+        disk before it returns (new rows), else as `outbox.sync` says."""
+        self._held_file.write(self._own_held(), self._held_bounded, sync=sync or self.sync == "FULL",
                               not_stored=self._held_not_stored)
 
     def _own_held(self) -> list[tuple]:
@@ -464,7 +468,7 @@ class Outbox:
         self._drops_unsaved = self._drops_unsaved or any(counts)
         added = self._run(lambda db: len(held) and db.executemany(
             "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
-            held).rowcount)
+            held).rowcount, events=True)       # (on disk before the held file forgets them)
         if added is None:
             self._held, self._held_ids = held, ids
             self._held_bounded, self._held_not_stored = counts
@@ -501,16 +505,20 @@ class Outbox:
             log.warning("outbox %s: storing alert events again", self.path)
             self.problem = None
 
-    def _run(self, work: Callable[[sqlite3.Connection], object]):
+    def _run(self, work: Callable[[sqlite3.Connection], object], events: bool = False):
         """work(db) in one transaction, with any unsaved drop counts; None (logged, rolled back) when
-        the disk refuses it. Caller holds the lock."""
+        the disk refuses it. `events`: the transaction stores events — synced to disk before it returns whatever
+        `sync` says (a power cut must not take an event the outbox said it stored: chaos9). Caller holds the lock."""
         if not self._open():
             return None
         if self._holding:
             self._store_held()
         db = self._db
         shift = self._unshifted
+        synced = events and self.sync != "FULL"
         try:
+            if synced:
+                db.execute("PRAGMA synchronous=FULL")   # this commit's WAL frames fsync'd before COMMIT returns
             db.execute("BEGIN")
             if shift:               # the wall clock's step (`_now`), with this commit
                 db.execute("UPDATE events SET created = created + ?", (shift,))
@@ -534,6 +542,12 @@ class Outbox:
                     pass
             self._failed(exc)
             return None
+        finally:
+            if synced:
+                try:
+                    db.execute(f"PRAGMA synchronous={self.sync}")
+                except sqlite3.Error:
+                    pass
         self._unshifted -= shift
         self._settled_unsaved.clear()
         if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
@@ -554,7 +568,7 @@ class Outbox:
             now = self._now()
             row = self._run(lambda db: db.execute(
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
-                (now, alert_id, seq, kind, payload, int(replay))).lastrowid)
+                (now, alert_id, seq, kind, payload, int(replay))).lastrowid, events=True)
             if kind in FAULT_KINDS:
                 pass                # a fault event neither opens nor ends an alert
             elif kind == "end":

@@ -76,7 +76,9 @@ class OutboxConfig:
         doc="bound on unacknowledged alert events kept on disk (the oldest are dropped, counted)")
     max_age_s: float = rng(60, None, default=7 * 86400.0, doc="events older than this are dropped (counted)")
     sync: Literal["normal", "full"] = doc(
-        "`normal`, or `full`: every commit synced to disk (survives a power cut), slower", default="normal")
+        "an event stored is synced to disk before the agent goes on (survives a power cut) either way; `full` syncs "
+        "the acknowledgements' deletes too (`normal`: a power cut may send an acknowledged event again)",
+        default="normal")
 
 
 @dataclass
