@@ -589,6 +589,11 @@ class CheckpointStore:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            if tmp.is_file():   # (a kill -9 or a power cut during a first write: its rename never made; chaos9)
+                raise CheckpointRefused(f"missing; only {tmp.name} ({tmp.stat().st_size} bytes) is there, a first "
+                                        "checkpoint whose write a power cut or a kill -9 cut short (not used: it "
+                                        "may be incomplete)") from None
             return None
         except OSError as exc:
             raise CheckpointRefused(f"unreadable: {exc.strerror}") from None
