@@ -16,6 +16,7 @@ import shutil
 import pytest
 
 from agent.outbox import Outbox
+from agent.record import DayFiles
 from agent.service import Agent
 from agent_turns import HOST, agent_config, close, events, host_clock, record, turn
 from conftest import free_port
@@ -127,3 +128,21 @@ def test_an_outbox_log_whose_database_file_was_lost_is_read(tmp_path, caplog):
         assert "is missing (cut short by a power cut?)" in caplog.text
     finally:
         again.close()
+
+
+def test_a_recordings_line_a_power_cut_tore_is_cut_before_the_next_record(tmp_path, capsys):
+    # On 19acb1bf `stad-agent record` appended the next record to the torn line: one line neither record could be
+    # read from (the replay source rejects it), the first record of the new run lost with the torn one.
+    day = 20_000 * 86400.0
+    name = tmp_path / "2024-10-04.jsonl"
+    whole = json.dumps({"ts": "2024-10-04T00:00:00.000Z", "values": {"a": 1.0}}) + "\n"
+    torn = '{"ts": "2024-10-04T00:00:01.000Z", "val'
+    name.write_text(whole + torn)
+    files = DayFiles(tmp_path)
+    try:
+        files.write(day + 2, {"a": 3.0})
+    finally:
+        files.close()
+    lines = name.read_text().splitlines()
+    assert [json.loads(line)["values"] for line in lines] == [{"a": 1.0}, {"a": 3.0}]
+    assert f"removed an incomplete last line ({len(torn)} bytes)" in capsys.readouterr().err
