@@ -404,7 +404,7 @@ class Outbox:
         """The held rows and counts into the held file, as they are now (not those their own file keeps); `sync`: on
         disk before it returns (new rows), else as `outbox.sync` says."""
         self._held_file.write(self._own_held(), self._held_bounded, sync=sync or self.sync == "FULL",
-                              not_stored=self._held_not_stored)
+                              not_stored=self._held_not_stored, settled=self._settled_unsaved)
 
     def _own_held(self) -> list[tuple]:
         """The held rows no file keeps (not those read from a file that could not be written)."""
@@ -437,13 +437,16 @@ class Outbox:
         from the held file: held again (stored by the open that follows), and the ones it could not
         keep counted, so that a subscriber reading health learns alerts were lost."""
         try:
-            rows, not_kept, bounded = self._held_file.read()
+            rows, not_kept, bounded, settled = self._held_file.read_all()
         except ValueError as exc:
             log.error("outbox %s: the held file %s, where the last run kept the events it could not store, is "
                       "unusable: %s; those events are lost (how many is unknown)", self.path, self._held_file.path,
                       exc)
             self._held_file.clear()
             return
+        for key, seq in settled.items():        # settled while the disk was full: `settled` by the next commit
+            if self._settled_unsaved.get(key, -1) < seq:
+                self._settled_unsaved[key] = seq
         if not (rows or not_kept or bounded):
             return
         for reason, n in (("not_stored", not_kept), ("max_events", bounded)):
@@ -852,8 +855,13 @@ class Outbox:
                 self._held_ids = [i for i in self._held_ids if i not in self._in_file]
                 self._in_file = {}
                 self._left_in_file, self._left_oldest = 0, None
-            kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
-                    if self._held else None)
+            kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored,
+                                          settled=self._settled_unsaved) if self._held else None)
+            if not self._held and self._settled_unsaved:
+                # held events settled since the last commit (the disk full): kept for the next start, whose journal
+                # recovery must not store one again (qa51 left it: the broker got it twice, or a dropped one)
+                self._held_file.write([], self._held_bounded, sync=True, not_stored=self._held_not_stored,
+                                      settled=self._settled_unsaved)
             if kept is not None:
                 lost = len(self._held) - kept
                 log.error("outbox %s: %d event(s) held in memory could not be stored; %d are kept in %s and sent "
