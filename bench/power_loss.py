@@ -6,7 +6,8 @@ chaos9 that row's commit syncs the WAL whatever `outbox.sync` says (before, `nor
 power cut lost up to a second of stored events). Timed here per event, interleaved: each round one add on this
 tree's Outbox and one on REF's (`--before`, a git ref or a directory holding an agent package; default the chaos9
 round's base), both `sync: normal`, each after the same journal write — so the ratio is what an event costs now
-against then, on the same disk at the same moment. An ack (the worker thread, off the tick path) is timed too:
+against then, on the same disk at the same moment. A tick's FAULT_TICK fault events: one add_many now (one sync),
+FAULT_TICK adds before (none). An ack (the worker thread, off the tick path) is timed too:
 unchanged by design (its delete is synced with the next checkpoint under `normal`). A tick with no event commits
 nothing to the outbox: no cost per tick. The files go under --dir: put it on the gateway's real storage (a tmpfs
 makes every sync free).
@@ -40,6 +41,7 @@ from agent.checkpoint import EventJournal  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
 
 BASE = "19acb1bf"       # chaos9's base: `normal` did not sync an add
+FAULT_TICK = 40         # fault events in one tick (a station's power cut)
 
 
 def pair(work: Path, before_outbox, n: int, k: int) -> dict:
@@ -69,6 +71,18 @@ def pair(work: Path, before_outbox, n: int, k: int) -> dict:
             t = time.perf_counter()
             boxes[side].ack(ids[side][i])
             times[side]["ack"].append(time.perf_counter() - t)
+    for side in sides:
+        times[side]["fault_tick"] = []
+    for i in range(n // 6):             # a tick's fault events, FAULT_TICK sensors: one add each before, one add_many now
+        for side in (("now", "before") if i % 2 == 0 else ("before", "now")):
+            events = [(f"f-{j}", i, "fault", payload, False) for j in range(FAULT_TICK)]
+            t = time.perf_counter()
+            if side == "now":
+                boxes[side].add_many(events)
+            else:
+                for event in events:
+                    boxes[side].add(*event)
+            times[side]["fault_tick"].append(time.perf_counter() - t)
     for side in sides:
         boxes[side].close()
         journals[side].close()
@@ -100,6 +114,7 @@ def main() -> int:
         "ratio_add_p50": [round(p50(t["now"]["add"]) / p50(t["before"]["add"]), 2) for t in pairs],
         "ratio_event_p50": [round(p50(t["now"]["event"]) / p50(t["before"]["event"]), 2) for t in pairs],
         "ratio_ack_p50": [round(p50(t["now"]["ack"]) / p50(t["before"]["ack"]), 2) for t in pairs],
+        "ratio_fault_tick_p50": [round(p50(t["now"]["fault_tick"]) / p50(t["before"]["fault_tick"]), 2) for t in pairs],
     }
     print(json.dumps(result, indent=2))
     return 0

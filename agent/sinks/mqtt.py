@@ -304,8 +304,12 @@ class MqttSink(Sink):
         return dict(self.outbox.dropped_this_run)
 
     def fault(self, event) -> None:
-        payload = encode_json(event.to_dict())
-        self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self.faults([event])
+
+    def faults(self, events) -> None:
+        """One tick's fault events stored in one outbox transaction: one disk sync however many (chaos9)."""
+        replay = self.reporter.problem is not None
+        self.outbox.add_many([(e.fault_id, e.seq, e.event, encode_json(e.to_dict()), replay) for e in events])
         self._queue.put((_WAKE,))
 
     def _on_feedback(self, client, userdata, msg) -> None:
