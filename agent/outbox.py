@@ -74,6 +74,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -586,9 +587,10 @@ class Outbox:
                         self._open_alert = None
                 else:
                     self._open_alert = alert_id
-            if rows is None:
-                for alert_id, seq, kind, payload, replay in events:
-                    self._hold([(now, alert_id, seq, kind, payload)], replay=replay)
+            if rows is None:                # held, in order: one held-file write (and sync) a run of like events
+                for replay, run in groupby(events, key=lambda e: e[4]):
+                    self._hold([(now, alert_id, seq, kind, payload) for alert_id, seq, kind, payload, _ in run],
+                               replay=replay)
                 self._held_said = True      # _failed said it
                 return [None] * len(events)
             self._depth += len(rows)
