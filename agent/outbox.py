@@ -573,6 +573,8 @@ class Outbox:
     def add_many(self, events: list[tuple[str, int, str, str, bool]]) -> list[int | None]:
         """Commit (alert_id, seq, kind, payload, replay) events in one transaction — one disk sync however many: a
         tick's fault events, every sensor of a station's power cut (chaos9) —; their row ids, None for each held."""
+        if not events:
+            return []
         with self._lock:
             now = self._now()
             rows = self._run(lambda db: [db.execute(

@@ -265,9 +265,8 @@ class MqttSink(Sink):
 
     def recover_faults(self, events) -> None:
         """As recover(), for the fault journal's events (subscribers de-duplicate by fault_id, seq)."""
-        for event in events:
-            if not (self.outbox.has(event.fault_id, event.seq) or self.outbox.settled(event.fault_id, event.seq)):
-                self.outbox.add(event.fault_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
+        self.outbox.add_many([(e.fault_id, e.seq, e.event, encode_json(e.to_dict()), True) for e in events
+                              if not (self.outbox.has(e.fault_id, e.seq) or self.outbox.settled(e.fault_id, e.seq))])
         self._queue.put((_WAKE,))
 
     def health_every_s(self) -> float | None:
