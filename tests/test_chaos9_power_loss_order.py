@@ -15,7 +15,8 @@ fdatasync / replace / close wrapped, each call passed on — and the order is as
 - SQLite's own syncs are not os calls: an Outbox.add() run under strace (skipped without it) must fdatasync the WAL
   after the event's frames and before add() returns — `outbox.sync: normal` wrote them to the page cache only, so a
   power cut lost up to a second of events the outbox had said were stored; a tick's fault events (add_many, the
-  MQTT sink's `faults`) are synced once together, as the fault journal is.
+  MQTT sink's `faults`) are synced once together, as the fault journal is; and end to end, `stad-agent run` under
+  strace: every JSONL line of an event comes after that event's WAL frames were synced.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from agent.refused_file import RefusedFile
 from agent.service import Agent
 from agent_turns import HOST, agent_config, close, host_clock, record, turn
 from conftest import agent_env, free_port
+from restart_helpers import row, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 #: made in state_dir but never read back by a restart: the lock's pid is for a reader of the directory (the lock is
@@ -204,3 +206,36 @@ def test_an_event_the_outbox_stored_is_on_disk_when_add_returns(tmp_path, sync):
             f"add() returned before the WAL was synced: {steps}"
     # a tick's 40 fault events: one sync, as the fault journal's one write (40 would cost 40 disk syncs a tick)
     assert sum(s in ("fdatasync-wal", "fsync-wal") for s in adds[3]) == 1, adds[3]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
+def test_the_running_agent_syncs_each_event_it_stored_before_it_tells_any_other_sink(tmp_path):
+    # The product's claim end to end: `stad-agent run` (stdin: 230 rows, alerts opening, updating and ending; an MQTT
+    # sink whose broker is not there, so every event waits in the outbox) under strace. Each event goes to the MQTT
+    # sink's outbox first, then the JSONL: at every JSONL line the outbox's WAL has no frame written since its last
+    # sync. On 19acb1bf (`normal`'s adds in the page cache) the first alert line came after unsynced frames.
+    config = write_config(tmp_path, mqtt_port=free_port())
+    (tmp_path / "rows").write_text("".join(row(i) for i in range(230)))
+    trace = tmp_path / "trace"
+    with (tmp_path / "rows").open() as rows:
+        run = subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=write,pwrite64,fsync,fdatasync", "-o",
+                              str(trace), sys.executable, "-m", "agent", "run", "-c", str(config)],
+                             stdin=rows, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=agent_env(), cwd=tmp_path, timeout=300)
+    if run.returncode != 0 and "ptrace" in run.stderr:
+        pytest.skip(f"strace cannot trace here: {run.stderr.strip()[:200]}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    unsynced: set[str] = set()      # threads that wrote WAL frames since its last sync (another thread's lazy
+    lines = 0                       # commit — the sink's replay marks — is not this event's)
+    for line in trace.read_text().splitlines():
+        tid = line.split(maxsplit=1)[0]
+        if re.search(r"pwrite64\(\d+<[^>]*mqtt-outbox\.sqlite-wal>", line):
+            unsynced.add(tid)
+        elif re.search(r"(fdatasync|fsync)\(\d+<[^>]*mqtt-outbox\.sqlite-wal>", line):
+            unsynced.clear()        # (a sync is the file's, whichever thread asks)
+        elif re.search(r"write\(\d+<[^>]*alerts\.jsonl>", line):
+            lines += 1
+            assert tid not in unsynced, f"JSONL line {lines} written while its thread's WAL frames were unsynced: " \
+                                        f"{line[:200]}"
+    events = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert lines == len(events) and sum(e["kind"] == "alert" for e in events) >= 4, events
