@@ -49,6 +49,7 @@ import numpy as np
 
 from . import json_read
 from .digest import sha256
+from .dirsync import sync_directory
 from .held_file import ReservedFile
 
 if TYPE_CHECKING:
@@ -109,16 +110,7 @@ def atomic_write_by(path: Path, write: Callable[[int], _T]) -> _T:
         except OSError:
             pass                # the write's own error is the one to report
         raise
-    try:                        # the rename itself survives a power cut once the directory is synced
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return result
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    sync_directory(path.parent)     # the rename itself survives a power cut once the directory is synced
     return result
 
 
@@ -597,6 +589,11 @@ class CheckpointStore:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            if tmp.is_file():   # (a kill -9 or a power cut during a first write: its rename never made; chaos9)
+                raise CheckpointRefused(f"missing; only {tmp.name} ({tmp.stat().st_size} bytes) is there, a first "
+                                        "checkpoint whose write a power cut or a kill -9 cut short (not used: it "
+                                        "may be incomplete)") from None
             return None
         except OSError as exc:
             raise CheckpointRefused(f"unreadable: {exc.strerror}") from None

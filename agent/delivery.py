@@ -80,12 +80,13 @@ class Delivery:
         ts = events[-1].ts if events else max(at for *_, at in rewritten)    # (the join's or hand-over's tick)
         last, told = self._fault_last
         self._journal("fault_journal", self.fault_journal, last, {"ts": ts, "open": dict(self._told_open), "events": told})
-        for ev in events:
-            for sink in self.sinks:
-                try:
-                    sink.fault(ev)
-                except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
-                    log.exception("sink %s failed on %s", sink.TYPE, ev.fault_id)
+        if not events:
+            return
+        for sink in self.sinks:             # (each sink the tick's events together: the outbox syncs once)
+            try:
+                sink.faults(events)
+            except Exception:  # noqa: BLE001 — one sink's fault must not starve the others
+                log.exception("sink %s failed on %s", sink.TYPE, ", ".join(ev.fault_id for ev in events))
 
     def _journal(self, key: str, journal: EventJournal, event: dict, tracker: dict, retry: bool = False) -> None:
         """Write a journal; when it fails, the document is kept and written again by

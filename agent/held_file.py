@@ -28,8 +28,10 @@ import zlib
 from pathlib import Path
 
 from . import json_read
+from .dirsync import sync_directory
 
 HELD_FILE_BYTES = 128 * 1024    # ~150 alert events of ~800 bytes; their count beyond that
+SETTLED_KEPT = 256              # settled marks a held file keeps (~50 bytes each): the journals' last events' ids
 HEADER_BYTES = 256
 FORMAT = "stad-outbox-held/1"
 
@@ -56,9 +58,12 @@ class ReservedFile:
             return False
         try:
             have = os.fstat(fd).st_size
+            grown = have < self.size
             while have < self.size:
                 have += os.pwrite(fd, bytes(self.size - have), have)
             os.fsync(fd)
+            if grown:       # a new file's name survives a power cut once its directory is synced (chaos9)
+                sync_directory(self.path.parent)
         except OSError as exc:
             os.close(fd)
             self.problem = exc.strerror or str(exc)
@@ -130,21 +135,27 @@ class HeldFile(ReservedFile):
     def __init__(self, path: Path, size: int = HELD_FILE_BYTES):
         super().__init__(path, size, FORMAT)
 
-    def write(self, rows: list[tuple], max_events: int, sync: bool = False, not_stored: int = 0) -> int | None:
+    def write(self, rows: list[tuple], max_events: int, sync: bool = False, not_stored: int = 0,
+              settled: dict[str, int] | None = None) -> int | None:
         """Keep (created, alert_id, seq, kind, payload) rows, oldest first: the newest that fit, and
         the count of the others plus `not_stored`, and `max_events` (held rows dropped for the bound
-        and events counted not stored, none of it on disk yet). How many were kept; None when there
-        is no file to keep them in."""
+        and events counted not stored, none of it on disk yet). `settled`: alert (or fault) id -> the newest seq
+        settled while the outbox's file could not take it (the newest SETTLED_KEPT ids, before the rows). How many
+        rows were kept; None when there is no file to keep them in."""
+        marks = [json.dumps([key, seq], separators=(",", ":")).encode() + b"\n"
+                 for key, seq in list((settled or {}).items())[-SETTLED_KEPT:]]
         kept: list[bytes] = []
-        used = 0
+        used = sum(map(len, marks))
         for row in reversed(rows):
             line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
             if used + len(line) > self.room:
                 break
             kept.append(line)
             used += len(line)
-        body = b"".join(reversed(kept))
+        body = b"".join(reversed(kept)) + b"".join(marks)
         meta = {"rows": len(kept), "not_kept": len(rows) - len(kept) + not_stored, "max_events": max_events}
+        if marks:
+            meta["settled"] = len(marks)
         return len(kept) if self.put(meta, body, sync) else None
 
     def clear(self, sync: bool = False) -> None:
@@ -154,14 +165,26 @@ class HeldFile(ReservedFile):
     def read(self) -> tuple[list[tuple], int, int]:
         """(rows, not_kept, max_events) a previous run left; ([], 0, 0) when none. ValueError
         saying what is wrong when the file cannot be read as one."""
+        return self.read_all()[:3]
+
+    def read_all(self) -> tuple[list[tuple], int, int, dict[str, int]]:
+        """read()'s, and the settled seqs it keeps (id -> seq)."""
         got = self.get()
         if got is None:
-            return [], 0, 0
+            return [], 0, 0, {}
         head, body = got
         try:
-            rows = [tuple(json_read.loads(line)) for line in body.splitlines()]
+            lines = [json_read.loads(line) for line in body.splitlines()]
+            n_settled = head.get("settled", 0)
+            if type(n_settled) is not int or not 0 <= n_settled <= len(lines):
+                raise ValueError(f"its header's settled is {json.dumps(n_settled)[:40]}, not a count of its lines")
+            rows = [tuple(r) for r in lines[:len(lines) - n_settled]]
+            marks = lines[len(lines) - n_settled:]
             if len(rows) != head["rows"] or any(len(r) != 5 for r in rows):
                 raise ValueError("its rows do not match its header")
+            if not all(isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and type(m[1]) is int
+                       for m in marks):
+                raise ValueError("its settled marks are not [id, seq] pairs")
             counts = head["not_kept"], head["max_events"]
         except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not in the expected form ({exc})") from None
@@ -169,7 +192,7 @@ class HeldFile(ReservedFile):
             # (outside the crc: 1e999 raised OverflowError in int(), which stopped the start; -5 was counted as lost)
             if type(n) is not int or n < 0:
                 raise ValueError(f"its header's {key} is {json.dumps(n)[:40]}, not a count")
-        return rows, *counts
+        return rows, *counts, {key: seq for key, seq in marks}
 
 
 __all__ = ["HELD_FILE_BYTES", "HeldFile", "ReservedFile"]

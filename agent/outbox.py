@@ -4,12 +4,15 @@ Every event is committed here before it is handed to the MQTT client and deleted
 broker acknowledges it, so a broker outage, a restart or a kill -9 loses nothing. Rows keep
 their insertion order (AUTOINCREMENT ids are never reused).
 
-Durability (`outbox.sync`): `normal` (the default) is SQLite's synchronous=NORMAL in WAL mode: a
-commit is an append to the WAL in the page cache, with no disk sync on the tick's path; it
-survives a crash or kill -9 of the agent, and a power cut loses at most the events committed
-since the last checkpoint (about one second). `full` syncs the WAL on every commit, so an event
-survives a power cut as soon as add() returns — at the cost of a disk sync (milliseconds on an
-SD card) inside every add() and ack(). Checkpoints never run inside add(): the sink's worker
+Durability (`outbox.sync`): an event is on disk when add() returns, whatever the setting — its commit
+syncs the WAL (SQLite's synchronous=FULL for that transaction; the rows held while storing fails are
+stored the same way, before the held file forgets them): a power cut must not take an event the outbox
+said it stored. Until chaos9 (7 Dec 2026) `normal` left that commit in the page cache, and a power cut
+lost the events committed since the last checkpoint (about one second; the journals had the last one).
+`normal` (the default) is SQLite's synchronous=NORMAL in WAL mode for every other commit — an
+acknowledgement's delete, a drop, the replay marks: a power cut may lose the last second of them, so an
+acknowledged event can be sent again after it (as a replay: at least once, never lost). `full` syncs
+those too — a disk sync in every ack() as well. Checkpoints never run inside add(): the sink's worker
 runs them (`checkpoint()`, on its own connection), and the WAL file is truncated back to
 `WAL_SIZE_LIMIT` after each one, so the WAL stays bounded.
 
@@ -71,6 +74,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -355,7 +359,7 @@ class Outbox:
         self._held, self._held_ids = self._held + rows, self._held_ids + ids
         if len(self._held) > self.max_events:
             self._bound_held(len(self._held) - self.max_events)
-        self._keep_held()
+        self._keep_held(sync=True)      # the only copy on disk of an event add() could not store: synced (chaos9)
 
     def _bound_held(self, over: int) -> None:
         """Memory holds at most max_events events: `over` of them go. First the rows read from a file that could not
@@ -397,10 +401,11 @@ class Outbox:
             self._say_dropped("max_events", len(dropped), " held in memory alone (the file cannot take them: "
                               f"{self.problem or 'not open'}) — " + _events_named([r for _, r in dropped]))
 
-    def _keep_held(self) -> None:
-        """The held rows and counts into the held file, as they are now (not those their own file keeps)."""
-        self._held_file.write(self._own_held(), self._held_bounded, sync=self.sync == "FULL",
-                              not_stored=self._held_not_stored)
+    def _keep_held(self, sync: bool = False) -> None:
+        """The held rows and counts into the held file, as they are now (not those their own file keeps); `sync`: on
+        disk before it returns (new rows), else as `outbox.sync` says."""
+        self._held_file.write(self._own_held(), self._held_bounded, sync=sync or self.sync == "FULL",
+                              not_stored=self._held_not_stored, settled=self._settled_unsaved)
 
     def _own_held(self) -> list[tuple]:
         """The held rows no file keeps (not those read from a file that could not be written)."""
@@ -433,13 +438,16 @@ class Outbox:
         from the held file: held again (stored by the open that follows), and the ones it could not
         keep counted, so that a subscriber reading health learns alerts were lost."""
         try:
-            rows, not_kept, bounded = self._held_file.read()
+            rows, not_kept, bounded, settled = self._held_file.read_all()
         except ValueError as exc:
             log.error("outbox %s: the held file %s, where the last run kept the events it could not store, is "
                       "unusable: %s; those events are lost (how many is unknown)", self.path, self._held_file.path,
                       exc)
             self._held_file.clear()
             return
+        for key, seq in settled.items():        # settled while the disk was full: `settled` by the next commit
+            if self._settled_unsaved.get(key, -1) < seq:
+                self._settled_unsaved[key] = seq
         if not (rows or not_kept or bounded):
             return
         for reason, n in (("not_stored", not_kept), ("max_events", bounded)):
@@ -464,7 +472,7 @@ class Outbox:
         self._drops_unsaved = self._drops_unsaved or any(counts)
         added = self._run(lambda db: len(held) and db.executemany(
             "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, 1)",
-            held).rowcount)
+            held).rowcount, events=True)       # (on disk before the held file forgets them)
         if added is None:
             self._held, self._held_ids = held, ids
             self._held_bounded, self._held_not_stored = counts
@@ -501,16 +509,20 @@ class Outbox:
             log.warning("outbox %s: storing alert events again", self.path)
             self.problem = None
 
-    def _run(self, work: Callable[[sqlite3.Connection], object]):
+    def _run(self, work: Callable[[sqlite3.Connection], object], events: bool = False):
         """work(db) in one transaction, with any unsaved drop counts; None (logged, rolled back) when
-        the disk refuses it. Caller holds the lock."""
+        the disk refuses it. `events`: the transaction stores events — synced to disk before it returns whatever
+        `sync` says (a power cut must not take an event the outbox said it stored: chaos9). Caller holds the lock."""
         if not self._open():
             return None
         if self._holding:
             self._store_held()
         db = self._db
         shift = self._unshifted
+        synced = events and self.sync != "FULL"
         try:
+            if synced:
+                db.execute("PRAGMA synchronous=FULL")   # this commit's WAL frames fsync'd before COMMIT returns
             db.execute("BEGIN")
             if shift:               # the wall clock's step (`_now`), with this commit
                 db.execute("UPDATE events SET created = created + ?", (shift,))
@@ -534,6 +546,12 @@ class Outbox:
                     pass
             self._failed(exc)
             return None
+        finally:
+            if synced:
+                try:
+                    db.execute(f"PRAGMA synchronous={self.sync}")
+                except sqlite3.Error:
+                    pass
         self._unshifted -= shift
         self._settled_unsaved.clear()
         if self._drops_unsaved and (self._held_bounded or self._held_not_stored):
@@ -549,28 +567,39 @@ class Outbox:
     # -- writing ---------------------------------------------------------------------------------
 
     def add(self, alert_id: str, seq: int, kind: str, payload: str, replay: bool = False) -> int | None:
-        """Commit one event; its row id, or None when it could not be stored (counted as not_stored)."""
+        """Commit one event; its row id, or None when it could not be stored (held: see the module's docstring)."""
+        return self.add_many([(alert_id, seq, kind, payload, replay)])[0]
+
+    def add_many(self, events: list[tuple[str, int, str, str, bool]]) -> list[int | None]:
+        """Commit (alert_id, seq, kind, payload, replay) events in one transaction — one disk sync however many: a
+        tick's fault events, every sensor of a station's power cut (chaos9) —; their row ids, None for each held."""
+        if not events:
+            return []
         with self._lock:
             now = self._now()
-            row = self._run(lambda db: db.execute(
+            rows = self._run(lambda db: [db.execute(
                 "INSERT INTO events (created, alert_id, seq, kind, payload, replay) VALUES (?, ?, ?, ?, ?, ?)",
-                (now, alert_id, seq, kind, payload, int(replay))).lastrowid)
-            if kind in FAULT_KINDS:
-                pass                # a fault event neither opens nor ends an alert
-            elif kind == "end":
-                if self._open_alert == alert_id:
-                    self._open_alert = None
-            else:
-                self._open_alert = alert_id
-            if row is None:
-                self._hold([(now, alert_id, seq, kind, payload)], replay=replay)
+                (now, alert_id, seq, kind, payload, int(replay))).lastrowid
+                for alert_id, seq, kind, payload, replay in events], events=True)
+            for alert_id, _, kind, _, _ in events:
+                if kind in FAULT_KINDS:
+                    pass            # a fault event neither opens nor ends an alert
+                elif kind == "end":
+                    if self._open_alert == alert_id:
+                        self._open_alert = None
+                else:
+                    self._open_alert = alert_id
+            if rows is None:                # held, in order: one held-file write (and sync) a run of like events
+                for replay, run in groupby(events, key=lambda e: e[4]):
+                    self._hold([(now, alert_id, seq, kind, payload) for alert_id, seq, kind, payload, _ in run],
+                               replay=replay)
                 self._held_said = True      # _failed said it
-                return None
-            self._depth += 1
+                return [None] * len(events)
+            self._depth += len(rows)
             self._expire()
             if self._depth > self.max_events:
                 self._drop_oldest(self._depth - self.max_events)
-            return row
+            return rows
 
     def has(self, alert_id: str, seq: int) -> bool:
         """Whether an event of this alert and seq is stored (or held) and not acknowledged."""
@@ -838,8 +867,13 @@ class Outbox:
                 self._held_ids = [i for i in self._held_ids if i not in self._in_file]
                 self._in_file = {}
                 self._left_in_file, self._left_oldest = 0, None
-            kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored)
-                    if self._held else None)
+            kept = (self._held_file.write(self._held, self._held_bounded, sync=True, not_stored=self._held_not_stored,
+                                          settled=self._settled_unsaved) if self._held else None)
+            if not self._held and self._settled_unsaved:
+                # held events settled since the last commit (the disk full): kept for the next start, whose journal
+                # recovery must not store one again (qa51 left it: the broker got it twice, or a dropped one)
+                self._held_file.write([], self._held_bounded, sync=True, not_stored=self._held_not_stored,
+                                      settled=self._settled_unsaved)
             if kept is not None:
                 lost = len(self._held) - kept
                 log.error("outbox %s: %d event(s) held in memory could not be stored; %d are kept in %s and sent "

@@ -70,11 +70,19 @@ def quarantine(path: Path, count: Count) -> tuple[list[tuple], Path | None]:
 
 
 def cut_short(path: Path) -> bool:
-    """The database file shorter than SQLite's header while its write-ahead log holds frames: a power
-    cut emptied the file (its blocks never reached the disk). SQLite would take it for a new database
-    and delete the log — the events committed since the last checkpoint — without a word."""
+    """The database file shorter than SQLite's header, or missing, while its write-ahead log holds frames: a power
+    cut emptied the file (its blocks never reached the disk) or lost its name (a new outbox's, before its
+    directory was synced). SQLite would take it for a new database and delete the log — the events committed
+    since the last checkpoint — without a word (a missing file until chaos9)."""
     try:
-        return path.stat().st_size < SQLITE_HEADER_BYTES and Path(f"{path}-wal").stat().st_size > WAL_HEADER_BYTES
+        if Path(f"{path}-wal").stat().st_size <= WAL_HEADER_BYTES:
+            return False
+    except OSError:
+        return False
+    try:
+        return path.stat().st_size < SQLITE_HEADER_BYTES
+    except FileNotFoundError:
+        return True
     except OSError:
         return False
 
@@ -108,14 +116,15 @@ def salvage_wal(path: Path, schema: str, count: Count) -> tuple[list[tuple], Pat
         for part in ("", "-wal", "-shm"):
             Path(f"{rebuilt}{part}").unlink(missing_ok=True)
     wal_bytes = wal.stat().st_size
+    state = "empty" if path.exists() else "missing"
     aside = move_aside(path)
     if aside is None:
         return [], None
-    log.error("outbox %s is empty (cut short by a power cut?) beside its write-ahead log of %d bytes: %d "
+    log.error("outbox %s is %s (cut short by a power cut?) beside its write-ahead log of %d bytes: %d "
               "event(s) read from the log are sent again, as replays; events already moved into the lost "
               "file are lost for MQTT (how many is unknown; the jsonl sink keeps its copy); the files are "
-              "kept as %s and %s-wal; a new outbox is started", path, wal_bytes, len(rows), aside.name,
-              aside.name)
+              "kept as %s; a new outbox is started", path, state, wal_bytes, len(rows),
+              f"{aside.name} and {aside.name}-wal" if state == "empty" else f"{aside.name}-wal")
     return rows, aside
 
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from .alerts import iso
+from .dirsync import sync_directory
 
 log = logging.getLogger("stad.sink.mqtt")
 
@@ -73,6 +74,7 @@ class RefusedFile:
         older = self.path.with_name(self.path.name + ".1")
         lost = _lines(older)
         os.replace(self.path, older)
+        sync_directory(self.path.parent)
         self.rotated_away += lost
         log.warning("%s reached %d bytes: moved to %s%s; refused events go on into a new %s", self.path, held,
                     older.name, f", replacing {lost} older refused event(s) (counted as rotated_away)" if lost else "",
@@ -90,6 +92,11 @@ class RefusedFile:
             except OSError:
                 os.ftruncate(fd, start)     # only whole lines: a re-send reads them one by one
                 raise
+            # on disk before the outbox lets the event go (its DELETE follows): else a power cut could keep the
+            # delete and lose the line, the event in neither (chaos9); a new file's name with its directory's sync
+            os.fdatasync(fd)
+            if start == 0:
+                sync_directory(self.path.parent)
         finally:
             os.close(fd)
 

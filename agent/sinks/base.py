@@ -80,6 +80,12 @@ class Sink(abc.ABC):
     def fault(self, event: FaultEvent) -> None:
         """Deliver one sensor fault event (fault / fault_update / fault_end), like an alert event."""
 
+    def faults(self, events: list[FaultEvent]) -> None:
+        """Deliver one tick's fault events, in order; a sink that stores them together overrides it (the MQTT
+        outbox: one disk sync for them all)."""
+        for event in events:
+            self.fault(event)
+
     def stats(self) -> dict | None:
         """What the agent's health reports for this sink (writes, drops, current problem); None: nothing."""
         return None

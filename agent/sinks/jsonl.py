@@ -48,6 +48,7 @@ from ..faults.events import FaultEvent
 from ..plugins import Plugin
 from ..host_checks import writable_file_problems
 from ..journaled import event_problem
+from ..whole_lines import TAIL_CHUNK, cut_partial_tail
 from ..typed import doc
 from .base import Sink, SinkConfig, SinkContext
 
@@ -56,7 +57,6 @@ log = logging.getLogger("stad.sink.jsonl")
 # alert that ended `sensor_fault` carries its fault's reference {fault_id, sensor, kind} (review26).
 FAULT_LINE = b'"event":"fault'
 
-TAIL_CHUNK = 1 << 16
 RECOVER_LOOKBACK = 256      # alert lines recover() looks back over for the journal's event
 
 
@@ -232,7 +232,7 @@ class JsonlSink(Sink):
             return False
         self.fd = fd
         try:
-            cut = _cut_partial_tail(self.path, fd)
+            cut = cut_partial_tail(self.path, fd)
         except OSError as exc:
             self._failed(exc)
             return True
@@ -323,30 +323,6 @@ def alert_from_line(obj: dict) -> AlertEvent:
     if why is not None:
         raise ValueError(why)
     return AlertEvent(**kw)
-
-
-def _cut_partial_tail(path: Path, fd: int) -> int:
-    """Truncate the file after its last newline; the number of bytes removed."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return 0
-    with open(path, "rb") as f:
-        end = size
-        while end > 0:
-            start = max(0, end - TAIL_CHUNK)
-            f.seek(start)
-            chunk = f.read(end - start)
-            if end == size and chunk.endswith(b"\n"):
-                return 0
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            end = start
-        else:
-            keep = 0
-    os.ftruncate(fd, keep)
-    return size - keep
 
 
 def _reversed_lines(fh):

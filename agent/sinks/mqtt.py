@@ -76,7 +76,9 @@ class OutboxConfig:
         doc="bound on unacknowledged alert events kept on disk (the oldest are dropped, counted)")
     max_age_s: float = rng(60, None, default=7 * 86400.0, doc="events older than this are dropped (counted)")
     sync: Literal["normal", "full"] = doc(
-        "`normal`, or `full`: every commit synced to disk (survives a power cut), slower", default="normal")
+        "an event stored is synced to disk before the agent goes on (survives a power cut) either way; `full` syncs "
+        "the acknowledgements' deletes too (`normal`: a power cut may send an acknowledged event again)",
+        default="normal")
 
 
 @dataclass
@@ -263,9 +265,8 @@ class MqttSink(Sink):
 
     def recover_faults(self, events) -> None:
         """As recover(), for the fault journal's events (subscribers de-duplicate by fault_id, seq)."""
-        for event in events:
-            if not (self.outbox.has(event.fault_id, event.seq) or self.outbox.settled(event.fault_id, event.seq)):
-                self.outbox.add(event.fault_id, event.seq, event.event, encode_json(event.to_dict()), replay=True)
+        self.outbox.add_many([(e.fault_id, e.seq, e.event, encode_json(e.to_dict()), True) for e in events
+                              if not (self.outbox.has(e.fault_id, e.seq) or self.outbox.settled(e.fault_id, e.seq))])
         self._queue.put((_WAKE,))
 
     def health_every_s(self) -> float | None:
@@ -302,8 +303,12 @@ class MqttSink(Sink):
         return dict(self.outbox.dropped_this_run)
 
     def fault(self, event) -> None:
-        payload = encode_json(event.to_dict())
-        self.outbox.add(event.fault_id, event.seq, event.event, payload, replay=self.reporter.problem is not None)
+        self.faults([event])
+
+    def faults(self, events) -> None:
+        """One tick's fault events stored in one outbox transaction: one disk sync however many (chaos9)."""
+        replay = self.reporter.problem is not None
+        self.outbox.add_many([(e.fault_id, e.seq, e.event, encode_json(e.to_dict()), replay) for e in events])
         self._queue.put((_WAKE,))
 
     def _on_feedback(self, client, userdata, msg) -> None:
