@@ -14,7 +14,8 @@ fresh memory it read 4-6 % faster than the pipeline's own state, built first as 
 `--before REF`: the fallback of the agent package at git REF (or in directory REF/agent, as
 bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
 warm-up, river after both sides: `vs_before` is this package's p50 over REF's (below 1, this one is
-faster), a ratio within one run; an A/A run (this bench in a tree whose package is REF's) shows how
+faster), a ratio within one run, and `pipeline_vs_before` the same of the whole pipeline tick (both pipelines
+stepped in a new order each tick); an A/A run (this bench in a tree whose package is REF's) shows how
 far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as deep
 copies of its warmed fallback in fresh memory (after a third copy, kept, that fills the holes the
 imports left), in a new random order every tick: copies made this, REF, REF, this over the first
@@ -68,13 +69,15 @@ def bench_n(n: int, before=None, dead: int = 0) -> dict:
         p.step(r)
         if then is not None:
             then.step(r)
-    step, score, score_then = [], [], []
+    step, step_then, score, score_then = [], [], [], []
+    turns = random.Random(7)        # both pipelines' whole ticks timed, in a new order each tick (perf79)
     for r in rows[400:]:
-        t0 = time.perf_counter()
-        p.step(r)
-        step.append(time.perf_counter() - t0)
-        if then is not None:
-            then.step(r)        # (the same state as p's after the same rows)
+        pair = [(p, step)] if then is None else [(p, step), (then, step_then)]
+        turns.shuffle(pair)
+        for pipe, times in pair:
+            t0 = time.perf_counter()
+            pipe.step(r)        # (then's: the same state as p's after the same rows)
+            times.append(time.perf_counter() - t0)
     # The scorer alone, on fresh ticks: score + learn + observe, as the pipeline calls them on a calm
     # tick (observe, the Markov chain's counts, runs on every tick; until perf17 this bench left it
     # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after them.
@@ -121,6 +124,8 @@ def bench_n(n: int, before=None, dead: int = 0) -> dict:
         out["river_hst_score_and_learn"] = percentiles_us(river)
         out["vs_river_hst"] = round(out["scorer_score_learn_observe"]["p50_us"] / out["river_hst_score_and_learn"]["p50_us"], 2)
     if score_then:
+        out["before_pipeline_tick"] = percentiles_us(step_then)
+        out["pipeline_vs_before"] = round(float(np.median(step) / np.median(step_then)), 3)
         out["before_score_learn_observe"] = percentiles_us(score_then)
         out["vs_before"] = round(float(np.median(score) / np.median(score_then)), 3)
         if river:
