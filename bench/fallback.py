@@ -7,12 +7,15 @@ tick by tick, and their ratio is printed (`vs_river_hst`, the fallback's p50 ove
 1, the fallback is faster). The fallback is timed as deep copies of the warmed one (below): in
 fresh memory it read 4-6 % faster than the pipeline's own state, built first as the agent builds it (perf58).
 
-    python bench/fallback.py [--sizes 16 64] [--no-rss] [--before REF]
+    python bench/fallback.py [--sizes 16 64] [--no-rss] [--before REF] [--dead K]
+
+`--dead K`: the first K sensors are never heard after the warm-up (a dead sensor, or one a fault masks).
 
 `--before REF`: the fallback of the agent package at git REF (or in directory REF/agent, as
 bench/table.py's `--before`) timed beside this one on the same rows, each warmed on the same
 warm-up, river after both sides: `vs_before` is this package's p50 over REF's (below 1, this one is
-faster), a ratio within one run; an A/A run (this bench in a tree whose package is REF's) shows how
+faster), a ratio within one run, and `pipeline_vs_before` the same of the whole pipeline tick (both pipelines
+stepped in a new order each tick); an A/A run (this bench in a tree whose package is REF's) shows how
 far from 1 the same code reads. How the two sides are made equal (perf58): each is timed as deep
 copies of its warmed fallback in fresh memory (after a third copy, kept, that fills the holes the
 imports left), in a new random order every tick: copies made this, REF, REF, this over the first
@@ -44,8 +47,9 @@ from agent.window import Row, WindowBuffer  # noqa: E402
 TICKS = 3000
 
 
-def bench_n(n: int, before=None) -> dict:
-    """`before`: (config, pipeline) modules of another agent package, whose fallback is timed beside."""
+def bench_n(n: int, before=None, dead: int = 0) -> dict:
+    """`before`: (config, pipeline) modules of another agent package, whose fallback is timed beside; `dead`: the
+    first `dead` sensors never heard after the warm-up (a dead or fault-masked sensor: perf79)."""
     sensors = [f"S{i:03d}_{q}" for i in range(n // 4) for q in ("flow", "occ", "speed", "x")]
     raw = {"sensors": sensors, "sources": [{"type": "stdin"}], "tick_s": 10,
            "topology": "corridor", "warmup": {"ticks": 400}, "scoring": {"chain": ["numpy"]}}
@@ -58,18 +62,22 @@ def bench_n(n: int, before=None) -> dict:
     for t in range(400 + TICKS):
         x = 0.8 * x + rng.normal(size=n)
         miss = rng.random(n) < 0.01
+        if t >= 400:
+            miss[:dead] = True
         rows.append(Row(ts=t * 10.0, values=np.where(miss, np.nan, x + 50), missing=miss, carried=np.zeros(n, bool)))
     for r in rows[:400]:
         p.step(r)
         if then is not None:
             then.step(r)
-    step, score, score_then = [], [], []
+    step, step_then, score, score_then = [], [], [], []
+    turns = random.Random(7)        # both pipelines' whole ticks timed, in a new order each tick (perf79)
     for r in rows[400:]:
-        t0 = time.perf_counter()
-        p.step(r)
-        step.append(time.perf_counter() - t0)
-        if then is not None:
-            then.step(r)        # (the same state as p's after the same rows)
+        pair = [(p, step)] if then is None else [(p, step), (then, step_then)]
+        turns.shuffle(pair)
+        for pipe, times in pair:
+            t0 = time.perf_counter()
+            pipe.step(r)        # (then's: the same state as p's after the same rows)
+            times.append(time.perf_counter() - t0)
     # The scorer alone, on fresh ticks: score + learn + observe, as the pipeline calls them on a calm
     # tick (observe, the Markov chain's counts, runs on every tick; until perf17 this bench left it
     # out); river's HalfSpaceTrees on the same row (its raw values, missing as 0) right after them.
@@ -110,12 +118,14 @@ def bench_n(n: int, before=None) -> dict:
             hst(raw)
             river.append(time.perf_counter() - t0)
     tick = percentiles_us(step)
-    out = {"n_sensors": n, "pipeline_tick": {**tick, "ticks_per_s": round(1e6 / tick["mean_us"], 1)},
+    out = {"n_sensors": n, "dead_sensors": dead, "pipeline_tick": {**tick, "ticks_per_s": round(1e6 / tick["mean_us"], 1)},
            "scorer_score_learn_observe": percentiles_us(score)}
     if river:
         out["river_hst_score_and_learn"] = percentiles_us(river)
         out["vs_river_hst"] = round(out["scorer_score_learn_observe"]["p50_us"] / out["river_hst_score_and_learn"]["p50_us"], 2)
     if score_then:
+        out["before_pipeline_tick"] = percentiles_us(step_then)
+        out["pipeline_vs_before"] = round(float(np.median(step) / np.median(step_then)), 3)
         out["before_score_learn_observe"] = percentiles_us(score_then)
         out["vs_before"] = round(float(np.median(score) / np.median(score_then)), 3)
         if river:
@@ -151,10 +161,12 @@ def main() -> None:
     ap.add_argument("--no-rss", action="store_true", help="skip the demo's peak RSS")
     ap.add_argument("--before", default=None, metavar="REF",
                     help="a git ref or a directory holding an agent package, timed beside this one")
+    ap.add_argument("--dead", type=int, default=0, metavar="K",
+                    help="the first K sensors never heard after the warm-up (dead, or masked by a fault)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as work:
         before = None if args.before is None else package_at(args.before, Path(work))
-        results = [bench_n(n, before) for n in args.sizes]
+        results = [bench_n(n, before, args.dead) for n in args.sizes]
     base = results[0]["pipeline_tick"]["p50_us"]
     for r in results:
         r[f"cost_vs_n{args.sizes[0]}"] = round(r["pipeline_tick"]["p50_us"] / base, 2)

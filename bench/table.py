@@ -37,7 +37,7 @@ aligner and normaliser). Rows of the table:
   bias statistic, the fallback's features, scorers, observe and learning, the detector; a stage's
   timer adds ~0.3 µs); and each again over the ticks that start with some sensor's drift departure
   past half `drift_z` (the drift rule's full path) and over the others (`| …` rows; `per_tick`
-  there is the share of ticks).
+  there is the share of ticks; `--split alert`: over the ticks with an alert open and the others).
 
 Also: the model's FLOPs per tick (torch's FlopCounterMode), as trained and as exported, one
 core's float32 matmul peak (the
@@ -46,7 +46,7 @@ median of many repeats of a 512³ multiply), each path's share of it, and the pe
 inside it). JSON to --out, the table on stdout.
 
     python bench/table.py [--ticks 2000] [--out table.json] [--no-rss] [--before REF] [--profile [skab]]
-                          [--stages [--tier tflite] | --whole-ticks]
+                          [--stages [--tier tflite] [--split drift|alert] | --whole-ticks]
 
 `--profile`: every pipeline's model tier with its normal profile on (`scoring.profile.enabled`,
 the profile's other keys at their defaults; the demo's own config has it off), so the profile's
@@ -365,10 +365,12 @@ def time_calls(obj, attr: str) -> list[float]:
     return took
 
 
-def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = None) -> dict:
+def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = None, split: str = "drift") -> dict:
     """p50 µs per stage of the `tier` tier's whole tick (numpy, or tflite in front of it; its own
     pipeline, the demo's ticks after the warm-up day), each stage timed where the pipeline calls
-    it; nested stages are included in their callers' time."""
+    it; nested stages are included in their callers' time. `split`: each stage again over two kinds of
+    tick — "drift": whether the tick starts with some sensor's drift departure past half drift_z; "alert":
+    whether an alert is open at the tick's start or end (the alert's own ticks against the quiet ones)."""
     cfg = from_dict(demo_config(["numpy"] if tier == "numpy" else [tier, "numpy"], work, profile), base_dir=str(ROOT))
     rows = demo_rows(cfg, cfg.warmup.ticks + cfg.window.steps + ticks)
     pipe = Pipeline(cfg)
@@ -421,6 +423,13 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     timed(fallback.markov, "transitions", "fallback: markov states")
     timed(pipe.detector, "step", "detector: threshold, alerts, learning (calls the learn)")
     timed(pipe.chain, "learn", "fallback: learn, all of it")
+    if tier == "numpy":
+        timed(fallback, "score", "fallback: score (the numpy tier's, in the chain)")
+    timed(health, "quiet", "fault tracker: quiet (scores of sensors just back)")
+    thr = pipe.detector.thresholds[pipe.chain.tier]
+    for name in ("at", "seen", "update"):
+        timed(thr, name, f"detector: threshold {name}")
+    timed(pipe.detector.tracker, "observe", "detector: alert tracker observe")
     whole = []
     # Each tick also split by whether it starts with some sensor's drift departure past half
     # drift_z (the rule's full path; its calm-tick shortcuts serve the others): per stage, the
@@ -428,11 +437,16 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     drift = next((r for r in health.rules if r.KIND == "drift"), None)
     past: dict[str, dict[bool, list[float]]] = {}
     for row in rows[-ticks:]:
-        leaning = drift is not None and bool(drift.over[:drift.n].any())
+        if split == "alert":
+            was_open = pipe.alerts.open is not None
+        else:
+            leaning = drift is not None and bool(drift.over[:drift.n].any())
         made = {label: len(s) for label, s in took.items()}
         t0 = time.perf_counter()
         pipe.step(row)
         whole.append(time.perf_counter() - t0)
+        if split == "alert":
+            leaning = was_open or pipe.alerts.open is not None
         past.setdefault(f"whole tick, {tier} tier", {True: [], False: []})[leaning].append(whole[-1])
         for label, s in took.items():
             if len(s) > made[label]:
@@ -441,10 +455,12 @@ def stages(ticks: int, work: Path, tier: str = "numpy", profile: str | None = No
     for label, s in took.items():
         if s:
             out[label] = {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
-    for label, split in past.items():
-        for leaning, s in split.items():
+    for label, by_kind in past.items():
+        for leaning, s in by_kind.items():
             if s:
-                out[f"{label} | {'a sensor past half drift_z' if leaning else 'none past half drift_z'}"] = \
+                kind = (("an alert open", "no alert open") if split == "alert"
+                        else ("a sensor past half drift_z", "none past half drift_z"))
+                out[f"{label} | {kind[0] if leaning else kind[1]}"] = \
                     {**percentiles(s), "per_tick": round(len(s) / ticks, 2)}
     return out
 
@@ -506,6 +522,9 @@ def main(argv=None) -> int:
                     help="only one tier's tick split into its stages (p50 µs each; --tier)")
     ap.add_argument("--tier", choices=("numpy", "tflite"), default="numpy",
                     help="with --stages: the numpy tier's tick, or the tflite tier's (the fallback learning behind it)")
+    ap.add_argument("--split", choices=("drift", "alert"), default="drift",
+                    help="with --stages: each stage again over the ticks with some sensor's drift departure past half "
+                         "drift_z and the others (drift), or over the ticks with an alert open and the others (alert)")
     ap.add_argument("--whole-ticks", action="store_true",
                     help="only the whole ticks of the numpy and tflite tiers (and at --before), no scorer variants")
     ap.add_argument("--profile", nargs="?", const="default", choices=sorted(PROFILES), default=None,
@@ -522,10 +541,10 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if args.stages:
         with tempfile.TemporaryDirectory(prefix="stad-bench-table-") as tmp:
-            split = stages(args.ticks, Path(tmp), args.tier, args.profile)
+            split = stages(args.ticks, Path(tmp), args.tier, args.profile, args.split)
         Path(args.out).write_text(json.dumps({"bench": "table --stages", "tier": args.tier, "profile": args.profile,
                                               "machine": machine_info(("numpy",)),
-                                              "ticks": args.ticks, "stages": split}, indent=2) + "\n")
+                                              "ticks": args.ticks, "split": args.split, "stages": split}, indent=2) + "\n")
         for label, f in split.items():
             print(f"{label:<58} {f['p50_us']:>8.1f} µs p50 {f['p99_us']:>8.1f} p99 {f['mean_us']:>8.1f} mean"
                   f"  ({f['per_tick']} a tick)")
