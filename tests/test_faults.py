@@ -618,8 +618,10 @@ def test_a_drifting_sensor_is_masked_like_other_faults(corridor_run):
     row = Row(ts=0.0, values=np.arange(n, dtype=float), missing=np.zeros(n, bool), carried=np.zeros(n, bool))
     i = CORRIDOR.index("S02_speed")
     tracker.kind[i] = "drift"
+    tracker._kinds_changed([i])         # (as a fault's start does: the mask reads the faulty sensors it keeps)
     masked = tracker.mask(row)
     tracker.kind[i] = ""
+    tracker._kinds_changed([i])
     assert masked.missing[i] and np.isnan(masked.values[i]) and masked.missing.sum() == 1
 
 
@@ -694,11 +696,13 @@ def test_a_faulty_sensor_is_masked_for_the_scorers(corridor_run):
     from agent.window import Row
     row = Row(ts=0.0, values=row_values, missing=np.zeros(len(CORRIDOR), bool), carried=np.zeros(len(CORRIDOR), bool))
     tracker.kind[CORRIDOR.index("S03_occ")] = "dead"
+    tracker._kinds_changed([CORRIDOR.index("S03_occ")])     # (as a fault's start does)
     masked = tracker.mask(row)
     i = CORRIDOR.index("S03_occ")
     assert masked.missing[i] and np.isnan(masked.values[i]) and masked.missing.sum() == 1
     assert row.values[i] == i                  # the raw row is untouched: the rules keep reading it
     tracker.kind[i] = ""
+    tracker._kinds_changed([i])
 
 
 def test_hold_back_delays_the_opening_then_opens_with_the_true_start():

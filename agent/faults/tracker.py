@@ -429,11 +429,13 @@ class FaultTracker:
 
     def mask(self, row: Row) -> Row:
         """The row the model and the fallback see: faulty sensors, drifting ones included, as missing."""
-        if not self.cfg.mask or not any(self.kind):
+        if not self.cfg.mask or not self._any_faulty:
             return row
-        faulty = np.array([k != "" for k in self.kind])
-        return dataclasses.replace(row, values=fnp.where(faulty, np.nan, row.values), missing=row.missing | faulty,
-                                   carried=row.carried & ~faulty)
+        # (the faulty sensors as _kinds_changed keeps them — kind != "" — not rebuilt from `kind` each tick, and
+        # the row remade without dataclasses.replace: ~7 µs a tick with a fault open, now ~3; perf79)
+        faulty = self._faulty
+        return row.with_readings(fnp.where(faulty, np.nan, row.values), row.missing | faulty,
+                                 row.carried & self._healthy)
 
     def quiet(self, result: TickScore) -> TickScore:
         """The scorers' result with the scores of sensors just back from a fault set to 0."""

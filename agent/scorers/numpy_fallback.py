@@ -271,7 +271,7 @@ class NumpyScorer(Scorer):
     def score(self, window: WindowBuffer) -> TickScore:
         if self._pending:
             self.flush()                # what it learned while another tier scored, first
-        key = float(window.ts[-1])
+        key = window.newest_ts          # (float(window.ts[-1]), kept by the window's push: perf79)
         flat = self._next_score(window, key) if key != self._tick_key else None
         return self._score_any(window) if flat is None else flat
 
@@ -385,7 +385,17 @@ class NumpyScorer(Scorer):
         counts, sums = self._pair_rows
         p = _DIVIDE(counts, sums, self._log_p)
         if gone:            # (a sensor seen two ticks ago: its state then is the last tick's s0)
+            # A sensor missing now too is skipped when its probability cannot reach its score (perf79): the
+            # score is zeroed where the newest value is missing (× 0.0 below), and with every weight ≥ 0 and
+            # the smoothing a > 0 both probabilities — the table's, (count + a) / (row sum + k·a), and the
+            # propagated one — lie in (0, 1], so its Markov part is finite either way and its score +0.0 (or the
+            # NaN an infinite AR or fusion part gives it), bit for bit. _propagated cost ~27 µs a sensor a tick
+            # (a matrix-vector product per tick since it was last seen): a sensor masked by a fault or dead for
+            # a while paid it every tick for a score of 0. The parts' path (_score_any) still computes it.
+            unread = unseen and a > 0.0 and self.SCORE_COVERS_SENSORS
             for i in np.flatnonzero(missing[-2]) if gone > 1 else (missing[-2].argmax(),):
+                if unread and missing[-1, i]:
+                    continue
                 p[i] = (mk._two_steps(i, last[4][i], s1[i]) if len(ts) > 2 and not missing[-3, i]
                         else mk._propagated(window, i, s1[i]))
         _LOG(p, p)
