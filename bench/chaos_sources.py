@@ -442,7 +442,7 @@ def modbus_rejects(agent) -> dict:
         if other:
             out.append(f"life {life.n}: counted {other}, which no fault explains")
         named += unnamed(life, [r for r in ("modbus error",) if counted[r]], r"rejected modbus \S+: modbus error — "
-                         r"holding registers \d+\.\.\d+: ")
+                         r"holding registers? \d+(\.\.\d+)? \(sensors? [^)]+\): ")     # (qa52: its sensors named)
         named += unnamed(life, [r for r in ("non-finite value",) if counted[r]],
                          r"rejected modbus \S+: non-finite value — \w+: float32 at holding registers \d+\.\.\d+ reads")
     return {"device's wrong answers counted by reason": out, "each named in the log (register, sensor)": named}

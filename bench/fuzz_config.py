@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz_processes import REPO, check_config, free_port, run  # noqa: E402
+from fuzz_processes import REPO, check_config, disagreement, free_port, run  # noqa: E402
 
 BUILTIN_BUNDLE = REPO / "agent" / "models" / "demo-corridor"
 DEMO_SENSORS = [f"S0{i}_{q}" for i in range(1, 7) for q in ("flow", "occ", "speed")]
@@ -438,19 +438,7 @@ def one_mutant(i: int, seed: int, base_name: str, base_work: Path, root: Path) -
         out["crash"] = f"check-config exit {check['code']}: {check['crash'] or check.get('stderr')}"
         return out
     ran = run(config)
-    out.update(check=check["code"], run=ran["verdict"], run_code=ran["code"])
-    if ran["verdict"] == "hung":
-        out["crash"] = "run hung"
-    elif ran["why"] and ran["why"].startswith("traceback") and check["code"] == 0:
-        out["crash"] = ran["why"]
-    if check["code"] == 0 and ran["verdict"] == "refused" and check["notes"]:
-        out["noted"] = f"check-config ok with notes {check['notes']}, run refused: {ran['why']}"
-    elif check["code"] == 0 and ran["verdict"] == "refused":
-        out["mismatch"] = f"check-config ok, run refused: {ran['why']}"
-    elif check["code"] == 2 and ran["verdict"] == "started":
-        out["mismatch"] = f"check-config refused ({check['problems']}), run started"
-    elif check["code"] == 2 and ran["code"] == 2 and check["problems"] != ran["problems"]:
-        out["mismatch"] = f"different words: check-config {check['problems']} run {ran['problems']}"
+    out.update(check=check["code"], run=ran["verdict"], run_code=ran["code"], **disagreement(check, ran))
     if check["code"] == 2:
         out["said"] = check["problems"][:3]
     shutil.rmtree(work, ignore_errors=True)

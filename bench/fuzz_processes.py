@@ -94,3 +94,24 @@ def run(config: Path) -> dict:
         why = failed[0][-600:]
     return {"verdict": "started" if why is None else "refused", "code": code, "why": why,
             "problems": problems(text, config)}
+
+
+def disagreement(check: dict, ran: dict) -> dict:
+    """What check-config's answer and run's verdict on one mutant say together: {"crash": …} for a hang or a
+    traceback, {"noted": …} for a refusal by run of what check-config passed with notes, {"mismatch": …} for
+    check-config 0 with run refusing, check-config 2 with run starting, or both 2 naming other problems; {} when they
+    agree. One rule for bench/fuzz_config.py's mutants and bench/config_sweep.py's."""
+    out = {}
+    if ran["verdict"] == "hung":
+        out["crash"] = "run hung"
+    elif ran["why"] and ran["why"].startswith("traceback") and check["code"] == 0:
+        out["crash"] = ran["why"]
+    if check["code"] == 0 and ran["verdict"] == "refused" and check["notes"]:
+        out["noted"] = f"check-config ok with notes {check['notes']}, run refused: {ran['why']}"
+    elif check["code"] == 0 and ran["verdict"] == "refused":
+        out["mismatch"] = f"check-config ok, run refused: {ran['why']}"
+    elif check["code"] == 2 and ran["verdict"] == "started":
+        out["mismatch"] = f"check-config refused ({check['problems']}), run started"
+    elif check["code"] == 2 and ran["code"] == 2 and check["problems"] != ran["problems"]:
+        out["mismatch"] = f"different words: check-config {check['problems']} run {ran['problems']}"
+    return out

@@ -175,6 +175,9 @@ def _why_no_labels(src, source, name: str) -> str:
     if not isinstance(src, ReplayConfig) or src.labels_file:
         return ""
     path = source.root if source.root.is_file() else source.root / name
+    words = source.label_words_in.get(name)
+    if words and src.reads_as_jsonl(path):      # (qa52: a JSON line's `label` field of words, said by the replay)
+        return ": its lines' 'label' field holds words, not numbers (said above with them): write it as 0/1"
     if path.suffix.lower() != ".csv":
         return ""
     header = csv_header(path, src.separator)
@@ -187,7 +190,6 @@ def _why_no_labels(src, source, name: str) -> str:
         return (f": the source has no label_columns; name the column that marks anomalous rows, e.g. "
                 f"label_columns: [{', '.join(guess)}] (the header's other columns: {columns})")
     absent = [c for c in src.label_columns if c not in header]
-    words = source.label_words_in.get(name)
     if words:
         return (f": label column {', '.join(map(repr, words))} holds words, not numbers (said above with them): write "
                 "it as 0/1")

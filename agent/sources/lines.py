@@ -31,6 +31,7 @@ import math
 import re
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP, too_deep
 from ..records import Record, Rejects, short_repr, shorten
@@ -296,7 +297,8 @@ def as_replaced(line: str) -> str:
     return _ESCAPED_BYTE.sub("\ufffd", line)
 
 
-def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False, what: str = "line") -> Record | None:
+def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False, what: str = "line",
+                    label_word: Callable[[str, str], None] | None = None) -> Record | None:
     """One JSON line as a Record, or None after counting why it was rejected.
 
     A missing "ts" is stamped with the wall clock when `live`, rejected otherwise. A bad
@@ -344,7 +346,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False,
         if not bad:                     # a line whose readings were all bad numbers is counted once, above
             rejects.add("no values", where, f"no readings in the {what}")
         return None
-    label = _parse_label(obj.get("label"), where, rejects)     # only a kept line's bad label is counted
+    label = _parse_label(obj.get("label"), where, rejects, label_word)     # only a kept line's bad label is counted
     event = obj.get("event") if isinstance(obj.get("event"), str) else None
     return Record(ts=ts, values=values, label=label, event=event, origin=where, arrival_stamped="ts" not in obj,
                   ts_text=ts_text)
@@ -413,11 +415,17 @@ def label_flag(value: object) -> int:
     return 1 if number != 0 else 0
 
 
-def _parse_label(value: object, where: str, rejects: Rejects) -> int | None:
+def _parse_label(value: object, where: str, rejects: Rejects,
+                 label_word: Callable[[str, str], None] | None = None) -> int | None:
+    """A line's `label` as its flag; a bad one counted `bad label`. `label_word` (the replay's) is handed a label
+    written as text or true/false — as JSON writes it — to say a file of such labels once with what to write (qa52:
+    each line was `bad label` alone, as qa51 found of a CSV's label column of words)."""
     if value is None:
         return None
     try:
         return label_flag(value)
     except ValueError:
         rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
+        if label_word is not None and isinstance(value, (str, bool)):
+            label_word("label", value.strip() if isinstance(value, str) else json.dumps(value))
         return None

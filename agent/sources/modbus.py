@@ -52,7 +52,7 @@ from ..plugins import Plugin
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .modbus_types import unknown_type
-from .modbus_words import connect_failure, read_failure
+from .modbus_words import connect_failure, exception_said, read_failure
 
 log = logging.getLogger("stad.modbus")
 
@@ -271,20 +271,20 @@ class ModbusSource(Source):
             for start, count in list(self.spans[table]):
                 inside = [f for f in self.fields if f.table == table and start <= f.address < start + count]
                 gap = count > sum(f.width for f in inside)      # registers no sensor reads
-                words = self._read(table, start, count, shared=len(inside) > 1)
+                words = self._read(table, start, count, inside)
                 span = (table, start, count)
                 if words is None and not gap and span not in self._refused:
                     # Adjacent registers, refused once: counted as any error. A device that refuses now and then
                     # (qa21's) is not split for it; one that lacks a register refuses again at the next poll.
                     self._refused.add(span)
-                    self.rejects.add("modbus error", self.where, f"{table} registers {start}..{start + count - 1}: "
-                                     f"exception {ILLEGAL_ADDRESS} (illegal data address)")
+                    self.rejects.add("modbus error", self.where, f"{read_said(table, start, count, inside)}: "
+                                     f"{exception_said(_Refused(ILLEGAL_ADDRESS))}")
                     words = []
                 elif words is not None:
                     self._refused.discard(span)
                 if words is None:           # refused as covering a missing register: each sensor's alone, from now on
                     self._split(table, (start, count), inside)
-                    reads = [(f.address, self._read(table, f.address, f.width)) for f in inside]
+                    reads = [(f.address, self._read(table, f.address, f.width, [f])) for f in inside]
                 else:
                     reads = [(start, words)]
                 for first, got in reads:
@@ -313,11 +313,12 @@ class ModbusSource(Source):
                     "or of the sensors' is not in its map); reading %s one at a time", self.where, table, span[0],
                     span[0] + span[1] - 1, ", ".join(f"{f.sensor} ({f.where()})" for f in inside))
 
-    def _read(self, table: str, start: int, count: int, shared: bool = False) -> list[int] | None:
+    def _read(self, table: str, start: int, count: int, inside: list[Field]) -> list[int] | None:
         """The registers start..start+count-1 of `table`, or [] when the answer is counted as an error; None, not
-        counted, when a read `shared` by several sensors is refused as covering a register the device does not have
-        (the caller reads them one at a time)."""
-        what = f"{table} registers {start}..{start + count - 1}"
+        counted, when a read shared by several sensors (`inside`) is refused as covering a register the device does
+        not have (the caller reads them one at a time)."""
+        shared = len(inside) > 1
+        what = read_said(table, start, count, inside)
         try:
             response = self._reads[table](start, count=count, device_id=self.cfg.unit_id)
         except (self._modbus_errors, OSError) as exc:   # OSError: pymodbus lets a socket's reset through as it is
@@ -326,7 +327,7 @@ class ModbusSource(Source):
         if response.isError():
             if shared and getattr(response, "exception_code", None) == ILLEGAL_ADDRESS:
                 return None
-            self.rejects.add("modbus error", self.where, f"{what}: {response}")
+            self.rejects.add("modbus error", self.where, f"{what}: {exception_said(response)}")
             return []
         if response.function_code != FUNCTION[table]:   # e.g. input registers (4) for holding ones: other values
             self.rejects.add("modbus error", self.where, f"{what}: the device answered function "
@@ -340,6 +341,20 @@ class ModbusSource(Source):
 
     def close(self) -> None:
         self._stop.set()
+
+
+class _Refused(NamedTuple):
+    """An exception answer as `exception_said` reads one (the shared read's refusal, said by its code)."""
+    exception_code: int
+
+
+def read_said(table: str, start: int, count: int, inside: list[Field]) -> str:
+    """A read as its rejects name it, with the sensors it is for: 'holding register 50 (sensor d)', 'holding
+    registers 0..2 (sensors a, b, c)' — a bare 'holding registers 50..50' left the operator to find whose it was
+    in the register map (qa52)."""
+    where = f"{table} register {start}" if count == 1 else f"{table} registers {start}..{start + count - 1}"
+    names = ", ".join(f.sensor for f in inside)
+    return f"{where} (sensor{'s' if len(inside) > 1 else ''} {names})" if inside else where
 
 
 def register_spans(addresses: list[int], max_gap: int = 8, widths: dict[int, int] | None = None

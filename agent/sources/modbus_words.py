@@ -45,3 +45,26 @@ def connect_failure(host: str, port: int, timeout_s: float) -> str:
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return f"{where} cannot be reached: {exc.strerror} (the network link or the route)"
         return f"{where}: connecting failed ({exc.strerror or type(exc).__name__})"
+
+
+#: Modbus exception codes (the application protocol's, section 7) as what they mean for a read of registers
+EXCEPTIONS = {
+    1: "illegal function (the device does not serve this read: does it hold this table?)",
+    2: "illegal data address (a register not in the device's map: check the address, and the table)",
+    3: "illegal data value (the device refuses this many registers in one read)",
+    4: "server device failure (the device failed while reading)",
+    5: "acknowledge (the device is busy with a long command)",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable (the gateway has no route to this unit_id)",
+    11: "gateway target device failed to respond (no device answered at this unit_id behind the gateway)",
+}
+
+
+def exception_said(response: object) -> str:
+    """An error answer in the agent's words: `exception 2, illegal data address (…)`, not pymodbus's
+    `ExceptionResponse(dev_id=1, function_code=131, exception_code=2)` (qa52: the operator had the code to look up)."""
+    code = getattr(response, "exception_code", None)
+    if not isinstance(code, int):
+        return f"an error answer ({response})"
+    return f"exception {code}, {EXCEPTIONS.get(code, 'a code the Modbus standard does not name')}"

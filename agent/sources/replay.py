@@ -597,6 +597,7 @@ class ReplaySource(Source):
     # ---- JSON lines -------------------------------------------------------------------
 
     def _jsonl(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
+        self._label_words = {}
         with open(path, encoding="utf-8", errors="surrogateescape", newline=None) as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(start)           # a line's start, so a character's: a UTF-8 decoder holds no state there
@@ -606,9 +607,10 @@ class ReplaySource(Source):
                     return
                 if not line.strip():
                     continue
-                rec = parse_json_line(line, f"{name}:{n}", self.rejects, live=False)
+                rec = parse_json_line(line, f"{name}:{n}", self.rejects, live=False, label_word=self._label_word)
                 if rec is not None:
                     yield rec
+            self._said_label_words(name, "field")
             self._shrunk(f, size, path, name)
 
     # ---- CSV --------------------------------------------------------------------------
@@ -711,10 +713,11 @@ class ReplaySource(Source):
         if cell and (cell in words or len(words) < MAX_LABEL_WORDS):
             words[cell] += 1
 
-    def _said_label_words(self, name: str) -> None:
+    def _said_label_words(self, name: str, kind: str = "column") -> None:
         """A label column whose cells are words (`verdict`: `confirmed`, `false_alarm`), said once per column at the
         end of the first file that has them: what the words are and what to write. Before (qa51) each row said
-        `bad label` alone — the first five on the log, then a count — with nothing to say why or what to do."""
+        `bad label` alone — the first five on the log, then a count — with nothing to say why or what to do. A JSON
+        line's `label` field likewise (`kind` "field"; qa52)."""
         words, self._label_words = self._label_words, {}
         said = {c for columns in self.label_words_in.values() for c in columns}
         for column, cells in words.items():
@@ -722,9 +725,9 @@ class ReplaySource(Source):
                 continue
             self.label_words_in.setdefault(name, []).append(column)
             if column not in said:
-                log.warning("%s: label column %r holds words, not numbers (%s): each such row is counted as "
-                            "`bad label` and read without a label. A label is a number: write the column as 0/1 "
-                            "(%s); said once", name, column, words_shown(cells), what_to_write(cells))
+                log.warning("%s: label %s %r holds words, not numbers (%s): each such row is counted as "
+                            "`bad label` and read without a label. A label is a number: write the %s as 0/1 "
+                            "(%s); said once", name, kind, column, words_shown(cells), kind, what_to_write(cells))
 
     def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
         """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
