@@ -40,6 +40,7 @@ from ..plugins import Plugin
 from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
+from .pacer import Pacer
 from ..json_read import NESTED_TOO_DEEP
 from .lines import (DuplicateKey, as_replaced, count_bad_numbers, label_flag, loads_object, not_utf8_said,
                     parse_json_line, parse_number, NotATime, parse_stamp, parse_time)
@@ -205,38 +206,6 @@ TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
 # how a comment line starts in the files users export; the replay reads such a line above the header as the header
 # (no comment syntax in CSV), so check-config and the converter say to remove it when it maps nothing
 COMMENT_MARKS = ("#", "//", ";")
-
-
-#: The longest single wait of a Pacer: a record due later is waited for in steps of it. threading's waits refuse a
-#: timeout past TIMEOUT_MAX (~292 years on Linux): a slow `speed` (1e-9: an hour of data took that long) made the
-#: second record's wait raise OverflowError, and the source ended, `run` with exit 3 (review38).
-PACER_STEP_S = 3600.0
-
-
-class Pacer:
-    """Sleeps so that timestamps pass at `speed`× the wall clock; speed 0 never sleeps.
-
-    The first paced timestamp is the anchor. wait() returns False when `stop` was set.
-    """
-
-    def __init__(self, speed: float, stop: threading.Event):
-        self.speed = speed
-        self.stop = stop
-        self.anchor: tuple[float, float] | None = None   # (timestamp, wall clock)
-
-    def wait(self, ts: float) -> bool:
-        if self.stop.is_set():
-            return False
-        if self.speed <= 0:
-            return True
-        if self.anchor is None:
-            self.anchor = (ts, time.monotonic())
-            return True
-        due = self.anchor[1] + (ts - self.anchor[0]) / self.speed
-        while (delay := due - time.monotonic()) > 0:
-            if self.stop.wait(min(delay, PACER_STEP_S)):
-                return False
-        return True
 
 
 class EventRuns:
