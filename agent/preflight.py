@@ -314,7 +314,7 @@ def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[
         return []
     path, header = unmapped[0]
     name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-    from .sources.replay import COMMENT_MARKS
+    from .sources.replay_lines import COMMENT_MARKS
     advice = "name their columns' sensors in `columns`"
     if header and header[0].lstrip().startswith(COMMENT_MARKS):
         # the replay takes a file's first line that is not blank for its header: a comment above it is no header
@@ -343,9 +343,9 @@ def csv_headers(files: list[Path], reader):
 
 
 def csv_header(path: Path, separator: str) -> list[str] | None:
-    """A CSV file's header as the replay reads it (replay.first_header over its lines read as the replay reads them:
+    """A CSV file's header as the replay reads it (replay_lines.first_header over its lines read as the replay reads them:
     each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
-    from .sources.replay import bounded_lines, csv_fields, first_header
+    from .sources.replay_lines import bounded_lines, csv_fields, first_header
 
     def rows(f):
         for n, line in enumerate(bounded_lines(f, lambda n: None), 1):
