@@ -42,7 +42,7 @@ from .lines import as_replaced, not_utf8_said, parse_json_line
 from .replay_csv import CsvReading
 from .replay_files import JSONL_SUFFIXES, folder_problems, walk_replay, wide_text, wide_text_problems
 from .replay_labels import EventRuns, LabelsError, load_nab_windows
-from .replay_lines import (ENDS, LONG_HEADER_AGAIN, MAX_LINE_CHARS, TIME_COLUMN_FALLBACKS, _LongLine, bounded_lines,
+from .replay_lines import (ENDS, LONG_HEADER_AGAIN, MAX_LINE_CHARS, TIME_COLUMN_FALLBACKS, LongLine, bounded_lines,
                            long_header, long_header_again_said, long_header_said)
 
 
@@ -357,7 +357,7 @@ class ReplaySource(CsvReading, Source):
         (chaos8: read as U+FFFD, its sensor was `unknown sensor '��c'` and its number `not a number: '1�5'`)."""
         for n, line in enumerate(bounded_lines(f, lambda n: None), 1):
             where = f"{name}:{n}"
-            if isinstance(line, _LongLine):
+            if isinstance(line, LongLine):
                 if header():
                     self.rejects.add("line too long", where, long_header_said(n))
                 elif csv and self._reads_as_header(line.head):

@@ -51,7 +51,7 @@ def units_line(row: list[str], time_i: int, value_cols, time_format: str | None)
     return ", ".join(repr(c[:12]) for c in texts[:3]) + (", …" if len(texts) > 3 else "")
 
 
-class _LongLine(str):
+class LongLine(str):
     """The line `bounded_lines` gives for one it read past: empty to every reader (the numbering of the lines after it
     stays right), and known for what it is to `csv_fields`, so that `first_header` can tell it from a blank line.
     `head`: its first HEAD_CHARS, for the replay to tell a header again in it (chaos8)."""
@@ -67,7 +67,7 @@ class LongRow(list):
 #: How much of a line read past is kept to tell a header again in it
 HEAD_CHARS = 65536
 #: A header again past the line bound, as `ReplaySource._bounded` gives it to `csv_fields`
-LONG_HEADER_AGAIN = _LongLine("\n")
+LONG_HEADER_AGAIN = LongLine("\n")
 
 
 def long_header_again_said(head: str, separator: str) -> str:
@@ -81,7 +81,7 @@ def long_header_again_said(head: str, separator: str) -> str:
 
 def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
     """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
-    number) and given as a _LongLine, an empty line (the numbering of the lines after it stays right)."""
+    number) and given as a LongLine, an empty line (the numbering of the lines after it stays right)."""
     n = 0
     while True:
         line = f.readline(MAX_LINE_CHARS + 1)
@@ -92,7 +92,7 @@ def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
             while (rest := f.readline(65536)) and not rest.endswith(ENDS):
                 pass
             too_long(n)
-            head, line = line[:HEAD_CHARS], _LongLine("\n")
+            head, line = line[:HEAD_CHARS], LongLine("\n")
             line.head = head
         yield line
 
@@ -153,7 +153,7 @@ def csv_fields(line: str, separator: str) -> list[str]:
     stray quote take the lines after it into one field, up to the csv module's limit, whose error ended `stad-convert
     train` (review38)."""
     import csv          # here: JSON-lines replays and other sources do not need it
-    if isinstance(line, _LongLine):
+    if isinstance(line, LongLine):
         row = LongRow()
         row.header_again = line is LONG_HEADER_AGAIN
         return row
