@@ -20,6 +20,11 @@ A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
 a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
 lines (`csv_fields`): a stray quote costs its own line, counted there.
+
+This module holds the config, its check-config word, and the source (files in order, a tail read, pacing, spans,
+labels, JSON lines); the rest is apart so that each reads in one sitting (review44): replay_csv.py (a CSV's rows, a
+mixin of the source), replay_lines.py (lines and CSV fields, the header rule: check-config's and the converter's
+too), replay_files.py (the files a path holds), replay_labels.py (NAB's labels file), pacer.py (pacing).
 """
 from __future__ import annotations
 
