@@ -30,6 +30,9 @@ broker was reached); 1 when --count was not reached before --timeout, the broker
 within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
 it refused the subscription to the alerts (see _on_subscribe); 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
 prefix, site or node that makes no subscription a broker takes, a -c config that cannot be read or has no mqtt sink).
+This module holds the command (its arguments, the connection, the main loop, each message taken); apart, so that each
+reads in one sitting (review44): listen_options.py (the options settled and checked), listen_config.py (-c),
+listen_events.py (an event's line, copies dropped), listen_status.py (a node's status said), listen_flaps.py.
 """
 from __future__ import annotations
 
