@@ -22,9 +22,9 @@ a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV 
 lines (`csv_fields`): a stray quote costs its own line, counted there.
 
 This module holds the config, its check-config word, and the source (files in order, a tail read, pacing, spans,
-labels, JSON lines); the rest is apart so that each reads in one sitting (review44): replay_csv.py (a CSV's rows, a
-mixin of the source), replay_lines.py (lines and CSV fields, the header rule: check-config's and the converter's
-too), replay_files.py (the files a path holds), replay_labels.py (NAB's labels file), pacer.py (pacing).
+labels and label words, JSON lines); the rest is apart so that each reads in one sitting (review44): replay_csv.py
+(a CSV's rows, a mixin of the source), replay_lines.py (lines and CSV fields, the header rule: check-config's and the
+converter's too), replay_files.py (the files a path holds), replay_labels.py (NAB's labels file), pacer.py (pacing).
 """
 from __future__ import annotations
 
@@ -37,13 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
+from ..label_names import MAX_LABEL_WORDS, what_to_write, words_shown
 from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
 from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .pacer import Pacer
-from .lines import as_replaced, not_utf8_said, parse_json_line
+from .lines import as_replaced, not_utf8_said, parse_json_line, parse_number
 from .replay_csv import CsvReading
 from .replay_files import JSONL_SUFFIXES, folder_problems, walk_replay, wide_text, wide_text_problems
 from .replay_labels import EventRuns, LabelsError, load_nab_windows
@@ -407,6 +408,34 @@ class ReplaySource(CsvReading, Source):
                 if rec is not None:
                     yield rec
             self._shrunk(f, size, path, name)
+
+    # ---- label cells that are words: kept by column, said once -----------------------
+
+    def _label_word(self, column: str, cell: str) -> None:
+        """A label cell that is no number: a word (not blank, no number at all) is kept for `_said_label_words`."""
+        try:
+            parse_number(cell)
+            return              # NaN, inf: a number, but not finite
+        except ValueError:
+            pass
+        words = self._label_words.setdefault(column, Counter())
+        if cell and (cell in words or len(words) < MAX_LABEL_WORDS):
+            words[cell] += 1
+
+    def _said_label_words(self, name: str) -> None:
+        """A label column whose cells are words (`verdict`: `confirmed`, `false_alarm`), said once per column at the
+        end of the first file that has them: what the words are and what to write. Before (qa51) each row said
+        `bad label` alone — the first five on the log, then a count — with nothing to say why or what to do."""
+        words, self._label_words = self._label_words, {}
+        said = {c for columns in self.label_words_in.values() for c in columns}
+        for column, cells in words.items():
+            if not cells:
+                continue
+            self.label_words_in.setdefault(name, []).append(column)
+            if column not in said:
+                log.warning("%s: label column %r holds words, not numbers (%s): each such row is counted as "
+                            "`bad label` and read without a label. A label is a number: write the column as 0/1 "
+                            "(%s); said once", name, column, words_shown(cells), what_to_write(cells))
 
 
 def long_header_problems(files: list[Path], root: Path, cfg: "ReplayConfig") -> list[str]:

@@ -1,22 +1,21 @@
 """The CSV half of the replay source: a CSV file's rows read into records by its header's columns, a header again
-mid-file read as one (or its rows skipped up to the next one it can read), a label column of words said once, and
-the header in force at a tail read's start found (`header_before`).
+mid-file read as one (or its rows skipped up to the next one it can read), and the header in force at a tail read's
+start found (`header_before`).
 
 A mixin of ReplaySource (replay.py), as drift_judge.py and its kin are of faults/drift.py's Drift: apart so that
 each reads in one sitting. It uses the source's `cfg`, `sensors`, `rejects`, `_stop`, `_lines_read`, `skipped`,
-`_label_words`, `label_words_in`, `name_of` and `_bounded` (the lines of a file of either format, bounded; its CSV
-branch asks `_reads_as_header` here); the lines and fields themselves are read by replay_lines.py's rules.
+`_label_words`, `name_of`, `_bounded` (the lines of a file of either format, bounded; its CSV branch asks
+`_reads_as_header` here) and the label words' `_label_word` and `_said_label_words`; the lines and fields themselves
+are read by replay_lines.py's rules.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..label_names import MAX_LABEL_WORDS, what_to_write, words_shown
 from ..records import Record, short_repr, shorten
 from .lines import NotATime, count_bad_numbers, label_flag, parse_number, parse_stamp
 from .replay_lines import (HEAD_CHARS, MAX_LINE_CHARS, TIME_COLUMN_FALLBACKS, LongRow, csv_fields, first_header,
@@ -125,32 +124,6 @@ class CsvReading:
             self._said_skipped(skipped, name)
             self._said_label_words(name)
             self._shrunk(f, size, path, name)
-
-    def _label_word(self, column: str, cell: str) -> None:
-        """A label cell that is no number: a word (not blank, no number at all) is kept for `_said_label_words`."""
-        try:
-            parse_number(cell)
-            return              # NaN, inf: a number, but not finite
-        except ValueError:
-            pass
-        words = self._label_words.setdefault(column, Counter())
-        if cell and (cell in words or len(words) < MAX_LABEL_WORDS):
-            words[cell] += 1
-
-    def _said_label_words(self, name: str) -> None:
-        """A label column whose cells are words (`verdict`: `confirmed`, `false_alarm`), said once per column at the
-        end of the first file that has them: what the words are and what to write. Before (qa51) each row said
-        `bad label` alone — the first five on the log, then a count — with nothing to say why or what to do."""
-        words, self._label_words = self._label_words, {}
-        said = {c for columns in self.label_words_in.values() for c in columns}
-        for column, cells in words.items():
-            if not cells:
-                continue
-            self.label_words_in.setdefault(name, []).append(column)
-            if column not in said:
-                log.warning("%s: label column %r holds words, not numbers (%s): each such row is counted as "
-                            "`bad label` and read without a label. A label is a number: write the column as 0/1 "
-                            "(%s); said once", name, column, words_shown(cells), what_to_write(cells))
 
     def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
         """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
