@@ -344,8 +344,8 @@ def csv_headers(files: list[Path], reader):
 
 
 def csv_header(path: Path, separator: str) -> list[str] | None:
-    """A CSV file's header as the replay reads it (replay_lines.first_header over its lines read as the replay reads them:
-    each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
+    """A CSV file's header as the replay reads it (replay_lines.first_header over its lines read as the replay reads
+    them: each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
     from .sources.replay_lines import bounded_lines, csv_fields, first_header
 
     def rows(f):
