@@ -30,6 +30,9 @@ broker was reached); 1 when --count was not reached before --timeout, the broker
 within --timeout (`listen --timeout 5` is a connectivity check), the broker refused the credentials, or
 it refused the subscription to the alerts (see _on_subscribe); 2 for arguments listen cannot use (a port outside 1–65535, a count or timeout not above 0, a
 prefix, site or node that makes no subscription a broker takes, a -c config that cannot be read or has no mqtt sink).
+This module holds the command (its arguments, the connection, the main loop, each message taken); apart, so that each
+reads in one sitting (review44): listen_options.py (the options settled and checked), listen_config.py (-c),
+listen_events.py (an event's line, copies dropped), listen_status.py (a node's status said), listen_flaps.py.
 """
 from __future__ import annotations
 
@@ -40,22 +43,20 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import replace
-from pathlib import Path
 
 from . import json_read
 from .alerts import iso
 from .arg_types import positive
-from .broker import BrokerConfig, Secret, TlsConfig, topic_filter_problem, topic_name_problem
-from .listen_config import GatewayBroker, gateway_broker
+from .listen_config import gateway_broker
+from .listen_events import RecentKeys, alert_line, fault_line
 from .listen_flaps import StatusFlaps
+from .listen_options import GATEWAY_RECONNECT_MAX_S, file_problems, filter_problem, settle
+from .listen_status import NodeStatus
 from .mqtt_client import AGENTS_CLASH, ConnectionReporter, build_client, connect, suback_reason
 from .typed import ConfigError
 
 log = logging.getLogger("stad.listen")
 SESSION_EXPIRY_S = 86400      # --session: how long the broker keeps it while listen is away
-#: a gateway's longest reconnect delay when listen has no config of it (-c): the agent's default reconnect_max_s
-GATEWAY_RECONNECT_MAX_S = BrokerConfig.__dataclass_fields__["reconnect_max_s"].default
 #: inbox markers put by paho's network thread, behind the messages that came before them
 _UP, _LOST = object(), object()
 
@@ -107,96 +108,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-#: the options' values when neither the command line nor a gateway config (-c) gives them
-DEFAULTS = {"host": "localhost", "prefix": "stad", "site": "+", "node": "+", "protocol": "5"}
-
-
-def settle(args, gateway: GatewayBroker | None = None) -> None:
-    """Fill the options not given: from the gateway config's mqtt sink (`gateway`, -c), else DEFAULTS; the
-    broker settings listen connects with go to `args.broker`."""
-    if gateway is not None:
-        taken = {"host": gateway.broker.host, "prefix": gateway.prefix, "site": gateway.site, "node": gateway.node,
-                 "protocol": gateway.broker.protocol}
-    else:
-        taken = DEFAULTS
-    for key, value in taken.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    args.broker = broker_from_args(args, None if gateway is None else gateway.broker)
-    args.gateway_reconnect_max_s = gateway.broker.reconnect_max_s if gateway is not None else GATEWAY_RECONNECT_MAX_S
-
-
-#: what listen sets for itself whatever the gateway config says: never the sink's client id (the broker would hand
-#: the agent's session to listen and take it back, each from the other: user27's flapping status lines), and a
-#: console's short reconnect delays (the gateway's reconnect_max_s is kept apart, `gateway_reconnect_max_s`)
-LISTEN_OWN = {"client_id": None, "reconnect_min_s": 0.5, "reconnect_max_s": 10.0}
-
-
-def broker_from_args(args, config: BrokerConfig | None = None) -> BrokerConfig:
-    """The broker listen connects to: the gateway config's sink broker (`config`) when given, every key of it
-    carried (a key added to BrokerConfig too: `stable_s` was left behind when each was copied by hand, mqttsrc5)
-    but LISTEN_OWN's, under the options given."""
-    tls = None
-    if config is not None and config.tls is not None:
-        tls = replace(config.tls, ca_file=args.ca_file or config.tls.ca_file,
-                      cert_file=args.cert_file or config.tls.cert_file, key_file=args.key_file or config.tls.key_file)
-    elif args.ca_file or args.cert_file:
-        tls = TlsConfig(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
-    port = args.port or (config.port if config is not None else 8883 if tls else 1883)
-    username = args.username if args.username is not None or config is None else config.username
-    if args.password_file:
-        password = Secret(file=args.password_file)
-    elif config is not None and args.username is None:     # another user's name: not the gateway's password
-        password = config.password
-    else:
-        password = None
-    return replace(config if config is not None else BrokerConfig(), host=args.host, port=port,
-                   protocol=args.protocol, username=username, password=password, tls=tls, **LISTEN_OWN)
-
-
-def alert_line(a: dict) -> str:
-    tops = ", ".join(f"{t['sensor']} {t['contribution']:.0%}" for t in a.get("top_sensors") or [])
-    score = "—" if a.get("score") is None else f"{a['score']:.2f}"
-    thr = "—" if a.get("threshold") is None else f"{a['threshold']:.2f}"
-    replayed = " (replayed)" if a.get("replayed") else ""
-    ended = f" ended {a['end']} ({a.get('reason')})" if a.get("event") == "end" else ""
-    return (f"{a.get('ts')} {a.get('site')}/{a.get('node')} {str(a.get('event')).upper():6} {a.get('alert_id')} "
-            f"#{a.get('seq')} score {score} thr {thr} [{a.get('tier')}] top: {tops}{ended}{replayed}")
-
-
-def fault_line(f: dict) -> str:
-    """A sensor fault as one line: what is wrong with which sensor, and the agent's evidence."""
-    summary = (f.get("evidence") or {}).get("summary", "") if isinstance(f.get("evidence"), dict) else ""
-    replayed = " (replayed)" if f.get("replayed") else ""
-    ended = f" ended {f['end']} ({f.get('reason')})" if f.get("event") == "fault_end" else ""
-    return (f"{f.get('ts')} {f.get('site')}/{f.get('node')} {str(f.get('event')).upper():9} {f.get('kind')} "
-            f"{f.get('sensor')} ({f.get('group')}) {f.get('fault_id')}: {summary}{ended}{replayed}")
-
-
-class RecentKeys:
-    """The (kind, alert_id or fault_id, seq) keys of the last `size` events shown, to drop replayed copies. Bounded:
-    a console left running for months would otherwise keep every event it ever showed. A replay is
-    of what an agent's outbox held (at most its max_events), so the bound only needs to exceed what a
-    fleet's outboxes can replay at once; an older copy would be shown again, marked (replayed)."""
-
-    def __init__(self, size: int = 100_000):
-        self.size = size
-        self._keys: dict[tuple, None] = {}       # insertion-ordered: the oldest first
-
-    def add(self, key: tuple) -> bool:
-        """True when the key is new (and now remembered), False for a copy already shown."""
-        if key in self._keys:
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self.size:
-            del self._keys[next(iter(self._keys))]
-        return True
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-
-class Listener:
+class Listener(NodeStatus):
     def __init__(self, args):
         self.args = args
         self.base = f"{args.prefix}/{args.site}/{args.node}"
@@ -380,94 +292,6 @@ class Listener:
         """A status line: stdout, or stderr with --json (stdout then holds events alone)."""
         print(f"{iso(time.time())} {line}", file=sys.stderr if self.args.json else sys.stdout, flush=True)
 
-    def _say_status(self, node: str, state: str, more: str = "") -> None:
-        """A node's status changed: said, unless it is flipping again and again (agent/listen_flaps.py)."""
-        line = self.flaps.change(node, state, time.monotonic())
-        if line is not None:
-            self._say(line + more)
-
-    def _status(self, msg) -> tuple[str, str]:
-        return "/".join(msg.topic.split("/")[-3:-1]), msg.payload.decode("utf-8", errors="replace")
-
-    def _probe_answered(self, mid: int) -> None:
-        """The broker answered after the held `offline`: it is there, and the `offline` was its word on the node."""
-        self._unanswered_run = 0
-        if mid in self._unanswered:
-            node, sent = self._unanswered.pop(mid)
-            if node not in self.status:         # nothing heard of the node since its state was said unknown
-                self.status[node] = "offline"
-                self._say(f"{node} is offline (the broker answered listen's check {time.monotonic() - sent:.0f} s "
-                          f"after it was sent: it is there, so the `offline` was its word on {node})")
-            return
-        if mid != self._probe:
-            return
-        held, self._probe, self._held = self._held, None, []
-        node, state = self._status(held[0])
-        if self.status.get(node) != state:      # an unanswered probe's late answer may have said it
-            self.status[node] = state
-            self._say_status(node, state, self._late.pop(node, ''))
-        for msg in held[1:]:
-            self._take(msg)
-
-    def _check_probe(self) -> None:
-        if self._probe is not None and time.monotonic() - self._probe_sent >= self.args.broker.keepalive_s:
-            self._probe_unanswered()
-
-    def _check_returning(self) -> None:
-        """A held retained `offline` (`_handle`) whose node has not said `online` within back_s: taken as any
-        `offline` (the broker's answer to a probe first), its line saying why it comes late."""
-        now = time.monotonic()
-        for node, (msg, deadline) in list(self._returning.items()):
-            if now >= deadline:
-                del self._returning[node]
-                self._awaited.discard(node)
-                self._late[node] = (f" (the status the broker held when listen came back; it was online when listen "
-                                    f"lost the broker, and has not said `online` within {self.back_s:g} s — its "
-                                    f"reconnect_max_s — so it is not just reconnecting after the broker's restart)")
-                self._take(msg)
-
-    def _probe_unanswered(self) -> None:
-        """No answer within keepalive_s (the module's docstring): the held `offline` is not shown — the node's state
-        is unknown —, what came after it is; a later answer still shows it (`_probe_answered`)."""
-        held, mid, self._probe, self._held = self._held, self._probe, None, []
-        node, _ = self._status(held[0])
-        self.status.pop(node, None)
-        self._late.pop(node, None)
-        self._unanswered[mid] = (node, self._probe_sent)
-        self._unanswered_run += 1
-        run = self._unanswered_run
-        self._say(f"{node}: state unknown — its `offline` came and the broker {self.reporter.where} has not answered "
-                  f"listen's check in {self.args.broker.keepalive_s} s (keepalive_s): it may be hanging or going away "
-                  f"(a broker that stops sends every client's Last Will), so the `offline` is not shown; it will be if "
-                  f"the broker answers" + (f"; none of listen's last {run} checks on this connection was answered and "
-                  f"the connection holds: this broker may not answer an UNSUBSCRIBE at all (then no `offline` can be "
-                  f"confirmed: check the node's status topic with another client)" if run > 1 else ""))
-        for msg in held[1:]:
-            self._take(msg)
-
-    def _lost(self) -> None:
-        """listen's connection ended: the gateways' state is unknown until it is back (then each retained status is
-        shown again); an `offline` held for its probe came as the broker went away — its Last Will — not shown."""
-        if not self.up:
-            return
-        self.up = False
-        held, self._probe, self._held = self._held, None, []
-        self._unanswered.clear()        # answers on the connection that ended: none will come
-        self._unanswered_run = 0
-        unsaid = [self._status(m)[0] for m in held if m.topic.endswith("/status")]
-        self._awaited |= {node for node, state in self.status.items() if state == "online"}
-        self._returning.clear()         # their retained `offline` comes again at the next return
-        self._late.clear()
-        known = ", ".join(f"{node} was {state}" for node, state in sorted(self.status.items()))
-        self.status.clear()
-        self._say(f"lost the broker {self.reporter.where} (listen disconnected): gateway state unknown until listen "
-                  f"is back" + (f" ({known})" if known else "") +
-                  (f"; the `offline` of {', '.join(sorted(set(unsaid)))} that came as the connection ended is not "
-                   f"shown: a broker that stops publishes every client's Last Will" if unsaid else ""))
-        for msg in held:
-            if not msg.topic.endswith("/status"):
-                self._handle(msg)
-
     def _handle(self, msg) -> None:
         if msg.topic.endswith("/status"):
             self.heard_status = True
@@ -517,30 +341,6 @@ class Listener:
         if self.out:
             self.out.write(raw + "\n")
             self.out.flush()
-
-
-_OPTIONS = {"tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file",
-            "password.file": "--password-file"}
-
-
-def file_problems(args) -> list[str]:
-    """The files named by the options that cannot be used (missing, unreadable, not PEM, a key that
-    is not the certificate's), checked as the agent's check-config checks a broker's: an argument
-    listen cannot use (exit 2), not a failure to start with OpenSSL's words."""
-    where = f" (from {args.config})" if args.config else ""
-    return [f"{_OPTIONS.get(key, key)}{where}: {message}" for key, message in args.broker.preflight(Path)]
-
-
-def filter_problem(args) -> str | None:
-    """Why the subscription built from --prefix/--site/--node is not one the broker takes (None when
-    it is). paho would refuse it only on its network thread after the connect, and listen would then
-    wait for nothing; site and node are one topic level each (`+` for all)."""
-    for name in ("site", "node"):
-        value = getattr(args, name)
-        if value != "+" and topic_name_problem(value):
-            return f"--{name} {value!r}: one topic level, or + for all"
-    problem = topic_filter_problem(f"{args.prefix}/{args.site}/{args.node}/alerts")
-    return f"--prefix {args.prefix!r}: {problem}" if problem else None
 
 
 def run(args) -> int:

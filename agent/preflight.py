@@ -110,7 +110,8 @@ def warmup_problems(cfg: AgentConfig) -> list[str]:
     record is enough). A recording whose columns map to no sensor would warm up on 0 ticks, and the
     agent would warm up on live data as if the key were not there."""
     from .records import QuietRejects
-    from .sources.replay import folder_problems, warmup_source
+    from .sources.replay import warmup_source
+    from .sources.replay_files import folder_problems
     reader, read_as = cfg.warmup_reader()
     rejects = QuietRejects()        # said below when no reading came, else by the notes (user31: a bare line)
     source = warmup_source(cfg.resolve(cfg.warmup.replay), reader, cfg.sensor_names(), rejects,
@@ -314,7 +315,7 @@ def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[
         return []
     path, header = unmapped[0]
     name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-    from .sources.replay import COMMENT_MARKS
+    from .sources.replay_lines import COMMENT_MARKS
     advice = "name their columns' sensors in `columns`"
     if header and header[0].lstrip().startswith(COMMENT_MARKS):
         # the replay takes a file's first line that is not blank for its header: a comment above it is no header
@@ -327,7 +328,7 @@ def _unmapped_files(root: Path, reader, sensors: list[str], headers: list[tuple[
 def replay_csvs(root: Path, reader) -> list[Path] | None:
     """The CSV files a replay source (or the warm-up's reader) reads under `root`; None when it cannot be
     listed (path_problems says why)."""
-    from .sources.replay import walk_replay
+    from .sources.replay_files import walk_replay
     try:
         return [p for p in walk_replay(root, reader.format)[0] if p.suffix.lower() == ".csv"]
     except OSError:
@@ -343,9 +344,9 @@ def csv_headers(files: list[Path], reader):
 
 
 def csv_header(path: Path, separator: str) -> list[str] | None:
-    """A CSV file's header as the replay reads it (replay.first_header over its lines read as the replay reads them:
-    each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
-    from .sources.replay import bounded_lines, csv_fields, first_header
+    """A CSV file's header as the replay reads it (replay_lines.first_header over its lines read as the replay reads
+    them: each on its own, a BOM dropped, fields stripped); None when it cannot be read."""
+    from .sources.replay_lines import bounded_lines, csv_fields, first_header
 
     def rows(f):
         for n, line in enumerate(bounded_lines(f, lambda n: None), 1):

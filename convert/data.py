@@ -50,7 +50,8 @@ from agent.label_names import (ANOMALY_WORDS, LABEL_STEMS, MAX_LABEL_WORDS, STAT
 from agent.records import QuietRejects, Record, Rejects, read_without_text, span, split_read_without
 from agent.sources import open_source
 from agent.sources.lines import parse_time
-from agent.sources.replay import ReplayConfig, unread_text
+from agent.sources.replay import ReplayConfig
+from agent.sources.replay_files import unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.records import Record, Rejects
-from agent.sources.replay import COMMENT_MARKS
+from agent.sources.replay_lines import COMMENT_MARKS
 
 #: Rejects that mean a file's rows are not read as the user thinks (two time layouts, newest first, a trailing
 #: separator on the rows): more than this share of a file's rows lost to them refuses training.
@@ -152,6 +152,6 @@ def notes(f: FileRead, sensors: list[str], steps: int, src) -> list[str]:
 
 
 def header_of(path: Path, separator: str) -> list[str] | None:
-    """A CSV file's first header as the replay reads it (agent.preflight.csv_header: replay.first_header)."""
+    """A CSV file's first header as the replay reads it (agent.preflight.csv_header: replay_lines.first_header)."""
     from agent.preflight import csv_header
     return csv_header(path, separator)

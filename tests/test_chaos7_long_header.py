@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO, agent_env
-from agent.sources.replay import MAX_LINE_CHARS
+from agent.sources.replay_lines import MAX_LINE_CHARS
 
 T0 = int(time.time()) - 3600
 

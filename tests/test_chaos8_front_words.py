@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO, agent_env
-from agent.sources.replay import MAX_LINE_CHARS
+from agent.sources.replay_lines import MAX_LINE_CHARS
 
 
 def _agent(tmp_path: Path, source: dict, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:

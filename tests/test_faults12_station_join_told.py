@@ -6,7 +6,7 @@ and so is a mate joining a sensor's lone fault. It is no page: the tracker count
 before. A CSV of the corridor simulator replayed through the agent's own Pipeline; every payload validated."""
 from __future__ import annotations
 
-from agent.listen import fault_line
+from agent.listen_events import fault_line
 from agent.sources.lines import parse_time
 from faults12_replay import H, START, replay
 

@@ -33,7 +33,7 @@ def test_bad_subscription_is_refused_before_connecting(argv, said, caplog):
 
 
 def test_wildcards_and_a_multi_level_prefix_pass():
-    from agent.listen import filter_problem
+    from agent.listen_options import filter_problem
     from agent.cli import build_parser
     args = build_parser("listen").parse_args(["listen", "--prefix", "plant/east", "--site", "+", "--node", "gw-1"])
     assert filter_problem(args) is None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent.broker import BrokerConfig, Secret, TlsConfig
 from agent.cli import build_parser
-from agent.listen import LISTEN_OWN, settle
+from agent.listen_options import LISTEN_OWN, settle
 from agent.listen_config import gateway_broker
 
 # keys listen resolves (paths made absolute from the config's directory), besides LISTEN_OWN's

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.records import Rejects
-from agent.sources.replay import MAX_LINE_CHARS, warmup_source
+from agent.sources.replay import warmup_source
+from agent.sources.replay_lines import MAX_LINE_CHARS
 
 T0 = 1_700_000_000
 

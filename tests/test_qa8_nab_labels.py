@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from agent.sources.replay import LabelsError, load_nab_windows
+from agent.sources.replay_labels import LabelsError, load_nab_windows
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2024, 1, 1)

@@ -60,7 +60,7 @@ def test_listen_skips_what_is_not_an_alert_event_and_shows_the_rest(tmp_path, br
 def test_the_keys_of_shown_events_are_bounded_and_the_oldest_forgotten_first():
     # Listener.seen was a set of every (alert_id, seq) ever shown: a console left running for months
     # grew without bound (QA pass 9, found and left). Now the last `size` keys drop replayed copies.
-    from agent.listen import RecentKeys
+    from agent.listen_events import RecentKeys
     keys = RecentKeys(size=3)
     assert [keys.add(("a", i)) for i in range(3)] == [True] * 3
     assert keys.add(("a", 1)) is False                  # a replayed copy within the bound: dropped

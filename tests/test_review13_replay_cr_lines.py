@@ -7,7 +7,8 @@ In process, on a real file: the replay source's records and rejects."""
 from __future__ import annotations
 
 from agent.records import Rejects
-from agent.sources.replay import MAX_LINE_CHARS, ReplayConfig, ReplaySource
+from agent.sources.replay import ReplayConfig, ReplaySource
+from agent.sources.replay_lines import MAX_LINE_CHARS
 
 T0 = 1_767_600_000
 

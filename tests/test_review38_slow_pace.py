@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agent.sources.replay import Pacer
+from agent.sources.pacer import Pacer
 
 
 @pytest.mark.parametrize("speed", [1e-9, 1e-300])

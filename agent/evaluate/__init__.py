@@ -63,7 +63,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from .plots import PlotUnavailable
-    from ..sources.replay import LabelsError
+    from ..sources.replay_labels import LabelsError
     from ..sources.replay import ReplayConfig
     from ..sources.simulate import SimulateConfig
     if not any(isinstance(s, (ReplayConfig, SimulateConfig)) for s in cfg.sources):

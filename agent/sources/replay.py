@@ -20,13 +20,16 @@ A line longer than MAX_LINE_CHARS is skipped whole and counted as `line too long
 file whose tail a power cut left as zeros without a newline (an SD card) was read as one line —
 a 200 MB one took 650 MB of memory, a larger one more than a gateway has. A CSV field never spans
 lines (`csv_fields`): a stray quote costs its own line, counted there.
+
+This module holds the config, its check-config word, and the source (files in order, a tail read, pacing, spans,
+labels and label words, JSON lines); the rest is apart so that each reads in one sitting (review44): replay_csv.py
+(a CSV's rows, a mixin of the source), replay_lines.py (lines and CSV fields, the header rule: check-config's and the
+converter's too), replay_files.py (the files a path holds), replay_labels.py (NAB's labels file), pacer.py (pacing).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -35,14 +38,18 @@ from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Iterator, Literal
 
 from ..label_names import MAX_LABEL_WORDS, what_to_write, words_shown
-from ..records import Record, Rejects, short_repr, shorten
+from ..records import Record, Rejects, short_repr
 from ..plugins import Plugin
 from ..host_checks import Note, path_problems
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from ..json_read import NESTED_TOO_DEEP
-from .lines import (DuplicateKey, as_replaced, count_bad_numbers, label_flag, loads_object, not_utf8_said,
-                    parse_json_line, parse_number, NotATime, parse_stamp, parse_time)
+from .pacer import Pacer
+from .lines import as_replaced, not_utf8_said, parse_json_line, parse_number
+from .replay_csv import CsvReading
+from .replay_files import JSONL_SUFFIXES, folder_problems, walk_replay, wide_text, wide_text_problems
+from .replay_labels import EventRuns, LabelsError, load_nab_windows
+from .replay_lines import (ENDS, LONG_HEADER_AGAIN, MAX_LINE_CHARS, TIME_COLUMN_FALLBACKS, LongLine, bounded_lines,
+                           long_header, long_header_again_said, long_header_said)
 
 
 def iso_time(ts: float) -> str:
@@ -55,13 +62,6 @@ def iso_time(ts: float) -> str:
         return f"{ts!r} s since 1970"
 
 log = logging.getLogger("stad.replay")
-
-MAX_LINE_CHARS = 2**20      # as stdin's max_line_bytes and the MQTT source's max_payload_bytes
-#: The bytes `header_before` reads at a time, searching back from a tail read's start.
-HEADER_SCAN_BYTES = 2**20
-#: How a line read ends: a CSV is read untranslated (newline=""), so '\r' alone (a spreadsheet's
-#: 'CSV (Macintosh)') ends one too — reading past a long line to the next '\n' took the whole rest.
-ENDS = ("\n", "\r")
 
 
 @dataclass
@@ -200,201 +200,7 @@ def time_format_problems(time_format: str) -> list[str]:
     return []
 
 
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
-TIME_COLUMN_FALLBACKS = ("timestamp", "datetime", "time", "ts")
-# how a comment line starts in the files users export; the replay reads such a line above the header as the header
-# (no comment syntax in CSV), so check-config and the converter say to remove it when it maps nothing
-COMMENT_MARKS = ("#", "//", ";")
-
-
-#: The longest single wait of a Pacer: a record due later is waited for in steps of it. threading's waits refuse a
-#: timeout past TIMEOUT_MAX (~292 years on Linux): a slow `speed` (1e-9: an hour of data took that long) made the
-#: second record's wait raise OverflowError, and the source ended, `run` with exit 3 (review38).
-PACER_STEP_S = 3600.0
-
-
-class Pacer:
-    """Sleeps so that timestamps pass at `speed`× the wall clock; speed 0 never sleeps.
-
-    The first paced timestamp is the anchor. wait() returns False when `stop` was set.
-    """
-
-    def __init__(self, speed: float, stop: threading.Event):
-        self.speed = speed
-        self.stop = stop
-        self.anchor: tuple[float, float] | None = None   # (timestamp, wall clock)
-
-    def wait(self, ts: float) -> bool:
-        if self.stop.is_set():
-            return False
-        if self.speed <= 0:
-            return True
-        if self.anchor is None:
-            self.anchor = (ts, time.monotonic())
-            return True
-        due = self.anchor[1] + (ts - self.anchor[0]) / self.speed
-        while (delay := due - time.monotonic()) > 0:
-            if self.stop.wait(min(delay, PACER_STEP_S)):
-                return False
-        return True
-
-
-class EventRuns:
-    """Names each contiguous run of label-1 rows '<name>#<n>', n counting from 1."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.count = 0
-        self.in_run = False
-
-    def event_for(self, label: int | None) -> str | None:
-        if label != 1:
-            self.in_run = False
-            return None
-        if not self.in_run:
-            self.in_run = True
-            self.count += 1
-        return f"{self.name}#{self.count}"
-
-
-class LabelsError(ValueError):
-    """A labels file that cannot be right; the message names the file and the entry."""
-
-
-def load_nab_windows(path: Path) -> dict[str, list[tuple[float, float]]]:
-    """combined_windows.json as {'<category>/<file>.csv': [(start, end), ...]} in epoch seconds,
-    each file's windows in time order. NAB's windows never overlap: overlapping ones (scored as two
-    events over the same rows) and a window that ends before it starts are refused, named; so is a file's key
-    given twice (json keeps the last list: the first's events were never scored) and JSON nested too deep to
-    parse (its RecursionError was a traceback from check-config and evaluate; qa37)."""
-    try:
-        raw = loads_object(Path(path).read_text(encoding="utf-8"))
-    except DuplicateKey as exc:
-        raise LabelsError(f"{path}: {exc}: the windows of one file given twice (merge them into one list)") from None
-    except RecursionError:
-        raise LabelsError(f"{path}: not JSON: {NESTED_TOO_DEEP}") from None
-    except ValueError as exc:                       # JSONDecodeError, UnicodeDecodeError
-        raise LabelsError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise LabelsError(f'{path}: expected an object {{"<category>/<file>.csv": [[start, end], ...]}}, '
-                          f"got {type(raw).__name__}")
-    out = {}
-    for key, spans in raw.items():
-        if not isinstance(spans, list):
-            raise LabelsError(f"{path}: {key}: expected a list of [start, end] windows, got {type(spans).__name__}")
-        windows = []
-        for i, span in enumerate(spans):
-            where = f"{path}: {key}[{i}]"
-            if not (isinstance(span, list) and len(span) == 2):
-                raise LabelsError(f"{where}: expected [start, end], got {json.dumps(span)[:80]}")
-            try:
-                a, b = parse_time(span[0]), parse_time(span[1])
-            except ValueError as exc:
-                raise LabelsError(f"{where}: {exc}") from None
-            if b < a:
-                raise LabelsError(f"{where}: ends ({span[1]}) before it starts ({span[0]})")
-            windows.append((a, b, i))
-        windows.sort()
-        for (_, end, i), (start, _, j) in zip(windows, windows[1:]):
-            if start <= end:
-                raise LabelsError(f"{path}: {key}[{j}] overlaps {key}[{i}] ({spans[j][0]} ≤ {spans[i][1]}): "
-                                  "merge them into one window")
-        out[key] = [(a, b) for a, b, _ in windows]
-    return out
-
-
-def _suffixes(fmt: str) -> set[str]:
-    return {"csv": {".csv"}, "jsonl": JSONL_SUFFIXES, "auto": {".csv"} | JSONL_SUFFIXES}[fmt]
-
-
-#: The byte-order marks of the text encodings wider than UTF-8, longest first (UTF-32LE's begins with UTF-16LE's).
-WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe", "UTF-16LE"),
-             (b"\xfe\xff", "UTF-16BE"))
-
-
-def wide_text(path: Path) -> str | None:
-    """Why `path` cannot be replayed when it is UTF-16 or UTF-32 text (Windows PowerShell 5's `>` and `Out-File`,
-    Excel's "Unicode text"), else None. The replay reads UTF-8: such a file was read as UTF-8 with every other byte a NUL —
-    each line a `bad json` at character 1 (201 of a 100-line file), or a CSV header `��t i m e s t a m p` mapping
-    no sensor; check-config said ok to the JSON lines (chaos6). Told by its byte-order mark, or without one by NULs
-    in every other byte of its start (ASCII text written two bytes a character)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return None                 # said as the file that cannot be read, where it is read
-    found = next((name for bom, name in WIDE_BOMS if head.startswith(bom)), None)
-    if found is None and len(head) >= 8:
-        even, odd = head[0:8:2], head[1:8:2]
-        found = ("UTF-16LE" if odd == b"\0" * 4 and b"\0" not in even else
-                 "UTF-16BE" if even == b"\0" * 4 and b"\0" not in odd else None)
-    if found is None:
-        return None
-    return (f"{found} text: the replay reads UTF-8 — save it as UTF-8 (PowerShell: `Out-File -Encoding utf8`; Excel: "
-            f"\"CSV UTF-8\"), or convert it: `iconv -f {found} -t UTF-8`")
-
-
-def wide_text_problems(files: list[Path], root: Path) -> list[str]:
-    """check-config's word on the replay's UTF-16/32 files (`wide_text`): `run` would read nothing of them. A reader
-    without preflight (training, evaluate) reads their lines as ever, each a reject, and says why once per file —
-    each line counted, as every reader of a recording counts its lines (test_qa21's property)."""
-    found = [(f, why) for f in files if (why := wide_text(f))]
-    if not found:
-        return []
-    name = found[0][0].name if found[0][0] == root else found[0][0].relative_to(root).as_posix()
-    more = f" (and {len(found) - 1} more of its {len(files)} files)" if len(found) > 1 else ""
-    return [f"{name}{more} is {found[0][1]}"]
-
-
-def walk_replay(root: Path, fmt: str) -> tuple[list[Path], list[str]]:
-    """One walk of a replay path: the files the replay reads, in name order, and the files under a
-    folder named like a recording that it does not read — a compressed, rotated or renamed copy
-    (`day2.csv.gz`, `day2.csv.1`), whose last suffix is not one it reads. A historian's `.csv.gz`
-    export was left out of a replay, a warm-up and a trained model without a word (review19); other
-    files (a README) are no recording and are not named."""
-    if root.is_file():
-        return [root], []
-    if not root.is_dir():
-        if root.exists():
-            from ..host_checks import special_kind
-            raise FileNotFoundError(f"replay path {str(root)!r} is {special_kind(root)}, not a file or a directory")
-        raise FileNotFoundError(f"replay path {str(root)!r} does not exist")
-    suffixes = _suffixes(fmt)
-    read, unread = [], []
-    for p in root.rglob("*"):
-        if not p.is_file():
-            continue
-        if p.suffix.lower() in suffixes:
-            read.append(p)
-        elif any(x.lower() in suffixes for x in p.suffixes[:-1]):
-            unread.append(p.relative_to(root).as_posix())
-    return sorted(read, key=lambda p: p.relative_to(root).as_posix()), sorted(unread)
-
-
-def unread_text(unread: list[str], fmt: str) -> str:
-    shown = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
-    return (f"{len(unread)} file(s) named like recordings not read: {shown} (the replay reads plain "
-            f"{_kinds(fmt)} only: decompress or rename them)")
-
-
-def _kinds(fmt: str) -> str:
-    return " / ".join(f"*{s}" for s in sorted(_suffixes(fmt)))
-
-
-def folder_problems(root: Path, fmt: str, walked: tuple[list[Path], list[str]] | None = None) -> list[str]:
-    """A replay folder with no file the replay reads is a problem (it would end at once, having read
-    nothing); one with recordings it leaves out, a Note naming them. `walked`: walk_replay's answer,
-    when the caller has it (a source opened on the folder)."""
-    if not root.is_dir():
-        return []
-    files, unread = walk_replay(root, fmt) if walked is None else walked
-    if not files:
-        return ["no file the replay reads in this folder; " + unread_text(unread, fmt) if unread
-                else f"no file the replay reads in this folder (plain {_kinds(fmt)})"]
-    return [Note(unread_text(unread, fmt))] if unread else []
-
-
-class ReplaySource(Source):
+class ReplaySource(CsvReading, Source):
     TYPE = "replay"
 
     def __init__(self, cfg: ReplayConfig, sensors: list[str], rejects: Rejects, base_dir: str = ".",
@@ -557,7 +363,7 @@ class ReplaySource(Source):
         (chaos8: read as U+FFFD, its sensor was `unknown sensor '��c'` and its number `not a number: '1�5'`)."""
         for n, line in enumerate(bounded_lines(f, lambda n: None), 1):
             where = f"{name}:{n}"
-            if isinstance(line, _LongLine):
+            if isinstance(line, LongLine):
                 if header():
                     self.rejects.add("line too long", where, long_header_said(n))
                 elif csv and self._reads_as_header(line.head):
@@ -574,14 +380,6 @@ class ReplaySource(Source):
                     self.rejects.add("bad payload", where, f"{said}; the line is skipped")
                     line = "\n"
             yield line
-
-    def _reads_as_header(self, text: str) -> bool:
-        """Whether a CSV line (or the start of one: its first HEAD_CHARS) names the time column as a field."""
-        try:
-            fields = header_fields(csv_fields(text[:HEAD_CHARS], self.cfg.separator))
-        except ValueError:
-            return False
-        return self.cfg.time_column_of(fields) in fields
 
     def _shrunk(self, f, size: int, path: Path, name: str) -> None:
         """At the end of a file: if it is shorter than when it was opened, its end was cut while it
@@ -613,94 +411,7 @@ class ReplaySource(Source):
             self._said_label_words(name, "field")
             self._shrunk(f, size, path, name)
 
-    # ---- CSV --------------------------------------------------------------------------
-
-    def _csv(self, path: Path, name: str, start: int = 0) -> Iterator[Record]:
-        self._label_words = {}
-        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-            size = os.fstat(f.fileno()).st_size
-            seeking = [True]        # (the header not found yet: a line too long is it, `first_header`)
-            rows = self._csv_lines(f, name, header=lambda: seeking[0])
-            found = first_header(rows)
-            seeking[0] = False
-            if found is None:
-                return
-            n, header = found
-            layout = self._layout([h.strip() for h in header], f"{name}:{n}")
-            if layout is None:
-                return
-            under = n + 1           # the line under the header, where an export puts its units
-            again = None
-            if start > f.tell():    # the header read from the top; the rows from `start` (a line's start)
-                again = self.header_before(path, f.tell(), start)
-                f.seek(start)
-                rows = self._csv_lines(f, name)
-                under = None
-            time_i, value_cols, label_cols = layout
-            header = [h.strip() for h in header]
-            skipped = None          # (the header's place, rows skipped since) after a header again it cannot read
-
-            def header_again(fields: list[str], where: str) -> None:
-                """A header again: the rows after it read by it (its columns' change said), or skipped up to the next
-                one when it maps no sensor (counted once, as the header)."""
-                nonlocal header, skipped, time_i, value_cols, label_cols
-                self._said_skipped(skipped, name)
-                skipped = None
-                if fields == header:
-                    return
-                layout = self._layout(fields, where)        # an unusable one is counted there, once
-                log.warning("%s: the header again, with other columns (%s; were %s): %s", where,
-                            short_repr(",".join(fields)), short_repr(",".join(header)),
-                            "the rows from here are read by it" if layout else
-                            "the rows from here are skipped until a header the replay can read")
-                header = fields
-                if layout is None:
-                    skipped = (where, 0)
-                else:
-                    time_i, value_cols, label_cols = layout
-
-            if again is not None:   # the header in force at `start`: the tail's rows are read by it, as a whole read's
-                where = f"{self.name_of(path)} (byte {again[0]:,}, before the tail read)"
-                if again[2] is None:
-                    header_again(again[1], where)
-                else:               # past the line bound: its rows skipped up to the next header, as a whole read's
-                    self.rejects.add("line too long", where, long_header_again_said(again[2], self.cfg.separator))
-                    skipped, header = (where, 0), []
-            for n, row in rows:
-                if self._stop.is_set():
-                    return
-                where = f"{name}:{n}"
-                if isinstance(row, LongRow) and row.header_again:   # its columns unknown: skipped up to the next header
-                    self._said_skipped(skipped, name)
-                    skipped, header = (where, 0), []
-                    continue
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                fields = header_fields(row)
-                if self.cfg.time_column_of(fields) in fields:       # a header again: two recordings joined
-                    header_again(fields, where)
-                    continue
-                if skipped is not None:
-                    skipped = (skipped[0], skipped[1] + 1)
-                    continue
-                if len(row) != len(header):
-                    self.rejects.add("wrong column count", where,
-                                     f"expected {len(header)} fields, got {len(row)}")
-                    continue
-                if n == under and (units := units_line(row, time_i, value_cols, self.cfg.time_format)) is not None:
-                    said = (f"a units line under the header ({units}): no time and no number on it; read past, "
-                            "nothing to do")
-                    if row[time_i].strip():
-                        self.rejects.add("bad time", where, said)
-                    else:
-                        self.rejects.add("missing time", where, said)
-                    continue
-                rec = self._csv_row(row, where, time_i, value_cols, label_cols)
-                if rec is not None:
-                    yield rec
-            self._said_skipped(skipped, name)
-            self._said_label_words(name)
-            self._shrunk(f, size, path, name)
+    # ---- label cells that are words: kept by column, said once -----------------------
 
     def _label_word(self, column: str, cell: str) -> None:
         """A label cell that is no number: a word (not blank, no number at all) is kept for `_said_label_words`."""
@@ -729,277 +440,6 @@ class ReplaySource(Source):
                             "`bad label` and read without a label. A label is a number: write the %s as 0/1 "
                             "(%s); said once", name, kind, column, words_shown(cells), kind, what_to_write(cells))
 
-    def _said_skipped(self, skipped: tuple[str, int] | None, name: str) -> None:
-        """The rows a header again that the replay cannot read took with it (counted once, as its header; kept by
-        file in `skipped`, for training's judgement of the file: convert.file_checks)."""
-        if skipped is not None and skipped[1]:
-            where, rows = self.skipped.get(name, (skipped[0], 0))
-            self.skipped[name] = (where, rows + skipped[1])
-            log.warning("%s: %d row(s) after this header skipped (its columns map no sensor the replay can "
-                        "read; counted once, as the header)", skipped[0], skipped[1])
-
-    def header_before(self, path: Path, lo: int, hi: int) -> tuple[int, list[str], str | None] | None:
-        """(its byte, its fields, None) of the last CSV header again between bytes `lo` and `hi` of `path` (`hi` a
-        line's start), or None: the columns in force at `hi`, for a read from there (warmup.replay's tail). A tail read
-        took the file's first header, and read two recordings joined with their columns in another order by the wrong
-        one, unsaid (chaos6). The bytes are searched backwards for the time column's name — a plain search,
-        ~2 GB/s: a data row seldom holds it — and only a line holding it is read as CSV, by the rule of `_csv`.
-        A line longer than MAX_LINE_CHARS is judged as `_bounded` judges it, by its first HEAD_CHARS: a header again
-        there is (its byte, [], its first HEAD_CHARS) — its rows are skipped, as a whole read skips them (before
-        qa49, its first 64 KiB were read as the columns: a field cut short, every row `wrong column count`)."""
-        names = [n.encode() for n in (TIME_COLUMN_FALLBACKS if self.cfg.time_column == "timestamp"
-                                      else (self.cfg.time_column,)) if n]
-        names = [n for n in names if not any(m != n and m in n for m in names)]     # `time` finds `timestamp` too:
-        needle = re.compile(b"|".join(map(re.escape, names)))       # 2 GB/s where all 4 made it 0.2 (28 days' file)
-        over = max(map(len, names))
-        with open(path, "rb") as f:
-            end = line_start = hi
-            while end > lo:
-                begin = max(lo, end - HEADER_SCAN_BYTES)
-                f.seek(begin)
-                chunk = f.read(min(hi, end + over) - begin)     # a name across the chunks' seam is found whole
-                for hit in reversed([m.start() for m in needle.finditer(chunk)]):
-                    if begin + hit >= line_start:
-                        continue                # in a line already looked at
-                    line_start, line, long = _line_around(f, begin + hit, lo)
-                    if long:
-                        if self._reads_as_header(line):
-                            return line_start, [], line
-                        continue
-                    try:
-                        fields = header_fields(csv_fields(line, self.cfg.separator))
-                    except ValueError:
-                        continue
-                    if self.cfg.time_column_of(fields) in fields:
-                        return line_start, fields, None
-                end = begin
-        return None
-
-    def _csv_lines(self, f, name: str, header: Callable[[], bool] = lambda: False
-                   ) -> Iterator[tuple[int, list[str] | None]]:
-        """(line number, fields) of each line of a CSV file; None for a line that is no CSV row
-        (counted as `bad csv`). Each line is parsed on its own: a recording holds one row a line, and
-        one reader over the whole file let a stray quote take the lines after it into one field, up
-        to the csv module's field limit (131,072 characters) — 6,555 rows of 20,000 lost, counted as
-        one `bad csv` at the line where the limit stopped it, not where the quote was (qa21)."""
-        for n, line in enumerate(self._bounded(f, name, header, csv=True), 1):
-            self._lines_read = n
-            try:
-                yield n, csv_fields(line, self.cfg.separator)
-            except ValueError as exc:
-                self.rejects.add("bad csv", f"{name}:{n}", str(exc))
-                yield n, None
-
-    def _layout(self, header: list[str], where: str):
-        """(time column index, [(index, column, sensor)], [(index, column)]) or None if unusable; `where` names the
-        header in what is counted."""
-        cfg = self.cfg
-        time_col = cfg.time_column_of(header)
-        if time_col not in header:
-            self.rejects.add("missing time column", where,
-                             f"no column {cfg.time_column!r} in {header}{separator_hint(header, cfg.separator)}")
-            return None
-        wanted = cfg.sensor_columns(header, self.sensors)
-        value_cols = [(i, c, wanted[c]) for i, c in enumerate(header) if c in wanted]
-        label_cols = [(i, c) for i, c in enumerate(header) if c in cfg.label_columns]
-        twice = cfg.columns_twice(header, self.sensors)
-        if twice:
-            self.rejects.add("duplicate column", where, f"the header names {twice} more than once: which one is "
-                             "meant cannot be known; the file is skipped (rename one of them)")
-            return None
-        if not value_cols:
-            self.rejects.add("no sensor columns", where,
-                             f"none of {header} maps to a sensor{separator_hint(header, cfg.separator)}")
-            return None
-        # counted once the file is read at all: its rows are, without that sensor (said so, records.READ_WITHOUT)
-        for col in wanted if cfg.columns is not None else ():
-            if col not in header:
-                self.rejects.add("missing column", where, f"column {col!r} (sensor {wanted[col]} missing in its rows: "
-                                 "not in the header)")
-        return header.index(time_col), value_cols, label_cols
-
-    def _csv_row(self, row: list[str], where: str, time_i: int, value_cols, label_cols) -> Record | None:
-        cell = row[time_i].strip()
-        if not cell:
-            self.rejects.add("missing time", where, f"empty time field (column {time_i + 1})")
-            return None
-        try:
-            ts, ts_text = parse_stamp(cell, self.cfg.time_format)
-        except ValueError as exc:
-            hint = " (another layout: set the source's time_format, strptime)" if isinstance(exc, NotATime) else ""
-            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
-            return None
-        values: dict[str, float] = {}
-        bad = []
-        for i, col, sensor in value_cols:
-            text = row[i].strip()
-            if not text:
-                continue        # an empty cell is a missing reading, not an error
-            try:
-                values[sensor] = parse_number(text)
-            except ValueError as exc:    # parse_number's words: `1_000`, `１２`, `1,5` said as what they are
-                bad.append(f"field {col!r}: {shorten(str(exc), 120)}")
-        count_bad_numbers(self.rejects, where, bad)
-        if not values:
-            if not bad:         # a row whose cells were all bad numbers is counted once, above
-                self.rejects.add("no values", where, "no readings on the row")
-            return None
-        label = None            # only a kept row's bad label is counted: one reason per rejected row
-        for i, col in label_cols:
-            try:
-                flag = label_flag(row[i])
-            except ValueError:
-                self.rejects.add("bad label", where, f"field {col!r}: {row[i]!r}")
-                self._label_word(col, row[i].strip())
-                continue
-            label = max(label or 0, flag)
-        return Record(ts=ts, values=values, label=label, origin=where, ts_text=ts_text)
-
-
-def units_line(row: list[str], time_i: int, value_cols, time_format: str | None) -> str | None:
-    """The sensors' cells of a row shown short ('A', 'V', 'bar', …) when the row is a historian's units line: its time
-    cell no time and every sensor's cell text, none a number (some may be empty); else None. user29: an export's
-    `;A;V;bar;…` under its header was told `missing time — empty time field (column 1)`, which read as a fault of the
-    data."""
-    try:
-        parse_time(row[time_i].strip(), time_format)
-        return None
-    except ValueError:
-        pass
-    cells = [row[i].strip() for i, _, _ in value_cols]
-    texts = [c for c in cells if c]
-    for c in texts:
-        try:
-            parse_number(c)
-            return None
-        except ValueError:
-            pass
-    if not texts:
-        return None
-    return ", ".join(repr(c[:12]) for c in texts[:3]) + (", …" if len(texts) > 3 else "")
-
-
-class _LongLine(str):
-    """The line `bounded_lines` gives for one it read past: empty to every reader (the numbering of the lines after it
-    stays right), and known for what it is to `csv_fields`, so that `first_header` can tell it from a blank line.
-    `head`: its first HEAD_CHARS, for the replay to tell a header again in it (chaos8)."""
-    head = ""
-
-
-class LongRow(list):
-    """`csv_fields`'s row of a line read past as too long: no fields, and no blank line either — `first_header`
-    stops at it (chaos7). `header_again`: the line began as a header (LONG_HEADER_AGAIN)."""
-    header_again = False
-
-
-#: How much of a line read past is kept to tell a header again in it
-HEAD_CHARS = 65536
-#: A header again past the line bound, as `ReplaySource._bounded` gives it to `csv_fields`
-LONG_HEADER_AGAIN = _LongLine("\n")
-
-
-def long_header_again_said(head: str, separator: str) -> str:
-    """A header again mid-file past the line bound: chaos7 left the rows after it read by the header before it — the
-    columns of another recording read as this one's. Such a header is never the one in force (that one was read,
-    under the bound), so its rows are skipped, not read by it."""
-    first = separator.join(c.strip() for c in head[:200].split(separator)[:4])
-    return (f"a header again ({short_repr(first + ',…', 60)}) past {MAX_LINE_CHARS:,} characters, unread: the rows "
-            "after it are skipped up to the next header (write fewer columns)")
-
-
-def bounded_lines(f, too_long: Callable[[int], None]) -> Iterator[str]:
-    """A text file's lines; one longer than MAX_LINE_CHARS is read past in pieces, told to `too_long` (its line
-    number) and given as a _LongLine, an empty line (the numbering of the lines after it stays right)."""
-    n = 0
-    while True:
-        line = f.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            return
-        n += 1
-        if len(line) > MAX_LINE_CHARS and not line.endswith(ENDS):
-            while (rest := f.readline(65536)) and not rest.endswith(ENDS):
-                pass
-            too_long(n)
-            head, line = line[:HEAD_CHARS], _LongLine("\n")
-            line.head = head
-        yield line
-
-
-def header_fields(row: list[str]) -> list[str]:
-    """A CSV row's fields as a header is compared: stripped, a BOM before the first gone (a second file's, a
-    spreadsheet's export)."""
-    fields = [c.strip() for c in row]
-    if fields:
-        fields[0] = fields[0].removeprefix("\ufeff")
-    return fields
-
-
-def _line_around(f, pos: int, lo: int) -> tuple[int, str, bool]:
-    """(its start, its text, whether it is longer than MAX_LINE_CHARS) of the line of binary file `f` holding byte
-    `pos`, starting at `lo` at the earliest; of a line that long, its first HEAD_CHARS as its text (what `_bounded`
-    keeps of a line it reads past). Its start is looked for as far back as it lies: cut at MAX_LINE_CHARS before
-    `pos` (before qa49), a long line's middle was read as a line of its own."""
-    start = pos
-    while start > lo:
-        step = min(1 << 16, start - lo)
-        f.seek(start - step)
-        before = f.read(step)
-        cut = max(before.rfind(b"\n"), before.rfind(b"\r"))
-        if cut >= 0:
-            start = start - step + cut + 1
-            break
-        start -= step
-    f.seek(start)
-    line = f.read(1 << 16)                      # a header is short: more only when its end is not in these
-    ends = [i for i in (line.find(b"\n"), line.find(b"\r")) if i >= 0]
-    if not ends:
-        line += f.read(4 * (MAX_LINE_CHARS + 1) - len(line))    # a character is at most 4 bytes: `_bounded` counts them
-        ends = [i for i in (line.find(b"\n"), line.find(b"\r")) if i >= 0]
-    text = (line[:min(ends)] if ends else line).decode("utf-8", errors="replace")
-    if len(text) > MAX_LINE_CHARS:
-        return start, text[:HEAD_CHARS], True
-    return start, text, False
-
-
-def first_header(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[int, list[str]] | None:
-    """(line number, fields) of a CSV file's header among its (line number, fields or None: no CSV row) lines: the
-    first CSV row with a field that is not blank. One rule for the replay and check-config (preflight.csv_header):
-    check-config read a line with a quote left open as the header (one field) where the replay skips it (`bad csv`),
-    and passed a first line of blank fields (` , `) that the replay took for its header, the file skipped whole as
-    one without a time column (review39). None too when a line read past as too long (LongRow) comes first: it may
-    be the header — one of 200,000 columns — and the row after it was taken for one, the file refused for a missing
-    time column said of a data row (chaos6, left; `long_header` says it)."""
-    for n, row in rows:
-        if isinstance(row, LongRow):
-            return None
-        if row and any(c.strip() for c in row):
-            return n, row
-    return None
-
-
-def long_header(path: Path, separator: str) -> int | None:
-    """The line number of a CSV file's first line with fields when it is longer than MAX_LINE_CHARS (the replay
-    cannot read its header, `first_header`), else None: check-config's word (`long_header_problems`)."""
-    found = []
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-            for n, line in enumerate(bounded_lines(f, found.append), 1):
-                try:
-                    row = csv_fields(line, separator)
-                except ValueError:
-                    continue
-                if isinstance(row, LongRow) or (row and any(c.strip() for c in row)):
-                    break
-    except OSError:
-        return None                 # said as the file that cannot be read, where it is read
-    return found[0] if found else None
-
-
-def long_header_said(n: int) -> str:
-    return (f"line {n}, its first line with fields, is longer than {MAX_LINE_CHARS:,} characters: that is its header "
-            "(or something above it), and the replay reads no line so long — the file is skipped; write fewer columns "
-            "(the time and the sensors' are enough), or put the header on the file's first line")
-
 
 def long_header_problems(files: list[Path], root: Path, cfg: "ReplayConfig") -> list[str]:
     """check-config's word on a replay's CSV files whose header is past the line bound (`long_header`): `run` reads
@@ -1013,44 +453,6 @@ def long_header_problems(files: list[Path], root: Path, cfg: "ReplayConfig") -> 
     more = f" (and {len(found) - 1} more of its {len(files)} files)" if len(found) > 1 else ""
     said = f"{name}{more}: {long_header_said(n)}"
     return [said if len(found) == len(files) else Note(said)]
-
-
-def csv_fields(line: str, separator: str) -> list[str]:
-    """One line of a CSV file (read untranslated: newline="") as its fields, as the replay reads every line: on its
-    own, so that a field never spans lines; ValueError saying why for a line that is no CSV row (a quote opened and
-    not closed on it). convert/data.py reads label-like columns by it too: its one reader over the whole file let a
-    stray quote take the lines after it into one field, up to the csv module's limit, whose error ended `stad-convert
-    train` (review38)."""
-    import csv          # here: JSON-lines replays and other sources do not need it
-    if isinstance(line, _LongLine):
-        row = LongRow()
-        row.header_again = line is LONG_HEADER_AGAIN
-        return row
-    if not line.endswith(ENDS):
-        line += "\n"            # the last line's quote left open shows as below, too
-    try:
-        row = next(csv.reader((line,), delimiter=separator), [])
-    except csv.Error as exc:
-        raise ValueError(str(exc)) from None
-    if row and row[-1].endswith(ENDS):    # the line's end inside a field: a quote not closed
-        raise ValueError("a quote opened on this line is not closed on it; the line is skipped (a field never "
-                         "spans lines)")
-    return row
-
-
-#: Field separators a CSV is written with, for separator_hint.
-SEPARATORS = (",", ";", "\t", "|")
-
-
-def separator_hint(header: list[str], separator: str) -> str:
-    """'' or, for a header read as one column that holds another usual separator (a `;` file read with the default
-    `,`: `['timestamp;a;b']`), what the source's `separator` should be (review34: train said only that the time
-    column was missing)."""
-    if len(header) != 1:
-        return ""
-    found = [s for s in SEPARATORS if s != separator and s in header[0]]
-    return (f" — the header is one column: its fields look separated by {found[0]!r}, set the source's "
-            f"separator: {found[0]!r}" if found else "")
 
 
 def warmup_source(path: Path, like: ReplayConfig | None, sensors: list[str], rejects: Rejects,

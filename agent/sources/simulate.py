@@ -43,7 +43,7 @@ from ..plugins import Plugin
 from ..typed import INVALID, doc, rng
 from .base import Source, SourceConfig
 from .lines import parse_time
-from .replay import Pacer
+from .pacer import Pacer
 from .simulate_plants import CORRIDOR_MEASURES, MODELS, CorridorModel, PumpModel, VariabilityConfig, seeded_rng
 from .simulate_queue import QueueTrace
 
