@@ -18,6 +18,7 @@ from agent.pipeline import Pipeline
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import Row, WindowBuffer
 from conftest import ar1_rows
+from fallback_streams import normalised_stream
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fallback_6cd8c66.ckpt"
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -77,16 +78,6 @@ def test_a_restore_continues_exactly_as_the_run_that_kept_going():
         for r in rows[cut:cut + 40]:
             a, b = running.step(r), restarted.step(r)
             assert np.array_equal(a.sensor_scores, b.sensor_scores) and a.score == b.score
-
-
-def normalised_stream(rows: int, n: int, missing_p: float, tick: float) -> tuple:
-    """A normalised AR(1) stream as a scorer sees it: (z float32 with 0 where missing, missing, ts)."""
-    rng = np.random.default_rng(11)
-    x = np.zeros((rows, n))
-    for t in range(1, rows):
-        x[t] = 0.7 * x[t - 1] + rng.normal(0, 1, n)
-    missing = rng.random(x.shape) < missing_p
-    return np.where(missing, 0.0, x).astype(np.float32), missing, np.arange(rows) * tick
 
 
 def test_the_joint_rows_are_the_parts_computed_alone():

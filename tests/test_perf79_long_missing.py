@@ -15,7 +15,7 @@ from agent.checkpoint import encode
 from agent.config import NumpyScorerConfig
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import WindowBuffer
-from test_fallback_joint import normalised_stream
+from fallback_streams import normalised_stream
 
 
 def with_long_gaps(z: np.ndarray, missing: np.ndarray) -> tuple:
