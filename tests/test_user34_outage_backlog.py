@@ -23,7 +23,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from test_qa20_peer_outages import counter, records, rejected, scrape
+from source1_events import metric
+
+
+def value(port: int, series: str) -> float:
+    """A series' value on the agent's /metrics; -1 when it is not served (or the agent does not answer)."""
+    got = metric(port, series)
+    return -1.0 if got is None else float(got)
+
+
+def rejected(port: int, reason: str) -> float:
+    return value(port, f'stad_records_rejected_total{{reason="{reason}"}}')
 
 
 class StoreAndForward(threading.Thread):
@@ -75,12 +85,12 @@ def test_a_publishers_queue_of_a_broker_outage_is_counted_as_such_not_late(tmp_p
     rtu = StoreAndForward(broker.port)
     rtu.start()
     try:
-        wait_for(lambda: records(metrics) >= 10, "the readings before the outage", 90, proc)
-        ticks = counter(scrape(metrics), "stad_ticks_total")
+        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
+        ticks = value(metrics, "stad_ticks_total")
         rtu.away.set()
         broker.kill()
         # the agent has closed 4 s of the outage's ticks (idle_flush_s), and the publisher holds those readings
-        wait_for(lambda: counter(scrape(metrics), "stad_ticks_total") >= ticks + 8 and len(rtu.kept) >= 8,
+        wait_for(lambda: value(metrics, "stad_ticks_total") >= ticks + 8 and len(rtu.kept) >= 8,
                  "ticks of the outage closed", 90, proc)
         broker.start()
         wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in (tmp_path / "agent.err").read_text(),
