@@ -157,8 +157,8 @@ class Pipeline:
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
-        return FaultTracker(with_register_ranges(self.specs, cfg.sources), cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                            reentry_ticks=cfg.window.steps, sources=self.source_map,
+        return FaultTracker(with_register_ranges(self.specs, cfg.sources), cfg.topology, cfg.tick_s, cfg.faults,
+                            cfg.node.id, cfg.node.site, reentry_ticks=cfg.window.steps, sources=self.source_map,
                             carry_forward_s=cfg.window.carry_forward_s)
 
     def _new_level(self) -> LevelMonitor | None:

@@ -23,7 +23,8 @@ REJECT_REASONS = (
     "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt session lost",
     "mqtt subscribe refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
-    "opcua queue full", "opcua subscription ended", "opcua unreachable", "outage backlog", "payload too long", "queue full", "timestamp jump",
+    "opcua queue full", "opcua subscription ended", "opcua unreachable", "outage backlog", "payload too long",
+    "queue full", "timestamp jump",
     "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
     "wrong column count")
 

@@ -4,8 +4,9 @@ An open or shorted 4–20 mA loop does not read 0 at the PLC: its analog input c
 extreme its register holds — 0xFFFF in an unsigned 16-bit register, -32768 (0x8000) or 32767 (0x7FFF) in a signed
 one (Siemens' overflow and underflow, many cards' wire break), the same at 32 bits. Read as a number times its
 scale that is a reading far off the sensor's normal (655.35 bar, -3276.8 °C), and a sensor with no configured range
-was scored as one: an incident alert at score 14 060 on the first tick, open 90 s until the `stuck` rule masked the
-held rail (user34, a pumping station's zone pressure on a broken loop). With `min` / `max` the same reading was an
+was scored as one (user34, a pumping station's zone pressure on a broken loop): alone, a `spike` fault for `clear_s`,
+then an incident alert (score 1 433) while the loop stayed broken; two at once, an alert on their first tick (score
+14 060) until the `stuck` rule masked the held rails 90 s later. With `min` / `max` the same reading was an
 `out_of_range` fault on its tick. So a sensor read from a Modbus integer register takes, where `sensors` gives no
 `min` (or no `max`), the register's range short of its rails, times its scale, as that end of its range for the
 fault rules: the rail value is an `out_of_range` fault on its tick, masked, never an incident, and the fault's
@@ -69,4 +70,3 @@ def with_register_ranges(specs: list[SensorSpec], sources: list) -> list[SensorS
                                     "max": spec.max if spec.max is not None else hi, "floor": floor},
                                  range_note=note, implied=(spec.min is None, spec.max is None)))
     return out
-

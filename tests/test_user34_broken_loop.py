@@ -1,9 +1,10 @@
 """user34: a pumping station's zone pressure on a broken 4–20 mA loop, read from a real Modbus TCP device by the real
 agent, with no `min` / `max` in `sensors` (configs/industrial.yaml gives none): the PLC's input card reports the
-register's rail value, 0xFFFF — 655.35 bar at scale 0.01 — and on 19acb1bf that opened an incident alert on its first
-tick (score 14 060 in the walk; the `stuck` rule masked the held rail 90 s later). It must be a sensor fault and never
-an incident: now an `out_of_range` fault on its tick that says it is the register's rail (agent/register_ranges.py).
-A signed register's -32768 is the same (the second sensor), and a sensor with its own range keeps it."""
+register's rail value, 0xFFFF — 655.35 bar at scale 0.01. On 19acb1bf that was a `spike` fault until `clear_s`, then
+an incident alert while the loop stayed broken (score 1 433 in the walk; two loops at once: an alert on their first
+tick). It must be a sensor fault and never an incident: now an `out_of_range` fault on its tick that says it is the
+register's rail (agent/register_ranges.py). A signed register's -32768 is the same (the second test), and a sensor
+with its own range keeps it."""
 from __future__ import annotations
 
 import json

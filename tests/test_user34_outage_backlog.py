@@ -37,8 +37,8 @@ def rejected(port: int, reason: str) -> float:
 
 
 class StoreAndForward(threading.Thread):
-    """Publishes {"ts", "a", "b"} on plant/rtu every 0.5 s (the agent's tick); while the broker is away it keeps them, and sends what it
-    kept, in order, once it is back."""
+    """Publishes {"ts", "a", "b"} on plant/rtu every 0.5 s (the agent's tick); while the broker is away it keeps
+    them, and sends what it kept, in order, once it is back."""
 
     def __init__(self, port: int):
         super().__init__(daemon=True)
