@@ -42,6 +42,7 @@ from .scorers.numpy_fallback import NumpyScorer
 from .scorers.profile import LevelMonitor
 from .scorers.standby import StandbyTier
 from .recent_ticks import RecentTicks
+from .register_ranges import with_register_ranges
 from .scoring_state import scoring_now
 from .threshold import AdaptiveThreshold
 from .time_shift import shift_times
@@ -156,8 +157,8 @@ class Pipeline:
 
     def _new_health(self) -> FaultTracker:
         cfg = self.cfg
-        return FaultTracker(self.specs, cfg.topology, cfg.tick_s, cfg.faults, cfg.node.id, cfg.node.site,
-                            reentry_ticks=cfg.window.steps, sources=self.source_map,
+        return FaultTracker(with_register_ranges(self.specs, cfg.sources), cfg.topology, cfg.tick_s, cfg.faults,
+                            cfg.node.id, cfg.node.site, reentry_ticks=cfg.window.steps, sources=self.source_map,
                             carry_forward_s=cfg.window.carry_forward_s)
 
     def _new_level(self) -> LevelMonitor | None:

@@ -23,7 +23,8 @@ REJECT_REASONS = (
     "missing time", "missing time column", "modbus error", "modbus unreachable", "mqtt refused", "mqtt session lost",
     "mqtt subscribe refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
-    "opcua queue full", "opcua subscription ended", "opcua unreachable", "payload too long", "queue full", "timestamp jump",
+    "opcua queue full", "opcua subscription ended", "opcua unreachable", "outage backlog", "payload too long",
+    "queue full", "timestamp jump",
     "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
     "wrong column count")
 
@@ -75,6 +76,8 @@ class Record:
     held: bool = False              # re-sent because the value holds (OPC UA): a reading of its tick replaces it
     resent: bool = False            # delivered late by a broker that held it (MQTT, a resumed session): before the
                                     # closed ticks it is late, never a step back of the data (window.Aligner._place)
+    backlog: bool = False           # stamped inside its source's last outage of its peer and delivered after it (a
+                                    # publisher's store-and-forward queue): its tick closed, it is 'outage backlog'
     arrival_stamped: bool = False   # live, without a ts of its own: stamped with this host's clock as it came; where
                                     # senders stamp the data themselves, no evidence of its clock (LivePace)
     ts_text: bool = False           # its ts written as a date (ISO-8601, a time_format), not a number: out of the

@@ -192,7 +192,8 @@ class Aligner(TimeBaseRules):
                 if self._says_no_time(rec):
                     return []
                 return self._move_with_host_clock(k, rec)       # stamped with this host's clock, stepped back
-            if k < self.next_k - self.reach_ticks and not rec.resent:   # (a broker's late delivery: late)
+            # (a broker's late delivery, or a publisher's queue of the source's outage: late, never a step back)
+            if k < self.next_k - self.reach_ticks and not (rec.resent or rec.backlog):
                 return [] if self._says_no_time(rec) or self._arrival_stamp_refused(k, rec) else self._hold_back(k, rec)
             self._late(k, rec)
             return []
@@ -236,7 +237,16 @@ class Aligner(TimeBaseRules):
         return hint
 
     def _late(self, k: int, rec: Record) -> None:
-        if self.refused_whole(rec):
+        """A record for a closed tick: `late` — or, stamped inside its source's outage and delivered after it (a
+        publisher's queue of a broker outage, rec.backlog), `outage backlog`: not scored either, but no lag or clock of
+        the feed's to fix, so not counted where an operator watches for those (user34)."""
+        if not self.refused_whole(rec):
+            return
+        if rec.backlog:
+            self.rejects.add("outage backlog", rec.origin, f"its tick {iso(k * self.tick_s)} closed while the broker "
+                             "was away: a reading the publisher kept through the outage and sent once it was back, not "
+                             "scored (those ticks are the source's fault already); no lag or clock to fix")
+        else:
             self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
                              f"{iso((self.next_k - 1) * self.tick_s)})")
 

@@ -53,6 +53,8 @@ class SensorContext:
         self.floor = np.array([s.floor if s.floor is not None else (s.min if s.min is not None else 0.0)
                                for s in specs], float)
         self.configured_range = np.isfinite(self.lo) | np.isfinite(self.hi)
+        # A range a Modbus register implies (agent/register_ranges.py) says so in an out_of_range fault's summary.
+        self.range_notes = [getattr(s, "note_for", None) for s in specs]
 
     def station(self, i: int) -> dict[str, int]:
         """quantity -> sensor index for sensor i's group (e.g. {'flow': 3, 'occ': 4, 'speed': 5}); a copy."""

@@ -1,5 +1,6 @@
 """out_of_range: a reading outside the sensor's physical range (`min` / `max` in `sensors`) for
-`out_of_range_s`. Only sensors with a configured range are checked.
+`out_of_range_s`. Only sensors with a configured range are checked — or one a Modbus integer register implies, short of
+its rail values (agent/register_ranges.py: a broken loop's 0xFFFF is a fault, not an incident).
 
 Check on site: the transmitter's scaling and wiring (a 4–20 mA loop open reads below range, a
 short above), the unit configured in the controller.
@@ -35,6 +36,7 @@ class OutOfRange:
 
     def evidence(self, i: int, t: Tick) -> dict:
         lo, hi = t.ctx.lo[i], t.ctx.hi[i]
-        return {"summary": f"reads {t.x[i]:g}, outside its range [{lo:g}, {hi:g}]",
+        note = t.ctx.range_notes[i](float(t.x[i])) if t.ctx.range_notes[i] else ""
+        return {"summary": f"reads {t.x[i]:g}, outside its range [{lo:g}, {hi:g}]" + (f": {note}" if note else ""),
                 "value": round(float(t.x[i]), 4), "min": None if np.isinf(lo) else lo,
                 "max": None if np.isinf(hi) else hi}

@@ -453,6 +453,7 @@ class MqttSource(Source):
         if sensor != "*" and names_in_payload(sensor):      # `K012_*`: each name in the payload in its `*`
             rec.values = {sensor.replace("*", name): value for name, value in rec.values.items()}
         rec.resent = resent
+        rec.backlog = not rec.arrival_stamped and self.stamped_in_outage(rec.ts)
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
         try:
             self._samples.put_nowait(rec)

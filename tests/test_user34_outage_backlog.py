@@ -1,0 +1,111 @@
+"""user34 (user33's left item): a controller that queues its readings while the broker an `mqtt` source reads is away
+sends them when it is back, after the agent closed those ticks (`window.idle_flush_s`) and told the outage as the
+source's fault. They cannot be scored (the ticks are gone, the alerts of their time could only come late) — but on
+19acb1bf they were counted `late`, the count that says a feed's stamps or delivery lag (`lateness_ticks`, a clock):
+an operator who watches `stad_records_rejected_total{reason="late"}` was paged after every broker restart for a
+controller doing what it should — and the queue's first readings, further back than the aligner reaches, were taken
+for a step back of the data's time: `time base moved back`, the window refilled unscored, an open alert ended
+`restart`. Now they are counted as `outage backlog`, said as what they are, and never move the time base; a reading
+late for another reason is still `late`.
+
+A real Mosquitto killed and started again on its port, the real agent, a publisher that keeps what it could not
+send and sends it when the broker is back (as RTUs' store-and-forward does)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
+from mqtt_broker import make_broker  # noqa: F401 — the fixture
+from source1_events import metric
+
+
+def value(port: int, series: str) -> float:
+    """A series' value on the agent's /metrics; -1 when it is not served (or the agent does not answer)."""
+    got = metric(port, series)
+    return -1.0 if got is None else float(got)
+
+
+def rejected(port: int, reason: str) -> float:
+    return value(port, f'stad_records_rejected_total{{reason="{reason}"}}')
+
+
+class StoreAndForward(threading.Thread):
+    """Publishes {"ts", "a", "b"} on plant/rtu every 0.5 s (the agent's tick); while the broker is away it keeps
+    them, and sends what it kept, in order, once it is back."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rtu-{free_port()}")
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+        self.kept: list[str] = []
+        self.forwarded = 0
+        self.away = threading.Event()      # set by the test as it stops the broker, cleared once the RTU is back on it
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.wait(0.5):
+            n += 1
+            self.kept.append(json.dumps({"ts": time.time(), "a": 10 + n % 7, "b": 20 + n % 5}))
+            if self.client.is_connected() and not self.away.is_set():
+                self.forwarded += sum(1 for _ in self.kept[:-1])
+                for payload in self.kept:
+                    self.client.publish("plant/rtu", payload, qos=1)
+                self.kept = []
+
+    def close(self) -> None:
+        self.stop.set()
+        self.join(30)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_a_publishers_queue_of_a_broker_outage_is_counted_as_such_not_late(tmp_path, make_broker):
+    broker = make_broker()
+    metrics = free_port()
+    cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
+           "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
+                        "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
+                                   "reconnect_max_s": 1}}],
+           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
+           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
+           "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = start_logged_agent(path, tmp_path)
+    rtu = StoreAndForward(broker.port)
+    rtu.start()
+    try:
+        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
+        ticks = value(metrics, "stad_ticks_total")
+        rtu.away.set()
+        broker.kill()
+        # the agent has closed 4 s of the outage's ticks (idle_flush_s), and the publisher holds those readings
+        wait_for(lambda: value(metrics, "stad_ticks_total") >= ticks + 8 and len(rtu.kept) >= 8,
+                 "ticks of the outage closed", 90, proc)
+        broker.start()
+        wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in (tmp_path / "agent.err").read_text(),
+                 "the RTU and the agent back on the broker", 90, proc)
+        rtu.away.clear()
+        wait_for(lambda: rtu.forwarded >= 8, "the publisher's queue sent", 90, proc)
+        wait_for(lambda: max(rejected(metrics, "outage backlog"), 0) + max(rejected(metrics, "late"), 0) >= 3,
+                 "the queue's readings counted", 90, proc)
+        backlog, late = rejected(metrics, "outage backlog"), rejected(metrics, "late")
+    finally:
+        rtu.close()
+        interrupt_agent(proc)
+    assert backlog >= 3 and late == 0, (backlog, late)
+    said = [line for line in (tmp_path / "agent.err").read_text().splitlines() if "outage backlog" in line]
+    assert said and "the broker was away" in said[0] and "not scored" in said[0], said
+    # nor a step back of the data: on 19acb1bf the queue's first readings, further back than the aligner reaches, were
+    # taken for one ("time base moved back: the data stepped -4 s … the window refills"; an open alert ends `restart`)
+    assert "time base moved" not in (tmp_path / "agent.err").read_text()
