@@ -18,7 +18,7 @@ from agent.pipeline import Pipeline
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import Row, WindowBuffer
 from conftest import ar1_rows
-from fallback_streams import normalised_stream
+from fallback_streams import ar1_stream
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fallback_6cd8c66.ckpt"
 SENSORS = ["P1_flow", "P1_temp", "P1_press", "P2_flow", "P2_temp", "P2_press"]
@@ -84,7 +84,7 @@ def test_the_joint_rows_are_the_parts_computed_alone():
     """The AR and fusion rows of the joint regression: the AR model's own newest residual (the
     same bits) and fusion's own score (the same bits: its padding adds +0.0)."""
     n, steps, tick = 5, 16, 60.0
-    z, missing, ts = normalised_stream(700, n, 0.05, tick)
+    z, missing, ts = ar1_stream(700, n, 0.05, 11, 0.7, tick)
     adj = np.ones((n, n)) - np.eye(n)
     adj[0] = 0.0                                        # a sensor without neighbours
     scorer = NumpyScorer(n, adj, NumpyScorerConfig(seasonal_periods_s=[3600.0]), tick_s=tick, steps=steps)
@@ -111,7 +111,7 @@ def test_a_deep_copy_scores_and_learns_as_the_original():
     each regression its own arrays where the scorer shares one layout: the copy scored from weights
     it never learned (review8: sensor scores up to 3.65 apart after 800 ticks). Now the same bits."""
     n, steps, tick = 5, 16, 60.0
-    z, missing, ts = normalised_stream(1200, n, 0.02, tick)
+    z, missing, ts = ar1_stream(1200, n, 0.02, 11, 0.7, tick)
     original = NumpyScorer(n, np.ones((n, n)) - np.eye(n), NumpyScorerConfig(), tick_s=tick, steps=steps)
     original.fit(z[:400], missing[:400], ts[:400])
     twin = copy.deepcopy(original)
@@ -140,7 +140,7 @@ def test_the_next_ticks_flat_path_is_the_parts_path_bit_for_bit(n):
     neighbour mean's matrix-vector product is not BLAS's: np.dot and np.matmul then differ in the
     sign of a zero (0 · x for x < 0), which the checkpoint keeps."""
     steps, tick = 16, 60.0
-    z, missing, ts = normalised_stream(1000, n, 0.05, tick)
+    z, missing, ts = ar1_stream(1000, n, 0.05, 11, 0.7, tick)
     adj = np.ones((n, n)) - np.eye(n)
     adj[0] = 0.0
     flat = NumpyScorer(n, adj, NumpyScorerConfig(seasonal_periods_s=[3600.0]), tick_s=tick, steps=steps)

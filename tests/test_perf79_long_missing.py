@@ -15,7 +15,7 @@ from agent.checkpoint import encode
 from agent.config import NumpyScorerConfig
 from agent.scorers.numpy_fallback import NumpyScorer
 from agent.window import WindowBuffer
-from fallback_streams import normalised_stream
+from fallback_streams import ar1_stream
 
 
 def with_long_gaps(z: np.ndarray, missing: np.ndarray) -> tuple:
@@ -32,7 +32,7 @@ def with_long_gaps(z: np.ndarray, missing: np.ndarray) -> tuple:
                             "ignore:invalid value encountered in multiply:RuntimeWarning")  # its NaN on both paths
 def test_a_sensor_missing_now_is_not_propagated_and_every_score_is_the_parts_paths(smoothing):
     steps, tick, n = 16, 60.0, 5
-    z, missing, ts = normalised_stream(800, n, 0.01, tick)
+    z, missing, ts = ar1_stream(800, n, 0.01, 11, 0.7, tick)
     z, missing = with_long_gaps(z, missing)
     adj = np.ones((n, n)) - np.eye(n)
     cfg = NumpyScorerConfig(seasonal_periods_s=[3600.0], markov_smoothing=smoothing)
