@@ -1,0 +1,102 @@
+"""The active bundle's directory gone from models_dir, or no longer verifying: the release before it, not the
+fallback (swap7; user34 found a move of the active bundle out of models_dir silent while running, and a restart
+then on numpy with the earlier release still there). A real agent process, two lives, bundles made from the
+shipped demo bundle (another model_id each), every step waited on in the agent's log:
+
+- life 1: v1, v2, v3 delivered and swapped in; v3 moved out of models_dir — said at once, v2 (the newest other
+  bundle there) shadowed and swapped in;
+- stopped; v2 moved out while it is down; life 2 starts on v1 (on the base: on the configured bundle), and the
+  record names v1;
+- v1's model file changed in place (no longer verifies): said, and the configured bundle, the only one left,
+  shadowed and swapped in (on the base: refused, v1 scored on)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from conftest import DEMO_BUNDLE, NO_DEMO, demo_dict, interrupt_agent, start_logged_agent, variant, wait_for  # noqa: E402
+
+from agent.active_bundle import ACTIVE_FILE  # noqa: E402
+
+pytestmark = NO_DEMO
+
+
+def test_the_active_bundle_gone_or_unverified_rolls_back_to_the_release_before_it_running_and_at_a_restart(tmp_path):
+    models, aside = tmp_path / "models", tmp_path / "aside"
+    models.mkdir()
+    aside.mkdir()
+    configured = variant("swap7-base", src=DEMO_BUNDLE, model_id="swap7-base")
+    # Agreement 0: whether a shadow agrees depends on where in the demo it falls, not on the bundle.
+    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
+                  shadow_min_agreement=0.0)
+    d["warmup"]["ticks"] = 300
+    d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
+    cfg_path = tmp_path / "agent.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    log = tmp_path / "agent.err"
+
+    def lines() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def logged(text: str, after: int, proc) -> str:
+        try:
+            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
+                            f"{text!r} in the agent's log", 120.0, proc)
+        except AssertionError as exc:
+            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
+            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+
+    def recorded() -> str | None:
+        """The bundle active-bundle.json names (written atomically: read whole or not at all)."""
+        return json.loads((tmp_path / ACTIVE_FILE).read_text())["path"]
+
+    def swapped_in(model_id: str, path, after: int, proc) -> str:
+        return logged(f"{model_id} from {path} swapped in", after, proc)
+
+    def deliver(name: str, proc) -> None:
+        at = lines()
+        shutil.copytree(variant(f"swap7-{name}", src=DEMO_BUNDLE, model_id=f"swap7-{name}"), models / f".{name}")
+        (models / f".{name}").rename(models / name)
+        swapped_in(f"swap7-{name}", models / name, at, proc)
+
+    proc = start_logged_agent(cfg_path, tmp_path)
+    try:
+        logged("warm-up done", 0, proc)
+        for name in ("v1", "v2", "v3"):
+            deliver(name, proc)
+        # v3 moved out of models_dir while it scores: said, and v2 rolled back to.
+        at = lines()
+        (models / "v3").rename(aside / "v3")
+        gone = logged(f"the active bundle {models / 'v3'} is gone from models_dir", at, proc)
+        assert str(models / "v2") in gone.split("in turn:")[1], gone
+        swapped_in("swap7-v2", models / "v2", at, proc)
+        wait_for(lambda: recorded() == str(models / "v2"), "v2 recorded as the active bundle", 60.0, proc)
+        assert interrupt_agent(proc) == 0
+
+        # v2 moved out while the agent is down: the restart starts on v1, the release before it.
+        (models / "v2").rename(aside / "v2")
+        proc = start_logged_agent(cfg_path, tmp_path)      # (its log written afresh)
+        logged(f"starting on the newest other bundle of models_dir that loads: {models / 'v1'} (swap7-v1)", 0, proc)
+        logged(f"scoring: tier tflite: swap7-v1 (model_int8.tflite", 0, proc)
+        wait_for(lambda: recorded() == str(models / "v1"), "v1 recorded as the active bundle", 60.0, proc)
+
+        # v1's model file changed in place: no longer verifies; the configured bundle, the only one left, rolled back to.
+        at = lines()
+        blob = bytearray((models / "v1" / "model_int8.tflite").read_bytes())
+        blob[100] ^= 0xFF
+        (models / "v1" / "model_int8.tflite").write_bytes(bytes(blob))
+        logged(f"the active bundle {models / 'v1'} no longer verifies", at, proc)
+        swapped_in("swap7-base", configured, at, proc)
+        err = log.read_text()
+        assert "Traceback" not in err
+        assert interrupt_agent(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
