@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.hotswap")
 
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
+GONE_GRACE_S = 5.0             # the active bundle's directory missing this long (and at two polls) is gone: _active_gone
 UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm stretch) goes on up to this × shadow_ticks
 
 
@@ -202,6 +203,7 @@ class HotSwap:
         self._lock = threading.Lock()
         self._gone: str | None = None             # the active bundle gone or no longer verifying, said (_begin_rollback)
         self._gone_polls = 0                      # polls running that found the active bundle's directory gone
+        self._gone_since = 0.0                    # (time.monotonic) the first of them
         self._rollback: list[Path] | None = None   # the bundles left to roll back to, newest first
         self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
 
@@ -357,9 +359,10 @@ class HotSwap:
 
     def _active_gone(self, dirs: dict[Path, Fingerprint]) -> bool:
         """Whether the bundle scoring now is a models_dir bundle whose directory (or manifest) is no longer
-        there, at two polls running: a release replaced in place (the old one renamed away, the new one
-        renamed in) is missing between the two renames, and is then judged as the delivery it is. Once said,
-        not again until another bundle is active (`_gone`)."""
+        there, at two polls running and for GONE_GRACE_S of this host's time: a release replaced in place (the
+        old one renamed away, the new one copied and renamed in) is missing meanwhile, and is then judged as
+        the delivery it is (a replay at 20 ticks a second polls every 0.1 s: two polls alone are shorter than a
+        bundle's copy). Once said, not again until another bundle is active (`_gone`)."""
         if not self._in_models_dir(self.current) or self.listing_problem is not None or self._gone is not None:
             self._gone_polls = 0
             return False
@@ -367,7 +370,9 @@ class HotSwap:
             self._gone_polls = 0
             return False
         self._gone_polls += 1
-        return self._gone_polls >= 2
+        if self._gone_polls == 1:
+            self._gone_since = time.monotonic()
+        return self._gone_polls >= 2 and time.monotonic() - self._gone_since >= GONE_GRACE_S
 
     def _begin_rollback(self, dirs: dict[Path, Fingerprint], why: str) -> None:
         """The active bundle `why` (gone, or no longer verifying): said at once, and the other bundles of
