@@ -154,7 +154,7 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     tiers, refusals = build_candidate(cfg, path)
     if not tiers:
         lost = f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})"
-        tiers, before = _release_before(cfg, path)
+        tiers, before = _release_before(cfg, path, record["seen"])
         if tiers:
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
@@ -166,10 +166,12 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     return tiers, path
 
 
-def _release_before(cfg: AgentConfig, gone: Path) -> tuple[list | None, Path | None]:
+def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | None, Path | None]:
     """The tiers of the newest bundle of models_dir other than `gone` that verifies and fits the config, and its
     path ((None, None): none does) — the release before the active one, moved away or no longer verifying, as the
-    running agent rolls back to it (agent/hotswap.py `_begin_rollback`). Each refused one is said."""
+    running agent rolls back to it (agent/hotswap.py `_begin_rollback`). Each refused one is said. Only bundles
+    the last run had decided on, unchanged since (the record's `seen`): one delivered or rewritten while the agent
+    was down is a delivery, judged in shadow at the first poll, never started on unjudged."""
     if not cfg.scoring.models_dir:
         return None, None
     try:
@@ -177,7 +179,8 @@ def _release_before(cfg: AgentConfig, gone: Path) -> tuple[list | None, Path | N
     except OSError as exc:
         log.warning("models_dir cannot be read (%s): no release before %s to start on", exc.strerror or exc, gone)
         return None, None
-    for d in sorted((d for d in dirs if d != gone), key=dirs.get, reverse=True):
+    decided = [d for d in dirs if d != gone and str(d) in seen and Fingerprint.from_json(seen[str(d)]).matches(dirs[d])]
+    for d in sorted(decided, key=dirs.get, reverse=True):
         tiers, refusals = build_candidate(cfg, d)
         if tiers:
             return tiers, d

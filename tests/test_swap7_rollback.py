@@ -5,10 +5,11 @@ shipped demo bundle (another model_id each), every step waited on in the agent's
 
 - life 1: v1, v2, v3 delivered and swapped in; v3 moved out of models_dir — said at once, v2 (the newest other
   bundle there) shadowed and swapped in;
-- stopped; v2 moved out while it is down; life 2 starts on v1 (on the base: on the configured bundle), and the
-  record names v1;
-- v1's model file changed in place (no longer verifies): said, and the configured bundle, the only one left,
-  shadowed and swapped in (on the base: refused, v1 scored on)."""
+- stopped; v2 moved out and v4 delivered while it is down; life 2 starts on v1 (on the base: on the configured
+  bundle), not on v4, never judged; the record names v1; v4 is then judged as a delivery and swapped in;
+- v4's model file changed in place (no longer verifies): said, and v1 shadowed and swapped in (on the base:
+  refused, v4 scored on);
+- v1 moved out too: v4 refused again by the start's check, the configured bundle, last, swapped in."""
 from __future__ import annotations
 
 import json
@@ -79,19 +80,29 @@ def test_the_active_bundle_gone_or_unverified_rolls_back_to_the_release_before_i
         wait_for(lambda: recorded() == str(models / "v2"), "v2 recorded as the active bundle", 60.0, proc)
         assert interrupt_agent(proc) == 0
 
-        # v2 moved out while the agent is down: the restart starts on v1, the release before it.
+        # v2 moved out while the agent is down, and v4 delivered: the restart starts on v1, the release before it —
+        # not on v4, never judged: v4 is judged at the first poll as the delivery it is.
         (models / "v2").rename(aside / "v2")
+        shutil.copytree(variant("swap7-v4", src=DEMO_BUNDLE, model_id="swap7-v4"), models / ".v4")
+        (models / ".v4").rename(models / "v4")
         proc = start_logged_agent(cfg_path, tmp_path)      # (its log written afresh)
         logged(f"starting on the newest other bundle of models_dir that loads: {models / 'v1'} (swap7-v1)", 0, proc)
-        logged(f"scoring: tier tflite: swap7-v1 (model_int8.tflite", 0, proc)
+        logged("scoring: tier tflite: swap7-v1 (model_int8.tflite", 0, proc)
         wait_for(lambda: recorded() == str(models / "v1"), "v1 recorded as the active bundle", 60.0, proc)
+        swapped_in("swap7-v4", models / "v4", 0, proc)
 
-        # v1's model file changed in place: no longer verifies; the configured bundle, the only one left, rolled back to.
+        # v4's model file changed in place: no longer verifies; v1 rolled back to.
         at = lines()
-        blob = bytearray((models / "v1" / "model_int8.tflite").read_bytes())
+        blob = bytearray((models / "v4" / "model_int8.tflite").read_bytes())
         blob[100] ^= 0xFF
-        (models / "v1" / "model_int8.tflite").write_bytes(bytes(blob))
-        logged(f"the active bundle {models / 'v1'} no longer verifies", at, proc)
+        (models / "v4" / "model_int8.tflite").write_bytes(bytes(blob))
+        logged(f"the active bundle {models / 'v4'} no longer verifies", at, proc)
+        swapped_in("swap7-v1", models / "v1", at, proc)
+
+        # v1 moved out too: v4 refused again, the configured bundle last.
+        at = lines()
+        (models / "v1").rename(aside / "v1")
+        logged(f"the active bundle {models / 'v1'} is gone from models_dir", at, proc)
         swapped_in("swap7-base", configured, at, proc)
         err = log.read_text()
         assert "Traceback" not in err
