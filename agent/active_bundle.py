@@ -5,7 +5,8 @@ models_dir bundles already decided on (swapped in or rejected), across restarts 
 Written by the hot swap (agent/hotswap.py) at every decision and at the first start (with the
 bundles there then, so that one dropped before any decision is not taken, after a restart, for
 one that was there at start-up); read once at start. A restarted agent starts on the bundle it
-names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads).
+names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads: then on
+the newest other models_dir bundle the last run had decided on that loads, the release before it — swap7).
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the

@@ -51,6 +51,12 @@ All of it runs in the pipeline's thread (`on_tick`), except the load; `request` 
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
+The active bundle gone (swap7): moved out of models_dir (an operator rolling back), or its own directory
+no longer verifying. Said at once, it is replaced by the release before it: the other bundles of models_dir,
+newest first, then `scoring.bundle`, each taken as a delivery (load, shadow, swap), a refused one giving way
+to the next (`_begin_rollback`); none qualifying, said, the model scores on from memory until a restart.
+A restart chooses the same way (agent/active_bundle.py `_release_before`).
+
 Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
 start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
