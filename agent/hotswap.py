@@ -382,11 +382,13 @@ class HotSwap:
 
     def _begin_rollback(self, dirs: dict[Path, Fingerprint], why: str) -> None:
         """The active bundle `why` (gone, or no longer verifying): said at once, and the other bundles of
-        models_dir, newest first, then `scoring.bundle`, are queued for the path a delivery takes (load with the
-        start's check, prepare, settle, shadow, swap); a refused one gives way to the next. A restart
-        chooses the same way (agent/active_bundle.py `active_tiers`)."""
+        models_dir already decided on (`seen`, unchanged since: one not yet looked at is a delivery, judged at a
+        poll after this), newest first, then `scoring.bundle`, are queued for the path a delivery takes (load
+        with the start's check, prepare, settle, shadow, swap); a refused one gives way to the next. A restart
+        chooses the same way (agent/active_bundle.py `_release_before`)."""
         self._gone = f"{self.current} {why}"
-        queue = sorted((d for d in dirs if d != self.current), key=dirs.get, reverse=True)
+        decided = [d for d in dirs if d != self.current and d in self.seen and self.seen[d].matches(dirs[d])]
+        queue = sorted(decided, key=dirs.get, reverse=True)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)
         self._rollback = queue or None

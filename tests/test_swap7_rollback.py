@@ -13,6 +13,7 @@ shipped demo bundle (another model_id each), every step waited on in the agent's
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -111,3 +112,36 @@ def test_the_active_bundle_gone_or_unverified_rolls_back_to_the_release_before_i
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_bundle_not_yet_looked_at_is_no_release_to_roll_back_to_it_is_judged_as_a_delivery(tmp_path, caplog,
+                                                                                             monkeypatch):
+    """In-process, tick by tick: the active bundle moved out while a bundle was just delivered that no poll has
+    looked at. The rollback queue holds the releases decided on (the restart's rule: never one unjudged first);
+    the new one is judged after it, by a poll, as any delivery."""
+    from conftest import HOTSWAP_WARMUP as WARMUP, demo_cfg, drive_hotswap as drive, hotswap_pipeline, sim_rows
+    from agent import hotswap
+
+    monkeypatch.setattr(hotswap, "GONE_GRACE_S", 0.0)      # ticks here come faster than any copy: two polls suffice
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=0.3)
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3, shadow_min_agreement=0.0)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    shutil.copytree(variant("swap7-old", src=DEMO_BUNDLE, model_id="swap7-old"), models / "old")
+    swap.seen = swap._bundle_dirs()             # there before: decided on
+    shutil.copytree(variant("swap7-act", src=DEMO_BUNDLE, model_id="swap7-act"), models / "act")
+    results = drive(pipe, swap, rows, until=lambda: swap.status()["accepted"] >= 1)
+    assert swap.current == models / "act"
+    done = WARMUP + len(results)
+
+    (models / "act").rename(tmp_path / "act")
+    results = drive(pipe, swap, rows[done:], until=lambda: swap._gone_polls >= 1)     # one poll found it missing
+    done += len(results)
+    shutil.copytree(variant("swap7-new", src=DEMO_BUNDLE, model_id="swap7-new"), models / "new")    # before the next
+    results = drive(pipe, swap, rows[done:], until=lambda: swap.status()["accepted"] >= 2)
+    done += len(results)
+    said = next(r.getMessage() for r in caplog.records if "is gone from models_dir" in r.getMessage())
+    assert said.endswith(f"in turn: {models / 'old'}, {DEMO_BUNDLE} (each loaded, shadowed and swapped in as a "
+                         "delivery)"), said
+    assert swap.status()["last"]["model_id"] == "swap7-old" and swap.status()["bundle_gone"] is None
+    drive(pipe, swap, rows[done:], until=lambda: swap.status()["accepted"] >= 3)
+    assert swap.status()["last"]["model_id"] == "swap7-new" and swap.current == models / "new"
