@@ -5,7 +5,8 @@ models_dir bundles already decided on (swapped in or rejected), across restarts 
 Written by the hot swap (agent/hotswap.py) at every decision and at the first start (with the
 bundles there then, so that one dropped before any decision is not taken, after a restart, for
 one that was there at start-up); read once at start. A restarted agent starts on the bundle it
-names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads).
+names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads: then on
+the newest other models_dir bundle the last run had decided on that loads, the release before it — swap7).
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
@@ -153,12 +154,39 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     path = Path(record["path"])
     tiers, refusals = build_candidate(cfg, path)
     if not tiers:
-        log.warning("the bundle swapped in before the last stop, %s, no longer loads (%s); starting on %s",
-                    path, "; ".join(refusals) or "no tier", cfg.scoring.bundle or "numpy")
+        lost = f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})"
+        tiers, before = _release_before(cfg, path, record["seen"])
+        if tiers:
+            log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
+                        before, tiers[0].describe().get("model_id"))
+            return tiers, before
+        log.warning("%s; no other bundle of models_dir loads; starting on %s", lost, cfg.scoring.bundle or "numpy")
         return None, None
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
     return tiers, path
+
+
+def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | None, Path | None]:
+    """The tiers of the newest bundle of models_dir other than `gone` that verifies and fits the config, and its
+    path ((None, None): none does) — the release before the active one, moved away or no longer verifying, as the
+    running agent rolls back to it (agent/hotswap.py `_begin_rollback`). Each refused one is said. Only bundles
+    the last run had decided on, unchanged since (the record's `seen`): one delivered or rewritten while the agent
+    was down is a delivery, judged in shadow at the first poll, never started on unjudged."""
+    if not cfg.scoring.models_dir:
+        return None, None
+    try:
+        dirs = bundle_dirs(Path(cfg.resolve(cfg.scoring.models_dir)))
+    except OSError as exc:
+        log.warning("models_dir cannot be read (%s): no release before %s to start on", exc.strerror or exc, gone)
+        return None, None
+    decided = [d for d in dirs if d != gone and str(d) in seen and Fingerprint.from_json(seen[str(d)]).matches(dirs[d])]
+    for d in sorted(decided, key=dirs.get, reverse=True):
+        tiers, refusals = build_candidate(cfg, d)
+        if tiers:
+            return tiers, d
+        log.warning("%s, the next release in models_dir, does not load either (%s)", d, "; ".join(refusals) or "no tier")
+    return None, None
 
 
 def _holds_bundles(models_dir: Path) -> bool:

@@ -51,6 +51,12 @@ All of it runs in the pipeline's thread (`on_tick`), except the load; `request` 
 flag, so it is safe to call from a signal handler. HotSwap sees the pipeline only through
 `SwapTarget` (what it runs, score a candidate beside it, swap), never its chain or window.
 
+The active bundle gone (swap7): moved out of models_dir (an operator rolling back), or its own directory
+no longer verifying. Said at once, it is replaced by the release before it: the other bundles of models_dir,
+newest first, then `scoring.bundle`, each taken as a delivery (load, shadow, swap), a refused one giving way
+to the next (`_begin_rollback`); none qualifying, said, the model scores on from memory until a restart.
+A restart chooses the same way (agent/active_bundle.py `_release_before`).
+
 Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
 start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
@@ -92,10 +98,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.hotswap")
 
 POLL_EVERY_TICKS = 10          # how often models_dir is looked at
+GONE_GRACE_S = 5.0             # the active bundle's directory missing this long (and at two polls) is gone: _active_gone
 UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm stretch) goes on up to this × shadow_ticks
 
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
+ROLLBACK = "rollback"                       # the trigger of a load after the active bundle went (_begin_rollback)
 RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
 
 
@@ -199,6 +207,10 @@ class HotSwap:
         self._loaded: tuple | None = None
         self._moved_while_loading = 0.0     # seconds the pipeline's times moved while a candidate loaded
         self._lock = threading.Lock()
+        self._gone: str | None = None             # the active bundle gone or no longer verifying, said (_begin_rollback)
+        self._gone_polls = 0                      # polls running that found the active bundle's directory gone
+        self._gone_since = 0.0                    # (time.monotonic) the first of them
+        self._rollback: list[Path] | None = None   # the bundles left to roll back to, newest first
         self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
 
     # -- triggers -----------------------------------------------------------------------------
@@ -231,8 +243,8 @@ class HotSwap:
             return resolve_path(self.cfg.scoring.bundle, self.cfg.base_dir)
         return None
 
-    def _new_bundle(self) -> Path | None:
-        dirs = self._bundle_dirs()
+    def _new_bundle(self, dirs: dict[Path, Fingerprint] | None = None) -> Path | None:
+        dirs = self._bundle_dirs() if dirs is None else dirs
         among = []
         for d, fp in dirs.items():
             kept = self.seen.get(d)
@@ -334,10 +346,65 @@ class HotSwap:
             if path is None:
                 log.warning("%s: no bundle to load (no models_dir bundle and no scoring.bundle; %s)", trigger,
                             RELOAD_SCOPE)
+        elif self._rollback is not None:
+            path, trigger = self._next_rollback(), ROLLBACK
         elif poll:
-            path, trigger = self._new_bundle(), NEW_BUNDLE
+            dirs = self._bundle_dirs()
+            if self._active_gone(dirs):
+                self._begin_rollback(dirs, "is gone from models_dir (its directory moved away or its manifest removed)")
+                path, trigger = (self._next_rollback() if self._rollback else None), ROLLBACK
+            else:
+                path, trigger = self._new_bundle(dirs), NEW_BUNDLE
         if path is not None:
             self._load(path, trigger)
+
+    # -- the active bundle gone: the release before it ----------------------------------------
+
+    def _in_models_dir(self, path: Path | None) -> bool:
+        return path is not None and self.models_dir is not None and path.parent == self.models_dir
+
+    def _active_gone(self, dirs: dict[Path, Fingerprint]) -> bool:
+        """Whether the bundle scoring now is a models_dir bundle whose directory (or manifest) is no longer
+        there, at two polls running and for GONE_GRACE_S of this host's time: a release replaced in place (the
+        old one renamed away, the new one copied and renamed in) is missing meanwhile, and is then judged as
+        the delivery it is (a replay at 20 ticks a second polls every 0.1 s: two polls alone are shorter than a
+        bundle's copy). Once said, not again until another bundle is active (`_gone`)."""
+        if not self._in_models_dir(self.current) or self.listing_problem is not None or self._gone is not None:
+            self._gone_polls = 0
+            return False
+        if self.current in dirs:
+            self._gone_polls = 0
+            return False
+        self._gone_polls += 1
+        if self._gone_polls == 1:
+            self._gone_since = time.monotonic()
+        return self._gone_polls >= 2 and time.monotonic() - self._gone_since >= GONE_GRACE_S
+
+    def _begin_rollback(self, dirs: dict[Path, Fingerprint], why: str) -> None:
+        """The active bundle `why` (gone, or no longer verifying): said at once, and the other bundles of
+        models_dir already decided on (`seen`, unchanged since: one not yet looked at is a delivery, judged at a
+        poll after this), newest first, then `scoring.bundle`, are queued for the path a delivery takes (load
+        with the start's check, prepare, settle, shadow, swap); a refused one gives way to the next. A restart
+        chooses the same way (agent/active_bundle.py `_release_before`)."""
+        self._gone = f"{self.current} {why}"
+        decided = [d for d in dirs if d != self.current and d in self.seen and self.seen[d].matches(dirs[d])]
+        queue = sorted(decided, key=dirs.get, reverse=True)
+        if self._configured is not None and self._configured != self.current and self._configured not in queue:
+            queue.append(self._configured)
+        self._rollback = queue or None
+        then = (f"rolling back to the newest other bundle that verifies and fits, in turn: "
+                f"{', '.join(str(d) for d in queue)} (each loaded, shadowed and swapped in as a delivery)"
+                if queue else "no other bundle in models_dir and no scoring.bundle to roll back to")
+        log.warning("model update: the active bundle %s: it scores on from memory meanwhile; %s", self._gone, then)
+
+    def _next_rollback(self) -> Path | None:
+        """The next bundle to roll back to; None (said) once every one was refused."""
+        if self._rollback:
+            return self._rollback.pop(0)
+        self._rollback = None
+        log.warning("model update: no bundle to roll back to qualifies (each refused, said above); %s scores on "
+                    "from memory; a restart starts on %s", self.current, self.cfg.scoring.bundle or "numpy")
+        return None
 
     def _load(self, path: Path, trigger: str) -> None:
         """Load `path` in a thread. A models_dir bundle whose fingerprint changed while it was read
@@ -371,6 +438,13 @@ class HotSwap:
         self._loading = threading.Thread(target=work, name="bundle-load", daemon=True)
         self._loading.start()
 
+    def _unverified(self, path: Path, why: str) -> None:
+        """The active models_dir bundle's own directory, written to, no longer verifies (refused by the start's
+        check or by every tier): a restart would not start on it either, so the release before it is rolled
+        back to now, as when its directory is gone."""
+        if path == self.current and self._in_models_dir(path) and self._gone is None:
+            self._begin_rollback(self._bundle_dirs(), f"no longer verifies ({why})")
+
     def required_tiers(self) -> list[str]:
         """The tiers a candidate must load in: those of the running chain; with numpy alone
         running (no bundle yet, or none loaded), every configured tier whose runtime is installed."""
@@ -389,6 +463,7 @@ class HotSwap:
         `refused`: why the start's check of a bundle refused it (then no tier was built)."""
         if refused is not None:         # by the start's check (load_fitting), in its words
             self._reject(path, trigger, refused)
+            self._unverified(path, refused)
             return
         thresholds, settle = prepared
         loaded = {t.TYPE for t in tiers}
@@ -397,12 +472,14 @@ class HotSwap:
             what = f"the chain's {', '.join(lost)} tier{'s' if len(lost) > 1 else ''} refused it" if lost \
                 else "no tier could load it"
             self._reject(path, trigger, f"{what}: " + "; ".join(refusals))
+            self._unverified(path, f"{what}: " + "; ".join(refusals))
             return
         manifest = tiers[0].bundle.manifest.to_dict()
         if trigger == NEW_BUNDLE and path == self.current and manifest == self._running_manifest:
             log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
                      "again); not swapped again", path)
             self._save_record()         # its new fingerprint: not a candidate after a restart either
+            self._gone = None           # (its directory moved away and back)
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
@@ -484,6 +561,7 @@ class HotSwap:
                            f"model update ({sh.trigger}): {model_id} from {sh.path} swapped in, scoring from this "
                            f"tick (its shadow: {figures})")
         self.current = sh.path
+        self._gone, self._rollback = None, None
         self._running_manifest = sh.scorer.bundle.manifest.to_dict()
         self.accepted += 1
         self._save_record()
@@ -563,6 +641,7 @@ class HotSwap:
         if self.shadow is not None:
             state = f"shadow {len(self.shadow.candidate)}/{self.cfg.scoring.shadow_ticks}"
         return {"state": state, "bundle": str(self.current) if self.current else None,
+                "bundle_gone": self._gone,
                 "models_dir": str(self.models_dir) if self.models_dir else None,
                 "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
@@ -591,10 +670,13 @@ class HotSwap:
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
+        moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
+            if moved:       # started on the release before the recorded one (gone): the record names it now
+                self._save_record()
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
