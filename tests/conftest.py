@@ -169,19 +169,24 @@ def convert_in_process(capsys, *argv: str) -> subprocess.CompletedProcess:
     the exit code main returns, with what it printed on stdout and stderr. For tests whose claim is what a
     command says and leaves, not the process (its signals, environment, stream hygiene): a converter process
     imports torch, onnx and onnxruntime again, ~3 of a small train's ~5 CPU-s, where a worker imports them once
-    (suite9). The converter's logger gets a handler on this test's stderr (main makes one when it has none;
-    one made in an earlier test writes to that test's capture)."""
+    (suite9). Its stderr holds what a process's would: the converter's logger gets a handler on this test's stderr
+    (main makes one when it has none; one made in an earlier test writes to that test's capture), and the other
+    loggers' warnings are printed there as logging's last resort prints them in a process with no handler."""
     import logging
     from convert.cli import main
-    logger = logging.getLogger("stad.convert")
+    logger, root = logging.getLogger("stad.convert"), logging.getLogger()
     kept = logger.handlers[:]
     logger.handlers.clear()
     capsys.readouterr()
+    last_resort = logging.StreamHandler(sys.stderr)
+    last_resort.setLevel(logging.WARNING)
+    root.addHandler(last_resort)
     try:
         code = main(list(argv))
     except SystemExit as exc:           # argparse's refusals
         code = exc.code
     finally:
+        root.removeHandler(last_resort)
         logger.handlers[:] = kept
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["stad-convert", *argv], code, out, err)
