@@ -1,4 +1,5 @@
-"""`stad-convert train` on two layouts convert6 left unsaid (the chaos7 round), the real CLI (its main, in this process) on real files:
+"""`stad-convert train` on two layouts convert6 left unsaid (the chaos7 round), the real CLI (its main, in this
+process: suite9) on real files:
 - a label written as text (`anomaly: normal / anomaly`, `state: Normal / Anomaly`) beside numeric sensors and not in
   `label_columns`: the label scan read numbers only (a text cell is no reading), so the column was passed over and
   its anomalous rows trained on as normal running, unsaid. Now said, naming the column, its words and the file, and

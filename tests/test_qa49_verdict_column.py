@@ -39,7 +39,7 @@ def test_a_verdict_column_of_0_1_and_one_of_feedback_words_are_said(tmp_path, ca
     cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
                                    "sources": [{"type": "replay", "path": str(folder)}],
                                    "window": {"steps": 8, "carry_forward_s": 3}, "warmup": {"ticks": 50}}))
-    proc = convert_in_process(capsys, "train", "-c", str(cfg), "-o", str(tmp_path / "b"), *TINY)   # main, in this process
+    proc = convert_in_process(capsys, "train", "-c", str(cfg), "-o", str(tmp_path / "b"), *TINY)     # main, here
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     said = [line for line in proc.stderr.splitlines() if "looks like a label" in line]
     # On ad79f86d: nothing said of either column.
