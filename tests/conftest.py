@@ -164,6 +164,34 @@ def _train_tiny(out: Path) -> Path:
     return out
 
 
+def convert_in_process(capsys, *argv: str) -> subprocess.CompletedProcess:
+    """`stad-convert ARGV` run by its own `main` in this process (`python -m convert.cli` is `SystemExit(main())`):
+    the exit code main returns, with what it printed on stdout and stderr. For tests whose claim is what a
+    command says and leaves, not the process (its signals, environment, stream hygiene): a converter process
+    imports torch, onnx and onnxruntime again, ~3 of a small train's ~5 CPU-s, where a worker imports them once
+    (suite9). Its stderr holds what a process's would: the converter's logger gets a handler on this test's stderr
+    (main makes one when it has none; one made in an earlier test writes to that test's capture), and the other
+    loggers' warnings are printed there as logging's last resort prints them in a process with no handler."""
+    import logging
+    from convert.cli import main
+    logger, root = logging.getLogger("stad.convert"), logging.getLogger()
+    kept = logger.handlers[:]
+    logger.handlers.clear()
+    capsys.readouterr()
+    last_resort = logging.StreamHandler(sys.stderr)
+    last_resort.setLevel(logging.WARNING)
+    root.addHandler(last_resort)
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:           # argparse's refusals
+        code = exc.code
+    finally:
+        root.removeHandler(last_resort)
+        logger.handlers[:] = kept
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["stad-convert", *argv], code, out, err)
+
+
 def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,
             nan_weights: bool = False) -> Path:
     """A copy of a bundle (default: the tiny one): another model_id, only some artifacts, or NaN

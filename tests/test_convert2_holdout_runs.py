@@ -5,13 +5,12 @@ whether their level lies outside training's (user10's finding: four recordings o
 another operating point, verify FAILED with 34 % of the "calm" windows over PyTorch's own threshold).
 
 The recordings are real CSV files replayed by the agent's own replay source (written to tmp_path);
-training is the real `stad-convert train` on a small model.
+training is the real `stad-convert train` on a small model (its main, in this process).
 """
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import yaml
 from agent.config import from_dict
 from agent.bundle import read_manifest
 from agent.manifest import write as write_manifest
+from conftest import convert_in_process
 from convert.data import Series, TimeSplit, holdout_runs, read_series, training_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,17 +53,16 @@ def write_config(tmp_path: Path, folder: Path) -> Path:
     return path
 
 
-def train_cli(cfg_path: Path, out: Path) -> subprocess.CompletedProcess:
-    """`stad-convert train`, small and quick: a small model, no export (verify then checks PyTorch alone)."""
-    return subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o", str(out),
-                           "--no-export", "--epochs", "6", "--d-model", "8", "--ff-hidden", "8", "--threads", "1",
-                           "--windows-per-epoch", "512", "--quiet"],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+def train_cli(capsys, cfg_path: Path, out: Path) -> subprocess.CompletedProcess:
+    """`stad-convert train`, small and quick: a small model, no export (verify then checks PyTorch alone); its main
+    in this process, as verify's (what they say and write is the claim: the torch import once per worker, suite9)."""
+    return convert_in_process(capsys, "train", "-c", str(cfg_path), "-o", str(out), "--no-export", "--epochs", "6",
+                              "--d-model", "8", "--ff-hidden", "8", "--threads", "1", "--windows-per-epoch", "512",
+                              "--quiet")
 
 
-def verify_cli(bundle: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "convert.cli", "verify", str(bundle)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+def verify_cli(capsys, bundle: Path) -> subprocess.CompletedProcess:
+    return convert_in_process(capsys, "verify", str(bundle))
 
 
 def series_of(rows: int, segment: np.ndarray, anomalous: np.ndarray, split: TimeSplit) -> Series:
@@ -90,14 +89,14 @@ def test_holdout_runs_one_recording_is_today_s_slice_and_several_are_cut_at_join
     assert holdout_runs(series_of(264, segment, np.ones(264, bool), several.split), STEPS, 720) == []
 
 
-def test_two_recordings_held_out_windows_never_cross_the_join_nor_hold_a_labelled_row(tmp_path):
+def test_two_recordings_held_out_windows_never_cross_the_join_nor_hold_a_labelled_row(tmp_path, capsys):
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
     write_csv(rec / "a.csv", 1.77e9, 400, seed=1)
     write_csv(rec / "b.csv", 1.78e9, 400, seed=2, labelled=range(360, 372))     # inside b's test part
     cfg_path, out = write_config(tmp_path, rec), tmp_path / "bundle"
-    proc = train_cli(cfg_path, out)
+    proc = train_cli(capsys, cfg_path, out)
     assert proc.returncode == 0, proc.stderr
     data = read_manifest(out).data
     cfg = from_dict(yaml.safe_load(cfg_path.read_text()), base_dir=str(rec))
@@ -115,7 +114,7 @@ def test_two_recordings_held_out_windows_never_cross_the_join_nor_hold_a_labelle
     assert len(holdout) == sum(hi - lo for lo, hi in runs)
     assert data["holdout_rows"] == [runs[0][0], runs[-1][1]]
     assert data["raw_sample"]["ts"] == [float(t) for t in series.ts[runs[0][0]:runs[0][0] + 16]]
-    done = verify_cli(out)
+    done = verify_cli(capsys, out)
     assert done.returncode == 0, done.stderr
     assert "held-out windows of one run" not in done.stderr
 
@@ -144,18 +143,18 @@ def test_an_old_bundle_verifies_as_before_and_says_its_windows_are_one_run(tmp_p
     assert figures(new) == figures(old)
 
 
-def test_training_without_a_calm_held_out_window_fails_with_the_reason(tmp_path):
+def test_training_without_a_calm_held_out_window_fails_with_the_reason(tmp_path, capsys):
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
     write_csv(rec / "a.csv", 1.77e9, 200, seed=1, labelled=range(160, 200))      # the whole test part
-    proc = train_cli(write_config(tmp_path, rec), tmp_path / "bundle")
+    proc = train_cli(capsys, write_config(tmp_path, rec), tmp_path / "bundle")
     assert proc.returncode == 2, proc.stderr
     assert "no calm held-out window for verify" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "bundle").exists()
 
 
-def test_verify_says_the_failing_windows_come_from_a_recording_at_another_level(tmp_path):
+def test_verify_says_the_failing_windows_come_from_a_recording_at_another_level(tmp_path, capsys):
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
@@ -163,9 +162,9 @@ def test_verify_says_the_failing_windows_come_from_a_recording_at_another_level(
     # b: its training and validation parts like a's; its test part (rows 510–599) at another operating point
     write_csv(rec / "b.csv", 1.78e9, 600, seed=2, shift_from=510, level=20.0)
     out = tmp_path / "bundle"
-    proc = train_cli(write_config(tmp_path, rec), out)
+    proc = train_cli(capsys, write_config(tmp_path, rec), out)
     assert proc.returncode == 0, proc.stderr
-    done = verify_cli(out)
+    done = verify_cli(capsys, out)
     assert done.returncode == 1
     advice = [line for line in done.stderr.splitlines() if line.startswith("why it may be the data")]
     assert len(advice) == 1, done.stderr

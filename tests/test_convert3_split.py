@@ -11,8 +11,6 @@ end-to-end test is the real `stad-convert train` (small model, no export) and `s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +18,10 @@ import pytest
 import yaml
 
 from agent.config import load
+from conftest import convert_in_process
 from convert.data import (SPLIT_MIN_RECORDINGS, TrainingError, holdout_runs, read_series, split_by,
                           split_segments, training_sources)
 
-REPO = Path(__file__).resolve().parent.parent
 DAY = 86400
 TICK = 120.0            # 720 ticks a day: a day-long recording stays small; a day fills the threshold's 500
 STEPS = 8
@@ -130,22 +128,20 @@ def test_split_segments_unchanged_for_one_piece(tmp_path):
     assert again.split == s.split
 
 
-def test_train_and_inspect_say_which_part_each_recording_went_to(tmp_path):
+def test_train_and_inspect_say_which_part_each_recording_went_to(tmp_path, capsys):
     pytest.importorskip("torch")
     cfg = config(tmp_path, folder(tmp_path, SPLIT_MIN_RECORDINGS))
     out = tmp_path / "bundle"
-    trained = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(out),
-                              "--no-export", "--epochs", "6", "--d-model", "8", "--ff-hidden", "8", "--threads", "1",
-                              "--windows-per-epoch", "512", "--quiet"],
-                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    trained = convert_in_process(capsys, "train", "-c", str(cfg), "-o", str(out), "--no-export", "--epochs", "6",
+                                 "--d-model", "8", "--ff-hidden", "8", "--threads", "1", "--windows-per-epoch", "512",
+                                 "--quiet")         # train and inspect by their main, in this process (suite9)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     data = json.loads((out / "manifest.json").read_text())["data"]
     assert data["split_by"] == "recording"
     assert {seg["recording"]: seg["part"] for seg in data["segments"]} == {
         "z-day.csv": "train", "y-day.csv": "train", "x-day.csv": "validation", "w-day.csv": "test"}
     assert all(run["recording"] == "w-day.csv" for run in data["holdout_runs"])
-    shown = subprocess.run([sys.executable, "-m", "convert.cli", "inspect", str(out)],
-                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    shown = convert_in_process(capsys, "inspect", str(out))
     for text in (trained.stdout, shown.stdout):
         assert "split by recording" in text
         assert "(validation 720, whole)" in text and "(test 720, whole)" in text

@@ -1,6 +1,6 @@
 """`stad-convert train` on bad training data, the real CLI on real files (convert6): each case ends with a line
 naming the file (and the line, the column) and exit 2, or is read as the replay reads it and said by name — never a
-traceback, never a bundle written from data that was not read.
+traceback, never a bundle written from data that was not read. (The CLI's main, in this process: suite9.)
 
 Found by fuzzing the CLI (the note's table): a file of a folder that the replay skipped whole (a comment line above
 its header, a binary file named .csv, a trailing separator on every row) was left out of the model with exit 0 and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import convert_in_process
+
 T0 = 1_767_225_600
 ROWS = 1200
 STEPS = 8
@@ -43,15 +43,14 @@ def csv_text(rows, header=("timestamp", "a", "b"), stamp=lambda t: f"{t:.0f}", t
     return "\n".join([",".join(header), *(",".join(cells(*r)[c] for c in header) + tail for r in rows)]) + "\n"
 
 
-def train(tmp_path: Path, folder: Path, **source) -> tuple[subprocess.CompletedProcess, Path]:
+def train(capsys, tmp_path: Path, folder: Path, **source) -> tuple[subprocess.CompletedProcess, Path]:
     cfg = {"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
            "sources": [{"type": "replay", "path": str(folder), **source}],
            "window": {"steps": STEPS, "carry_forward_s": 3}, "warmup": {"ticks": 50}}
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "bundle"
-    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(path), "-o", str(out), *TINY],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = convert_in_process(capsys, "train", "-c", str(path), "-o", str(out), *TINY)      # main, in this process
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc, out
 
@@ -138,9 +137,9 @@ REFUSED["a label column of text"] = ({"1.csv": _label_text_file()}, {"label_colu
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
-def test_bad_training_data_is_refused_by_file_and_line(tmp_path, case):
+def test_bad_training_data_is_refused_by_file_and_line(tmp_path, case, capsys):
     files, source, says = REFUSED[case]
-    proc, out = train(tmp_path, folder_with(tmp_path, files), **source)
+    proc, out = train(capsys, tmp_path, folder_with(tmp_path, files), **source)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stad-convert train: "), last
@@ -152,7 +151,7 @@ def test_bad_training_data_is_refused_by_file_and_line(tmp_path, case):
     assert not out.exists(), "no bundle from data that was not read"
 
 
-def test_a_folder_of_odd_files_trains_on_what_it_can_and_says_each_by_name(tmp_path):
+def test_a_folder_of_odd_files_trains_on_what_it_can_and_says_each_by_name(tmp_path, capsys):
     """Read as the replay reads them, and said: columns in another order (read by name), a sensor's column missing
     in one file, a header only, an empty file, one row, fewer ticks than a window, duplicate stamps and a step back
     inside one file, a README and a .csv.gz beside them. The bundle rests on the three files with data (their
@@ -173,7 +172,7 @@ def test_a_folder_of_odd_files_trains_on_what_it_can_and_says_each_by_name(tmp_p
         "README.txt": "recordings of pump 3",
         "9-old.csv.gz": b"\x1f\x8b\x08\x00",
     }
-    proc, out = train(tmp_path, folder_with(tmp_path, files))
+    proc, out = train(capsys, tmp_path, folder_with(tmp_path, files))
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     for said in ["3-no-b.csv: sensor b never observed in it (no column for b in its header 'timestamp', 'a', "

@@ -2,7 +2,8 @@
 `warmup.replay_format`) suggests training on a copy whose source reads the recording the way the warm-up
 does, and that suggested config passes `stad-agent check-config` and trains. The old suggestion was
 `{type: replay, path: …}` alone: training read the recording with the replay defaults (`,`, a
-`timestamp` column) and found no time column. The CLIs are the real ones, as processes."""
+`timestamp` column) and found no time column. The CLIs are the real ones: check-config as a process, train by
+its main in this process (what it says is the claim: the torch import once per worker, suite9)."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import convert_in_process
 
 pytest.importorskip("torch")
 
@@ -22,7 +25,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=900)
 
 
-def test_the_suggested_training_config_reads_the_recording_as_the_warmup_does(tmp_path):
+def test_the_suggested_training_config_reads_the_recording_as_the_warmup_does(tmp_path, capsys):
     rec = tmp_path / "recordings"
     rec.mkdir()
     (rec / "day1.csv").write_text("datetime;Pressure;Flow\n" + "".join(
@@ -36,8 +39,8 @@ def test_the_suggested_training_config_reads_the_recording_as_the_warmup_does(tm
                           "replay_format": {"separator": ";", "time_column": "datetime",
                                             "columns": {"Pressure": "PT101", "Flow": "FT101"}}}}
     (tmp_path / "skid1.yaml").write_text(yaml.safe_dump(gateway))
-    refused = _run("convert.cli", "train", "-c", str(tmp_path / "skid1.yaml"), "-o", str(tmp_path / "b"),
-                   "--epochs", "1", "--no-export", "--quiet")
+    refused = convert_in_process(capsys, "train", "-c", str(tmp_path / "skid1.yaml"), "-o", str(tmp_path / "b"),
+                                 "--epochs", "1", "--no-export", "--quiet")
     assert refused.returncode == 2, refused.stderr
     said = refused.stderr.strip()
     assert HINT in said, said
@@ -49,7 +52,8 @@ def test_the_suggested_training_config_reads_the_recording_as_the_warmup_does(tm
     suggested.write_text(yaml.safe_dump({**gateway, "sources": sources}))
     checked = _run("agent", "check-config", "-c", str(suggested))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    trained = _run("convert.cli", "train", "-c", str(suggested), "-o", str(tmp_path / "bundle"), "--epochs", "8",
-                   "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden", "16", "--no-export", "--quiet")
+    trained = convert_in_process(capsys, "train", "-c", str(suggested), "-o", str(tmp_path / "bundle"), "--epochs",
+                                 "8", "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
+                                 "--no-export", "--quiet")
     assert "missing time column" not in trained.stderr, trained.stderr
     assert trained.returncode == 0, trained.stdout + trained.stderr

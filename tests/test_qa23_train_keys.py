@@ -4,7 +4,8 @@ them (`warmup.replay_format`) — built the other way round from the refusal's s
 (convert/data.py warmup_as_source), with the same format keys. Before, the README said which keys to
 set and the integrator wrote them by hand. The printed keys, put into a gateway config whose source is
 live (Modbus: no replay source to take the format from), pass `stad-agent check-config`. The CLIs are
-the real ones, as processes; the recording a real CSV file."""
+the real ones: check-config as a process, train by its own main in this process (what it prints is the claim: the
+torch import once per worker, suite9); the recording a real CSV file."""
 from __future__ import annotations
 
 import subprocess
@@ -18,6 +19,7 @@ from agent.bundle import read_manifest
 from agent.config import from_dict, load
 from convert.cli import GATEWAY_KEYS
 from convert.data import gateway_keys
+from conftest import convert_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 SENSORS = [{"name": s, "group": "skid1"} for s in ("PT101", "FT101")]
@@ -69,14 +71,14 @@ def test_the_keys_name_the_recordings_and_how_they_were_read(tmp_path):
                                                          "warmup": {"ticks": sim.warmup.ticks}}
 
 
-def test_a_successful_train_prints_gateway_keys_that_pass_check_config(tmp_path):
+def test_a_successful_train_prints_gateway_keys_that_pass_check_config(tmp_path, capsys):
     pytest.importorskip("torch")
     rec = _recordings(tmp_path)
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(_training(rec)))
     out = tmp_path / "bundles" / "skid1"
-    trained = _run("convert.cli", "train", "-c", str(tmp_path / "train.yaml"), "-o", str(out), "--epochs", "8",
-                   "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden", "16", "--threads", "1",
-                   "--min-agreement", "0", "--quiet", "--only", "onnx_fp32")
+    trained = convert_in_process(capsys, "train", "-c", str(tmp_path / "train.yaml"), "-o", str(out), "--epochs", "8",
+                                 "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
+                                 "--threads", "1", "--min-agreement", "0", "--quiet", "--only", "onnx_fp32")
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert trained.stdout.count(GATEWAY_KEYS) == 1, trained.stdout
     keys = yaml.safe_load(trained.stdout.split(GATEWAY_KEYS, 1)[1])
@@ -92,14 +94,14 @@ def test_a_successful_train_prints_gateway_keys_that_pass_check_config(tmp_path)
     assert "skid1" in checked.stdout + checked.stderr       # the bundle was loaded and named
 
 
-def test_a_train_without_export_prints_no_keys(tmp_path):
+def test_a_train_without_export_prints_no_keys(tmp_path, capsys):
     """--no-export: no artifact the agent could run; the keys are for a bundle a gateway runs (one whose int8 parity
     failed exits 1 and prints them after saying what runs instead: tests/test_user29_failed_parity_keys.py)."""
     pytest.importorskip("torch")
     rec = _recordings(tmp_path)
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(_training(rec)))
-    trained = _run("convert.cli", "train", "-c", str(tmp_path / "train.yaml"), "-o", str(tmp_path / "b"),
-                   "--epochs", "8", "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
-                   "--threads", "1", "--no-export", "--quiet")
+    trained = convert_in_process(capsys, "train", "-c", str(tmp_path / "train.yaml"), "-o", str(tmp_path / "b"),
+                                 "--epochs", "8", "--patience", "8", "--d-model", "16", "--heads", "2", "--ff-hidden",
+                                 "16", "--threads", "1", "--no-export", "--quiet")
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert GATEWAY_KEYS not in trained.stdout

@@ -6,13 +6,12 @@ is a clock to look into, but in training is only where a recording's data stops 
 there (segment_bounds) and no window spans the gap. Now training says that, once per recording, at INFO:
 `plant.csv: 2 gaps without data (the longest 3.0 d, …): trained as 3 pieces, no window spans a gap`. The
 agent's own aligner (run, evaluate) keeps the live wording: there a jump is news.
-Real CSV files through the replay source; `stad-convert train` as a process.
+Real CSV files through the replay source; `stad-convert train` by its main, in this process (suite9).
 """
 from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,29 +20,29 @@ from agent.config import from_dict
 from agent.records import Record, Rejects
 from agent.window import Aligner
 
+from conftest import convert_in_process
 from sine_recording import write_runs
 
-REPO = Path(__file__).resolve().parent.parent
 T0, GAP = 1.7e9, 3 * 86400.0
 
 
-def _train(tmp_path: Path) -> subprocess.CompletedProcess:
+def _train(capsys, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`stad-convert train` by its main in this process (its stderr as a process's: conftest.convert_in_process)."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text("sensors: [a, b]\ntick_s: 1\ntopology: none\nwindow: {steps: 8, carry_forward_s: 3}\nsinks: []\n"
                    "sources: [{type: replay, path: rec}]\nwarmup: {ticks: 50}\n")
-    return subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(tmp_path / "b"),
-                           "--no-export", "--epochs", "1", "--d-model", "8", "--heads", "1", "--ff-hidden", "8",
-                           "--windows-per-epoch", "64", "--quiet"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    return convert_in_process(capsys, "train", "-c", str(cfg), "-o", str(tmp_path / "b"), "--no-export", "--epochs",
+                              "1", "--d-model", "8", "--heads", "1", "--ff-hidden", "8", "--windows-per-epoch", "64",
+                              "--quiet")
 
 
-def test_training_says_a_recordings_gaps_once_as_pieces_not_as_the_time_base_moving(tmp_path):
+def test_training_says_a_recordings_gaps_once_as_pieces_not_as_the_time_base_moving(tmp_path, capsys):
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
     write_runs(rec / "plant.csv", [T0, T0 + GAP, T0 + 2 * GAP], 300)
     write_runs(rec / "other.csv", [T0 + 10 * GAP], 300)         # no gap: nothing said of it
-    res = _train(tmp_path)
+    res = _train(capsys, tmp_path)
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     # on main: two lines `time base moved: the data jumped +3.0 d, … the ticks between are missing` (WARNING)
     assert "time base moved" not in res.stderr and "jumped" not in res.stderr, res.stderr
@@ -53,13 +52,13 @@ def test_training_says_a_recordings_gaps_once_as_pieces_not_as_the_time_base_mov
     assert "trained as 3 pieces, no window spans a gap" in said[0], said[0]
 
 
-def test_a_gap_shorter_than_the_window_is_masked_and_not_said(tmp_path):
+def test_a_gap_shorter_than_the_window_is_masked_and_not_said(tmp_path, capsys):
     """Five seconds without data at `steps` 8: the ticks between are missing, the model masks them; no piece is cut."""
     pytest.importorskip("torch")
     rec = tmp_path / "rec"
     rec.mkdir()
     write_runs(rec / "plant.csv", [T0, T0 + 305], 300)
-    res = _train(tmp_path)
+    res = _train(capsys, tmp_path)
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     assert "time base moved" not in res.stderr and " gap" not in res.stderr, res.stderr
 

@@ -8,14 +8,11 @@ normal running, unsaid. Now both are said, the verdict words with what to write.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import convert_in_process
+
 T0 = 1_767_225_600
 N = 1200
 # The smallest model the convert tests train (tests/test_chaos7_training_columns.py), on its readings
@@ -32,7 +29,7 @@ def recording(column: str, cell) -> str:
     return "\n".join(rows) + "\n"
 
 
-def test_a_verdict_column_of_0_1_and_one_of_feedback_words_are_said(tmp_path):
+def test_a_verdict_column_of_0_1_and_one_of_feedback_words_are_said(tmp_path, capsys):
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "r01.csv").write_text(recording("verdict", lambda k: 1 if 500 <= k < 600 else 0))
@@ -42,8 +39,7 @@ def test_a_verdict_column_of_0_1_and_one_of_feedback_words_are_said(tmp_path):
     cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": 1, "topology": "none", "sinks": [],
                                    "sources": [{"type": "replay", "path": str(folder)}],
                                    "window": {"steps": 8, "carry_forward_s": 3}, "warmup": {"ticks": 50}}))
-    proc = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(tmp_path / "b"),
-                           *TINY], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = convert_in_process(capsys, "train", "-c", str(cfg), "-o", str(tmp_path / "b"), *TINY)     # main, here
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     said = [line for line in proc.stderr.splitlines() if "looks like a label" in line]
     # On ad79f86d: nothing said of either column.

@@ -129,18 +129,15 @@ def test_a_level_that_moved_while_the_agent_was_down_is_no_spike_after_the_resta
     assert ("a_x", "spike") not in raised, raised
 
 
-def test_train_says_under_the_keys_when_the_warmup_recordings_hold_labelled_rows(tmp_path):
+def test_train_says_under_the_keys_when_the_warmup_recordings_hold_labelled_rows(tmp_path, capsys):
     """`stad-convert train` on recordings with labelled anomalies (SKAB's valve files) printed `warmup.replay` on
     those recordings without a word: the warm-up uses no labels, so the gateway learned the valve tests as its
     normal (user23: the model tier's threshold 13.98, where a warm-up on the same files cut before their labels gave
     11.74). The keys stay as they were (a YAML comment under them)."""
-    import subprocess
-    import sys
-
     import yaml
     pytest.importorskip("torch")
     from convert.cli import GATEWAY_KEYS
-    from conftest import REPO
+    from conftest import convert_in_process
     sensors = [{"name": s, "group": "skid1"} for s in ("PT101", "FT101")]
     rec = tmp_path / "recordings"
     rec.mkdir()
@@ -154,10 +151,9 @@ def test_train_says_under_the_keys_when_the_warmup_recordings_hold_labelled_rows
         "sources": [{"type": "replay", "path": str(rec), "label_columns": ["anomaly"], **skid}],
         "warmup": {"ticks": 50}}))
     out = tmp_path / "bundles" / "skid1"
-    trained = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(tmp_path / "train.yaml"), "-o",
-                              str(out), "--epochs", "4", "--d-model", "16", "--heads", "2", "--ff-hidden", "16",
-                              "--threads", "1", "--min-agreement", "0", "--quiet", "--only", "onnx_fp32"],
-                             cwd=REPO, capture_output=True, text=True, timeout=1200)
+    trained = convert_in_process(capsys, "train", "-c", str(tmp_path / "train.yaml"), "-o", str(out), "--epochs",
+                                 "4", "--d-model", "16", "--heads", "2", "--ff-hidden", "16", "--threads", "1",
+                                 "--min-agreement", "0", "--quiet", "--only", "onnx_fp32")   # main, in this process
     assert trained.returncode == 0, trained.stdout + trained.stderr
     printed = trained.stdout.split(GATEWAY_KEYS, 1)[1]
     assert yaml.safe_load(printed)["warmup"]["replay"] == str(rec)          # the keys as before

@@ -19,6 +19,7 @@ import yaml
 
 from agent.bundle import load
 from agent.config import from_dict
+from conftest import convert_in_process
 from convert.data import read_series, training_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,12 +70,12 @@ def mornings(folder: Path, days: int = 3, rows: int = 600, blank_b_on: int | Non
     return folder
 
 
-def train_cli(cfg_path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    """`stad-convert train`, small and quick: a small model, no export."""
-    return subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg_path), "-o", str(out),
-                           "--no-export", "--epochs", "10", "--d-model", "8", "--ff-hidden", "8", "--threads", "1",
-                           "--windows-per-epoch", "1024", "--quiet", *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+def train_cli(capsys, cfg_path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`stad-convert train`, small and quick: a small model, no export; its main run in this process (what it says
+    and leaves is the claim: the torch import once per worker, suite9)."""
+    return convert_in_process(capsys, "train", "-c", str(cfg_path), "-o", str(out), "--no-export", "--epochs", "10",
+                              "--d-model", "8", "--ff-hidden", "8", "--threads", "1", "--windows-per-epoch", "1024",
+                              "--quiet", *extra)
 
 
 def write_config(tmp_path: Path, folder: Path) -> Path:
@@ -86,7 +87,7 @@ def write_config(tmp_path: Path, folder: Path) -> Path:
     return path
 
 
-def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_not_one(tmp_path):
+def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_not_one(tmp_path, capsys):
     """Fails on the code before this test: training again into a bundle's directory with
     --no-export left the old model's .onnx/.tflite files beside the new model.pt (listed nowhere),
     said nothing, and a folder of recordings given as -o got the bundle's files mixed in."""
@@ -94,7 +95,7 @@ def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_n
     cfg_path = write_config(tmp_path, mornings(tmp_path / "rec"))
     out = tmp_path / "bundle"
     shutil.copytree(REPO / "agent" / "models" / "demo-corridor", out)     # a real exported bundle
-    proc = train_cli(cfg_path, out)
+    proc = train_cli(capsys, cfg_path, out)
     assert proc.returncode == 0, proc.stderr
     assert f"{out} holds bundle demo-corridor" in proc.stderr and "replaced when training succeeds" in proc.stderr
     bundle = load(out)
@@ -104,13 +105,13 @@ def test_training_into_a_bundle_replaces_it_whole_and_refuses_a_folder_that_is_n
 
     recordings = tmp_path / "rec"
     before = sorted(p.name for p in recordings.iterdir())
-    proc = train_cli(cfg_path, recordings)
+    proc = train_cli(capsys, cfg_path, recordings)
     assert proc.returncode == 2
     assert "holds day0.csv, day1.csv, day2.csv, which no bundle has" in proc.stderr
     assert sorted(p.name for p in recordings.iterdir()) == before
 
 
-def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
+def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path, capsys):
     """Fails on the code before this test: neither `train` nor `inspect` said how many ticks of which
     recording went into which part, nor that sensor b was blank in one file of three — a bundle
     trained on other data than meant looked like any other; nor did `train` say how many normal
@@ -118,10 +119,9 @@ def test_train_and_inspect_say_what_data_the_bundle_was_trained_on(tmp_path):
     pytest.importorskip("torch")
     cfg_path = write_config(tmp_path, mornings(tmp_path / "rec", blank_b_on=1))
     out = tmp_path / "bundle"
-    proc = train_cli(cfg_path, out)
+    proc = train_cli(capsys, cfg_path, out)
     assert proc.returncode == 0, proc.stderr
-    inspected = subprocess.run([sys.executable, "-m", "convert.cli", "inspect", str(out)], cwd=REPO,
-                               capture_output=True, text=True, timeout=300)
+    inspected = convert_in_process(capsys, "inspect", str(out))
     assert inspected.returncode == 0, inspected.stderr
     for text in (proc.stdout, inspected.stdout):
         lines = text.splitlines()
@@ -167,7 +167,7 @@ def test_evaluate_says_it_does_not_use_warmup_replay(tmp_path, capsys):
     assert "protocol warmup" in out
 
 
-def test_a_sensor_whose_column_never_matched_is_refused_with_what_reading_rejected(tmp_path):
+def test_a_sensor_whose_column_never_matched_is_refused_with_what_reading_rejected(tmp_path, capsys):
     """Fails on the code before this test: the refusal named the sensor but not why it was never
     observed — a column name in `columns` with a space the files' header does not have."""
     pytest.importorskip("torch")
@@ -178,14 +178,14 @@ def test_a_sensor_whose_column_never_matched_is_refused_with_what_reading_reject
                                                  "columns": {"a": "a", "b ": "b"}}],
                                     "window": {"steps": STEPS, "carry_forward_s": 2 * TICK},
                                     "warmup": {"ticks": 50}, "sinks": []}))
-    proc = train_cli(path, tmp_path / "bundle")
+    proc = train_cli(capsys, path, tmp_path / "bundle")
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("stad-convert train: sensor b has no observed, normal value in the training part")
     assert "; 3 file header(s) read without a mapped column (missing column: 3; their rows read" in last   # user32
 
 
-def test_too_short_a_recording_is_refused_with_the_length_that_would_do(tmp_path):
+def test_too_short_a_recording_is_refused_with_the_length_that_would_do(tmp_path, capsys):
     """Fails on the code before this test: the refusal said '… at least 500 scored ticks' of a
     recording of 400 rows, and a plant engineer who then recorded 550 was refused again — it now
     says how long one recording must be, and a recording that long trains."""
@@ -195,11 +195,11 @@ def test_too_short_a_recording_is_refused_with_the_length_that_would_do(tmp_path
     for folder, rows in ((short, needed - 1), (enough, needed)):
         folder.mkdir()
         write_csv(folder / "one.csv", 1_772_600_000.0 + np.arange(rows), seed=4)
-    proc = train_cli(write_config(tmp_path, short), tmp_path / "b1")
+    proc = train_cli(capsys, write_config(tmp_path, short), tmp_path / "b1")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith(
         f"— in one piece, a recording of at least {needed} ticks (each further piece: 14 more)")
-    proc = train_cli(write_config(tmp_path, enough), tmp_path / "b2")
+    proc = train_cli(capsys, write_config(tmp_path, enough), tmp_path / "b2")
     assert "too little data" not in proc.stderr and proc.returncode == 0, proc.stderr
 
 
@@ -215,7 +215,7 @@ def test_evaluate_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     assert "Traceback" not in err and "BrokenPipeError" not in err
 
 
-def test_a_short_first_piece_does_not_fail_verify_s_tick_check(tmp_path):
+def test_a_short_first_piece_does_not_fail_verify_s_tick_check(tmp_path, capsys):
     """Fails on the code before this test: a recording that begins with a short piece (62 ticks, then
     the logger gone 2 min) has only 9 test rows in that piece, so the manifest's 16-row raw sample ran on
     into the next piece, and verify refused the bundle: "tick_s: 1 in the manifest, but the training
@@ -228,7 +228,7 @@ def test_a_short_first_piece_does_not_fail_verify_s_tick_check(tmp_path):
     t0 = 1_772_600_000.0
     write_csv(rec / "day0.csv", np.concatenate([t0 + np.arange(60), t0 + 200 + np.arange(700)]), seed=1)
     out = tmp_path / "bundle"
-    proc = train_cli(write_config(tmp_path, rec), out)
+    proc = train_cli(capsys, write_config(tmp_path, rec), out)
     assert proc.returncode == 0, proc.stderr
     bundle = load(out)
     sample = bundle.manifest.data["raw_sample"]
