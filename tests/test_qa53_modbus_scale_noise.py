@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from test_modbus3_types import at, read, words
+from modbus_device import ModbusServer, at, read, words
 
 pytest.importorskip("pymodbus")
 
@@ -19,7 +19,7 @@ def test_an_integer_register_times_its_scale_is_the_value_at_the_registers_resol
     holding = {**at(10, [3841]), **at(11, words(">h", -7)), **at(12, words(">i", 123_456_789)), **at(14, [3]),
                **at(15, [12]), **at(16, words(">f", 0.1))}
     sensors = ["level", "temp", "energy", "thirds", "tens", "ratio"]
-    with pytest.importorskip("modbus_device").ModbusServer(holding) as device:
+    with ModbusServer(holding) as device:
         got, rejects = read(device.port, sensors, polls=1,
                             registers={"level": 10, "temp": 11, "energy": 12, "thirds": 14, "tens": 15, "ratio": 16},
                             data_types={"temp": "int16", "energy": "int32", "ratio": "float32"},
