@@ -1,0 +1,56 @@
+"""A controller that keeps its readings while the broker is away and sends them, in order, once it is back (an RTU's
+store-and-forward), and the agent's /metrics as the outage tests read it (user34, qa53)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import free_port
+from source1_events import metric
+
+
+def value(port: int, series: str) -> float:
+    """A series' value on the agent's /metrics; -1 when it is not served (or the agent does not answer)."""
+    got = metric(port, series)
+    return -1.0 if got is None else float(got)
+
+
+def rejected(port: int, reason: str) -> float:
+    return value(port, f'stad_records_rejected_total{{reason="{reason}"}}')
+
+
+class StoreAndForward(threading.Thread):
+    """Publishes {"ts", "a", "b"} on plant/rtu every 0.5 s (the agent's tick); while the broker is away it keeps
+    them, and sends what it kept, in order, once it is back."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rtu-{free_port()}")
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+        self.kept: list[str] = []
+        self.forwarded = 0
+        self.away = threading.Event()      # set by the test as it stops the broker, cleared once the RTU is back on it
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.wait(0.5):
+            n += 1
+            self.kept.append(json.dumps({"ts": time.time(), "a": 10 + n % 7, "b": 20 + n % 5}))
+            if self.client.is_connected() and not self.away.is_set():
+                self.forwarded += sum(1 for _ in self.kept[:-1])
+                for payload in self.kept:
+                    self.client.publish("plant/rtu", payload, qos=1)
+                self.kept = []
+
+    def close(self) -> None:
+        self.stop.set()
+        self.join(30)
+        self.client.loop_stop()
+        self.client.disconnect()
