@@ -102,8 +102,9 @@ class ModbusConfig(SourceConfig):
     registers: dict[str, int] = doc(
         "sensor → register address 0..65535 in its table (a 32-bit type's first register, 0..65534); at least "
         "one; no register read by two sensors", default_factory=dict)
-    scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`)",
-                                  default_factory=dict)
+    scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`); an "
+                                  "integer register's product is rounded to the scale's decimals (3841 × 0.01 reads "
+                                  "38.41)", default_factory=dict)
     # str, not a Literal of LAYOUT's types: a wrong one is said by validate() with the register map's width (user25)
     data_types: dict[str, str] = doc(
         "sensor → how its register(s) are decoded: `uint16` (the default) or `int16` (signed), one register each; "
