@@ -1,5 +1,6 @@
 """A controller that keeps its readings while the broker is away and sends them, in order, once it is back (an RTU's
-store-and-forward), and the agent's /metrics as the outage tests read it (user34, qa53)."""
+store-and-forward), the agent that reads it through a broker, and the agent's /metrics as the outage tests read it
+(user34, qa53)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,9 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import free_port
+import yaml
+
+from conftest import free_port, start_logged_agent
 from source1_events import metric
 
 
@@ -54,3 +57,20 @@ class StoreAndForward(threading.Thread):
         self.join(30)
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def start_rtu_agent(tmp_path, broker_port: int, **broker_keys):
+    """(the agent process, its metrics port): the real agent reading plant/rtu (sensors a, b; tick 0.5 s; ticks closed
+    1 s after the data stops, `window.idle_flush_s`) from the broker on `broker_port` (`broker_keys` added to its
+    `broker`), its log in tmp_path/agent.err."""
+    metrics = free_port()
+    cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
+           "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
+                        "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.1,
+                                   "reconnect_max_s": 1, **broker_keys}}],
+           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
+           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
+           "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return start_logged_agent(path, tmp_path), metrics

@@ -10,26 +10,14 @@ A real Mosquitto paused (SIGSTOP: the connection stays open, nothing answers), k
 the real agent; a publisher that keeps what it could not send."""
 from __future__ import annotations
 
-import yaml
-
-from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
+from conftest import interrupt_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from mqtt_store_forward import StoreAndForward, rejected, value
+from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
 
 
 def test_a_queue_from_before_the_source_noticed_a_silent_broker_is_backlog_not_late(tmp_path, make_broker):
     broker = make_broker()
-    metrics = free_port()
-    cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
-           "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
-                        "broker": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5, "reconnect_min_s": 0.1,
-                                   "reconnect_max_s": 1}}],
-           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
-           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
-           "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = start_logged_agent(path, tmp_path)
+    proc, metrics = start_rtu_agent(tmp_path, broker.port, keepalive_s=5)
     rtu = StoreAndForward(broker.port)
     rtu.start()
     err = tmp_path / "agent.err"

@@ -12,26 +12,14 @@ A real Mosquitto killed and started again on its port, the real agent, a publish
 send and sends it when the broker is back (as RTUs' store-and-forward does)."""
 from __future__ import annotations
 
-import yaml
-
-from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
+from conftest import interrupt_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from mqtt_store_forward import StoreAndForward, rejected, value
+from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
 
 
 def test_a_publishers_queue_of_a_broker_outage_is_counted_as_such_not_late(tmp_path, make_broker):
     broker = make_broker()
-    metrics = free_port()
-    cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
-           "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
-                        "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
-                                   "reconnect_max_s": 1}}],
-           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
-           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
-           "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = start_logged_agent(path, tmp_path)
+    proc, metrics = start_rtu_agent(tmp_path, broker.port)
     rtu = StoreAndForward(broker.port)
     rtu.start()
     try:
