@@ -33,3 +33,23 @@ def test_an_integer_register_times_its_scale_is_the_value_at_the_registers_resol
     # a float32 register keeps its own value times the scale, unrounded
     assert values["ratio"] == struct.unpack(">f", struct.pack(">f", 0.1))[0] * 0.1
     assert rejects.as_dict() == {}
+
+
+def test_a_registers_last_value_short_of_its_rail_is_within_the_range_it_implies():
+    # user34's implied range (agent/register_ranges.py) is the register's values short of its rails, times the scale:
+    # rounded as the reading is, or 65534 × 0.7 (45873.799999999996) would put the reading 45873.8 past its own max,
+    # an `out_of_range` fault on a value the register can hold
+    from agent.config import SensorSpec
+    from agent.register_ranges import with_register_ranges
+    from agent.sources.modbus import ModbusConfig
+    registers = {"level": 10, "temp": 11}
+    cfg = dict(registers=registers, data_types={"temp": "int16"}, scale={"level": 0.7, "temp": 0.7})
+    [level, temp] = with_register_ranges([SensorSpec(name="level"), SensorSpec(name="temp")],
+                                         [ModbusConfig(host="127.0.0.1", port=502, **cfg)])
+    with ModbusServer({**at(10, [65534]), **at(11, words(">h", 32766)), **at(12, words(">h", -32767))}) as device:
+        got, _ = read(device.port, ["level", "temp"], polls=1, **cfg)
+        low, _ = read(device.port, ["temp"], polls=1, registers={"temp": 12}, data_types={"temp": "int16"},
+                      scale={"temp": 0.7})
+    assert got[0]["level"] == level.max and got[0]["temp"] == temp.max and low[0]["temp"] == temp.min, \
+        (got, low, level, temp)
+    assert not level.note_for(got[0]["level"]) and not temp.note_for(low[0]["temp"])
