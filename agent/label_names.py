@@ -63,5 +63,5 @@ def what_to_write(cells: Counter) -> str:
     return "1 for the anomalous rows, 0 for the others"
 
 
-__all__ = ["ANOMALY_WORDS", "JSON_LABELS", "LABEL_STEMS", "MAX_LABEL_WORDS", "STATUS_NAMES", "label_named", "named_labels",
-           "what_to_write", "words_shown"]
+__all__ = ["ANOMALY_WORDS", "JSON_LABELS", "LABEL_STEMS", "MAX_LABEL_WORDS", "STATUS_NAMES", "label_named",
+           "named_labels", "what_to_write", "words_shown"]

@@ -334,16 +334,16 @@ class Aligner(TimeBaseRules):
     def _second_value(self, k: int, rec: Record, sensor: str, value: float, first: float,
                       first_ts: float | None) -> None:
         """A second value of `sensor` in tick k, `value` (the first, `first` stamped `first_ts`, is kept). The same
-        reading again — same stamp, same value: a sender repeating itself (an MQTT QoS 1 redelivery, a forwarder that sends
-        each message twice, a line written twice) — is a `repeated reading`, nothing lost and nothing to set; another
-        reading in the tick is a `duplicate`: a sender reporting more often than tick_s (said with that advice), or,
-        stamped the same as the first with another value, two senders of one sensor (qa53: qa52 found every repeat
-        told to change tick_s)."""
+        reading again — same stamp, same value: a sender repeating itself (an MQTT QoS 1 redelivery, a forwarder
+        that sends each message twice, a line written twice) — is a `repeated reading`, nothing lost and nothing to
+        set; another reading in the tick is a `duplicate`: a sender reporting more often than tick_s (said with that
+        advice), or, stamped the same as the first with another value, two senders of one sensor (qa53: qa52 found
+        every repeat told to change tick_s)."""
         at = iso(k * self.tick_s)
         if first_ts == rec.ts and first == value:
             self.rejects.add("repeated reading", rec.origin, f"sensor {short_repr(sensor)} at {iso(rec.ts)}: the same "
-                             "reading again (same stamp, same value), used once — a sender repeating itself (MQTT QoS "
-                             "1 redelivery, a message forwarded twice, a line written twice)")
+                             "reading again (same stamp, same value), used once — a sender repeating itself (MQTT "
+                             "QoS 1 redelivery, a message forwarded twice, a line written twice)")
         elif first_ts == rec.ts:
             self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {at} "
                              f"stamped the same, {first!r}; this one, {value!r}, is not used (two senders "

@@ -37,8 +37,8 @@ def test_evaluate_reads_json_true_false_as_the_label(tmp_path):
     cfg = tmp_path / "eval.yaml"
     cfg.write_text(yaml.safe_dump(config(tmp_path)))
     report = tmp_path / "report.json"
-    res = subprocess.run([sys.executable, "-m", "agent", "evaluate", "-c", str(cfg), "--report", str(report), "--scorer", "numpy"],
-                         capture_output=True, text=True, cwd=REPO, env=agent_env(), timeout=300)
+    res = subprocess.run([sys.executable, "-m", "agent", "evaluate", "-c", str(cfg), "--report", str(report),
+                          "--scorer", "numpy"], capture_output=True, text=True, cwd=REPO, env=agent_env(), timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     # on 7279aaa8: "r1.jsonl: label field 'label' holds words, not numbers ('false' on 570 rows, 'true' on 30 rows)"
     # and "r1.jsonl (no labels: …)"

@@ -1,7 +1,7 @@
 """qa53 (qa52's left item): an exact repeat of a record — same stamp, same values: an MQTT QoS 1 redelivery, a
-forwarder that sends each message twice, a line written twice — was counted `duplicate` and told "a sender reporting more
-often than tick_s? set tick_s to its reporting period", advice that does not fit a sender repeating itself (and that
-an operator following it would take the wrong way). Now the aligner keeps each value's stamp while its tick is open
+forwarder that sends each message twice, a line written twice — was counted `duplicate` and told "a sender reporting
+more often than tick_s? set tick_s to its reporting period", advice that does not fit a sender repeating itself (an
+operator following it would coarsen the tick for nothing). Now the aligner keeps each value's stamp while its tick is open
 and tells three cases apart:
 - the same reading again: `repeated reading`, said as a sender repeating itself, used once;
 - another reading in the tick, stamped differently: `duplicate`, with the tick_s advice (user24's case, unchanged);

@@ -57,8 +57,8 @@ def unknown_type(value: str, table: str, address: int | None, one_register: str 
 
 
 def scale_places(scale: float) -> int:
-    """The decimals a scale is written with (0.01 → 2, 0.1 → 1, 10 → 0): the resolution of an integer register read
-    at that scale. qa53: 3841 × 0.01 is 38.410000000000004 in binary floating point, and that noise reached recordings
-    and alert evidence; rounded to the scale's places it is 38.41, the value the register holds."""
+    """The decimals a scale is written with (0.01 → 2, 0.1 → 1, 10 → 0): the resolution of an integer register
+    read at that scale. qa53: 3841 × 0.01 is 38.410000000000004 in binary floating point, and that noise reached
+    recordings and alert evidence; rounded to the scale's places it is 38.41, the value the register holds."""
     exponent = Decimal(repr(float(scale))).as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
