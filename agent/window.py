@@ -339,18 +339,17 @@ class Aligner(TimeBaseRules):
         set; another reading in the tick is a `duplicate`: a sender reporting more often than tick_s (said with that
         advice), or, stamped the same as the first with another value, two senders of one sensor (qa53: qa52 found
         every repeat told to change tick_s)."""
-        at = iso(k * self.tick_s)
         if first_ts == rec.ts and first == value:
             self.rejects.add("repeated reading", rec.origin, f"sensor {short_repr(sensor)} at {iso(rec.ts)}: the same "
                              "reading again (same stamp, same value), used once — a sender repeating itself (MQTT "
                              "QoS 1 redelivery, a message forwarded twice, a line written twice)")
         elif first_ts == rec.ts:
-            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {at} "
-                             f"stamped the same, {first!r}; this one, {value!r}, is not used (two senders "
-                             "of one sensor? check the sensor mapping)")
+            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
+                             f"{iso(k * self.tick_s)} stamped the same, {first!r}; this one, {value!r}, is not used "
+                             "(two senders of one sensor? check the sensor mapping)")
         else:
-            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick {at} "
-                             f"(the first is kept; {self._duplicate_hint})")
+            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
+                             f"{iso(k * self.tick_s)} (the first is kept; {self._duplicate_hint})")
 
     def flush_until(self, ts: float) -> list[Row]:
         """Close every tick that ended before `ts` (wall clock, for live sources; less `host_ahead_s`, the steps
