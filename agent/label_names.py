@@ -22,6 +22,10 @@ STATUS_NAMES = ("status", "state", "class", "condition", "health", "target")
 ANOMALY_WORDS = frozenset(("anomaly", "anomalous", "abnormal", "anomalie", "fault", "faulty", "failure", "fail",
                            "attack", "outlier", "alarm", "alert", "broken", "defect", "defective", "nok", "not ok",
                            "confirmed"))        # (stad-agent's feedback verdict for a real anomaly: agent/feedback.py)
+#: A JSON line's `label` written as JSON's boolean: true marks it anomalous, as `1` does (qa53: it was a `bad label`,
+#: and training, evaluate and the replay read a recording of them as unlabelled). A CSV's cells are text: `TRUE` there
+#: is a word, said with what to write.
+JSON_LABELS = {True: 1, False: 0}
 #: Distinct text cells past which a column is free text (a comment, an operator's note), not a label.
 MAX_LABEL_WORDS = 20
 
@@ -59,5 +63,5 @@ def what_to_write(cells: Counter) -> str:
     return "1 for the anomalous rows, 0 for the others"
 
 
-__all__ = ["ANOMALY_WORDS", "LABEL_STEMS", "MAX_LABEL_WORDS", "STATUS_NAMES", "label_named", "named_labels",
-           "what_to_write", "words_shown"]
+__all__ = ["ANOMALY_WORDS", "JSON_LABELS", "LABEL_STEMS", "MAX_LABEL_WORDS", "STATUS_NAMES", "label_named",
+           "named_labels", "what_to_write", "words_shown"]

@@ -24,7 +24,7 @@ REJECT_REASONS = (
     "mqtt subscribe refused", "mqtt unreachable",
     "no sensor columns", "no values", "non-finite value", "opcua bad node", "opcua bad status", "opcua non-numeric",
     "opcua queue full", "opcua subscription ended", "opcua unreachable", "outage backlog", "payload too long",
-    "queue full", "timestamp jump",
+    "queue full", "repeated reading", "timestamp jump",
     "udp receive error", "unknown sensor", "unread at stop", "unreadable file", "value out of range",
     "wrong column count")
 

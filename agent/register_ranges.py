@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import SensorSpec
+from .sources.modbus_types import scale_places
 
 #: data type → (lowest, highest) raw value that is not a rail
 RAW_RANGE = {"uint16": (0, 0xFFFE), "int16": (-0x7FFF, 0x7FFE),
@@ -52,7 +53,9 @@ def with_register_ranges(specs: list[SensorSpec], sources: list) -> list[SensorS
             scale = source.scale.get(field.sensor, 1.0)
             if raw is None or not isinstance(scale, (int, float)) or scale == 0:
                 continue
-            lo, hi = sorted((raw[0] * scale, raw[1] * scale))
+            # (rounded as the source rounds its readings: 65534 × 0.7 is 45873.799999999996, read as 45873.8)
+            places = scale_places(scale)
+            lo, hi = sorted((round(raw[0] * scale, places), round(raw[1] * scale, places)))
             said = f" × {scale:g}" if scale != 1 else ""
             implied[field.sensor] = (lo, hi, f"its {field.where()} ({field.data_type}{said}) reads "
                                              f"{RAILS[field.data_type]} there: the rail value an input card gives for "

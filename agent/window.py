@@ -136,7 +136,8 @@ class Aligner(TimeBaseRules):
 
     def _new_time_base(self) -> None:
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
-        self.open: dict[int, list] = {}       # k -> [values, seen, label, event, held sensor indices or None]
+        # k -> [values, seen, label, event, held sensor indices or None, each value's record stamp (None: restored)]
+        self.open: dict[int, list] = {}
         self.next_k: int | None = None        # oldest tick not yet closed
         self.newest_k: int | None = None
         self.last_value = np.full(self.n, np.nan)
@@ -293,8 +294,8 @@ class Aligner(TimeBaseRules):
         if bucket is None:
             # Python lists while the tick is open (a list item is read and written in a third of a
             # numpy scalar's time, 18 sensors a record); close() makes the row's arrays of them.
-            bucket = self.open[k] = [[math.nan] * self.n, [False] * self.n, None, None, None]
-        values, seen = bucket[0], bucket[1]
+            bucket = self.open[k] = [[math.nan] * self.n, [False] * self.n, None, None, None, [None] * self.n]
+        values, seen, stamps = bucket[0], bucket[1], bucket[5]
         index = self.index
         held = rec.held
         for sensor, value in rec.values.items():
@@ -308,12 +309,13 @@ class Aligner(TimeBaseRules):
                     # came after the hold (an OPC UA publish a second late; user23: the stale value was scored)
                     bucket[4].discard(i)
                     values[i] = value
+                    stamps[i] = rec.ts
                     continue
-                self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
-                                 f"{iso(k * self.tick_s)} (the first is kept; {self._duplicate_hint})")
+                self._second_value(k, rec, sensor, value, values[i], stamps[i])
                 continue
             values[i] = value
             seen[i] = True
+            stamps[i] = rec.ts
             if held:
                 if bucket[4] is None:
                     bucket[4] = set()
@@ -328,6 +330,26 @@ class Aligner(TimeBaseRules):
                 self.usual_step = sorted(self.steps_seen)[len(self.steps_seen) // 2]
             self.newest_k = k
         return self.flush_through(self.newest_k - self.lateness - 1)
+
+    def _second_value(self, k: int, rec: Record, sensor: str, value: float, first: float,
+                      first_ts: float | None) -> None:
+        """A second value of `sensor` in tick k, `value` (the first, `first` stamped `first_ts`, is kept). The same
+        reading again — same stamp, same value: a sender repeating itself (an MQTT QoS 1 redelivery, a forwarder
+        that sends each message twice, a line written twice) — is a `repeated reading`, nothing lost and nothing to
+        set; another reading in the tick is a `duplicate`: a sender reporting more often than tick_s (said with that
+        advice), or, stamped the same as the first with another value, two senders of one sensor (qa53: qa52 found
+        every repeat told to change tick_s)."""
+        if first_ts == rec.ts and first == value:
+            self.rejects.add("repeated reading", rec.origin, f"sensor {short_repr(sensor)} at {iso(rec.ts)}: the same "
+                             "reading again (same stamp, same value), used once — a sender repeating itself (MQTT "
+                             "QoS 1 redelivery, a message forwarded twice, a line written twice)")
+        elif first_ts == rec.ts:
+            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
+                             f"{iso(k * self.tick_s)} stamped the same, {first!r}; this one, {value!r}, is not used "
+                             "(two senders of one sensor? check the sensor mapping)")
+        else:
+            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
+                             f"{iso(k * self.tick_s)} (the first is kept; {self._duplicate_hint})")
 
     def flush_until(self, ts: float) -> list[Row]:
         """Close every tick that ended before `ts` (wall clock, for live sources; less `host_ahead_s`, the steps
@@ -373,7 +395,7 @@ class Aligner(TimeBaseRules):
     def close(self, k: int) -> Row:
         bucket = self.open.pop(k, None)
         if bucket is not None:
-            values, seen, label, event, _ = bucket    # lists (a restored bucket: arrays, copied alike)
+            values, seen, label, event = bucket[:4]     # lists (a restored bucket: arrays, copied alike)
             values, seen = np.array(values, np.float64), np.array(seen, bool)
             fnp.copyto(self.last_value, values, where=seen)
             fnp.copyto(self.last_k, k, where=seen)
@@ -461,7 +483,8 @@ class Aligner(TimeBaseRules):
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
-        self.open = {int(k): [v, m, None, None, set(np.flatnonzero(h & m).tolist()) or None]
+        # (its values' stamps are not kept: a reading of a restored tick again is a `duplicate`, as before qa53)
+        self.open = {int(k): [v, m, None, None, set(np.flatnonzero(h & m).tolist()) or None, [None] * self.n]
                      for k, v, m, h in zip(ks, values, seen, held_values)}
         self.live_offset = None if offset is None else float(offset)
         self.host_ahead_s = host_ahead

@@ -449,7 +449,8 @@ def modbus_rejects(agent) -> dict:
 
 
 #: What an MQTT soak may count besides the bad payloads: a flood's excess, a retained reading's rejects
-MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "late", "queue full", "missing time"}
+MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "repeated reading", "late", "queue full",
+                  "missing time"}
 
 
 def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float = 10.0) -> dict:

@@ -80,6 +80,9 @@ def rejected_text(rejected: dict[str, int] | None) -> str:
         text += (" — 'duplicate' is a sensor's second reading in one tick: when that is most of them, the "
                  "recordings are sampled faster than tick_s and only each tick's first reading is kept; set "
                  "tick_s to their period (and the gateway's with it)")
+    if rejected.get("repeated reading"):    # qa53: the same row twice is no sign of the tick
+        text += (" — 'repeated reading' is the same reading twice (same stamp, same value): rows written twice, or "
+                 "recordings that overlap; one of each is kept, nothing to set")
     return text
 
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.records import Rejects
 
 
 def _blocks(registers: dict[int, int]) -> list:
@@ -91,6 +96,31 @@ def polled(port: int, sensors: list[str], polls: int, **cfg):
         return [source.poll() for _ in range(polls)], rejects
     finally:
         source.client.close()
+
+
+def words(fmt: str, value, word_order: str = "ABCD") -> list[int]:
+    """The registers a device holds `value` in: its big-endian bytes as 16-bit words, first address first."""
+    packed = struct.pack(fmt, value)
+    out = list(struct.unpack(f">{len(packed) // 2}H", packed))
+    return out[::-1] if word_order == "CDAB" else out
+
+
+def at(address: int, registers: list[int]) -> dict[int, int]:
+    return dict(zip(range(address, address + len(registers)), registers))
+
+
+def read(port: int, sensors: list[str], polls: int = 2, **cfg) -> tuple[list[dict[str, float]], Rejects]:
+    """`polls` readings of a Modbus source on 127.0.0.1:port, and its rejects."""
+    from agent.records import Rejects
+    from agent.sources.modbus import ModbusConfig, ModbusSource
+    rejects = Rejects()
+    source = ModbusSource(ModbusConfig(host="127.0.0.1", port=port, poll_s=0.05, **cfg), sensors, rejects)
+    records = source.records()
+    try:
+        return [next(records).values for _ in range(polls)], rejects
+    finally:
+        source.close()
+        list(records)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 qa51 made the replay say a CSV label column of words (`verdict`: `confirmed`, `false_alarm`) once, with the words and
 what to write. A JSON line's `label` field of the same words was each line a `bad label` alone — the first five on the
 log, then a count — and evaluate skipped the file `(no labels)` with no word of why. The replay now says it once (the
-same wording, `label field 'label'`), true/false as JSON writes them among the words, and evaluate's skip says why.
+same wording, `label field 'label'`), and evaluate's skip says why. (JSON's true/false are read as labels since qa53:
+tests/test_qa53_json_boolean_labels.py.)
 """
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ def test_a_label_field_of_words_is_said_once_with_what_to_write(tmp_path):
     folder = tmp_path / "labelled"
     folder.mkdir()
     for name in ("r1.jsonl", "r2.jsonl"):
-        day(folder / name, lambda k: "confirmed" if 400 <= k < 420 else "false_alarm" if 500 <= k < 505
-            else True if k == 550 else None)
+        day(folder / name, lambda k: "confirmed" if 400 <= k < 420 else "false_alarm" if 500 <= k < 505 else None)
     cfg = tmp_path / "eval.yaml"
     cfg.write_text(yaml.safe_dump({"sensors": ["a", "b"], "tick_s": 1, "window": {"steps": 8},
                                    "warmup": {"ticks": 200}, "sinks": [], "state_dir": str(tmp_path / "state"),
@@ -41,7 +41,7 @@ def test_a_label_field_of_words_is_said_once_with_what_to_write(tmp_path):
     said = [line for line in res.stderr.splitlines() if "stad.replay: " in line and "holds words" in line]
     assert len(said) == 1, res.stderr[-3000:]
     for part in ("r1.jsonl: label field 'label' holds words, not numbers ('confirmed' on 20 rows, 'false_alarm' on 5 "
-                 "rows, 'true' on 1 rows): each such row is counted as `bad label`",
+                 "rows): each such row is counted as `bad label`",
                  "write the field as 0/1 (its words are stad-agent's feedback verdicts: 1 on the 'confirmed' rows, 0 "
                  "on the others)"):
         assert part in said[0], said

@@ -12,76 +12,14 @@ A real Mosquitto killed and started again on its port, the real agent, a publish
 send and sends it when the broker is back (as RTUs' store-and-forward does)."""
 from __future__ import annotations
 
-import json
-import threading
-import time
-from pathlib import Path
-
-import paho.mqtt.client as mqtt
-import yaml
-from paho.mqtt.enums import CallbackAPIVersion
-
-from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
+from conftest import interrupt_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from source1_events import metric
-
-
-def value(port: int, series: str) -> float:
-    """A series' value on the agent's /metrics; -1 when it is not served (or the agent does not answer)."""
-    got = metric(port, series)
-    return -1.0 if got is None else float(got)
-
-
-def rejected(port: int, reason: str) -> float:
-    return value(port, f'stad_records_rejected_total{{reason="{reason}"}}')
-
-
-class StoreAndForward(threading.Thread):
-    """Publishes {"ts", "a", "b"} on plant/rtu every 0.5 s (the agent's tick); while the broker is away it keeps
-    them, and sends what it kept, in order, once it is back."""
-
-    def __init__(self, port: int):
-        super().__init__(daemon=True)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rtu-{free_port()}")
-        self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.connect_async("127.0.0.1", port)
-        self.client.loop_start()
-        self.kept: list[str] = []
-        self.forwarded = 0
-        self.away = threading.Event()      # set by the test as it stops the broker, cleared once the RTU is back on it
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        n = 0
-        while not self.stop.wait(0.5):
-            n += 1
-            self.kept.append(json.dumps({"ts": time.time(), "a": 10 + n % 7, "b": 20 + n % 5}))
-            if self.client.is_connected() and not self.away.is_set():
-                self.forwarded += sum(1 for _ in self.kept[:-1])
-                for payload in self.kept:
-                    self.client.publish("plant/rtu", payload, qos=1)
-                self.kept = []
-
-    def close(self) -> None:
-        self.stop.set()
-        self.join(30)
-        self.client.loop_stop()
-        self.client.disconnect()
+from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
 
 
 def test_a_publishers_queue_of_a_broker_outage_is_counted_as_such_not_late(tmp_path, make_broker):
     broker = make_broker()
-    metrics = free_port()
-    cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
-           "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
-                        "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
-                                   "reconnect_max_s": 1}}],
-           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
-           "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
-           "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
-    path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc = start_logged_agent(path, tmp_path)
+    proc, metrics = start_rtu_agent(tmp_path, broker.port)
     rtu = StoreAndForward(broker.port)
     rtu.start()
     try:

@@ -1,6 +1,6 @@
 """Timestamps and JSON lines, shared by the udp, stdin and replay sources.
 
-A JSON line is one object in any of three shapes, each with an optional "label" (0/1)
+A JSON line is one object in any of three shapes, each with an optional "label" (0/1, or true/false)
 and "event" (string):
 
     {"ts": 1767592800, "sensor": "S01_flow", "value": 4200.0}
@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP, too_deep
+from ..label_names import JSON_LABELS
 from ..records import Record, Rejects, short_repr, shorten
 
 RESERVED_KEYS = {"ts", "sensor", "value", "values", "label", "event"}
@@ -417,11 +418,14 @@ def label_flag(value: object) -> int:
 
 def _parse_label(value: object, where: str, rejects: Rejects,
                  label_word: Callable[[str, str], None] | None = None) -> int | None:
-    """A line's `label` as its flag; a bad one counted `bad label`. `label_word` (the replay's) is handed a label
-    written as text or true/false — as JSON writes it — to say a file of such labels once with what to write (qa52:
-    each line was `bad label` alone, as qa51 found of a CSV's label column of words)."""
+    """A line's `label` as its flag — a number, or JSON's true (1) / false (0) — a bad one counted `bad label`.
+    `label_word` (the replay's) is handed a label written as text, to say a file of such labels once with what to write
+    (qa52: each line was `bad label` alone, as qa51 found of a CSV's label column of words). qa53: true/false were bad
+    labels too, and training, evaluate and the replay read such a recording as unlabelled."""
     if value is None:
         return None
+    if isinstance(value, bool):         # JSON's true/false: true marks the line anomalous (label_names.JSON_LABELS)
+        return JSON_LABELS[value]
     try:
         return label_flag(value)
     except ValueError:

@@ -1,7 +1,8 @@
 """Poll Modbus TCP holding or input registers (needs the `modbus` extra: pymodbus 3.x, imported when the
 source is opened, so a config naming it loads without pymodbus).
 
-Each poll reads every configured register and decodes it as its sensor's data type, times its scale.
+Each poll reads every configured register and decodes it as its sensor's data type, times its scale (an
+integer register's product rounded to the scale's decimals: 3841 × 0.01 is 38.41, not 38.410000000000004, qa53).
 The default, one unsigned 16-bit holding register, is what the source always read; real PLCs and
 meters also hold a -5.0 °C temperature as a signed int16 (read unsigned it was 6548.6 with scale 0.1,
 a huge false incident), flows and energies as 32-bit integers or IEEE float32 across two registers
@@ -51,7 +52,7 @@ from ..records import Record, Rejects
 from ..plugins import Plugin
 from ..typed import doc, rng
 from .base import Source, SourceConfig
-from .modbus_types import unknown_type
+from .modbus_types import scale_places, unknown_type
 from .modbus_words import connect_failure, exception_said, read_failure
 
 log = logging.getLogger("stad.modbus")
@@ -101,8 +102,9 @@ class ModbusConfig(SourceConfig):
     registers: dict[str, int] = doc(
         "sensor → register address 0..65535 in its table (a 32-bit type's first register, 0..65534); at least "
         "one; no register read by two sensors", default_factory=dict)
-    scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`)",
-                                  default_factory=dict)
+    scale: dict[str, float] = doc("sensor → multiplier applied to the decoded value (a sensor of `registers`); an "
+                                  "integer register's product is rounded to the scale's decimals (3841 × 0.01 reads "
+                                  "38.41)", default_factory=dict)
     # str, not a Literal of LAYOUT's types: a wrong one is said by validate() with the register map's width (user25)
     data_types: dict[str, str] = doc(
         "sensor → how its register(s) are decoded: `uint16` (the default) or `int16` (signed), one register each; "
@@ -213,6 +215,9 @@ class ModbusSource(Source):
         self.where = f"modbus {cfg.host}:{cfg.port}"
         self._stop = threading.Event()
         self.fields = cfg.fields()
+        #: sensor → the decimals its integer register is rounded to after the scale (float32 registers: none)
+        self._places = {f.sensor: scale_places(cfg.scale.get(f.sensor, 1.0)) for f in self.fields
+                        if f.data_type != "float32"}
         self.timeout_s = min(3.0, max(0.2, 2 * cfg.poll_s))
         self.client = ModbusTcpClient(cfg.host, port=cfg.port, timeout=self.timeout_s, retries=0)
         self._reads = {"holding": self.client.read_holding_registers, "input": self.client.read_input_registers}
@@ -299,7 +304,8 @@ class ModbusSource(Source):
                 self.rejects.add("non-finite value", self.where, f"{f.sensor}: {f.data_type} at {f.where()} "
                                  f"reads {value}; not used")
                 continue
-            values[f.sensor] = value
+            places = self._places.get(f.sensor)
+            values[f.sensor] = value if places is None else round(value, places)
         return values
 
     def _split(self, table: str, span: tuple[int, int], inside: list[Field]) -> None:

@@ -7,6 +7,8 @@ register; otherwise both widths fit and the line says which register(s) each wou
 61131-3 names (INT, DINT, WORD, REAL …) are taken as what they mean; 64-bit ones are said to be unreadable."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..typed import did_you_mean
 
 #: data type → registers it spans (the source's LAYOUT; here to keep this module free of the source)
@@ -52,3 +54,11 @@ def unknown_type(value: str, table: str, address: int | None, one_register: str 
     one, two = fits
     return (f"{said}: {meaning} is {one!r} if it is {table} register {address} alone (a PLC's {IEC[one]}), {two!r} if "
             f"registers {address}..{address + 1} (a {IEC[two]})")
+
+
+def scale_places(scale: float) -> int:
+    """The decimals a scale is written with (0.01 → 2, 0.1 → 1, 10 → 0): the resolution of an integer register
+    read at that scale. qa53: 3841 × 0.01 is 38.410000000000004 in binary floating point, and that noise reached
+    recordings and alert evidence; rounded to the scale's places it is 38.41, the value the register holds."""
+    exponent = Decimal(repr(float(scale))).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0

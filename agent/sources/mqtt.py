@@ -213,6 +213,7 @@ class MqttSource(Source):
         self._fence_topic = cfg.probe_topic.replace("{client_id}", client_id)
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self._outages_kept = 0     # the reporter's outages up to the last one kept as peer_outage
+        self._heard_at = 0.0       # this host's clock when the broker last delivered a message (paho's thread)
         self.reporter.on_connected = self._subscribe
         self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
@@ -266,7 +267,8 @@ class MqttSource(Source):
         A connection lost before it is kept as the broker's outage (Source.peer_outage)."""
         lost, outages = self.reporter.last_outage, self.reporter.outages
         if lost is not None and lost["seconds"] is not None and outages != self._outages_kept:
-            self._outages_kept, self._lost_at = outages, lost["_from"]     # (not `seconds`: rounded to 0.1 s)
+            # (`_from`, not `seconds`: rounded to 0.1 s)
+            self._outages_kept, self._lost_at = outages, self._outage_began(lost["_from"])
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
         renewal, self._renewing = self._renewing, False
         if renewal and not self.reporter.session_present:
@@ -282,6 +284,16 @@ class MqttSource(Source):
             client.subscribe(self._probe_topic, 1)      # its SUBACK names no filter of ours: _on_subscribe skips it
             self._held_first = self.reporter.session_present
             self._connect_probe = self._send_probe(client)
+
+    def _outage_began(self, noticed: float) -> float:
+        """When the broker's outage noticed at `noticed` began: at the last message it delivered, if that was within
+        the time paho takes to notice a broker gone silent (2 × keepalive_s: a PINGREQ after keepalive_s without a
+        packet, then keepalive_s for its answer); else when it was noticed. qa53: a broker that stopped answering (a
+        host gone, a cable pulled) was noticed up to 2 × keepalive_s late, and a publisher's readings kept from that
+        stretch and sent after the outage were counted `late`, those stamped after the notice `outage backlog`
+        (user34) — one queue, two reasons. Its `source` fault and `peer_since` date the outage from here too."""
+        heard = self._heard_at
+        return heard if noticed - 2 * self.cfg.broker.keepalive_s <= heard < noticed else noticed
 
     def _ask(self, client: mqtt.Client, topics: list[str]) -> None:
         # Under the lock across the call: the SUBACK (paho's thread) may come before subscribe() returns.
@@ -421,6 +433,7 @@ class MqttSource(Source):
                     client.ack(msg.mid, msg.qos)
 
     def _read(self, msg: mqtt.MQTTMessage) -> None:
+        self._heard_at = self.clock()
         if msg.qos:
             self._last_qos1 = time.monotonic()
         if msg.topic == self._probe_topic:
