@@ -1,10 +1,11 @@
 """qa53 (user34's left item): a broker that stops answering without closing the connection (its host hung, a cable
-pulled) is noticed by the MQTT source only when paho's keep-alive gives up — up to 2 × keepalive_s later. A
-controller that kept its readings through the outage sends them once the broker is back: user34 counted those stamped
-inside the outage as the source knew it `outage backlog`, but the ones stamped between the broker's last delivery and
-the source's notice were still `late` — one queue, two reasons, and the `late` count an operator watches for a feed's
-lag or clock went up after every such outage. Decided: the outage begins at the broker's last delivery (when that is
-within the 2 × keepalive_s it takes to notice), so the whole queue is `outage backlog`.
+pulled) is noticed by the MQTT source only when paho's keep-alive gives up — 2 × keepalive_s later at best, 3 × on a
+loaded gateway. A controller that kept its readings through the outage sends them once the broker is back: user34
+counted those stamped inside the outage as the source knew it `outage backlog`, but the ones stamped between the
+broker's last delivery and the source's notice were still `late` — one queue, two reasons, and the `late` count an
+operator watches for a feed's lag or clock went up after every such outage. Decided: the outage begins at the
+broker's last delivery (when that is within the 3 × keepalive_s it may take to notice), so the whole queue is
+`outage backlog`.
 
 A real Mosquitto paused (SIGSTOP: the connection stays open, nothing answers), killed and started again on its port;
 the real agent; a publisher that keeps what it could not send."""
