@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import Fingerprint, build_candidate, bundle_dirs
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, releases_before
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -180,8 +180,7 @@ def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | No
     except OSError as exc:
         log.warning("models_dir cannot be read (%s): no release before %s to start on", exc.strerror or exc, gone)
         return None, None
-    decided = [d for d in dirs if d != gone and str(d) in seen and Fingerprint.from_json(seen[str(d)]).matches(dirs[d])]
-    for d in sorted(decided, key=dirs.get, reverse=True):
+    for d in releases_before(dirs, {Path(p): Fingerprint.from_json(fp) for p, fp in seen.items()}, gone):
         tiers, refusals = build_candidate(cfg, d)
         if tiers:
             return tiers, d

@@ -83,7 +83,7 @@ from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
 from .alert_events import ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
-from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .scorers import runtimes
 from .scorers.model_scorer import load_fitting
 from .detector import Detector
@@ -387,8 +387,7 @@ class HotSwap:
         with the start's check, prepare, settle, shadow, swap); a refused one gives way to the next. A restart
         chooses the same way (agent/active_bundle.py `_release_before`)."""
         self._gone = f"{self.current} {why}"
-        decided = [d for d in dirs if d != self.current and d in self.seen and self.seen[d].matches(dirs[d])]
-        queue = sorted(decided, key=dirs.get, reverse=True)
+        queue = releases_before(dirs, self.seen, self.current)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)
         self._rollback = queue or None

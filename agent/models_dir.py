@@ -98,6 +98,15 @@ def bundle_dirs(models_dir: Path) -> dict[Path, Fingerprint]:
     return out
 
 
+def releases_before(dirs: dict[Path, Fingerprint], seen: dict[Path, Fingerprint], gone: Path | None) -> list[Path]:
+    """The bundles of `dirs` other than `gone` already decided on and unchanged since (`seen`), newest first: what
+    a rollback tries, in turn, when the active bundle is gone or no longer verifies — the running agent
+    (agent/hotswap.py `_begin_rollback`) and a restart (agent/active_bundle.py `_release_before`) alike (swap7). One
+    delivered or rewritten since is a delivery, judged in shadow, never rolled back to unjudged."""
+    decided = [d for d in dirs if d != gone and d in seen and seen[d].matches(dirs[d])]
+    return sorted(decided, key=dirs.get, reverse=True)
+
+
 def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
     """The chain's model tiers from `path` (verified), those below the top one on standby as at start (a swap
     or a restart onto a swapped-in bundle loads no runtime the agent did not start with: swap3), and why any
@@ -106,4 +115,4 @@ def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:
                       standby=True)
 
 
-__all__ = ["Fingerprint", "build_candidate", "bundle_dirs", "fingerprint"]
+__all__ = ["Fingerprint", "build_candidate", "bundle_dirs", "fingerprint", "releases_before"]

@@ -430,6 +430,6 @@ def _parse_label(value: object, where: str, rejects: Rejects,
         return label_flag(value)
     except ValueError:
         rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
-        if label_word is not None and isinstance(value, (str, bool)):
-            label_word("label", value.strip() if isinstance(value, str) else json.dumps(value))
+        if label_word is not None and isinstance(value, str):      # (true/false are labels: above)
+            label_word("label", value.strip())
         return None

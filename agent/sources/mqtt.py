@@ -288,14 +288,14 @@ class MqttSource(Source):
 
     def _outage_began(self, noticed: float) -> float:
         """When the broker's outage noticed at `noticed` began: at the last message it delivered, if that was within
-        the time paho may take to notice a broker gone silent (NOTICE_KEEPALIVES × keepalive_s, below); else when it
-        was noticed. qa53: a broker that stopped answering (a
-        host gone, a cable pulled) was noticed up to 2 × keepalive_s late, and a publisher's readings kept from that
-        stretch and sent after the outage were counted `late`, those stamped after the notice `outage backlog`
-        (user34) — one queue, two reasons. Its `source` fault and `peer_since` date the outage from here too.
-        The bound is 3 × keepalive_s, not the 2 × paho takes at best: paho checks the keep-alive from its network
-        loop, and on a loaded gateway the notice came 10.1 s after the last delivery at keepalive_s 5 (final_load50:
-        the queue's readings then read as the data's clock stepping back 8 s, four times, and the window refilled)."""
+        the time paho may take to notice a broker gone silent (NOTICE_KEEPALIVES × keepalive_s); else when it was
+        noticed. qa53: a broker that stopped answering (a host gone, a cable pulled) is noticed keepalive_s or more
+        late, and a publisher's readings kept from that stretch and sent after the outage were counted `late`, those
+        stamped after the notice `outage backlog` (user34) — one queue, two reasons. Its `source` fault and
+        `peer_since` date the outage from here too. The bound is 3 × keepalive_s, not the 2 × paho takes at best:
+        paho checks the keep-alive from its network loop, and on a loaded gateway the notice came 10.1 s after the
+        last delivery at keepalive_s 5 (final_load50: the queue's readings then read as the data's clock stepping
+        back 8 s, four times, and the window refilled)."""
         heard = self._heard_at
         return heard if noticed - NOTICE_KEEPALIVES * self.cfg.broker.keepalive_s <= heard < noticed else noticed
 
