@@ -38,11 +38,17 @@ TINY_TRAIN = ["--days", "2", "--epochs", "6", "--patience", "6", "--windows-per-
               "--heads", "2", "--ff-hidden", "16", "--quiet"]
 
 
+#: The module bundle's seed: the ensemble's second member is trained as `--seed 1` would be, and is compared with this
+#: bundle's weights (one training fewer than a `--seed 1` run of its own; suite10).
+MODULE_SEED = ["--seed", "1"]
+
+
 def _train_bundle(folder: Path) -> None:
     folder.mkdir()
     cfg = folder / "tiny.yaml"
     cfg.write_text(CONFIG)
-    assert main(["train", "-c", str(cfg), "-o", str(folder / "tiny-bundle"), *TINY_TRAIN, "--min-agreement", "0.95"]) == 0
+    assert main(["train", "-c", str(cfg), "-o", str(folder / "tiny-bundle"), *TINY_TRAIN, *MODULE_SEED,
+                 "--min-agreement", "0.95"]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -174,10 +180,11 @@ def test_verify_is_read_only_and_records_figures_only_when_asked(bundle_dir, tmp
     load_bundle(b)            # the rewritten manifest still matches every file
 
 
-def test_verify_reports_calm_spiked_and_perturbed_windows(bundle_dir, tmp_path):
-    b = _copy(bundle_dir, tmp_path)
-    assert main(["verify", str(b), "--min-agreement", "0.95", "--record"]) == 0
-    parity = json.loads((b / "manifest.json").read_text())["parity"]
+def test_verify_reports_calm_spiked_and_perturbed_windows(bundle_dir):
+    # The figures `verify --min-agreement 0.95 --record` writes: the module bundle's train ran that verify (train's
+    # verify is the command's own, record on) on these very files, so they are read here, not made again (suite10;
+    # test_verify_is_read_only_and_records_figures_only_when_asked runs the command on a copy).
+    parity = json.loads((bundle_dir / "manifest.json").read_text())["parity"]
     held_out = parity["held_out_windows"]
     assert parity["windows"] == 3 * held_out == 3 * parity["perturbed_windows"]
     assert parity["alerts_reference"]["perturbed"] > 0          # anomalous context reaches the threshold
@@ -186,7 +193,7 @@ def test_verify_reports_calm_spiked_and_perturbed_windows(bundle_dir, tmp_path):
         assert set(groups) == {"calm", "spiked", "perturbed"}
         assert all(g["alert_agreement"] >= 0.95 for g in groups.values())
     # int8 export calibrated on the calm windows and perturbed copies, and measured on both
-    quant = json.loads((b / "manifest.json").read_text())["artifacts"]["tflite_int8"]["quantization"]
+    quant = json.loads((bundle_dir / "manifest.json").read_text())["artifacts"]["tflite_int8"]["quantization"]
     assert quant["calibration"]["perturbed_windows"] == 8 * quant["calibration"]["calm_windows"]
     assert set(quant["candidates"]) == {"weight_only_int8_per_channel", "dynamic_range_int8_per_channel",
                                         "static_int8_per_channel_minmax"}
@@ -364,15 +371,16 @@ def test_scores_are_error_over_residual_scale_and_zero_when_missing():
     assert np.allclose(s, [2.0, 0.0, 0.0])
 
 
-def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores_it(tmp_path):
+def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores_it(bundle_dir, tmp_path):
     """`--members 2 --seed 0`: two forecasters trained exactly as `--seed 0` and `--seed 1` would be,
-    shipped as one graph whose outputs are their mean; exported, it loads and forecasts in the agent."""
+    shipped as one graph whose outputs are their mean; exported, it loads and forecasts in the agent.
+    The `--seed 1` run is the module's bundle (TINY_TRAIN, MODULE_SEED: read only)."""
     from agent.scorers.tflite import TfliteScorer
     from convert.model import EnsembleForecaster
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(CONFIG)
-    alone, ens = tmp_path / "alone", tmp_path / "ens"
-    assert main(["train", "-c", str(cfg), "-o", str(alone), "--no-export", "--seed", "1", *TINY_TRAIN]) == 0
+    alone, ens = bundle_dir, tmp_path / "ens"
+    assert read_manifest(alone).training["options"]["seed"] == 1
     assert main(["train", "-c", str(cfg), "-o", str(ens), "--no-export", "--members", "2", *TINY_TRAIN]) == 0
     m = read_manifest(ens)
     assert m.model["members"] == 2
@@ -410,13 +418,13 @@ def test_an_ensemble_bundle_is_the_mean_of_independent_runs_and_the_agent_scores
 def test_weight_averaging_ships_the_averaged_weights(bundle_dir, tmp_path, capsys):
     """`--ema-decay`: the weights validated and shipped are the moving average, not the last step's,
     and a decay outside [0, 1) or fewer than one member is refused with the reason. The plain run is
-    the module's bundle, trained with the same options (TINY_TRAIN) and no averaging."""
+    the module's bundle, trained with the same options (TINY_TRAIN, MODULE_SEED) and no averaging."""
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(CONFIG)
     plain, averaged = bundle_dir, tmp_path / "ema"
     assert read_manifest(plain).training["options"]["ema_decay"] == 0.0
     assert main(["train", "-c", str(cfg), "-o", str(averaged), "--no-export", "--ema-decay", "0.9",
-                 *TINY_TRAIN]) == 0
+                 *TINY_TRAIN, *MODULE_SEED]) == 0
     m = read_manifest(averaged)
     assert m.training["options"]["ema_decay"] == 0.9
     a = bw.load_model(averaged, m).state_dict()
