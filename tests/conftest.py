@@ -171,13 +171,28 @@ def convert_in_process(capsys, *argv: str) -> subprocess.CompletedProcess:
     imports torch, onnx and onnxruntime again, ~3 of a small train's ~5 CPU-s, where a worker imports them once
     (suite9). Its stderr holds what a process's would: the converter's logger gets a handler on this test's stderr
     (main makes one when it has none; one made in an earlier test writes to that test's capture), and the other
-    loggers' warnings are printed there as logging's last resort prints them in a process with no handler."""
+    loggers' warnings are printed there as logging's last resort prints them in a process with no handler.
+    `capsys` None: what main prints is taken into strings of its own instead of a test's capture — for a bundle
+    built once per run (built_once), outside any one test (suite10)."""
+    if capsys is None:
+        import io
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _convert_main(argv)
+        return subprocess.CompletedProcess(["stad-convert", *argv], code, out.getvalue(), err.getvalue())
+    capsys.readouterr()
+    code = _convert_main(argv)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["stad-convert", *argv], code, out, err)
+
+
+def _convert_main(argv) -> int:
+    """convert.cli's main on `argv`, its logging on the sys.stderr of now (convert_in_process); its return code."""
     import logging
     from convert.cli import main
     logger, root = logging.getLogger("stad.convert"), logging.getLogger()
     kept = logger.handlers[:]
     logger.handlers.clear()
-    capsys.readouterr()
     last_resort = logging.StreamHandler(sys.stderr)
     last_resort.setLevel(logging.WARNING)
     root.addHandler(last_resort)
@@ -188,8 +203,7 @@ def convert_in_process(capsys, *argv: str) -> subprocess.CompletedProcess:
     finally:
         root.removeHandler(last_resort)
         logger.handlers[:] = kept
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["stad-convert", *argv], code, out, err)
+    return code
 
 
 def variant(name: str, src: Path | None = None, model_id: str | None = None, keep: list[str] | None = None,

@@ -1,7 +1,8 @@
 """A small bundle trained on a two-sensor pump loop's CSV recordings, and the agent started on it warming up on
 recordings: what the tests of the held-out calibration share (calib1: the warm-up on the training recordings;
 review43: a bundle of one recording; user32: a sensor added on the second day). ONNX fp32 only, d_model 8, four
-epochs: seconds, built once per test session by each test module (conftest.built_once)."""
+epochs: seconds, built once per test session by each test module (conftest.built_once), by the converter's main in
+the building worker's process."""
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from conftest import agent_env
+from conftest import agent_env, convert_in_process
 
 TICK, STEPS = 1.0, 8
 TRAINED = re.compile(r"onnx: (\d+) of the warm-up ticks are rows its bundle was trained on \(its manifest's "
@@ -37,13 +38,14 @@ def _config(source: dict, **more) -> dict:
 
 
 def train(out: Path, source: dict) -> str:
-    """`stad-convert train` on the replay `source` into out/bundle; its output (stdout and stderr)."""
+    """`stad-convert train` on the replay `source` into out/bundle; its output (stdout and stderr). Its main runs in
+    this process (conftest.convert_in_process): what the bundle is is the tests' premise, not the converter's
+    process, which would import torch again (~3 of its ~5 CPU-s; suite10)."""
     cfg = out / "train.yaml"
     cfg.write_text(yaml.safe_dump(_config(source, warmup={"ticks": 50}, sinks=[])))
-    done = subprocess.run([sys.executable, "-m", "convert.cli", "train", "-c", str(cfg), "-o", str(out / "bundle"),
-                           "--only", "onnx_fp32", "--epochs", "4", "--d-model", "8", "--ff-hidden", "8", "--threads",
-                           "1", "--windows-per-epoch", "512"], capture_output=True, text=True, timeout=900,
-                          env=agent_env())
+    done = convert_in_process(None, "train", "-c", str(cfg), "-o", str(out / "bundle"), "--only", "onnx_fp32",
+                              "--epochs", "4", "--d-model", "8", "--ff-hidden", "8", "--threads", "1",
+                              "--windows-per-epoch", "512")
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout + done.stderr
 
