@@ -6,7 +6,9 @@ an empty file) — `torch.load`'s UnpicklingError / EOFError; weights of another
 `load_state_dict`; a `model` section whose sizes are not whole numbers (`d_model: "x"`, `members: "x"`) or cannot
 build a model (`heads` that do not divide `d_model`, a negative size; export only: a missing one); a holdout.npy or
 calibration.npy that is not a .npy of rows (random bytes, an object array numpy will not unpickle). Now each is
-`export failed:` / `verify failed:` with the file and why, exit 1. The bundle is a copy of the shipped demo bundle.
+`export failed:` / `verify failed:` with the file and why, exit 1. The bundle is a copy of conftest's tiny bundle (found
+on a copy of the shipped demo bundle; any bundle the converter wrote holds these files, and the tiny one verifies in
+half the demo's CPU: six cases verify it whole; suite10).
 """
 from __future__ import annotations
 
@@ -21,10 +23,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import tiny_bundle  # noqa: E402
 from convert.cli import main  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "agent" / "models" / "demo-corridor"
 
 
 def _rehashed(bundle: Path) -> None:
@@ -87,7 +87,7 @@ NOT_READ = {("export", "holdout.npy"), ("verify", "calibration.npy")}
 def test_a_bundle_file_this_converter_never_writes_fails_naming_the_file(tmp_path, capsys, command, case):
     edit, named = HOSTILE[case]
     bundle = tmp_path / "bundle"
-    shutil.copytree(DEMO, bundle)
+    shutil.copytree(tiny_bundle(), bundle)
     edit(bundle)
     _rehashed(bundle)
     before = (bundle / "manifest.json").read_bytes()
