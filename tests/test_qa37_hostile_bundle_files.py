@@ -8,7 +8,7 @@ build a model (`heads` that do not divide `d_model`, a negative size; export onl
 calibration.npy that is not a .npy of rows (random bytes, an object array numpy will not unpickle). Now each is
 `export failed:` / `verify failed:` with the file and why, exit 1. The bundle is a copy of conftest's tiny bundle (found
 on a copy of the shipped demo bundle; any bundle the converter wrote holds these files, and the tiny one verifies in
-half the demo's CPU: six cases verify it whole; suite10).
+half the demo's CPU: five cases verify it whole; suite10).
 """
 from __future__ import annotations
 
