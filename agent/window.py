@@ -255,22 +255,23 @@ class Aligner(TimeBaseRules):
             return
         if rec.backlog:
             self.rejects.add("outage backlog", rec.origin, lambda: f"{self._reading_said(rec)}: its tick "
-                             f"{iso(k * self.tick_s)} closed while the broker was away: a reading the publisher kept "
-                             "through the outage and sent once it was back, not scored (those ticks are the source's "
-                             "fault already); no lag or clock to fix")
+                             f"{iso(k * self.tick_s)} closed while the broker was away: kept by the publisher through "
+                             "the outage and sent once it was back, not scored (the source's fault covers those "
+                             "ticks); no lag or clock to fix")
         else:
             newest = self.next_k - 1
-            self.rejects.add("late", rec.origin, lambda: f"{self._reading_said(rec)}: its tick already closed (the "
-                             f"data is at {iso(newest * self.tick_s)}){self._other_value_said(k, rec)}")
+            self.rejects.add("late", rec.origin, lambda: f"{self._reading_said(rec)}: its tick {iso(k * self.tick_s)} "
+                             f"already closed (the data is at {iso(newest * self.tick_s)})"
+                             + self._other_value_said(k, rec))
 
     def _reading_said(self, rec: Record) -> str:
-        """"sensor 'a' value 0.3 and 17 more, stamped <its stamp>": what a refused record read."""
+        """"sensor 'a' value 0.3 and 17 more": what a refused record read."""
         kept = [(s, v) for s, v in rec.values.items() if self._usable(s, v)] or list(rec.values.items())
         if not kept:
             return f"a record at {iso(rec.ts)} with no values"
         sensor, value = kept[0]
-        return (f"sensor {short_repr(sensor)} value {short_repr(value)}"
-                + (f" and {len(kept) - 1} more" if len(kept) > 1 else "") + f", stamped {iso(rec.ts)}")
+        return f"sensor {short_repr(sensor)} value {short_repr(value)}" + (f" and {len(kept) - 1} more"
+                                                                             if len(kept) > 1 else "")
 
     def _other_value_said(self, k: int, rec: Record) -> str:
         """"; 'b' was 10 at that stamp, this one 11: not a repeat" where a kept closed tick (`used`) has a reading of
@@ -303,9 +304,9 @@ class Aligner(TimeBaseRules):
         if not matched:
             return False
         self.refused_whole(rec)
-        self.rejects.add("repeated reading", rec.origin, lambda: f"{self._reading_said(rec)}: the same reading "
-                         "again after its tick closed (same stamp, same value), used once — a sender or a replay "
-                         "repeating itself (MQTT QoS 1 redelivery, a file read again); not late")
+        self.rejects.add("repeated reading", rec.origin, lambda: f"{self._reading_said(rec)} at {iso(rec.ts)}: the "
+                         "same reading again after its tick closed (same stamp, same value), used once — a sender or "
+                         "a replay repeating itself (MQTT QoS 1 redelivery, a file read again); not late")
         return True
 
     def _usable(self, sensor, value) -> bool:
@@ -330,33 +331,30 @@ class Aligner(TimeBaseRules):
             self._count_bad_values(rec, bad)
         return usable
 
-    def _bad_reason(self, sensor, value) -> str:
-        """Why a tick cannot take a value: an unknown sensor, a value past ±MAX_READING, or one not finite."""
-        if sensor not in self.index:
-            return "unknown sensor"
-        return "value out of range" if value is not None and math.isfinite(value) else "non-finite value"
-
     def _count_bad_values(self, rec: Record, bad: list[tuple]) -> None:
-        """A record's values a tick cannot take, (sensor, value) each: each reason counted once for the record
-        (qa54: a record of 18 NaN readings was 18 rejects beside `records in`), said with its first value and how
-        many more of the record's met it."""
-        if len(bad) == 1:
-            reason = self._bad_reason(*bad[0])
-            self.rejects.add(reason, rec.origin, lambda: self._bad_said(reason, bad))
-            return
-        by_reason: dict[str, list] = {}
-        for sensor, value in bad:
-            by_reason.setdefault(self._bad_reason(sensor, value), []).append((sensor, value))
-        for reason, items in by_reason.items():
-            self.rejects.add(reason, rec.origin, lambda reason=reason, items=items: self._bad_said(reason, items))
+        """A record's values a tick cannot take, (sensor, value) each — an unknown sensor, a value past ±MAX_READING,
+        one not finite —, each reason counted once for the record (qa54: a record of 18 NaN readings was 18 rejects
+        beside `records in`), said with its first three values."""
+        index = self.index
+        unknown = [b for b in bad if b[0] not in index]
+        if unknown:
+            self.rejects.add("unknown sensor", rec.origin, lambda: self._bad_said(unknown, near=True))
+            if len(unknown) == len(bad):
+                return
+            bad = [b for b in bad if b[0] in index]
+        beyond = [b for b in bad if b[1] is not None and math.isfinite(b[1])]
+        if beyond:
+            self.rejects.add("value out of range", rec.origin,
+                             lambda: f"{self._bad_said(beyond)} (beyond ±{MAX_READING:g})")
+        if len(beyond) < len(bad):
+            odd = [b for b in bad if b[1] is None or not math.isfinite(b[1])]
+            self.rejects.add("non-finite value", rec.origin, lambda: self._bad_said(odd))
 
-    def _bad_said(self, reason: str, items: list[tuple]) -> str:
-        """The words of a record's bad values of one reason: each sensor (and the name it almost is) with its value,
-        the first three, and how many more."""
-        said = "; ".join(f"sensor {short_repr(sensor)}" + (self._near(sensor) if reason == "unknown sensor" else "")
-                         + f" value {short_repr(value)}" for sensor, value in items[:3])
-        if reason == "value out of range":
-            said += f" (beyond ±{MAX_READING:g})"
+    def _bad_said(self, items: list[tuple], near: bool = False) -> str:
+        """A record's bad values of one reason in words: each sensor (`near`: and the name it almost is) with its
+        value, the first three, and how many in all."""
+        said = "; ".join(f"sensor {short_repr(sensor)}{self._near(sensor) if near else ''} value {short_repr(value)}"
+                         for sensor, value in items[:3])
         return said + (f"; … ({len(items)} of the record's values)" if len(items) > 3 else "")
 
     def _take(self, k: int, rec: Record) -> list[Row]:
