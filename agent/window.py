@@ -143,9 +143,10 @@ class Aligner(TimeBaseRules):
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
         # k -> [values, seen, label, event, held sensor indices or None, each value's record stamp (None: restored)]
         self.open: dict[int, list] = {}
-        # The newest closed ticks' used readings, k -> (values, stamps) (the bucket's lists, kept as they were):
-        # a record stamped in one of them with the same values is a repeat, not late (`_repeated`, qa54)
-        self.used: dict[int, tuple] = {}
+        # The newest closed ticks' used readings, (k, values, stamps) at k % used_ticks (the bucket's lists, kept as
+        # they were; a ring: a tick's close stores one tuple, nothing to evict): a record stamped in one of them with
+        # the same values is a repeat, not late (`_repeated`, qa54)
+        self.used: list[tuple | None] = [None] * self.used_ticks
         self.next_k: int | None = None        # oldest tick not yet closed
         self.newest_k: int | None = None
         self.last_value = np.full(self.n, np.nan)
@@ -197,7 +198,8 @@ class Aligner(TimeBaseRules):
         """Take a record that is in step with the time base, hold one that would move it — unless it has no usable
         value (`_says_no_time`)."""
         if self.next_k is not None and k < self.next_k:
-            if k in self.used and self._repeated(k, rec):
+            used = self.used[k % self.used_ticks]
+            if used is not None and used[0] == k and self._repeated(used, rec):
                 return []       # (a reading already used: never a step back, never late)
             if self._clock_step is not None and self._clock_step < 0 and self._with_stepped_clock(rec):
                 if self._says_no_time(rec):
@@ -276,23 +278,23 @@ class Aligner(TimeBaseRules):
     def _other_value_said(self, k: int, rec: Record) -> str:
         """"; 'b' was 10 at that stamp, this one 11: not a repeat" where a kept closed tick (`used`) has a reading of
         one of the record's sensors stamped the same, of another value (qa54)."""
-        used = self.used.get(k)
-        if used is None:
+        used = self.used[k % self.used_ticks]
+        if used is None or used[0] != k:
             return ""
-        values, stamps = used
+        _, values, stamps = used
         for sensor, value in rec.values.items():
             i = self.index.get(sensor)
             if i is not None and stamps[i] == rec.ts and values[i] != value:
                 return f"; {short_repr(sensor)} was {values[i]!r} at that stamp, this one {value!r}: not a repeat"
         return ""
 
-    def _repeated(self, k: int, rec: Record) -> bool:
+    def _repeated(self, used: tuple, rec: Record) -> bool:
         """A record for closed tick k whose every usable value is a reading that tick used — same sensor, same stamp,
         same value (a file or a queue replayed after its ticks closed, an MQTT QoS 1 redelivery after a reconnect):
         counted `repeated reading` once (its bad values under their own reasons) and gone — not `late`, and never a
         step back of the time base (qa54: a replay's repeats 10 ticks back moved the data's time base back). One
         value that differs, or a sensor the tick did not use: not a repeat (`_late`, or a step back, as before)."""
-        values, stamps = self.used[k]
+        k, values, stamps = used
         index, ts, matched = self.index, rec.ts, 0
         for sensor, value in rec.values.items():
             i = index.get(sensor)
@@ -498,10 +500,7 @@ class Aligner(TimeBaseRules):
             values, seen = np.array(values, np.float64), np.array(seen, bool)
             fnp.copyto(self.last_value, values, where=seen)
             fnp.copyto(self.last_k, k, where=seen)
-            used = self.used
-            used[k] = (bucket[0], bucket[5])        # (lists: nothing made; a restored tick's stamps are None)
-            if len(used) > self.used_ticks:
-                del used[next(iter(used))]
+            self.used[k % self.used_ticks] = (k, bucket[0], bucket[5])     # (a restored tick's stamps are None)
         else:
             values, seen, label, event = np.full(self.n, np.nan), np.zeros(self.n, bool), None, None
         # ~seen & (k - last_k <= carry_ticks), and ~seen & ~carry: the same integers compared, the same bools
