@@ -67,5 +67,5 @@ def test_a_flood_of_rejects_is_counted_and_worded_only_for_the_lines_said(caplog
                                    "closed"),
                           ("repeated reading", "sensor 'a' value 18.0 and 1 more at 2026-01-01T00:00:18.000Z"),
                           ("bad json", "Expecting ',' delimiter at character 26 of the line")):
-        assert any(f"rejected udp 10.0.0.{8 if reason == 'bad json' else 7}:4000: {reason} — " in line and words in line
-                   for line in lines), (reason, lines)
+        sender = "udp 10.0.0.8:4000" if reason == "bad json" else "udp 10.0.0.7:4000"
+        assert any(f"rejected {sender}: {reason} — " in line and words in line for line in lines), (reason, lines)

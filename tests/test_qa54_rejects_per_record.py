@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from conftest import REPO, agent_env
@@ -48,3 +49,21 @@ def test_a_record_counts_once_under_each_reason_its_readings_met(tmp_path):
     assert any("non-finite value — sensor 'a' value nan; sensor 'b' value nan" in line for line in said), said
     assert any("unknown sensor — sensor 'x' value 1.0; sensor 'y' value 2.0" in line for line in said), said
     assert any("duplicate — sensor 'a' and 2 more already have a value at tick" in line for line in said), said
+
+
+def test_a_modbus_poll_counts_once_however_many_of_its_registers_read_nan():
+    """A poll is the Modbus source's record: two float32 registers reading NaN in it (a device's "no reading") were
+    two `non-finite value`s a poll, as the aligner counted a record's values; now one, both named."""
+    pytest.importorskip("pymodbus")
+    from modbus_device import ModbusServer, at, read, words
+    with ModbusServer(at(40, words(">f", math.nan)) | at(42, words(">f", math.inf)) | at(44, [5])) as device:
+        got, rejects = read(device.port, ["flow", "level", "ok"], polls=3, registers={"flow": 40, "level": 42,
+                                                                                       "ok": 44},
+                            data_types={"flow": "float32", "level": "float32"})
+    assert got == [{"ok": 5.0}] * 3
+    # on 7b3e1fff: 6, and the first said only flow
+    assert rejects.as_dict() == {"non-finite value": 3}, rejects.as_dict()
+    where, detail = rejects.first["non-finite value"]
+    assert where == f"modbus 127.0.0.1:{device.port}"
+    assert detail == ("flow: float32 at holding registers 40..41 reads nan; level: float32 at holding registers 42..43 "
+                      "reads inf; not used"), detail
