@@ -128,6 +128,9 @@ class Rejects:
         """Count one reject; say it when its reason's rate allows. `detail` is worded only then, or for the
         reason's first reject (`first`)."""
         n = self.counts[reason] = self.counts[reason] + 1
+        said = self._said.get(reason)
+        if said is not None and n > self.log_first and time.monotonic() - said[0] < self.repeat_s:
+            return          # counted, not said: a flood's common case, nothing worded (`_say`'s rule, in short)
         if reason not in self.first:
             detail = worded(detail)
             self.first[reason] = (where, detail)

@@ -338,18 +338,20 @@ class Aligner(TimeBaseRules):
         one not finite —, each reason counted once for the record (qa54: a record of 18 NaN readings was 18 rejects
         beside `records in`), said with its first three values."""
         index = self.index
-        unknown = [b for b in bad if b[0] not in index]
+        unknown, beyond, odd = [], [], []
+        for item in bad:
+            if item[0] not in index:
+                unknown.append(item)
+            elif item[1] is not None and math.isfinite(item[1]):
+                beyond.append(item)
+            else:
+                odd.append(item)
         if unknown:
             self.rejects.add("unknown sensor", rec.origin, lambda: self._bad_said(unknown, near=True))
-            if len(unknown) == len(bad):
-                return
-            bad = [b for b in bad if b[0] in index]
-        beyond = [b for b in bad if b[1] is not None and math.isfinite(b[1])]
         if beyond:
             self.rejects.add("value out of range", rec.origin,
                              lambda: f"{self._bad_said(beyond)} (beyond ±{MAX_READING:g})")
-        if len(beyond) < len(bad):
-            odd = [b for b in bad if b[1] is None or not math.isfinite(b[1])]
+        if odd:
             self.rejects.add("non-finite value", rec.origin, lambda: self._bad_said(odd))
 
     def _bad_said(self, items: list[tuple], near: bool = False) -> str:
