@@ -8,13 +8,7 @@ never a step back. One stamped the same with another value stays `late`, said wi
 The real `stad-agent run` replaying a real JSON-lines file with the repeats in it."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-import yaml
-
-from conftest import REPO, agent_env
+from jsonl_replay import replayed
 
 T0 = 1_767_225_600
 
@@ -24,21 +18,12 @@ def reading(k: int) -> dict:
 
 
 def test_a_file_read_again_after_its_ticks_closed_is_repeated_not_late_nor_a_step_back(tmp_path):
-    lines = [json.dumps(reading(k)) for k in range(200)]
-    lines += [json.dumps(reading(k)) for k in range(180, 190)]      # lines 201-210: 10-20 ticks back, read again
-    lines.append(json.dumps(reading(198)))                          # line 211: the tick before the newest
-    lines.append(json.dumps({**reading(185), "b": 9.5}))            # line 212: stamped as one used, b another value
-    lines += [json.dumps(reading(k)) for k in range(200, 300)]
-    (tmp_path / "r.jsonl").write_text("\n".join(lines) + "\n")
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text(yaml.safe_dump({"sensors": ["a", "b", "c"], "tick_s": 1,
-                                   "window": {"steps": 8, "lateness_ticks": 0, "carry_forward_s": 2},
-                                   "warmup": {"ticks": 100}, "scoring": {"chain": ["numpy"]}, "sinks": [],
-                                   "state_dir": str(tmp_path / "state"),
-                                   "sources": [{"type": "replay", "path": str(tmp_path / "r.jsonl"), "speed": 0}]}))
-    res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(cfg)], capture_output=True, text=True,
-                         cwd=REPO, env=agent_env(), timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
+    records = [reading(k) for k in range(200)]
+    records += [reading(k) for k in range(180, 190)]        # lines 201-210: 10-20 ticks back, read again
+    records.append(reading(198))                            # line 211: the tick before the newest
+    records.append({**reading(185), "b": 9.5})              # line 212: stamped as one used, b another value
+    records += [reading(k) for k in range(200, 300)]
+    res = replayed(tmp_path, records, ["a", "b", "c"], lateness_ticks=0, carry_forward_s=2)
     summary = next(line for line in res.stderr.splitlines() if "summary:" in line)
     # on 7b3e1fff: "rejected 1 (late: 1); alerts raised 3 …; time base moved: back 1, forward 1" (the repeats 10-20
     # ticks back: three confirmed a step back of -19 s, the window refilled, then the file's next readings a jump of
