@@ -104,7 +104,8 @@ class Aligner(TimeBaseRules):
 
     A tick k covers [k·P, (k+1)·P). It stays open until a sample `lateness_ticks + 1`
     ticks newer arrives (or flush_until is called); a sample for an already-closed tick is
-    rejected as 'late'; a second value for one sensor in one tick as 'duplicate'.
+    rejected as 'late' (a 'repeated reading' when it is one that tick used, `_repeated`); a second value for one
+    sensor in one tick as 'duplicate'. Each reason is counted once a record (qa54).
 
     Its clock rules — which records would move the time base (a stamp far ahead, a step back, live
     data back after a silence, the first data after a restart) and when they do — are its base
@@ -448,6 +449,7 @@ class Aligner(TimeBaseRules):
         return f" and {n - 1} more" if n > 1 else ""
 
     def _duplicate_said(self, k: int, rec: Record, others: list[tuple]) -> str:
+        """A record's `duplicate` in words: its first second value, how many more, and what it most likely means."""
         sensor, value, first, first_ts = others[0]
         said = (f"sensor {short_repr(sensor)}{self._more_said(len(others))} already ha"
                 + ("ve" if len(others) > 1 else "s") + f" a value at tick {iso(k * self.tick_s)}")
