@@ -151,7 +151,7 @@ class _AgentCollector:
         yield counter("stad_ticks", "Ticks processed from the sources (a warm-up on live data included; the recorded "
                       "ticks of warmup.replay not)", p.ticks)
         yield counter("stad_records", "Records received from the sources", a.records_in)
-        yield counter("stad_records_rejected", "Records or values rejected, by reason", None, ["reason"],
+        yield counter("stad_records_rejected", "Records rejected, by reason (a record once under each reason its readings met)", None, ["reason"],
                       [([r], n) for r, n in sorted(rejects.items())])
         yield counter("stad_alert_events", "Alert events emitted, by event type", None, ["event"],
                       [([e], n) for e, n in sorted(events.items())])

@@ -4,6 +4,16 @@ Every reject is counted; the log gets the first few of each reason, then at most
 reason a minute saying how many came since its last line. (Every 1000th, as before, made a UDP
 flood of junk — or datagrams the kernel dropped — write 30–50 lines a second for as long as it
 lasted: a journal filled with one fault while the counts on health and /metrics said it all.)
+
+A reject's detail may be given as a function that words it (`Detail`), called only when the line is written or the
+reason's first reject is kept: in a flood (a sender with a bad field ten times a second, a broker replaying a queue
+of bad records) most rejects are never said, and wording each one — its repr()s, its dates — was most of what a
+rejected record cost (qa54; bench/reject_cost.py).
+
+What is counted is records — a line, a datagram, a message, a row, a poll — each once under each reason any of its
+readings met (qa54: a repeated record of 18 sensors counted 18 `repeated reading`s beside `records in`; its other
+readings are used). A reason found of many records at once (`add_many`: kernel drops, lines unread at a stop)
+counts each.
 """
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable, Union
 
 log = logging.getLogger("stad.input")
 
@@ -35,8 +46,16 @@ REJECT_REASONS = (
 # missing column` as if its rows were; user32).
 READ_WITHOUT = frozenset({"missing column"})
 
+#: What a reject says besides its reason and where: the words, or a function that words them when they are said.
+Detail = Union[str, Callable[[], str]]
+
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
-DETAIL_CHARS = 200      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
+DETAIL_CHARS = 240      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
+
+
+def worded(detail: Detail) -> str:
+    """A `Detail`'s words."""
+    return detail if isinstance(detail, str) else detail()
 
 
 def shorten(text: str, limit: int = DETAIL_CHARS) -> str:
@@ -105,12 +124,20 @@ class Rejects:
             return ""
         return f" (#{n} of this kind; {n - said_n} since its last line {now - said_at:.0f} s ago)"
 
-    def add(self, reason: str, where: str, detail: str = "") -> None:
-        self.counts[reason] += 1
-        self.first.setdefault(reason, (where, detail))
-        more = self._say(reason, self.counts[reason] <= self.log_first)
+    def add(self, reason: str, where: str, detail: Detail = "") -> None:
+        """Count one reject; say it when its reason's rate allows. `detail` is worded only then, or for the
+        reason's first reject (`first`)."""
+        n = self.counts[reason] = self.counts[reason] + 1
+        said = self._said.get(reason)
+        if said is not None and n > self.log_first and time.monotonic() - said[0] < self.repeat_s:
+            return          # counted, not said: a flood's common case, nothing worded (`_say`'s rule, in short)
+        if reason not in self.first:
+            detail = worded(detail)
+            self.first[reason] = (where, detail)
+        more = self._say(reason, n <= self.log_first)
         if more is None:
             return
+        detail = worded(detail)
         if reason in READ_WITHOUT:
             log.warning("read %s without %s (counted as %r)%s", shorten(where, 120),
                         shorten(detail) if detail else "a mapped column", reason, more)
@@ -118,16 +145,19 @@ class Rejects:
             log.warning("rejected %s: %s%s%s", shorten(where, 120), reason,
                         f" — {shorten(detail)}" if detail else "", more)
 
-    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+    def add_many(self, reason: str, where: str, n: int, detail: Detail = "") -> None:
         """Count `n` losses found at once (e.g. datagrams the kernel dropped); logged as one line."""
         if n <= 0:
             return
         first = self.counts[reason] == 0
         self.counts[reason] += n
-        self.first.setdefault(reason, (where, detail))
+        if reason not in self.first:
+            detail = worded(detail)
+            self.first[reason] = (where, detail)
         more = self._say(reason, first)
         if more is None:
             return
+        detail = worded(detail)
         if reason in READ_WITHOUT:
             log.warning("read %s without %s (counted as %r ×%d, %d in all)%s", shorten(where, 120),
                         shorten(detail) if detail else "a mapped column", reason, n, self.counts[reason], more)
@@ -163,11 +193,13 @@ class QuietRejects(Rejects):
     """Counts only: a reading whose rejects are said otherwise (the converter's label scan, a second reading of a
     file; check-config's reading of a warm-up recording, whose notes say what its rejects mean)."""
 
-    def add(self, reason: str, where: str, detail: str = "") -> None:
+    def add(self, reason: str, where: str, detail: Detail = "") -> None:
         self.counts[reason] += 1
-        self.first.setdefault(reason, (where, detail))
+        if reason not in self.first:
+            self.first[reason] = (where, worded(detail))
 
-    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+    def add_many(self, reason: str, where: str, n: int, detail: Detail = "") -> None:
         if n > 0:
             self.counts[reason] += n
-            self.first.setdefault(reason, (where, detail))
+            if reason not in self.first:
+                self.first[reason] = (where, worded(detail))

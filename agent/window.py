@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 
 MAX_TS = 4102444800.0      # 2100-01-01T00:00:00Z
 NEAR_NAMES = 256            # unknown sensor names whose "did you mean" the aligner remembers
+#: Readings of closed ticks kept to tell a repeat from a late reading (`Aligner._repeated`): the newest closed ticks'
+#: used values and their stamps, as many ticks as hold about this many readings, 8 to 256 ticks. Measured (tracemalloc,
+#: qa54): ~40 bytes a reading and ~150 a tick — 76 KiB at 18 sensors (113 ticks), 120 KiB at 8 (256), 80 KiB at
+#: 256 (8); the floor of 8 ticks makes it grow past that only with the sensors (640 KiB at 2048).
+USED_READINGS = 2048
+USED_TICKS = (8, 256)
 
 
 def unit_hint(ts: float) -> str:
@@ -98,7 +104,8 @@ class Aligner(TimeBaseRules):
 
     A tick k covers [k·P, (k+1)·P). It stays open until a sample `lateness_ticks + 1`
     ticks newer arrives (or flush_until is called); a sample for an already-closed tick is
-    rejected as 'late'; a second value for one sensor in one tick as 'duplicate'.
+    rejected as 'late' (a 'repeated reading' when it is one that tick used, `_repeated`); a second value for one
+    sensor in one tick as 'duplicate'. Each reason is counted once a record (qa54).
 
     Its clock rules — which records would move the time base (a stamp far ahead, a step back, live
     data back after a silence, the first data after a restart) and when they do — are its base
@@ -116,6 +123,7 @@ class Aligner(TimeBaseRules):
         self.carry_ticks = carry_ticks(carry_forward_s, tick_s)
         self.lateness = int(lateness_ticks)
         self.rejects = rejects
+        self.used_ticks = min(max(USED_TICKS[0], USED_READINGS // max(1, self.n)), USED_TICKS[1])    # `used` keeps
         self.max_gap = max_gap_ticks          # longer gaps are skipped, not emitted tick by tick
         # How a confirmed jump of the data is logged: WARNING where the agent runs (a clock to look into); the
         # trainer's batch form passes DEBUG and says a recording's gaps itself, once, as the pieces it trains (qa38).
@@ -138,6 +146,10 @@ class Aligner(TimeBaseRules):
         """No tick open, none closed, nothing to carry: the start, and a confirmed step back."""
         # k -> [values, seen, label, event, held sensor indices or None, each value's record stamp (None: restored)]
         self.open: dict[int, list] = {}
+        # The newest closed ticks' used readings, (k, values, stamps) at k % used_ticks (the bucket's lists, kept as
+        # they were; a ring: a tick's close stores one tuple, nothing to evict): a record stamped in one of them with
+        # the same values is a repeat, not late (`_repeated`, qa54)
+        self.used: list[tuple | None] = [None] * self.used_ticks
         self.next_k: int | None = None        # oldest tick not yet closed
         self.newest_k: int | None = None
         self.last_value = np.full(self.n, np.nan)
@@ -170,7 +182,7 @@ class Aligner(TimeBaseRules):
             return self.restored_rows() + self.push(rec)
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
             self.rejects.add("bad timestamp", rec.origin,
-                             f"ts={rec.ts!r} is not a time between 1970 and 2100"
+                             lambda: f"ts={rec.ts!r} is not a time between 1970 and 2100"
                              + (date_hint(rec.ts) if rec.ts_text else unit_hint(rec.ts)))
             return []
         now_k = None
@@ -179,8 +191,8 @@ class Aligner(TimeBaseRules):
         if rec.received is not None and self.max_clock_skew_s > 0:
             skew = rec.ts - rec.received
             if abs(skew) > self.max_clock_skew_s:
-                self.rejects.add("clock skew", rec.origin, f"ts {iso(rec.ts)} is {span(skew, signed=True)} from this "
-                                 f"host's clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
+                self.rejects.add("clock skew", rec.origin, lambda: f"ts {iso(rec.ts)} is {span(skew, signed=True)} "
+                                 f"from this host's clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []
             now_k = self.tick_of(rec.received)
         return self._place(self.tick_of(rec.ts), rec, now_k)
@@ -189,6 +201,9 @@ class Aligner(TimeBaseRules):
         """Take a record that is in step with the time base, hold one that would move it — unless it has no usable
         value (`_says_no_time`)."""
         if self.next_k is not None and k < self.next_k:
+            used = self.used[k % self.used_ticks]
+            if used is not None and used[0] == k and self._repeated(used, rec):
+                return []       # (a reading already used: never a step back, never late)
             if self._clock_step is not None and self._clock_step < 0 and self._with_stepped_clock(rec):
                 if self._says_no_time(rec):
                     return []
@@ -244,12 +259,60 @@ class Aligner(TimeBaseRules):
         if not self.refused_whole(rec):
             return
         if rec.backlog:
-            self.rejects.add("outage backlog", rec.origin, f"its tick {iso(k * self.tick_s)} closed while the broker "
-                             "was away: a reading the publisher kept through the outage and sent once it was back, not "
-                             "scored (those ticks are the source's fault already); no lag or clock to fix")
+            self.rejects.add("outage backlog", rec.origin, lambda: f"{self._reading_said(rec)}: its tick "
+                             f"{iso(k * self.tick_s)} closed while the broker was away: kept by the publisher through "
+                             "the outage and sent once it was back, not scored (the source's fault covers those "
+                             "ticks); no lag or clock to fix")
         else:
-            self.rejects.add("late", rec.origin, f"its tick {iso(k * self.tick_s)} already closed (the data is at "
-                             f"{iso((self.next_k - 1) * self.tick_s)})")
+            newest = self.next_k - 1
+            self.rejects.add("late", rec.origin, lambda: f"{self._reading_said(rec)}: its tick {iso(k * self.tick_s)} "
+                             f"already closed (the data is at {iso(newest * self.tick_s)})"
+                             + self._other_value_said(k, rec))
+
+    def _reading_said(self, rec: Record) -> str:
+        """"sensor 'a' value 0.3 and 17 more": what a refused record read."""
+        kept = [(s, v) for s, v in rec.values.items() if self._usable(s, v)] or list(rec.values.items())
+        if not kept:
+            return f"a record at {iso(rec.ts)} with no values"
+        sensor, value = kept[0]
+        return f"sensor {short_repr(sensor)} value {short_repr(value)}" + (f" and {len(kept) - 1} more"
+                                                                             if len(kept) > 1 else "")
+
+    def _other_value_said(self, k: int, rec: Record) -> str:
+        """"; 'b' was 10 at that stamp, this one 11: not a repeat" where a kept closed tick (`used`) has a reading of
+        one of the record's sensors stamped the same, of another value (qa54)."""
+        used = self.used[k % self.used_ticks]
+        if used is None or used[0] != k:
+            return ""
+        _, values, stamps = used
+        for sensor, value in rec.values.items():
+            i = self.index.get(sensor)
+            if i is not None and stamps[i] == rec.ts and values[i] != value:
+                return f"; {short_repr(sensor)} was {values[i]!r} at that stamp, this one {value!r}: not a repeat"
+        return ""
+
+    def _repeated(self, used: tuple, rec: Record) -> bool:
+        """A record for closed tick k whose every usable value is a reading that tick used — same sensor, same stamp,
+        same value (a file or a queue replayed after its ticks closed, an MQTT QoS 1 redelivery after a reconnect):
+        counted `repeated reading` once (its bad values under their own reasons) and gone — not `late`, and never a
+        step back of the time base (qa54: a replay's repeats 10 ticks back moved the data's time base back). One
+        value that differs, or a sensor the tick did not use: not a repeat (`_late`, or a step back, as before)."""
+        k, values, stamps = used
+        index, ts, matched = self.index, rec.ts, 0
+        for sensor, value in rec.values.items():
+            i = index.get(sensor)
+            if i is None or value is None or not -MAX_READING <= value <= MAX_READING:
+                continue
+            if stamps[i] != ts or values[i] != value:
+                return False
+            matched += 1
+        if not matched:
+            return False
+        self.refused_whole(rec)
+        self.rejects.add("repeated reading", rec.origin, lambda: f"{self._reading_said(rec)} at {iso(rec.ts)}: the "
+                         "same reading again after its tick closed (same stamp, same value), used once — a sender or "
+                         "a replay repeating itself (MQTT QoS 1 redelivery, a file read again); not late")
+        return True
 
     def _usable(self, sensor, value) -> bool:
         """A configured sensor's finite value within ±MAX_READING: what a tick can take."""
@@ -261,22 +324,45 @@ class Aligner(TimeBaseRules):
         refusal is to be counted too — it had a usable value, or none at all. Each fault once: a NaN reading a
         broker held past its tick was counted `late` (mqttsrc2's chaos s36)."""
         usable = not rec.values
+        bad = None
         for sensor, value in rec.values.items():
             if self._usable(sensor, value):
                 usable = True
+            elif bad is None:
+                bad = [(sensor, value)]
             else:
-                self._count_bad_value(rec, sensor, value)
+                bad.append((sensor, value))
+        if bad is not None:
+            self._count_bad_values(rec, bad)
         return usable
 
-    def _count_bad_value(self, rec: Record, sensor, value) -> None:
-        """An unknown sensor, or a value out of range or not finite, counted under its reason."""
-        if sensor not in self.index:
-            self.rejects.add("unknown sensor", rec.origin, f"sensor {short_repr(sensor)}{self._near(sensor)}")
-        elif value is not None and math.isfinite(value):
+    def _count_bad_values(self, rec: Record, bad: list[tuple]) -> None:
+        """A record's values a tick cannot take, (sensor, value) each — an unknown sensor, a value past ±MAX_READING,
+        one not finite —, each reason counted once for the record (qa54: a record of 18 NaN readings was 18 rejects
+        beside `records in`), said with its first three values."""
+        index = self.index
+        unknown, beyond, odd = [], [], []
+        for item in bad:
+            if item[0] not in index:
+                unknown.append(item)
+            elif item[1] is not None and math.isfinite(item[1]):
+                beyond.append(item)
+            else:
+                odd.append(item)
+        if unknown:
+            self.rejects.add("unknown sensor", rec.origin, lambda: self._bad_said(unknown, near=True))
+        if beyond:
             self.rejects.add("value out of range", rec.origin,
-                             f"sensor {short_repr(sensor)} value {value!r} (beyond ±{MAX_READING:g})")
-        else:
-            self.rejects.add("non-finite value", rec.origin, f"sensor {short_repr(sensor)} value {value!r}")
+                             lambda: f"{self._bad_said(beyond)} (beyond ±{MAX_READING:g})")
+        if odd:
+            self.rejects.add("non-finite value", rec.origin, lambda: self._bad_said(odd))
+
+    def _bad_said(self, items: list[tuple], near: bool = False) -> str:
+        """A record's bad values of one reason in words: each sensor (`near`: and the name it almost is) with its
+        value, the first three, and how many in all."""
+        said = "; ".join(f"sensor {short_repr(sensor)}{self._near(sensor) if near else ''} value {short_repr(value)}"
+                         for sensor, value in items[:3])
+        return said + (f"; … ({len(items)} of the record's values)" if len(items) > 3 else "")
 
     def _take(self, k: int, rec: Record) -> list[Row]:
         """Put an accepted record in its tick's bucket; return the ticks that closes."""
@@ -298,10 +384,13 @@ class Aligner(TimeBaseRules):
         values, seen, stamps = bucket[0], bucket[1], bucket[5]
         index = self.index
         held = rec.held
+        bad = again = None      # values not taken, each reason counted once for the record below (qa54)
         for sensor, value in rec.values.items():
             i = index.get(sensor)
             if i is None or value is None or not -MAX_READING <= value <= MAX_READING:     # (False for NaN too)
-                self._count_bad_value(rec, sensor, value)
+                if bad is None:
+                    bad = []
+                bad.append((sensor, value))
                 continue
             if seen[i]:
                 if not held and bucket[4] is not None and i in bucket[4]:
@@ -311,7 +400,9 @@ class Aligner(TimeBaseRules):
                     values[i] = value
                     stamps[i] = rec.ts
                     continue
-                self._second_value(k, rec, sensor, value, values[i], stamps[i])
+                if again is None:
+                    again = []
+                again.append((sensor, value, values[i], stamps[i]))
                 continue
             values[i] = value
             seen[i] = True
@@ -320,6 +411,10 @@ class Aligner(TimeBaseRules):
                 if bucket[4] is None:
                     bucket[4] = set()
                 bucket[4].add(i)
+        if bad is not None:
+            self._count_bad_values(rec, bad)
+        if again is not None:
+            self._second_values(k, rec, again)
         if rec.label is not None:
             bucket[2] = max(bucket[2] or 0, int(rec.label))
         if rec.event is not None and bucket[3] is None:
@@ -331,25 +426,37 @@ class Aligner(TimeBaseRules):
             self.newest_k = k
         return self.flush_through(self.newest_k - self.lateness - 1)
 
-    def _second_value(self, k: int, rec: Record, sensor: str, value: float, first: float,
-                      first_ts: float | None) -> None:
-        """A second value of `sensor` in tick k, `value` (the first, `first` stamped `first_ts`, is kept). The same
-        reading again — same stamp, same value: a sender repeating itself (an MQTT QoS 1 redelivery, a forwarder
-        that sends each message twice, a line written twice) — is a `repeated reading`, nothing lost and nothing to
-        set; another reading in the tick is a `duplicate`: a sender reporting more often than tick_s (said with that
-        advice), or, stamped the same as the first with another value, two senders of one sensor (qa53: qa52 found
-        every repeat told to change tick_s)."""
-        if first_ts == rec.ts and first == value:
-            self.rejects.add("repeated reading", rec.origin, f"sensor {short_repr(sensor)} at {iso(rec.ts)}: the same "
-                             "reading again (same stamp, same value), used once — a sender repeating itself (MQTT "
-                             "QoS 1 redelivery, a message forwarded twice, a line written twice)")
-        elif first_ts == rec.ts:
-            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
-                             f"{iso(k * self.tick_s)} stamped the same, {first!r}; this one, {value!r}, is not used "
-                             "(two senders of one sensor? check the sensor mapping)")
-        else:
-            self.rejects.add("duplicate", rec.origin, f"sensor {short_repr(sensor)} already has a value at tick "
-                             f"{iso(k * self.tick_s)} (the first is kept; {self._duplicate_hint})")
+    def _second_values(self, k: int, rec: Record, again: list[tuple]) -> None:
+        """Second values in tick k of sensors it has one of, (sensor, value, the first value, its stamp) each (the
+        first is kept). The same reading again — same stamp, same value: a sender repeating itself (an MQTT QoS 1
+        redelivery, a forwarder that sends each message twice, a line written twice) — is a `repeated reading`,
+        nothing lost and nothing to set; another reading in the tick is a `duplicate`: a sender reporting more often
+        than tick_s (said with that advice), or, stamped the same as the first with another value, two senders of one
+        sensor (qa53: qa52 found every repeat told to change tick_s). Each reason counted once for the record (qa54)."""
+        repeats = [a for a in again if a[3] == rec.ts and a[2] == a[1]]
+        others = [a for a in again if not (a[3] == rec.ts and a[2] == a[1])] if len(repeats) < len(again) else ()
+        if repeats:
+            self.rejects.add("repeated reading", rec.origin, lambda: f"sensor {short_repr(repeats[0][0])}"
+                             f"{self._more_said(len(repeats))} at {iso(rec.ts)}: the same reading again (same stamp, "
+                             "same value), used once — a sender repeating itself (MQTT QoS 1 redelivery, a message "
+                             "forwarded twice, a line written twice)")
+        if others:
+            self.rejects.add("duplicate", rec.origin, lambda: self._duplicate_said(k, rec, others))
+
+    @staticmethod
+    def _more_said(n: int) -> str:
+        """' and 2 more' after the first of `n` values said, or ''."""
+        return f" and {n - 1} more" if n > 1 else ""
+
+    def _duplicate_said(self, k: int, rec: Record, others: list[tuple]) -> str:
+        """A record's `duplicate` in words: its first second value, how many more, and what it most likely means."""
+        sensor, value, first, first_ts = others[0]
+        said = (f"sensor {short_repr(sensor)}{self._more_said(len(others))} already ha"
+                + ("ve" if len(others) > 1 else "s") + f" a value at tick {iso(k * self.tick_s)}")
+        if first_ts == rec.ts:
+            return (f"{said} stamped the same, {first!r}; this one, {value!r}, is not used (two senders of one sensor? "
+                    "check the sensor mapping)")
+        return f"{said} (the first is kept; {self._duplicate_hint})"
 
     def flush_until(self, ts: float) -> list[Row]:
         """Close every tick that ended before `ts` (wall clock, for live sources; less `host_ahead_s`, the steps
@@ -399,6 +506,7 @@ class Aligner(TimeBaseRules):
             values, seen = np.array(values, np.float64), np.array(seen, bool)
             fnp.copyto(self.last_value, values, where=seen)
             fnp.copyto(self.last_k, k, where=seen)
+            self.used[k % self.used_ticks] = (k, bucket[0], bucket[5])     # (a restored tick's stamps are None)
         else:
             values, seen, label, event = np.full(self.n, np.nan), np.zeros(self.n, bool), None, None
         # ~seen & (k - last_k <= carry_ticks), and ~seen & ~carry: the same integers compared, the same bools

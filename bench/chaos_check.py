@@ -166,7 +166,7 @@ def clean_stops(agent, out: list):
         yield before, life, counted
 
 
-def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
+def udp_rejects(agent, bad_reasons: set) -> dict:
     """Every bad record sent to a life that stopped cleanly is in that life's reject counts (its summary line), and
     no valid record was rejected there (the udp feed: bench/chaos.py's Feeder and Flood)."""
     rejects = []
@@ -181,8 +181,8 @@ def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
         # json`: judged as one (qa53: tests/test_chaos1_flood.py failed on 7279aaa8 with "0 sent as 'bad payload', 26
         # counted")
         counted["bad json"] += counted.pop("bad payload", 0)
-        # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate per value, or
-        # dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted
+        # A flood's datagrams, and the feeder's own sent meanwhile, are each taken, a duplicate (once a record, qa54),
+        # or dropped by the kernel (one per datagram) — the bad records sent meanwhile too, which are then not counted
         # under their own reason.
         flooded = life.flood_sent + life.valid_in_flood
         # Whatever the kernel still held at the stop is counted `unread at stop` (one per line), not by its reason.
@@ -190,8 +190,8 @@ def udp_rejects(agent, n_sensors: int, bad_reasons: set) -> dict:
         # (agent/live_pace.py, mqttsrc5): one that comes during a stall, ahead of the stamped data, is a `timestamp
         # jump`, or `late` behind it (chaos5, seed 503: 25 sent in a stall, 25 counted `timestamp jump`).
         no_ts = life.bad_sent["no ts (taken)"]
-        may_add = {"duplicate": no_ts + flooded * n_sensors, "timestamp jump": no_ts,
-                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood * n_sensors + no_ts,
+        may_add = {"duplicate": no_ts + flooded, "timestamp jump": no_ts,
+                   "kernel drop": flooded + life.bad_in_flood, "late": life.valid_in_flood + no_ts,
                    "unread at stop": flooded + life.valid_sent + sum(life.bad_sent.values())}
         short = 0
         for reason in set(sent) | set(counted):

@@ -152,7 +152,7 @@ def publish(client, topic: str, payload: bytes, retain: bool = False) -> None:
 
 def kept_rejects():
     """A Rejects that keeps every (reason, where, detail) besides counting, from more than one thread."""
-    from agent.records import Rejects
+    from agent.records import Rejects, worded
 
     class Kept(Rejects):
         def __init__(self):
@@ -161,11 +161,13 @@ def kept_rejects():
             self.lock = threading.Lock()
 
         def add(self, reason, where, detail=""):
+            detail = worded(detail)
             with self.lock:
                 self.kept.append((reason, where, detail))
             super().add(reason, where, detail)
 
         def add_many(self, reason, where, n, detail=""):
+            detail = worded(detail)
             with self.lock:
                 self.kept += [(reason, where, detail)] * n
             super().add_many(reason, where, n, detail)

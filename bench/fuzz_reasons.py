@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fuzz_records import clean_rows, dirty_csv, dirty_stream  # noqa: E402
 
 from agent.config import from_dict  # noqa: E402
-from agent.records import Rejects  # noqa: E402
+from agent.records import Detail, Rejects, worded  # noqa: E402
 from agent.sources.replay import ReplayConfig, ReplaySource  # noqa: E402
 from agent.sources.stdin import StdinConfig, StdinSource  # noqa: E402
 from agent.window import Aligner  # noqa: E402
@@ -55,11 +55,13 @@ class KeptRejects(Rejects):
         super().__init__()
         self.kept: list[tuple[str, str, str]] = []
 
-    def add(self, reason: str, where: str, detail: str = "") -> None:
+    def add(self, reason: str, where: str, detail: Detail = "") -> None:
+        detail = worded(detail)
         self.kept.append((reason, where, detail))
         super().add(reason, where, detail)
 
-    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+    def add_many(self, reason: str, where: str, n: int, detail: Detail = "") -> None:
+        detail = worded(detail)
         self.kept += [(reason, where, detail)] * n
         super().add_many(reason, where, n, detail)
 

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.records import Record, Rejects
+from agent.records import Detail, Record, Rejects, worded
 from agent.sources.replay_lines import COMMENT_MARKS
 
 #: Rejects that mean a file's rows are not read as the user thinks (two time layouts, newest first, a trailing
@@ -48,21 +48,22 @@ class FileRejects(Rejects):
     skipped: dict = field(default_factory=dict)     # name -> (where, rows): ReplaySource.skipped, rows after a
                                                     # header again that maps no sensor (not rejects: said on the log)
 
-    def add(self, reason: str, where: str, detail: str = "") -> None:
+    def add(self, reason: str, where: str, detail: Detail = "") -> None:
         super().add(reason, where, detail)
         self._keep(reason, where, detail, 1)
 
-    def add_many(self, reason: str, where: str, n: int, detail: str = "") -> None:
+    def add_many(self, reason: str, where: str, n: int, detail: Detail = "") -> None:
         super().add_many(reason, where, n, detail)
         if n > 0:
             self._keep(reason, where, detail, n)
 
-    def _keep(self, reason: str, where: str, detail: str, n: int) -> None:
+    def _keep(self, reason: str, where: str, detail: Detail, n: int) -> None:
         if self.file is None:
             return
         counts, first = self.by_file.setdefault(self.file, (Counter(), {}))
         counts[reason] += n
-        first.setdefault(reason, (where, detail))
+        if reason not in first:
+            first[reason] = (where, worded(detail))
 
     def of(self, name: str) -> tuple[Counter, dict]:
         return self.by_file.get(name, (Counter(), {}))

@@ -2,7 +2,7 @@
 with the place it named (a topic, a sender, a file:line)."""
 from __future__ import annotations
 
-from agent.records import Rejects
+from agent.records import Rejects, worded
 
 
 class RecordingRejects(Rejects):
@@ -11,6 +11,7 @@ class RecordingRejects(Rejects):
         self.seen: list[tuple[str, str, str]] = []
 
     def add(self, reason, where, detail=""):
+        detail = worded(detail)
         super().add(reason, where, detail)
         self.seen.append((reason, where, detail))
 

@@ -27,8 +27,8 @@ def test_records_without_a_ts_sent_in_a_stall_may_be_counted_as_a_timestamp_jump
     life.bad_sent.update({"bad json": 4, "unknown sensor": 6, "value out of range": 2, "no ts (taken)": 29})
     life.flood_sent, life.valid_in_flood, life.valid_sent = 725_400, 30, 120
     agent.lives.append(life)
-    found = check.udp_rejects(agent, 18, {"bad json", "unknown sensor", "value out of range", "duplicate"})
+    found = check.udp_rejects(agent, {"bad json", "unknown sensor", "value out of range", "duplicate"})
     assert found == {"rejects counted": []}
     life.bad_sent["no ts (taken)"] = 20         # fewer sent than counted: still said
-    found = check.udp_rejects(agent, 18, {"bad json", "unknown sensor", "value out of range", "duplicate"})
+    found = check.udp_rejects(agent, {"bad json", "unknown sensor", "value out of range", "duplicate"})
     assert found == {"rejects counted": ["life 1: 0 sent as 'timestamp jump', 25 counted"]}

@@ -309,21 +309,21 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False,
     try:
         obj = loads_object(text.lstrip(BOM))
     except DuplicateKey as exc:
-        rejects.add("duplicate key", where, str(exc))
+        rejects.add("duplicate key", where, exc.__str__)
         return None
     except RecursionError:
         rejects.add("bad json", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another past {MAX_DEPTH} "
                                        "deep")
         return None
-    except json.JSONDecodeError as exc:
-        rejects.add("bad json", where, json_error_said(exc, what))
+    except json.JSONDecodeError as exc:         # (each detail worded only when it is said: qa54)
+        rejects.add("bad json", where, lambda: json_error_said(exc, what))
         return None
     except ValueError as exc:
-        rejects.add("bad json", where, str(exc)[:120])
+        rejects.add("bad json", where, lambda: str(exc)[:120])
         return None
     if not isinstance(obj, dict):
-        rejects.add("bad json", where, f"a {what} is one JSON object {{\"ts\": …, …}}; this one is "
-                                       f"{JSON_KINDS.get(type(obj), type(obj).__name__)}")
+        rejects.add("bad json", where, lambda: f"a {what} is one JSON object {{\"ts\": …, …}}; this one is "
+                                               f"{JSON_KINDS.get(type(obj), type(obj).__name__)}")
         return None
 
     ts_text = False
@@ -331,7 +331,7 @@ def parse_json_line(text: str, where: str, rejects: Rejects, live: bool = False,
         try:
             ts, ts_text = parse_stamp(obj["ts"])
         except ValueError as exc:
-            rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
+            rejects.add("bad time", where, lambda: f"field 'ts': {said_with_value(exc, obj['ts'])}")
             return None
     elif live:
         ts = time.time()
@@ -374,18 +374,18 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
     if "sensor" in obj:
         sensor = obj["sensor"]
         if not isinstance(sensor, str) or not sensor:
-            rejects.add("bad sensor", where, f"field 'sensor': {short_repr(sensor)}")
+            rejects.add("bad sensor", where, lambda: f"field 'sensor': {short_repr(sensor)}")
             return None
         if "value" not in obj:          # said as such: "not a number: None" sent users looking at the sensor
-            rejects.add("bad number", where, f"sensor {short_repr(sensor)} comes without a 'value' field (a line "
-                                             "is {\"ts\": …, \"sensor\": …, \"value\": …})")
+            rejects.add("bad number", where, lambda: f"sensor {short_repr(sensor)} comes without a 'value' field (a "
+                                                     "line is {\"ts\": …, \"sensor\": …, \"value\": …})")
             return {}, 1
         raw = {sensor: obj.get("value")}
     elif "values" in obj:
         raw = obj["values"]
         if not isinstance(raw, dict):
-            rejects.add("bad json", where, f"field 'values': expected an object {{\"<sensor>\": <number>, …}}, got "
-                                           f"{JSON_KINDS.get(type(raw), type(raw).__name__)}")
+            rejects.add("bad json", where, lambda: f"field 'values': expected an object {{\"<sensor>\": <number>, "
+                                                   f"…}}, got {JSON_KINDS.get(type(raw), type(raw).__name__)}")
             return None
     else:
         raw = {k: v for k, v in obj.items() if k not in RESERVED_KEYS}
@@ -395,15 +395,18 @@ def _readings(obj: dict, where: str, rejects: Rejects) -> tuple[dict[str, float]
         try:
             values[sensor] = parse_number(value)
         except ValueError as exc:
-            bad.append(f"field {short_repr(sensor)}: {shorten(str(exc), 120)}")
+            bad.append((short_repr, sensor, exc))
     count_bad_numbers(rejects, where, bad)
     return values, len(bad)
 
 
-def count_bad_numbers(rejects: Rejects, where: str, bad: list[str]) -> None:
-    """One "bad number" per record, however many of its fields are bad (the first three said)."""
+def count_bad_numbers(rejects: Rejects, where: str, bad: list[tuple]) -> None:
+    """One "bad number" per record, however many of its fields are bad (the first three said, each `bad` one
+    (how its field is written, the field, parse_number's error), worded only when said: qa54)."""
     if bad:
-        rejects.add("bad number", where, "; ".join(bad[:3]) + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
+        rejects.add("bad number", where, lambda: "; ".join(f"field {shown(field)}: {shorten(str(exc), 120)}"
+                                                          for shown, field, exc in bad[:3])
+                    + (f"; … ({len(bad)} fields)" if len(bad) > 3 else ""))
 
 
 def label_flag(value: object) -> int:
@@ -429,7 +432,7 @@ def _parse_label(value: object, where: str, rejects: Rejects,
     try:
         return label_flag(value)
     except ValueError:
-        rejects.add("bad label", where, f"field 'label': {short_repr(value)}")
+        rejects.add("bad label", where, lambda: f"field 'label': {short_repr(value)}")
         if label_word is not None and isinstance(value, str):      # (true/false are labels: above)
             label_word("label", value.strip())
         return None

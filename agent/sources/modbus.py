@@ -295,17 +295,21 @@ class ModbusSource(Source):
                 for first, got in reads:
                     raw.update(((table, first + i), value) for i, value in enumerate(got))
         values = {}
+        odd = []
         for f in self.fields:
             words = [raw.get((f.table, address)) for address in range(f.address, f.address + f.width)]
             if None in words:
                 continue                    # its read failed: counted there
             value = decode(words, f.data_type, self.cfg.word_order) * self.cfg.scale.get(f.sensor, 1.0)
             if not math.isfinite(value):    # a float32 NaN or inf (a device's "no reading"), or one the scale overflowed
-                self.rejects.add("non-finite value", self.where, f"{f.sensor}: {f.data_type} at {f.where()} "
-                                 f"reads {value}; not used")
+                odd.append((f, value))
                 continue
             places = self._places.get(f.sensor)
             values[f.sensor] = value if places is None else round(value, places)
+        if odd:                             # once a poll, its record, however many (qa54), worded when said
+            self.rejects.add("non-finite value", self.where, lambda: "; ".join(
+                f"{f.sensor}: {f.data_type} at {f.where()} reads {value}" for f, value in odd[:3])
+                + (f"; … ({len(odd)} registers)" if len(odd) > 3 else "") + "; not used")
         return values
 
     def _split(self, table: str, span: tuple[int, int], inside: list[Field]) -> None:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..records import Record, short_repr, shorten
+from ..records import Record, short_repr
 from .lines import NotATime, count_bad_numbers, label_flag, parse_number, parse_stamp
 from .replay_lines import (HEAD_CHARS, MAX_LINE_CHARS, TIME_COLUMN_FALLBACKS, LongRow, csv_fields, first_header,
                            header_fields, long_header_again_said, separator_hint, units_line)
@@ -223,7 +223,7 @@ class CsvReading:
             ts, ts_text = parse_stamp(cell, self.cfg.time_format)
         except ValueError as exc:
             hint = " (another layout: set the source's time_format, strptime)" if isinstance(exc, NotATime) else ""
-            self.rejects.add("bad time", where, f"time field {cell!r}: {exc}{hint}")
+            self.rejects.add("bad time", where, lambda: f"time field {cell!r}: {exc}{hint}")
             return None
         values: dict[str, float] = {}
         bad = []
@@ -234,7 +234,7 @@ class CsvReading:
             try:
                 values[sensor] = parse_number(text)
             except ValueError as exc:    # parse_number's words: `1_000`, `１２`, `1,5` said as what they are
-                bad.append(f"field {col!r}: {shorten(str(exc), 120)}")
+                bad.append((repr, col, exc))
         count_bad_numbers(self.rejects, where, bad)
         if not values:
             if not bad:         # a row whose cells were all bad numbers is counted once, above

@@ -139,8 +139,8 @@ class UdpSource(Source):
                 try:
                     line = line.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    self.rejects.add("bad payload", at, byte_not_utf8_said(line[exc.start], exc.start + 1, "line",
-                                                                           SEND_UTF8))
+                    self.rejects.add("bad payload", at, lambda: byte_not_utf8_said(line[exc.start], exc.start + 1,
+                                                                                   "line", SEND_UTF8))
                     continue
             yield line, at
 
