@@ -7,6 +7,8 @@ bundles there then, so that one dropped before any decision is not taken, after 
 one that was there at start-up); read once at start. A restarted agent starts on the bundle it
 names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads: then on
 the newest other models_dir bundle the last run had decided on that loads, the release before it — swap7).
+It keeps each release's verdict too (`verdicts`, agent/release_verdicts.py: refused by the shadow or the check,
+swapped in, withdrawn; absent in a record written before swap8): a restart never starts on a release refused.
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
@@ -42,7 +44,8 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import Fingerprint, build_candidate, bundle_dirs, releases_before
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
+from .release_verdicts import Verdicts
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -103,6 +106,10 @@ def _malformed(record) -> str | None:
             Fingerprint.from_json(fp)
         except ValueError as exc:
             return f"seen[{path!r}]: {exc}"
+    try:
+        Verdicts.from_json(record.get("verdicts"))      # (absent in a record written before swap8: none kept)
+    except ValueError as exc:
+        return f"verdicts: {exc}"
     return None
 
 
@@ -152,10 +159,13 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
                  record["path"])
         return None, None
     path = Path(record["path"])
-    tiers, refusals = build_candidate(cfg, path)
+    verdicts = Verdicts.from_json(record.get("verdicts"))
+    refused = _refused_unchanged(path, record["seen"], verdicts)
+    tiers, refusals = ([], []) if refused else build_candidate(cfg, path)
     if not tiers:
-        lost = f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})"
-        tiers, before = _release_before(cfg, path, record["seen"])
+        lost = (f"the bundle swapped in before the last stop, {path}, was {refused} since" if refused else
+                f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})")
+        tiers, before = _release_before(cfg, path, record["seen"], verdicts)
         if tiers:
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
@@ -167,12 +177,27 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     return tiers, path
 
 
-def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | None, Path | None]:
+def _refused_unchanged(path: Path, seen: dict, verdicts: Verdicts) -> str | None:
+    """Why the recorded active bundle must not be started on: refused by the shadow or the check since it was swapped
+    in (its own directory no longer verifying while it ran, no release before it qualifying), its directory as the
+    last run listed it (changed since, it is loaded and verified as before); None when it was not."""
+    refused = verdicts.refusal(path)
+    kept = seen.get(str(path))
+    if refused is None or kept is None:
+        return None
+    try:
+        return refused if Fingerprint.from_json(kept).matches(fingerprint(path)) else None
+    except OSError:
+        return None
+
+
+def _release_before(cfg: AgentConfig, gone: Path, seen: dict, verdicts: Verdicts) -> tuple[list | None, Path | None]:
     """The tiers of the newest bundle of models_dir other than `gone` that verifies and fits the config, and its
     path ((None, None): none does) — the release before the active one, moved away or no longer verifying, as the
     running agent rolls back to it (agent/hotswap.py `_begin_rollback`). Each refused one is said. Only bundles
     the last run had decided on, unchanged since (the record's `seen`): one delivered or rewritten while the agent
-    was down is a delivery, judged in shadow at the first poll, never started on unjudged."""
+    was down is a delivery, judged in shadow at the first poll, never started on unjudged; one the shadow or the check
+    refused (`verdicts`, swap8) is skipped, and said."""
     if not cfg.scoring.models_dir:
         return None, None
     try:
@@ -180,7 +205,10 @@ def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | No
     except OSError as exc:
         log.warning("models_dir cannot be read (%s): no release before %s to start on", exc.strerror or exc, gone)
         return None, None
-    for d in releases_before(dirs, {Path(p): Fingerprint.from_json(fp) for p, fp in seen.items()}, gone):
+    order, skipped = releases_before(dirs, {Path(p): Fingerprint.from_json(fp) for p, fp in seen.items()}, gone, verdicts)
+    for line in skipped:
+        log.warning("skipped %s: a restart never starts on a release the shadow or the check refused", line)
+    for d in order:
         tiers, refusals = build_candidate(cfg, d)
         if tiers:
             return tiers, d
