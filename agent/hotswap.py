@@ -199,7 +199,6 @@ class HotSwap:
         # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
         # restart the one active-bundle.json named: a touch of its directory is not a new release.
         self._running_manifest = pipeline.model_manifest() if running else None
-        self._running_digest = manifest_digest(self.current) if self.current else None   # (its verdict's key)
         self.verdicts = Verdicts()          # each release's verdict, kept across restarts (agent/release_verdicts.py)
         self._candidate_digest: str | None = None   # the manifest digest of the bundle loading (read as it began)
         self.ticks = 0
@@ -396,7 +395,7 @@ class HotSwap:
         `withdrawn`; one no longer verifying was just refused by the check)."""
         self._gone = f"{self.current} {why}"
         if withdrawn:
-            self.verdicts.record(self._running_digest, self.current, WITHDRAWN, why)
+            self.verdicts.withdraw(self.current, why)
         queue, skipped = releases_before(dirs, self.seen, self.current, self.verdicts)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)
@@ -598,7 +597,6 @@ class HotSwap:
         self.current = sh.path
         self._gone, self._rollback = None, None
         self._running_manifest = sh.scorer.bundle.manifest.to_dict()
-        self._running_digest = sh.digest
         self.verdicts.record(sh.digest, sh.path, SWAPPED_IN, f"{sh.trigger}: {figures}")
         self.accepted += 1
         self._save_record()
@@ -712,10 +710,13 @@ class HotSwap:
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
-            self._running_digest = manifest_digest(active)
+        moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
         if isinstance(record, dict):
             self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
-        moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
+            was = record.get("path")
+            if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle \
+                    and not Path(was).exists():
+                self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:

@@ -68,6 +68,14 @@ class Verdicts:
         while len(self.entries) > MOST:
             del self.entries[min(self.entries, key=lambda k: self.entries[k]["at"])]
 
+    def withdraw(self, release: Path, why: str) -> None:
+        """The release in `release`, gone from models_dir, withdrawn: its newest verdict there (it was swapped in)
+        becomes `withdrawn` — found by its path, its manifest being gone with it; nothing when none is kept (the
+        configured bundle, never swapped in; a release started on by a record written before swap8)."""
+        mine = [k for k, v in self.entries.items() if v["release"] == str(release)]
+        if mine:
+            self.record(max(mine, key=lambda k: self.entries[k]["at"]), release, WITHDRAWN, why)
+
     def of(self, digest: str | None) -> dict | None:
         return self.entries.get(digest) if digest is not None else None
 
