@@ -229,13 +229,20 @@ class HotSwap:
         every bundle ever delivered, ~64 bytes each, for months); one delivered again later is new anyway
         (its fingerprint). An empty listing (models_dir away, a mount not there yet) forgets nothing: the
         bundles seen before it are not judged again when it comes back."""
-        if dirs:
-            for gone in self.seen.keys() - dirs.keys():
-                del self.seen[gone]
+        self._forget_gone(dirs)
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]
         return newest
+
+    def _forget_gone(self, dirs: dict[Path, Fingerprint]) -> None:
+        """Forget the bundles of `seen` no longer in models_dir (`dirs`; nothing when it is empty: see `_take_newest`):
+        one put back later is a delivery, judged — at a poll, and at a restart or a rollback too, before any poll
+        (swap8: a release withdrawn while the agent was down and put back before the first poll kept its
+        fingerprint, a rename keeping its times and inode, and was taken as decided, never judged)."""
+        if dirs:
+            for gone in self.seen.keys() - dirs.keys():
+                del self.seen[gone]
 
     def _sighup_target(self) -> Path | None:
         if self.models_dir is not None:
@@ -396,6 +403,7 @@ class HotSwap:
         self._gone = f"{self.current} {why}"
         if withdrawn:
             self.verdicts.withdraw(self.current, why)
+            self._forget_gone(dirs)
         queue, skipped = releases_before(dirs, self.seen, self.current, self.verdicts)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)
@@ -721,6 +729,7 @@ class HotSwap:
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
+            self._forget_gone(self._bundle_dirs())
             if moved:       # started on the release before the recorded one (gone): the record names it now
                 self._save_record()
         elif self.models_dir is not None:

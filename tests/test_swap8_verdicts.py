@@ -189,3 +189,84 @@ def test_verdicts_are_bounded_keyed_by_the_manifest_and_checked_when_read(tmp_pa
                                                     "seen": {}, "verdicts": {"a": {"verdict": "liked"}}}))
     unreadable = read_record(tmp_path)
     assert not isinstance(unreadable, dict) and unreadable.why.startswith("verdicts: 'a': expected"), unreadable
+
+
+def test_a_restart_never_starts_on_a_release_the_shadow_refused_and_a_withdrawn_one_put_back_is_judged(tmp_path):
+    """A real agent process over two lives, every step waited on in its log. Life 1: v1 swapped in, bad refused by
+    the shadow (off scale on half the sensors), v2 swapped in. Stopped, v2 withdrawn: life 2 skips bad, said, and
+    starts on v1 (on 7b3e1fff: on bad, the newest release there that loads); the record keeps bad's refusal and
+    v2 `withdrawn`; v2 put back is judged as a delivery, said, and swapped in."""
+    pytest.importorskip("onnxruntime")
+    from conftest import demo_dict, interrupt_agent, start_logged_agent, wait_for
+    import yaml
+
+    models, aside = tmp_path / "models", tmp_path / "aside"
+    models.mkdir()
+    aside.mkdir()
+    configured = variant("swap8-base", src=DEMO_BUNDLE, model_id="swap8-base")
+    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
+                  shadow_min_agreement=0.0, shadow_refuse_off_scale=0.5)
+    d["warmup"]["ticks"] = 300
+    d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
+    cfg_path = tmp_path / "agent.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    log = tmp_path / "agent.err"
+
+    def lines() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def logged(text: str, after: int, proc) -> str:
+        try:
+            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
+                            f"{text!r} in the agent's log", 120.0, proc)
+        except AssertionError as exc:
+            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
+            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+
+    def record() -> dict:
+        return json.loads((tmp_path / ACTIVE_FILE).read_text())     # (written atomically: whole or not at all)
+
+    def deliver(name: str, proc, **changes) -> int:
+        at = lines()
+        _copy(models / f".{name}", f"swap8-{name}", **changes)
+        (models / f".{name}").rename(models / name)
+        return at
+
+    proc = start_logged_agent(cfg_path, tmp_path)
+    try:
+        logged("warm-up done", 0, proc)
+        logged(f"swap8-v1 from {models / 'v1'} swapped in", deliver("v1", proc), proc)
+        sensors = list(read_manifest(configured).normalisation.mean)
+        refused = logged(f"rejected: {models / 'bad'}: ", deliver("bad", proc, off_scale=sensors[::2]), proc)
+        assert "readings not on its scale" in refused, refused
+        logged(f"swap8-v2 from {models / 'v2'} swapped in", deliver("v2", proc), proc)
+        wait_for(lambda: record()["path"] == str(models / "v2"), "v2 recorded as the active bundle", 60.0, proc)
+        assert interrupt_agent(proc) == 0
+
+        # v2 withdrawn while the agent is down: the release before it is v1, not bad (newer, but refused).
+        (models / "v2").rename(aside / "v2")
+        proc = start_logged_agent(cfg_path, tmp_path)      # (its log written afresh)
+        started = logged("starting on the newest other bundle of models_dir that loads: ", 0, proc)
+        assert started.endswith(f"loads: {models / 'v1'} (swap8-v1)"), started
+        skipped = logged(f"skipped {models / 'bad'} (refused by the shadow at ", 0, proc)
+        assert "readings not on its scale" in skipped and skipped.endswith(
+            "a restart never starts on a release the shadow or the check refused"), skipped
+        logged("scoring: tier tflite: swap8-v1 (model_int8.tflite", 0, proc)
+        wait_for(lambda: record()["path"] == str(models / "v1"), "v1 recorded as the active bundle", 60.0, proc)
+        verdicts = {v["release"]: v["verdict"] for v in record()["verdicts"].values()}
+        assert verdicts == {str(models / "v1"): "swapped in", str(models / "bad"): "refused by the shadow",
+                            str(models / "v2"): "withdrawn"}, verdicts
+
+        # v2 put back: judged as a delivery, said as the release withdrawn before, swapped in.
+        at = lines()
+        (aside / "v2").rename(models / "v2")
+        logged(f"loading {models / 'v2'}: this release was withdrawn from models_dir at ", at, proc)
+        logged(f"swap8-v2 from {models / 'v2'} swapped in", at, proc)
+        wait_for(lambda: {v["release"]: v["verdict"] for v in record()["verdicts"].values()}.get(str(models / "v2"))
+                 == "swapped in", "v2's verdict swapped in again", 60.0, proc)
+        assert "Traceback" not in log.read_text()
+        assert interrupt_agent(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
