@@ -237,9 +237,10 @@ class HotSwap:
 
     def _forget_gone(self, dirs: dict[Path, Fingerprint]) -> None:
         """Forget the bundles of `seen` no longer in models_dir (`dirs`; nothing when it is empty: see `_take_newest`):
-        one put back later is a delivery, judged — at a poll, and at a restart or a rollback too, before any poll
-        (swap8: a release withdrawn while the agent was down and put back before the first poll kept its
-        fingerprint, a rename keeping its times and inode, and was taken as decided, never judged)."""
+        one put back later is a delivery, judged — at a poll (the first poll that finds the active bundle missing
+        forgets it, before it counts as gone), and at a restart, before any poll (swap8: a release withdrawn while
+        the agent was down and put back before the first poll kept its fingerprint, a rename keeping its times and
+        inode, and was taken as decided, never judged)."""
         if dirs:
             for gone in self.seen.keys() - dirs.keys():
                 del self.seen[gone]
@@ -403,7 +404,6 @@ class HotSwap:
         self._gone = f"{self.current} {why}"
         if withdrawn:
             self.verdicts.withdraw(self.current, why)
-            self._forget_gone(dirs)
         queue, skipped = releases_before(dirs, self.seen, self.current, self.verdicts)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)

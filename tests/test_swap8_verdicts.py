@@ -16,12 +16,13 @@ import json
 import logging
 import shutil
 
+import jsonschema
 import pytest
 
 pytest.importorskip("ai_edge_litert")
 
-from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, demo_cfg, drive_hotswap as drive,  # noqa: E402
-                      hotswap_pipeline, sim_rows, variant, write_manifest)
+from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg,  # noqa: E402
+                      drive_hotswap as drive, hotswap_pipeline, sim_rows, variant, write_manifest)
 
 from agent import hotswap  # noqa: E402
 from agent.active_bundle import ACTIVE_FILE, active_tiers, read_record  # noqa: E402
@@ -82,9 +83,12 @@ def test_a_refused_release_is_skipped_by_the_rollback_and_one_withdrawn_then_put
     until(lambda: swap.status()["accepted"] >= 2)
     assert swap.current == models / "v2"
 
-    # v2 withdrawn: the rollback skips bad (refused by the shadow), says so, and takes v1.
+    # v2 withdrawn: the rollback skips bad (refused by the shadow), says so, and takes v1. v2 is put back while
+    # v1 is in shadow, before any poll forgot it (the rename kept its fingerprint).
     loads_before = len(_said(caplog, "loading"))
     (models / "v2").rename(aside / "v2")
+    until(lambda: swap.status()["bundle_gone"] is not None)
+    (aside / "v2").rename(models / "v2")
     until(lambda: swap.status()["accepted"] >= 3)
     [gone] = _said(caplog, "is gone from models_dir")
     assert f"in turn: {models / 'v1'}, {DEMO_BUNDLE} (" in gone, gone
@@ -99,10 +103,9 @@ def test_a_refused_release_is_skipped_by_the_rollback_and_one_withdrawn_then_put
     assert verdicts[str(models / "v1")]["why"].startswith("rollback: 3 shadow ticks")
     kept = json.loads((tmp_path / ACTIVE_FILE).read_text())["verdicts"]
     assert kept[manifest_digest(models / "bad")]["verdict"] == "refused by the shadow", kept
-    assert kept[manifest_digest(aside / "v2")]["verdict"] == "withdrawn", kept
+    assert kept[manifest_digest(models / "v2")]["verdict"] == "withdrawn", kept
 
     # v2 put back: a delivery, said as the release withdrawn before, judged in shadow and swapped in again.
-    (aside / "v2").rename(models / "v2")
     until(lambda: swap.status()["accepted"] >= 4)
     [back] = _said(caplog, "is back")
     assert back.startswith(f"model update (new bundle in models_dir): loading {models / 'v2'}: this release was "
@@ -110,6 +113,8 @@ def test_a_refused_release_is_skipped_by_the_rollback_and_one_withdrawn_then_put
     assert back.endswith(f"(as {models / 'v2'}) and is back: judged as any delivery (shadow, swap)"), back
     assert swap.current == models / "v2"
     assert {v["release"]: v for v in swap.status()["verdicts"]}[str(models / "v2")]["verdict"] == "swapped in"
+    health = json.loads((REPO / "agent" / "schemas" / "health.schema.json").read_text())
+    jsonschema.validate(swap.status(), health["properties"]["model_update"])
 
 
 def test_a_rollback_is_judged_on_its_own_health_not_on_agreeing_with_the_withdrawn_model(tmp_path, rows, caplog,
