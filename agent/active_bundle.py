@@ -8,7 +8,9 @@ one that was there at start-up); read once at start. A restarted agent starts on
 names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads: then on
 the newest other models_dir bundle the last run had decided on that loads, the release before it — swap7).
 It keeps each release's verdict too (`verdicts`, agent/release_verdicts.py: refused by the shadow or the check,
-swapped in, withdrawn; absent in a record written before swap8): a restart never starts on a release refused.
+swapped in, withdrawn; absent in a record written before swap8): a restart that cannot start on the recorded bundle
+never starts on a release refused instead. The recorded bundle itself, when it loads, is started on even if a
+SIGHUP's shadow refused it since: the running agent kept scoring it, and a restart goes on with what ran.
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
@@ -44,7 +46,7 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, releases_before
 from .release_verdicts import Verdicts
 
 if TYPE_CHECKING:
@@ -159,13 +161,10 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
                  record["path"])
         return None, None
     path = Path(record["path"])
-    verdicts = Verdicts.from_json(record.get("verdicts"))
-    refused = _refused_unchanged(path, record["seen"], verdicts)
-    tiers, refusals = ([], []) if refused else build_candidate(cfg, path)
+    tiers, refusals = build_candidate(cfg, path)
     if not tiers:
-        lost = (f"the bundle swapped in before the last stop, {path}, was {refused} since" if refused else
-                f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})")
-        tiers, before = _release_before(cfg, path, record["seen"], verdicts)
+        lost = f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})"
+        tiers, before = _release_before(cfg, path, record["seen"], Verdicts.from_json(record.get("verdicts")))
         if tiers:
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
@@ -175,20 +174,6 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
     return tiers, path
-
-
-def _refused_unchanged(path: Path, seen: dict, verdicts: Verdicts) -> str | None:
-    """Why the recorded active bundle must not be started on: refused by the shadow or the check since it was swapped
-    in (its own directory no longer verifying while it ran, no release before it qualifying), its directory as the
-    last run listed it (changed since, it is loaded and verified as before); None when it was not."""
-    refused = verdicts.refusal(path)
-    kept = seen.get(str(path))
-    if refused is None or kept is None:
-        return None
-    try:
-        return refused if Fingerprint.from_json(kept).matches(fingerprint(path)) else None
-    except OSError:
-        return None
 
 
 def _release_before(cfg: AgentConfig, gone: Path, seen: dict, verdicts: Verdicts) -> tuple[list | None, Path | None]:
