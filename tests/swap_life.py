@@ -89,3 +89,40 @@ def restart_onto(pipe, cfg, state_dir: Path):
     why = tier_mismatch(meta["config"], current)
     new.restore(state["pipeline"], why)
     return new, why
+
+
+def rollback_agent_config(tmp_path: Path, configured: Path, models: Path, **scoring) -> Path:
+    """The config file of a real agent process (`stad-agent run`) on the demo, `configured` its scoring.bundle,
+    polling `models` every 2 ticks, 3 shadow ticks, alert agreement not judged (whether a shadow agrees depends on
+    where in the demo it falls, not on the bundle), 300 warm-up ticks, 20 ticks a second once the fast-forward is
+    over (swap7, swap8); `scoring`: more keys."""
+    import yaml
+
+    from conftest import demo_dict
+
+    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
+                  **{"shadow_min_agreement": 0.0, **scoring})
+    d["warmup"]["ticks"] = 300
+    d["sources"][0]["speed"] = 600
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def log_waiter(log: Path):
+    """(lines, logged) on an agent's log file: how many lines it has now, and the first line after `after` holding
+    `text`, waited for (120 s; failing with the bundle lines logged since)."""
+    from conftest import wait_for
+
+    def lines() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def logged(text: str, after: int, proc) -> str:
+        try:
+            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
+                            f"{text!r} in the agent's log", 120.0, proc)
+        except AssertionError as exc:
+            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
+            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+
+    return lines, logged

@@ -202,31 +202,16 @@ def test_a_restart_never_starts_on_a_release_the_shadow_refused_and_a_withdrawn_
     starts on v1 (on 7b3e1fff: on bad, the newest release there that loads); the record keeps bad's refusal and
     v2 `withdrawn`; v2 put back is judged as a delivery, said, and swapped in."""
     pytest.importorskip("onnxruntime")
-    from conftest import demo_dict, interrupt_agent, start_logged_agent, wait_for
-    import yaml
+    from conftest import interrupt_agent, start_logged_agent, wait_for
+    from swap_life import log_waiter, rollback_agent_config
 
     models, aside = tmp_path / "models", tmp_path / "aside"
     models.mkdir()
     aside.mkdir()
     configured = variant("swap8-base", src=DEMO_BUNDLE, model_id="swap8-base")
-    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
-                  shadow_min_agreement=0.0, shadow_refuse_off_scale=0.5)
-    d["warmup"]["ticks"] = 300
-    d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
-    cfg_path = tmp_path / "agent.yaml"
-    cfg_path.write_text(yaml.safe_dump(d))
+    cfg_path = rollback_agent_config(tmp_path, configured, models, shadow_refuse_off_scale=0.5)
     log = tmp_path / "agent.err"
-
-    def lines() -> int:
-        return len(log.read_text().splitlines()) if log.exists() else 0
-
-    def logged(text: str, after: int, proc) -> str:
-        try:
-            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
-                            f"{text!r} in the agent's log", 120.0, proc)
-        except AssertionError as exc:
-            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
-            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+    lines, logged = log_waiter(log)
 
     def record() -> dict:
         return json.loads((tmp_path / ACTIVE_FILE).read_text())     # (written atomically: whole or not at all)
