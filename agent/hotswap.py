@@ -504,9 +504,11 @@ class HotSwap:
         if trigger == NEW_BUNDLE and path == self.current and manifest == self._running_manifest:
             log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
                      "again); not swapped again", path)
-            self._gone = None           # (its directory moved away and back)
-            if (self.verdicts.of(digest) or {}).get("verdict") == WITHDRAWN:
-                self.verdicts.record(digest, path, SWAPPED_IN, "put back into models_dir while it still scored")
+            self._gone = None           # (its directory moved away and back, or a file changed and restored)
+            was = (self.verdicts.of(digest) or {}).get("verdict")
+            if was in (WITHDRAWN, REFUSED_CHECK):       # the bundle running, verified again: a release to roll back to
+                self.verdicts.record(digest, path, SWAPPED_IN, f"{was}, then back in models_dir, verified, while it "
+                                     "still scored (no release before it had qualified)")
             self._save_record()         # its new fingerprint: not a candidate after a restart either
             return
         for r in refusals:                      # a tier the running chain does not use either

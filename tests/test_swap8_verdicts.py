@@ -260,3 +260,25 @@ def test_a_restart_never_starts_on_a_release_the_shadow_refused_and_a_withdrawn_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_running_bundle_verifying_again_after_no_rollback_qualified_is_swapped_in_again_in_its_verdict(
+        tmp_path, rows):
+    """The active bundle's file changed in place (refused by the check) with nothing to roll back to (no other
+    release, no scoring.bundle): it scores on from memory. The file restored, the poll finds it verifying again as
+    the bundle running: its verdict is `swapped in` again, else a later rollback would skip it as refused."""
+    pipe, swap, models = hotswap_pipeline(tmp_path, shadow_ticks=3, shadow_min_agreement=0.0)
+    shutil.copytree(variant("swap8-only", src=DEMO_BUNDLE, model_id="swap8-only"), models / "only")
+    done = WARMUP + len(drive(pipe, swap, rows, until=lambda: swap.status()["accepted"] >= 1))
+    model = models / "only" / "model_int8.tflite"
+    good = model.read_bytes()
+    model.write_bytes(good[:100] + bytes([good[100] ^ 0xFF]) + good[101:])
+    done += len(drive(pipe, swap, rows[done:], until=lambda: swap.status()["bundle_gone"] is not None))
+    verdict = swap.status()["verdicts"][0]
+    assert verdict["verdict"] == "refused by the check" and verdict["release"] == str(models / "only"), verdict
+    assert pipe.model_id() == "swap8-only"
+    model.write_bytes(good)
+    drive(pipe, swap, rows[done:], until=lambda: swap.status()["bundle_gone"] is None)
+    verdict = swap.status()["verdicts"][0]
+    assert verdict["verdict"] == "swapped in" and verdict["why"].startswith("refused by the check, then back"), verdict
+    assert swap.current == models / "only" and swap.status()["accepted"] == 1
