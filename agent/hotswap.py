@@ -55,7 +55,9 @@ The active bundle gone (swap7): moved out of models_dir (an operator rolling bac
 no longer verifying. Said at once, it is replaced by the release before it: the other bundles of models_dir,
 newest first, then `scoring.bundle`, each taken as a delivery (load, shadow, swap), a refused one giving way
 to the next (`_begin_rollback`); none qualifying, said, the model scores on from memory until a restart.
-A restart chooses the same way (agent/active_bundle.py `_release_before`).
+A restart chooses the same way (agent/active_bundle.py `_release_before`). Each release's verdict is kept
+(agent/release_verdicts.py): neither takes a release the shadow or the check refused, and a rollback's candidate is
+judged on its own health, not on agreeing with the withdrawn model (`_finish`; swap8).
 
 Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
