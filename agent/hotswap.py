@@ -81,7 +81,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
+from .active_bundle import ACTIVE_FILE, RAN, Unreadable, restarts_on, rewritten, write_record
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
@@ -201,6 +201,8 @@ class HotSwap:
         # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
         # restart the one active-bundle.json named: a touch of its directory is not a new release.
         self._running_manifest = pipeline.model_manifest() if running else None
+        # ... and its manifest.json's sha256: the release that ran, recorded (a restart starts on no other: swap9)
+        self._running_digest = manifest_digest(self.current) if running else None
         self.verdicts = Verdicts()          # each release's verdict, kept across restarts (agent/release_verdicts.py)
         self._candidate_digest: str | None = None   # the manifest digest of the bundle loading (read as it began)
         self.ticks = 0
@@ -507,6 +509,7 @@ class HotSwap:
             log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
                      "again); not swapped again", path)
             self._gone = None           # (its directory moved away and back, or a file changed and restored)
+            self._running_digest = digest   # (the same release; its manifest.json rewritten, as by a copy of it)
             was = (self.verdicts.of(digest) or {}).get("verdict")
             if was in (WITHDRAWN, REFUSED_CHECK):       # the bundle running, verified again: a release to roll back to
                 self.verdicts.record(digest, path, SWAPPED_IN, f"{was}, then back in models_dir, verified, while it "
@@ -609,6 +612,7 @@ class HotSwap:
         self.current = sh.path
         self._gone, self._rollback = None, None
         self._running_manifest = sh.scorer.bundle.manifest.to_dict()
+        self._running_digest = sh.digest
         self.verdicts.record(sh.digest, sh.path, SWAPPED_IN, f"{sh.trigger}: {figures}")
         self.accepted += 1
         self._save_record()
@@ -707,7 +711,7 @@ class HotSwap:
         model_id = self.pipeline.model_id() if active else None
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()},
-                  "verdicts": self.verdicts.to_json()}
+                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest if active else None}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -722,25 +726,44 @@ class HotSwap:
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
+            self._running_digest = manifest_digest(active)
         moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
+        rewrite = None
         if isinstance(record, dict):
             self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
             was = record.get("path")
-            if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle \
-                    and not Path(was).exists():
-                self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
+            if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle:
+                if not Path(was).exists():
+                    self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
+                elif rewritten(record, Path(was), self.models_dir):
+                    rewrite = Path(was)
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
             self._forget_gone(self._bundle_dirs())
-            if moved:       # started on the release before the recorded one (gone): the record names it now
-                self._save_record()
+            if rewrite is not None:
+                self._rewritten_while_down(rewrite, record.get(RAN))
+            if moved or rewrite is not None:    # started on the release before the recorded one (gone, or
+                self._save_record()             # rewritten in place): the record names it now
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
+
+    def _rewritten_while_down(self, path: Path, ran: str | None) -> None:
+        """The active bundle's directory `path` rewritten in place while the agent was down, not started on
+        (agent/active_bundle.py `rewritten`, said there): the release that ran there is `withdrawn` (by its manifest
+        digest `ran`; a record before swap9 kept none), and the release there now is a delivery, judged at the first
+        poll — forgotten from `seen`, since a copy that kept the files' times may have kept its fingerprint too.
+        Unless the shadow or the check refused it already (the running agent judged it, kept the release before
+        scoring, and stopped): not judged again until it changes, as while running."""
+        if ran is not None and self.verdicts.of(ran) is not None:
+            self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
+                                 "directory) while the agent was down")
+        if self.verdicts.refusal(path) is None:
+            self.seen.pop(path, None)
 
     def _resume_without_record(self, unreadable: Unreadable) -> None:
         """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory), or
