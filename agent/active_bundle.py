@@ -223,7 +223,7 @@ def _rewritten_said(cfg: AgentConfig, record: dict, path: Path) -> str | None:
     why = rewritten(record, path, models_dir)
     if why is None:
         return None
-    said = f"the bundle swapped in before the last stop, {path}, was rewritten in place while the agent was down ({why})"
+    said = f"the bundle swapped in before the last stop, {path}, was rewritten in place: another release is there ({why})"
     refused = Verdicts.from_json(record.get("verdicts")).refusal(path)
     if refused is not None:
         return f"{said}; it holds a release {refused}: never started on"

@@ -743,7 +743,7 @@ class HotSwap:
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
             self._forget_gone(self._bundle_dirs())
             if rewrite is not None:
-                self._rewritten_while_down(rewrite, record.get(RAN))
+                self._rewritten_in_place(rewrite, record.get(RAN))
             if moved or rewrite is not None:    # started on the release before the recorded one (gone, or
                 self._save_record()             # rewritten in place): the record names it now
         elif self.models_dir is not None:
@@ -752,16 +752,17 @@ class HotSwap:
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
 
-    def _rewritten_while_down(self, path: Path, ran: str | None) -> None:
-        """The active bundle's directory `path` rewritten in place while the agent was down, not started on
-        (agent/active_bundle.py `rewritten`, said there): the release that ran there is `withdrawn` (by its manifest
+    def _rewritten_in_place(self, path: Path, ran: str | None) -> None:
+        """The active bundle's directory `path` rewritten in place (while the agent was down, or by a release the
+        running agent refused in shadow), not started on at this restart (agent/active_bundle.py `rewritten`, said
+        there): the release that ran there is `withdrawn` (by its manifest
         digest `ran`; a record before swap9 kept none), and the release there now is a delivery, judged at the first
         poll — forgotten from `seen`, since a copy that kept the files' times may have kept its fingerprint too.
         Unless the shadow or the check refused it already (the running agent judged it, kept the release before
         scoring, and stopped): not judged again until it changes, as while running."""
         if ran is not None and self.verdicts.of(ran) is not None:
             self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
-                                 "directory) while the agent was down")
+                                 "directory), found at a restart")
         if self.verdicts.refusal(path) is None:
             self.seen.pop(path, None)
 

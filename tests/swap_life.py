@@ -2,12 +2,13 @@
 lost-record tests (qa22, qa23): real Agents, a real shadow run and swap, real checkpoint files."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, demo_cfg, drive_hotswap, sim_rows, variant
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, demo_cfg, drive_hotswap, sim_rows, variant, write_manifest
 
 
 def close(agent) -> None:
@@ -126,3 +127,25 @@ def log_waiter(log: Path):
             raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
 
     return lines, logged
+
+
+def release_copy(out: Path, model_id: str, threshold: float | None = None, off_scale: list[str] | None = None) -> Path:
+    """The demo bundle copied to `out` as `model_id`; `threshold`: its manifest threshold (1e-3: above it at every
+    tick, an alert each); `off_scale`: those sensors' normalisation that of readings 100× larger (another plant)
+    (swap8, swap9)."""
+    from agent.bundle import read_manifest
+    from agent.manifest import Normalisation
+
+    shutil.copytree(DEMO_BUNDLE, out, dirs_exist_ok=True)
+    m = read_manifest(out)
+    changes = {"model_id": model_id}
+    if threshold is not None:
+        changes["threshold"] = {**m.threshold, "value": threshold}
+    if off_scale:
+        mean, std = dict(m.normalisation.mean), dict(m.normalisation.std)
+        for name in off_scale:
+            mean[name] *= 100.0
+            std[name] *= 100.0
+        changes["normalisation"] = Normalisation(mean=mean, std=std)
+    write_manifest(out, dataclasses.replace(m, **changes))
+    return out

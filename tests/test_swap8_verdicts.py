@@ -24,10 +24,11 @@ pytest.importorskip("ai_edge_litert")
 from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP as WARMUP, NO_DEMO, REPO, demo_cfg,  # noqa: E402
                       drive_hotswap as drive, hotswap_pipeline, sim_rows, variant, write_manifest)
 
+from swap_life import release_copy  # noqa: E402
+
 from agent import hotswap  # noqa: E402
 from agent.active_bundle import ACTIVE_FILE, active_tiers, read_record  # noqa: E402
 from agent.bundle import read_manifest  # noqa: E402
-from agent.manifest import Normalisation  # noqa: E402
 from agent.release_verdicts import MOST, WHY_LONGEST, Verdicts, manifest_digest  # noqa: E402
 
 pytestmark = NO_DEMO
@@ -36,24 +37,6 @@ pytestmark = NO_DEMO
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.3)
-
-
-def _copy(out, model_id: str, threshold: float | None = None, off_scale: list[str] | None = None):
-    """The demo bundle copied to `out` as `model_id`; `threshold`: its manifest threshold (1e-3: above it at every
-    tick, an alert each); `off_scale`: those sensors' normalisation that of readings 100× larger (another plant)."""
-    shutil.copytree(DEMO_BUNDLE, out)
-    m = read_manifest(out)
-    changes = {"model_id": model_id}
-    if threshold is not None:
-        changes["threshold"] = {**m.threshold, "value": threshold}
-    if off_scale:
-        mean, std = dict(m.normalisation.mean), dict(m.normalisation.std)
-        for name in off_scale:
-            mean[name] *= 100.0
-            std[name] *= 100.0
-        changes["normalisation"] = Normalisation(mean=mean, std=std)
-    write_manifest(out, dataclasses.replace(m, **changes))
-    return out
 
 
 def _said(caplog, text: str) -> list[str]:
@@ -76,7 +59,7 @@ def test_a_refused_release_is_skipped_by_the_rollback_and_one_withdrawn_then_put
 
     shutil.copytree(variant("swap8-v1", src=DEMO_BUNDLE, model_id="swap8-v1"), models / "v1")
     until(lambda: swap.status()["accepted"] >= 1)
-    _copy(models / "bad", "swap8-bad", off_scale=pipe.sensors[::2])
+    release_copy(models / "bad", "swap8-bad", off_scale=pipe.sensors[::2])
     until(lambda: swap.status()["rejected"] >= 1)
     assert "readings not on its scale" in swap.status()["last"]["reason"], swap.status()
     shutil.copytree(variant("swap8-v2", src=DEMO_BUNDLE, model_id="swap8-v2"), models / "v2")
@@ -129,7 +112,7 @@ def test_a_rollback_is_judged_on_its_own_health_not_on_agreeing_with_the_withdra
     monkeypatch.setattr(hotswap, "GONE_GRACE_S", 0.0)
     models = tmp_path / "models"
     models.mkdir()
-    _copy(models / "before", "swap8-before", threshold=1e-3)
+    release_copy(models / "before", "swap8-before", threshold=1e-3)
     shutil.copytree(variant("swap8-act", src=DEMO_BUNDLE, model_id="swap8-act"), models / "act")
     cfg = demo_cfg(tmp_path, warmup_ticks=WARMUP, bundle=str(models / "act"), models_dir=str(models), shadow_ticks=5)
     assert cfg.scoring.shadow_min_agreement == 0.8
@@ -169,7 +152,7 @@ def test_a_record_written_before_swap8_without_verdicts_loads_and_is_restarted_f
 
 
 def test_verdicts_are_bounded_keyed_by_the_manifest_and_checked_when_read(tmp_path):
-    bundle = _copy(tmp_path / "b", "swap8-b")
+    bundle = release_copy(tmp_path / "b", "swap8-b")
     v = Verdicts()
     for i in range(MOST + 8):
         v.record(f"{i:064x}", tmp_path / f"r{i}", "refused by the check", "x" * (WHY_LONGEST * 2))
@@ -218,7 +201,7 @@ def test_a_restart_never_starts_on_a_release_the_shadow_refused_and_a_withdrawn_
 
     def deliver(name: str, proc, **changes) -> int:
         at = lines()
-        _copy(models / f".{name}", f"swap8-{name}", **changes)
+        release_copy(models / f".{name}", f"swap8-{name}", **changes)
         (models / f".{name}").rename(models / name)
         return at
 

@@ -70,9 +70,9 @@ def test_a_restart_on_an_active_bundle_rewritten_in_place_starts_on_the_release_
         proc = start_logged_agent(cfg_path, tmp_path)
         banner = logged("scoring: tier tflite: ", 0, proc)
         assert "scoring: tier tflite: swap9-v1 (model_int8.tflite" in banner, banner    # e41be149: swap9-v3
-        said = logged("was rewritten in place while the agent was down", 0, proc).split("stad.hotswap: ", 1)[1]
-        assert said.startswith(f"the bundle swapped in before the last stop, {models / 'v2'}, was rewritten in place "
-                               "while the agent was down (its manifest.json is another: sha256 "), said
+        said = logged("was rewritten in place: another release is there", 0, proc).split("stad.hotswap: ", 1)[1]
+        assert said.startswith(f"the bundle swapped in before the last stop, {models / 'v2'}, was rewritten in place: "
+                               "another release is there (its manifest.json is another: sha256 "), said
         assert said.endswith(f"judged at the first poll as any delivery; starting on the newest other bundle of "
                              f"models_dir that loads: {models / 'v1'} (swap9-v1)"), said
         logged(f"loading {models / 'v2'}", 0, proc)
@@ -201,6 +201,47 @@ def test_the_release_that_ran_with_a_model_file_changed_is_not_started_on_by_the
     assert path == models / "v1" and [t.TYPE for t in tiers] == ["tflite", "onnx"], (path, tiers)
     [said] = [r.getMessage() for r in caplog.records if "no longer loads" in r.getMessage()]
     assert "model_int8.tflite: sha256 mismatch" in said and said.endswith(f"{models / 'v1'} (swap9-v1)"), said
+
+
+def test_a_release_the_running_agent_refused_over_the_active_folder_is_never_started_on_nor_judged_again(
+        tmp_path, caplog):
+    """v1, v2 swapped in; a release off scale copied over v2's folder while it runs: its shadow refuses it, v2 scores
+    on from memory. A restart starts on v1 (on e41be149: on the refused release, from v2's folder), says why, and
+    does not judge it again (the running agent would not either: unchanged since it was refused)."""
+    from conftest import HOTSWAP_WARMUP, drive_hotswap, hotswap_pipeline, sim_rows
+    from swap_life import release_copy
+
+    from agent.hotswap import HotSwap
+    from agent.pipeline import Pipeline
+
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=0.3)
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3, shadow_min_agreement=0.0,
+                                          shadow_refuse_off_scale=0.5)
+    done = HOTSWAP_WARMUP
+
+    def until(pipe, swap, cond):
+        nonlocal done
+        done += len(drive_hotswap(pipe, swap, rows[done:], until=cond))
+
+    for n, name in enumerate(("v1", "v2"), 1):
+        release_copy(models / f".{name}", f"swap9-{name}")
+        (models / f".{name}").rename(models / name)
+        until(pipe, swap, lambda: swap.status()["accepted"] >= n)
+    release_copy(models / "v2", "swap9-bad", off_scale=pipe.sensors[::2])
+    until(pipe, swap, lambda: swap.status()["rejected"] >= 1)
+    assert pipe.model_id() == "swap9-v2" and swap.current == models / "v2"
+
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    kept = read_record(tmp_path)
+    tiers, path = active_tiers(swap.cfg, kept)
+    assert path == models / "v1" and tiers[0].describe()["model_id"] == "swap9-v1", path
+    [said] = [r.getMessage() for r in caplog.records if "rewritten in place" in r.getMessage()]
+    assert "; it holds a release refused by the shadow at " in said and "never started on" in said, said
+    again = Pipeline(swap.cfg, tiers=tiers)
+    resumed = HotSwap(swap.cfg, again, poll_ticks=2)
+    resumed.resume(kept, path)
+    assert models / "v2" in resumed.seen and resumed._new_bundle() is None
+    assert json.loads((tmp_path / ACTIVE_FILE).read_text())["path"] == str(models / "v1")
 
 
 def test_a_malformed_manifest_digest_makes_the_record_unreadable(tmp_path):
