@@ -61,6 +61,7 @@ from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
 from .bundle import BundleError, Expectation
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
+from .pipeline_state import bundle_identity
 from .release_verdicts import REFUSED, Verdicts, manifest_digest
 from .scorers.model_scorer import load_fitting
 
@@ -326,10 +327,13 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
                     then["bundle"] or "none", cfg.scoring.bundle or "none", cfg.scoring.bundle or "numpy",
                     bundle.get("model_id"), path)
         return None, None
-    tiers, refusals = build_candidate(cfg, path)
+    tiers, why = _verified(cfg, path)
+    if tiers and bundle.get("sha256") not in (None, bundle_identity(tiers)["sha256"]):
+        tiers, why = [], ("rewritten in place since: its manifest is another; judged at the first poll if it is the "
+                          "newest bundle there, never started on unjudged (swap9)")
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
-                    "the checkpoint resumes but for the model tier, prepared again", lost, path, "; ".join(refusals) or "no tier",
+                    "the checkpoint resumes but for the model tier, prepared again", lost, path, why,
                     cfg.scoring.bundle or "numpy")
         return None, None
     log.warning("%s: starting on the bundle the checkpoint was taken with, %s (%s, swapped in from models_dir), "

@@ -62,7 +62,10 @@ judged on its own health, not on agreeing with the withdrawn model (`_finish`; s
 Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
 start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
-down, or still in shadow when it died, is a candidate at the first poll. A record that is there
+down, or still in shadow when it died, is a candidate at the first poll. The record keeps the manifest digest of
+the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
+is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
+`_rewritten_in_place`). A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken

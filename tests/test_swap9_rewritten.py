@@ -249,3 +249,27 @@ def test_a_malformed_manifest_digest_makes_the_record_unreadable(tmp_path):
     (tmp_path / ACTIVE_FILE).write_text(json.dumps({**record, RAN: 12}))
     unreadable = read_record(tmp_path)
     assert not isinstance(unreadable, dict) and unreadable.why == f"{RAN}: expected a string or null, got int"
+
+
+def test_the_record_lost_and_the_checkpoints_bundle_rewritten_in_place_it_is_not_started_on(tmp_path, caplog):
+    """active-bundle.json lost (qa22: the agent starts on the bundle the checkpoint was taken with, so that the
+    checkpoint resumes), and that bundle's folder rewritten with another release meanwhile: not started on — the
+    configured bundle is, and the release there is judged at the first poll (the newest bundle of models_dir). On
+    e41be149: started on it, unjudged."""
+    from swap_life import close, demo_swapped_in, release_copy
+
+    from agent.service import Agent
+
+    swapped = demo_swapped_in(tmp_path)
+    (tmp_path / "state" / ACTIVE_FILE).unlink()
+    release_copy(swapped, "swap9-other")
+    caplog.set_level(logging.INFO, logger="stad")
+    agent = Agent(demo_cfg(tmp_path / "state", warmup_ticks=300, bundle=str(DEMO_BUNDLE),
+                           models_dir=str(swapped.parent)))
+    try:
+        assert agent.pipeline.model_id() == "demo-corridor", agent.pipeline.model_id()
+        [said] = [r.getMessage() for r in caplog.records if "the bundle the checkpoint was taken with" in r.getMessage()]
+        assert f"{swapped}, no longer loads (rewritten in place since: its manifest is another;" in said, said
+        assert agent.hotswap._new_bundle() == swapped
+    finally:
+        close(agent)
