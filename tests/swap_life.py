@@ -149,3 +149,18 @@ def release_copy(out: Path, model_id: str, threshold: float | None = None, off_s
         changes["normalisation"] = Normalisation(mean=mean, std=std)
     write_manifest(out, dataclasses.replace(m, **changes))
     return out
+
+
+def stopped_clean(proc, log: Path) -> None:
+    """An agent process's log without a traceback, and the agent stopped by SIGINT with exit 0."""
+    from conftest import interrupt_agent
+
+    assert "Traceback" not in log.read_text()
+    assert interrupt_agent(proc) == 0
+
+
+def kill_left(proc) -> None:
+    """An agent process still running when its test ends (a failed wait), killed."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
