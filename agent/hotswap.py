@@ -758,11 +758,11 @@ class HotSwap:
     def _rewritten_in_place(self, path: Path, ran: str | None) -> None:
         """The active bundle's directory `path` rewritten in place (while the agent was down, or by a release the
         running agent refused in shadow), not started on at this restart (agent/active_bundle.py `rewritten`, said
-        there): the release that ran there is `withdrawn` (by its manifest
-        digest `ran`; a record before swap9 kept none), and the release there now is a delivery, judged at the first
-        poll — forgotten from `seen`, since a copy that kept the files' times may have kept its fingerprint too.
-        Unless the shadow or the check refused it already (the running agent judged it, kept the release before
-        scoring, and stopped): not judged again until it changes, as while running."""
+        there): the release that ran there is `withdrawn` (by its manifest digest `ran`; a record before swap9 kept
+        none), and the release there now is a delivery, judged at the first poll — forgotten from `seen`, since a copy
+        that kept the files' times may have kept its fingerprint too. Unless the shadow or the check refused it
+        already (the running agent judged it, kept the release before scoring, and stopped): not judged again until it
+        changes, as while running."""
         if ran is not None and self.verdicts.of(ran) is not None:
             self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
                                  "directory), found at a restart")
