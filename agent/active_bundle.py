@@ -7,6 +7,23 @@ bundles there then, so that one dropped before any decision is not taken, after 
 one that was there at start-up); read once at start. A restarted agent starts on the bundle it
 names (`active_tiers`, unless the config's `scoring.bundle` changed since or it no longer loads: then on
 the newest other models_dir bundle the last run had decided on that loads, the release before it — swap7).
+It keeps each release's verdict too (`verdicts`, agent/release_verdicts.py: refused by the shadow or the check,
+swapped in, withdrawn; absent in a record written before swap8): a restart that cannot start on the recorded bundle
+never starts on a release refused instead. The recorded bundle itself, when it loads, is started on even if a
+SIGHUP's shadow refused it since: the running agent kept scoring it, and a restart goes on with what ran.
+
+The record keeps the release that ran, too (`manifest_sha256`: the sha256 of the active bundle's manifest.json as it
+was swapped in or started on, the key its verdict has; absent before swap9). An operator who deploys by rewriting the
+active bundle's own directory while the agent is down (rsync or scp of a new export over the same folder name, `cp -r`
+over it) leaves another manifest there: a restart says so (`rewritten`), does not start on it unjudged — the running
+agent judges a changed release in shadow, a restart does the same — but on the release before it (`_release_before`:
+the newest other release judged and unchanged that loads, else `scoring.bundle`, else numpy), and the changed one is
+judged at the first poll as any delivery (agent/hotswap.py `resume`). One that does not verify (half copied: manifest
+new, a model file old or missing) is said as such, and judged once a poll finds its copy complete. The manifest
+digest, not the directory's fingerprint: a `touch`, or an rsync of the same release, changes the fingerprint and not
+the release (the manifest lists every file's sha256); and a copy that keeps the files' times can leave the fingerprint
+as it was. A record written before swap9 has no digest: the release that ran is told by its verdict (a release
+refused is not it; one swapped in is) and, without one, by the directory's fingerprint in `seen` (unchanged: it).
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
@@ -42,7 +59,11 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .models_dir import Fingerprint, build_candidate, bundle_dirs, releases_before
+from .bundle import BundleError, Expectation
+from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
+from .pipeline_state import bundle_identity
+from .release_verdicts import REFUSED, Verdicts, manifest_digest
+from .scorers.model_scorer import load_fitting
 
 if TYPE_CHECKING:
     from .config import AgentConfig
@@ -50,6 +71,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stad.hotswap")
 
 ACTIVE_FILE = "active-bundle.json"
+RAN = "manifest_sha256"         # the key of the release that ran at `path` (its manifest's sha256; swap9)
 
 
 MISSING = "missing, though the checkpoint was taken with models_dir configured (deleted, or not written: see the last run's log)"
@@ -92,7 +114,7 @@ def _malformed(record) -> str | None:
         return f"expected a JSON object, got {type(record).__name__}"
     if record.get("version") != 1:
         return f"version {record.get('version')!r}, expected 1"
-    for key in ("path", "model_id", "config_bundle"):
+    for key in ("path", "model_id", "config_bundle", RAN):
         if not isinstance(record.get(key), (str, type(None))):
             return f"{key}: expected a string or null, got {type(record[key]).__name__}"
     seen = record.get("seen")
@@ -103,6 +125,10 @@ def _malformed(record) -> str | None:
             Fingerprint.from_json(fp)
         except ValueError as exc:
             return f"seen[{path!r}]: {exc}"
+    try:
+        Verdicts.from_json(record.get("verdicts"))      # (absent in a record written before swap8: none kept)
+    except ValueError as exc:
+        return f"verdicts: {exc}"
     return None
 
 
@@ -152,10 +178,11 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
                  record["path"])
         return None, None
     path = Path(record["path"])
-    tiers, refusals = build_candidate(cfg, path)
+    lost = _rewritten_said(cfg, record, path)
+    tiers, why = _verified(cfg, path) if lost is None else ([], "")
     if not tiers:
-        lost = f"the bundle swapped in before the last stop, {path}, no longer loads ({'; '.join(refusals) or 'no tier'})"
-        tiers, before = _release_before(cfg, path, record["seen"])
+        lost = lost or f"the bundle swapped in before the last stop, {path}, no longer loads ({why})"
+        tiers, before = _release_before(cfg, path, record["seen"], Verdicts.from_json(record.get("verdicts")))
         if tiers:
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
@@ -167,12 +194,69 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     return tiers, path
 
 
-def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | None, Path | None]:
+def rewritten(record: dict, path: Path, models_dir: Path | None) -> str | None:
+    """How the recorded active bundle's directory (`path`) no longer holds the release that ran there (see the
+    docstring); None when it holds it, or when `path` is not a models_dir bundle (the configured one: the operator's
+    choice, its checkpoint's fingerprint tells a change) or cannot be read (then it does not load: said as such)."""
+    now = manifest_digest(path)
+    if models_dir is None or path.parent != models_dir or now is None:
+        return None
+    ran = record.get(RAN)
+    if ran is not None:
+        return None if now == ran else f"its manifest.json is another: sha256 {now[:12]}…, the release that ran {ran[:12]}…"
+    verdict = Verdicts.from_json(record.get("verdicts")).of(now)     # a record before swap9: its verdict, or `seen`
+    if verdict is not None:
+        return (f"it holds a release {verdict['verdict']} (a record before swap9, no manifest digest kept)"
+                if verdict["verdict"] in REFUSED else None)
+    kept = record["seen"].get(str(path))
+    try:
+        same = kept is not None and Fingerprint.from_json(kept).matches(fingerprint(path))
+    except OSError:
+        same = False
+    return None if same else ("its directory was written to since (a record before swap9 keeps no manifest digest to "
+                              "tell the release by)")
+
+
+def _rewritten_said(cfg: AgentConfig, record: dict, path: Path) -> str | None:
+    """What a restart says of the recorded active bundle rewritten in place (`rewritten`), and whether what is there
+    now verifies (half copied, it does not); None when it holds the release that ran."""
+    models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
+    why = rewritten(record, path, models_dir)
+    if why is None:
+        return None
+    said = f"the bundle swapped in before the last stop, {path}, was rewritten in place: another release is there ({why})"
+    refused = Verdicts.from_json(record.get("verdicts")).refusal(path)
+    if refused is not None:
+        return f"{said}; it holds a release {refused}: never started on"
+    try:
+        load_fitting(str(path), cfg.base_dir, Expectation.from_config(cfg))
+    except BundleError as exc:
+        return (f"{said}, and it does not verify ({exc}): half copied? never started on; judged as a delivery once a "
+                "poll finds it complete")
+    return (f"{said}: a changed release is judged in shadow before it scores, never started on unjudged; judged at "
+            "the first poll as any delivery")
+
+
+def _verified(cfg: AgentConfig, path: Path) -> tuple[list, str]:
+    """The chain's model tiers from `path` when the start's check passes it (agent/scorers/model_scorer.py
+    `load_fitting`: every listed file's sha256, as a delivery's load checks it), else ([], why). Not the tiers alone:
+    each verifies its own artifact only, and a bundle whose top tier's file was changed (a half copy) was started on
+    by the tier below it (swap9)."""
+    try:
+        load_fitting(str(path), cfg.base_dir, Expectation.from_config(cfg))
+    except BundleError as exc:
+        return [], str(exc)
+    tiers, refusals = build_candidate(cfg, path)
+    return tiers, "; ".join(refusals) or "no tier"
+
+
+def _release_before(cfg: AgentConfig, gone: Path, seen: dict, verdicts: Verdicts) -> tuple[list | None, Path | None]:
     """The tiers of the newest bundle of models_dir other than `gone` that verifies and fits the config, and its
     path ((None, None): none does) — the release before the active one, moved away or no longer verifying, as the
     running agent rolls back to it (agent/hotswap.py `_begin_rollback`). Each refused one is said. Only bundles
     the last run had decided on, unchanged since (the record's `seen`): one delivered or rewritten while the agent
-    was down is a delivery, judged in shadow at the first poll, never started on unjudged."""
+    was down is a delivery, judged in shadow at the first poll, never started on unjudged; one the shadow or the check
+    refused (`verdicts`, swap8) is skipped, and said."""
     if not cfg.scoring.models_dir:
         return None, None
     try:
@@ -180,11 +264,14 @@ def _release_before(cfg: AgentConfig, gone: Path, seen: dict) -> tuple[list | No
     except OSError as exc:
         log.warning("models_dir cannot be read (%s): no release before %s to start on", exc.strerror or exc, gone)
         return None, None
-    for d in releases_before(dirs, {Path(p): Fingerprint.from_json(fp) for p, fp in seen.items()}, gone):
-        tiers, refusals = build_candidate(cfg, d)
+    order, skipped = releases_before(dirs, {Path(p): Fingerprint.from_json(fp) for p, fp in seen.items()}, gone, verdicts)
+    for line in skipped:
+        log.warning("skipped %s: a restart never starts on a release the shadow or the check refused", line)
+    for d in order:
+        tiers, why = _verified(cfg, d)
         if tiers:
             return tiers, d
-        log.warning("%s, the next release in models_dir, does not load either (%s)", d, "; ".join(refusals) or "no tier")
+        log.warning("%s, the next release in models_dir, does not load either (%s)", d, why)
     return None, None
 
 
@@ -240,10 +327,13 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
                     then["bundle"] or "none", cfg.scoring.bundle or "none", cfg.scoring.bundle or "numpy",
                     bundle.get("model_id"), path)
         return None, None
-    tiers, refusals = build_candidate(cfg, path)
+    tiers, why = _verified(cfg, path)
+    if tiers and bundle.get("sha256") not in (None, bundle_identity(tiers)["sha256"]):
+        tiers, why = [], ("rewritten in place since: its manifest is another; judged at the first poll if it is the "
+                          "newest bundle there, never started on unjudged (swap9)")
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
-                    "the checkpoint resumes but for the model tier, prepared again", lost, path, "; ".join(refusals) or "no tier",
+                    "the checkpoint resumes but for the model tier, prepared again", lost, path, why,
                     cfg.scoring.bundle or "numpy")
         return None, None
     log.warning("%s: starting on the bundle the checkpoint was taken with, %s (%s, swapped in from models_dir), "
@@ -252,4 +342,5 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
     return tiers, path
 
 
-__all__ = ["ACTIVE_FILE", "MISSING", "Unreadable", "active_tiers", "at_start", "read_record", "restarts_on", "write_record"]
+__all__ = ["ACTIVE_FILE", "MISSING", "RAN", "Unreadable", "active_tiers", "at_start", "read_record", "restarts_on",
+           "rewritten", "write_record"]

@@ -55,12 +55,17 @@ The active bundle gone (swap7): moved out of models_dir (an operator rolling bac
 no longer verifying. Said at once, it is replaced by the release before it: the other bundles of models_dir,
 newest first, then `scoring.bundle`, each taken as a delivery (load, shadow, swap), a refused one giving way
 to the next (`_begin_rollback`); none qualifying, said, the model scores on from memory until a restart.
-A restart chooses the same way (agent/active_bundle.py `_release_before`).
+A restart chooses the same way (agent/active_bundle.py `_release_before`). Each release's verdict is kept
+(agent/release_verdicts.py): neither takes a release the shadow or the check refused, and a rollback's candidate is
+judged on its own health, not on agreeing with the withdrawn model (`_finish`; swap8).
 
 Across restarts: `<state_dir>/active-bundle.json` (agent/active_bundle.py) records the bundle a swap
 made active and the fingerprints of the models_dir bundles already decided on — written at the first
 start too. A restarted agent starts on that bundle, and a bundle dropped or changed while it was
-down, or still in shadow when it died, is a candidate at the first poll. A record that is there
+down, or still in shadow when it died, is a candidate at the first poll. The record keeps the manifest digest of
+the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
+is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
+`_rewritten_in_place`). A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
@@ -79,11 +84,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import ACTIVE_FILE, Unreadable, restarts_on, write_record
-from .alert_events import ranked
+from .active_bundle import ACTIVE_FILE, RAN, Unreadable, restarts_on, rewritten, write_record
+from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
+from .release_verdicts import REFUSED_CHECK, REFUSED_SHADOW, SWAPPED_IN, WITHDRAWN, Verdicts, manifest_digest
 from .scorers import runtimes
 from .scorers.model_scorer import load_fitting
 from .detector import Detector
@@ -155,6 +161,7 @@ class Shadow:
     trigger: str
     tiers: list
     detector: Detector
+    digest: str | None = None   # its manifest's sha256, the key of its verdict (agent/release_verdicts.py)
     settle: int = 0         # first ticks scored, not judged: the candidate's history catches up (swap1)
     current: list[float] = field(default_factory=list)
     candidate: list[float] = field(default_factory=list)
@@ -197,6 +204,10 @@ class HotSwap:
         # The manifest of the bundle scoring now — the configured one, the one a swap put in, or after a
         # restart the one active-bundle.json named: a touch of its directory is not a new release.
         self._running_manifest = pipeline.model_manifest() if running else None
+        # ... and its manifest.json's sha256: the release that ran, recorded (a restart starts on no other: swap9)
+        self._running_digest = manifest_digest(self.current) if running else None
+        self.verdicts = Verdicts()          # each release's verdict, kept across restarts (agent/release_verdicts.py)
+        self._candidate_digest: str | None = None   # the manifest digest of the bundle loading (read as it began)
         self.ticks = 0
         self.shadow: Shadow | None = None
         self.outcomes: deque[dict] = deque(maxlen=20)
@@ -225,13 +236,21 @@ class HotSwap:
         every bundle ever delivered, ~64 bytes each, for months); one delivered again later is new anyway
         (its fingerprint). An empty listing (models_dir away, a mount not there yet) forgets nothing: the
         bundles seen before it are not judged again when it comes back."""
-        if dirs:
-            for gone in self.seen.keys() - dirs.keys():
-                del self.seen[gone]
+        self._forget_gone(dirs)
         newest = max(among, key=dirs.get, default=None)
         if newest is not None:
             self.seen[newest] = dirs[newest]
         return newest
+
+    def _forget_gone(self, dirs: dict[Path, Fingerprint]) -> None:
+        """Forget the bundles of `seen` no longer in models_dir (`dirs`; nothing when it is empty: see `_take_newest`):
+        one put back later is a delivery, judged — at a poll (the first poll that finds the active bundle missing
+        forgets it, before it counts as gone), and at a restart, before any poll (swap8: a release withdrawn while
+        the agent was down and put back before the first poll kept its fingerprint, a rename keeping its times and
+        inode, and was taken as decided, never judged)."""
+        if dirs:
+            for gone in self.seen.keys() - dirs.keys():
+                del self.seen[gone]
 
     def _sighup_target(self) -> Path | None:
         if self.models_dir is not None:
@@ -351,7 +370,8 @@ class HotSwap:
         elif poll:
             dirs = self._bundle_dirs()
             if self._active_gone(dirs):
-                self._begin_rollback(dirs, "is gone from models_dir (its directory moved away or its manifest removed)")
+                self._begin_rollback(dirs, "is gone from models_dir (its directory moved away or its manifest removed)",
+                                     withdrawn=True)
                 path, trigger = (self._next_rollback() if self._rollback else None), ROLLBACK
             else:
                 path, trigger = self._new_bundle(dirs), NEW_BUNDLE
@@ -380,21 +400,28 @@ class HotSwap:
             self._gone_since = time.monotonic()
         return self._gone_polls >= 2 and time.monotonic() - self._gone_since >= GONE_GRACE_S
 
-    def _begin_rollback(self, dirs: dict[Path, Fingerprint], why: str) -> None:
+    def _begin_rollback(self, dirs: dict[Path, Fingerprint], why: str, withdrawn: bool = False) -> None:
         """The active bundle `why` (gone, or no longer verifying): said at once, and the other bundles of
         models_dir already decided on (`seen`, unchanged since: one not yet looked at is a delivery, judged at a
         poll after this), newest first, then `scoring.bundle`, are queued for the path a delivery takes (load
         with the start's check, prepare, settle, shadow, swap); a refused one gives way to the next. A restart
-        chooses the same way (agent/active_bundle.py `_release_before`)."""
+        chooses the same way (agent/active_bundle.py `_release_before`). A release the shadow or the check refused
+        is skipped, and said (swap8: a restart started on it). `withdrawn`: its directory went (its verdict
+        `withdrawn`; one no longer verifying was just refused by the check)."""
         self._gone = f"{self.current} {why}"
-        queue = releases_before(dirs, self.seen, self.current)
+        if withdrawn:
+            self.verdicts.withdraw(self.current, why)
+        queue, skipped = releases_before(dirs, self.seen, self.current, self.verdicts)
         if self._configured is not None and self._configured != self.current and self._configured not in queue:
             queue.append(self._configured)
         self._rollback = queue or None
         then = (f"rolling back to the newest other bundle that verifies and fits, in turn: "
                 f"{', '.join(str(d) for d in queue)} (each loaded, shadowed and swapped in as a delivery)"
                 if queue else "no other bundle in models_dir and no scoring.bundle to roll back to")
+        if skipped:
+            then += f"; skipped, as a restart skips them: {'; '.join(skipped)}"
         log.warning("model update: the active bundle %s: it scores on from memory meanwhile; %s", self._gone, then)
+        self._save_record()
 
     def _next_rollback(self) -> Path | None:
         """The next bundle to roll back to; None (said) once every one was refused."""
@@ -408,7 +435,13 @@ class HotSwap:
     def _load(self, path: Path, trigger: str) -> None:
         """Load `path` in a thread. A models_dir bundle whose fingerprint changed while it was read
         (a copy still going on) is not judged: what was read may be neither the old nor the new."""
-        log.info("model update (%s): loading %s", trigger, path)
+        self._candidate_digest = digest = manifest_digest(path)
+        kept = self.verdicts.of(digest)
+        if kept is not None and kept["verdict"] == WITHDRAWN and trigger == NEW_BUNDLE:
+            log.info("model update (%s): loading %s: this release was withdrawn from models_dir at %s (as %s) and is "
+                     "back: judged as any delivery (shadow, swap)", trigger, path, iso(kept["at"]), kept["release"])
+        else:
+            log.info("model update (%s): loading %s", trigger, path)
         before = self.seen.get(path)
         recent = self.pipeline.recent_ticks()           # (a copy, taken in the tick thread)
 
@@ -460,8 +493,9 @@ class HotSwap:
         ticks the load took, and a window's worth of them is scored first (else a 30-tick shadow of the
         running bundle's own copy correlated 0.19 with it on the demo: its level and bias read a gap).
         `refused`: why the start's check of a bundle refused it (then no tier was built)."""
+        digest = self._candidate_digest
         if refused is not None:         # by the start's check (load_fitting), in its words
-            self._reject(path, trigger, refused)
+            self._reject(path, trigger, refused, REFUSED_CHECK, digest)
             self._unverified(path, refused)
             return
         thresholds, settle = prepared
@@ -470,20 +504,25 @@ class HotSwap:
         if lost or not tiers:
             what = f"the chain's {', '.join(lost)} tier{'s' if len(lost) > 1 else ''} refused it" if lost \
                 else "no tier could load it"
-            self._reject(path, trigger, f"{what}: " + "; ".join(refusals))
+            self._reject(path, trigger, f"{what}: " + "; ".join(refusals), REFUSED_CHECK, digest)
             self._unverified(path, f"{what}: " + "; ".join(refusals))
             return
         manifest = tiers[0].bundle.manifest.to_dict()
         if trigger == NEW_BUNDLE and path == self.current and manifest == self._running_manifest:
             log.info("model update: %s is the bundle scoring now, unchanged (its directory was written to "
                      "again); not swapped again", path)
+            self._gone = None           # (its directory moved away and back, or a file changed and restored)
+            self._running_digest = digest   # (the same release; its manifest.json rewritten, as by a copy of it)
+            was = (self.verdicts.of(digest) or {}).get("verdict")
+            if was in (WITHDRAWN, REFUSED_CHECK):       # the bundle running, verified again: a release to roll back to
+                self.verdicts.record(digest, path, SWAPPED_IN, f"{was}, then back in models_dir, verified, while it "
+                                     "still scored (no release before it had qualified)")
             self._save_record()         # its new fingerprint: not a candidate after a restart either
-            self._gone = None           # (its directory moved away and back)
             return
         for r in refusals:                      # a tier the running chain does not use either
             log.info("model update: %s: %s", path, r)
         detector = self.pipeline.new_detector(thresholds)
-        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, settle=settle)
+        self.shadow = Shadow(path=path, trigger=trigger, tiers=tiers, detector=detector, digest=digest, settle=settle)
         log.info("model update: %s verified in %.2f s (%s); %sshadow for %d ticks beside %s",
                  path, seconds, ", ".join(t.TYPE for t in tiers),
                  f"{settle} ticks to settle (scored, not judged), then " if settle else "",
@@ -503,7 +542,8 @@ class HotSwap:
                 raise ValueError("returned NaN/inf scores")
         except Exception as exc:  # noqa: BLE001 — a fault in shadow rejects the candidate
             self.shadow = None
-            self._reject(sh.path, sh.trigger, f"{sh.scorer.TYPE} failed in shadow: {type(exc).__name__}: {exc}")
+            self._reject(sh.path, sh.trigger, f"{sh.scorer.TYPE} failed in shadow: {type(exc).__name__}: {exc}",
+                         REFUSED_SHADOW, sh.digest)
             return
         if sh.settle > 0:
             sh.settle -= 1
@@ -526,9 +566,20 @@ class HotSwap:
             self._finish()
 
     def _finish(self) -> None:
+        """The shadow judged: latency, then (not for a rollback) agreement and correlation with the running model,
+        then the scale; a swap, or a rejection with its reason.
+
+        A rollback's candidate (`ROLLBACK`) is judged on its own health alone — no fault and finite scores (at each
+        shadow tick), its latency, its scale against the plant's readings — not on agreeing with the model it
+        replaces: that model is the one the operator withdrew (or whose files no longer verify), and a release
+        withdrawn for its false alerts makes the release before it disagree, which is what the operator wants
+        (swap8: until then the predecessor was refused for it, and the next older one too). Its agreement and
+        correlation are logged in its figures, not judged. It is a release already decided on and not refused (the
+        rollback's queue, agent/models_dir.py `releases_before`), or the configured bundle."""
         sh = self.shadow
         r, agreement = sh.correlation(), sh.agreement()
-        floor = self.cfg.scoring.shadow_min_correlation
+        rollback = sh.trigger == ROLLBACK
+        floor = None if rollback else self.cfg.scoring.shadow_min_correlation
         if floor is not None and np.isnan(r) and 0 < len(sh.candidate) < UNDEFINED_LONGEST * self.cfg.scoring.shadow_ticks:
             if len(sh.candidate) == self.cfg.scoring.shadow_ticks:
                 log.info("model update: %s: score correlation undefined over %d shadow ticks (the %s scores "
@@ -542,14 +593,16 @@ class HotSwap:
                    f"alert-decision agreement {agreement:.3f}, latency p50 {p50:.2f} ms")
         if p50 > self.cfg.scoring.latency_budget_ms:
             self._reject(sh.path, sh.trigger, f"over the latency budget ({self.cfg.scoring.latency_budget_ms} ms): "
-                         + figures)
+                         + figures, REFUSED_SHADOW, sh.digest)
             return
-        if agreement < self.min_agreement:
+        if rollback:
+            figures += " (a rollback: its agreement and correlation with the withdrawn model not judged)"
+        elif agreement < self.min_agreement:
             # the key and the way to take it all the same (user29: a retrain of the same plant, rejected at 0.700,
             # said `agreement below 0.8` and nothing else; the other shadow rules name their keys)
             self._reject(sh.path, sh.trigger, f"alert-decision agreement below scoring.shadow_min_agreement "
                          f"{self.min_agreement}: {figures}; to take it all the same, set scoring.bundle to it and restart (or "
-                         f"lower that key and restart: a SIGHUP then judges it again)")
+                         f"lower that key and restart: a SIGHUP then judges it again)", REFUSED_SHADOW, sh.digest)
             return
         if floor is not None and not self._correlation_judged(sh, r, floor, figures):
             return
@@ -562,6 +615,8 @@ class HotSwap:
         self.current = sh.path
         self._gone, self._rollback = None, None
         self._running_manifest = sh.scorer.bundle.manifest.to_dict()
+        self._running_digest = sh.digest
+        self.verdicts.record(sh.digest, sh.path, SWAPPED_IN, f"{sh.trigger}: {figures}")
         self.accepted += 1
         self._save_record()
         self.outcomes.append({"path": str(sh.path), "trigger": sh.trigger, "accepted": True, "model_id": model_id,
@@ -583,7 +638,8 @@ class HotSwap:
             constant = sh.constant()
             if constant == ["candidate"]:
                 self._reject(sh.path, sh.trigger, "its scores did not move while the running model's did (score "
-                             f"correlation undefined; scoring.shadow_min_correlation {floor}): " + figures)
+                             f"correlation undefined; scoring.shadow_min_correlation {floor}): " + figures,
+                             REFUSED_SHADOW, sh.digest)
                 return False
             log.warning("model update: %s: score correlation undefined over %d shadow ticks (the running model's "
                         "scores constant: every sensor quiet or missing): scoring.shadow_min_correlation %s could not "
@@ -591,7 +647,7 @@ class HotSwap:
             return True
         if r < floor:
             self._reject(sh.path, sh.trigger, f"score correlation below scoring.shadow_min_correlation {floor}: "
-                         + figures)
+                         + figures, REFUSED_SHADOW, sh.digest)
             return False
         return True
 
@@ -614,17 +670,19 @@ class HotSwap:
         names = ", ".join(line.split(":", 1)[0] for line in lines)
         self._reject(sh.path, sh.trigger, f"{len(lines)} of {n} sensors' readings not on its scale ({names}; "
                      f"scoring.shadow_refuse_off_scale {share}): trained on another plant, or in other units? "
-                     + figures)
+                     + figures, REFUSED_SHADOW, sh.digest)
         return False
 
-    def _reject(self, path: Path, trigger: str, reason: str) -> None:
-        # (the start's check names the bundle itself, first: not said twice)
+    def _reject(self, path: Path, trigger: str, reason: str, verdict: str, digest: str | None) -> None:
+        """`path` refused (`verdict`: by the check or the shadow), said, counted, its verdict kept by its manifest's
+        `digest`. (The start's check names the bundle itself, first: not said twice.)"""
         said = reason if reason.startswith(f"{path}: ") else f"{path}: {reason}"
         log.warning("model update (%s) rejected: %s; still scoring with %s (%s)", trigger, said,
                     self.pipeline.active_tier(), self.current or "no bundle")
         self.rejected += 1
         self.outcomes.append({"path": str(path), "trigger": trigger, "accepted": False, "reason": reason,
                               "at": time.time()})
+        self.verdicts.record(digest, path, verdict, reason)
         self._save_record()
 
     # -- health -------------------------------------------------------------------------------
@@ -644,7 +702,8 @@ class HotSwap:
                 "models_dir": str(self.models_dir) if self.models_dir else None,
                 "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
-                "last": self.outcomes[-1] if self.outcomes else None}
+                "last": self.outcomes[-1] if self.outcomes else None,
+                "verdicts": self.verdicts.newest_first()}
 
     # -- across restarts ------------------------------------------------------------------------
 
@@ -654,7 +713,8 @@ class HotSwap:
         active = self.current if decided else None        # the first start's record names no swapped-in bundle
         model_id = self.pipeline.model_id() if active else None
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
-                  "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()}}
+                  "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()},
+                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest if active else None}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -669,18 +729,45 @@ class HotSwap:
         if active is not None:
             self.current = active
             self._running_manifest = self.pipeline.model_manifest()
+            self._running_digest = manifest_digest(active)
         moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
+        rewrite = None
+        if isinstance(record, dict):
+            self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
+            was = record.get("path")
+            if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle:
+                if not Path(was).exists():
+                    self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
+                elif rewritten(record, Path(was), self.models_dir):
+                    rewrite = Path(was)
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif self.models_dir is not None and record is not None:
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
-            if moved:       # started on the release before the recorded one (gone): the record names it now
-                self._save_record()
+            self._forget_gone(self._bundle_dirs())
+            if rewrite is not None:
+                self._rewritten_in_place(rewrite, record.get(RAN))
+            if moved or rewrite is not None:    # started on the release before the recorded one (gone, or
+                self._save_record()             # rewritten in place): the record names it now
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
+
+    def _rewritten_in_place(self, path: Path, ran: str | None) -> None:
+        """The active bundle's directory `path` rewritten in place (while the agent was down, or by a release the
+        running agent refused in shadow), not started on at this restart (agent/active_bundle.py `rewritten`, said
+        there): the release that ran there is `withdrawn` (by its manifest digest `ran`; a record before swap9 kept
+        none), and the release there now is a delivery, judged at the first poll — forgotten from `seen`, since a copy
+        that kept the files' times may have kept its fingerprint too. Unless the shadow or the check refused it
+        already (the running agent judged it, kept the release before scoring, and stopped): not judged again until it
+        changes, as while running."""
+        if ran is not None and self.verdicts.of(ran) is not None:
+            self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
+                                 "directory), found at a restart")
+        if self.verdicts.refusal(path) is None:
+            self.seen.pop(path, None)
 
     def _resume_without_record(self, unreadable: Unreadable) -> None:
         """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory), or

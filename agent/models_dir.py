@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .bundle import MANIFEST_NAME, Expectation
 from .digest import sha256
+from .release_verdicts import Verdicts
 from .scorers import load_tiers
 
 if TYPE_CHECKING:
@@ -98,13 +99,23 @@ def bundle_dirs(models_dir: Path) -> dict[Path, Fingerprint]:
     return out
 
 
-def releases_before(dirs: dict[Path, Fingerprint], seen: dict[Path, Fingerprint], gone: Path | None) -> list[Path]:
+def releases_before(dirs: dict[Path, Fingerprint], seen: dict[Path, Fingerprint], gone: Path | None,
+                    verdicts: Verdicts) -> tuple[list[Path], list[str]]:
     """The bundles of `dirs` other than `gone` already decided on and unchanged since (`seen`), newest first: what
     a rollback tries, in turn, when the active bundle is gone or no longer verifies — the running agent
     (agent/hotswap.py `_begin_rollback`) and a restart (agent/active_bundle.py `_release_before`) alike (swap7). One
-    delivered or rewritten since is a delivery, judged in shadow, never rolled back to unjudged."""
+    delivered or rewritten since is a delivery, judged in shadow, never rolled back to unjudged. One the shadow or
+    the check refused (`verdicts`: agent/release_verdicts.py) is left out, and said in the second list ('path
+    (refused by … at …: why)'), for both alike (swap8: a restart started on it, the running agent judged it again)."""
     decided = [d for d in dirs if d != gone and d in seen and seen[d].matches(dirs[d])]
-    return sorted(decided, key=dirs.get, reverse=True)
+    order, skipped = [], []
+    for d in sorted(decided, key=dirs.get, reverse=True):
+        refused = verdicts.refusal(d)
+        if refused is None:
+            order.append(d)
+        else:
+            skipped.append(f"{d} ({refused})")
+    return order, skipped
 
 
 def build_candidate(cfg: AgentConfig, path: Path) -> tuple[list, list[str]]:

@@ -2,12 +2,13 @@
 lost-record tests (qa22, qa23): real Agents, a real shadow run and swap, real checkpoint files."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, demo_cfg, drive_hotswap, sim_rows, variant
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, demo_cfg, drive_hotswap, sim_rows, variant, write_manifest
 
 
 def close(agent) -> None:
@@ -89,3 +90,77 @@ def restart_onto(pipe, cfg, state_dir: Path):
     why = tier_mismatch(meta["config"], current)
     new.restore(state["pipeline"], why)
     return new, why
+
+
+def rollback_agent_config(tmp_path: Path, configured: Path, models: Path, **scoring) -> Path:
+    """The config file of a real agent process (`stad-agent run`) on the demo, `configured` its scoring.bundle,
+    polling `models` every 2 ticks, 3 shadow ticks, alert agreement not judged (whether a shadow agrees depends on
+    where in the demo it falls, not on the bundle), 300 warm-up ticks, 20 ticks a second once the fast-forward is
+    over (swap7, swap8); `scoring`: more keys."""
+    import yaml
+
+    from conftest import demo_dict
+
+    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
+                  **{"shadow_min_agreement": 0.0, **scoring})
+    d["warmup"]["ticks"] = 300
+    d["sources"][0]["speed"] = 600
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def log_waiter(log: Path):
+    """(lines, logged) on an agent's log file: how many lines it has now, and the first line after `after` holding
+    `text`, waited for (120 s; failing with the bundle lines logged since)."""
+    from conftest import wait_for
+
+    def lines() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    def logged(text: str, after: int, proc) -> str:
+        try:
+            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
+                            f"{text!r} in the agent's log", 120.0, proc)
+        except AssertionError as exc:
+            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
+            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+
+    return lines, logged
+
+
+def release_copy(out: Path, model_id: str, threshold: float | None = None, off_scale: list[str] | None = None) -> Path:
+    """The demo bundle copied to `out` as `model_id`; `threshold`: its manifest threshold (1e-3: above it at every
+    tick, an alert each); `off_scale`: those sensors' normalisation that of readings 100× larger (another plant)
+    (swap8, swap9)."""
+    from agent.bundle import read_manifest
+    from agent.manifest import Normalisation
+
+    shutil.copytree(DEMO_BUNDLE, out, dirs_exist_ok=True)
+    m = read_manifest(out)
+    changes = {"model_id": model_id}
+    if threshold is not None:
+        changes["threshold"] = {**m.threshold, "value": threshold}
+    if off_scale:
+        mean, std = dict(m.normalisation.mean), dict(m.normalisation.std)
+        for name in off_scale:
+            mean[name] *= 100.0
+            std[name] *= 100.0
+        changes["normalisation"] = Normalisation(mean=mean, std=std)
+    write_manifest(out, dataclasses.replace(m, **changes))
+    return out
+
+
+def stopped_clean(proc, log: Path) -> None:
+    """An agent process's log without a traceback, and the agent stopped by SIGINT with exit 0."""
+    from conftest import interrupt_agent
+
+    assert "Traceback" not in log.read_text()
+    assert interrupt_agent(proc) == 0
+
+
+def kill_left(proc) -> None:
+    """An agent process still running when its test ends (a failed wait), killed."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

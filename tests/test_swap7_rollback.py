@@ -17,12 +17,12 @@ import logging
 import shutil
 
 import pytest
-import yaml
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-from conftest import DEMO_BUNDLE, NO_DEMO, demo_dict, interrupt_agent, start_logged_agent, variant, wait_for  # noqa: E402
+from conftest import DEMO_BUNDLE, NO_DEMO, interrupt_agent, start_logged_agent, variant, wait_for  # noqa: E402
+from swap_life import log_waiter, rollback_agent_config  # noqa: E402
 
 from agent.active_bundle import ACTIVE_FILE  # noqa: E402
 
@@ -34,25 +34,9 @@ def test_the_active_bundle_gone_or_unverified_rolls_back_to_the_release_before_i
     models.mkdir()
     aside.mkdir()
     configured = variant("swap7-base", src=DEMO_BUNDLE, model_id="swap7-base")
-    # Agreement 0: whether a shadow agrees depends on where in the demo it falls, not on the bundle.
-    d = demo_dict(tmp_path, bundle=str(configured), models_dir=str(models), shadow_ticks=3, models_poll_ticks=2,
-                  shadow_min_agreement=0.0)
-    d["warmup"]["ticks"] = 300
-    d["sources"][0]["speed"] = 600          # 20 ticks a second once the fast-forward is over
-    cfg_path = tmp_path / "agent.yaml"
-    cfg_path.write_text(yaml.safe_dump(d))
+    cfg_path = rollback_agent_config(tmp_path, configured, models)
     log = tmp_path / "agent.err"
-
-    def lines() -> int:
-        return len(log.read_text().splitlines()) if log.exists() else 0
-
-    def logged(text: str, after: int, proc) -> str:
-        try:
-            return wait_for(lambda: next((ln for ln in log.read_text().splitlines()[after:] if text in ln), None),
-                            f"{text!r} in the agent's log", 120.0, proc)
-        except AssertionError as exc:
-            since = [ln for ln in log.read_text().splitlines()[after:] if "model update" in ln or "bundle" in ln]
-            raise AssertionError("\n".join([str(exc), "bundle lines since:", *since[-20:]])) from None
+    lines, logged = log_waiter(log)
 
     def recorded() -> str | None:
         """The bundle active-bundle.json names (written atomically: read whole or not at all)."""

@@ -1,0 +1,113 @@
+"""What the hot swap decided of each release, kept across restarts in active-bundle.json (swap8).
+
+Before this a restart knew which models_dir bundles had been decided on (`seen`: their fingerprints) but not
+what was decided: when the active bundle no longer loaded it started on the newest other one that did — even a
+release the shadow had refused — while the running agent, rolling back, re-judged that release in shadow. The
+two parted ways. Now each decision is kept:
+
+- `refused by the shadow` — it faulted, ran over the latency budget, disagreed, correlated below the floor or
+  read off scale in its shadow;
+- `refused by the check` — the start's check or a tier of the running chain refused it (agent/hotswap.py
+  `_start_shadow`);
+- `swapped in`;
+- `withdrawn` — it was active and its directory went from models_dir (an operator's rollback, swap7).
+
+A rollback (running or at a restart) never takes a release refused by the shadow or the check, and says why it
+skipped each (`refusal`). A verdict is keyed by the release's manifest digest (the sha256 of its manifest.json,
+which lists every file's sha256): a release changed on disk since — another manifest — has no verdict and is
+judged again; the same release renamed, or moved out and put back, keeps its verdict. A withdrawn release put
+back into models_dir is a delivery: judged in shadow again, and its verdict replaced by the new one.
+
+Bounded: the newest `MOST` verdicts (the oldest forgotten first), each reason cut at `WHY_LONGEST` characters
+— a few kB in the record, written at every decision. A record written before swap8 has no `verdicts`: read as
+none kept (nothing refused is known, as before); an agent before swap8 reading a newer record ignores the key.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .alert_events import iso
+from .bundle import MANIFEST_NAME
+from .manifest import file_sha256
+
+REFUSED_SHADOW = "refused by the shadow"
+REFUSED_CHECK = "refused by the check"
+SWAPPED_IN = "swapped in"
+WITHDRAWN = "withdrawn"
+KINDS = (REFUSED_SHADOW, REFUSED_CHECK, SWAPPED_IN, WITHDRAWN)
+REFUSED = (REFUSED_SHADOW, REFUSED_CHECK)
+
+MOST = 32               # verdicts kept, the newest
+WHY_LONGEST = 240       # characters of a reason kept
+
+
+def manifest_digest(bundle: Path) -> str | None:
+    """The sha256 of the bundle's manifest.json (the key of its verdict); None when it cannot be read."""
+    try:
+        return file_sha256(Path(bundle) / MANIFEST_NAME)
+    except OSError:
+        return None
+
+
+class Verdicts:
+    """The verdicts kept, by manifest digest: {"release": path, "verdict": one of KINDS, "why": str|None, "at": epoch s}."""
+
+    def __init__(self, entries: dict[str, dict] | None = None):
+        self.entries: dict[str, dict] = dict(entries or {})
+
+    def record(self, digest: str | None, release: Path, verdict: str, why: str | None = None) -> None:
+        """Keep `verdict` for the release whose manifest digest is `digest` (nothing when it is None: its
+        manifest could not be read, so nothing could find the verdict again); the oldest forgotten past MOST."""
+        if digest is None:
+            return
+        if why is not None and len(why) > WHY_LONGEST:
+            why = why[:WHY_LONGEST - 1] + "…"
+        self.entries.pop(digest, None)
+        self.entries[digest] = {"release": str(release), "verdict": verdict, "why": why, "at": round(time.time(), 3)}
+        while len(self.entries) > MOST:
+            del self.entries[min(self.entries, key=lambda k: self.entries[k]["at"])]
+
+    def withdraw(self, release: Path, why: str) -> None:
+        """The release in `release`, gone from models_dir, withdrawn: its newest verdict there (it was swapped in)
+        becomes `withdrawn` — found by its path, its manifest being gone with it; nothing when none is kept (the
+        configured bundle, never swapped in; a release started on by a record written before swap8)."""
+        mine = [k for k, v in self.entries.items() if v["release"] == str(release)]
+        if mine:
+            self.record(max(mine, key=lambda k: self.entries[k]["at"]), release, WITHDRAWN, why)
+
+    def of(self, digest: str | None) -> dict | None:
+        return self.entries.get(digest) if digest is not None else None
+
+    def refusal(self, bundle: Path) -> str | None:
+        """Why the release in `bundle` (its manifest as it is now) must not be rolled back or restarted onto:
+        'refused by the shadow at …: why'; None when it was not refused."""
+        kept = self.of(manifest_digest(bundle))
+        if kept is None or kept["verdict"] not in REFUSED:
+            return None
+        return f"{kept['verdict']} at {iso(kept['at'])}" + (f": {kept['why']}" if kept["why"] else "")
+
+    def newest_first(self) -> list[dict]:
+        """For health: each verdict with its manifest digest, the newest first."""
+        return [{"manifest_sha256": k, **v} for k, v in sorted(self.entries.items(), key=lambda kv: -kv[1]["at"])]
+
+    def to_json(self) -> dict:
+        return {k: dict(v) for k, v in self.entries.items()}
+
+    @classmethod
+    def from_json(cls, value) -> Verdicts:
+        """What `to_json` wrote; None (a record written before swap8) is none kept; ValueError when malformed."""
+        if value is None:
+            return cls()
+        if not isinstance(value, dict):
+            raise ValueError(f"expected an object of manifest digests and verdicts, got {type(value).__name__}")
+        for digest, v in value.items():
+            if not isinstance(v, dict) or v.get("verdict") not in KINDS or not isinstance(v.get("release"), str) \
+                    or not isinstance(v.get("why"), (str, type(None))) or type(v.get("at")) not in (int, float):
+                raise ValueError(f"{digest!r}: expected {{release, verdict (one of {', '.join(KINDS)}), why, at}}, "
+                                 f"got {v!r}")
+        return cls(value)
+
+
+__all__ = ["KINDS", "MOST", "REFUSED", "REFUSED_CHECK", "REFUSED_SHADOW", "SWAPPED_IN", "Verdicts", "WHY_LONGEST",
+           "WITHDRAWN", "manifest_digest"]
