@@ -78,7 +78,9 @@ from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
+from .outage_queue import OutageQueue
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
+from ..alert_events import iso
 from ..records import short_repr
 from .lines import (ASCII_BLANKS, SEND_UTF8, DuplicateKey, byte_not_utf8_said, json_error_said, loads_object,
                     number_hint, parse_json_line, parse_number, parse_stamp, said_with_value)
@@ -215,6 +217,11 @@ class MqttSource(Source):
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self._outages_kept = 0     # the reporter's outages up to the last one kept as peer_outage
         self._heard_at = 0.0       # this host's clock when the broker last delivered a message (paho's thread)
+        # The outage's queue (paho's thread): each configured sensor's newest stamp read, and the first burst after the
+        # last reconnect that ended an outage (outage_queue.py)
+        self._known = frozenset(sensors)
+        self._newest: dict[str, float] = {}
+        self._queue: OutageQueue | None = None
         self.reporter.on_connected = self._subscribe
         self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
@@ -271,6 +278,8 @@ class MqttSource(Source):
             # (`_from`, not `seconds`: rounded to 0.1 s)
             self._outages_kept, self._lost_at = outages, self._outage_began(lost["_from"])
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
+            self._say_queue()           # (one still draining from the outage before)
+            self._queue = OutageQueue(floor=self._heard_at or lost["_from"], newest_before=dict(self._newest))
         renewal, self._renewing = self._renewing, False
         if renewal and not self.reporter.session_present:
             self.rejects.add("mqtt session lost", self.cfg.label(),
@@ -470,12 +479,35 @@ class MqttSource(Source):
         if sensor != "*" and names_in_payload(sensor):      # `K012_*`: each name in the payload in its `*`
             rec.values = {sensor.replace("*", name): value for name, value in rec.values.items()}
         rec.resent = resent
-        rec.backlog = not rec.arrival_stamped and self.stamped_in_outage(rec.ts)
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
+        self._outage_queue(rec)
         try:
             self._samples.put_nowait(rec)
         except queue.Full:
             self.rejects.add("queue full", where, f"more than {QUEUE_LIMIT} samples waiting")
+
+    def _outage_queue(self, rec: Record) -> None:
+        """Flag a reading of the outage's queue (Record.backlog, outage_queue.py); keep each sensor's newest stamp."""
+        sensors = [s for s in rec.values if s in self._known]
+        queue = self._queue
+        if queue is not None and not rec.arrival_stamped:
+            rec.backlog = queue.judge(rec, sensors, rec.received)
+            if queue.drained():
+                self._say_queue()
+        newest = self._newest
+        for sensor in sensors:
+            if rec.ts > newest.get(sensor, float("-inf")):
+                newest[sensor] = rec.ts
+
+    def _say_queue(self) -> None:
+        """How many readings the outage's queue was, once it drained, or as it stands at the next reconnect."""
+        if self._queue is None or not self._queue.count:
+            return
+        count, oldest, newest = self._queue.take_said()
+        log.info("MQTT source %s: %d reading%s kept through the broker's outage came once it was back (stamped "
+                 "%s to %s: a publisher's store-and-forward, or what the broker held for this agent); those of ticks "
+                 "already closed are counted `outage backlog`, not scored", self.cfg.label(), count,
+                 "" if count == 1 else "s", iso(oldest), iso(newest))
 
     def _sensor_for(self, topic: str) -> str | None:
         for topic_filter, sensor in self.cfg.topics.items():
