@@ -9,7 +9,11 @@
   is said with what its first reconnect met, in one line (`connection lost (…); reconnecting: broker
   unreachable (Connection refused)`): two lines for one outage told an operator one thing twice
   (review22), and the second's cause — the broker's port closed, or no route — is what tells a broker
-  stopped from a network down. Back at the first reconnect, the loss is said alone, then `connected`;
+  stopped from a network down. Back at the first reconnect, the loss is said alone, then `connected` with how long
+  it was away. A loss is said with how long the session held and how it ended (mqttsrc6): the connection closed with
+  no word from the broker, the broker gone silent (paho's keep-alive gave up on it: it did not disconnect us, as the
+  line said before), or a DISCONNECT with its reason code; a CONNECT unanswered by a broker that answered this
+  client before is a broker hung, one it never answered a proxy with no broker behind it; a refusal says its code;
 - a connection taken away again and again right after its CONNACK (another client with the same
   client id: the broker gives the session to the newer connection, the two take it from each
   other every reconnect delay) is said once, with that likely cause, not as a lost/connected
@@ -174,22 +178,25 @@ _V311_OF_V5 = {mqtt.convert_connack_rc_to_reason_code(code).value: int(code)
                for code in mqtt.ConnackCode if code != mqtt.ConnackCode.CONNACK_ACCEPTED}
 
 
+def _refusal_value(reason_code, protocol: int) -> int:
+    """A refusing CONNACK's code as its protocol numbers it (a 3.1.1 return code read back from paho's MQTT 5 one)."""
+    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
+    if protocol != mqtt.MQTTv5 and hasattr(reason_code, "value"):
+        value = _V311_OF_V5.get(value, value)
+    return value
+
+
 def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     """Why a CONNACK refused the connection, in words, and whether retrying cannot help."""
-    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
-    v5 = protocol == mqtt.MQTTv5
-    if not v5 and hasattr(reason_code, "value"):
-        value = _V311_OF_V5.get(value, value)
+    value, v5 = _refusal_value(reason_code, protocol), protocol == mqtt.MQTTv5
     table = _REFUSALS_V5 if v5 else _REFUSALS_V311
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
 
 
 def refusal_code(reason_code, protocol: int) -> str:
-    """A refusing CONNACK's code as its protocol numbers it: `reason code 0x87` (MQTT 5), `return code 5` (3.1.1)."""
-    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
-    if protocol == mqtt.MQTTv5:
-        return f"reason code 0x{value:02X}"
-    return f"return code {_V311_OF_V5.get(value, value) if hasattr(reason_code, 'value') else value}"
+    """A refusing CONNACK's code, for the operator to look up: `reason code 0x87` (MQTT 5), `return code 5` (3.1.1)."""
+    value = _refusal_value(reason_code, protocol)
+    return f"reason code 0x{value:02X}" if protocol == mqtt.MQTTv5 else f"return code {value}"
 
 
 def suback_reason(reason_code, protocol: int) -> str:

@@ -15,7 +15,10 @@ The broker going away, refusing the connection (a password it no longer takes) o
 said once per outage (agent/mqtt_client.py's ConnectionReporter), and counted per attempt in the
 rejects — `mqtt unreachable` (no connection, or an established one lost), `mqtt refused` (the broker
 answered no) — so health and /metrics show an outage the log said once: before, nothing counted it.
-No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`.
+No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`. What publishers
+kept through it (store-and-forward) and the broker held for the session come once it is back: they are the outage's
+queue (outage_queue.py: `Record.backlog`, never a step back of the data's time, however late the outage was
+noticed), said once drained — how many readings, and the stamps they span.
 
 A subscription the broker refuses (its ACL does not let this user read the filter: SUBACK 0x87 with
 MQTT 5, 0x80 with 3.1.1) is said once per filter and reason (an error naming the source, the filter, its
@@ -296,15 +299,13 @@ class MqttSource(Source):
             self._connect_probe = self._send_probe(client)
 
     def _outage_began(self, noticed: float) -> float:
-        """When the broker's outage noticed at `noticed` began: at the last message it delivered, if that was within
-        the time paho may take to notice a broker gone silent (NOTICE_KEEPALIVES × keepalive_s); else when it was
-        noticed. qa53: a broker that stopped answering (a host gone, a cable pulled) is noticed keepalive_s or more
-        late, and a publisher's readings kept from that stretch and sent after the outage were counted `late`, those
-        stamped after the notice `outage backlog` (user34) — one queue, two reasons. Its `source` fault and
-        `peer_since` date the outage from here too. The bound is 3 × keepalive_s, not the 2 × paho takes at best:
-        paho checks the keep-alive from its network loop, and on a loaded gateway the notice came 10.1 s after the
-        last delivery at keepalive_s 5 (final_load50: the queue's readings then read as the data's clock stepping
-        back 8 s, four times, and the window refilled)."""
+        """When the broker's outage noticed at `noticed` began, for its `source` fault and `peer_since`: at the last
+        message it delivered, if that was within the time paho may take to notice a broker gone silent
+        (NOTICE_KEEPALIVES × keepalive_s); else when it was noticed (a quiet subscription's last message may be long
+        before a broker closing the connection). qa53: a broker that stopped answering (a host gone, a cable pulled)
+        is noticed keepalive_s or more late; paho checks the keep-alive from its network loop, and on a loaded
+        gateway the notice came 10.1 s after the last delivery at keepalive_s 5 (final_load50). Which readings are
+        the outage's queue does not hang on this date (mqttsrc6: outage_queue.py)."""
         heard = self._heard_at
         return heard if noticed - NOTICE_KEEPALIVES * self.cfg.broker.keepalive_s <= heard < noticed else noticed
 
