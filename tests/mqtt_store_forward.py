@@ -59,16 +59,16 @@ class StoreAndForward(threading.Thread):
         self.client.disconnect()
 
 
-def start_rtu_agent(tmp_path, broker_port: int, **broker_keys):
+def start_rtu_agent(tmp_path, broker_port: int, window: dict | None = None, **broker_keys):
     """(the agent process, its metrics port): the real agent reading plant/rtu (sensors a, b; tick 0.5 s; ticks closed
-    1 s after the data stops, `window.idle_flush_s`) from the broker on `broker_port` (`broker_keys` added to its
-    `broker`), its log in tmp_path/agent.err."""
+    1 s after the data stops, `window.idle_flush_s`; `window` keys added) from the broker on `broker_port`
+    (`broker_keys` added to its `broker`), its log in tmp_path/agent.err."""
     metrics = free_port()
     cfg = {"node": {"id": "ps7-gw-01"}, "tick_s": 0.5, "topology": "none", "sensors": ["a", "b"],
            "sources": [{"type": "mqtt", "topics": {"plant/rtu": "*"}, "qos": 1,
                         "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.1,
                                    "reconnect_max_s": 1, **broker_keys}}],
-           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
+           "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1, **(window or {})}, "warmup": {"ticks": 40},
            "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
            "metrics": {"listen": f"127.0.0.1:{metrics}"}, "state_dir": "state"}
     path = tmp_path / "agent.yaml"
