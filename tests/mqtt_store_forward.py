@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import yaml
 
-from conftest import free_port, start_logged_agent
+from conftest import free_port, interrupt_agent, start_logged_agent, wait_for
 from source1_events import metric
 
 
@@ -74,3 +74,29 @@ def start_rtu_agent(tmp_path, broker_port: int, window: dict | None = None, **br
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return start_logged_agent(path, tmp_path), metrics
+
+
+def start_rtu_outage(tmp_path, broker, window: dict | None = None, **broker_keys):
+    """(the agent process, its metrics port, the publisher): the agent (start_rtu_agent) and a StoreAndForward
+    publisher on `broker`, the agent's first readings in; the publisher keeps its readings from then on (`away`), as
+    the test takes the broker away. Both ended if the first readings do not come."""
+    proc, metrics = start_rtu_agent(tmp_path, broker.port, window, **broker_keys)
+    rtu = StoreAndForward(broker.port)
+    rtu.start()
+    try:
+        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
+    except BaseException:
+        rtu.close()
+        interrupt_agent(proc)
+        raise
+    rtu.away.set()
+    return proc, metrics, rtu
+
+
+def broker_back(tmp_path, broker, rtu: StoreAndForward, proc) -> None:
+    """The broker started again on its port; once the publisher and the agent's source are back on it, the publisher
+    sends what it kept."""
+    broker.start()
+    wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in (tmp_path / "agent.err").read_text(),
+             "the RTU and the agent back on the broker", 90, proc)
+    rtu.away.clear()

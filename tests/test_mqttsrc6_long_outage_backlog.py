@@ -13,24 +13,17 @@ from __future__ import annotations
 
 from conftest import interrupt_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
+from mqtt_store_forward import broker_back, rejected, start_rtu_outage
 
 
 def test_a_queue_older_than_the_skew_bound_is_backlog_not_clock_skew(tmp_path, make_broker):
     broker = make_broker()
-    proc, metrics = start_rtu_agent(tmp_path, broker.port, window={"max_clock_skew_s": 2})
-    rtu = StoreAndForward(broker.port)
-    rtu.start()
+    proc, metrics, rtu = start_rtu_outage(tmp_path, broker, window={"max_clock_skew_s": 2})
     err = tmp_path / "agent.err"
     try:
-        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
-        rtu.away.set()
         broker.kill()
         wait_for(lambda: len(rtu.kept) >= 16, "8 s of readings kept by the publisher", 90, proc)
-        broker.start()
-        wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in err.read_text(),
-                 "the RTU and the agent back on the broker", 90, proc)
-        rtu.away.clear()
+        broker_back(tmp_path, broker, rtu, proc)
         wait_for(lambda: "kept through the broker's outage" in err.read_text()
                  or max(rejected(metrics, "clock skew"), 0) >= 10, "the queue's readings counted", 90, proc)
         skew, backlog = rejected(metrics, "clock skew"), rejected(metrics, "outage backlog")

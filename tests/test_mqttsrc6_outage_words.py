@@ -10,7 +10,6 @@ paused and resumed; a real TCP peer that accepts and never answers; a real Mosqu
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 
 from agent.broker import BrokerConfig, Secret
@@ -18,6 +17,7 @@ from agent.records import Rejects
 from agent.sources.mqtt import MqttSource, MqttSourceConfig
 from conftest import wait_until
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
+from mqtt_silent_broker import MuteListener
 
 
 def said(caplog) -> list[str]:
@@ -71,30 +71,19 @@ def test_a_broker_gone_silent_mid_session_is_said_as_such_then_as_hung_then_back
 
 def test_a_peer_that_never_answered_is_said_as_a_proxy_with_no_broker_behind_it(caplog):
     caplog.set_level(logging.INFO, logger="stad")
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-    source, reader = open_source(server.getsockname()[1])
+    peer = MuteListener()
+    source, reader = open_source(peer.port)
     try:
-        assert wait_until(lambda: len(accepted) >= 2, 90)
+        assert wait_until(lambda: len(peer.accepted) >= 2, 90)
         assert wait_until(lambda: any("cannot use broker" in m for m in said(caplog)), 90), said(caplog)
         lost = [m for m in said(caplog) if "cannot use broker" in m]
         assert len(lost) == 1 and lost[0] == (
-            f"MQTT source: cannot use broker 127.0.0.1:{server.getsockname()[1]}: the broker accepted the connection "
+            f"MQTT source: cannot use broker 127.0.0.1:{peer.port}: the broker accepted the connection "
             "but did not answer the CONNECT within keepalive_s (5 s): it never has (a proxy or load balancer with no "
             "broker behind it?); no samples until it is back"), lost
     finally:
         close(source, reader)
-        server.close()
-        for conn in accepted:
-            conn.close()
+        peer.close()
 
 
 def test_a_refused_login_is_said_with_its_reason_code(make_broker, caplog, tmp_path):

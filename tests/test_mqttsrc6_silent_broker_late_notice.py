@@ -15,32 +15,22 @@ from __future__ import annotations
 
 import re
 import signal
-from pathlib import Path
 
 from conftest import interrupt_agent, wait_for
-from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
-
-
-def stopped(pid: int) -> bool:
-    """The SIGSTOP has taken hold (state T in /proc)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+from mqtt_broker import make_broker, process_stopped  # noqa: F401 — make_broker: the fixture
+from mqtt_store_forward import broker_back, rejected, start_rtu_outage
 
 
 def test_a_silent_broker_noticed_late_leaves_its_queue_backlog_not_a_step_back(tmp_path, make_broker):
     broker = make_broker()
-    proc, metrics = start_rtu_agent(tmp_path, broker.port, keepalive_s=5)
-    rtu = StoreAndForward(broker.port)
-    rtu.start()
+    proc, metrics, rtu = start_rtu_outage(tmp_path, broker, keepalive_s=5)
     err = tmp_path / "agent.err"
     try:
-        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
-        rtu.away.set()
         broker.pause()
         wait_for(broker.paused, "the broker paused", 30, proc)
         proc.send_signal(signal.SIGSTOP)
         try:
-            wait_for(lambda: stopped(proc.pid), "the agent stopped", 30)
+            wait_for(lambda: process_stopped(proc.pid), "the agent stopped", 30)
             # 20 s of readings kept by the publisher (2 a second): the agent's notice comes > 15 s (3 × keepalive_s)
             # after the broker's last delivery
             wait_for(lambda: len(rtu.kept) >= 40, "the publisher keeping 20 s of readings", 90)
@@ -49,10 +39,7 @@ def test_a_silent_broker_noticed_late_leaves_its_queue_backlog_not_a_step_back(t
         wait_for(lambda: "MQTT source: cannot use broker" in err.read_text(), "the source noticing the outage", 90,
                  proc)
         broker.kill()
-        broker.start()
-        wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in err.read_text(),
-                 "the RTU and the agent back on the broker", 90, proc)
-        rtu.away.clear()
+        broker_back(tmp_path, broker, rtu, proc)
         # the publisher's queue, from the pause on (over 20 s, 2 a second), counted — or taken for the data's time
         # stepping back (7b3e1fff: the queue's readings then refill the window, the count stays low)
         counted = ("outage backlog", "late", "clock skew")
