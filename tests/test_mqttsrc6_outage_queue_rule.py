@@ -39,3 +39,12 @@ def test_what_was_read_before_and_a_step_back_after_the_drain_are_not_the_queue(
     # a record naming a sensor read live again is not the queue (its sensors would disagree)
     assert not queue.judge(rec(1300.0, "a", "c"), ["a", "c"], arrived=2003.2)
     assert not queue.judge(rec(1300.0), [], arrived=2003.3)                 # no configured sensor: nothing to tell
+
+
+def test_a_publisher_that_kept_nothing_is_no_queue_said():
+    # its first reading after the reconnect, stamped a moment before it came: flagged (harmless in an open tick), but
+    # no "1 reading kept through the outage" — only readings a tick (kept_s) older than their arrival are said
+    queue = OutageQueue(floor=1000.0, newest_before={"a": 999.5}, kept_s=0.5)
+    assert queue.judge(rec(2000.0, "a"), ["a"], arrived=2000.01)
+    assert not queue.judge(rec(2000.5, "a"), ["a"], arrived=2000.51)
+    assert queue.live == {"a"} and not queue.drained() and queue.count == 0

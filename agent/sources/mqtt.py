@@ -282,7 +282,8 @@ class MqttSource(Source):
             self._outages_kept, self._lost_at = outages, self._outage_began(lost["_from"])
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
             self._say_queue()           # (one still draining from the outage before)
-            self._queue = OutageQueue(floor=self._heard_at or lost["_from"], newest_before=dict(self._newest))
+            self._queue = OutageQueue(floor=self._heard_at or lost["_from"], newest_before=dict(self._newest),
+                                      kept_s=self.tick_s)
         renewal, self._renewing = self._renewing, False
         if renewal and not self.reporter.session_present:
             self.rejects.add("mqtt session lost", self.cfg.label(),

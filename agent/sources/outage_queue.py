@@ -21,7 +21,10 @@ However long the broker was silent before anyone noticed, and however late a pub
 did, its queue is the outage's. What it costs: a sensor whose clock runs behind this host's reads as draining for
 as long as it is behind (its readings of closed ticks are then `outage backlog`, not `late`, for that long).
 
-Once every sensor that sent part of a queue reads live again, the source says how many readings it was, once.
+Once every sensor that sent part of a queue reads live again, the source says how many readings it was, once —
+those that came at least a tick after they were taken: a publisher that kept nothing sends its first reading after
+the reconnect stamped before its own first arrival too (the rule takes it for the queue, which changes nothing in an
+open tick), and "1 reading kept through the outage" a sensor would be a word of what did not happen.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class OutageQueue:
     """The first burst after one reconnect (the source's paho thread only)."""
     floor: float                        # the broker's last delivery before the outage (this host's clock)
     newest_before: dict[str, float]     # sensor -> its newest stamp read before the outage
+    kept_s: float = 0.0                 # a reading of the queue this much older than its arrival was kept (said)
     first_arrival: dict[str, float] = field(default_factory=dict)   # sensor -> its first arrival since
     live: set[str] = field(default_factory=set)     # sensors read live again (a stamp at or after that arrival)
     queued: set[str] = field(default_factory=set)   # sensors that sent part of the queue not said yet
@@ -53,7 +57,7 @@ class OutageQueue:
                 self.live.add(sensor)
             if sensor in self.live or not self.newest_before.get(sensor, self.floor) < rec.ts < first:
                 queued = False
-        if queued:
+        if queued and arrived - rec.ts > self.kept_s:
             self.queued.update(sensors)
             self.count += 1
             self.oldest, self.newest = min(self.oldest, rec.ts), max(self.newest, rec.ts)
