@@ -9,7 +9,11 @@
   is said with what its first reconnect met, in one line (`connection lost (…); reconnecting: broker
   unreachable (Connection refused)`): two lines for one outage told an operator one thing twice
   (review22), and the second's cause — the broker's port closed, or no route — is what tells a broker
-  stopped from a network down. Back at the first reconnect, the loss is said alone, then `connected`;
+  stopped from a network down. Back at the first reconnect, the loss is said alone, then `connected` with how long
+  it was away. A loss is said with how long the session held and how it ended (mqttsrc6): the connection closed with
+  no word from the broker, the broker gone silent (paho's keep-alive gave up on it: it did not disconnect us, as the
+  line said before), or a DISCONNECT with its reason code; a CONNECT unanswered by a broker that answered this
+  client before is a broker hung, one it never answered a proxy with no broker behind it; a refusal says its code;
 - a connection taken away again and again right after its CONNACK (another client with the same
   client id: the broker gives the session to the newer connection, the two take it from each
   other every reconnect delay) is said once, with that likely cause, not as a lost/connected
@@ -37,6 +41,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from .broker import key_path, mqtt_string_problem
+from .records import span
 
 log = logging.getLogger("stad.mqtt")
 
@@ -173,14 +178,25 @@ _V311_OF_V5 = {mqtt.convert_connack_rc_to_reason_code(code).value: int(code)
                for code in mqtt.ConnackCode if code != mqtt.ConnackCode.CONNACK_ACCEPTED}
 
 
+def _refusal_value(reason_code, protocol: int) -> int:
+    """A refusing CONNACK's code as its protocol numbers it (a 3.1.1 return code read back from paho's MQTT 5 one)."""
+    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
+    if protocol != mqtt.MQTTv5 and hasattr(reason_code, "value"):
+        value = _V311_OF_V5.get(value, value)
+    return value
+
+
 def refusal_reason(reason_code, protocol: int) -> tuple[str, bool]:
     """Why a CONNACK refused the connection, in words, and whether retrying cannot help."""
-    value = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
-    v5 = protocol == mqtt.MQTTv5
-    if not v5 and hasattr(reason_code, "value"):
-        value = _V311_OF_V5.get(value, value)
+    value, v5 = _refusal_value(reason_code, protocol), protocol == mqtt.MQTTv5
     table = _REFUSALS_V5 if v5 else _REFUSALS_V311
     return table.get(value, f"refused ({reason_code})"), value in (_PERMANENT_V5 if v5 else _PERMANENT_V311)
+
+
+def refusal_code(reason_code, protocol: int) -> str:
+    """A refusing CONNACK's code, for the operator to look up: `reason code 0x87` (MQTT 5), `return code 5` (3.1.1)."""
+    value = _refusal_value(reason_code, protocol)
+    return f"reason code 0x{value:02X}" if protocol == mqtt.MQTTv5 else f"return code {value}"
 
 
 def suback_reason(reason_code, protocol: int) -> str:
@@ -209,11 +225,17 @@ def failure_reason(exc: BaseException | None, tls: bool = False) -> str:
     return f"broker unreachable ({detail}){hint}"
 
 
-def unanswered_reason(tls: bool, reason_code=None) -> str:
-    """Why a connection ended before the broker's CONNACK, with the likeliest cause."""
+def unanswered_reason(tls: bool, reason_code=None, keepalive_s: float = 0, answered_before: bool = False) -> str:
+    """Why a connection ended before the broker's CONNACK, with the likeliest cause. A CONNECT unanswered by a broker
+    that answered this client before is a broker hung (SIGSTOP, overloaded, a full disk), not the proxy with no broker
+    behind it that one never answered is (mqttsrc6: after a session of hours, the hint sent the operator to look at
+    CONNECT handling)."""
     if getattr(reason_code, "value", None) == 0x8D:        # paho gave up waiting (keepalive_s)
-        return ("the broker accepted the connection but did not answer the CONNECT within keepalive_s "
-                "(a proxy or load balancer with no broker behind it?)")
+        said = f"the broker accepted the connection but did not answer the CONNECT within keepalive_s ({keepalive_s:g} s)"
+        if answered_before:
+            return (f"{said}, as it did before: is it hung (stopped, overloaded, its disk full)? Its process state "
+                    "and log say")
+        return f"{said}: it never has (a proxy or load balancer with no broker behind it?)"
     if tls:
         return f"{_CLOSED_UNANSWERED} (is this an MQTT port? mosquitto's log says why)"
     return f"{_CLOSED_UNANSWERED} (is this a TLS port? then set broker.tls; stad-agent listen: add --ca-file; mosquitto's log says why)"
@@ -223,14 +245,21 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def lost_reason(reason_code) -> str:
-    """Why an established connection ended. paho says 'Unspecified error' (0x80) when the socket
-    closed without a DISCONNECT from the broker — it stopped, crashed or the network dropped — which
-    told an operator nothing; a reason the broker sent in its DISCONNECT is quoted as its."""
+def lost_reason(reason_code, held_s: float, keepalive_s: float) -> str:
+    """Why an established connection ended, said with how long it had held. paho says 'Unspecified error' (0x80) when
+    the socket closed without a DISCONNECT from the broker — it stopped, crashed or the network dropped —, and 'Keep
+    alive timeout' (0x8D) when it gave up on a broker that answered nothing, the connection still open: that broker
+    did not disconnect us, it went silent (its host hung, the network to it gone; mqttsrc6: it was said as "the
+    broker disconnected us: Keep alive timeout"). A reason the broker sent in its DISCONNECT is quoted as its."""
+    into = f"{span(held_s)} into the session"
     if reason_code.value == 0x80:
-        return ("connection lost (the broker went away or the network dropped: the connection closed "
+        return (f"connection lost {into} (the broker went away or the network dropped: the connection closed "
                 "without a reason from the broker)")
-    return f"connection lost (the broker disconnected us: {reason_code})"
+    if reason_code.value == 0x8D:
+        return (f"connection lost {into}: the broker went silent (no answer to the keep-alive within keepalive_s "
+                f"({keepalive_s:g} s) of a ping, the connection still open: its host hung, or the network to it "
+                "is gone)")
+    return f"connection lost {into}: the broker ended it ({reason_code}, reason code 0x{reason_code.value:02X})"
 
 
 # A connection lost within the broker's `stable_s` (agent/broker.py, 10 s by default) of its CONNACK, QUICK_LOSSES
@@ -257,7 +286,10 @@ class ConnectionReporter:
         self.clash = clash              # who else may connect with this client id, for a flap's line
         self.tls = broker.tls is not None
         self.stable_s = broker.stable_s   # a connection lost sooner after its CONNACK is a quick loss (a flap's)
+        self.keepalive_s = broker.keepalive_s
         self.answered = False           # a CONNACK came for the current attempt
+        self.ever_answered = False      # ... for any attempt: a CONNECT unanswered since is a broker hung, not a proxy
+        self._attempt = False           # a connection attempt paho has made and not yet ended (on_pre_connect)
         self.what = what                # "alerts", "listen"
         self.log = logger
         self.consequence = consequence  # what happens meanwhile, for the operator
@@ -286,6 +318,7 @@ class ConnectionReporter:
         self.on_failure: Callable[[bool], None] | None = None
 
     def install(self, client: mqtt.Client) -> None:
+        client.on_pre_connect = self._on_pre_connect
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -315,7 +348,7 @@ class ConnectionReporter:
             self.log.warning("MQTT %s: cannot use broker %s: %s; %s", self.what, self.where, lost, self.consequence)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        self.answered = True
+        self.answered = self.ever_answered = True
         if reason_code.is_failure:
             self._failed(refused=True)
             reason, permanent = refusal_reason(reason_code, client.protocol)
@@ -324,8 +357,9 @@ class ConnectionReporter:
                 return          # its owner gives up on it and says so itself (listen)
             hint = (f" ({RESTART_FOR_PASSWORD})" if self.sends_password
                     and reason in (_BAD_CREDENTIALS, _NOT_AUTHORISED) else "")
-            self._report(f"connection refused: {reason}{hint}")
+            self._report(f"connection refused with {refusal_code(reason_code, client.protocol)}: {reason}{hint}")
             return
+        back = ""
         with self._lock:
             self._up_since = time.monotonic()
             self._dropping = False      # (a `drop` that met a connection lost already: not this one's)
@@ -334,11 +368,12 @@ class ConnectionReporter:
                 now = time.time()
                 # (`_from` kept, unrounded: the MQTT source dates the outage it tells by it, Source.peer_since)
                 self.last_outage.update(to=_iso(now), seconds=round(now - self.last_outage["_from"], 1))
+                back = f" (back {span(now - self.last_outage['_from'])} after the loss noticed at {self.last_outage['from']})"
             if self._quick >= QUICK_LOSSES:     # a flap, said: its end is said by settle(), once it holds
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
             elif self.problem is not None:
                 self._say_lost()
-                self.log.info("MQTT %s: connected to %s", self.what, self.where)
+                self.log.info("MQTT %s: connected to %s%s", self.what, self.where, back)
                 self.problem = None
             else:
                 self.log.debug("MQTT %s: connected to %s", self.what, self.where)
@@ -376,9 +411,15 @@ class ConnectionReporter:
             with self._lock:
                 self._dropping = False
 
+    def _on_pre_connect(self, client, userdata) -> None:
+        with self._lock:
+            self._attempt = True
+
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its `except OSError` around the connect attempt, so the
         # exception (refused, timed out, TLS verification) is still the one being handled.
+        with self._lock:
+            self._attempt = False
         self._failed(refused=False)
         self._report(failure_reason(sys.exc_info()[1], self.tls))
 
@@ -389,23 +430,30 @@ class ConnectionReporter:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         now = time.time()       # before `connected` falls: no one who saw it fall dates the loss earlier than this
         with self._lock:
+            # paho tells a keep-alive timeout twice (its loop_misc checks the keep-alive, then the ping again): the
+            # second, with no connection attempt since, was said as a reconnect the broker did not answer — "did not
+            # answer the CONNECT … (a proxy …?)" at once, on a session lost after hours (mqttsrc6)
+            attempt, self._attempt = self._attempt, False
+            if not attempt:
+                return
             was_connected, self.connected = self.connected, False
             answered, self.answered = self.answered, False
             dropped, self._dropping = self._dropping, False
             if not answered and reason_code.value != 0:   # dropped before any CONNACK (not our own disconnect)
                 self._failed(refused=False)
-                self._report(unanswered_reason(self.tls, reason_code))
+                self._report(unanswered_reason(self.tls, reason_code, self.keepalive_s, self.ever_answered))
             if was_connected and reason_code.value != 0:
                 self.outages += 1           # (health's count: a connection `drop`ped is one lost too)
                 self.last_outage = {"from": _iso(now), "to": None, "seconds": None, "_from": now}
             if was_connected and reason_code.value != 0 and not dropped:    # (`drop`: its owner said why)
                 self._failed(refused=False)
-                self._quick = self._quick + 1 if time.monotonic() - self._up_since < self.stable_s else 0
+                held_s = time.monotonic() - self._up_since
+                self._quick = self._quick + 1 if held_s < self.stable_s else 0
                 if self._quick >= QUICK_LOSSES:
                     self._lost = None
                     self._report(_TAKEN_OVER.format(self.clash))
                 else:           # said with what the first reconnect meets (_report), or alone (_say_lost)
-                    self.problem = self._lost = lost_reason(reason_code)
+                    self.problem = self._lost = lost_reason(reason_code, held_s, self.keepalive_s)
         if dropped:
             # What paho holds unacknowledged it would send again at every reconnect and keep for good on a broker that
             # acknowledges nothing (64 alert events more at each drop): let go — the owner sends again what it needs

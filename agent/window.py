@@ -190,7 +190,8 @@ class Aligner(TimeBaseRules):
             rec.received -= self.host_ahead_s       # the host's clock less its steps the data did not follow
         if rec.received is not None and self.max_clock_skew_s > 0:
             skew = rec.ts - rec.received
-            if abs(skew) > self.max_clock_skew_s:
+            # (not the queue of its source's outage, rec.backlog: stamped inside it, as old as it was long — mqttsrc6)
+            if abs(skew) > self.max_clock_skew_s and not (rec.backlog and skew < 0):
                 self.rejects.add("clock skew", rec.origin, lambda: f"ts {iso(rec.ts)} is {span(skew, signed=True)} "
                                  f"from this host's clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
                 return []

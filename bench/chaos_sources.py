@@ -448,9 +448,11 @@ def modbus_rejects(agent) -> dict:
     return {"device's wrong answers counted by reason": out, "each named in the log (register, sensor)": named}
 
 
-#: What an MQTT soak may count besides the bad payloads: a flood's excess, a retained reading's rejects
-MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "repeated reading", "late", "queue full",
-                  "missing time"}
+#: What an MQTT soak may count besides the bad payloads: a flood's excess, a retained reading's rejects; the
+#: publisher's QoS 1 sends a killed broker had not taken, sent again once it is back — `late` until mqttsrc6, now the
+#: outage's queue (`outage backlog`: agent/sources/outage_queue.py)
+MQTT_MAY_COUNT = {"mqtt unreachable", "mqtt refused", "duplicate", "repeated reading", "late", "outage backlog",
+                  "queue full", "missing time"}
 
 
 def mqtt_rejects(agent, retained_kept=lambda start, end: True, unsure_s: float = 10.0) -> dict:

@@ -111,12 +111,8 @@ class Mosquitto:
         self.proc.send_signal(signal.SIGSTOP)
 
     def paused(self) -> bool:
-        """The SIGSTOP has taken hold (state T in /proc): from then on the broker sends nothing more."""
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return False
-        return stat.rsplit(")", 1)[1].split()[0] == "T"      # the field after "(comm)"
+        """The SIGSTOP has taken hold: from then on the broker sends nothing more."""
+        return process_stopped(self.proc.pid)
 
     def resume(self) -> None:
         """SIGCONT after pause(): it reads what waited on its sockets and carries on."""
@@ -169,6 +165,15 @@ class Mosquitto:
             return self.log_file.read_text(errors="replace")
         except OSError:
             return ""
+
+
+def process_stopped(pid: int) -> bool:
+    """A SIGSTOP to the process has taken hold (state T in /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "T"      # the field after "(comm)"
 
 
 def _hand_to_mosquitto_user(directory: Path) -> None:

@@ -110,3 +110,26 @@ class SilentBroker:
                 conn.close()
             except OSError:
                 pass
+
+
+class MuteListener:
+    """A TCP peer on 127.0.0.1 that accepts every connection and never sends a byte: a proxy or load balancer with no
+    broker behind it. `accepted`: the connections it took; close() ends them all."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.server.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.accepted:
+            conn.close()

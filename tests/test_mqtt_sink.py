@@ -397,31 +397,19 @@ def test_outbox_sync_is_validated_with_its_key_path(tmp_path):
 def test_a_peer_that_accepts_and_never_answers_is_reported_once(tmp_path, caplog):
     # A proxy or load balancer with no broker behind it: the TCP connection is accepted, no CONNACK
     # ever comes. On the old code nothing was logged at all; alert events waited without a word why.
-    import socket
-    import threading
+    from mqtt_silent_broker import MuteListener
     caplog.set_level(logging.INFO, logger="stad")
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-    sink = open_sink(tmp_path, server.getsockname()[1], broker={"keepalive_s": 5})
+    peer = MuteListener()
+    sink = open_sink(tmp_path, peer.port, broker={"keepalive_s": 5})
     try:
         sink.emit(alert_event("gw-7-a", 0, "new"))
-        assert wait_until(lambda: len(accepted) >= 3, 90)          # it gave up and tried again, twice
+        assert wait_until(lambda: len(peer.accepted) >= 3, 90)          # it gave up and tried again, twice
         messages = [r.getMessage() for r in caplog.records if r.name == "stad.sink.mqtt" and r.levelno >= logging.WARNING]
         assert len(messages) == 1 and "did not answer the CONNECT within keepalive_s" in messages[0], messages
         assert sink.outbox.depth == 1
     finally:
         sink.close()
-        server.close()
-        for conn in accepted:
-            conn.close()
+        peer.close()
 
 
 def test_feedback_nested_too_deep_for_json_is_refused_and_alerts_keep_flowing(tmp_path, broker):

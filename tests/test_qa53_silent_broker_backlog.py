@@ -13,28 +13,21 @@ from __future__ import annotations
 
 from conftest import interrupt_agent, wait_for
 from mqtt_broker import make_broker  # noqa: F401 — the fixture
-from mqtt_store_forward import StoreAndForward, rejected, start_rtu_agent, value
+from mqtt_store_forward import broker_back, rejected, start_rtu_outage
 
 
 def test_a_queue_from_before_the_source_noticed_a_silent_broker_is_backlog_not_late(tmp_path, make_broker):
     broker = make_broker()
-    proc, metrics = start_rtu_agent(tmp_path, broker.port, keepalive_s=5)
-    rtu = StoreAndForward(broker.port)
-    rtu.start()
+    proc, metrics, rtu = start_rtu_outage(tmp_path, broker, keepalive_s=5)
     err = tmp_path / "agent.err"
     try:
-        wait_for(lambda: value(metrics, "stad_records_total") >= 10, "the readings before the outage", 90, proc)
-        rtu.away.set()
         broker.pause()
         wait_for(broker.paused, "the broker paused", 30, proc)
         # the source notices by its keep-alive (5 s, up to 10 s); the publisher keeps its readings meanwhile
         wait_for(lambda: "MQTT source: cannot use broker" in err.read_text(), "the source noticing the outage", 90,
                  proc)
         broker.kill()
-        broker.start()
-        wait_for(lambda: rtu.client.is_connected() and "MQTT source: connected" in err.read_text(),
-                 "the RTU and the agent back on the broker", 90, proc)
-        rtu.away.clear()
+        broker_back(tmp_path, broker, rtu, proc)
         # the queue's first readings, stamped from the pause to the notice (5 s or more, 2 a second), counted
         wait_for(lambda: max(rejected(metrics, "outage backlog"), 0) + max(rejected(metrics, "late"), 0) >= 6,
                  "the queue's readings counted", 90, proc)

@@ -123,12 +123,6 @@ class Source(abc.ABC):
             self.peer_outage = (self._lost_at, time.time(), why)
             self._lost_at = 0.0
 
-    def stamped_in_outage(self, ts: float) -> bool:
-        """Whether a reading stamped `ts` (wall clock) was taken inside the last outage of its peer that ended: one a
-        publisher kept through it and sent after (Record.backlog)."""
-        outage = self.peer_outage
-        return outage is not None and outage[0] <= ts <= outage[1]
-
     def recording_gap(self, since: float, until: float) -> str | None:
         """Whether a silence of every sensor it carries, from `since` to `until` (the data's time), lies between
         two of its recordings — not a silence of a device, but how the recordings were made — and which (words for

@@ -15,7 +15,10 @@ The broker going away, refusing the connection (a password it no longer takes) o
 said once per outage (agent/mqtt_client.py's ConnectionReporter), and counted per attempt in the
 rejects — `mqtt unreachable` (no connection, or an established one lost), `mqtt refused` (the broker
 answered no) — so health and /metrics show an outage the log said once: before, nothing counted it.
-No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`.
+No record is made while it lasts: its ticks are missing, or carried for `window.carry_forward_s`. What publishers
+kept through it (store-and-forward) and the broker held for the session come once it is back: they are the outage's
+queue (outage_queue.py: `Record.backlog`, never a step back of the data's time, however late the outage was
+noticed), said once drained — how many readings, and the stamps they span.
 
 A subscription the broker refuses (its ACL does not let this user read the filter: SUBACK 0x87 with
 MQTT 5, 0x80 with 3.1.1) is said once per filter and reason (an error naming the source, the filter, its
@@ -78,7 +81,9 @@ from ..plugins import Plugin
 from ..records import Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
+from .outage_queue import OutageQueue
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
+from ..alert_events import iso
 from ..records import short_repr
 from .lines import (ASCII_BLANKS, SEND_UTF8, DuplicateKey, byte_not_utf8_said, json_error_said, loads_object,
                     number_hint, parse_json_line, parse_number, parse_stamp, said_with_value)
@@ -215,6 +220,11 @@ class MqttSource(Source):
         self.reporter = ConnectionReporter(broker, "source", log, consequence="no samples until it is back")
         self._outages_kept = 0     # the reporter's outages up to the last one kept as peer_outage
         self._heard_at = 0.0       # this host's clock when the broker last delivered a message (paho's thread)
+        # The outage's queue (paho's thread): each configured sensor's newest stamp read, and the first burst after the
+        # last reconnect that ended an outage (outage_queue.py)
+        self._known = frozenset(sensors)
+        self._newest: dict[str, float] = {}
+        self._queue: OutageQueue | None = None
         self.reporter.on_connected = self._subscribe
         self.reporter.on_failure = self._count_failure
         self.reporter.install(self.client)
@@ -271,6 +281,9 @@ class MqttSource(Source):
             # (`_from`, not `seconds`: rounded to 0.1 s)
             self._outages_kept, self._lost_at = outages, self._outage_began(lost["_from"])
             self.outage_over(f"the connection to the broker was lost at {lost['from']}")
+            self._say_queue()           # (one still draining from the outage before)
+            self._queue = OutageQueue(floor=self._heard_at or lost["_from"], newest_before=dict(self._newest),
+                                      kept_s=self.tick_s)
         renewal, self._renewing = self._renewing, False
         if renewal and not self.reporter.session_present:
             self.rejects.add("mqtt session lost", self.cfg.label(),
@@ -287,15 +300,13 @@ class MqttSource(Source):
             self._connect_probe = self._send_probe(client)
 
     def _outage_began(self, noticed: float) -> float:
-        """When the broker's outage noticed at `noticed` began: at the last message it delivered, if that was within
-        the time paho may take to notice a broker gone silent (NOTICE_KEEPALIVES × keepalive_s); else when it was
-        noticed. qa53: a broker that stopped answering (a host gone, a cable pulled) is noticed keepalive_s or more
-        late, and a publisher's readings kept from that stretch and sent after the outage were counted `late`, those
-        stamped after the notice `outage backlog` (user34) — one queue, two reasons. Its `source` fault and
-        `peer_since` date the outage from here too. The bound is 3 × keepalive_s, not the 2 × paho takes at best:
-        paho checks the keep-alive from its network loop, and on a loaded gateway the notice came 10.1 s after the
-        last delivery at keepalive_s 5 (final_load50: the queue's readings then read as the data's clock stepping
-        back 8 s, four times, and the window refilled)."""
+        """When the broker's outage noticed at `noticed` began, for its `source` fault and `peer_since`: at the last
+        message it delivered, if that was within the time paho may take to notice a broker gone silent
+        (NOTICE_KEEPALIVES × keepalive_s); else when it was noticed (a quiet subscription's last message may be long
+        before a broker closing the connection). qa53: a broker that stopped answering (a host gone, a cable pulled)
+        is noticed keepalive_s or more late; paho checks the keep-alive from its network loop, and on a loaded
+        gateway the notice came 10.1 s after the last delivery at keepalive_s 5 (final_load50). Which readings are
+        the outage's queue does not hang on this date (mqttsrc6: outage_queue.py)."""
         heard = self._heard_at
         return heard if noticed - NOTICE_KEEPALIVES * self.cfg.broker.keepalive_s <= heard < noticed else noticed
 
@@ -470,12 +481,35 @@ class MqttSource(Source):
         if sensor != "*" and names_in_payload(sensor):      # `K012_*`: each name in the payload in its `*`
             rec.values = {sensor.replace("*", name): value for name, value in rec.values.items()}
         rec.resent = resent
-        rec.backlog = not rec.arrival_stamped and self.stamped_in_outage(rec.ts)
         rec.received = self.clock()     # its arrival, not when the agent's pump takes it off the queue below
+        self._outage_queue(rec)
         try:
             self._samples.put_nowait(rec)
         except queue.Full:
             self.rejects.add("queue full", where, f"more than {QUEUE_LIMIT} samples waiting")
+
+    def _outage_queue(self, rec: Record) -> None:
+        """Flag a reading of the outage's queue (Record.backlog, outage_queue.py); keep each sensor's newest stamp."""
+        sensors = [s for s in rec.values if s in self._known]
+        queue = self._queue
+        if queue is not None and not rec.arrival_stamped:
+            rec.backlog = queue.judge(rec, sensors, rec.received)
+            if queue.drained():
+                self._say_queue()
+        newest = self._newest
+        for sensor in sensors:
+            if rec.ts > newest.get(sensor, float("-inf")):
+                newest[sensor] = rec.ts
+
+    def _say_queue(self) -> None:
+        """How many readings the outage's queue was, once it drained, or as it stands at the next reconnect."""
+        if self._queue is None or not self._queue.count:
+            return
+        count, oldest, newest = self._queue.take_said()
+        log.info("MQTT source %s: %d reading%s kept through the broker's outage came once it was back (stamped "
+                 "%s to %s: a publisher's store-and-forward, or what the broker held for this agent); those of ticks "
+                 "already closed are counted `outage backlog`, not scored", self.cfg.label(), count,
+                 "" if count == 1 else "s", iso(oldest), iso(newest))
 
     def _sensor_for(self, topic: str) -> str | None:
         for topic_filter, sensor in self.cfg.topics.items():
