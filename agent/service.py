@@ -120,6 +120,7 @@ class Agent(Resume, Delivery):
         self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks)
         self.hotswap.resume(record, active)
+        self.first_start = record is None       # no active-bundle.json yet: models_dir's bundles are taken as decided
         sensors = self.pipeline.sensors
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s,
