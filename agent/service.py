@@ -34,6 +34,7 @@ from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackReque
 from .firstscreen import WarmupProgress, banner
 from .host_clock_step import HOST_CLOCK_STEP_S, ClockStepWatch
 from .hotswap import HotSwap
+from .refused_readings import REASON as REFUSED, RefusedReadings
 from .intake import IntakeQueue
 from .journal_resume import faults_said
 from .operating_point import say_far
@@ -108,6 +109,7 @@ class Agent(Resume, Delivery):
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
+        self.refused = RefusedReadings(cfg.window.max_clock_skew_s)    # said in a `missing` fault (user35)
         self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
@@ -432,7 +434,9 @@ class Agent(Resume, Delivery):
             self.records_in += 1
             if self._resume_from is not None:
                 self._first_record_after_resume(item)
+            skewed = self.rejects.counts[REFUSED]
             rows = self.aligner.push(item)
+            self.refused.after_push(item, self.rejects.counts[REFUSED] != skewed)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
         self._process(rows)

@@ -3,16 +3,27 @@
 A bundle installed into `scoring.models_dir` before the agent's first start — the way a delivery is made — is
 taken as decided and never loaded (agent/hotswap.py: it was there before the start); the banner promised `a bundle
 delivered into … is shadow-scored, then swapped in` and the agent scored numpy with nothing said. The banner now
-names it and the way to take it. Real agent processes (a stdin source that ends at once)."""
+names it and the way to take it. Real agent processes (a stdin source that ends at once).
+
+A station's controller that went to summer time (its stamps an hour ahead): every reading refused as `clock skew`,
+and the centre was told `3 sensors of K028 faulty together (…: missing); check what they share (detector card,
+cabinet, cable, power)`. The fault now says its readings arrive and are refused, and how far off they are stamped
+(agent/refused_readings.py). Real agent processes on a real UDP socket."""
 from __future__ import annotations
 
+import json
+import random
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import yaml
 
-from conftest import DEMO_BUNDLE, NO_DEMO, REPO
+from conftest import DEMO_BUNDLE, NO_DEMO, REPO, free_port, start_logged_agent, stop_agent, wait_for
+from udp_lives import TICK, faults, write_config
 
 
 def _start(tmp_path) -> str:
@@ -37,3 +48,52 @@ def test_a_bundle_in_models_dir_at_the_first_start_is_said_not_taken_and_how_to_
             "SIGHUP (systemctl reload stad-agent) asks for the newest, or name it in scoring.bundle\n") in first, first
     again = _start(tmp_path)      # a restart: what was there is the last run's decision, not news
     assert f"  model updates: a bundle delivered into {tmp_path / 'models'} is shadow-scored, then swapped in\n" in again, again
+
+
+class Stations:
+    """Two stations' controllers on one UDP port, each stamping with its own clock (`offset`, seconds from this
+    host's), every tick."""
+
+    def __init__(self, port: int):
+        self.port, self.sent, self.offset = port, 0, {"a": 0.0, "b": 0.0}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        r = random.Random(3)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            while not self.stopped.wait(TICK):      # (the controllers' cadence: the input, not a wait)
+                for station in ("a", "b"):
+                    values = {f"{station}_{m}": 10 + r.gauss(0, 1) for m in ("x", "y")}
+                    out.sendto(json.dumps({"ts": time.time() + self.offset[station], "values": values}).encode(),
+                               ("127.0.0.1", self.port))
+                self.sent += 1
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+
+
+def test_a_station_whose_clock_went_an_hour_ahead_is_told_as_refused_readings_not_a_broken_cabinet(tmp_path):
+    port = free_port()
+    cfg = write_config(tmp_path, port)
+    stations = Stations(port)
+    proc = start_logged_agent(cfg, tmp_path, "agent")
+    err, out = tmp_path / "agent.err", tmp_path / "alerts.jsonl"
+    try:
+        wait_for(lambda: "first tick" in err.read_text(), "the first tick", timeout=120, proc=proc)
+        stations.offset["b"] = 3600.0           # station b's controller goes to summer time
+        wait_for(lambda: any(f["event"] == "fault" for f in faults(out)), "a fault told", timeout=120, proc=proc)
+    finally:
+        stations.stop()
+        stop_agent(proc)
+    told = [f for f in faults(out) if f["event"] == "fault"]
+    assert told and all(set(f.get("sensors") or [f["sensor"]]) <= {"b", "b_x", "b_y"} for f in told), told
+    for f in told:
+        ev = f["evidence"]
+        assert ev["refused"]["reason"] == "clock skew" and ev["refused"]["count"] >= 1, ev
+        assert abs(ev["refused"]["offset_s"] - 3600) < 5, ev
+        assert "its readings arrive but are refused as clock skew: stamped +60 min from this host's clock" in \
+            ev["summary"] and "an hour: summer time?" in ev["summary"], ev["summary"]
+        assert "detector card" not in ev["summary"], ev["summary"]
