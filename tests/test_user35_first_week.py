@@ -11,19 +11,14 @@ cabinet, cable, power)`. The fault now says its readings arrive and are refused,
 (agent/refused_readings.py). Real agent processes on a real UDP socket."""
 from __future__ import annotations
 
-import json
-import random
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 
 import yaml
 
 from conftest import DEMO_BUNDLE, NO_DEMO, REPO, free_port, start_logged_agent, stop_agent, wait_for
-from udp_lives import TICK, faults, write_config
+from udp_lives import Sender, faults, write_config
 
 
 def _start(tmp_path) -> str:
@@ -50,40 +45,16 @@ def test_a_bundle_in_models_dir_at_the_first_start_is_said_not_taken_and_how_to_
     assert f"  model updates: a bundle delivered into {tmp_path / 'models'} is shadow-scored, then swapped in\n" in again, again
 
 
-class Stations:
-    """Two stations' controllers on one UDP port, each stamping with its own clock (`offset`, seconds from this
-    host's), every tick."""
-
-    def __init__(self, port: int):
-        self.port, self.sent, self.offset = port, 0, {"a": 0.0, "b": 0.0}
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        r = random.Random(3)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
-            while not self.stopped.wait(TICK):      # (the controllers' cadence: the input, not a wait)
-                for station in ("a", "b"):
-                    values = {f"{station}_{m}": 10 + r.gauss(0, 1) for m in ("x", "y")}
-                    out.sendto(json.dumps({"ts": time.time() + self.offset[station], "values": values}).encode(),
-                               ("127.0.0.1", self.port))
-                self.sent += 1
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-
-
 def test_a_station_whose_clock_went_an_hour_ahead_is_told_as_refused_readings_not_a_broken_cabinet(tmp_path):
     port = free_port()
     cfg = write_config(tmp_path, port)
-    stations = Stations(port)
+    stations = Sender(port)
+    stations.station_clock = {"a": 0.0, "b": 0.0}     # each station's controller sends its own datagrams
     proc = start_logged_agent(cfg, tmp_path, "agent")
     err, out = tmp_path / "agent.err", tmp_path / "alerts.jsonl"
     try:
         wait_for(lambda: "first tick" in err.read_text(), "the first tick", timeout=120, proc=proc)
-        stations.offset["b"] = 3600.0           # station b's controller goes to summer time
+        stations.station_clock["b"] = 3600.0           # station b's controller goes to summer time
         wait_for(lambda: any(f["event"] == "fault" for f in faults(out)), "a fault told", timeout=120, proc=proc)
     finally:
         stations.stop()
