@@ -56,7 +56,7 @@ class RefusedReadings:
         offset = span(last.offset_s, signed=True)
         hour = abs(abs(last.offset_s) - 3600) < 120
         text = (f"its readings arrive but are refused as {REASON}: stamped {offset} from this host's clock "
-                f"(window.max_clock_skew_s {self.max_clock_skew_s:g} s; {sum(n.count for n in notes)} refused)"
+                f"(window.max_clock_skew_s {self.max_clock_skew_s:g} s; {sum(n.count for n in notes)} readings refused)"
                 f"{' — an hour: summer time?' if hour else ''}; set the sender's clock to UTC (NTP), "
                 "nothing on site is broken")
         return text, {"reason": REASON, "count": sum(n.count for n in notes), "offset_s": round(last.offset_s, 3)}
