@@ -3,7 +3,8 @@
 A bundle installed into `scoring.models_dir` before the agent's first start — the way a delivery is made — is
 taken as decided and never loaded (agent/hotswap.py: it was there before the start); the banner promised `a bundle
 delivered into … is shadow-scored, then swapped in` and the agent scored numpy with nothing said. The banner now
-names it and the way to take it. Real agent processes (a stdin source that ends at once).
+names it and the way to take it. Real agent processes (a stdin source that ends at once). The keys a train prints
+for the gateway said `scoring.bundle` alone: with a models_dir in the config they say how to deliver there too.
 
 A station's controller that went to summer time (its stamps an hour ahead): every reading refused as `clock skew`,
 and the centre was told `3 sensors of K028 faulty together (…: missing); check what they share (detector card,
@@ -68,3 +69,19 @@ def test_a_station_whose_clock_went_an_hour_ahead_is_told_as_refused_readings_no
         assert "its readings arrive but are refused as clock skew: stamped +60 min from this host's clock" in \
             ev["summary"] and "an hour: summer time?" in ev["summary"], ev["summary"]
         assert "detector card" not in ev["summary"], ev["summary"]
+
+
+def test_the_keys_train_prints_say_how_to_deliver_into_models_dir_when_the_config_watches_one(tmp_path):
+    from agent.config import from_dict
+    from convert.data import gateway_keys
+    cfg = {"sensors": ["K012_flow", "K012_occ"], "tick_s": 30, "sinks": [], "warmup": {"ticks": 480},
+           "sources": [{"type": "udp", "port": 5555}], "scoring": {"models_dir": "models"}}
+    text = gateway_keys(from_dict(cfg, base_dir=str(tmp_path)), tmp_path / "bundles" / "a10-v1")
+    assert yaml.safe_load(text) == {"scoring": {"bundle": str(tmp_path / "bundles" / "a10-v1")}, "warmup": {"ticks": 480}}
+    models = tmp_path / "models"
+    assert (f"# or, as this config watches scoring.models_dir, deliver it there instead of naming it: cp -r "
+            f"{tmp_path / 'bundles' / 'a10-v1'} {models}/.a10-v1.tmp && mv {models}/.a10-v1.tmp {models}/a10-v1 — "
+            "taken while the agent runs; one there before the agent's first start is taken only on SIGHUP "
+            "(systemctl reload)") in text.splitlines(), text
+    del cfg["scoring"]
+    assert "models_dir" not in gateway_keys(from_dict(cfg, base_dir=str(tmp_path)), tmp_path / "b")
