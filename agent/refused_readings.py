@@ -10,7 +10,7 @@ the readings came, stamped where the agent will not take them.
 How: the agent notes, per sensor, the last reading refused as `clock skew` (`after_push`, on the agent's record path)
 and forgets it when a reading of that sensor is taken. A `fault` of kind `missing` whose sensor has such a note —
 or a `station` / `source` fault standing for missing sensors that all have one — gets `evidence.refused`
-(reason, count, the refusal's own words, the offset) and a summary that says it, in place of the hardware advice.
+(reason, the records refused, the offset) and a summary that says it, in place of the hardware advice.
 The fault's kind stays `missing` (the readings are missing from the window; schema and counters unchanged).
 """
 from __future__ import annotations
@@ -55,11 +55,12 @@ class RefusedReadings:
         last = max(notes, key=lambda n: n.stamp)
         offset = span(last.offset_s, signed=True)
         hour = abs(abs(last.offset_s) - 3600) < 120
+        records = max(n.count for n in notes)     # (a record carries several of them: counted once, as rejects count)
         text = (f"its readings arrive but are refused as {REASON}: stamped {offset} from this host's clock "
-                f"(window.max_clock_skew_s {self.max_clock_skew_s:g} s; {sum(n.count for n in notes)} readings refused)"
+                f"(window.max_clock_skew_s {self.max_clock_skew_s:g} s; {records} record(s) refused)"
                 f"{' — an hour: summer time?' if hour else ''}; set the sender's clock to UTC (NTP), "
                 "nothing on site is broken")
-        return text, {"reason": REASON, "count": sum(n.count for n in notes), "offset_s": round(last.offset_s, 3)}
+        return text, {"reason": REASON, "count": records, "offset_s": round(last.offset_s, 3)}
 
     def explain(self, events: list) -> list:
         """`events` (FaultEvent) with each new `missing` fault — or `station` / `source` fault of missing sensors —

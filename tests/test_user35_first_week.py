@@ -46,29 +46,46 @@ def test_a_bundle_in_models_dir_at_the_first_start_is_said_not_taken_and_how_to_
     assert f"  model updates: a bundle delivered into {tmp_path / 'models'} is shadow-scored, then swapped in\n" in again, again
 
 
-def test_a_station_whose_clock_went_an_hour_ahead_is_told_as_refused_readings_not_a_broken_cabinet(tmp_path):
+def _told_after_clock_step(tmp_path, station_clock: dict[str, float] | None, offset: float = 0.0) -> list[dict]:
+    """The fault events a real agent tells once, after its first tick, the controllers' clocks move: each station
+    (a, b) its own (`station_clock`, each in datagrams of its own), or one controller for both (`offset`)."""
     port = free_port()
     cfg = write_config(tmp_path, port)
     stations = Sender(port)
-    stations.station_clock = {"a": 0.0, "b": 0.0}     # each station's controller sends its own datagrams
+    stations.station_clock = {"a": 0.0, "b": 0.0} if station_clock else {}
     proc = start_logged_agent(cfg, tmp_path, "agent")
     err, out = tmp_path / "agent.err", tmp_path / "alerts.jsonl"
     try:
         wait_for(lambda: "first tick" in err.read_text(), "the first tick", timeout=120, proc=proc)
-        stations.station_clock["b"] = 3600.0           # station b's controller goes to summer time
+        stations.station_clock.update(station_clock or {})
+        stations.clock_offset = offset
         wait_for(lambda: any(f["event"] == "fault" for f in faults(out)), "a fault told", timeout=120, proc=proc)
     finally:
         stations.stop()
         stop_agent(proc)
-    told = [f for f in faults(out) if f["event"] == "fault"]
-    assert told and all(set(f.get("sensors") or [f["sensor"]]) <= {"b", "b_x", "b_y"} for f in told), told
+    return [f for f in faults(out) if f["event"] == "fault"]
+
+
+def _said_refused(told: list[dict], offset: str) -> None:
     for f in told:
         ev = f["evidence"]
         assert ev["refused"]["reason"] == "clock skew" and ev["refused"]["count"] >= 1, ev
-        assert abs(ev["refused"]["offset_s"] - 3600) < 5, ev
-        assert "its readings arrive but are refused as clock skew: stamped +60 min from this host's clock" in \
-            ev["summary"] and "an hour: summer time?" in ev["summary"], ev["summary"]
+        assert abs(abs(ev["refused"]["offset_s"]) - 3600) < 5, ev
+        assert (f"its readings arrive but are refused as clock skew: stamped {offset} from this host's clock" in
+                ev["summary"] and "an hour: summer time?" in ev["summary"]), ev["summary"]
         assert "detector card" not in ev["summary"], ev["summary"]
+
+
+def test_a_station_whose_clock_went_an_hour_ahead_is_told_as_refused_readings_not_a_broken_cabinet(tmp_path):
+    told = _told_after_clock_step(tmp_path, {"b": 3600.0})      # station b's controller goes to summer time
+    assert told and all(set(f.get("sensors") or [f["sensor"]]) <= {"b", "b_x", "b_y"} for f in told), told
+    _said_refused(told, "+60 min")
+
+
+def test_a_controller_of_every_station_an_hour_behind_is_one_source_fault_saying_so(tmp_path):
+    told = _told_after_clock_step(tmp_path, None, offset=-3600.0)
+    assert [f["kind"] for f in told] == ["source"] and told[0]["sensors"] == ["a_x", "a_y", "b_x", "b_y"], told
+    _said_refused(told, "-60 min")
 
 
 def test_the_keys_train_prints_say_how_to_deliver_into_models_dir_when_the_config_watches_one(tmp_path):
