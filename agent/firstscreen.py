@@ -68,7 +68,7 @@ def sink_line(sink) -> str:
     return kind
 
 
-def models_dir_line(path: Path, untaken: list[str] = ()) -> str:
+def models_dir_line(path: Path, untaken: list[str] | None = None) -> str:
     """Where a new bundle is taken from (`scoring.models_dir`, resolved). A bundle delivered anywhere else is
     never seen, and check-config passes a models_dir that does not exist (the first delivery may make it): a
     typo, or a fresh gateway's /var/lib/stad-edge/models, stayed numpy for good without a word (review20).

@@ -47,8 +47,9 @@ class RefusedReadings:
             for sensor in rec.values:
                 self.notes.pop(sensor, None)
 
-    def said(self, sensors: list[str]) -> tuple[str, dict] | None:
-        """What every one of `sensors` (all missing) has in common, said: None unless each has a note."""
+    def said(self, sensors: list[str], whose: str = "its") -> tuple[str, dict] | None:
+        """What every one of `sensors` (all missing) has in common, said (`whose` readings): None unless each has a
+        note."""
         notes = [self.notes.get(s) for s in sensors]
         if not notes or any(n is None for n in notes):
             return None
@@ -56,7 +57,7 @@ class RefusedReadings:
         offset = span(last.offset_s, signed=True)
         hour = abs(abs(last.offset_s) - 3600) < 120
         records = max(n.count for n in notes)     # (a record carries several of them: counted once, as rejects count)
-        text = (f"its readings arrive but are refused as {REASON}: stamped {offset} from this host's clock "
+        text = (f"{whose} readings arrive but are refused as {REASON}: stamped {offset} from this host's clock "
                 f"(window.max_clock_skew_s {self.max_clock_skew_s:g} s; {records} record(s) refused)"
                 f"{' — an hour: summer time?' if hour else ''}; set the sender's clock to UTC (NTP), "
                 "nothing on site is broken")
@@ -70,7 +71,7 @@ class RefusedReadings:
         out = []
         for ev in events:
             sensors = self._missing_sensors(ev)
-            said = self.said(sensors) if sensors else None
+            said = self.said(sensors, "its" if ev.kind == "missing" else "their") if sensors else None
             if said is None:
                 out.append(ev)
                 continue

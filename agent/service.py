@@ -34,13 +34,13 @@ from .feedback import STATE_FILE as FEEDBACK_FILE, FeedbackMemory, FeedbackReque
 from .firstscreen import WarmupProgress, banner
 from .host_clock_step import HOST_CLOCK_STEP_S, ClockStepWatch
 from .hotswap import HotSwap
-from .refused_readings import REASON as REFUSED, RefusedReadings
 from .intake import IntakeQueue
 from .journal_resume import faults_said
 from .operating_point import say_far
 from .pipeline import Pipeline
 from .read_only_state import ReadOnlyState
 from .records import Rejects, shorten, span
+from .refused_readings import REASON as SKEW_REFUSED, RefusedReadings
 from .resume import Resume
 from .scoring_state import status_word
 from .sdnotify import Notifier
@@ -434,9 +434,9 @@ class Agent(Resume, Delivery):
             self.records_in += 1
             if self._resume_from is not None:
                 self._first_record_after_resume(item)
-            skewed = self.rejects.counts[REFUSED]
+            skewed = self.rejects.counts[SKEW_REFUSED]
             rows = self.aligner.push(item)
-            self.refused.after_push(item, self.rejects.counts[REFUSED] != skewed)
+            self.refused.after_push(item, self.rejects.counts[SKEW_REFUSED] != skewed)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
         self._process(rows)
