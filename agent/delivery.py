@@ -65,6 +65,7 @@ class Delivery:
         `take_rewritten`), with the last event again: a kill -9 before that fault's end must not lose the join or
         the kind."""
         rewritten = self.pipeline.health.stations.take_rewritten()
+        events = self.refused.explain(events)       # readings that came, refused (clock skew): said (user35)
         if not events and not rewritten:
             return
         for key, entry, _ in rewritten:

@@ -68,12 +68,21 @@ def sink_line(sink) -> str:
     return kind
 
 
-def models_dir_line(path: Path) -> str:
+def models_dir_line(path: Path, untaken: list[str] | None = None) -> str:
     """Where a new bundle is taken from (`scoring.models_dir`, resolved). A bundle delivered anywhere else is
     never seen, and check-config passes a models_dir that does not exist (the first delivery may make it): a
-    typo, or a fresh gateway's /var/lib/stad-edge/models, stayed numpy for good without a word (review20)."""
-    return (f"a bundle delivered into {path} is shadow-scored, then swapped in"
+    typo, or a fresh gateway's /var/lib/stad-edge/models, stayed numpy for good without a word (review20).
+
+    `untaken`: the bundles a first start found there and took as decided, not loaded (agent/hotswap.py: they were
+    there before it). user35 installed a bundle into models_dir before the first start, as a delivery, and the
+    agent scored numpy with nothing said: the banner promised a delivery is swapped in."""
+    line = (f"a bundle delivered into {path} is shadow-scored, then swapped in"
             + ("" if path.is_dir() else "; that directory does not exist (yet)"))
+    if untaken:
+        line += (f"; {', '.join(untaken)} already there at this first start "
+                 f"{'is' if len(untaken) == 1 else 'are'} not taken (only a bundle delivered from now on is): "
+                 "SIGHUP (systemctl reload stad-agent) asks for the newest, or name it in scoring.bundle")
+    return line
 
 
 def profile_line(scoring, fit: str | None = None, threshold: float | None = None) -> str:
@@ -133,7 +142,8 @@ def banner(agent) -> list[str]:
         threshold = pipe.detector.threshold(tier) if fit is not None else None
         lines.append(f"  {profile_line(cfg.scoring, fit, threshold)}")
     if cfg.scoring.models_dir:
-        lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir))}")
+        untaken = sorted(d.name for d in agent.hotswap.seen if d != agent.hotswap.current) if agent.first_start else []
+        lines.append(f"  model updates: {models_dir_line(cfg.resolve(cfg.scoring.models_dir), untaken)}")
     lines += [f"  source: {source_line(s.cfg, cfg.window.max_clock_skew_s)}" for s in agent.sources]
     lines += [f"  sink: {sink_line(s)}" for s in agent.sinks] or ["  sink: none (alerts are counted only)"]
     return lines

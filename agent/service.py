@@ -40,6 +40,7 @@ from .operating_point import say_far
 from .pipeline import Pipeline
 from .read_only_state import ReadOnlyState
 from .records import Rejects, shorten, span
+from .refused_readings import REASON as SKEW_REFUSED, RefusedReadings
 from .resume import Resume
 from .scoring_state import status_word
 from .sdnotify import Notifier
@@ -108,6 +109,7 @@ class Agent(Resume, Delivery):
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
+        self.refused = RefusedReadings(cfg.window.max_clock_skew_s)    # said in a `missing` fault (user35)
         self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
@@ -120,6 +122,7 @@ class Agent(Resume, Delivery):
         self.pipeline = Pipeline(cfg, tiers=tiers)
         self.hotswap = HotSwap(cfg, self.pipeline, poll_ticks=cfg.scoring.models_poll_ticks)
         self.hotswap.resume(record, active)
+        self.first_start = record is None       # no active-bundle.json yet: models_dir's bundles are taken as decided
         sensors = self.pipeline.sensors
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s,
@@ -431,7 +434,9 @@ class Agent(Resume, Delivery):
             self.records_in += 1
             if self._resume_from is not None:
                 self._first_record_after_resume(item)
+            skewed = self.rejects.counts[SKEW_REFUSED]
             rows = self.aligner.push(item)
+            self.refused.after_push(item, self.rejects.counts[SKEW_REFUSED] != skewed)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
         self._process(rows)

@@ -144,8 +144,22 @@ def gateway_keys(cfg: AgentConfig, bundle: Path) -> str:
     import yaml
     text = yaml.safe_dump(keys, default_flow_style=False, sort_keys=False, width=1 << 20).rstrip()
     # (the training recordings' counts: said only when the warm-up reads those, not a warmup.replay of its own)
-    note = labelled_warmup_note(bundle) if recordings and not cfg.warmup.replay else None
-    return f"{text}\n{note}" if note else text
+    notes = [labelled_warmup_note(bundle) if recordings and not cfg.warmup.replay else None,
+             models_dir_note(cfg, bundle)]
+    return "\n".join([text, *(n for n in notes if n)])
+
+
+def models_dir_note(cfg: AgentConfig, bundle: Path) -> str | None:
+    """A YAML comment under the keys when the config watches `scoring.models_dir` (configs/roadside.yaml does): the
+    other way to deliver the bundle, and the first start's exception. user35 trained on a copy of the gateway's
+    config, read `scoring: bundle:`, delivered into models_dir instead — before the agent's first start, where a bundle
+    is taken as decided and not loaded."""
+    if not cfg.scoring.models_dir:
+        return None
+    where, name = cfg.resolve(cfg.scoring.models_dir), Path(bundle).resolve().name
+    return (f"# or, as this config watches scoring.models_dir, deliver it there instead of naming it: cp -r "
+            f"{Path(bundle).resolve()} {where}/.{name}.tmp && mv {where}/.{name}.tmp {where}/{name} — taken while the "
+            "agent runs; one there before the agent's first start is taken only on SIGHUP (systemctl reload)")
 
 
 def labelled_warmup_note(bundle: Path) -> str | None:

@@ -24,6 +24,8 @@ class Sender:
         self.port, self.sent, self.silent = port, 0, set()
         self.shift: dict[str, float] = {}      # a level added to a sensor from then on (a process that moved)
         self.clock_offset = 0.0                # seconds its own clock stands from this host's (a controller 40 s fast)
+        self.station_clock: dict[str, float] = {}  # a station (sensor prefix) with a clock of its own, in datagrams of
+                                                    # its own: seconds it stands from this host's (summer time, user35)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -33,8 +35,17 @@ class Sender:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
             while not self.stopped.wait(TICK):      # (the device's cadence: the input, not a wait)
                 values = {k: 10 + r.gauss(0, 1) + self.shift.get(k, 0.0) for k in SENSORS if k not in self.silent}
-                out.sendto(json.dumps({"ts": time.time() + self.clock_offset, "values": values}).encode(), ("127.0.0.1", self.port))
+                for offset, some in self._by_clock(values):
+                    out.sendto(json.dumps({"ts": time.time() + offset, "values": some}).encode(), ("127.0.0.1", self.port))
                 self.sent += 1
+
+    def _by_clock(self, values: dict[str, float]) -> list[tuple[float, dict[str, float]]]:
+        """(clock offset, values) per datagram: one for every sensor, or one per station when stations have clocks."""
+        if not self.station_clock:
+            return [(self.clock_offset, values)]
+        stations = sorted({k.split("_")[0] for k in values})
+        return [(self.station_clock.get(st, self.clock_offset), {k: v for k, v in values.items() if k.split("_")[0] == st})
+                for st in stations]
 
     def stop(self) -> None:
         self.stopped.set()
