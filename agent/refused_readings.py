@@ -32,8 +32,9 @@ class Refusal:
 class RefusedReadings:
     """Per sensor, the readings refused as `clock skew` since its last reading taken (see the module's docstring)."""
 
-    def __init__(self, max_clock_skew_s: float):
+    def __init__(self, max_clock_skew_s: float, sensors):
         self.max_clock_skew_s = max_clock_skew_s
+        self.sensors = frozenset(sensors)       # only these are noted: a sender's unknown names never grow the notes
         self.notes: dict[str, Refusal] = {}
 
     def after_push(self, rec: Record, refused: bool) -> None:
@@ -41,6 +42,8 @@ class RefusedReadings:
         if refused:
             offset = rec.ts - rec.received if rec.received is not None else 0.0
             for sensor in rec.values:
+                if sensor not in self.sensors:
+                    continue
                 was = self.notes.get(sensor)
                 self.notes[sensor] = Refusal((was.count if was else 0) + 1, offset, rec.ts)
         elif self.notes:

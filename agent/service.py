@@ -109,7 +109,6 @@ class Agent(Resume, Delivery):
         self.config_watch = ConfigWatch(config_path)     # a SIGHUP says whether a restart would take the file
         self.notifier = notifier or Notifier.from_env()
         self.rejects = Rejects()
-        self.refused = RefusedReadings(cfg.window.max_clock_skew_s)    # said in a `missing` fault (user35)
         self.warmup_rejected: dict[str, int] = {}   # the warm-up recording's rejects, apart in the stop summary
         self.stop_event = threading.Event()
         state_dir = Path(cfg.resolve(cfg.state_dir))
@@ -124,6 +123,7 @@ class Agent(Resume, Delivery):
         self.hotswap.resume(record, active)
         self.first_start = record is None       # no active-bundle.json yet: models_dir's bundles are taken as decided
         sensors = self.pipeline.sensors
+        self.refused = RefusedReadings(cfg.window.max_clock_skew_s, sensors)   # said in a `missing` fault (user35)
         self.aligner = Aligner.for_agent(cfg, self.rejects)
         self.sources = [open_source(s, sensors, self.rejects, base_dir=cfg.base_dir, tick_s=cfg.tick_s,
                                     clock=clock)

@@ -102,3 +102,20 @@ def test_the_keys_train_prints_say_how_to_deliver_into_models_dir_when_the_confi
             "(systemctl reload)") in text.splitlines(), text
     del cfg["scoring"]
     assert "models_dir" not in gateway_keys(from_dict(cfg, base_dir=str(tmp_path)), tmp_path / "b")
+
+
+def test_refused_readings_note_only_configured_sensors_so_a_sender_of_made_up_names_grows_nothing():
+    """A flood of skewed records under names the config does not have (a mis-set controller, a scanner) is counted by
+    the aligner as it always was; the notes that explain a `missing` fault keep only configured sensors — before, every
+    made-up name stayed in memory for the agent's life."""
+    from agent.records import Record
+    from agent.refused_readings import RefusedReadings
+
+    notes = RefusedReadings(300.0, ["K028_flow", "K028_occ"])
+    for i in range(5000):
+        notes.after_push(Record(ts=3600.0 + i, values={f"junk_{i}": 1.0, "K028_flow": 2.0}, received=float(i)),
+                         refused=True)
+    assert set(notes.notes) == {"K028_flow"}
+    assert notes.notes["K028_flow"].count == 5000
+    text, evidence = notes.said(["K028_flow"])
+    assert "summer time?" in text and evidence == {"reason": "clock skew", "count": 5000, "offset_s": 3600.0}
