@@ -40,7 +40,7 @@ from .operating_point import say_far
 from .pipeline import Pipeline
 from .read_only_state import ReadOnlyState
 from .records import Rejects, shorten, span
-from .refused_readings import REASON as SKEW_REFUSED, RefusedReadings
+from .refused_readings import RefusedReadings
 from .resume import Resume
 from .scoring_state import status_word
 from .sdnotify import Notifier
@@ -434,9 +434,9 @@ class Agent(Resume, Delivery):
             self.records_in += 1
             if self._resume_from is not None:
                 self._first_record_after_resume(item)
-            skewed = self.rejects.counts[SKEW_REFUSED]
+            skewed = self.rejects.counts["clock skew"]      # refused_readings.REASON, as a literal for test_metric_labels
             rows = self.aligner.push(item)
-            self.refused.after_push(item, self.rejects.counts[SKEW_REFUSED] != skewed)
+            self.refused.after_push(item, self.rejects.counts["clock skew"] != skewed)
         if now is not None:
             rows += self.aligner.flush_until(now - self.cfg.window.idle_flush_s)
         self._process(rows)
