@@ -177,12 +177,12 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
         log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
                  record["path"])
         return None, None
-    path = Path(record["path"])
-    lost = _rewritten_said(cfg, record, path)
+    path, verdicts = Path(record["path"]), Verdicts.from_json(record.get("verdicts"))     # (read_record checked it)
+    lost = _rewritten_said(cfg, record, path, verdicts)
     tiers, why = _verified(cfg, path) if lost is None else ([], "")
     if not tiers:
         lost = lost or f"the bundle swapped in before the last stop, {path}, no longer loads ({why})"
-        tiers, before = _release_before(cfg, path, record["seen"], Verdicts.from_json(record.get("verdicts")))
+        tiers, before = _release_before(cfg, path, record["seen"], verdicts)
         if tiers:
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
@@ -194,17 +194,20 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     return tiers, path
 
 
-def rewritten(record: dict, path: Path, models_dir: Path | None) -> str | None:
+def rewritten(record: dict, path: Path, models_dir: Path | None, verdicts: Verdicts | None = None) -> str | None:
     """How the recorded active bundle's directory (`path`) no longer holds the release that ran there (see the
     docstring); None when it holds it, or when `path` is not a models_dir bundle (the configured one: the operator's
-    choice, its checkpoint's fingerprint tells a change) or cannot be read (then it does not load: said as such)."""
+    choice, its checkpoint's fingerprint tells a change) or cannot be read (then it does not load: said as such).
+    `verdicts`: the record's, when the caller has read them already."""
     now = manifest_digest(path)
     if models_dir is None or path.parent != models_dir or now is None:
         return None
     ran = record.get(RAN)
     if ran is not None:
         return None if now == ran else f"its manifest.json is another: sha256 {now[:12]}…, the release that ran {ran[:12]}…"
-    verdict = Verdicts.from_json(record.get("verdicts")).of(now)     # a record before swap9: its verdict, or `seen`
+    if verdicts is None:
+        verdicts = Verdicts.from_json(record.get("verdicts"))
+    verdict = verdicts.of(now)     # a record before swap9: its verdict, or `seen`
     if verdict is not None:
         return (f"it holds a release {verdict['verdict']} (a record before swap9, no manifest digest kept)"
                 if verdict["verdict"] in REFUSED else None)
@@ -217,22 +220,21 @@ def rewritten(record: dict, path: Path, models_dir: Path | None) -> str | None:
                               "tell the release by)")
 
 
-def _rewritten_said(cfg: AgentConfig, record: dict, path: Path) -> str | None:
+def _rewritten_said(cfg: AgentConfig, record: dict, path: Path, verdicts: Verdicts) -> str | None:
     """What a restart says of the recorded active bundle rewritten in place (`rewritten`), and whether what is there
     now verifies (half copied, it does not); None when it holds the release that ran."""
     models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
-    why = rewritten(record, path, models_dir)
+    why = rewritten(record, path, models_dir, verdicts)
     if why is None:
         return None
     said = f"the bundle swapped in before the last stop, {path}, was rewritten in place: another release is there ({why})"
-    refused = Verdicts.from_json(record.get("verdicts")).refusal(path)
+    refused = verdicts.refusal(path)
     if refused is not None:
         return f"{said}; it holds a release {refused}: never started on"
-    try:
-        load_fitting(str(path), cfg.base_dir, Expectation.from_config(cfg))
-    except BundleError as exc:
-        return (f"{said}, and it does not verify ({exc}): half copied? never started on; judged as a delivery once a "
-                "poll finds it complete")
+    unverified = _check_refusal(cfg, path)
+    if unverified is not None:
+        return (f"{said}, and it does not verify ({unverified}): half copied? never started on; judged as a delivery "
+                "once a poll finds it complete")
     return (f"{said}: a changed release is judged in shadow before it scores, never started on unjudged; judged at "
             "the first poll as any delivery")
 
@@ -242,12 +244,21 @@ def _verified(cfg: AgentConfig, path: Path) -> tuple[list, str]:
     `load_fitting`: every listed file's sha256, as a delivery's load checks it), else ([], why). Not the tiers alone:
     each verifies its own artifact only, and a bundle whose top tier's file was changed (a half copy) was started on
     by the tier below it (swap9)."""
+    refused = _check_refusal(cfg, path)
+    if refused is not None:
+        return [], refused
+    tiers, refusals = build_candidate(cfg, path)
+    return tiers, "; ".join(refusals) or "no tier"
+
+
+def _check_refusal(cfg: AgentConfig, path: Path) -> str | None:
+    """Why the start's check refuses the bundle in `path` (`load_fitting`, every listed file's sha256); None when it
+    passes."""
     try:
         load_fitting(str(path), cfg.base_dir, Expectation.from_config(cfg))
     except BundleError as exc:
-        return [], str(exc)
-    tiers, refusals = build_candidate(cfg, path)
-    return tiers, "; ".join(refusals) or "no tier"
+        return str(exc)
+    return None
 
 
 def _release_before(cfg: AgentConfig, gone: Path, seen: dict, verdicts: Verdicts) -> tuple[list | None, Path | None]:

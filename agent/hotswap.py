@@ -738,7 +738,7 @@ class HotSwap:
             if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle:
                 if not Path(was).exists():
                     self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
-                elif rewritten(record, Path(was), self.models_dir):
+                elif rewritten(record, Path(was), self.models_dir, self.verdicts):
                     rewrite = Path(was)
         if isinstance(record, Unreadable):
             self._resume_without_record(record)

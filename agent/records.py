@@ -125,19 +125,14 @@ class Rejects:
         return f" (#{n} of this kind; {n - said_n} since its last line {now - said_at:.0f} s ago)"
 
     def add(self, reason: str, where: str, detail: Detail = "") -> None:
-        """Count one reject; say it when its reason's rate allows. `detail` is worded only then, or for the
-        reason's first reject (`first`)."""
+        """Count one reject; say it when its reason's rate allows. `detail` is worded only then (the reason's first
+        reject is always said: `first` keeps its words)."""
         n = self.counts[reason] = self.counts[reason] + 1
-        said = self._said.get(reason)
-        if said is not None and n > self.log_first and time.monotonic() - said[0] < self.repeat_s:
-            return          # counted, not said: a flood's common case, nothing worded (`_say`'s rule, in short)
-        if reason not in self.first:
-            detail = worded(detail)
-            self.first[reason] = (where, detail)
         more = self._say(reason, n <= self.log_first)
         if more is None:
-            return
+            return          # counted, not said: a flood's common case, nothing worded
         detail = worded(detail)
+        self.first.setdefault(reason, (where, detail))      # (a reason's first reject is always said)
         if reason in READ_WITHOUT:
             log.warning("read %s without %s (counted as %r)%s", shorten(where, 120),
                         shorten(detail) if detail else "a mapped column", reason, more)
@@ -151,13 +146,11 @@ class Rejects:
             return
         first = self.counts[reason] == 0
         self.counts[reason] += n
-        if reason not in self.first:
-            detail = worded(detail)
-            self.first[reason] = (where, detail)
         more = self._say(reason, first)
         if more is None:
             return
         detail = worded(detail)
+        self.first.setdefault(reason, (where, detail))      # (a reason's first loss is always said)
         if reason in READ_WITHOUT:
             log.warning("read %s without %s (counted as %r ×%d, %d in all)%s", shorten(where, 120),
                         shorten(detail) if detail else "a mapped column", reason, n, self.counts[reason], more)
