@@ -10,6 +10,15 @@ may still fit while long ones do not — that is one problem, not a flapping ser
 left by an earlier run (killed mid-write on an older version, or a full disk) is removed and
 logged. Drops by kind are in the agent's health (`sinks.jsonl`).
 
+Power cuts (chaos10): many operators read this file as *the* record (a log shipper tails it), so each line is on
+disk before the agent goes on — `fdatasync` after an alert event's line, once after a tick's fault lines (`faults`),
+as the MQTT outbox syncs an event it stores; a file made (at the start, after a rotation) has its directory synced
+too. A power cut then loses at most the line being written, and that event is the alert journal's last (or the
+fault journal's last tick), which `recover` / `recover_faults` write again at the next start: after the restart
+the file holds every event. What the cut may leave at the end — a line cut short, zeros where a line's data had not
+reached the disk, whether or not a newline follows — is removed at the start before anything is appended (the
+readable lines after it kept), and said: a `jq` reader never meets half a line once the agent has started.
+
 Rotation: `logrotate` (or `mv`) renames the file away and expects the writer to start a new one
 at the path; a descriptor held open would go on appending to the renamed file for ever and leave
 the path empty. So each write first checks that the path still names the open file (device and
@@ -46,6 +55,7 @@ from .. import json_read
 from ..alerts import AlertEvent
 from ..faults.events import FaultEvent
 from ..plugins import Plugin
+from ..dirsync import sync_directory
 from ..host_checks import writable_file_problems
 from ..journaled import event_problem
 from ..whole_lines import TAIL_CHUNK, cut_partial_tail
@@ -90,6 +100,11 @@ class JsonlSink(Sink):
         # The fault payload as it is (schemas/fault.schema.json): its `event` (fault / fault_update / fault_end)
         # tells it from alert lines, its `kind` is the fault's kind.
         self._write("fault", event.to_dict())
+
+    def faults(self, events: list[FaultEvent]) -> None:
+        """A tick's fault lines, synced once (a station's power cut: 40 sensors' events, one disk sync)."""
+        if sum(self._write("fault", event.to_dict(), sync=False) for event in events):
+            self._sync()
 
     def rotated(self) -> Path | None:
         """The file the path was last rotated to: the newest regular file beside it named `<name>.*` or
@@ -226,19 +241,57 @@ class JsonlSink(Sink):
             return True
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            made = not self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             self._failed(exc)
             return False
         self.fd = fd
+        if made:            # the new name survives a power cut with the lines synced into it
+            sync_directory(self.path.parent)
         try:
             cut = cut_partial_tail(self.path, fd)
+            unreadable = self._cut_unreadable_lines()
+            if cut or unreadable:
+                os.fdatasync(fd)
         except OSError as exc:
             self._failed(exc)
             return True
         if cut:
-            log.warning("%s: removed an incomplete last line (%d bytes) left by an earlier run", self.path, cut)
+            log.warning("%s: removed an incomplete last line (%d bytes) left by an earlier run (a power cut or a full "
+                        "disk cut its write short)", self.path, cut)
+        if unreadable:
+            log.warning("%s: removed %d unreadable line(s) (%d bytes: zeros or cut JSON, a power cut before their "
+                        "data reached the disk) from the end of the file, the %d readable line(s) after them kept",
+                        self.path, *unreadable)
         return True
+
+    def _cut_unreadable_lines(self) -> tuple[int, int, int] | None:
+        """Lines among the file's last TAIL_CHUNK bytes that do not read as a JSON object (a power cut left zeros
+        where their data had not reached the disk, a newline after them or not) removed, the readable lines after the
+        first of them written again in place; (lines removed, their bytes, lines kept after them), None: none.
+        Called after cut_partial_tail, so the file ends with a newline. Only the last lines can be hit: every line
+        before the last sync is on disk."""
+        size = os.fstat(self.fd).st_size
+        start = max(0, size - TAIL_CHUNK)
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            chunk = fh.read(size - start)
+        if start:                   # the chunk's first line may begin before it: not judged
+            skip = chunk.find(b"\n") + 1
+            start, chunk = start + skip, chunk[skip:]
+        lines = chunk.split(b"\n")[:-1]
+        bad = [i for i, line in enumerate(lines) if not _readable(line)]
+        if not bad:
+            return None
+        at = start + sum(len(line) + 1 for line in lines[:bad[0]])
+        kept = [line + b"\n" for line in lines[bad[0]:] if _readable(line)]
+        os.ftruncate(self.fd, at)
+        for line in kept:
+            done = 0
+            while done < len(line):
+                done += os.write(self.fd, line[done:])
+        return len(bad), sum(len(lines[i]) + 1 for i in bad), len(kept)
 
     def _reopen_if_rotated(self) -> None:
         """Close the open file when the path no longer names it (renamed or removed by a rotation)."""
@@ -256,12 +309,13 @@ class JsonlSink(Sink):
         self.fd = None
         log.info("%s: the file was rotated away (renamed or removed); writing to a new file at that path", self.path)
 
-    def _write(self, kind: str, obj: dict) -> None:
+    def _write(self, kind: str, obj: dict, sync: bool = True) -> bool:
+        """Append one line (synced when `sync`: the caller syncs a batch once); False when it was dropped."""
         line = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
         self._reopen_if_rotated()
         if not self._open():
             self._drop(kind)
-            return
+            return False
         start = None
         try:
             start = os.fstat(self.fd).st_size
@@ -277,12 +331,26 @@ class JsonlSink(Sink):
             self._failed(exc)
             self._failed_len = max(self._failed_len, len(line))
             self._drop(kind)
-            return
+            return False
         self.written += 1
+        if sync:
+            self._sync()
         if self.problem is not None and self._room() >= self._failed_len:
             log.warning("%s: writing again (%s dropped meanwhile)", self.path,
                         ", ".join(f"{n} {k}" for k, n in self.dropped.items()))
             self.problem, self._failed_len = None, 0
+        return True
+
+    def _sync(self) -> None:
+        """The lines written so far onto the disk (a power cut keeps them); a sync that fails is said once: the lines
+        are in the file, a power cut may lose them (the outbox and the journals keep their events)."""
+        try:
+            os.fdatasync(self.fd)
+        except OSError as exc:
+            problem = f"cannot sync ({exc.strerror or exc})"
+            if problem != self.problem:
+                log.error("%s: %s; the lines are written but a power cut may lose them", self.path, problem)
+            self.problem = problem
 
     def _room(self) -> int:
         try:
@@ -305,6 +373,16 @@ class JsonlSink(Sink):
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _readable(line: bytes) -> bool:
+    """Whether a line reads as a JSON object (no NUL: zeros are what a power cut leaves, never our JSON)."""
+    if b"\0" in line:
+        return False
+    try:
+        return isinstance(json_read.loads(line), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def _keys(lines: list[dict], key: str) -> list[tuple[str, int]]:
