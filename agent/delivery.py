@@ -30,6 +30,10 @@ class Delivery:
 
     def _open_journals(self, state_dir: Path, sensors: int) -> None:
         self.events = Counter()
+        # the alerts this run's events belong to that an earlier run raised (the stop summary says them: a restart
+        # mid-incident read `alerts raised 0 (events end: 1, update: 21)`, taken for "no alert"): id → last event
+        self.continued: dict[str, str] = {}
+        self._opened_here: set[str] = set()     # the alerts this run raised, while open
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
         self.journal = EventJournal(state_dir, JOURNAL_FILE, "alert", alert_spare_bytes(sensors))
         self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(sensors))
@@ -49,6 +53,13 @@ class Delivery:
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
+        if ev.event == "new":
+            self._opened_here.add(ev.alert_id)
+        elif ev.alert_id in self._opened_here:
+            if ev.event == "end":
+                self._opened_here.discard(ev.alert_id)
+        else:                   # raised before this start: resumed from the checkpoint or the alert journal
+            self.continued[ev.alert_id] = ev.event
         # Before any sink: a restarted agent continues from here and completes the delivery.
         self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
         for sink in self.sinks:

@@ -572,6 +572,8 @@ class Agent(Resume, Delivery):
                                if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         alerts, faults = self._raised_at_start
         snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts
+        snap["alerts_continued"] = {"continued": len(self.continued),
+                                    "ended": sum(last == "end" for last in self.continued.values())}
         snap["faults_raised_this_run"] = {k: n - faults.get(k, 0) for k, n in self.pipeline.health.raised.items()}
         # the live records' rejects, the warm-up recording's apart (health's `rejected` counts both): a resumed run,
         # which reads no warm-up, read `rejected 0` where the first said `rejected 1` for the same live data (user29)

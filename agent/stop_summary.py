@@ -22,6 +22,20 @@ UNDELIVERED = {
 }
 
 
+def alerts_said(s: dict) -> str:
+    """`alerts raised N` — this run's (user15) — and the alerts an earlier run raised whose events this run sent
+    (chaos10: after a restart mid-incident `alerts raised 0 (events end: 1, update: 21)` was read as "no alert")."""
+    said = f"alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])}"
+    got = s.get("alerts_continued") or {}
+    n, ended = got.get("continued", 0), got.get("ended", 0)
+    if not n:
+        return said
+    before = f"{said}, {n} raised before this start continued"
+    if ended == n:
+        return f"{before} and ended in this run"
+    return f"{before}, still open at the stop" if not ended else f"{before}, {ended} of them ended in this run"
+
+
 def format_summary(s: dict) -> str:
     # a file read without a mapped column is counted by its reason's name but said apart: its rows were read (user32)
     dropped, read_without = split_read_without(s["rejected"])
@@ -50,10 +64,10 @@ def format_summary(s: dict) -> str:
     gaps = sum(src.get("recording_gaps", 0) for src in s.get("sources", {}).values())
     # this run's ticks beside its records in (user30: a resumed run said `14400 ticks, 3534 records in`, the
     # ticks counted from the checkpoint's first life); the lifetime count near the end when a checkpoint was resumed
-    # (the line's head is read by bench/chaos_check.py)
+    # (the line's head, to the rejects' `);`, is read by bench/chaos_check.py SUMMARY)
     ticks = s.get("ticks_this_run", s["ticks"])
     return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(dropped.values())} "
-            f"({rej}); {read_without_said}{warm_said}alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])} (events {ev}); "
+            f"({rej}); {read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
             f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")
