@@ -1,21 +1,21 @@
 """What an event that survives a power cut costs: the agent's writes for one alert event, this tree against REF.
 
 For each alert event the agent writes, on its tick path, the alert journal (agent/checkpoint.py EventJournal:
-temporary file, fsync, rename, directory fsync) and then the MQTT sink's outbox row (agent/outbox.py add()). Since
-chaos9 that row's commit syncs the WAL whatever `outbox.sync` says (before, `normal` left it in the page cache and a
-power cut lost up to a second of stored events). Timed here per event, interleaved: each round one add on this
-tree's Outbox and one on REF's (`--before`, a git ref or a directory holding an agent package; default the chaos9
-round's base), both `sync: normal`, each after the same journal write — so the ratio is what an event costs now
-against then, on the same disk at the same moment. A tick's FAULT_TICK fault events: one add_many now (one sync),
-FAULT_TICK adds before (none). An ack (the worker thread, off the tick path) is timed too:
-unchanged by design (its delete is synced with the next checkpoint under `normal`). A tick with no event commits
-nothing to the outbox: no cost per tick. The files go under --dir: put it on the gateway's real storage (a tmpfs
-makes every sync free).
+temporary file, fsync, rename, directory fsync), then the MQTT sink's outbox row (agent/outbox.py add()), then the
+JSONL sink's line (agent/sinks/jsonl.py). Since chaos9 the outbox row's commit syncs the WAL whatever `outbox.sync`
+says; since chaos10 the JSONL line is fdatasync'd (a tick's fault lines once). Timed here per event, interleaved:
+each round one event on this tree's Outbox and JsonlSink and one on REF's (`--before`, a git ref or a directory
+holding an agent package; default the chaos10 round's base, whose outbox syncs already: the ratio is the JSONL's
+sync; 19acb1bf gives both rounds'), both `sync: normal`, each after the same journal write — so the ratio is what an
+event costs now against then, on the same disk at the same moment. A tick's FAULT_TICK fault events: the outbox's
+and the JSONL's writes of them (one add_many and one sync each now; REF's own way). An ack (the worker thread, off
+the tick path) is timed too: unchanged by design. A tick with no event writes nothing to either: no cost per tick.
+The files go under --dir: put it on the gateway's real storage (a tmpfs makes every sync free).
 
-    python bench/power_loss.py [--before 19acb1bf] [--dir DIR] [-n 300] [--pairs 3]
+    python bench/power_loss.py [--before 3ed21786] [--dir DIR] [-n 300] [--pairs 3]
 
-Prints one JSON object: per side the journal write, the add, the ack and the event's total (p50/p90 in ms), the
-ratios now/before of the add and of the total per pair, and the load average before and after.
+Prints one JSON object: per side the journal write, the add, the JSONL line, the ack, the event's total and a fault
+tick's (p50/p90 in ms), the ratios now/before per pair, and the load average before and after.
 """
 from __future__ import annotations
 
@@ -38,54 +38,83 @@ from mqtt import alert, percentiles  # noqa: E402
 from table import package_at  # noqa: E402
 
 from agent.checkpoint import EventJournal  # noqa: E402
+from agent.faults.events import FaultEvent  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
+from agent.sinks import jsonl  # noqa: E402
+from agent.sinks.base import SinkContext  # noqa: E402
 
-BASE = "19acb1bf"       # chaos9's base: `normal` did not sync an add
+BASE = "3ed21786"       # chaos10's base: the JSONL sink synced no line (19acb1bf, chaos9's: nor did `normal` an add)
 FAULT_TICK = 40         # fault events in one tick (a station's power cut)
 
 
-def pair(work: Path, before_outbox, n: int, k: int) -> dict:
-    """n interleaved events on each side: {side: {"journal", "add", "ack", "event"} lists of seconds}."""
-    sides = {"now": Outbox, "before": before_outbox.Outbox}
+def fault_events(i: int, ts: float) -> list[FaultEvent]:
+    """A tick's FAULT_TICK fault events (a station's power cut: every sensor `missing`)."""
+    return [FaultEvent(fault_id=f"f-{j}", seq=i, event="fault" if i == 0 else "fault_update", node="bench", site="lab",
+                       sensor=f"s{j}", group="k1", kind="missing", ts=ts, start=ts, end=None,
+                       evidence={"summary": "no data"}) for j in range(FAULT_TICK)]
+
+
+def jsonl_faults(sink, events: list[FaultEvent]) -> None:
+    """A tick's fault lines as the agent hands them: `faults` where the side has it (chaos9 on), else one by one."""
+    if hasattr(sink, "faults"):
+        sink.faults(events)
+    else:
+        for event in events:
+            sink.fault(event)
+
+
+def pair(work: Path, before, n: int, k: int) -> dict:
+    """n interleaved events on each side: {side: {"journal", "add", "jsonl", "ack", "event", "fault_tick"} lists of
+    seconds}. `before`: REF's (outbox, sinks.jsonl) modules."""
+    before_outbox, before_jsonl = before
+    sides = {"now": (Outbox, jsonl), "before": (before_outbox.Outbox, before_jsonl)}
     boxes = {side: cls(work / f"{side}-{k}.sqlite", max_events=100_000, max_age_s=86400, sync="normal")
-             for side, cls in sides.items()}
+             for side, (cls, _) in sides.items()}
     journals = {side: EventJournal(work / f"{side}-{k}") for side in sides}
+    logs = {side: mod.JsonlSink(mod.JsonlConfig(path=str(work / f"{side}-{k}.jsonl")),
+                                SinkContext(node_id="bench", site="lab", state_dir=str(work)))
+            for side, (_, mod) in sides.items()}
     for side in sides:
         (work / f"{side}-{k}").mkdir()
         journals[side].reserve()
-    times = {side: {"journal": [], "add": [], "ack": [], "event": []} for side in sides}
+    times = {side: {"journal": [], "add": [], "jsonl": [], "ack": [], "event": [], "fault_tick": []} for side in sides}
     ids = {side: [] for side in sides}
-    payload = json.dumps(alert(0, time.time()).to_dict())
     for i in range(n):
+        event = alert(i, time.time())
+        payload = json.dumps(event.to_dict())
         for side in (("now", "before") if i % 2 == 0 else ("before", "now")):
             t0 = time.perf_counter()
             journals[side].record({"seq": i, "payload": payload}, {"open": True})
             t1 = time.perf_counter()
             ids[side].append(boxes[side].add("bench-1", i, "update", payload))
             t2 = time.perf_counter()
+            logs[side].emit(event)
+            t3 = time.perf_counter()
             times[side]["journal"].append(t1 - t0)
             times[side]["add"].append(t2 - t1)
-            times[side]["event"].append(t2 - t0)
+            times[side]["jsonl"].append(t3 - t2)
+            times[side]["event"].append(t3 - t0)
     for i in range(n):
         for side in (("now", "before") if i % 2 == 0 else ("before", "now")):
             t = time.perf_counter()
             boxes[side].ack(ids[side][i])
             times[side]["ack"].append(time.perf_counter() - t)
-    for side in sides:
-        times[side]["fault_tick"] = []
-    for i in range(n // 6):             # a tick's fault events, FAULT_TICK sensors: one add each before, one add_many now
+    for i in range(n // 6):             # a tick's fault events, FAULT_TICK sensors: the outbox's and the JSONL's writes
+        events = fault_events(i, time.time())
+        rows = [(e.fault_id, i, e.event, json.dumps(e.to_dict()), False) for e in events]
         for side in (("now", "before") if i % 2 == 0 else ("before", "now")):
-            events = [(f"f-{j}", i, "fault", payload, False) for j in range(FAULT_TICK)]
             t = time.perf_counter()
-            if side == "now":
-                boxes[side].add_many(events)
+            if hasattr(boxes[side], "add_many"):
+                boxes[side].add_many(rows)
             else:
-                for event in events:
-                    boxes[side].add(*event)
+                for row in rows:
+                    boxes[side].add(*row)
+            jsonl_faults(logs[side], events)
             times[side]["fault_tick"].append(time.perf_counter() - t)
     for side in sides:
         boxes[side].close()
         journals[side].close()
+        logs[side].close()
     return times
 
 
@@ -101,8 +130,8 @@ def main() -> int:
     try:
         package_at(args.before, work)
         import importlib
-        before_outbox = importlib.import_module("agent_at_ref.outbox")
-        pairs = [pair(work, before_outbox, args.n, k) for k in range(args.pairs)]
+        before = importlib.import_module("agent_at_ref.outbox"), importlib.import_module("agent_at_ref.sinks.jsonl")
+        pairs = [pair(work, before, args.n, k) for k in range(args.pairs)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     p50 = lambda xs: statistics.median(xs)  # noqa: E731
@@ -113,6 +142,7 @@ def main() -> int:
                   for t in pairs],
         "ratio_add_p50": [round(p50(t["now"]["add"]) / p50(t["before"]["add"]), 2) for t in pairs],
         "ratio_event_p50": [round(p50(t["now"]["event"]) / p50(t["before"]["event"]), 2) for t in pairs],
+        "ratio_jsonl_p50": [round(p50(t["now"]["jsonl"]) / p50(t["before"]["jsonl"]), 2) for t in pairs],
         "ratio_ack_p50": [round(p50(t["now"]["ack"]) / p50(t["before"]["ack"]), 2) for t in pairs],
         "ratio_fault_tick_p50": [round(p50(t["now"]["fault_tick"]) / p50(t["before"]["fault_tick"]), 2) for t in pairs],
     }
