@@ -9,6 +9,7 @@ reader can parse, the next ones appended after it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,9 @@ import sys
 
 import pytest
 
-from conftest import agent_env, free_port
+from agent.sinks.base import SinkContext
+from agent.sinks.jsonl import JsonlConfig, JsonlSink
+from conftest import agent_env, alert_event, free_port, wait_for
 from restart_helpers import AgentProcess, killed_after_tick_173, row, write_config
 
 STRACE = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
@@ -131,3 +134,20 @@ def test_a_last_line_a_power_cut_tore_is_removed_at_the_start_and_its_event_writ
     if shutil.which("jq"):          # what an operator's reader does with it
         jq = subprocess.run(["jq", "-c", ".alert_id", str(path)], capture_output=True, text=True, timeout=60)
         assert jq.returncode == 0, jq.stderr
+
+
+def test_a_jsonl_sink_on_a_fifo_is_written_and_not_synced(tmp_path, caplog):
+    # A FIFO with a reader is a sink's file check-config accepts (a pipe to a consumer): no disk to sync, and
+    # fdatasync on it fails (EINVAL) — never tried, nothing said, the line reaches the reader.
+    fifo = tmp_path / "alerts.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        sink = JsonlSink(JsonlConfig(path=str(fifo)), SinkContext(node_id="gw-7", site="lab", state_dir=str(tmp_path)))
+        sink.emit(alert_event("a-1", 0, "new"))
+        got = wait_for(lambda: os.read(reader, 65536), "the line in the FIFO")
+        sink.close()
+    finally:
+        os.close(reader)
+    assert json.loads(got)["alert_id"] == "a-1"
+    assert sink.stats()["problem"] is None and "cannot sync" not in caplog.text

@@ -45,6 +45,7 @@ import gzip
 import json
 import logging
 import os
+import stat
 from collections import deque
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -90,6 +91,8 @@ class JsonlSink(Sink):
         self.written = 0
         self.dropped: dict[str, int] = {}
         self.problem: str | None = None     # why writing fails now; None while it works
+        self.sync_problem: str | None = None    # why syncing the lines fails now (they are written); None while it works
+        self._regular = False               # a regular file (synced); a FIFO's reader is not a disk
         self._failed_len = 0                # the longest line that could not be written, during a problem
         self._open()
 
@@ -234,7 +237,7 @@ class JsonlSink(Sink):
 
     def stats(self) -> dict:
         return {"path": str(self.path), "written": self.written, "dropped": dict(self.dropped),
-                "problem": self.problem}
+                "problem": self.problem or self.sync_problem}
 
     def _open(self) -> bool:
         if self.fd is not None:
@@ -247,9 +250,12 @@ class JsonlSink(Sink):
             self._failed(exc)
             return False
         self.fd = fd
-        if made:            # the new name survives a power cut with the lines synced into it
-            sync_directory(self.path.parent)
         try:
+            self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            if not self._regular:
+                return True
+            if made:            # the new name survives a power cut with the lines synced into it
+                sync_directory(self.path.parent)
             cut = cut_partial_tail(self.path, fd)
             unreadable = self._cut_unreadable_lines()
             if cut or unreadable:
@@ -273,6 +279,8 @@ class JsonlSink(Sink):
         Called after cut_partial_tail, so the file ends with a newline. Only the last lines can be hit: every line
         before the last sync is on disk."""
         size = os.fstat(self.fd).st_size
+        if not size:
+            return None
         start = max(0, size - TAIL_CHUNK)
         with self.path.open("rb") as fh:
             fh.seek(start)
@@ -344,13 +352,19 @@ class JsonlSink(Sink):
     def _sync(self) -> None:
         """The lines written so far onto the disk (a power cut keeps them); a sync that fails is said once: the lines
         are in the file, a power cut may lose them (the outbox and the journals keep their events)."""
+        if not self._regular:
+            return
         try:
             os.fdatasync(self.fd)
         except OSError as exc:
             problem = f"cannot sync ({exc.strerror or exc})"
-            if problem != self.problem:
+            if problem != self.sync_problem:
                 log.error("%s: %s; the lines are written but a power cut may lose them", self.path, problem)
-            self.problem = problem
+            self.sync_problem = problem
+        else:
+            if self.sync_problem is not None:
+                log.warning("%s: syncing again", self.path)
+                self.sync_problem = None
 
     def _room(self) -> int:
         try:
