@@ -19,7 +19,7 @@ import pytest
 
 from agent.sinks.base import SinkContext
 from agent.sinks.jsonl import JsonlConfig, JsonlSink
-from conftest import agent_env, alert_event, free_port, wait_for
+from conftest import agent_env, alert_event, fault_event, free_port, wait_for
 from restart_helpers import AgentProcess, killed_after_tick_173, row, write_config
 
 STRACE = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
@@ -151,3 +151,21 @@ def test_a_jsonl_sink_on_a_fifo_is_written_and_not_synced(tmp_path, caplog):
         os.close(reader)
     assert json.loads(got)["alert_id"] == "a-1"
     assert sink.stats()["problem"] is None and "cannot sync" not in caplog.text
+
+
+def test_readable_lines_after_a_torn_one_are_kept(tmp_path, caplog):
+    # A tick's fault lines share one sync: a cut may tear one of them and keep the ones after it (their pages reached
+    # the disk first). The torn one goes; the ones after it stay, in order (the fault journal has the torn event).
+    sink = JsonlSink(JsonlConfig(path=str(tmp_path / "alerts.jsonl")),
+                     SinkContext(node_id="gw-7", site="lab", state_dir=str(tmp_path)))
+    sink.faults([fault_event(i) for i in range(3)])
+    sink.close()
+    path = tmp_path / "alerts.jsonl"
+    first, second, third = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(first + zeros(second) + third)
+    caplog.set_level("WARNING")
+    again = JsonlSink(JsonlConfig(path=str(path)), SinkContext(node_id="gw-7", site="lab", state_dir=str(tmp_path)))
+    again.close()
+    assert path.read_bytes() == first + third
+    assert f"removed 1 unreadable line(s) ({len(second)} bytes" in caplog.text and \
+           "the 1 readable line(s) after them kept" in caplog.text, caplog.text
