@@ -136,6 +136,7 @@ def check(work: Path, sub, agent, scorer: str = "numpy", drops: list[dict] | Non
     inv["outbox drained, nothing dropped"] = ([] if (box.get("depth") == 0 or delivered and box.get("depth") == box.get("in_flight"))
                                               and not box.get("dropped_total") else [json.dumps(box)[:400]])
     inv.update(rejects(agent) if rejects is not None else {})
+    inv["alerts said in the summaries"] = summary_alerts(agent)
     inv.update(check_floods(agent))
     if scorer in MODEL_SCORERS:
         inv.update(check_model(sub, agent, scorer, drops or [], parsed["health"]))
@@ -151,6 +152,28 @@ def summary_rejects(life) -> Counter | None:
     if not m:
         return None
     return Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(4).split(", ") if part != "none")})
+
+
+# the summary's alerts: this run's raises, the alerts an earlier run raised that this one continued (chaos10), its events
+ALERTS_SAID = re.compile(r"; alerts raised (\d+)(?:, (\d+) raised before this start continued[^(]*)? \(events ([^)]*)\)")
+
+
+def summary_alerts(agent) -> list[str]:
+    """Each life stopped cleanly says the alerts its events are of: `update` / `end` events with no alert raised
+    in the life are of alerts an earlier life raised, said as continued — user35 read `alerts raised 0 (events end: 1,
+    update: 21)`, after a restart mid-incident, as "no alert"."""
+    out: list[str] = []
+    for _, life, _ in clean_stops(agent, []):
+        m = ALERTS_SAID.search(life.err.read_text(errors="replace"))
+        if not m:
+            out.append(f"life {life.n}: no alerts in its summary line")
+            continue
+        raised, continued = int(m.group(1)), int(m.group(2) or 0)
+        events = Counter({k: int(v) for k, v in (part.rsplit(": ", 1) for part in m.group(3).split(", ")
+                                                  if part != "none")})
+        if events["update"] + events["end"] and not raised and not continued:
+            out.append(f"life {life.n}: events {dict(events)} and no alert raised or continued said")
+    return out
 
 
 def clean_stops(agent, out: list):

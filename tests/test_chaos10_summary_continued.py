@@ -7,6 +7,8 @@ still open at the stop; the line's head, which bench/chaos_check.py reads for th
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from types import SimpleNamespace
 
@@ -67,3 +69,27 @@ def test_the_summary_says_an_alert_raised_before_the_restart_continued_and_ended
     # bench/chaos_check.py reads the line's head (the rejects) as before
     check = bench_module("chaos_check")
     assert check.summary_rejects(SimpleNamespace(err=third.err_path)) == Counter({"bad json": 1}), line
+
+
+def test_the_chaos_soak_checks_that_a_life_says_the_alerts_it_continued(tmp_path):
+    # bench/chaos_check.py's invariant on each cleanly stopped life's summary: update / end events with no alert raised
+    # in the life must be said as continued. The line user35 met breaks it; this round's holds.
+    chaos, check = bench_module("chaos"), bench_module("chaos_check")
+    agent = chaos.Agent(tmp_path, tmp_path / "agent.yaml")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    head = "summary: 40 ticks, 40 records in, rejected 0 (none); "
+    tail = "; sensor faults 0 (none); tier numpy; stopped: signal SIGTERM\n"
+    lines = {1: "alerts raised 0 (events end: 1, update: 21)",       # 3ed21786's
+             2: "alerts raised 0, 1 raised before this start continued and ended in this run (events end: 1, update: 21)",
+             3: "alerts raised 1, 2 raised before this start continued, 1 of them ended in this run (events end: 1, "
+                "new: 1, update: 4)",
+             4: "alerts raised 0 (events none)"}
+    for n, said in lines.items():
+        err = tmp_path / f"agent-{n:03d}.stderr"
+        err.write_text(head + said + tail)
+        life = chaos.Life(n, proc, err, notify=None)
+        life.ended_by = "sigterm"
+        agent.lives.append(life)
+    assert check.summary_alerts(agent) == ["life 1: events {'end': 1, 'update': 21} and no alert raised or continued "
+                                           "said"]
