@@ -267,9 +267,10 @@ class JsonlSink(Sink):
             log.warning("%s: removed an incomplete last line (%d bytes) left by an earlier run (a power cut or a full "
                         "disk cut its write short)", self.path, cut)
         if unreadable:
-            log.warning("%s: removed %d unreadable line(s) (%d bytes: zeros or cut JSON, a power cut before their "
-                        "data reached the disk) from the end of the file, the %d readable line(s) after them kept",
-                        self.path, *unreadable)
+            gone, size, kept = unreadable
+            log.warning("%s: removed %d unreadable line(s) (%d bytes: zeros or cut JSON, a power cut before their data "
+                        "reached the disk) from the end of the file%s", self.path, gone, size,
+                        f", the {kept} readable line(s) after them kept" if kept else "")
         return True
 
     def _cut_unreadable_lines(self) -> tuple[int, int, int] | None:
