@@ -93,3 +93,5 @@ def test_the_chaos_soak_checks_that_a_life_says_the_alerts_it_continued(tmp_path
         agent.lives.append(life)
     assert check.summary_alerts(agent) == ["life 1: events {'end': 1, 'update': 21} and no alert raised or continued "
                                            "said"]
+    agent.lives[0].release = "earlier"          # an --upgrade-from soak's earlier release said it so: not judged
+    assert check.summary_alerts(agent) == []
