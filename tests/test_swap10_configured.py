@@ -1,0 +1,201 @@
+"""What a restart starts on when the operator's own bundle changed, and verdicts that are not forgotten (swap10; swap8
+and swap9 left them):
+
+- `scoring.bundle` rewritten while the agent was down (a new export copied over the operator's named bundle): a real
+  agent over three lives — v1 swapped in; scoring.bundle changed to ps7 (started on it, the record now holds its
+  digest); a new export copied over ps7 while down — life 3 starts on v1, the last release judged here, says so with
+  both digests, judges ps7 at the first poll and swaps it in (on 3ed21786: life 3 scores the new export from its
+  start, unjudged and unsaid);
+- with nothing judged to fall back on it is started on, and said with both digests, once;
+- a release the shadow refused stays refused beyond 32 newer verdicts while it is in models_dir (on 3ed21786: the
+  newest 32 kept, and a restart whose active bundle went started on it);
+- the record lost and the checkpoint's bundle rewritten, not the newest there: judged too (on 3ed21786: taken as
+  decided, never judged)."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+
+from conftest import (DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, drive_hotswap,  # noqa: E402
+                      hotswap_pipeline, sim_rows, variant)
+
+from agent.active_bundle import ACTIVE_FILE, RAN, active_tiers, read_record  # noqa: E402
+from agent.release_verdicts import manifest_digest  # noqa: E402
+
+pytestmark = NO_DEMO
+
+
+def _said(caplog, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+def test_scoring_bundle_rewritten_while_down_starts_on_the_last_judged_release_and_is_judged(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from conftest import interrupt_agent, start_logged_agent, wait_for
+    from swap_life import kill_left, log_waiter, rollback_agent_config, stopped_clean
+
+    models = tmp_path / "models"
+    models.mkdir()
+    ps7 = tmp_path / "bundles" / "ps7"
+    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
+    cfg_path = rollback_agent_config(tmp_path, variant("swap10-c0", src=DEMO_BUNDLE, model_id="swap10-c0"), models)
+    log = tmp_path / "agent.err"
+    _, logged = log_waiter(log)
+
+    def record() -> dict:
+        return json.loads((tmp_path / ACTIVE_FILE).read_text())     # (written atomically: whole or not at all)
+
+    proc = start_logged_agent(cfg_path, tmp_path)
+    try:
+        logged("warm-up done", 0, proc)
+        shutil.copytree(variant("swap10-v1", src=DEMO_BUNDLE, model_id="swap10-v1"), models / ".v1")
+        (models / ".v1").rename(models / "v1")
+        logged(f"swap10-v1 from {models / 'v1'} swapped in", 0, proc)
+        assert interrupt_agent(proc) == 0
+
+        # The operator names a bundle of their own, ps7: life 2 starts on it (the new choice wins), and the record
+        # says so at once — the release that ran, ps7's digest.
+        cfg_path = rollback_agent_config(tmp_path, ps7, models)
+        proc = start_logged_agent(cfg_path, tmp_path)
+        ran = manifest_digest(ps7)
+        banner = logged("scoring: tier tflite: ", 0, proc)      # (each life's log written afresh)
+        assert "scoring: tier tflite: swap10-c1 (model_int8.tflite" in banner, banner
+        wait_for(lambda: record()[RAN] == ran and record()["path"] is None, "ps7 recorded as the release that ran",
+                 60.0, proc)
+        assert interrupt_agent(proc) == 0
+
+        # Down: a new export copied over ps7 (its files' times kept, as cp -a and rsync -a do). Life 3 starts on v1,
+        # says so with both digests, and judges ps7 at the first poll as any delivery.
+        shutil.copytree(variant("swap10-c2", src=DEMO_BUNDLE, model_id="swap10-c2"), ps7, dirs_exist_ok=True)
+        now = manifest_digest(ps7)
+        proc = start_logged_agent(cfg_path, tmp_path)
+        banner = logged("scoring: tier tflite: ", 0, proc)
+        assert "scoring: tier tflite: swap10-v1 (model_int8.tflite" in banner, banner   # 3ed21786: swap10-c2
+        said = logged("was rewritten while the agent was down", 0, proc).split("stad.hotswap: ", 1)[1]
+        assert said == (f"scoring.bundle, {ps7}, was rewritten while the agent was down: another release is there "
+                        f"(its manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…): never started on "
+                        "unjudged while a release judged here loads; judged in shadow at the first poll as any "
+                        "delivery, swapped in if it passes; starting on the last release judged on this gateway that "
+                        f"loads: {models / 'v1'} (swap10-v1)"), said
+        logged(f"model update (scoring.bundle rewritten while the agent was down): loading {ps7}", 0, proc)
+        logged(f"swap10-c2 from {ps7} swapped in", 0, proc)
+        wait_for(lambda: record()[RAN] == now and record()["path"] == str(ps7), "ps7's new release recorded as "
+                 "the release that ran", 60.0, proc)
+        assert record()["verdicts"][now]["verdict"] == "swapped in", record()["verdicts"]
+        stopped_clean(proc, log)
+    finally:
+        kill_left(proc)
+
+
+def test_scoring_bundle_rewritten_with_nothing_judged_to_fall_back_on_is_started_on_and_said_once(tmp_path, caplog):
+    """No release judged on this gateway (models_dir holds one never swapped in): the rewritten scoring.bundle is the
+    operator's choice and is started on — said with both digests, once (the record takes its digest)."""
+    from agent.hotswap import HotSwap
+    from agent.pipeline import Pipeline
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant("swap10-old", src=DEMO_BUNDLE, model_id="swap10-old"), models / "old")
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
+    cfg = demo_cfg(tmp_path, bundle=str(ps7), models_dir=str(models), shadow_ticks=3)
+    first = HotSwap(cfg, Pipeline(cfg), poll_ticks=2)
+    first.resume(None, None)                                    # a first start: the record written
+    ran = manifest_digest(ps7)
+    assert read_record(tmp_path)[RAN] == ran                    # 3ed21786: null (only a swapped-in bundle's kept)
+
+    shutil.copytree(variant("swap10-c2", src=DEMO_BUNDLE, model_id="swap10-c2"), ps7, dirs_exist_ok=True)
+    now = manifest_digest(ps7)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    kept = read_record(tmp_path)
+    assert active_tiers(cfg, kept) == (None, None)
+    [said] = _said(caplog, "was rewritten while the agent was down")
+    assert said == (f"scoring.bundle, {ps7}, was rewritten while the agent was down: another release is there (its "
+                    f"manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…); no release judged on this "
+                    "gateway to start on instead (one swapped in here, still in models_dir and unchanged): starting on "
+                    "it unjudged, as the configured bundle (the operator's choice)"), said
+    pipe = Pipeline(cfg)
+    assert pipe.model_id() == "swap10-c2"
+    resumed = HotSwap(cfg, pipe, poll_ticks=2)
+    resumed.resume(kept, None)
+    assert read_record(tmp_path)[RAN] == now and resumed._new_bundle() is None     # nothing to judge: it runs
+    caplog.clear()
+    assert active_tiers(cfg, read_record(tmp_path)) == (None, None) and not _said(caplog, "rewritten")
+
+
+def test_a_refused_release_in_models_dir_stays_refused_beyond_32_newer_verdicts(tmp_path, caplog):
+    """v1 swapped in, `bad` refused by the shadow (off scale) and left in models_dir, then 40 releases refused by the
+    check (half copies, removed after), then v2 swapped in; v2 moved out while the agent is down: the restart skips
+    bad and starts on v1. On 3ed21786 bad's verdict was the oldest past 32: forgotten, and the restart started on it."""
+    from swap_life import release_copy
+
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=0.3)
+    pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3, shadow_min_agreement=0.0,
+                                          shadow_refuse_off_scale=0.5)
+    done = HOTSWAP_WARMUP
+
+    def until(cond):
+        nonlocal done
+        done += len(drive_hotswap(pipe, swap, rows[done:], until=cond))
+
+    def deliver(name: str, **kw) -> None:
+        release_copy(models / f".{name}", f"swap10-{name}", **kw)
+        (models / f".{name}").rename(models / name)
+
+    deliver("v1")
+    until(lambda: swap.status()["accepted"] == 1)
+    deliver("bad", off_scale=pipe.sensors[::2])
+    until(lambda: swap.status()["rejected"] == 1)
+    manifest = (models / "v1" / "manifest.json").read_text()
+    for i in range(40):                 # a manifest alone: its model files listed, missing (a copy that stopped)
+        half = models / f"half{i}"
+        (models / f".half{i}").mkdir()
+        (models / f".half{i}" / "manifest.json").write_text(manifest.replace('"swap10-v1"', f'"swap10-half{i}"'))
+        (models / f".half{i}").rename(half)
+        until(lambda: swap.status()["rejected"] == 2 + i)
+        shutil.rmtree(half)             # the operator clears it away
+    deliver("v2")
+    until(lambda: swap.status()["accepted"] == 2)
+    bad = manifest_digest(models / "bad")
+    saved = json.loads((tmp_path / ACTIVE_FILE).read_text())["verdicts"]
+    assert saved[bad]["verdict"] == "refused by the shadow", sorted(v["release"] for v in saved.values())
+    assert len(saved) == 3 + 32, len(saved)     # v1, bad, v2 (on disk), and the newest 32 of the releases gone
+
+    shutil.move(models / "v2", tmp_path / "v2")         # down: v2 withdrawn
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    tiers, path = active_tiers(swap.cfg, read_record(tmp_path))
+    assert path == models / "v1" and tiers[0].describe()["model_id"] == "swap10-v1", path     # 3ed21786: …/bad
+    [skipped] = _said(caplog, "a restart never starts on a release the shadow or the check refused")
+    assert skipped.startswith(f"skipped {models / 'bad'} (refused by the shadow at "), skipped
+
+
+def test_the_record_lost_and_the_checkpoints_bundle_rewritten_not_the_newest_it_is_judged_too(tmp_path, caplog):
+    """active-bundle.json lost; the bundle the checkpoint was taken with (models/a) rewritten with another release, and
+    a newer one (models/b) delivered after it: the configured bundle is started on, b judged at the first poll, then a
+    — the rewritten release is a delivery, not one decided on. On 3ed21786 qa23's lost-record rule took a for decided
+    (only the newest judged): never judged."""
+    from swap_life import close, demo_swapped_in, release_copy
+
+    from agent.service import Agent
+
+    swapped = demo_swapped_in(tmp_path)
+    (tmp_path / "state" / ACTIVE_FILE).unlink()
+    release_copy(swapped, "swap10-other")
+    newer = release_copy(swapped.parent / ".b", "swap10-b")
+    newer.rename(swapped.parent / "b")
+    caplog.set_level(logging.INFO, logger="stad")
+    agent = Agent(demo_cfg(tmp_path / "state", warmup_ticks=300, bundle=str(DEMO_BUNDLE),
+                           models_dir=str(swapped.parent)))
+    try:
+        assert agent.pipeline.model_id() == "demo-corridor", agent.pipeline.model_id()
+        [said] = _said(caplog, "the bundle a hot swap made active and the models_dir bundles already decided on are lost")
+        assert f", then {swapped}, the checkpoint's bundle, not started on" in said, said
+        assert agent.hotswap._new_bundle() == swapped.parent / "b"
+        assert agent.hotswap._new_bundle() == swapped          # 3ed21786: None (taken as decided)
+    finally:
+        close(agent)
