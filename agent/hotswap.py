@@ -225,6 +225,7 @@ class HotSwap:
         self._gone_since = 0.0                    # (time.monotonic) the first of them
         self._rollback: list[Path] | None = None   # the bundles left to roll back to, newest first
         self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
+        self.started_instead: str | None = None     # what this start runs instead of the release that ran, why
         self._rewritten_configured: Path | None = None  # scoring.bundle outside models_dir rewritten while down, not
         #                                                  started on: judged at the first poll (swap10)
 
@@ -709,7 +710,7 @@ class HotSwap:
                 "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None,
-                "verdicts": self.verdicts.newest_first()}
+                "verdicts": self.verdicts.newest_first(), "started_instead": self.started_instead}
 
     # -- across restarts ------------------------------------------------------------------------
 
@@ -763,6 +764,8 @@ class HotSwap:
                     self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
                 elif rewritten(record, Path(was), self.models_dir, self.verdicts):
                     rewrite = Path(was)
+        if isinstance(record, dict):
+            self.started_instead = self._started_instead(record, active, configured, rewrite, moved)
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
         elif record is not None and (self.models_dir is not None or configured is not None):
@@ -781,6 +784,29 @@ class HotSwap:
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
+
+    def _started_instead(self, record: dict, active: Path | None, configured: Path | None, rewrite: Path | None,
+                         moved: bool) -> str | None:
+        """For health (`model_update.started_instead`): what this start runs instead of the release that ran before
+        the stop, and why (agent/active_bundle.py said it in the log); None when it runs that release."""
+        running = f"{self.current or 'numpy'}" + (" (scoring.bundle)" if self.current == self._configured else "")
+        if configured is not None:
+            why = (f"scoring.bundle {configured} rewritten while the agent was down (manifest.json sha256 "
+                   f"{(manifest_digest(configured) or '?')[:12]}…, the release that ran {record[RAN][:12]}…)")
+            if active is None:
+                return f"{why}: started on it unjudged, no release judged here to start on instead"
+            refused = self.verdicts.refusal(configured)
+            return (f"{why}: started on {running}, the last release judged here; "
+                    + (f"it holds a release {refused}: not judged again until it changes" if refused
+                       else "it is judged as a delivery (shadow, swap)"))
+        if rewrite is not None:
+            return (f"the active bundle {rewrite} rewritten in place while the agent was down: started on {running}; "
+                    + ("refused before, not judged again until it changes" if self.verdicts.refusal(rewrite)
+                       else "it is judged as a delivery (shadow, swap)"))
+        if moved or (record.get("path") not in (None, str(self._configured)) and active is None
+                     and record.get("config_bundle") == self.cfg.scoring.bundle):
+            return f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+        return None
 
     def _rewritten_in_place(self, path: Path, ran: str | None, verified: bool = False) -> None:
         """The active bundle's directory `path` rewritten in place (while the agent was down, or by a release the

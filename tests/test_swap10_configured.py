@@ -123,9 +123,53 @@ def test_scoring_bundle_rewritten_with_nothing_judged_to_fall_back_on_is_started
     assert pipe.model_id() == "swap10-c2"
     resumed = HotSwap(cfg, pipe, poll_ticks=2)
     resumed.resume(kept, None)
+    assert resumed.status()["started_instead"] == (
+        f"scoring.bundle {ps7} rewritten while the agent was down (manifest.json sha256 {now[:12]}…, the release that "
+        f"ran {ran[:12]}…): started on it unjudged, no release judged here to start on instead")
     assert read_record(tmp_path)[RAN] == now and resumed._new_bundle() is None     # nothing to judge: it runs
     caplog.clear()
     assert active_tiers(cfg, read_record(tmp_path)) == (None, None) and not _said(caplog, "rewritten")
+
+
+def test_scoring_bundle_inside_models_dir_rewritten_while_down_is_a_delivery_and_health_says_what_ran_instead(
+        tmp_path, caplog):
+    """scoring.bundle is models/ps7 (inside models_dir), v1 swapped in before (its verdict kept) and the configured
+    bundle running again at the stop; ps7 rewritten while down with its files' times kept (its fingerprint may not
+    change): the restart starts on v1, the record names it, ps7 is forgotten from `seen` so that the first poll
+    judges it, and health says why. On 3ed21786: started on the rewritten ps7, unjudged."""
+    from agent.hotswap import HotSwap
+    from agent.models_dir import bundle_dirs
+    from agent.pipeline import Pipeline
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("v1", "ps7"):
+        shutil.copytree(variant(f"swap10-{name}", src=DEMO_BUNDLE, model_id=f"swap10-{name}"), models / name)
+    cfg = demo_cfg(tmp_path, bundle=str(models / "ps7"), models_dir=str(models), shadow_ticks=3)
+    v1, ran = manifest_digest(models / "v1"), manifest_digest(models / "ps7")
+    (tmp_path / ACTIVE_FILE).write_text(json.dumps({
+        "version": 1, "path": None, "model_id": None, "config_bundle": cfg.scoring.bundle,
+        "seen": {str(p): fp.to_json() for p, fp in bundle_dirs(models).items()},
+        "verdicts": {v1: {"release": str(models / "v1"), "verdict": "swapped in", "why": "x", "at": 1.0}}, RAN: ran}))
+    shutil.copytree(variant("swap10-c2", src=DEMO_BUNDLE, model_id="swap10-c2"), models / "ps7", dirs_exist_ok=True)
+    now = manifest_digest(models / "ps7")
+
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    kept = read_record(tmp_path)
+    tiers, path = active_tiers(cfg, kept)
+    assert path == models / "v1" and tiers[0].describe()["model_id"] == "swap10-v1", path    # 3ed21786: (None, None)
+    [said] = _said(caplog, "was rewritten while the agent was down")
+    assert said.endswith(f"starting on the last release judged on this gateway that loads: {models / 'v1'} "
+                         "(swap10-v1)"), said
+    swap = HotSwap(cfg, Pipeline(cfg, tiers=tiers), poll_ticks=2)
+    swap.resume(kept, path)
+    assert models / "ps7" not in swap.seen and swap._new_bundle() == models / "ps7"
+    saved = read_record(tmp_path)
+    assert (saved["path"], saved[RAN]) == (str(models / "v1"), v1), saved
+    assert swap.status()["started_instead"] == (
+        f"scoring.bundle {models / 'ps7'} rewritten while the agent was down (manifest.json sha256 {now[:12]}…, the "
+        f"release that ran {ran[:12]}…): started on {models / 'v1'}, the last release judged here; it is judged as a "
+        "delivery (shadow, swap)")
 
 
 def test_a_refused_release_in_models_dir_stays_refused_beyond_32_newer_verdicts(tmp_path, caplog):
