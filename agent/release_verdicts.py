@@ -98,11 +98,12 @@ class Verdicts:
             if total <= CAP_BYTES:
                 break
             total -= size[k]
-            dropped.append(self.entries.pop(k))
-        kept_off = [d["release"] for d in dropped if d["verdict"] in REFUSED]
+            dropped.append((here(k), self.entries.pop(k)))
+        kept_off = [d["release"] for on, d in dropped if on and d["verdict"] in REFUSED]    # (gone ones decide nothing)
         return (f"the verdicts kept reached {CAP_BYTES} bytes: the oldest {len(dropped)} dropped"
-                + (f", refusals among them ({', '.join(kept_off[:5])}{' …' if len(kept_off) > 5 else ''}): a rollback "
-                   "may take those releases again, judged on their own health" if kept_off else ""))
+                + (f", refusals of releases still on disk among them ({', '.join(kept_off[:5])}"
+                   f"{' …' if len(kept_off) > 5 else ''}): a rollback may take those releases again, judged on their "
+                   "own health" if kept_off else ""))
 
     def withdraw(self, release: Path, why: str) -> None:
         """The release in `release`, gone from models_dir, withdrawn: its newest verdict there (it was swapped in)

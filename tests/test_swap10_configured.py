@@ -243,3 +243,29 @@ def test_the_record_lost_and_the_checkpoints_bundle_rewritten_not_the_newest_it_
         assert agent.hotswap._new_bundle() == swapped          # 3ed21786: None (taken as decided)
     finally:
         close(agent)
+
+
+def test_verdicts_past_the_byte_cap_drop_the_oldest_gone_first_refusals_last_and_say_it(tmp_path):
+    """The hard cap: verdicts of releases on disk alone past CAP_BYTES (hundreds of releases kept in models_dir) —
+    the oldest dropped, those gone first, then those on disk not refused, refusals last, and said. A record of
+    swap8's layout (the newest 32) loads and is kept as it is."""
+    from agent.release_verdicts import CAP_BYTES, GONE_MOST, WHY_LONGEST, Verdicts
+
+    v = Verdicts()
+    for i in range(700):
+        kind = "refused by the check" if i % 2 else "swapped in"
+        v.record(f"{i:064x}", tmp_path / f"r{i}", kind, "x" * WHY_LONGEST)
+        v.entries[f"{i:064x}"]["at"] = float(i)         # (one a second: the order is the verdicts' age)
+    on_disk = {f"{i:064x}" for i in range(650)}          # the 50 newest gone
+    said = v.bound(on_disk)
+    assert len(json.dumps(v.to_json())) <= CAP_BYTES < 700 * 400
+    assert said.startswith(f"the verdicts kept reached {CAP_BYTES} bytes: the oldest ") and "refusals" not in said, said
+    assert sum(k not in on_disk for k in v.entries) == 0                # gone ones dropped first (then past 32 anyway)
+    dropped = sorted(int(k, 16) for k in on_disk - v.entries.keys())
+    assert dropped == list(range(0, 2 * len(dropped), 2)), dropped    # the oldest of those on disk not refused
+    assert all(f"{i:064x}" in v.entries for i in range(1, 650, 2))     # every refusal on disk kept
+
+    old = Verdicts.from_json({f"{i:064x}": {"release": f"/m/r{i}", "verdict": "refused by the shadow", "why": None,
+                                            "at": float(i)} for i in range(32)})
+    assert old.bound(None) is None and len(old.entries) == 32          # models_dir not listed: nothing dropped
+    assert old.bound(set()) is None and len(old.entries) == GONE_MOST
