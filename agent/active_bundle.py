@@ -25,6 +25,19 @@ the release (the manifest lists every file's sha256); and a copy that keeps the 
 as it was. A record written before swap9 has no digest: the release that ran is told by its verdict (a release
 refused is not it; one swapped in is) and, without one, by the directory's fingerprint in `seen` (unchanged: it).
 
+Since swap10 `manifest_sha256` is kept when the configured bundle (`scoring.bundle`) is what runs, too — at the first
+start, after a rollback to it, and at a start after `scoring.bundle` was changed (the record is written then). A new
+export copied over the operator's named bundle while the agent was down (`configured_rewritten`: another manifest
+there) is the operator's choice, so it is not refused; but it is a changed release, and a changed release is judged in
+shadow before it scores. So the restart starts on the last release judged on this gateway that loads (verdict `swapped
+in`, still in models_dir and unchanged), says so with both digests, and judges the configured bundle at the first poll
+as any delivery (agent/hotswap.py `resume`: one in models_dir is forgotten from `seen`, one outside it is loaded once);
+with no release judged here it starts on it, said with both digests (`_instead_of_configured`). One the shadow refused
+before is not judged again until it changes (to run it all the same: copy it to a new folder and name that in
+`scoring.bundle`: a changed `scoring.bundle` is the operator's new choice, started on). A half copy never gets here:
+the start's check refuses a `scoring.bundle` that does not verify and `run` starts nothing. A record written before
+swap10 keeps no digest of the configured bundle: it is started on, as before.
+
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
 hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
@@ -41,7 +54,9 @@ A record lost (missing or unreadable) while a checkpoint exists: the checkpoint'
 bundle it was taken with. When that bundle lies in models_dir (only a hot swap runs one from there
 rather than `scoring.bundle`) and still loads, the agent starts on it, so the checkpoint resumes
 instead of being refused for "the model differs" and the agent warming up blind (qa22); the checkpoint's
-own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. A bundle
+own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. That bundle
+rewritten since (or no longer loading) is not started on, and is judged at the first poll as a delivery even when it
+is not the newest bundle there (`Unreadable.judge`; swap10: qa23's rule took it for decided, never judged). A bundle
 outside models_dir is not taken: the config's `scoring.bundle` was changed, and it wins. So it does
 when the header's `configured` (the config's `scoring.bundle` and `models_dir` as written when it was
 taken: agent/resume.py) names another `scoring.bundle` than the config now: the operator changed it

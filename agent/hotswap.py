@@ -65,7 +65,9 @@ start too. A restarted agent starts on that bundle, and a bundle dropped or chan
 down, or still in shadow when it died, is a candidate at the first poll. The record keeps the manifest digest of
 the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
 is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
-`_rewritten_in_place`). A record that is there
+`_rewritten_in_place`); so is `scoring.bundle` rewritten while the agent was down, the restart on the last release
+judged here (swap10; none judged: started on it, said). What a start runs instead of the release that ran, and why:
+health `model_update.started_instead`. A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
