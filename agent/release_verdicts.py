@@ -85,7 +85,8 @@ class Verdicts:
         def here(k: str) -> bool:
             return on_disk is None or k in on_disk
 
-        gone = sorted((k for k in self.entries if not here(k)), key=lambda k: self.entries[k]["at"], reverse=True)
+        # (the entries' order is their age, the newest last: `record` puts a verdict last; a record keeps the order)
+        gone = [k for k in reversed(self.entries) if not here(k)]
         for k in gone[GONE_MOST:]:
             del self.entries[k]
         size = {k: len(json.dumps({k: v})) for k, v in self.entries.items()}
@@ -93,8 +94,8 @@ class Verdicts:
         if total <= CAP_BYTES:
             return None
         dropped = []
-        for k in sorted(self.entries, key=lambda k: (here(k), self.entries[k]["verdict"] in REFUSED,
-                                                     self.entries[k]["at"])):
+        age = {k: i for i, k in enumerate(self.entries)}
+        for k in sorted(self.entries, key=lambda k: (here(k), self.entries[k]["verdict"] in REFUSED, age[k])):
             if total <= CAP_BYTES:
                 break
             total -= size[k]
