@@ -244,6 +244,14 @@ def configured_rewritten(cfg: AgentConfig, record: dict) -> Path | None:
     return configured if now is not None and now != ran else None
 
 
+def configured_refusal(verdicts: Verdicts, configured: Path) -> str | None:
+    """Why `scoring.bundle`'s release, rewritten while down, is not judged again (its shadow refused it: 'refused by
+    the shadow at …: why'); None otherwise — a refusal by the check was of a copy since completed, since the start's
+    check passed it (agent/preflight.py)."""
+    kept = verdicts.of(manifest_digest(configured))
+    return verdicts.refusal(configured) if kept is not None and kept["verdict"] == REFUSED_SHADOW else None
+
+
 def _instead_of_configured(cfg: AgentConfig, record: dict, configured: Path, verdicts: Verdicts
                            ) -> tuple[list | None, Path | None]:
     """`scoring.bundle` rewritten while the agent was down (`configured_rewritten`): the operator named it, so it is
@@ -256,8 +264,8 @@ def _instead_of_configured(cfg: AgentConfig, record: dict, configured: Path, ver
     now, ran = manifest_digest(configured), record[RAN]
     said = (f"scoring.bundle, {configured}, was rewritten while the agent was down: another release is there (its "
             f"manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…)")
-    refused = verdicts.refusal(configured) if (verdicts.of(now) or {}).get("verdict") == REFUSED_SHADOW else None
-    if refused is not None:     # (one refused by the check was a copy since completed: the start's check passed it)
+    refused = configured_refusal(verdicts, configured)
+    if refused is not None:
         said += f"; it holds a release {refused}"
     models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
     try:
@@ -448,4 +456,4 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict
 
 
 __all__ = ["ACTIVE_FILE", "MISSING", "RAN", "Unreadable", "active_tiers", "at_start", "configured_path",
-           "configured_rewritten", "read_record", "restarts_on", "rewritten", "write_record"]
+           "configured_refusal", "configured_rewritten", "read_record", "restarts_on", "rewritten", "write_record"]

@@ -86,8 +86,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, configured_rewritten, restarts_on, rewritten,
-                            write_record)
+from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, configured_refusal, configured_rewritten,
+                            restarts_on, rewritten, write_record)
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
@@ -797,7 +797,7 @@ class HotSwap:
                    f"{(manifest_digest(configured) or '?')[:12]}…, the release that ran {record[RAN][:12]}…)")
             if active is None:
                 return f"{why}: started on it unjudged, no release judged here to start on instead"
-            refused = self.verdicts.refusal(configured)
+            refused = configured_refusal(self.verdicts, configured)
             return (f"{why}: started on {running}, the last release judged here; "
                     + (f"it holds a release {refused}: not judged again until it changes" if refused
                        else "it is judged as a delivery (shadow, swap)"))
@@ -823,8 +823,7 @@ class HotSwap:
         if ran is not None and self.verdicts.of(ran) is not None:
             self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
                                  "directory), found at a restart")
-        kept = (self.verdicts.of(manifest_digest(path)) or {}).get("verdict")
-        if kept == REFUSED_SHADOW or (kept == REFUSED_CHECK and not verified):
+        if (configured_refusal(self.verdicts, path) if verified else self.verdicts.refusal(path)) is not None:
             return
         if self._in_models_dir(path):
             self.seen.pop(path, None)

@@ -172,6 +172,47 @@ def test_scoring_bundle_inside_models_dir_rewritten_while_down_is_a_delivery_and
         "delivery (shadow, swap)")
 
 
+@pytest.mark.parametrize("kept", ["refused by the shadow", "refused by the check"])
+def test_scoring_bundle_rewritten_with_a_release_refused_before(tmp_path, caplog, kept):
+    """ps7 (outside models_dir) rewritten while down with a release already judged: refused by the shadow, it is not
+    judged again until it changes (the restart on v1, said, health says it); refused by the check, it was a copy since
+    completed (the start's check passed it): judged at the first poll (no poll looks outside models_dir: queued)."""
+    from agent.hotswap import HotSwap
+    from agent.models_dir import bundle_dirs
+    from agent.pipeline import Pipeline
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant("swap10-v1", src=DEMO_BUNDLE, model_id="swap10-v1"), models / "v1")
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
+    cfg = demo_cfg(tmp_path, bundle=str(ps7), models_dir=str(models), shadow_ticks=3)
+    v1, ran = manifest_digest(models / "v1"), manifest_digest(ps7)
+    shutil.copytree(variant("swap10-c2", src=DEMO_BUNDLE, model_id="swap10-c2"), ps7, dirs_exist_ok=True)
+    now = manifest_digest(ps7)
+    (tmp_path / ACTIVE_FILE).write_text(json.dumps({
+        "version": 1, "path": None, "model_id": None, "config_bundle": cfg.scoring.bundle,
+        "seen": {str(p): fp.to_json() for p, fp in bundle_dirs(models).items()},
+        "verdicts": {v1: {"release": str(models / "v1"), "verdict": "swapped in", "why": "x", "at": 1.0},
+                     now: {"release": str(ps7), "verdict": kept, "why": "its reason", "at": 2.0}}, RAN: ran}))
+
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    record = read_record(tmp_path)
+    tiers, path = active_tiers(cfg, record)
+    assert path == models / "v1", path
+    [said] = _said(caplog, "was rewritten while the agent was down")
+    swap = HotSwap(cfg, Pipeline(cfg, tiers=tiers), poll_ticks=2)
+    swap.resume(record, path)
+    if kept == "refused by the shadow":
+        assert "; it holds a release refused by the shadow at " in said and "not judged again until it changes" in said
+        assert swap._rewritten_configured is None
+        assert swap.status()["started_instead"].endswith(": not judged again until it changes")
+    else:
+        assert "it holds" not in said and "judged in shadow at the first poll" in said, said
+        assert swap._rewritten_configured == ps7
+        assert swap.status()["started_instead"].endswith("it is judged as a delivery (shadow, swap)")
+
+
 def test_a_refused_release_in_models_dir_stays_refused_beyond_32_newer_verdicts(tmp_path, caplog):
     """v1 swapped in, `bad` refused by the shadow (off scale) and left in models_dir, then 40 releases refused by the
     check (half copies, removed after), then v2 swapped in; v2 moved out while the agent is down: the restart skips
