@@ -92,18 +92,23 @@ def test_scoring_bundle_rewritten_while_down_starts_on_the_last_judged_release_a
         kill_left(proc)
 
 
+def _ps7_beside(tmp_path, release: str):
+    """(cfg, models, ps7): scoring.bundle `tmp_path/ps7` (swap10-c1), outside models_dir, which holds `release`."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant(f"swap10-{release}", src=DEMO_BUNDLE, model_id=f"swap10-{release}"), models / release)
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
+    return demo_cfg(tmp_path, bundle=str(ps7), models_dir=str(models), shadow_ticks=3), models, ps7
+
+
 def test_scoring_bundle_rewritten_with_nothing_judged_to_fall_back_on_is_started_on_and_said_once(tmp_path, caplog):
     """No release judged on this gateway (models_dir holds one never swapped in): the rewritten scoring.bundle is the
     operator's choice and is started on — said with both digests, once (the record takes its digest)."""
     from agent.hotswap import HotSwap
     from agent.pipeline import Pipeline
 
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copytree(variant("swap10-old", src=DEMO_BUNDLE, model_id="swap10-old"), models / "old")
-    ps7 = tmp_path / "ps7"
-    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
-    cfg = demo_cfg(tmp_path, bundle=str(ps7), models_dir=str(models), shadow_ticks=3)
+    cfg, models, ps7 = _ps7_beside(tmp_path, "old")
     first = HotSwap(cfg, Pipeline(cfg), poll_ticks=2)
     first.resume(None, None)                                    # a first start: the record written
     ran = manifest_digest(ps7)
@@ -181,12 +186,7 @@ def test_scoring_bundle_rewritten_with_a_release_refused_before(tmp_path, caplog
     from agent.models_dir import bundle_dirs
     from agent.pipeline import Pipeline
 
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copytree(variant("swap10-v1", src=DEMO_BUNDLE, model_id="swap10-v1"), models / "v1")
-    ps7 = tmp_path / "ps7"
-    shutil.copytree(variant("swap10-c1", src=DEMO_BUNDLE, model_id="swap10-c1"), ps7)
-    cfg = demo_cfg(tmp_path, bundle=str(ps7), models_dir=str(models), shadow_ticks=3)
+    cfg, models, ps7 = _ps7_beside(tmp_path, "v1")
     v1, ran = manifest_digest(models / "v1"), manifest_digest(ps7)
     shutil.copytree(variant("swap10-c2", src=DEMO_BUNDLE, model_id="swap10-c2"), ps7, dirs_exist_ok=True)
     now = manifest_digest(ps7)
