@@ -25,6 +25,19 @@ the release (the manifest lists every file's sha256); and a copy that keeps the 
 as it was. A record written before swap9 has no digest: the release that ran is told by its verdict (a release
 refused is not it; one swapped in is) and, without one, by the directory's fingerprint in `seen` (unchanged: it).
 
+Since swap10 `manifest_sha256` is kept when the configured bundle (`scoring.bundle`) is what runs, too — at the first
+start, after a rollback to it, and at a start after `scoring.bundle` was changed (the record is written then). A new
+export copied over the operator's named bundle while the agent was down (`configured_rewritten`: another manifest
+there) is the operator's choice, so it is not refused; but it is a changed release, and a changed release is judged in
+shadow before it scores. So the restart starts on the last release judged on this gateway that loads (verdict `swapped
+in`, still in models_dir and unchanged), says so with both digests, and judges the configured bundle at the first poll
+as any delivery (agent/hotswap.py `resume`: one in models_dir is forgotten from `seen`, one outside it is loaded once);
+with no release judged here it starts on it, said with both digests (`_instead_of_configured`). One the shadow refused
+before is not judged again until it changes (to run it all the same: copy it to a new folder and name that in
+`scoring.bundle`: a changed `scoring.bundle` is the operator's new choice, started on). A half copy never gets here:
+the start's check refuses a `scoring.bundle` that does not verify and `run` starts nothing. A record written before
+swap10 keeps no digest of the configured bundle: it is started on, as before.
+
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
 hot swap then says it, starts on the configured bundle and judges the newest bundle of models_dir,
@@ -41,7 +54,9 @@ A record lost (missing or unreadable) while a checkpoint exists: the checkpoint'
 bundle it was taken with. When that bundle lies in models_dir (only a hot swap runs one from there
 rather than `scoring.bundle`) and still loads, the agent starts on it, so the checkpoint resumes
 instead of being refused for "the model differs" and the agent warming up blind (qa22); the checkpoint's
-own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. A bundle
+own fingerprint check (manifest sha256) still refuses it if that bundle changed on disk since. That bundle
+rewritten since (or no longer loading) is not started on, and is judged at the first poll as a delivery even when it
+is not the newest bundle there (`Unreadable.judge`; swap10: qa23's rule took it for decided, never judged). A bundle
 outside models_dir is not taken: the config's `scoring.bundle` was changed, and it wins. So it does
 when the header's `configured` (the config's `scoring.bundle` and `models_dir` as written when it was
 taken: agent/resume.py) names another `scoring.bundle` than the config now: the operator changed it
@@ -53,16 +68,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .bundle import BundleError, Expectation
+from .bundle import BundleError, Expectation, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .pipeline_state import bundle_identity
-from .release_verdicts import REFUSED, Verdicts, manifest_digest
+from .release_verdicts import REFUSED, REFUSED_SHADOW, SWAPPED_IN, Verdicts, manifest_digest
 from .scorers.model_scorer import load_fitting
 
 if TYPE_CHECKING:
@@ -83,6 +98,7 @@ class Unreadable:
     path: Path
     why: str
     missing: bool = False
+    judge: Path | None = None   # the checkpoint's models_dir bundle, rewritten since: judged at the first poll (swap10)
 
     def said(self) -> str:
         """'is missing' or 'is unreadable (why)': what a log line says of the record."""
@@ -158,8 +174,16 @@ def at_start(cfg: AgentConfig, state_dir: Path) -> tuple[dict | Unreadable | Non
         if (record is None and meta is not None and _configured(meta).get("models_dir", True)
                 and _holds_bundles(Path(cfg.resolve(cfg.scoring.models_dir)))):
             record = Unreadable(Path(state_dir) / ACTIVE_FILE, MISSING, missing=True)
+    if isinstance(record, Unreadable) and meta is not None and _model_chain(cfg):
+        tiers, path, judge = _checkpoint_tiers(cfg, record, meta)
+        return (replace(record, judge=judge) if judge is not None else record), tiers, path
     tiers, path = active_tiers(cfg, record, meta)
     return record, tiers, path
+
+
+def _model_chain(cfg: AgentConfig) -> bool:
+    """Whether the chain has a model tier on top (else no bundle is started on, swapped in or not)."""
+    return bool(cfg.scoring.chain) and cfg.scoring.chain[0] != "numpy"
 
 
 def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
@@ -167,17 +191,22 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     """The model tiers of the bundle a hot swap made active before the last stop, and its path;
     (None, None) when the agent should start on its configured bundle. Without a usable record, the
     bundle the checkpoint (its header's `meta`) was taken with, when a hot swap ran it (see the docstring)."""
-    if not cfg.scoring.chain or cfg.scoring.chain[0] == "numpy":
+    if not _model_chain(cfg):
         return None, None
     if not isinstance(record, dict):
-        return _checkpoint_tiers(cfg, record, meta) if record is not None and meta is not None else (None, None)
-    if not record.get("path"):
-        return None, None
+        return _checkpoint_tiers(cfg, record, meta)[:2] if record is not None and meta is not None else (None, None)
     if record.get("config_bundle") != cfg.scoring.bundle:
-        log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
-                 record["path"])
+        if record.get("path"):
+            log.info("scoring.bundle changed since %s was swapped in; starting on the configured bundle",
+                     record["path"])
         return None, None
-    path, verdicts = Path(record["path"]), Verdicts.from_json(record.get("verdicts"))     # (read_record checked it)
+    verdicts = Verdicts.from_json(record.get("verdicts"))     # (read_record checked it)
+    path = Path(record["path"]) if record.get("path") else None
+    configured = configured_rewritten(cfg, record)
+    if configured is not None:
+        return _instead_of_configured(cfg, record, configured, verdicts)
+    if path is None:
+        return None, None
     lost = _rewritten_said(cfg, record, path, verdicts)
     tiers, why = _verified(cfg, path) if lost is None else ([], "")
     if not tiers:
@@ -192,6 +221,75 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
     return tiers, path
+
+
+def configured_path(cfg: AgentConfig) -> Path | None:
+    """`scoring.bundle`'s directory (None: none configured, or a builtin name that is not one)."""
+    try:
+        return resolve_path(cfg.scoring.bundle, cfg.base_dir) if cfg.scoring.bundle else None
+    except BundleError:
+        return None
+
+
+def configured_rewritten(cfg: AgentConfig, record: dict) -> Path | None:
+    """`scoring.bundle`'s directory when it was the release that ran before the last stop (the record names no
+    swapped-in bundle, or names it) and another manifest is there now (its sha256 not the record's `RAN`): a new export
+    copied over the operator's named bundle while the agent was down (swap10). None otherwise — also with a record
+    written before swap10, which keeps no digest of the configured bundle (it is started on, as before)."""
+    configured, ran = configured_path(cfg), record.get(RAN)
+    if configured is None or ran is None or record.get("config_bundle") != cfg.scoring.bundle \
+            or record.get("path") not in (None, str(configured)):
+        return None
+    now = manifest_digest(configured)
+    return configured if now is not None and now != ran else None
+
+
+def configured_refusal(verdicts: Verdicts, configured: Path) -> str | None:
+    """Why `scoring.bundle`'s release, rewritten while down, is not judged again (its shadow refused it: 'refused by
+    the shadow at …: why'); None otherwise — a refusal by the check was of a copy since completed, since the start's
+    check passed it (agent/preflight.py)."""
+    kept = verdicts.of(manifest_digest(configured))
+    return verdicts.refusal(configured) if kept is not None and kept["verdict"] == REFUSED_SHADOW else None
+
+
+def _instead_of_configured(cfg: AgentConfig, record: dict, configured: Path, verdicts: Verdicts
+                           ) -> tuple[list | None, Path | None]:
+    """`scoring.bundle` rewritten while the agent was down (`configured_rewritten`): the operator named it, so it is
+    not refused — but a changed release is judged in shadow before it scores, as any delivery is. So the restart
+    starts on the last release judged on this gateway that loads (verdict `swapped in`, still in models_dir,
+    unchanged, not the configured bundle; newest first by releases_before's order), and the configured bundle is
+    judged at the first poll (agent/hotswap.py `resume`); with none, on the configured bundle, said with both
+    digests. A half copy of it never gets here: the start's check (agent/preflight.py) refuses `scoring.bundle`
+    that does not verify, and `run` starts nothing."""
+    now, ran = manifest_digest(configured), record[RAN]
+    said = (f"scoring.bundle, {configured}, was rewritten while the agent was down: another release is there (its "
+            f"manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…)")
+    refused = configured_refusal(verdicts, configured)
+    if refused is not None:
+        said += f"; it holds a release {refused}"
+    models_dir = Path(cfg.resolve(cfg.scoring.models_dir)) if cfg.scoring.models_dir else None
+    try:
+        dirs = bundle_dirs(models_dir) if models_dir is not None else {}
+    except OSError:
+        dirs = {}
+    seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
+    judged = [d for d in releases_before(dirs, seen, configured, verdicts)[0]
+              if (verdicts.of(manifest_digest(d)) or {}).get("verdict") == SWAPPED_IN]
+    for d in judged:
+        tiers, why = _verified(cfg, d)
+        if tiers:
+            log.warning("%s: never started on unjudged while a release judged here loads; %s; starting on the last "
+                        "release judged on this gateway that loads: %s (%s)", said,
+                        "not judged again until it changes (to run it all the same, copy it to a new folder and name "
+                        "that in scoring.bundle)" if refused else
+                        "judged in shadow at the first poll as any delivery, swapped in if it passes", d,
+                        tiers[0].describe().get("model_id"))
+            return tiers, d
+        log.warning("%s, a release judged here, does not load (%s)", d, why)
+    log.warning("%s; no release judged on this gateway to start on instead (one swapped in here, still in models_dir "
+                "and unchanged): starting on it %s, as the configured bundle (the operator's choice)", said,
+                "all the same" if refused else "unjudged")
+    return None, None
 
 
 def rewritten(record: dict, path: Path, models_dir: Path | None, verdicts: Verdicts | None = None) -> str | None:
@@ -316,19 +414,23 @@ def _configured(meta: dict) -> dict:
     return configured if isinstance(configured, dict) else {}
 
 
-def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple[list | None, Path | None]:
+def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict
+                      ) -> tuple[list | None, Path | None, Path | None]:
     """The tiers of the models_dir bundle the checkpoint was taken with, when active-bundle.json is lost
-    and the config's `scoring.bundle` is the one the checkpoint was taken under."""
+    and the config's `scoring.bundle` is the one the checkpoint was taken under; and that bundle's directory when it
+    is not started on because it was rewritten since, or no longer loads: judged at the first poll as a delivery,
+    whether or not it is the newest bundle there (qa23's lost-record rule judges the newest alone and takes the others
+    for decided; this one was not decided on as it is now — swap9 left it, swap10)."""
     try:
         bundle = meta["config"]["bundle"]
         path = Path(bundle["path"]) if bundle else None
     except (KeyError, TypeError) as exc:
         log.debug("active bundle from the checkpoint: not readable (%s)", exc)
-        return None, None                   # resume refuses it and says why
+        return None, None, None             # resume refuses it and says why
     models_dir = Path(cfg.resolve(cfg.scoring.models_dir))
     configured = Path(cfg.resolve(cfg.scoring.bundle)) if cfg.scoring.bundle else None
     if path is None or path == configured or path.parent != models_dir:
-        return None, None
+        return None, None, None
     lost = f"{record.path} {record.said()}"
     then = _configured(meta)
     if "bundle" in then and then["bundle"] != cfg.scoring.bundle:
@@ -337,21 +439,21 @@ def _checkpoint_tiers(cfg: AgentConfig, record: Unreadable, meta: dict) -> tuple
                     "models_dir); the checkpoint resumes but for the model tier, prepared again", lost,
                     then["bundle"] or "none", cfg.scoring.bundle or "none", cfg.scoring.bundle or "numpy",
                     bundle.get("model_id"), path)
-        return None, None
+        return None, None, None
     tiers, why = _verified(cfg, path)
     if tiers and bundle.get("sha256") not in (None, bundle_identity(tiers)["sha256"]):
-        tiers, why = [], ("rewritten in place since: its manifest is another; judged at the first poll if it is the "
-                          "newest bundle there, never started on unjudged (swap9)")
+        tiers, why = [], ("rewritten in place since: its manifest is another; judged at the first poll as a delivery, "
+                          "never started on unjudged (swap9, swap10)")
     if not tiers:
         log.warning("%s and the bundle the checkpoint was taken with, %s, no longer loads (%s): starting on %s; "
                     "the checkpoint resumes but for the model tier, prepared again", lost, path, why,
                     cfg.scoring.bundle or "numpy")
-        return None, None
+        return None, None, (path if path.is_dir() else None)
     log.warning("%s: starting on the bundle the checkpoint was taken with, %s (%s, swapped in from models_dir), "
                 "so that the checkpoint resumes; which models_dir bundles the last run had decided on is lost",
                 lost, bundle.get("model_id"), path)
-    return tiers, path
+    return tiers, path, None
 
 
-__all__ = ["ACTIVE_FILE", "MISSING", "RAN", "Unreadable", "active_tiers", "at_start", "read_record", "restarts_on",
-           "rewritten", "write_record"]
+__all__ = ["ACTIVE_FILE", "MISSING", "RAN", "Unreadable", "active_tiers", "at_start", "configured_path",
+           "configured_refusal", "configured_rewritten", "read_record", "restarts_on", "rewritten", "write_record"]

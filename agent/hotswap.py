@@ -65,7 +65,9 @@ start too. A restarted agent starts on that bundle, and a bundle dropped or chan
 down, or still in shadow when it died, is a candidate at the first poll. The record keeps the manifest digest of
 the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
 is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
-`_rewritten_in_place`). A record that is there
+`_rewritten_in_place`); so is `scoring.bundle` rewritten while the agent was down, the restart on the last release
+judged here (swap10; none judged: started on it, said). What a start runs instead of the release that ran, and why:
+health `model_update.started_instead`. A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
@@ -84,7 +86,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import ACTIVE_FILE, RAN, Unreadable, restarts_on, rewritten, write_record
+from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, configured_refusal, configured_rewritten,
+                            restarts_on, rewritten, write_record)
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, parity_note, resolve_path
@@ -110,6 +113,7 @@ UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
 ROLLBACK = "rollback"                       # the trigger of a load after the active bundle went (_begin_rollback)
+CONFIGURED_REWRITTEN = "scoring.bundle rewritten while the agent was down"    # judged as a delivery (swap10)
 RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
 
 
@@ -223,6 +227,9 @@ class HotSwap:
         self._gone_since = 0.0                    # (time.monotonic) the first of them
         self._rollback: list[Path] | None = None   # the bundles left to roll back to, newest first
         self.record_problem: str | None = None      # active-bundle.json unreadable at start: 'path: why'
+        self.started_instead: str | None = None     # what this start runs instead of the release that ran, why
+        self._rewritten_configured: Path | None = None  # scoring.bundle outside models_dir rewritten while down, not
+        #                                                  started on: judged at the first poll (swap10)
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -367,6 +374,8 @@ class HotSwap:
                             RELOAD_SCOPE)
         elif self._rollback is not None:
             path, trigger = self._next_rollback(), ROLLBACK
+        elif poll and self._rewritten_configured is not None:
+            path, trigger, self._rewritten_configured = self._rewritten_configured, CONFIGURED_REWRITTEN, None
         elif poll:
             dirs = self._bundle_dirs()
             if self._active_gone(dirs):
@@ -703,7 +712,7 @@ class HotSwap:
                 "models_dir_problem": self.listing_problem,
                 "accepted": self.accepted, "rejected": self.rejected,
                 "last": self.outcomes[-1] if self.outcomes else None,
-                "verdicts": self.verdicts.newest_first()}
+                "verdicts": self.verdicts.newest_first(), "started_instead": self.started_instead}
 
     # -- across restarts ------------------------------------------------------------------------
 
@@ -712,9 +721,13 @@ class HotSwap:
         decided = self.accepted or self.rejected or self.current != self._configured
         active = self.current if decided else None        # the first start's record names no swapped-in bundle
         model_id = self.pipeline.model_id() if active else None
+        capped = self.verdicts.bound(self._on_disk())
+        if capped is not None:
+            log.warning("model update: %s (%s)", capped, path)
+        # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10)
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()},
-                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest if active else None}
+                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -722,6 +735,16 @@ class HotSwap:
             then = restarts_on(path.parent, self.cfg.scoring.bundle)
             log.error("cannot record the active bundle in %s: %s; a restart will start on %s", path, exc,
                       then or self.cfg.scoring.bundle or "numpy")
+
+    def _on_disk(self) -> set[str] | None:
+        """The manifest digests of the releases on disk now — models_dir's bundles, `scoring.bundle`, the one scoring —
+        whose verdicts are kept whatever their age (agent/release_verdicts.py `bound`); None when models_dir lists
+        nothing (it cannot be read, or a mount is away): every verdict then kept."""
+        dirs = self._bundle_dirs()
+        if self.models_dir is not None and not dirs:
+            return None
+        configured = configured_path(self.cfg)
+        return {manifest_digest(d) for d in [*dirs, *([configured] if configured else [])]} | {self._running_digest}
 
     def resume(self, record: dict | Unreadable | None, active: Path | None) -> None:
         """After a restart: `active` is the bundle the pipeline started on (None: the config's);
@@ -731,43 +754,81 @@ class HotSwap:
             self._running_manifest = self.pipeline.model_manifest()
             self._running_digest = manifest_digest(active)
         moved = active is not None and isinstance(record, dict) and record.get("path") not in (None, str(active))
-        rewrite = None
+        rewrite, configured = None, None
         if isinstance(record, dict):
             self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
             was = record.get("path")
-            if was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle:
+            configured = configured_rewritten(self.cfg, record)     # scoring.bundle rewritten while down (swap10)
+            if configured is not None:
+                rewrite = configured if active is not None else None    # (started on a release judged here: judge it)
+            elif was and was != str(active) and record.get("config_bundle") == self.cfg.scoring.bundle:
                 if not Path(was).exists():
                     self.verdicts.withdraw(Path(was), "gone from models_dir while the agent was down")
                 elif rewritten(record, Path(was), self.models_dir, self.verdicts):
                     rewrite = Path(was)
+        if isinstance(record, dict):
+            self.started_instead = self._started_instead(record, active, configured, rewrite, moved)
         if isinstance(record, Unreadable):
             self._resume_without_record(record)
-        elif self.models_dir is not None and record is not None:
+        elif record is not None and (self.models_dir is not None or configured is not None):
             self.seen = {Path(p): Fingerprint.from_json(fp) for p, fp in record["seen"].items()}
             self._forget_gone(self._bundle_dirs())
             if rewrite is not None:
-                self._rewritten_in_place(rewrite, record.get(RAN))
-            if moved or rewrite is not None:    # started on the release before the recorded one (gone, or
-                self._save_record()             # rewritten in place): the record names it now
+                self._rewritten_in_place(rewrite, record.get(RAN), verified=rewrite == configured)
+            if moved or rewrite is not None or configured is not None \
+                    or record.get("config_bundle") != self.cfg.scoring.bundle:
+                # started on the release before the recorded one (gone, rewritten in place), on scoring.bundle
+                # rewritten (its digest: said once), or on scoring.bundle changed since: the record names it now
+                # (else one rewritten after the change was taken for the operator's new choice again: swap10)
+                self._save_record()
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
             # dropped after it (during the warm-up, or while the agent is down) is a candidate after any
             # restart — without the record, a restart took it for one there at start-up, never looked at.
             self._save_record()
 
-    def _rewritten_in_place(self, path: Path, ran: str | None) -> None:
+    def _started_instead(self, record: dict, active: Path | None, configured: Path | None, rewrite: Path | None,
+                         moved: bool) -> str | None:
+        """For health (`model_update.started_instead`): what this start runs instead of the release that ran before
+        the stop, and why (agent/active_bundle.py said it in the log); None when it runs that release."""
+        running = f"{self.current or 'numpy'}" + (" (scoring.bundle)" if self.current == self._configured else "")
+        if configured is not None:
+            why = (f"scoring.bundle {configured} rewritten while the agent was down (manifest.json sha256 "
+                   f"{(manifest_digest(configured) or '?')[:12]}…, the release that ran {record[RAN][:12]}…)")
+            if active is None:
+                return f"{why}: started on it unjudged, no release judged here to start on instead"
+            refused = configured_refusal(self.verdicts, configured)
+            return (f"{why}: started on {running}, the last release judged here; "
+                    + (f"it holds a release {refused}: not judged again until it changes" if refused
+                       else "it is judged as a delivery (shadow, swap)"))
+        if rewrite is not None:
+            return (f"the active bundle {rewrite} rewritten in place while the agent was down: started on {running}; "
+                    + ("refused before, not judged again until it changes" if self.verdicts.refusal(rewrite)
+                       else "it is judged as a delivery (shadow, swap)"))
+        if moved or (record.get("path") not in (None, str(self._configured)) and active is None
+                     and record.get("config_bundle") == self.cfg.scoring.bundle):
+            return f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+        return None
+
+    def _rewritten_in_place(self, path: Path, ran: str | None, verified: bool = False) -> None:
         """The active bundle's directory `path` rewritten in place (while the agent was down, or by a release the
         running agent refused in shadow), not started on at this restart (agent/active_bundle.py `rewritten`, said
         there): the release that ran there is `withdrawn` (by its manifest digest `ran`; a record before swap9 kept
         none), and the release there now is a delivery, judged at the first poll — forgotten from `seen`, since a copy
         that kept the files' times may have kept its fingerprint too. Unless the shadow or the check refused it
         already (the running agent judged it, kept the release before scoring, and stopped): not judged again until it
-        changes, as while running."""
+        changes, as while running. `verified`: `scoring.bundle`, which the start's check passed (a refusal by the
+        check was of a copy since completed: judged), rewritten while down; outside models_dir it is judged at the
+        first poll all the same (no poll would find it: swap10)."""
         if ran is not None and self.verdicts.of(ran) is not None:
             self.verdicts.record(ran, path, WITHDRAWN, "rewritten in place (another release copied over its "
                                  "directory), found at a restart")
-        if self.verdicts.refusal(path) is None:
+        if (configured_refusal(self.verdicts, path) if verified else self.verdicts.refusal(path)) is not None:
+            return
+        if self._in_models_dir(path):
             self.seen.pop(path, None)
+        else:       # scoring.bundle outside models_dir, rewritten while down (swap10): no poll looks at it
+            self._rewritten_configured = path
 
     def _resume_without_record(self, unreadable: Unreadable) -> None:
         """active-bundle.json is there but unreadable (cut short by a power cut, corrupt, a directory), or
@@ -781,7 +842,7 @@ class HotSwap:
         self.record_problem = f"{unreadable.path}: {unreadable.why}"
         dirs = self._bundle_dirs()
         newest = max(dirs, key=dirs.get, default=None)
-        self.seen = {d: fp for d, fp in dirs.items() if d != newest}
+        self.seen = {d: fp for d, fp in dirs.items() if d not in (newest, unreadable.judge)}
         older = sorted(d.name for d in self.seen)
         if self.models_dir is None:
             judged = "no models_dir to look at"
@@ -789,6 +850,9 @@ class HotSwap:
             judged = f"{self.models_dir} holds no bundle"
         else:
             judged = f"the newest bundle of models_dir, {newest}, is judged at the first poll"
+            if unreadable.judge is not None and unreadable.judge != newest and unreadable.judge in dirs:
+                judged += (f", then {unreadable.judge}, the checkpoint's bundle, not started on (rewritten since or no "
+                           "longer loading: said above)")
             if older:
                 judged += (f"; the {len(older)} older one(s) there ({', '.join(older)}) are taken as decided "
                            "(SIGHUP asks for the newest)")

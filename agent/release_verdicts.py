@@ -18,12 +18,21 @@ which lists every file's sha256): a release changed on disk since — another ma
 judged again; the same release renamed, or moved out and put back, keeps its verdict. A withdrawn release put
 back into models_dir is a delivery: judged in shadow again, and its verdict replaced by the new one.
 
-Bounded: the newest `MOST` verdicts (the oldest forgotten first), each reason cut at `WHY_LONGEST` characters
-— a few kB in the record, written at every decision. A record written before swap8 has no `verdicts`: read as
-none kept (nothing refused is known, as before); an agent before swap8 reading a newer record ignores the key.
+Bounded by what can still matter (`bound`, at every write of the record; swap10), not by a count: every verdict of a
+release still on disk (its manifest digest that of a bundle in models_dir now, or of `scoring.bundle`) is kept
+whatever its age — a refusal is what keeps a rollback off that release, however many releases were refused since
+(until swap10 the newest 32 were kept: a gateway that refused 32 more could roll back to an old refused release still
+in models_dir). Of the releases gone, the newest `GONE_MOST` are kept: they decide nothing (one put back is a
+delivery, judged again) but say `withdrawn … and is back` and show in health. A hard cap, `CAP_BYTES` of verdicts,
+drops the oldest past it — gone ones first, then those of releases on disk (not refused, then refused) — and is said
+(the releases whose verdict went, a rollback may take, judged on their own health). Each reason is cut at
+`WHY_LONGEST` characters. A record written before swap8 has no `verdicts`: read as none kept (nothing refused is
+known, as before); one of swap8's or swap9's (the newest 32) loads as it is; an agent before swap8 reading a newer
+record ignores the key.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -38,7 +47,8 @@ WITHDRAWN = "withdrawn"
 KINDS = (REFUSED_SHADOW, REFUSED_CHECK, SWAPPED_IN, WITHDRAWN)
 REFUSED = (REFUSED_SHADOW, REFUSED_CHECK)
 
-MOST = 32               # verdicts kept, the newest
+GONE_MOST = 32          # verdicts kept of releases no longer on disk, the newest (swap8 kept 32 in all)
+CAP_BYTES = 256_000     # the verdicts' JSON at most (~550 at the longest reasons); past it the oldest dropped, said
 WHY_LONGEST = 240       # characters of a reason kept
 
 
@@ -58,15 +68,43 @@ class Verdicts:
 
     def record(self, digest: str | None, release: Path, verdict: str, why: str | None = None) -> None:
         """Keep `verdict` for the release whose manifest digest is `digest` (nothing when it is None: its
-        manifest could not be read, so nothing could find the verdict again); the oldest forgotten past MOST."""
+        manifest could not be read, so nothing could find the verdict again). Bounded at the record's write (`bound`)."""
         if digest is None:
             return
         if why is not None and len(why) > WHY_LONGEST:
             why = why[:WHY_LONGEST - 1] + "…"
         self.entries.pop(digest, None)
         self.entries[digest] = {"release": str(release), "verdict": verdict, "why": why, "at": round(time.time(), 3)}
-        while len(self.entries) > MOST:
-            del self.entries[min(self.entries, key=lambda k: self.entries[k]["at"])]
+
+    def bound(self, on_disk: set[str] | None) -> str | None:
+        """Keep what can still matter (the module's docstring): every verdict whose manifest digest is in `on_disk`
+        (the releases on disk now; None: not known — models_dir could not be listed, or is empty, a mount away —
+        every verdict taken as on disk), and of the others the newest GONE_MOST; then, past CAP_BYTES of JSON, the
+        oldest dropped, gone ones first, then those on disk not refused, then refused ones. What was dropped past
+        the cap, said (None when the cap was not reached)."""
+        def here(k: str) -> bool:
+            return on_disk is None or k in on_disk
+
+        # (the entries' order is their age, the newest last: `record` puts a verdict last; a record keeps the order)
+        gone = [k for k in reversed(self.entries) if not here(k)]
+        for k in gone[GONE_MOST:]:
+            del self.entries[k]
+        size = {k: len(json.dumps({k: v})) for k, v in self.entries.items()}
+        total = sum(size.values())
+        if total <= CAP_BYTES:
+            return None
+        dropped = []
+        age = {k: i for i, k in enumerate(self.entries)}
+        for k in sorted(self.entries, key=lambda k: (here(k), self.entries[k]["verdict"] in REFUSED, age[k])):
+            if total <= CAP_BYTES:
+                break
+            total -= size[k]
+            dropped.append((here(k), self.entries.pop(k)))
+        kept_off = [d["release"] for on, d in dropped if on and d["verdict"] in REFUSED]    # (gone ones decide nothing)
+        return (f"the verdicts kept reached {CAP_BYTES} bytes: the oldest {len(dropped)} dropped"
+                + (f", refusals of releases still on disk among them ({', '.join(kept_off[:5])}"
+                   f"{' …' if len(kept_off) > 5 else ''}): a rollback may take those releases again, judged on their "
+                   "own health" if kept_off else ""))
 
     def withdraw(self, release: Path, why: str) -> None:
         """The release in `release`, gone from models_dir, withdrawn: its newest verdict there (it was swapped in)
@@ -109,5 +147,5 @@ class Verdicts:
         return cls(value)
 
 
-__all__ = ["KINDS", "MOST", "REFUSED", "REFUSED_CHECK", "REFUSED_SHADOW", "SWAPPED_IN", "Verdicts", "WHY_LONGEST",
+__all__ = ["CAP_BYTES", "GONE_MOST", "KINDS", "REFUSED", "REFUSED_CHECK", "REFUSED_SHADOW", "SWAPPED_IN", "Verdicts", "WHY_LONGEST",
            "WITHDRAWN", "manifest_digest"]

@@ -29,7 +29,7 @@ from swap_life import release_copy  # noqa: E402
 from agent import hotswap  # noqa: E402
 from agent.active_bundle import ACTIVE_FILE, active_tiers, read_record  # noqa: E402
 from agent.bundle import read_manifest  # noqa: E402
-from agent.release_verdicts import MOST, WHY_LONGEST, Verdicts, manifest_digest  # noqa: E402
+from agent.release_verdicts import GONE_MOST, WHY_LONGEST, Verdicts, manifest_digest  # noqa: E402
 
 pytestmark = NO_DEMO
 
@@ -154,9 +154,10 @@ def test_a_record_written_before_swap8_without_verdicts_loads_and_is_restarted_f
 def test_verdicts_are_bounded_keyed_by_the_manifest_and_checked_when_read(tmp_path):
     bundle = release_copy(tmp_path / "b", "swap8-b")
     v = Verdicts()
-    for i in range(MOST + 8):
+    for i in range(GONE_MOST + 8):
         v.record(f"{i:064x}", tmp_path / f"r{i}", "refused by the check", "x" * (WHY_LONGEST * 2))
-    assert len(v.entries) == MOST and f"{0:064x}" not in v.entries and f"{MOST + 7:064x}" in v.entries
+    assert v.bound(set()) is None       # (every release gone: the newest GONE_MOST kept; swap10's bound)
+    assert len(v.entries) == GONE_MOST and f"{0:064x}" not in v.entries and f"{GONE_MOST + 7:064x}" in v.entries
     assert all(len(e["why"]) == WHY_LONGEST for e in v.entries.values())
     assert len(json.dumps(v.to_json())) < 16_000
 
