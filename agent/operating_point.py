@@ -57,8 +57,9 @@ def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser,
         if not np.isfinite(observed).any():
             return []
         z = nanmedian_columns(observed)     # np.nanmedian(observed, axis=0) without numpy.ma (~1.3 MiB, at the peak)
-        spread = np.nanmax(observed, axis=0) - np.nanmin(observed, axis=0)
-        seen = np.isfinite(observed).sum(axis=0)
+        finite = np.isfinite(observed)      # (np.nanmax warns on a column of NaN: a sensor with no reading)
+        spread = np.where(finite, observed, -np.inf).max(axis=0) - np.where(finite, observed, np.inf).min(axis=0)
+        seen = finite.sum(axis=0)
     floored = normaliser.floored()
     out = [Far(name, _rounded(float(normaliser.mean[i] + z[i] * normaliser.std[i]), float(normaliser.std[i])),
                float(normaliser.mean[i]), float(normaliser.std[i]), float(z[i]),

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import agent_env
 
@@ -88,3 +89,42 @@ def test_a_held_sensor_and_an_operating_point_elsewhere_are_said_each_with_its_o
     assert "vib (reads 0" in held and "flow" not in held.split("window")[1].split(";")[0], held
     assert "for 1 of 3 sensor(s): flow (live median 3" in moved and "vib" not in moved, moved
     assert f"warmup.replay is {tmp_path / 'hist.csv'}" in moved, moved
+
+
+def test_a_bundle_delivered_to_an_agent_that_started_on_the_fallback_runs_with_the_plants_profile(tmp_path):
+    """A gateway started before its bundle was trained (numpy alone), its bundle delivered into models_dir later:
+    the bundle is fitted its normal profile on the plant's recent calm ticks, as one given at start is (swap1).
+    Before, no recent ticks were kept by a chain of numpy alone, and the bundle ran raw for good: at the utility its
+    alert on a blockage ended `cleared` 59 s in, the blockage going on. The real HotSwap, its load thread, the
+    shipped demo bundle's copy (onnx: this gateway has no ai-edge-litert)."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, drive_hotswap, hotswap_pipeline, sim_rows, demo_cfg, variant
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=0.2)
+    pipe, swap, models = hotswap_pipeline(tmp_path, chain=["onnx", "numpy"], shadow_ticks=10,
+                                          profile={"enabled": True, "min_ticks": 100})
+    before = drive_hotswap(pipe, swap, rows, until=lambda: True)
+    assert pipe.chain.current.TYPE == "numpy"
+    shutil.copytree(variant("demo-late", src=DEMO_BUNDLE, model_id="demo-late"), models / "late")
+    drive_hotswap(pipe, swap, rows[HOTSWAP_WARMUP + len(before):], limit=400,
+                  until=lambda: pipe.chain.switch_count > 0)
+    assert swap.status()["last"]["accepted"], swap.status()["last"]
+    swapped = pipe.chain.current.describe()
+    assert swapped["model_id"] == "demo-late" and swapped["profile"]["fitted"], swapped["profile"]
+
+
+def test_a_sensor_with_no_reading_in_the_window_is_neither_far_nor_held_and_warns_nothing():
+    import warnings
+
+    from agent.operating_point import far_sensors
+    from agent.window import Normaliser
+    values = np.zeros((16, 3))
+    values[:, 1] = 20.0                     # held, far
+    values[:, 2] = np.arange(16) + 20.0     # moving, far
+    missing = np.zeros_like(values, bool)
+    missing[:, 0] = True                    # no reading at all (masked as faulty, or its source away)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = far_sensors(values, missing, Normaliser(np.zeros(3), np.ones(3)), ["a", "b", "c"])
+    assert [(f.sensor, f.held) for f in far] == [("c", False), ("b", True)], far
