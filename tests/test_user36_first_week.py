@@ -128,3 +128,50 @@ def test_a_sensor_with_no_reading_in_the_window_is_neither_far_nor_held_and_warn
         warnings.simplefilter("error")
         far = far_sensors(values, missing, Normaliser(np.zeros(3), np.ones(3)), ["a", "b", "c"])
     assert [(f.sensor, f.held) for f in far] == [("c", False), ("b", True)], far
+
+
+def test_the_far_line_names_the_alert_continued_after_a_kill_with_its_ticks_lost(tmp_path):
+    """A gateway's power cut mid-incident, its last checkpoint taken before the alert opened: the restart's first tick
+    is the checkpoint's next one (the ticks after it were lost with the stop), before the alert's start, so the alert
+    the journal continued was not taken as open since before this life; the far line told "move the checkpoint aside"
+    with the blockage's alert open (user36). Real agent processes on a real UDP sender, kill -9."""
+    import yaml
+
+    from conftest import free_port, start_logged_agent, stop_agent, wait_for
+    from udp_lives import SENSORS, Sender, write_config
+    port = free_port()
+    cfg = write_config(tmp_path, port)
+    data = yaml.safe_load(cfg.read_text())
+    data["checkpoint_s"] = 30                   # the incident comes right after one, the next long after it
+    cfg.write_text(yaml.safe_dump(data))
+    sender = Sender(port)
+    jsonl, checkpoint = tmp_path / "alerts.jsonl", tmp_path / "state" / "checkpoint.bin"
+
+    def new_alerts() -> list[dict]:
+        return [e for e in map(json.loads, jsonl.read_text().splitlines()) if e.get("event") == "new"] \
+            if jsonl.exists() else []
+    try:
+        proc = start_logged_agent(cfg, tmp_path, "run1")
+        try:
+            wait_for(checkpoint.exists, "run1: its first checkpoint", timeout=120, proc=proc)
+            written = checkpoint.stat().st_mtime
+            sender.shift = {s: 60.0 for s in SENSORS}          # the incident, after the checkpoint
+            wait_for(new_alerts, "run1: the incident's alert", timeout=120, proc=proc)
+            assert checkpoint.stat().st_mtime == written, "a checkpoint after the alert: not the case tested"
+        finally:
+            proc.kill()                                        # the power cut
+            proc.wait(60)
+        [alert] = new_alerts()
+        proc = start_logged_agent(cfg, tmp_path, "run2")
+        try:
+            err2 = tmp_path / "run2.err"
+            wait_for(lambda: "first score: the live data lies far" in err2.read_text(), "run2: the far line",
+                     timeout=120, proc=proc)
+        finally:
+            stop_agent(proc)
+    finally:
+        sender.stop()
+    text = err2.read_text()
+    assert "skipped" in text and "lost with the stop" in text, text      # the ticks after the checkpoint: lost
+    [line] = [ln for ln in text.splitlines() if "first score: the live data lies far" in ln]
+    assert f"alert {alert['alert_id']}, open since" in line and "(before this start), is still open" in line, line
