@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import agent_env
-
-T0 = 1796480000
+from test_user14_operating_point import CONFIG as PUMP, T0
 
 
 def check_config(directory: Path, text: str) -> subprocess.CompletedProcess:
@@ -38,20 +37,8 @@ def test_an_unknown_key_no_known_one_is_close_to_lists_the_keys_of_its_mapping(t
     assert "warmup.replya: unknown key (did you mean 'replay'?)" in done.stderr, done.stderr
 
 
-CONFIG = """node: {id: n1, site: s1}
-tick_s: 1
-state_dir: state
-sensors:
-  - {name: flow, group: g}
-  - {name: current, group: g}
-  - {name: vib, group: g}
-sources:
-  - {type: stdin}
-window: {steps: 16, max_clock_skew_s: 0}
-warmup: {ticks: 100, replay: hist.csv}
-sinks:
-  - type: terminal
-"""
+#: user14's pump (flow, current on stdin, warmed on hist.csv) with a vibration sensor beside them
+CONFIG = PUMP.replace("  - {name: current, group: g}\n", "  - {name: current, group: g}\n  - {name: vib, group: g}\n")
 
 
 def first_score_lines(directory: Path, vib: float | None, flow_level: float = 125.0, after: int = 600) -> list[str]:
