@@ -13,11 +13,16 @@ normal spread is the normaliser's floor (it did not move where the normal was le
 of its own. An alert open since before this life's first tick (continued across the restart) may be all the
 distance is — an incident going on: then the cure waits for its end (user24: a standstill queue across a restart
 was told to the operator as another operating point, "move the checkpoint aside", with the incident's alert open).
+A sensor that read one value on every tick of that window is no operating point (a plant elsewhere still moves
+its sensors): it is said on a line of its own, pointing at what it reads — user36: a register map typo (a pump's
+vibration mapped to a spare register reading 0) was told as "it runs elsewhere than where that normal was
+learned … move the checkpoint aside and start again", a cure that would have learnt the typo's 0 as normal.
 """
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -35,34 +40,69 @@ log = logging.getLogger("stad.agent")
 FAR_SD = 8.0
 
 
-def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser, sensors: list[str]) -> list[tuple]:
-    """(sensor, live median, normal mean, normal std, distance in std) of each sensor whose median over the
-    window's observed ticks (normalised `values`, T × N) lies more than FAR_SD from its normal, farthest first."""
+class Far(NamedTuple):
+    sensor: str
+    live: float         # its median over the window, in its unit (rounded to a thousandth of its normal spread)
+    mean: float
+    std: float
+    z: float            # how far, in the normal's standard deviations
+    held: bool          # it read one value on every observed tick of the window
+
+
+def far_sensors(values: np.ndarray, missing: np.ndarray, normaliser: Normaliser, sensors: list[str]) -> list[Far]:
+    """Each sensor whose median over the window's observed ticks (normalised `values`, T × N) lies more than FAR_SD
+    from its normal, farthest first."""
     observed = np.where(missing, np.nan, values.astype(np.float64))
     with np.errstate(all="ignore"):
         if not np.isfinite(observed).any():
             return []
         z = nanmedian_columns(observed)     # np.nanmedian(observed, axis=0) without numpy.ma (~1.3 MiB, at the peak)
+        finite = np.isfinite(observed)      # (np.nanmax warns on a column of NaN: a sensor with no reading)
+        spread = np.where(finite, observed, -np.inf).max(axis=0) - np.where(finite, observed, np.inf).min(axis=0)
+        seen = finite.sum(axis=0)
     floored = normaliser.floored()
-    out = [(name, float(normaliser.mean[i] + z[i] * normaliser.std[i]), float(normaliser.mean[i]),
-            float(normaliser.std[i]), float(z[i]))
+    out = [Far(name, _rounded(float(normaliser.mean[i] + z[i] * normaliser.std[i]), float(normaliser.std[i])),
+               float(normaliser.mean[i]), float(normaliser.std[i]), float(z[i]),
+               bool(seen[i] >= 2 and spread[i] <= HELD_SD))
            for i, name in enumerate(sensors) if np.isfinite(z[i]) and abs(z[i]) > FAR_SD and not floored[i]]
-    return sorted(out, key=lambda s: -abs(s[4]))
+    return sorted(out, key=lambda s: -abs(s.z))
+
+
+#: a window's spread (in the normal's standard deviations) at or under which a sensor read one value throughout: the
+#: normalised values of one constant differ by rounding only
+HELD_SD = 1e-6
+
+
+def _rounded(live: float, std: float) -> float:
+    """`live` to a thousandth of `std`: a register's 0 back from normalised units read 5.156e-09 (user36)."""
+    places = max(0, 3 - math.floor(math.log10(std))) if std > 0 and math.isfinite(std) else 6
+    return round(live, places) + 0.0       # + 0.0: no -0
 
 
 def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[str], warmed_on: str | None,
-            checkpoint: str | None = None, carried_alert: tuple[str, float] | None = None) -> list[tuple]:
-    """One WARNING naming the sensors `far_sensors` finds (none: nothing said). Where the normal was learned, for
+            checkpoint: str | None = None, carried_alert: tuple[str, float] | None = None) -> list[Far]:
+    """One WARNING naming the sensors `far_sensors` finds that moved, one naming those it finds held at one value
+    (none: nothing said). Where the normal was learned, for
     the cure: `checkpoint`, the checkpoint this life resumed (its normal came from the first warm-up, and a
     warmup.replay changed since is not read while it resumes), else `warmed_on`, the warm-up recording.
     `carried_alert`: (alert_id, start) of an alert open since before this life's first tick: said first."""
     if normaliser is None:
         return []
-    far = far_sensors(window.values, window.missing, normaliser, sensors)
+    found = far_sensors(window.values, window.missing, normaliser, sensors)
+    held = [f for f in found if f.held]
+    if held:
+        log.warning("first score: %d of %d sensor(s) read one value on every tick of the first scored window, far "
+                    "from their normal: %s; a plant running elsewhere still moves its sensors — check what each reads "
+                    "(its address in the config: a register, topic or column mapped to another; its wiring or "
+                    "transmitter) before learning anything anew: learnt as normal, that value would hide the sensor "
+                    "for good (a fault is paged while it stays so)", len(held), len(sensors), ", ".join(
+                        f"{f.sensor} (reads {f.live:.4g}, normal {f.mean:.4g} ± {f.std:.2g}: {f.z:+.0f} sd)"
+                        for f in held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else ""))
+    far = [f for f in found if not f.held]
     if not far:
-        return far
-    shown = ", ".join(f"{name} (live median {live:.4g}, normal {mean:.4g} ± {std:.2g}: {z:+.0f} sd)"
-                      for name, live, mean, std, z in far[:6])
+        return found
+    shown = ", ".join(f"{f.sensor} (live median {f.live:.4g}, normal {f.mean:.4g} ± {f.std:.2g}: {f.z:+.0f} sd)"
+                      for f in far[:6])
     more = f" and {len(far) - 6} more" if len(far) > 6 else ""
     if checkpoint:
         cure = (f"this normal is the one {checkpoint} keeps from its first warm-up: to learn this operating point's, "
@@ -80,11 +120,11 @@ def say_far(window: WindowBuffer, normaliser: Normaliser | None, sensors: list[s
                     "has ended and the plant runs as it should, it runs elsewhere than where that normal was learned "
                     "— %s",
                     len(far), len(sensors), shown, more, alert_id, iso(start), cure)
-        return far
+        return found
     log.warning("first score: the live data lies far from the normal it is scored against for %d of %d sensor(s): "
                 "%s%s; if the plant runs as it should, it runs elsewhere than where that normal was learned and alerts "
                 "may say only that — %s", len(far), len(sensors), shown, more, cure)
-    return far
+    return found
 
 
-__all__ = ["FAR_SD", "far_sensors", "say_far"]
+__all__ = ["FAR_SD", "Far", "far_sensors", "say_far"]

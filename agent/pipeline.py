@@ -376,8 +376,13 @@ class Pipeline:
         return self.chain.tiers[0].bundle.manifest.to_dict() if len(self.chain.tiers) > 1 else None
 
     def _keeps_recent(self) -> bool:
-        """Whether the recent ticks are kept for a hot swap: a model chain with a profile configured."""
-        return self.cfg.scoring.profile.enabled and len(self.chain.tiers) > 1
+        """Whether the recent ticks are kept for a hot swap: a profile configured, and a model chain or a
+        `models_dir` a bundle may arrive in. Not the chain alone (user36): an agent that started on the fallback
+        (no bundle yet) kept none, so the bundle later delivered into models_dir ran raw, without its profile — its
+        alert on a pump's blockage ended `cleared` 59 s in while the blockage went on (the same bundle given at
+        start held it open) — and so after every restart."""
+        return self.cfg.scoring.profile.enabled and (len(self.chain.tiers) > 1
+                                                     or self.cfg.scoring.models_dir is not None)
 
     def recent_ticks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """A copy of the recent ticks (z, missing, ts, calm; agent/recent_ticks.py), or None when

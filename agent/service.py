@@ -165,6 +165,7 @@ class Agent(Resume, Delivery):
         self._refill_said = False           # the restart's refill and its reason logged (its first tick's line)
         self._far_unchecked = True          # the live data against its normal, at the first score (operating_point)
         self._life_first_ts: float | None = None      # this life's first tick
+        self._carried_alert_id: str | None = None     # the alert open before this life's first tick (continued)
         self.resumed = self._resume()
         self._ticks_at_start = self.pipeline.ticks     # a checkpoint's: --max-ticks counts this run's (review19)
         # the alerts and sensor faults a checkpoint (or the alert journal) counted in earlier lives: the stop
@@ -453,6 +454,8 @@ class Agent(Resume, Delivery):
             elif row.clock_moved_s is not None:     # this host's clock stepped and the data with it
                 self._resume_times_moved(row.clock_moved_s)
             told = self._faults_told(row.ts)       # by the last run (agent/resume.py)
+            if not self._first_tick_logged and self.pipeline.alerts.open is not None:
+                self._carried_alert_id = self.pipeline.alerts.open.alert_id     # continued from the last run
             started = time.perf_counter()
             warm = self.pipeline.warm
             res = self.pipeline.step(row)
@@ -481,8 +484,12 @@ class Agent(Resume, Delivery):
                 self._far_unchecked = False
                 resumed = self.checkpoint_start.get("state") == "resumed"
                 open_alert = self.pipeline.alerts.open
-                carried = (open_alert is not None and self._life_first_ts is not None
-                           and open_alert.start < self._life_first_ts)
+                # (by its id too: after a kill the first tick may be the checkpoint's next, before the start of an
+                # alert opened in the ticks lost with the stop — user36, the far line then said "move the checkpoint
+                # aside" with the blockage's alert open)
+                carried = open_alert is not None and (
+                    open_alert.alert_id == self._carried_alert_id
+                    or self._life_first_ts is not None and open_alert.start < self._life_first_ts)
                 say_far(self.pipeline.window, self.pipeline.normaliser, self.pipeline.sensors,
                         str(self.cfg.resolve(self.cfg.warmup.replay)) if self.cfg.warmup.replay else None,
                         str(self.cfg.resolve(self.cfg.state_dir) / CHECKPOINT_FILE) if resumed else None,

@@ -98,6 +98,18 @@ def did_you_mean(value: Any, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def keys_here(path: str, fields: dict) -> str:
+    """' (keys of warmup: ticks, …, replay, …)' for an unknown key no known one is close to: `warmup.from` said only
+    'unknown key', and the key for a recording to warm up on (`replay`) was nowhere on the line (user36). A mapping
+    of more than MAX_KEYS_SAID keys (the top level, a source) is left to docs/configuration.md."""
+    if not path or len(fields) > MAX_KEYS_SAID:
+        return ""
+    return f" (keys of {path}: {', '.join(fields)})"
+
+
+MAX_KEYS_SAID = 12
+
+
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -231,7 +243,7 @@ class _Builder:
             if key in refused:
                 self.fail(_join(path, str(key)), refused[key])
             elif key not in known:
-                self.fail(_join(path, str(key)), f"unknown key{did_you_mean(key, list(known))}")
+                self.fail(_join(path, str(key)), f"unknown key{did_you_mean(key, list(known)) or keys_here(path, fields)}")
         before = len(self.problems)
         kwargs = {}
         missing = False

@@ -51,7 +51,8 @@ def test_unknown_sensor_is_named_with_its_key_path(tmp_path):
 def test_unknown_keys_wrong_types_and_ranges_each_reported(tmp_path):
     text = GOOD.replace("window: {steps: 16}", "window: {steps: two, bogus: 1}") + "threshold: {risk: 5}\n"
     found = problems(tmp_path, text)
-    assert "window.bogus: unknown key" in found
+    assert "window.bogus: unknown key (keys of window: steps, carry_forward_s, lateness_ticks, idle_flush_s, " \
+           "max_clock_skew_s)" in found
     assert "window.steps: expected an integer, got str 'two'" in found
     assert "threshold.risk: must be <= 0.2, got 5.0" in found
 
@@ -260,7 +261,7 @@ def test_every_shipped_plugin_is_named_as_its_module():
 def test_a_runtime_section_is_validated_with_its_key_path(tmp_path):
     found = problems(tmp_path, GOOD + "scoring: {onnx: {num_threads: 0, bogus: 1}, chain: [tpu, numpy]}\n")
     assert "scoring.onnx.num_threads: must be >= 1, got 0" in found
-    assert "scoring.onnx.bogus: unknown key" in found
+    assert "scoring.onnx.bogus: unknown key (keys of scoring.onnx: num_threads)" in found
     assert "scoring.chain[0]: must be one of 'tflite', 'onnx', 'numpy', got 'tpu'" in found
 
 

@@ -45,7 +45,7 @@ def test_metrics_config_is_checked_with_key_paths(tmp_path):
     assert from_dict(base(tmp_path)).metrics is None
     assert from_dict(base(tmp_path, metrics={})).metrics.listen == "127.0.0.1:9108"
     assert from_dict(base(tmp_path, metrics={"listen": "0.0.0.0:9200"})).metrics.address() == ("0.0.0.0", 9200)
-    assert problems(base(tmp_path, metrics={"port": 9108})) == ["metrics.port: unknown key"]
+    assert problems(base(tmp_path, metrics={"port": 9108})) == ["metrics.port: unknown key (keys of metrics: listen)"]
     for bad in ("9108", "127.0.0.1:0", "127.0.0.1:70000", "example.org:9108", ":9108", "127.0.0.1:x"):
         found = problems(base(tmp_path, metrics={"listen": bad}))
         assert len(found) == 1 and found[0].startswith("metrics.listen: "), (bad, found)
