@@ -15,10 +15,13 @@ event's span plus the bench's tolerance, clear_ticks ticks; the first such alert
 - sensor faults (`--schedule mixed`: every anomaly kind, one per 90 min; an alert raised in a fault's span and in no
   incident's): is the faulty sensor first (`first_is_faulty`) or anywhere (`faulty_in_top`).
 
-Per rule that ranks the sensors: `event` (what the alert carried: agent/alert_events.py's ranking by the scorer's
-per-sensor score), the floors `random` (a uniform sensor, or k distinct ones: exact expectations) and `newest_z` (the
-sensors by |normalised value| of the window's newest row), and — with `--rows` kept — candidates read offline from
-the captured rows. JSON on stdout:
+Per rule that ranks the sensors: `event` (what the alert carried), `score` (the scorer's per-sensor scores: what
+alerts named before this round, and the order the alert rules read), the candidates `level_among_F` (agent/
+alert_events.py `named_order` at F; 0.05 is what alerts name since this round), and the floors `random` (a uniform
+sensor, or k distinct ones: exact expectations) and `newest_z` (the sensors by |normalised value| of the window's
+newest row); each rule against `score` alert by alert (`paired_vs_score`, with a sign test), and how often the event
+named what each rule names (`event_is`). `--from-rows` re-reads a run's rows (rules added since included). JSON on
+stdout:
 
     python bench/explain_where.py --schedule incidents --seeds 5401 5402 … --scorer tflite --scorer numpy \
         --rows /tmp/explain2/rows.jsonl > /tmp/explain2/where.json
@@ -40,13 +43,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent import alert_events  # noqa: E402
 from agent.evaluate.faults import SENSOR_FAULT_KINDS, labelled_events, parse_event  # noqa: E402
 from agent.evaluate.labelled import labelled_source, load_files, protocol_of  # noqa: E402
 from agent.evaluate.runner import event_tolerance_s  # noqa: E402
 from agent.evaluate.score_file import model_tier  # noqa: E402
 from agent.pipeline import Pipeline  # noqa: E402
 from agent.sources.simulate import Simulation  # noqa: E402
-from bench import accuracy  # noqa: E402
+from bench import accuracy, corridor_queue  # noqa: E402
 
 BUNDLE = "builtin:demo-corridor"
 MAGNITUDES = (0.02, 1.0)         # corridor25–30's command (--corridor-magnitudes 0.02 1.0)
@@ -96,13 +100,30 @@ def newest_z(a: dict) -> np.ndarray:
     return np.where(a["missing"][-1], 0.0, np.abs(a["values"][-1]))
 
 
-RANKINGS = {"event": None, "newest_z": newest_z}
+def level_among(f: float):
+    """The candidate family (the round's protocol): agent/alert_events.py's `named_order` at f."""
+    def order(a: dict) -> np.ndarray:
+        return alert_events.named_order(a["sensor_scores"], a["values"][-1], a["missing"][-1], f)
+    return order
+
+
+LEVEL_AMONG = (0.05, 0.1, 0.2, 0.3)
+def by_score(a: dict) -> np.ndarray:
+    """What an alert named before this round: the scorer's per-sensor scores (the rules' order, `by_score`)."""
+    return a["sensor_scores"]
+
+
+RANKINGS = {"event": None, "score": by_score, "newest_z": newest_z,
+            **{f"level_among_{f}": level_among(f) for f in LEVEL_AMONG}}
+ORDERS = {rule for rule in RANKINGS if rule.startswith("level_among_")}     # rules that give an order, not a key
 
 
 def ranking(a: dict, rule: str, k: int) -> list[int]:
     """The first `k` sensor positions by `rule` (`event`: what the alert named)."""
     if rule == "event":
         return a["named_idx"][:k]
+    if rule in ORDERS:
+        return [int(i) for i in RANKINGS[rule](a)[:k]]
     s = RANKINGS[rule](a)
     return [int(i) for i in np.argsort(-s, kind="stable")[:k]]
 
@@ -159,6 +180,17 @@ def seed_rows(schedule: str, seed: int, scorers: list[str]) -> list[dict]:
     return rows
 
 
+def reranked(row: dict, station_of: list[int]) -> dict:
+    """A row a run wrote, its rankings re-read from its captured alert (rules added since it ran included);
+    `station_of`: each sensor position's station index."""
+    c = row["capture"]
+    a = {"sensor_scores": np.array(c["sensor_scores"]), "values": np.array(c["values"]),
+         "missing": np.array(c["missing"], bool), "named_idx": row["rank"]["event"]}
+    row["rank"] = {rule: ranking(a, rule, row["n_sensors"]) for rule in RANKINGS}
+    row["groups_by_rank"] = {rule: [station_of[i] for i in r] for rule, r in row["rank"].items()}
+    return row
+
+
 def _share(xs) -> float | None:
     xs = list(xs)
     return round(float(np.mean(xs)), 3) if xs else None
@@ -196,6 +228,22 @@ def fault_summary(rows: list[dict], rule: str, sensors_of) -> dict:
     return {"n": len(rows), "first_is_faulty": _share(first), "faulty_in_top": _share(intop)}
 
 
+def paired(rows: list[dict], rule: str) -> dict:
+    """`rule` against the scores' order (what alerts named before this round), alert by alert:
+    `first_at_station_or_upstream` right by one of the two only."""
+    def right(r, which):
+        return r["station_index"] - 1 <= r["groups_by_rank"][which][0] <= r["station_index"]
+    gained = sum(right(r, rule) and not right(r, "score") for r in rows)
+    lost = sum(right(r, "score") and not right(r, rule) for r in rows)
+    return {"rule_only": gained, "score_only": lost, "sign_test_p": round(corridor_queue.sign_test(gained, lost), 5)}
+
+
+def event_is(rows: list[dict]) -> dict:
+    """Per rule, the share of alerts whose named sensors (as many as the event named) are the rule's, in order."""
+    return {rule: _share(r["rank"][rule][:r["k"]] == r["rank"]["event"][:r["k"]] for r in rows)
+            for rule in RANKINGS if rule != "event"}
+
+
 def summary(rows: list[dict], sensors: list[str]) -> dict:
     out = {}
     for scorer in dict.fromkeys(r["scorer"] for r in rows):
@@ -205,6 +253,8 @@ def summary(rows: list[dict], sensors: list[str]) -> dict:
         for view, sub in (("queued", [r for r in inc if r["queued"]]), ("every_incident", inc)):
             res[view] = {rule: incident_summary(sub, rule) for rule in RANKINGS}
             res[view]["random"] = incident_random(sub)
+            res[view]["paired_vs_score"] = {rule: paired(sub, rule) for rule in RANKINGS if rule != "score"}
+            res[view]["event_is"] = event_is(sub)
         faults = [r for r in mine if r["kind"] in SENSOR_FAULT_KINDS]
         if faults:
             res["sensor_faults"] = {rule: fault_summary(faults, rule, lambda r: sensors) for rule in RANKINGS}
@@ -220,11 +270,25 @@ def summary(rows: list[dict], sensors: list[str]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--schedule", choices=("incidents", "mixed"), default="incidents")
-    ap.add_argument("--seeds", type=int, nargs="+", required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[])
+    ap.add_argument("--from-rows", nargs="+", metavar="FILE",
+                    help="summarise rows a run wrote (--rows) again, each ranking re-read from its captured alert")
     ap.add_argument("--scorer", action="append", dest="scorers", choices=("tflite", "onnx", "numpy"))
     ap.add_argument("--rows", help="write every judged alert (JSON lines, with its captured window) here")
     args = ap.parse_args(argv)
     scorers = args.scorers or ["tflite", "numpy"]
+    if args.from_rows:
+        sensors = corridor(args.schedule, 7).sensor_names()
+        stations = list(dict.fromkeys(n.split("_", 1)[0] for n in sensors))
+        station_of = [stations.index(n.split("_", 1)[0]) for n in sensors]
+        rows = [reranked(json.loads(line), station_of) for path in args.from_rows
+                for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+        json.dump({"schedule": args.schedule, "from_rows": args.from_rows, "summary": summary(rows, sensors)},
+                  sys.stdout, indent=1)
+        print()
+        return 0
+    if not args.seeds:
+        ap.error("--seeds: needed unless --from-rows")
     rows = []
     sink = open(args.rows, "a", encoding="utf-8") if args.rows else None
     try:
