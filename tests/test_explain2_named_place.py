@@ -12,19 +12,15 @@ TFLite tier, as `stad-agent evaluate` drives it; the payload checked against the
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-from pathlib import Path
 
 import numpy as np
+from corridor_seed import seed_pipeline
 from payloads import check
 
 from agent import alert_events
 from agent.journaled import open_alert_problem
 
-REPO = Path(__file__).resolve().parent.parent
-BUNDLE = str(REPO / "agent" / "models" / "demo-corridor")
 SEED = 5401
 INCIDENT = "incident-16@S03"        # a 2.9 km queue at S03; the tier's scores peak at S05, starved
 
@@ -32,17 +28,7 @@ INCIDENT = "incident-16@S03"        # a 2.9 km queue at S03; the tier's scores p
 def replay(seed: int):
     """The seed through the Pipeline: every alert event, each `new` one's open alert as the tracker keeps it, and the
     labelled ticks (time, event id)."""
-    from agent.evaluate.labelled import labelled_source, load_files
-    from agent.evaluate.score_file import model_tier
-    from agent.pipeline import Pipeline
-    from bench.accuracy import corridor_config
-    cfg = corridor_config(None, BUNDLE, "incidents", (0.02, 1.0), seed, False, "demand")
-    (f,), _ = load_files(cfg, labelled_source(cfg, None), "warmup")
-    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
-                                   scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
-    tiers, why = model_tier(cfg, "tflite", BUNDLE)
-    assert tiers, f"the demo bundle's TFLite tier did not load: {why}"
-    pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+    f, pipe = seed_pipeline(seed)
     events, opened = [], {}
     for row in f.rows:
         for ev in pipe.step(row).alerts:
