@@ -12,7 +12,8 @@ BUNDLE = str(REPO / "agent" / "models" / "demo-corridor")
 
 
 def seed_pipeline(seed: int, overrides: list[str] | None = None):
-    """(the labelled file, the Pipeline): warm-up counted in ticks and no latency budget, as evaluate runs it."""
+    """(the config, its labelled file, the Pipeline): warm-up counted in ticks and no latency budget, as evaluate
+    runs it."""
     from agent.evaluate.labelled import labelled_source, load_files
     from agent.evaluate.score_file import model_tier
     from agent.pipeline import Pipeline
@@ -23,4 +24,4 @@ def seed_pipeline(seed: int, overrides: list[str] | None = None):
                                    scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
     tiers, why = model_tier(cfg, "tflite", BUNDLE)
     assert tiers, f"the demo bundle's TFLite tier did not load: {why}"
-    return f, Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+    return cfg, f, Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)

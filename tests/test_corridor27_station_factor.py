@@ -79,7 +79,7 @@ def replay(seed: int, factor: float):
     """The bench's corridor seed through the real Pipeline, the tier TFLite (bench/accuracy.py `corridor_config`, the
     demand-gated incidents schedule, as evaluate's run_pipeline drives it): per scored tick its sensor scores, threshold
     and tier, the ticks a `new` alert was raised on, and the labelled events."""
-    f, pipe = seed_pipeline(seed, [f"alerts.station_factor={factor}"])
+    _, f, pipe = seed_pipeline(seed, [f"alerts.station_factor={factor}"])
     ts, scores, thr, tier, raised, events = [], [], [], [], set(), []
     for row, event in zip(f.rows, f.events):
         res = pipe.step(row)

@@ -28,7 +28,7 @@ INCIDENT = "incident-16@S03"        # a 2.9 km queue at S03; the tier's scores p
 def replay(seed: int):
     """The seed through the Pipeline: every alert event, each `new` one's open alert as the tracker keeps it, and the
     labelled ticks (time, event id)."""
-    f, pipe = seed_pipeline(seed)
+    _, f, pipe = seed_pipeline(seed)
     events, opened = [], {}
     for row in f.rows:
         for ev in pipe.step(row).alerts:
@@ -79,3 +79,16 @@ def test_named_order_puts_the_reading_furthest_off_its_level_first_among_the_fla
     missing[2] = True                                    # a missing newest reading is at its level (0)
     assert alert_events.named_order(scores, newest, missing, 0.1).tolist()[:3] == [1, 0, 2]
     assert alert_events.named_order(np.zeros(3), newest[:3], missing[:3], 0.1).tolist() == [0, 1, 2]
+
+
+def test_evaluate_counts_an_alert_by_the_sensors_that_raised_it():
+    """`stad-agent evaluate`'s alert records (what "FA faulty" and the drivers-only count read) keep the score's top
+    sensors and the tracker's drivers, not the order the event names: its figures do not move with the naming."""
+    from agent.evaluate.score_file import run_pipeline
+    from corridor_seed import BUNDLE
+    cfg, f, _ = seed_pipeline(SEED)
+    trace = run_pipeline(cfg, f, "tflite", BUNDLE)
+    span = f.ts[np.array([e == INCIDENT for e in f.events])]
+    (rec,) = [a for a in trace.alerts if span[0] <= a["onset"] <= span[-1] + 180.0][:1]
+    assert rec["top_sensors"][0].startswith("S05_"), rec          # the event names S03_flow first
+    assert rec["drivers"] and all(d.startswith(("S04_", "S05_", "S06_")) for d in rec["drivers"]), rec

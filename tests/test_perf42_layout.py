@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from agent import alert_events
 from agent.checkpoint import decode, encode
 from agent.pipeline import Pipeline
 from agent.scorers.seasonal import SeasonalProfile
 from agent.window import Row
 from fault_states import assert_close
-from recorded_outputs import SENSORS, Outputs, corridor_stream, pipeline_cfg
+from recorded_outputs import SENSORS, Outputs, corridor_stream, named_apart, pipeline_cfg
 
 FIXTURE = Path(__file__).parent / "fixtures" / "perf42_4ea2297.npz"
 ROWS, CUT = 700, 350            # the stream's rows; main's checkpoint is taken after CUT
@@ -60,14 +59,7 @@ def test_a_checkpoint_main_wrote_restores_and_goes_on_as_main_did():
     for key in ("scores", "tick", "threshold"):
         assert_close(got[key], want[key], path=key)
     events, want_events = json.loads(got["events"]), json.loads(str(want["events"]))
-    # explain2: an alert names its sensors by where (agent/alert_events.py `named_order`), a rule of what it says, not
-    # of the restored state: the same events on the same ticks with the same scores as main's, and each names first
-    # a sensor scoring at least NAMED_AMONG of the top score main named first.
-    assert [len(tick) for tick in events] == [len(tick) for tick in want_events]
-    for tick, want_tick in zip(events, want_events):
-        for e, w in zip(tick, want_tick):
-            tops, main_tops = e.pop(9), w.pop(9)
-            assert tops[0]["score"] >= alert_events.NAMED_AMONG * main_tops[0]["score"] - 1e-4, (tops, main_tops)
+    named_apart(events, want_events)        # (explain2: the sensors named by where)
     assert_close(events, want_events, path="events")
     events = json.loads(got["events"])
     assert [e[1] for tick in events for e in tick if e[1] != "update"] == ["new", "end"]   # S01_flow's bump
