@@ -1,9 +1,10 @@
 """What an alert says: its events (`new` → `update`… → `end`, agent/alerts.py) and their explanation.
 
 An event is the one payload every sink, the outbox and a subscriber's console read (`to_dict`, schema
-`SCHEMA_VERSION`); its explanation — the top sensors by share of the score, the top time steps and the
-origin (the station or machine of the top sensor) — is what an operator acts on, and the sensors above
-the threshold in it (`drivers`) are the ones the alert is about: what holds it open on their level
+`SCHEMA_VERSION`); its explanation — the top sensors (named by where: the reading furthest off its level
+among those the score flags, explain2), the top time steps and the origin (the station or machine of the
+first named) — is what an operator acts on, and the sensors above the threshold among its top sensors by
+score (`drivers`) are the ones the alert is about: what holds it open on their level
 (agent/alert_levels.py), what a sensor fault must have touched to re-judge it (agent/alert_faults.py),
 and what a silence of them does not count as calm (agent/alerts.py, no data). Times are ISO 8601 UTC with
 milliseconds (`iso`), the form every payload and log line of the agent uses.
