@@ -1,9 +1,10 @@
 """What an alert says: its events (`new` → `update`… → `end`, agent/alerts.py) and their explanation.
 
 An event is the one payload every sink, the outbox and a subscriber's console read (`to_dict`, schema
-`SCHEMA_VERSION`); its explanation — the top sensors by share of the score, the top time steps and the
-origin (the station or machine of the top sensor) — is what an operator acts on, and the sensors above
-the threshold in it (`drivers`) are the ones the alert is about: what holds it open on their level
+`SCHEMA_VERSION`); its explanation — the top sensors (named by where: the reading furthest off its level
+among those the score flags, explain2), the top time steps and the origin (the station or machine of the
+first named) — is what an operator acts on, and the sensors above the threshold among its top sensors by
+score (`drivers`) are the ones the alert is about: what holds it open on their level
 (agent/alert_levels.py), what a sensor fault must have touched to re-judge it (agent/alert_faults.py),
 and what a silence of them does not count as calm (agent/alerts.py, no data). Times are ISO 8601 UTC with
 milliseconds (`iso`), the form every payload and log line of the agent uses.
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from .window import WindowBuffer
 
 SCHEMA_VERSION = 1
+#: explain2: an alert names first, of the sensors scoring at least this share of the top score, the one furthest
+#: from its learnt level (`named_order`); None names them by score alone.
+NAMED_AMONG: float | None = 0.05
 
 
 def iso(ts: float | None) -> str | None:
@@ -88,6 +92,10 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, wi
     SKAB bundles (near flat, ~1/31 a step) and put the demo's incidents 2 ticks before their onset; nor, for
     the fallback, the worst sensor's largest deviation, which is any step of a shift once it has happened
     (docs/measured/accuracy-skab.md, the explain1 round: median 4 ticks from the onset against 10 and 6).
+
+    The sensors are named by where (`named_order` at NAMED_AMONG, the explain2 round) and the origin is the first
+    one's group; when that order is not the score's, `by_score` keeps the score's top sensors, which the alert
+    rules read (`drivers`, agent/alert_levels.py's peak sensor): naming the place changes no alert's raise or end.
     """
     s, order, tops = ranked(sensors, sensor_scores, top_k)
     weights = _change_weights(window.values, window.missing, s, order)
@@ -96,25 +104,58 @@ def explain(sensors: list[str], groups: list[str], sensor_scores: np.ndarray, wi
     ts = np.asarray(window.ts, float)
     steps = [{"ts": float(ts[j]), "weight": round(float(tw[j]), 4)}
              for j in np.argsort(-tw, kind="stable")[:top_k] if np.isfinite(ts[j])]
-    origin = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
-    return {"top_sensors": tops, "top_steps": steps, "origin": origin}
+    out = {"top_sensors": tops, "top_steps": steps, "origin": None}
+    if NAMED_AMONG is not None and len(order):
+        named = named_order(s, window.newest_values, window.newest_missing, NAMED_AMONG)[:len(order)]
+        if not np.array_equal(named, order):
+            out["top_sensors"], out["by_score"], order = _entries(sensors, s, named), tops, named
+    out["origin"] = groups[int(order[0])] if len(order) and s[order[0]] > 0 else None
+    return out
 
 
 def ranked(sensors: list[str], sensor_scores, top_k: int) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """The scores (NaN as 0), the `top_k` sensors' positions by score, and their `top_sensors` entries (share of
-    the total score): what an explanation names, and what an alert's rules read from it (`drivers`)."""
+    the total score): what an alert's rules read from an explanation (`drivers`)."""
     s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
-    total = float(s.sum()) or 1.0
     order = np.argsort(-s)[:top_k]
-    return s, order, [{"sensor": sensors[i], "score": round(float(s[i]), 4),
-                       "contribution": round(float(s[i]) / total, 4)} for i in order if s[i] > 0]
+    return s, order, _entries(sensors, s, order)
+
+
+def _entries(sensors: list[str], s: np.ndarray, positions) -> list[dict]:
+    """The `top_sensors` entries of `positions` (those scoring above 0): name, score, share of the total score."""
+    total = float(s.sum()) or 1.0
+    return [{"sensor": sensors[i], "score": round(float(s[i]), 4), "contribution": round(float(s[i]) / total, 4)}
+            for i in positions if s[i] > 0]
+
+
+def named_order(sensor_scores, newest: np.ndarray, newest_missing: np.ndarray, among: float) -> np.ndarray:
+    """Every sensor's position in the order an alert names them by where (explain2): of the sensors scoring at
+    least `among` × the top score, the one whose newest reading is furthest from the level the normaliser learnt
+    (|normalised value|; a missing one 0) first, and so on; the rest after them by score. On the corridor a queue
+    holds its own station's readings far off their level while the stations it starves downstream move back
+    towards theirs, though their forecast errors may be the larger (docs/measured/accuracy-corridor.md, the
+    explain2 round)."""
+    s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
+    off = np.where(newest_missing, 0.0, np.abs(np.nan_to_num(np.asarray(newest, float))))
+    flagged = s >= among * s.max() if s.max() > 0 else np.zeros(s.shape, bool)
+    by_score = np.argsort(-s, kind="stable")
+    first = by_score[flagged[by_score]]
+    first = first[np.argsort(-off[first], kind="stable")]
+    return np.concatenate([first, by_score[~flagged[by_score]]])
 
 
 def drivers(exp: dict, threshold: float) -> list[str]:
-    """The sensors an alert is about: those of its explanation above the threshold, else the top one."""
-    tops = exp.get("top_sensors", [])
+    """The sensors an alert is about: those of its explanation's top sensors by score (`by_score` when it names
+    them in another order) above the threshold, else the top one."""
+    tops = exp.get("by_score") or exp.get("top_sensors", [])
     above = [t["sensor"] for t in tops if t["score"] > threshold]
     return above or [t["sensor"] for t in tops[:1]]
+
+
+def scored_tops(exp: dict) -> tuple[str, ...]:
+    """The explanation's top sensors by score (`by_score` when it names them by where): an open alert sends an
+    `update` when these change, as before the explain2 round, so naming the place sends no event of its own."""
+    return tuple(t["sensor"] for t in exp.get("by_score") or exp["top_sensors"])
 
 
 def step_weights(values: np.ndarray, missing: np.ndarray, sensor_scores, top_k: int) -> np.ndarray:

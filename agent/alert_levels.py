@@ -74,7 +74,7 @@ def peak_level_holds(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] 
     or more (the peak's level, above): the alert does not end as subsided meanwhile. Never a sensor in `drifting`."""
     if distance is None:
         return False
-    tops = a.explain.get("top_sensors") or ()
+    tops = a.explain.get("by_score") or a.explain.get("top_sensors") or ()     # the score's (alert_events.explain)
     if not tops or tops[0]["sensor"] in drifting:
         return False
     name = tops[0]["sensor"]

@@ -61,7 +61,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from .alert_events import AlertEvent, drivers, explain, iso
+from .alert_events import AlertEvent, drivers, explain, iso, scored_tops
 from .alert_faults import calm_without, link, residue_hold
 from .alert_levels import level_holds, level_released, peak_level_holds, track_levels, under_level_floor
 from .alert_residue import over_floors, residue_floors, residue_lasts
@@ -310,7 +310,7 @@ class AlertTracker:
         if ts - a.last_sent_ts < self.cfg.update_interval_s and not (a.resumed and score > threshold):
             return []
         exp = explain_fn()
-        tops = tuple(t["sensor"] for t in exp["top_sensors"])
+        tops = scored_tops(exp)
         if a.peak >= a.last_sent_peak * 1.1 or tops != a.last_tops or (a.resumed and score > threshold):
             return [self._event("update", ts, score, threshold, tier, model, exp)]
         return []
@@ -351,7 +351,7 @@ class AlertTracker:
         a.seq += 1
         a.last_sent_ts = ts
         a.last_sent_peak = a.peak
-        a.last_tops = tuple(t["sensor"] for t in exp["top_sensors"])
+        a.last_tops = scored_tops(exp)
         return ev
 
     # -- restarts (agent/checkpoint.py) ---------------------------------------------------------

@@ -150,10 +150,13 @@ def open_alert_problem(state) -> str | None:
     if not isinstance(exp, dict) or not isinstance(exp.get("top_sensors"), list) \
             or not isinstance(exp.get("top_steps"), list):
         return "alerts.open.explain: expected {top_sensors: [...], top_steps: [...]}"
-    for i, t in enumerate(exp["top_sensors"]):
-        if not (isinstance(t, dict) and isinstance(t.get("sensor"), str) and _number(t.get("score"))
-                and _number(t.get("contribution"))):
-            return f"alerts.open.explain.top_sensors[{i}]: expected {{sensor, score, contribution}}"
+    if "by_score" in exp and not isinstance(exp["by_score"], list):     # (explain2: the score's order, when named by where)
+        return "alerts.open.explain.by_score: expected [{sensor, score, contribution}, …]"
+    for key in ("top_sensors", "by_score"):
+        for i, t in enumerate(exp.get(key, ())):
+            if not (isinstance(t, dict) and isinstance(t.get("sensor"), str) and _number(t.get("score"))
+                    and _number(t.get("contribution"))):
+                return f"alerts.open.explain.{key}[{i}]: expected {{sensor, score, contribution}}"
     for i, t in enumerate(exp["top_steps"]):
         if not (isinstance(t, dict) and is_time(t.get("ts")) and _number(t.get("weight"))):
             return f"alerts.open.explain.top_steps[{i}]: expected {{ts, weight}}"

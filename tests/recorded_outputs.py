@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from agent import config
+from agent import alert_events, config
 from agent.window import Row
 
 SENSORS = [f"S{i:02d}_{q}" for i in range(2) for q in ("flow", "occ", "speed", "x")]
@@ -57,3 +57,15 @@ class Outputs:
     def arrays(self) -> dict:
         return {"scores": np.array(self.scores, np.float64), "tick": np.array(self.tick, np.float64),
                 "threshold": np.array(self.threshold, np.float64), "events": json.dumps(self.events)}
+
+
+def named_apart(events: list, recorded: list) -> None:
+    """explain2: an alert names its sensors by where (agent/alert_events.py `named_order`), a rule of what it says,
+    not of the scores a fixture pins: each event's top sensors are taken out of both (in place) after checking the
+    same events stand on the same ticks and each names first a sensor scoring at least NAMED_AMONG of the top score
+    the recording named first (its order was the score's)."""
+    assert [len(tick) for tick in events] == [len(tick) for tick in recorded]
+    for tick, recorded_tick in zip(events, recorded):
+        for e, r in zip(tick, recorded_tick):
+            tops, recorded_tops = e.pop(9), r.pop(9)
+            assert tops[0]["score"] >= alert_events.NAMED_AMONG * recorded_tops[0]["score"] - 1e-4, (tops, recorded_tops)

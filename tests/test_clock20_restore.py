@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent import alert_events
 from agent.checkpoint import decode, fingerprint, mismatch
 from agent.faults.rule import RecentMean
 from agent.faults.tracker import FaultTracker
@@ -55,6 +56,13 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
         for a in o["alerts"]:
             steps = a.pop("top_steps")
             assert steps and all(s["ts"] <= a["ts"] for s in steps), a
+    # explain2: the sensors are named by where (agent/alert_events.py `named_order`), a rule of what an alert says as
+    # well: each names first a sensor scoring at least NAMED_AMONG of the top score main named first.
+    for o, w in zip(got, want_outputs):
+        for a, main in zip(o["alerts"], w["alerts"]):
+            tops, main_tops = a.pop("top_sensors"), main.pop("top_sensors")
+            assert tops[0]["score"] >= alert_events.NAMED_AMONG * main_tops[0]["score"] - 1e-4, (tops, main_tops)
+            assert {a.pop("origin"), main.pop("origin")} <= {s.split("_", 1)[0] for s in cfg.sensor_names()}
     assert_close(got, want_outputs, path="outputs")
     # The `source` fault kind (faults/source.py) came after the fixture: its count restores as 0 from a
     # checkpoint that has none; everything main recorded is held as it was.
@@ -95,6 +103,11 @@ def test_a_checkpoint_main_wrote_at_1_ms_ticks_restores_to_what_main_restored():
     for explained in (opened, want["state"]["alerts"]["open"]):
         steps = explained["explain"].pop("top_steps")
         assert steps and all(set(s) == {"ts", "weight"} for s in steps), explained
+    # (explain2: named by where, the score's order kept as `by_score` when it differs: that is main's top sensors)
+    named = opened["explain"].pop("top_sensors")
+    assert opened["explain"].pop("by_score", named) == want["state"]["alerts"]["open"]["explain"].pop("top_sensors")
+    for explained in (opened, want["state"]["alerts"]["open"]):
+        explained["explain"].pop("origin")      # (the first named's station: the alert's own `origin` is held as main's)
     assert opened.pop("model_peak") is None     # (review33: no model change in this run)
     # faults5's `station` kind as well: its count restores as 0, as `source`'s did.
     assert got_state["health"]["raised"].pop("station") == 0

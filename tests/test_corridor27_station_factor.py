@@ -7,12 +7,9 @@ corridor seeds (demand-gated incidents, configs/demo.yaml's corridor) through th
 bundle's TFLite tier."""
 from __future__ import annotations
 
-import dataclasses
-import math
-from pathlib import Path
-
 import numpy as np
 import pytest
+from corridor_seed import seed_pipeline
 
 from agent.alert_station import StationMates, station_mates
 from agent.alerts import AlertTracker
@@ -78,25 +75,11 @@ def test_the_cooldown_still_holds_a_confirmed_tick():
     assert [e.event for e in ev] == ["new", "end", "new"] and t.suppressed == 1
 
 
-REPO = Path(__file__).resolve().parent.parent
-BUNDLE = str(REPO / "agent" / "models" / "demo-corridor")
-
-
 def replay(seed: int, factor: float):
     """The bench's corridor seed through the real Pipeline, the tier TFLite (bench/accuracy.py `corridor_config`, the
     demand-gated incidents schedule, as evaluate's run_pipeline drives it): per scored tick its sensor scores, threshold
     and tier, the ticks a `new` alert was raised on, and the labelled events."""
-    from agent.evaluate.labelled import labelled_source, load_files
-    from agent.evaluate.score_file import model_tier
-    from agent.pipeline import Pipeline
-    from bench.accuracy import corridor_config
-    cfg = corridor_config([f"alerts.station_factor={factor}"], BUNDLE, "incidents", (0.02, 1.0), seed, False, "demand")
-    (f,), _ = load_files(cfg, labelled_source(cfg, None), "warmup")
-    tick_cfg = dataclasses.replace(cfg, warmup=dataclasses.replace(cfg.warmup, counts="ticks"),
-                                   scoring=dataclasses.replace(cfg.scoring, latency_budget_ms=math.inf))
-    tiers, why = model_tier(cfg, "tflite", BUNDLE)
-    assert tiers, f"the demo bundle's TFLite tier did not load: {why}"
-    pipe = Pipeline(tick_cfg, tiers=tiers, warmup_ticks=f.train_ticks)
+    _, f, pipe = seed_pipeline(seed, [f"alerts.station_factor={factor}"])
     ts, scores, thr, tier, raised, events = [], [], [], [], set(), []
     for row, event in zip(f.rows, f.events):
         res = pipe.step(row)

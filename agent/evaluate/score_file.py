@@ -29,16 +29,20 @@ def default_scorers(bundle: str | None) -> list[str]:
     return ["numpy", *(MODEL_TIERS if bundle else ()), *baselines.BASELINES]
 
 
-def alert_records(alert_events, last_ts: float) -> list[dict]:
+def alert_records(alert_events, last_ts: float, opened: dict[str, dict] | None = None) -> list[dict]:
     """One {start, onset, end, top_sensors, drivers} per alert: onset is the tick it was raised, the
-    top sensors those named when it was raised, its drivers those of them above the threshold then
-    (else the top one: agent.alerts.drivers)."""
+    top sensors by score when it was raised, its drivers those of them above the threshold then
+    (else the top one: agent.alerts.drivers). `opened`: each alert's explanation as the tracker opened it (by
+    alert id), whose score order (`by_score`) the event does not carry when it names its sensors by where
+    (explain2); without it, the event's own."""
     out: list[dict] = []
     for ev in alert_events:
         if ev.event == "new":
+            kept = (opened or {}).get(ev.alert_id)
+            exp = {"top_sensors": kept.get("by_score") or kept["top_sensors"]} if kept else {"top_sensors": ev.top_sensors}
             out.append({"start": ev.start, "onset": ev.ts, "end": None,
-                        "top_sensors": [t["sensor"] for t in ev.top_sensors],
-                        "drivers": drivers({"top_sensors": ev.top_sensors}, ev.threshold)})
+                        "top_sensors": [t["sensor"] for t in exp["top_sensors"]],
+                        "drivers": drivers(exp, ev.threshold)})
         elif ev.event == "end" and out and out[-1]["end"] is None:
             out[-1]["end"] = ev.end if ev.end is not None else ev.ts
     if out and out[-1]["end"] is None:
@@ -97,7 +101,7 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
     n = len(f.rows)
     last_ts = float(f.ts[-1])
     score, threshold = np.full(n, np.nan), np.full(n, np.nan)
-    alert_events, tiers, attention, faults = [], {}, [], []
+    alert_events, tiers, attention, faults, opened = [], {}, [], [], {}
     peak_attention: dict | None = None
     operator = None
     if feedback_delay_s is not None:
@@ -121,6 +125,8 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
                                   "sensor_weights": np.array(res.sensor_weights)}
         for ev in res.alerts:
             alert_events.append(ev)
+            if ev.event == "new":
+                opened[ev.alert_id] = pipe.alerts.open.explain
             if ev.event == "end" and peak_attention is not None:
                 attention.append(peak_attention)
                 peak_attention = None
@@ -128,7 +134,7 @@ def run_pipeline(cfg: AgentConfig, f: FileRows, scorer: str, bundle: str | None,
     if peak_attention is not None:
         attention.append(peak_attention)
     return Trace.of(f, scorer, score=score, threshold=threshold, tiers=tiers, attention=attention,
-                    alerts=alert_records(alert_events, last_ts), faults=faults,
+                    alerts=alert_records(alert_events, last_ts, opened), faults=faults,
                     feedback_verdicts=None if operator is None else dict(operator.verdicts),
                     **spans_from_events(alert_events, last_ts))
 
