@@ -1,8 +1,8 @@
 """What an alert says: its events (`new` → `update`… → `end`, agent/alerts.py) and their explanation.
 
 An event is the one payload every sink, the outbox and a subscriber's console read (`to_dict`, schema
-`SCHEMA_VERSION`); its explanation — the top sensors (named by where: the reading furthest off its level
-among those the score flags, explain2), the top time steps and the origin (the station or machine of the
+`SCHEMA_VERSION`); its explanation — the top sensors (the place first: the reading furthest off its level
+among those the score flags, explain2; then by score), the top time steps and the origin (the station or machine of the
 first named) — is what an operator acts on, and the sensors above the threshold among its top sensors by
 score (`drivers`) are the ones the alert is about: what holds it open on their level
 (agent/alert_levels.py), what a sensor fault must have touched to re-judge it (agent/alert_faults.py),
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 #: explain2: an alert names first, of the sensors scoring at least this share of the top score, the one furthest
-#: from its learnt level (`named_order`); None names them by score alone.
+#: from its learnt level, then the others by score (`named_order`); None names them by score alone.
 NAMED_AMONG: float | None = 0.05
 
 
@@ -129,19 +129,22 @@ def _entries(sensors: list[str], s: np.ndarray, positions) -> list[dict]:
 
 
 def named_order(sensor_scores, newest: np.ndarray, newest_missing: np.ndarray, among: float) -> np.ndarray:
-    """Every sensor's position in the order an alert names them by where (explain2): of the sensors scoring at
-    least `among` × the top score, the one whose newest reading is furthest from the level the normaliser learnt
-    (|normalised value|; a missing one 0) first, and so on; the rest after them by score. On the corridor a queue
+    """Every sensor's position in the order an alert names them (explain2): first the place — of the sensors
+    scoring at least `among` × the top score, the one whose newest reading is furthest from the level the
+    normaliser learnt (|normalised value|; a missing one 0) — then every other by score. On the corridor a queue
     holds its own station's readings far off their level while the stations it starves downstream move back
     towards theirs, though their forecast errors may be the larger (docs/measured/accuracy-corridor.md, the
-    explain2 round)."""
+    explain2 round). Only the first is moved: the others stay in the score's order, so a sensor holding a large
+    share of the score is still named after the place (the review of explain2: ordering every flagged sensor by
+    its level named `S03_flow 2%, S02_flow 1%, S01_occ 1%` and left out the starved S05 with 19%)."""
     s = np.nan_to_num(np.asarray(sensor_scores, float), nan=0.0)
-    off = np.where(newest_missing, 0.0, np.abs(np.nan_to_num(np.asarray(newest, float))))
-    flagged = s >= among * s.max() if s.max() > 0 else np.zeros(s.shape, bool)
     by_score = np.argsort(-s, kind="stable")
-    first = by_score[flagged[by_score]]
-    first = first[np.argsort(-off[first], kind="stable")]
-    return np.concatenate([first, by_score[~flagged[by_score]]])
+    if not len(s) or s.max() <= 0:
+        return by_score
+    off = np.where(newest_missing, 0.0, np.abs(np.nan_to_num(np.asarray(newest, float))))
+    flagged = by_score[s[by_score] >= among * s.max()]
+    place = flagged[int(np.argmax(off[flagged]))]       # (argmax: the first of equals, the higher score)
+    return np.concatenate([[place], by_score[by_score != place]])
 
 
 def drivers(exp: dict, threshold: float) -> list[str]:

@@ -101,10 +101,22 @@ def newest_z(a: dict) -> np.ndarray:
 
 
 def level_among(f: float):
-    """The candidate family (the round's protocol): agent/alert_events.py's `named_order` at f."""
+    """The candidate family (the round's protocol): of the sensors scoring at least f × the top score, all by
+    |normalised newest value|, then the rest by score — what explain2 adopted as `named_order` at f; since the
+    review of explain2 the product moves only the first (`named`)."""
     def order(a: dict) -> np.ndarray:
-        return alert_events.named_order(a["sensor_scores"], a["values"][-1], a["missing"][-1], f)
+        s = np.nan_to_num(np.asarray(a["sensor_scores"], float), nan=0.0)
+        off = newest_z(a)
+        flagged = s >= f * s.max() if s.max() > 0 else np.zeros(s.shape, bool)
+        by = np.argsort(-s, kind="stable")
+        first = by[flagged[by]]
+        return np.concatenate([first[np.argsort(-off[first], kind="stable")], by[~flagged[by]]])
     return order
+
+
+def named(a: dict) -> np.ndarray:
+    """What alerts name now: agent/alert_events.py's `named_order` at NAMED_AMONG (the place, then by score)."""
+    return alert_events.named_order(a["sensor_scores"], a["values"][-1], a["missing"][-1], alert_events.NAMED_AMONG)
 
 
 LEVEL_AMONG = (0.05, 0.1, 0.2, 0.3)
@@ -114,8 +126,8 @@ def by_score(a: dict) -> np.ndarray:
 
 
 RANKINGS = {"event": None, "score": by_score, "newest_z": newest_z,
-            **{f"level_among_{f}": level_among(f) for f in LEVEL_AMONG}}
-ORDERS = {rule for rule in RANKINGS if rule.startswith("level_among_")}     # rules that give an order, not a key
+            **{f"level_among_{f}": level_among(f) for f in LEVEL_AMONG}, "named": named}
+ORDERS = {rule for rule in RANKINGS if rule.startswith("level_among_") or rule == "named"}     # rules that give an order, not a key
 
 
 def ranking(a: dict, rule: str, k: int) -> list[int]:

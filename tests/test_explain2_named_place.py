@@ -46,6 +46,10 @@ def test_a_queue_at_s03_is_named_at_s03_and_the_alerts_are_raised_and_ended_as_b
     first = raised[0]
     assert first.tier == "tflite"
     assert first.top_sensors[0]["sensor"].startswith("S03_") and first.origin == "S03", first.top_sensors
+    # after the place, by score: the starved S05, holding most of the score, is still named (review of explain2)
+    assert first.top_sensors[1]["sensor"].startswith("S05_"), first.top_sensors
+    shares = [t["contribution"] for t in first.top_sensors[1:]]
+    assert shares == sorted(shares, reverse=True), first.top_sensors
     payload = check("alert", json.loads(json.dumps(first.to_dict())))
     assert payload["origin"] == "S03"
     # what the rules read is still the score's order: S05, starved, scores highest
@@ -73,11 +77,12 @@ def test_a_queue_at_s03_is_named_at_s03_and_the_alerts_are_raised_and_ended_as_b
 
 def test_named_order_puts_the_reading_furthest_off_its_level_first_among_the_flagged():
     scores = np.array([30.0, 20.0, 6.0, 1.0, 0.0])
-    newest = np.array([0.3, -0.4, -2.5, 4.0, 9.0])       # the last two score under the share: named after, by score
+    newest = np.array([0.3, -0.4, -2.5, 4.0, 9.0])       # the last two score under the share: never first
     missing = np.array([False, False, False, False, False])
-    assert alert_events.named_order(scores, newest, missing, 0.1).tolist() == [2, 1, 0, 3, 4]
+    # the place first, then every other by score: a sensor holding much of the score stays named (review of explain2)
+    assert alert_events.named_order(scores, newest, missing, 0.1).tolist() == [2, 0, 1, 3, 4]
     missing[2] = True                                    # a missing newest reading is at its level (0)
-    assert alert_events.named_order(scores, newest, missing, 0.1).tolist()[:3] == [1, 0, 2]
+    assert alert_events.named_order(scores, newest, missing, 0.1).tolist() == [1, 0, 2, 3, 4]
     assert alert_events.named_order(np.zeros(3), newest[:3], missing[:3], 0.1).tolist() == [0, 1, 2]
 
 
