@@ -262,20 +262,27 @@ def test_a_restore_while_a_station_relation_holds_a_decided_mate_gives_the_unres
         assert events == plain
 
 
-def _tracker_runs(cfg, rows, restore_at, seen: str):
-    """The fault tracker alone over `rows` (restored through a checkpoint file at tick `restore_at`, None:
-    never): its (tick, sensor, kind, event) list, and per tick the drift rule's array `seen` (NaN as None)."""
+def _tracker_runs(cfg, rows, restore_at: int, seen: str):
+    """The fault tracker alone over `rows`, plain and restored through a checkpoint file at tick `restore_at`
+    (the plain run's tracker checkpointed there and going on, as in _runs_with_restores): for each, its
+    (tick, sensor, kind, event) list and per tick the drift rule's array `seen` (NaN as None)."""
     from agent.faults.tracker import FaultTracker
-    tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-    events, kept = [], []
+
+    def make():
+        return FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
+
+    runs = [(make(), [], [])]
     for k, row in enumerate(rows):
         if k == restore_at:
-            state = through_file({"faults": tracker.state()})["faults"]
-            tracker = FaultTracker(cfg.sensor_specs(), cfg.topology, cfg.tick_s, cfg.faults)
-            tracker.restore(state)
-        events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
-        kept.append([None if v != v else v for v in getattr(tracker.rules[tracker._drift], seen).tolist()])
-    return events, kept
+            tracker, events, kept = runs[0]
+            again = make()
+            again.restore(through_file({"faults": tracker.state()})["faults"])
+            runs.append((again, list(events), list(kept)))
+        for tracker, events, kept in runs:
+            events += [(k, e.sensor, e.kind, e.event) for e in tracker.observe(row)]
+            kept.append([None if v != v else v for v in getattr(tracker.rules[tracker._drift], seen).tolist()])
+    (_, *plain), (_, *restored) = runs
+    return tuple(plain), tuple(restored)
 
 
 def _bench_corridor_restored(seed: int, ticks: int, restore_at: int, seen: str):
@@ -285,7 +292,7 @@ def _bench_corridor_restored(seed: int, ticks: int, restore_at: int, seen: str):
     faults_bench = bench_module("faults")
     cfg = from_dict(faults_bench.config_dict("corridor", seed, 72))
     rows = faults_bench.simulated_rows(cfg)[:ticks]
-    plain, restored = [_tracker_runs(cfg, rows, at, seen) for at in (None, restore_at)]
+    plain, restored = _tracker_runs(cfg, rows, restore_at, seen)
     assert restored == plain
     return rows, plain
 
