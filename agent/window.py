@@ -539,7 +539,37 @@ class Aligner(TimeBaseRules):
                                       bool).reshape(-1, self.n),
                 "held": candidates_state(self.held, self.sensors), "back": candidates_state(self.back, self.sensors),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
-                "host_ahead_s": self.host_ahead_s, **self.pace_state()}
+                "host_ahead_s": self.host_ahead_s, **self.pace_state(), **self._used_state()}
+
+    def _used_state(self) -> dict:
+        """The used readings' ring (`used`) as the checkpoint keeps it, oldest tick first: each tick's number, its
+        values (NaN where it had none) and their stamps (NaN where unknown). Bounded as the ring is (USED_READINGS:
+        ~32 KiB at most). Why (qa55): without it, the last run's final readings sent again after a restart (a
+        forwarder re-sending its buffer, a file read again, an MQTT QoS 1 redelivery) were `late`, or taken for the
+        data's clock stepping back (`time base moved back: -19 s`, the window refilled, alerts raised)."""
+        used = sorted((u for u in self.used if u is not None), key=lambda u: u[0])
+        return {"used_k": np.array([u[0] for u in used], np.int64).reshape(-1),
+                "used_values": np.array([u[1] for u in used], np.float64).reshape(-1, self.n),
+                "used_stamps": np.array([[math.nan if t is None else t for t in u[2]] for u in used],
+                                        np.float64).reshape(-1, self.n)}
+
+    def _used_restored(self, state: dict, next_k: int | None) -> list[tuple | None]:
+        """The used readings' ring of a checkpoint (`_used_state`): its ticks before `next_k` at their places (the
+        newest of any two at one place); an empty ring from a checkpoint written before it was kept (a repeat of
+        the last run's readings then meets the rules as before qa55). ValueError naming the key when it is no
+        ring of this agent's sensors."""
+        used: list[tuple | None] = [None] * self.used_ticks
+        if "used_k" not in state:
+            return used
+        ks = array_of(state["used_k"], "aligner.used_k", np.int64, 1)
+        values = array_of(state["used_values"], "aligner.used_values", np.float64, 2, self.n)
+        stamps = array_of(state["used_stamps"], "aligner.used_stamps", np.float64, 2, self.n)
+        if not len(ks) == len(values) == len(stamps):
+            raise ValueError("aligner.used_k: ticks, values and stamps differ in length")
+        for k, v, t in sorted(zip(ks.tolist(), values.tolist(), stamps.tolist())):
+            if next_k is not None and k < next_k:
+                used[k % self.used_ticks] = (k, v, [None if math.isnan(x) else x for x in t])
+        return used
 
     @staticmethod
     def host_ahead_in(state: dict) -> float:
@@ -585,7 +615,9 @@ class Aligner(TimeBaseRules):
             raise ValueError("aligner.steps_seen: expected at most 15 steps of one tick or more")
         if offset is not None and not finite_number(offset):
             raise ValueError("aligner.live_offset: expected seconds")
+        used = self._used_restored(state, ints["next_k"])
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
+        self.used = used
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
         # (its values' stamps are not kept: a reading of a restored tick again is a `duplicate`, as before qa53)
