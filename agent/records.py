@@ -19,7 +19,9 @@ A reason that comes steadily from one sender (qa55: a controller that sends ever
 reading` a second for as long as it runs) is said once as such — its rate and sender — after STEADY_LINES minute
 lines at one rate from that sender, then counted without a line (health, /metrics, the stop summary keep counting
 it); said again when it stops and comes back, when its rate leaves 1/STEADY_RATE–STEADY_RATE× of the rate it was
-said at, or when another sender has it. Only that reason goes quiet: another reason is said as ever, a file's
+said at, or when another sender has it. A sender's further stations under that reason (one controller's socket for
+all: a second station's clock skewed too) are said only as its rate changing so, and counted all the same. Only that
+reason goes quiet: another reason is said as ever, a file's
 rejects (whose origins are lines) never become steady, nor does a loss counted many at once (`add_many`).
 
 A record's sensors are said by `sensors_said`: the names, or grouped by station (the name's part before its first
@@ -62,7 +64,7 @@ Detail = Union[str, Callable[[], str]]
 
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 STEADY_LINES = 2        # minute lines of a reason from one sender at one rate before it is said steady
-STEADY_RATE = 2.0       # a steady reason's rate leaving 1/STEADY_RATE–STEADY_RATE× of the rate said is said again
+STEADY_RATE = 1.5       # a steady reason's rate changed more than this many times (up or down) is said again
 NAMES_SHOWN = 4         # a record's sensors named one by one up to this many; past it, grouped by station
 GROUPS_SHOWN = 4        # stations named at most, then how many more
 NAME_CHARS = 40         # a sensor's name (or station) said cut to about this
@@ -233,7 +235,7 @@ class Rejects:
         return (f"; steady: about {per_min:.3g} a minute from {shorten(where, 120)} for the last "
                 f"{span(now - began)} — said once; from now on counted "
                 f"without a line (health, /metrics and the stop summary count it), said again if it stops and comes "
-                f"back, if its rate leaves {1 / STEADY_RATE:g}–{STEADY_RATE:g}× of this, or if another sender has it")
+                f"back, if its rate changes more than {STEADY_RATE:g}× up or down, or if another sender has it")
 
     def _while_steady(self, reason: str, where: str | None, n: int, now: float, checked_at: float, checked_n: int,
                       steady: Steady) -> str | None:

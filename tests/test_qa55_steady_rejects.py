@@ -81,7 +81,7 @@ def test_a_steady_reason_that_stops_and_comes_back_or_changes_its_rate_is_said_a
     flood(rejects, clock, 3 * REPEAT_S, 2.0)        # steady again, said again
     assert sum("; steady: about 120 a minute" in line for line in said(caplog)) == 1, said(caplog)
     caplog.clear()
-    flood(rejects, clock, 3 * REPEAT_S, 1.2)        # within 2× of its rate: quiet
+    flood(rejects, clock, 3 * REPEAT_S, 1.5)        # within 1.5× of its rate: quiet
     assert said(caplog) == []
     flood(rejects, clock, REPEAT_S + 5, 10.0)       # five times the rate: said at the minute's look
     lines = said(caplog)
