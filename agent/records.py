@@ -21,8 +21,8 @@ lines at one rate from that sender, then counted without a line (health, /metric
 it); said again when it stops and comes back, when its rate leaves 1/STEADY_RATE–STEADY_RATE× of the rate it was
 said at, or when another sender has it. A sender's further stations under that reason (one controller's socket for
 all: a second station's clock skewed too) are said only as its rate changing so, and counted all the same. Only that
-reason goes quiet: another reason is said as ever, a file's
-rejects (whose origins are lines) never become steady, nor does a loss counted many at once (`add_many`).
+reason goes quiet: another reason is said as ever, a file's rejects (whose origins are lines) never become steady,
+nor does a loss counted many at once (`add_many`).
 
 A record's sensors are said by `sensors_said`: the names, or grouped by station (the name's part before its first
 `_ . / : -`) when there are many, bounded — where one controller's socket serves several stations, the sender's
@@ -259,10 +259,6 @@ class Rejects:
         return (f" (#{n} of this kind; {n - steady.said_n} counted without a line since it was said steady "
                 f"{span(now - steady.said_at)} ago, at about {steady.per_min:.3g} a minute from "
                 f"{shorten(steady.origin, 120)}: no longer steady — {change})")
-
-    def steady(self) -> dict[str, tuple[str, float]]:
-        """reason -> (sender, rejects a minute) of each reason counted without a line now."""
-        return {reason: (st.origin, st.per_min) for reason, (_, _, st) in self._said.items() if st is not None}
 
     def add(self, reason: str, where: str, detail: Detail = "") -> None:
         """Count one reject; say it when its reason's rate allows. `detail` is worded only then (the reason's first
