@@ -544,9 +544,9 @@ class Aligner(TimeBaseRules):
     def _used_state(self) -> dict:
         """The used readings' ring (`used`) as the checkpoint keeps it, oldest tick first: each tick's number, its
         values (NaN where it had none) and their stamps (NaN where unknown). Bounded as the ring is (USED_READINGS:
-        ~32 KiB at most). Why (qa55): without it, the last run's final readings sent again after a restart (a
-        forwarder re-sending its buffer, a file read again, an MQTT QoS 1 redelivery) were `late`, or taken for the
-        data's clock stepping back (`time base moved back: -19 s`, the window refilled, alerts raised)."""
+        +21–23 KiB a checkpoint, measured). Why (qa55): without it, the last run's final readings sent again after a
+        restart (a forwarder re-sending its buffer, a file read again, an MQTT QoS 1 redelivery) were `late`, or taken
+        for the data's clock stepping back (`time base moved back: -19 s`, the window refilled)."""
         used = sorted((u for u in self.used if u is not None), key=lambda u: u[0])
         return {"used_k": np.array([u[0] for u in used], np.int64).reshape(-1),
                 "used_values": np.array([u[1] for u in used], np.float64).reshape(-1, self.n),
