@@ -31,7 +31,7 @@ from collections import deque
 
 from .json_read import finite_number
 from .alert_events import iso
-from .records import Record, span
+from .records import Record, sensors_said, span
 
 log = logging.getLogger("stad.aligner")     # the rules speak as the aligner they are part of
 
@@ -122,12 +122,17 @@ class LivePace:
         if self.next_k is not None and k < self.next_k:
             self._late(k, rec)
         elif self.refused_whole(rec):
-            where = "no data before it" if self.newest_k is None else \
-                f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
-            self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): no ts of its own, stamped "
+            self.rejects.add("timestamp jump", rec.origin, lambda: f"ts {iso(rec.ts)} of {sensors_said(rec.values)} "
+                             f"({self._from_data(k)}): no ts of its own, stamped "
                              f"as it came, while the data's senders stamp theirs — read behind a broker's backlog, its "
                              f"arrival is no time of its reading (publish it with \"ts\")")
         return True
+
+    def _from_data(self, k: int) -> str:
+        """Where tick k is from the data's newest, for a `timestamp jump`'s words: 'no data before it' or '+12 min
+        from the data' (here and agent/timebase.py)."""
+        return "no data before it" if self.newest_k is None else \
+            f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
 
     def _note_top(self, received: float, offset: float) -> None:
         """The sliding maximum of the live offsets over the last PACE_WINDOW_S of arrivals (`_offset_tops`)."""

@@ -14,6 +14,19 @@ What is counted is records — a line, a datagram, a message, a row, a poll — 
 readings met (qa54: a repeated record of 18 sensors counted 18 `repeated reading`s beside `records in`; its other
 readings are used). A reason found of many records at once (`add_many`: kernel drops, lines unread at a stop)
 counts each.
+
+A reason that comes steadily from one sender (qa55: a controller that sends every datagram twice, a `repeated
+reading` a second for as long as it runs) is said once as such — its rate and sender — after STEADY_LINES minute
+lines at one rate from that sender, then counted without a line (health, /metrics, the stop summary keep counting
+it); said again when it stops and comes back, when its rate leaves 1/STEADY_RATE–STEADY_RATE× of the rate it was
+said at, or when another sender has it. A sender's further stations under that reason (one controller's socket for
+all: a second station's clock skewed too) are said only as its rate changing so, and counted all the same. Only that
+reason goes quiet: another reason is said as ever, a file's rejects (whose origins are lines) never become steady,
+nor does a loss counted many at once (`add_many`).
+
+A record's sensors are said by `sensors_said`: the names, or grouped by station (the name's part before its first
+`_ . / : -`) when there are many, bounded — where one controller's socket serves several stations, the sender's
+address alone could not say which station's clock was off (qa55, user35's `clock skew`).
 """
 from __future__ import annotations
 
@@ -50,7 +63,13 @@ READ_WITHOUT = frozenset({"missing column"})
 Detail = Union[str, Callable[[], str]]
 
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
-DETAIL_CHARS = 240      # a reject's message is cut to this: a 10 MB sensor name must not reach the log
+STEADY_LINES = 2        # minute lines of a reason from one sender at one rate before it is said steady
+STEADY_RATE = 1.5       # a steady reason's rate changed more than this many times (up or down) is said again
+NAMES_SHOWN = 4         # a record's sensors named one by one up to this many; past it, grouped by station
+GROUPS_SHOWN = 4        # stations named at most, then how many more
+NAME_CHARS = 40         # a sensor's name (or station) said cut to about this
+DETAIL_CHARS = 320      # a reject's message is cut to this: a 10 MB sensor name must not reach the log (240 until
+                        # qa55 named a record's sensors: its advice was cut)
 
 
 def worded(detail: Detail) -> str:
@@ -82,6 +101,68 @@ def span(seconds: float, signed: bool = False) -> str:
     return ("-" if seconds < 0 else "+" if signed else "") + text
 
 
+def station_of(name: str) -> str:
+    """The station (a prefix) a sensor name says: 'K028' of 'K028_flow', 'pump1' of 'pump1.temp'; the name itself
+    when it has no separator."""
+    for i, ch in enumerate(name):
+        if ch in "_./:-" and i:
+            return name[:i]
+    return name
+
+
+def names_said(names: list) -> str:
+    """The sensors named, bounded: "'a', 'b', 'c'" up to NAMES_SHOWN; past it grouped by station (`station_of`),
+    GROUPS_SHOWN of them — "K028_* ×3, K030_* ×3, K032_* ×3, K034_* ×3 and 6 more" (sensors)."""
+    if len(names) <= NAMES_SHOWN:
+        return ", ".join(short_repr(name, NAME_CHARS) for name in names)
+    groups: dict[str, list] = {}
+    for name in names:
+        key = station_of(name) if isinstance(name, str) else short_repr(name, NAME_CHARS)
+        groups.setdefault(key, []).append(name)
+    said = []
+    for key, members in list(groups.items())[:GROUPS_SHOWN]:
+        one = members[0]
+        if not isinstance(one, str) or one == key:      # (no station: the name itself)
+            said.append(short_repr(one, NAME_CHARS) + (f" ×{len(members)}" if len(members) > 1 else ""))
+        else:
+            said.append(f"{shorten(key, NAME_CHARS)}{one[len(key)]}* ×{len(members)}")
+    rest = len(names) - sum(len(members) for members in list(groups.values())[:GROUPS_SHOWN])
+    return ", ".join(said) + (f" and {rest} more" if rest > 0 else "")
+
+
+def sensors_said(names) -> str:
+    """A record's sensors in words: "sensor 'a'", "sensors 'a', 'b'", or "18 sensors (S00_* ×3, … and 6 more)" (`names_said`)."""
+    names = list(names)
+    if len(names) == 1:
+        return f"sensor {short_repr(names[0], NAME_CHARS)}"
+    if len(names) <= NAMES_SHOWN:
+        return f"sensors {names_said(names)}"
+    return f"{len(names)} sensors ({names_said(names)})"
+
+
+def more_said(names: list) -> str:
+    """' and 2 more ('b', 'c')' after the first of a record's `names` was said with its value; '' for one name;
+    past NAMES_SHOWN, every name grouped by station: ' and 17 more (18 in all: S00_* ×3, …)'."""
+    if len(names) < 2:
+        return ""
+    if len(names) <= NAMES_SHOWN:
+        return f" and {len(names) - 1} more ({names_said(names[1:])})"
+    return f" and {len(names) - 1} more ({len(names)} in all: {names_said(names)})"
+
+
+@dataclass(slots=True)
+class Steady:
+    """A reason said steady (`Rejects`): from which sender, at what rate, since when."""
+    origin: str
+    per_min: float          # its rate when said steady, rejects a minute
+    said_at: float          # (the Rejects clock) when it was said steady
+    said_n: int             # its count then
+    last_at: float          # its newest reject's time
+
+
+_NEVER = (None, 0, None)
+
+
 @dataclass(slots=True)
 class Record:
     """Readings taken at one moment: one sensor or many."""
@@ -106,29 +187,84 @@ class Record:
 @dataclass
 class Rejects:
     """Counts every rejected record or value by reason; logs the first few of each reason, cut short,
-    then at most one line per reason every `repeat_s`."""
+    then at most one line per reason every `repeat_s` — none while it is steady (`_steady_now`)."""
     log_first: int = 5
     repeat_s: float = REPEAT_S
     counts: Counter = field(default_factory=Counter)
     first: dict = field(default_factory=dict)      # reason -> (where, detail) of its first reject
-    _said: dict = field(default_factory=dict)      # reason -> (monotonic time, count) of its last line
+    clock: Callable[[], float] = time.monotonic
+    # reason -> (clock, count) of its last line (while steady: of its last look at the rate), and its Steady or None
+    _said: dict = field(default_factory=dict)
+    _runs: dict = field(default_factory=dict)      # reason -> [(sender, per minute, since)] of its latest minute lines
 
-    def _say(self, reason: str, first: bool) -> str | None:
-        """None when this reject goes unsaid; else what the line adds about the ones since the last."""
-        n, now = self.counts[reason], time.monotonic()
-        said_at, said_n = self._said.get(reason, (None, 0))
+    def _say(self, reason: str, first: bool, where: str | None = None) -> str | None:
+        """None when this reject goes unsaid; else what the line adds about the ones since the last. `where`: the
+        sender, for a reason that may become steady (None: it never does)."""
+        n, now = self.counts[reason], self.clock()
+        said_at, said_n, steady = self._said.get(reason, _NEVER)
+        if steady is not None:
+            return self._while_steady(reason, where, n, now, said_at, said_n, steady)
         if not first and said_at is not None and now - said_at < self.repeat_s:
             return None
-        self._said[reason] = (now, n)
+        self._said[reason] = (now, n, None)
         if first:
             return ""
-        return f" (#{n} of this kind; {n - said_n} since its last line {now - said_at:.0f} s ago)"
+        return (f" (#{n} of this kind; {n - said_n} since its last line {now - said_at:.0f} s ago"
+                + self._steady_now(reason, where, n, n - said_n, now, said_at) + ")")
+
+    def _steady_now(self, reason: str, where: str | None, n: int, since: int, now: float, said_at: float) -> str:
+        """'; steady: …' when this minute line makes STEADY_LINES in a row from `where`, each with rejects all through
+        its minute (two or more, due no later than a minute late), at rates within STEADY_RATE× of each other: from
+        now on the reason is counted without a line (`_while_steady`); else ''."""
+        if where is None:
+            return ""
+        runs = self._runs.setdefault(reason, [])
+        elapsed = now - said_at
+        if since < 2 or elapsed >= 2 * self.repeat_s or (runs and runs[-1][0] != where):
+            runs.clear()
+        if since < 2 or elapsed >= 2 * self.repeat_s:
+            return ""
+        runs.append((where, 60.0 * since / elapsed, said_at))
+        del runs[:-STEADY_LINES]
+        rates = [r for _, r, _ in runs]
+        if len(runs) < STEADY_LINES or max(rates) > STEADY_RATE * min(rates):
+            return ""
+        per_min, began = sum(rates) / len(rates), runs[0][2]
+        self._said[reason] = (now, n, Steady(where, per_min, now, n, now))
+        runs.clear()
+        return (f"; steady: about {per_min:.3g} a minute from {shorten(where, 120)} for the last "
+                f"{span(now - began)} — said once; from now on counted "
+                f"without a line (health, /metrics and the stop summary count it), said again if it stops and comes "
+                f"back, if its rate changes more than {STEADY_RATE:g}× up or down, or if another sender has it")
+
+    def _while_steady(self, reason: str, where: str | None, n: int, now: float, checked_at: float, checked_n: int,
+                      steady: Steady) -> str | None:
+        """A steady reason's reject: None (counted, not said) while it comes from its sender at its rate; else what
+        its line adds — what changed — and the reason is said as usual again."""
+        if where != steady.origin:
+            change = f"now from {shorten(str(where), 120)} too, not only {shorten(steady.origin, 120)}"
+        elif now - steady.last_at > self.repeat_s:
+            change = f"back after {span(now - steady.last_at)} without one"
+        else:
+            steady.last_at = now
+            if now - checked_at < self.repeat_s:
+                return None
+            per_min = 60.0 * (n - checked_n) / (now - checked_at)
+            if steady.per_min <= STEADY_RATE * per_min and per_min <= STEADY_RATE * steady.per_min:
+                self._said[reason] = (now, n, steady)
+                return None
+            change = f"its rate now {per_min:.3g} a minute, was {steady.per_min:.3g}"
+        self._said[reason] = (now, n, None)
+        self._runs.pop(reason, None)
+        return (f" (#{n} of this kind; {n - steady.said_n} counted without a line since it was said steady "
+                f"{span(now - steady.said_at)} ago, at about {steady.per_min:.3g} a minute from "
+                f"{shorten(steady.origin, 120)}: no longer steady — {change})")
 
     def add(self, reason: str, where: str, detail: Detail = "") -> None:
         """Count one reject; say it when its reason's rate allows. `detail` is worded only then (the reason's first
         reject is always said: `first` keeps its words)."""
         n = self.counts[reason] = self.counts[reason] + 1
-        more = self._say(reason, n <= self.log_first)
+        more = self._say(reason, n <= self.log_first, where)
         if more is None:
             return          # counted, not said: a flood's common case, nothing worded
         detail = worded(detail)

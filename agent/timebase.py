@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from .alerts import iso
 from .host_clock_step import HostClockStepRules
 from .live_pace import LivePace, near_host_clock_s
-from .records import Record, span
+from .records import Record, sensors_said, span
 from .restart_gap import RestartGapRules
 from .time_base_candidates import Candidate
 
@@ -281,9 +281,8 @@ class TimeBaseRules(RestartGapRules, HostClockStepRules, LivePace):
         for k, rec in cand.records:
             if not self.refused_whole(rec):
                 continue            # counted under what is wrong with its values (Aligner.refused_whole)
-            where = "no data before it" if self.newest_k is None else \
-                f"{span((k - self.newest_k) * self.tick_s, signed=True)} from the data"
-            self.rejects.add("timestamp jump", rec.origin, f"ts {iso(rec.ts)} ({where}): {why}")
+            self.rejects.add("timestamp jump", rec.origin, lambda k=k, rec=rec: f"ts {iso(rec.ts)} of "
+                             f"{sensors_said(rec.values)} ({self._from_data(k)}): {why}")
 
     def _take_all(self, cand: Candidate) -> list[Row]:
         """A confirmed (or caught-up) candidate: its earliest record moves the time base; the others

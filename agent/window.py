@@ -28,7 +28,7 @@ from .checkpoint import array_like, array_of
 from .json_read import finite_number
 from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .manifest import Normalisation
-from .records import Record, Rejects, short_repr, span
+from .records import Record, Rejects, more_said, sensors_said, short_repr, span
 from .time_base_candidates import candidates_restore, candidates_state
 from .timebase import TimeBaseRules
 from .typed import did_you_mean
@@ -182,7 +182,7 @@ class Aligner(TimeBaseRules):
             return self.restored_rows() + self.push(rec)
         if not (math.isfinite(rec.ts) and 0.0 <= rec.ts < MAX_TS):
             self.rejects.add("bad timestamp", rec.origin,
-                             lambda: f"ts={rec.ts!r} is not a time between 1970 and 2100"
+                             lambda: f"ts={rec.ts!r} of {sensors_said(rec.values)} is not a time between 1970 and 2100"
                              + (date_hint(rec.ts) if rec.ts_text else unit_hint(rec.ts)))
             return []
         now_k = None
@@ -192,8 +192,9 @@ class Aligner(TimeBaseRules):
             skew = rec.ts - rec.received
             # (not the queue of its source's outage, rec.backlog: stamped inside it, as old as it was long — mqttsrc6)
             if abs(skew) > self.max_clock_skew_s and not (rec.backlog and skew < 0):
-                self.rejects.add("clock skew", rec.origin, lambda: f"ts {iso(rec.ts)} is {span(skew, signed=True)} "
-                                 f"from this host's clock (window.max_clock_skew_s: {self.max_clock_skew_s:g})")
+                self.rejects.add("clock skew", rec.origin, lambda: f"ts {iso(rec.ts)} of {sensors_said(rec.values)} is "
+                                 f"{span(skew, signed=True)} from this host's clock (window.max_clock_skew_s: "
+                                 f"{self.max_clock_skew_s:g})")
                 return []
             now_k = self.tick_of(rec.received)
         return self._place(self.tick_of(rec.ts), rec, now_k)
@@ -271,13 +272,13 @@ class Aligner(TimeBaseRules):
                              + self._other_value_said(k, rec))
 
     def _reading_said(self, rec: Record) -> str:
-        """"sensor 'a' value 0.3 and 17 more": what a refused record read."""
+        """"sensor 'a' value 0.3 and 2 more ('b', 'c')": what a refused record read, its other sensors named (by
+        station when many: `more_said`)."""
         kept = [(s, v) for s, v in rec.values.items() if self._usable(s, v)] or list(rec.values.items())
         if not kept:
             return f"a record at {iso(rec.ts)} with no values"
         sensor, value = kept[0]
-        return f"sensor {short_repr(sensor)} value {short_repr(value)}" + (f" and {len(kept) - 1} more"
-                                                                             if len(kept) > 1 else "")
+        return f"sensor {short_repr(sensor)} value {short_repr(value)}" + more_said([s for s, _ in kept])
 
     def _other_value_said(self, k: int, rec: Record) -> str:
         """"; 'b' was 10 at that stamp, this one 11: not a repeat" where a kept closed tick (`used`) has a reading of
@@ -437,23 +438,18 @@ class Aligner(TimeBaseRules):
         repeats = [a for a in again if a[3] == rec.ts and a[2] == a[1]]
         others = [a for a in again if not (a[3] == rec.ts and a[2] == a[1])] if len(repeats) < len(again) else ()
         if repeats:
-            self.rejects.add("repeated reading", rec.origin, lambda: f"sensor {short_repr(repeats[0][0])}"
-                             f"{self._more_said(len(repeats))} at {iso(rec.ts)}: the same reading again (same stamp, "
+            self.rejects.add("repeated reading", rec.origin, lambda: f"{sensors_said(a[0] for a in repeats)} at "
+                             f"{iso(rec.ts)}: the same reading again (same stamp, "
                              "same value), used once — a sender repeating itself (MQTT QoS 1 redelivery, a message "
                              "forwarded twice, a line written twice)")
         if others:
             self.rejects.add("duplicate", rec.origin, lambda: self._duplicate_said(k, rec, others))
 
-    @staticmethod
-    def _more_said(n: int) -> str:
-        """' and 2 more' after the first of `n` values said, or ''."""
-        return f" and {n - 1} more" if n > 1 else ""
-
     def _duplicate_said(self, k: int, rec: Record, others: list[tuple]) -> str:
         """A record's `duplicate` in words: its first second value, how many more, and what it most likely means."""
         sensor, value, first, first_ts = others[0]
-        said = (f"sensor {short_repr(sensor)}{self._more_said(len(others))} already ha"
-                + ("ve" if len(others) > 1 else "s") + f" a value at tick {iso(k * self.tick_s)}")
+        said = (f"{sensors_said(a[0] for a in others)} already ha" + ("ve" if len(others) > 1 else "s")
+                + f" a value at tick {iso(k * self.tick_s)}")
         if first_ts == rec.ts:
             return (f"{said} stamped the same, {first!r}; this one, {value!r}, is not used (two senders of one sensor? "
                     "check the sensor mapping)")
@@ -543,7 +539,37 @@ class Aligner(TimeBaseRules):
                                       bool).reshape(-1, self.n),
                 "held": candidates_state(self.held, self.sensors), "back": candidates_state(self.back, self.sensors),
                 "live_offset": self.live_offset, "steps_seen": np.array(self.steps_seen, np.int64),
-                "host_ahead_s": self.host_ahead_s, **self.pace_state()}
+                "host_ahead_s": self.host_ahead_s, **self.pace_state(), **self._used_state()}
+
+    def _used_state(self) -> dict:
+        """The used readings' ring (`used`) as the checkpoint keeps it, oldest tick first: each tick's number, its
+        values (NaN where it had none) and their stamps (NaN where unknown). Bounded as the ring is (USED_READINGS:
+        +21–23 KiB a checkpoint, measured). Why (qa55): without it, the last run's final readings sent again after a
+        restart (a forwarder re-sending its buffer, a file read again, an MQTT QoS 1 redelivery) were `late`, or taken
+        for the data's clock stepping back (`time base moved back: -19 s`, the window refilled)."""
+        used = sorted((u for u in self.used if u is not None), key=lambda u: u[0])
+        return {"used_k": np.array([u[0] for u in used], np.int64).reshape(-1),
+                "used_values": np.array([u[1] for u in used], np.float64).reshape(-1, self.n),
+                "used_stamps": np.array([[math.nan if t is None else t for t in u[2]] for u in used],
+                                        np.float64).reshape(-1, self.n)}
+
+    def _used_restored(self, state: dict, next_k: int | None) -> list[tuple | None]:
+        """The used readings' ring of a checkpoint (`_used_state`): its ticks before `next_k` at their places (the
+        newest of any two at one place); an empty ring from a checkpoint written before it was kept (a repeat of
+        the last run's readings then meets the rules as before qa55). ValueError naming the key when it is no
+        ring of this agent's sensors."""
+        used: list[tuple | None] = [None] * self.used_ticks
+        if "used_k" not in state:
+            return used
+        ks = array_of(state["used_k"], "aligner.used_k", np.int64, 1)
+        values = array_of(state["used_values"], "aligner.used_values", np.float64, 2, self.n)
+        stamps = array_of(state["used_stamps"], "aligner.used_stamps", np.float64, 2, self.n)
+        if not len(ks) == len(values) == len(stamps):
+            raise ValueError("aligner.used_k: ticks, values and stamps differ in length")
+        for k, v, t in sorted(zip(ks.tolist(), values.tolist(), stamps.tolist())):
+            if next_k is not None and k < next_k:
+                used[k % self.used_ticks] = (k, v, [None if math.isnan(x) else x for x in t])
+        return used
 
     @staticmethod
     def host_ahead_in(state: dict) -> float:
@@ -589,7 +615,9 @@ class Aligner(TimeBaseRules):
             raise ValueError("aligner.steps_seen: expected at most 15 steps of one tick or more")
         if offset is not None and not finite_number(offset):
             raise ValueError("aligner.live_offset: expected seconds")
+        used = self._used_restored(state, ints["next_k"])
         self.next_k, self.newest_k = ints["next_k"], ints["newest_k"]
+        self.used = used
         self.held, self.back = held, back
         self.last_value, self.last_k = last_value, last_k
         # (its values' stamps are not kept: a reading of a restored tick again is a `duplicate`, as before qa53)

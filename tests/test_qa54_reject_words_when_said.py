@@ -63,9 +63,9 @@ def test_a_flood_of_rejects_is_counted_and_worded_only_for_the_lines_said(caplog
     for reason, words in (("unknown sensor", "sensor 'S99_vibration' value 2.0"),
                           ("non-finite value", "sensor 'a' value nan"),
                           ("duplicate", "sensor 'a' already has a value at tick 2026-01-01T00:00:19.000Z"),
-                          ("late", "sensor 'a' value 3.0 and 1 more: its tick 2026-01-01T00:00:18.000Z already "
+                          ("late", "sensor 'a' value 3.0 and 1 more ('b'): its tick 2026-01-01T00:00:18.000Z already "
                                    "closed"),
-                          ("repeated reading", "sensor 'a' value 18.0 and 1 more at 2026-01-01T00:00:18.000Z"),
+                          ("repeated reading", "sensor 'a' value 18.0 and 1 more ('b') at 2026-01-01T00:00:18.000Z"),
                           ("bad json", "Expecting ',' delimiter at character 26 of the line")):
         sender = "udp 10.0.0.8:4000" if reason == "bad json" else "udp 10.0.0.7:4000"
         assert any(f"rejected {sender}: {reason} — " in line and words in line for line in lines), (reason, lines)

@@ -48,7 +48,7 @@ def test_a_record_counts_once_under_each_reason_its_readings_met(tmp_path):
             or "stad.input" in line]
     assert any("non-finite value — sensor 'a' value nan; sensor 'b' value nan" in line for line in said), said
     assert any("unknown sensor — sensor 'x' value 1.0; sensor 'y' value 2.0" in line for line in said), said
-    assert any("duplicate — sensor 'a' and 2 more already have a value at tick" in line for line in said), said
+    assert any("duplicate — sensors 'a', 'b', 'c' already have a value at tick" in line for line in said), said
 
 
 def test_a_modbus_poll_counts_once_however_many_of_its_registers_read_nan():

@@ -32,7 +32,7 @@ def test_a_file_read_again_after_its_ticks_closed_is_repeated_not_late_nor_a_ste
     assert "rejected 12 (late: 1, repeated reading: 11)" in summary, summary
     said = {n: [line for line in res.stderr.splitlines() if f"r.jsonl:{n}:" in line] for n in (201, 211, 212)}
     assert len(said[201]) == 1, said
-    assert f"repeated reading — sensor 'a' value {reading(180)['a']} and 2 more at 2026-01-01T00:03:00.000Z: the " \
+    assert f"repeated reading — sensor 'a' value {reading(180)['a']} and 2 more ('b', 'c') at 2026-01-01T00:03:00.000Z: the " \
         "same reading again after its tick closed (same stamp, same value), used once" in said[201][0], said
     assert len(said[212]) == 1 and "late — " in said[212][0] and f"'b' was {reading(185)['b']} at that stamp, this " \
         "one 9.5: not a repeat" in said[212][0], said

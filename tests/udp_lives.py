@@ -26,6 +26,7 @@ class Sender:
         self.clock_offset = 0.0                # seconds its own clock stands from this host's (a controller 40 s fast)
         self.station_clock: dict[str, float] = {}  # a station (sensor prefix) with a clock of its own, in datagrams of
                                                     # its own: seconds it stands from this host's (summer time, user35)
+        self.copies = 1                        # each datagram sent this many times (a controller that repeats, qa55)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -36,7 +37,9 @@ class Sender:
             while not self.stopped.wait(TICK):      # (the device's cadence: the input, not a wait)
                 values = {k: 10 + r.gauss(0, 1) + self.shift.get(k, 0.0) for k in SENSORS if k not in self.silent}
                 for offset, some in self._by_clock(values):
-                    out.sendto(json.dumps({"ts": time.time() + offset, "values": some}).encode(), ("127.0.0.1", self.port))
+                    datagram = json.dumps({"ts": time.time() + offset, "values": some}).encode()
+                    for _ in range(self.copies):
+                        out.sendto(datagram, ("127.0.0.1", self.port))
                 self.sent += 1
 
     def _by_clock(self, values: dict[str, float]) -> list[tuple[float, dict[str, float]]]:

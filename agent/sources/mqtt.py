@@ -84,7 +84,7 @@ from .base import Source, SourceConfig
 from .outage_queue import OutageQueue
 from ..json_read import MAX_DEPTH, NESTED_TOO_DEEP
 from ..alert_events import iso
-from ..records import short_repr
+from ..records import sensors_said, short_repr
 from .lines import (ASCII_BLANKS, SEND_UTF8, DuplicateKey, byte_not_utf8_said, json_error_said, loads_object,
                     number_hint, parse_json_line, parse_number, parse_stamp, said_with_value)
 
@@ -464,14 +464,14 @@ class MqttSource(Source):
         if sensor is None:
             return          # a retained or stray message outside the configured filters
         if len(msg.payload) > self.cfg.max_payload_bytes:       # before it costs a decode and a parse
-            self.rejects.add("payload too long", where, f"{len(msg.payload)} bytes, more than "
+            self.rejects.add("payload too long", where, lambda: f"{len(msg.payload)} bytes, more than "
                              f"max_payload_bytes {self.cfg.max_payload_bytes}; not read")
             return
         try:
             text = msg.payload.decode("utf-8-sig")      # a byte-order mark ahead is no part of the reading
         except UnicodeDecodeError as exc:       # which byte, as the udp source says it
-            self.rejects.add("bad payload", where, byte_not_utf8_said(msg.payload[exc.start], exc.start + 1,
-                                                                      "payload", SEND_UTF8))
+            self.rejects.add("bad payload", where, lambda: byte_not_utf8_said(msg.payload[exc.start], exc.start + 1,
+                                                                              "payload", SEND_UTF8))
             return
         # live: a reading without "ts" is stamped on arrival; a retained one has an unknown age
         rec = parse_json_line(text, where, self.rejects, live=not msg.retain, what="payload") \
@@ -486,7 +486,8 @@ class MqttSource(Source):
         try:
             self._samples.put_nowait(rec)
         except queue.Full:
-            self.rejects.add("queue full", where, f"more than {QUEUE_LIMIT} samples waiting")
+            self.rejects.add("queue full", where, lambda: f"more than {QUEUE_LIMIT} samples waiting ("
+                             f"{sensors_said(rec.values)})")
 
     def _outage_queue(self, rec: Record) -> None:
         """Flag a reading of the outage's queue (Record.backlog, outage_queue.py); keep each sensor's newest stamp."""
@@ -517,6 +518,12 @@ class MqttSource(Source):
                 return sensor
         return None
 
+    @staticmethod
+    def _not_read_said(exc: ValueError, text: str) -> str:
+        """Why a payload is neither a number nor a JSON reading: json's words where it looks like JSON."""
+        return (json_error_said(exc, "payload") if isinstance(exc, json.JSONDecodeError) and
+                text.lstrip()[:1] in ("{", "[", '"') else "not a number, nor JSON")
+
     def _parse_reading(self, sensor: str, text: str, where: str, live: bool = True) -> Record | None:
         """A plain number, or {"value": .., "ts": ..}; without "ts" stamped now when `live`, else refused."""
         ts, arrival_stamped, ts_text = None, False, False
@@ -527,7 +534,7 @@ class MqttSource(Source):
             try:
                 obj = loads_object(text)
             except DuplicateKey as exc:
-                self.rejects.add("duplicate key", where, str(exc))
+                self.rejects.add("duplicate key", where, exc.__str__)
                 return None
             except RecursionError:
                 self.rejects.add("bad payload", where, f"{NESTED_TOO_DEEP}: arrays or objects inside one another "
@@ -535,13 +542,12 @@ class MqttSource(Source):
                 return None
             except ValueError as exc:
                 if hint := number_hint(text.strip(ASCII_BLANKS)):     # `1_000`, `１２`, `0x10`, `1,5`: a number's words
-                    self.rejects.add("bad payload", where, f"{field} (sensor {sensor!r}): not a number: "
-                                                          f"{short_repr(text, 60)}{hint}")
+                    self.rejects.add("bad payload", where, lambda: f"{field} (sensor {sensor!r}): not a number: "
+                                     f"{short_repr(text, 60)}{hint}")
                     return None
-                said = (json_error_said(exc, "payload") if isinstance(exc, json.JSONDecodeError) and
-                        text.lstrip()[:1] in ("{", "[", '"') else "not a number, nor JSON")
-                self.rejects.add("bad payload", where, f"{said}: {short_repr(text, 60)} ({READING_FORMS})"
-                                 if text.strip() else f"an empty payload ({READING_FORMS})")
+                self.rejects.add("bad payload", where, lambda: f"{self._not_read_said(exc, text)}: "
+                                 f"{short_repr(text, 60)} ({READING_FORMS})" if text.strip()
+                                 else f"an empty payload ({READING_FORMS})")
                 return None
             if isinstance(obj, dict):
                 if "value" not in obj:
@@ -551,14 +557,14 @@ class MqttSource(Source):
                 try:       # one way to read a stamp (lines.parse_stamp): a written date out of range is said as one
                     ts, ts_text = parse_stamp(obj["ts"]) if "ts" in obj else (None, False)
                 except ValueError as exc:
-                    self.rejects.add("bad time", where, f"field 'ts': {said_with_value(exc, obj['ts'])}")
+                    self.rejects.add("bad time", where, lambda: f"field 'ts': {said_with_value(exc, obj['ts'])}")
                     return None
                 obj = obj["value"]
             value = obj
         try:        # the reading before its time: a retained `[]` was said as a reading without "ts" (chaos7)
             number = parse_number(value)
         except ValueError as exc:       # whose reading: "not a number: null" named no field nor sensor (chaos7)
-            self.rejects.add("bad number", where, f"{field} (sensor {sensor!r}): {exc}")
+            self.rejects.add("bad number", where, lambda: f"{field} (sensor {sensor!r}): {exc}")
             return None
         if ts is None:
             if not live:
