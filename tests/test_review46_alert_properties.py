@@ -1,0 +1,137 @@
+"""Property tests (hypothesis) of what the docs promise of the alert lifecycle (agent/alerts.py) and the adaptive
+threshold (agent/threshold.py, agent/quantile.py), over the real classes: random score streams, thresholds that move,
+random lifecycle settings, restarts through the checkpoint's JSON anywhere. The short suite runs a bounded number of
+examples; the `slow` forms run many more (review46, docs/measured/faults.md "The review46 round").
+
+Invariants (agent/alerts.py's docstring, docs/how-a-tick-flows.md step 6, docs/configuration.md `alerts.*`):
+- one alert at a time; each alert's events are `new` (seq 0), then `update`s, then at most one `end`, seqs in a row;
+  nothing after its `end`; the tracker holds an alert open exactly when its last event is not an `end`;
+- `new` only on a tick above the threshold, after `min_duration_ticks` of them in a row or one over
+  threshold × `instant_factor`; its `start` the first of those ticks; never during a cool-down (`cooldown_ticks`
+  after an end before a new alert may open);
+- `cleared` only after `clear_ticks` ticks in a row under threshold × `hysteresis`; an end's `end` between its
+  start and the tick it is sent on;
+- a restart from the state (JSON, as the alert journal holds it) at any tick goes on exactly as the run that did
+  not stop;
+- the threshold stays finite and at least `min_threshold` whatever finite scores it learns, does not learn an
+  anomaly the Detector holds open, and resumes from its state_dict() as it would have gone on.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from agent.alerts import ROUNDING, AlertTracker
+from agent.config import AlertConfig, ThresholdConfig
+from agent.detector import Detector
+from agent.quantile import quantile
+from agent.threshold import AdaptiveThreshold, calibrate, fit_gpd
+
+TICK = 10.0
+SHORT = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def explain():
+    return {"top_sensors": [{"sensor": "S01", "score": 9.0, "contribution": 1.0}], "top_steps": [], "origin": "S01"}
+
+
+def model():
+    return {"model_id": "m"}
+
+
+# Scores around a threshold of ~5: calm, the hysteresis band, above, far above (instant), and now and then rounding.
+SCORES = st.one_of(st.floats(0.0, 3.0), st.floats(3.0, 5.5), st.floats(5.0, 12.0), st.floats(12.0, 200.0),
+                   st.sampled_from([0.0, 1e-12, 5.0]))
+CONFIGS = st.builds(
+    AlertConfig, min_duration_ticks=st.integers(1, 4), instant_factor=st.sampled_from([1.0, 1.5, 3.0, 100.0]),
+    clear_ticks=st.integers(1, 5), hysteresis=st.sampled_from([0.5, 0.8, 1.0]), cooldown_ticks=st.integers(0, 6),
+    update_interval_s=st.sampled_from([0.0, 10.0, 35.0]), subside_fraction=st.sampled_from([0.0, 0.0, 0.3, 0.6]),
+    subside_release_ticks=st.integers(1, 3))
+STREAMS = st.lists(st.tuples(SCORES, st.sampled_from([5.0, 5.0, 5.0, 4.0, 6.5])), min_size=1, max_size=80)
+
+
+def run(tracker, stream, first=0):
+    """[(tick index, event)] of the stream judged from tick `first`."""
+    out = []
+    for i, (score, threshold) in enumerate(stream[first:], first):
+        out += [(i, e) for e in tracker.observe(i * TICK, score, threshold, "numpy", model, explain)]
+    return out
+
+
+def restarted(tracker, cfg):
+    """A tracker of the same life restored from `tracker`'s state as the journal holds it (JSON)."""
+    again = AlertTracker(cfg, "gw", "site", TICK)
+    again.life = tracker.life
+    again.restore(json.loads(json.dumps(tracker.state_dict())))
+    return again
+
+
+def check_lifecycle(cfg, stream, events, tracker):
+    by_id: dict[str, list] = {}
+    open_id = None
+    last_end = opened_at = None
+    for i, e in events:
+        seen = by_id.setdefault(e.alert_id, [])
+        if e.event == "new":
+            assert not seen, f"a second `new` for {e.alert_id}"
+            assert open_id is None, f"`new` of {e.alert_id} while {open_id} is open"
+            score, threshold = stream[i]
+            assert score > max(threshold, ROUNDING)
+            above = 0
+            while above < i + 1 and stream[i - above][0] > max(stream[i - above][1], ROUNDING):
+                above += 1
+            assert above >= cfg.min_duration_ticks or score > threshold * cfg.instant_factor
+            assert e.start <= i * TICK and e.start >= (i - above + 1) * TICK
+            if last_end is not None:
+                assert i - last_end >= max(cfg.cooldown_ticks, 1), "opened in the cool-down"
+            open_id, opened_at = e.alert_id, i
+        else:
+            assert seen and seen[-1].event != "end", f"`{e.event}` of {e.alert_id} after its end or before its new"
+            assert open_id == e.alert_id
+        assert e.seq == len(seen), "seqs not in a row"
+        if e.event == "end":
+            assert seen[0].start <= e.end <= i * TICK
+            if e.reason in ("cleared", "subsided"):     # (each calm by either rule: the band, or under f × peak)
+                k = cfg.clear_ticks
+                assert i - k + 1 > opened_at and all(
+                    s < t * cfg.hysteresis or s < cfg.subside_fraction * e.peak_score
+                    for s, t in stream[i - k + 1:i + 1]), f"ended after fewer than {k} calm ticks"
+            if e.reason == "cleared":
+                assert stream[i][0] < stream[i][1] * cfg.hysteresis
+            open_id, last_end = None, i
+        seen.append(e)
+    assert (tracker.open is None) == (open_id is None)
+    if tracker.open is not None:
+        assert tracker.open.alert_id == open_id
+
+
+def lifecycle_holds(cfg, stream, cut):
+    tracker = AlertTracker(cfg, "gw", "site", TICK)
+    events = run(tracker, stream)
+    check_lifecycle(cfg, stream, events, tracker)
+    # a restart at tick `cut`: the state as the journal holds it, the same life, the rest of the stream
+    cut = cut % (len(stream) + 1)
+    first = AlertTracker(cfg, "gw", "site", TICK)
+    first.life = tracker.life
+    before = run(first, stream[:cut])
+    after = run(restarted(first, cfg), stream, cut)
+    assert [(i, e.to_dict()) for i, e in before + after] == [(i, e.to_dict()) for i, e in events]
+
+
+@SHORT
+@given(cfg=CONFIGS, stream=STREAMS, cut=st.integers(0, 80))
+def test_property_lifecycle_and_restart(cfg, stream, cut):
+    lifecycle_holds(cfg, stream, cut)
+
+
+@pytest.mark.slow
+@LONG
+@given(cfg=CONFIGS, stream=st.lists(st.tuples(SCORES, st.sampled_from([5.0, 4.0, 6.5])), min_size=1, max_size=400),
+       cut=st.integers(0, 400))
+def test_property_lifecycle_and_restart_long(cfg, stream, cut):
+    lifecycle_holds(cfg, stream, cut)
