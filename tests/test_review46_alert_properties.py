@@ -135,3 +135,65 @@ def test_property_lifecycle_and_restart(cfg, stream, cut):
        cut=st.integers(0, 400))
 def test_property_lifecycle_and_restart_long(cfg, stream, cut):
     lifecycle_holds(cfg, stream, cut)
+
+
+# -- the threshold ------------------------------------------------------------------------------------------------
+
+# Finite scores of every size the float holds: ties, denormals, the largest.
+ANY_SCORE = st.one_of(st.floats(0.0, 10.0), st.floats(0.0, 1e300), st.sampled_from([0.0, 5e-324, 1e-310, 1.0, 1e308]),
+                      st.floats(0.0, 1.7e308))
+THRESHOLD_CONFIGS = st.builds(
+    ThresholdConfig, method=st.sampled_from(["pot", "quantile"]), risk=st.sampled_from([1e-4, 1e-3, 0.01, 0.1]),
+    init_quantile=st.sampled_from([0.5, 0.9, 0.98]), min_threshold=st.sampled_from([0.0, 0.5]),
+    learn_above=st.sampled_from([0.0, 0.0, 1.5]), memory_ticks=st.sampled_from([0, 0, 300]))
+
+
+def threshold_holds(cfg, calibration, learned, cut):
+    thr = AdaptiveThreshold(cfg, calibrate(np.array(calibration), cfg))
+    assert math.isfinite(thr.value) and thr.value >= cfg.min_threshold
+    cut = cut % (len(learned) + 1)
+    for s in learned[:cut]:
+        thr.update(s)
+        assert math.isfinite(thr.value) and thr.value >= cfg.min_threshold, f"value {thr.value} after learning {s}"
+    again = AdaptiveThreshold.restored(cfg, thr.state_dict())
+    for s in learned[cut:]:
+        thr.update(s)
+        again.update(s)
+        assert math.isfinite(thr.value) and thr.value >= cfg.min_threshold, f"value {thr.value} after learning {s}"
+    assert again.value == thr.value and again.n == thr.n and again.n_peaks == thr.n_peaks
+
+
+@SHORT
+@given(cfg=THRESHOLD_CONFIGS, calibration=st.lists(ANY_SCORE, min_size=10, max_size=60),
+       learned=st.lists(ANY_SCORE, max_size=600), cut=st.integers(0, 600))
+def test_property_threshold_finite_and_resumes(cfg, calibration, learned, cut):
+    threshold_holds(cfg, calibration, learned, cut)
+
+
+@pytest.mark.slow
+@LONG
+@given(cfg=THRESHOLD_CONFIGS, calibration=st.lists(ANY_SCORE, min_size=10, max_size=300),
+       learned=st.lists(ANY_SCORE, max_size=1500), cut=st.integers(0, 1500))
+def test_property_threshold_finite_and_resumes_long(cfg, calibration, learned, cut):
+    threshold_holds(cfg, calibration, learned, cut)
+
+
+@SHORT
+@given(excesses=st.lists(st.floats(1e-3, 1e3), min_size=2, max_size=50), scale=st.sampled_from([1e150, 1e200, 1e300]))
+def test_property_gpd_fit_is_scale_free_up_to_the_largest_float(excesses, scale):
+    """γ does not depend on the unit of the scores, σ scales with it: at 1e200 the moments overflowed and the fit
+    said γ = −0.5 (or σ = +inf) whatever the tail (review46)."""
+    x = np.array(excesses)
+    sigma, gamma = fit_gpd(x)
+    big_sigma, big_gamma = fit_gpd(x * scale)
+    assert math.isfinite(big_sigma) and big_gamma == pytest.approx(gamma, abs=1e-9)
+    assert big_sigma == pytest.approx(min(sigma * scale, 1.7976931348623157e308), rel=1e-9)
+
+
+def test_calibrated_on_scores_near_the_largest_float_the_threshold_stays_finite_and_resumes():
+    """The tail extrapolated past the largest float was +inf: nothing alerted, and the checkpoint holding it was
+    refused at the next start (`threshold.value: not finite`). Held at the largest float now (review46)."""
+    cfg = ThresholdConfig(method="pot", risk=1e-4, init_quantile=0.5)
+    thr = AdaptiveThreshold(cfg, calibrate(np.array([0.0] * 9 + [1e308]), cfg))
+    assert math.isfinite(thr.value) and thr.value >= 1e308
+    assert AdaptiveThreshold.restored(cfg, thr.state_dict()).value == thr.value
