@@ -352,3 +352,39 @@ def test_property_mean_path_survives_huge_scores_long(cfg, before, seed):
     longest = max([cfg.mean_ticks, *cfg.more_mean_ticks])
     after = np.abs(np.random.default_rng(seed).standard_normal(longest - 1 + cfg.history_ticks)).tolist()
     mean_path_recovers(cfg, before, after)
+
+
+# -- a restart with an alert open: the gap said once, the lifecycle unbroken ----------------------------------------
+
+def resumed_lifecycle_holds(cfg, stream, cut, gap_s, refilled):
+    cut = cut % (len(stream) + 1)
+    first = AlertTracker(cfg, "gw", "site", TICK)
+    before = run(first, stream[:cut])
+    again = restarted(first, cfg)
+    carried = again.open.alert_id if again.open is not None else None
+    again.resumed(gap_s, refilled=refilled)
+    after = run(again, stream, first=cut)
+    events = before + after
+    check_lifecycle(cfg, stream, events, again)
+    mine = [(i, e) for i, e in after if e.alert_id == carried]
+    if carried is None or not mine:
+        return
+    i, e = mine[0]
+    assert e.gap_s == round(gap_s, 3), "the restart's gap not said in the alert's next event"
+    assert all(later.gap_s is None for _, later in mine[1:]), "the gap said twice"
+    if refilled and e.event == "end" and not any(s > t for s, t in stream[cut:i + 1]):
+        assert e.reason == "restart", "ended by the calm rules before a tick above after a refill: not `restart`"
+
+
+@SHORT
+@given(cfg=CONFIGS, stream=STREAMS, cut=st.integers(0, 80), gap_s=st.floats(0.0, 1e5), refilled=st.booleans())
+def test_property_restart_with_an_alert_open(cfg, stream, cut, gap_s, refilled):
+    resumed_lifecycle_holds(cfg, stream, cut, gap_s, refilled)
+
+
+@pytest.mark.slow
+@LONG
+@given(cfg=CONFIGS, stream=st.lists(st.tuples(SCORES, st.sampled_from([5.0, 4.0, 6.5])), min_size=1, max_size=300),
+       cut=st.integers(0, 300), gap_s=st.floats(0.0, 1e5), refilled=st.booleans())
+def test_property_restart_with_an_alert_open_long(cfg, stream, cut, gap_s, refilled):
+    resumed_lifecycle_holds(cfg, stream, cut, gap_s, refilled)
