@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
 from agent.alerts import ROUNDING, AlertTracker
 from agent.config import AlertConfig, ThresholdConfig
@@ -367,8 +367,10 @@ def resumed_lifecycle_holds(cfg, stream, cut, gap_s, refilled):
     events = before + after
     check_lifecycle(cfg, stream, events, again)
     mine = [(i, e) for i, e in after if e.alert_id == carried]
+    event("an alert open at the restart" if carried else "none open at the restart")
     if carried is None or not mine:
         return
+    event(f"its next event: {mine[0][1].event} {mine[0][1].reason or ''}")
     i, e = mine[0]
     assert e.gap_s == round(gap_s, 3), "the restart's gap not said in the alert's next event"
     assert all(later.gap_s is None for _, later in mine[1:]), "the gap said twice"
