@@ -72,6 +72,9 @@ RECURRING_MAX_BINS = 1440
 #: The largest float: POT's tail extrapolated past it is held there (review46: +inf alerted on nothing and the
 #: checkpoint that kept it was refused at the next start).
 FLOAT_MAX = sys.float_info.max
+#: A mean excess over this is fitted on the excesses over the largest (fit_gpd): under it no moment overflows
+#: (Σ(x − m)² ≤ (n·m)², < FLOAT_MAX for any n under 1e14), and the fit is as it always was, bit for bit.
+HUGE_MEAN = 1e140
 
 
 def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
@@ -80,14 +83,14 @@ def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
         m = float(excesses.mean()) if excesses.size else 1e-6
         return max(m, 1e-6), 0.0
     m = float(excesses.mean())
-    v = float(excesses.var())
-    if not (math.isfinite(v) and math.isfinite(m * m)):
+    if not m <= HUGE_MEAN:
         # Excesses near the float's top (review46): the moments overflow (v and m² +inf, their ratio NaN, γ then
         # −0.5 whatever the tail, σ +inf). γ does not depend on the scale: fitted on the excesses over the largest,
         # σ scaled back (held at the largest float).
         top = float(excesses.max())
         sigma, gamma = fit_gpd(excesses / top)
         return min(sigma * top, FLOAT_MAX), gamma
+    v = float(excesses.var())
     if v <= 1e-12 or m <= 0:
         return max(m, 1e-6), 0.0
     gamma = 0.5 * (1.0 - m * m / v)
