@@ -370,7 +370,8 @@ class AlertConfig:
         doc="ticks below threshold × `hysteresis` before an alert ends")
     hysteresis: float = rng(0.1, 1.0, default=0.8, doc="an alert ends below threshold × this")
     cooldown_ticks: int = rng(0, None, default=10,
-        doc="ticks after an alert ends during which no new one opens (counted as suppressed)")
+        doc="a new alert opens this many ticks after an alert's end at the earliest (0 or 1: the next tick); a tick "
+            "that would open one before then is counted as suppressed")
     no_data_ticks: int | None = rng(1, None, default=None,
         doc="an open alert one of whose drivers has no reading (silent past `window.carry_forward_s`, a `missing` "
             "fault) is held, not cleared; after this many such ticks it ends with reason `no_data` "

@@ -64,6 +64,9 @@ MIN_HISTORY = 100
 SD_FLOOR = 0.05
 #: The running sums are recomputed exactly this often (rounding drift).
 RESUM_EVERY = 4096
+#: …and at once when a value leaving a running sum was more than this many times what the sum holds after it:
+#: the sum kept too few of the others' digits (2^20: 20 bits of 52 lost; review46).
+CANCELLED = float(2 ** 20)
 
 
 @dataclass
@@ -132,35 +135,55 @@ class _Scale:
         self._resum()
 
     def _resum(self) -> None:
-        self.recent_sum = math.fsum(self.recent)
-        m = np.fromiter(self.means, float, len(self.means))
-        self.s1, self.s2 = float(m.sum()), float((m * m).sum())
+        self._resum_recent()
+        with np.errstate(over="ignore"):
+            m = np.fromiter(self.means, float, len(self.means))
+            self.s1, self.s2 = float(m.sum()), float((m * m).sum())
         self.pushed = 0
+
+    def _resum_recent(self) -> None:
+        try:
+            self.recent_sum = math.fsum(self.recent)
+        except OverflowError:       # (scores near the float's top: their sum is past it, review46)
+            self.recent_sum = math.inf
 
     def learn(self, x: float) -> None:
         if len(self.recent) == self.h:
-            self.recent_sum -= self.recent[0]
-        self.recent.append(x)
-        self.recent_sum += x
+            gone = self.recent[0]
+            self.recent_sum -= gone
+            self.recent.append(x)
+            self.recent_sum += x
+            if abs(gone) > CANCELLED * abs(self.recent_sum) or not math.isfinite(self.recent_sum):
+                self._resum_recent()        # (before the mean is taken from it: review46, below)
+        else:
+            self.recent.append(x)
+            self.recent_sum += x
         if len(self.recent) < self.h:
             return
         mean = self.recent_sum / self.h
+        lost = False
         if len(self.means) == self.means.maxlen:
             old = self.means[0]
             self.s1 -= old
             self.s2 -= old * old
+            lost = old * old > CANCELLED * self.s2
         self.means.append(mean)
         self.s1 += mean
         self.s2 += mean * mean
         self.pushed += 1
-        if self.pushed >= RESUM_EVERY:
+        if self.pushed >= RESUM_EVERY or lost or not math.isfinite(self.s2):
+            # (also when a running sum lost what it held, review46: a score far above the rest (1e10 among scores
+            # of 1) took the others' part of the sum of squares with it when it left — σ floored at 5 % of μ, the
+            # mean path alerting on moderate ticks; near the float's top it made the sums +inf, then NaN — the
+            # path silent or alerting on every tick — until the next resum 4096 ticks on)
             self._resum()
 
     def spread(self) -> tuple[float, float]:
-        """(μ, σ) of the history of means, σ floored."""
+        """(μ, σ) of the history of means, σ floored (+inf while the sum of squares is past the largest float)."""
         n = len(self.means)
         mu = self.s1 / n
-        sd = math.sqrt(max(self.s2 / n - mu * mu, 0.0))
+        var = self.s2 / n - mu * mu
+        sd = math.inf if math.isnan(var) else math.sqrt(max(var, 0.0))
         return mu, max(sd, SD_FLOOR * abs(mu), 1e-12)
 
     def needed(self) -> float:

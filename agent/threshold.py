@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,12 @@ MAX_RECENT = 20000
 RECURRING_MEMORY_CYCLES = 7
 #: Bins per period: 1 min each, at most this many (a day in 1-min bins; a week in 7-min bins).
 RECURRING_MAX_BINS = 1440
+#: The largest float: POT's tail extrapolated past it is held there (review46: +inf alerted on nothing and the
+#: checkpoint that kept it was refused at the next start).
+FLOAT_MAX = sys.float_info.max
+#: A mean excess over this is fitted on the excesses over the largest (fit_gpd): under it no moment overflows
+#: (Σ(x − m)² ≤ (n·m)², < FLOAT_MAX for any n under 1e14), and the fit is as it always was, bit for bit.
+HUGE_MEAN = 1e140
 
 
 def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
@@ -76,6 +83,13 @@ def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
         m = float(excesses.mean()) if excesses.size else 1e-6
         return max(m, 1e-6), 0.0
     m = float(excesses.mean())
+    if not m <= HUGE_MEAN:
+        # Excesses near the float's top (review46): the moments overflow (v and m² +inf, their ratio NaN, γ then
+        # −0.5 whatever the tail, σ +inf). γ does not depend on the scale: fitted on the excesses over the largest,
+        # σ scaled back (held at the largest float).
+        top = float(excesses.max())
+        sigma, gamma = fit_gpd(excesses / top)
+        return min(sigma * top, FLOAT_MAX), gamma
     v = float(excesses.var())
     if v <= 1e-12 or m <= 0:
         return max(m, 1e-6), 0.0
@@ -92,10 +106,12 @@ def pot_value(init: float, sigma: float, gamma: float, n: int, n_peaks: int, ris
     256 learned ticks without end (corridor12: 9.74 → 6.25 in two days; corridor13)."""
     if n_peaks == 0 or n == 0:
         return init
-    r = min(risk * n / n_peaks, 1.0)
+    r = risk * n / n_peaks
+    if r >= 1.0:
+        return init             # (the formula's value at r = 1, without a huge σ/γ's inf × 0 = NaN: review46)
     if abs(gamma) < 1e-6:
-        return init - sigma * math.log(r)
-    return init + sigma / gamma * (r ** (-gamma) - 1.0)
+        return min(init - sigma * math.log(r), FLOAT_MAX)
+    return min(init + sigma / gamma * (r ** (-gamma) - 1.0), FLOAT_MAX)
 
 
 def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
