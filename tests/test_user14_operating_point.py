@@ -12,22 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import agent_env
-
-T0 = 1796480000
-
-CONFIG = """node: {id: n1, site: s1}
-tick_s: 1
-state_dir: state
-sensors:
-  - {name: flow, group: g}
-  - {name: current, group: g}
-sources:
-  - {type: stdin}
-window: {steps: 16, max_clock_skew_s: 0}
-warmup: {ticks: 100, replay: hist.csv}
-sinks:
-  - type: terminal
-"""
+from operating_point_pump import CONFIG, T0
 
 
 def run(directory: Path, flow_level: float, after: int = 600) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import agent_env
-from test_user14_operating_point import CONFIG as PUMP, T0
+from operating_point_pump import CONFIG as PUMP, T0
 
 
 def check_config(directory: Path, text: str) -> subprocess.CompletedProcess:
