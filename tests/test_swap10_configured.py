@@ -219,7 +219,9 @@ def test_a_refused_release_in_models_dir_stays_refused_beyond_32_newer_verdicts(
     bad and starts on v1. On 3ed21786 bad's verdict was the oldest past 32: forgotten, and the restart started on it."""
     from swap_life import release_copy
 
-    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=0.3)
+    # 42 deliveries, each noticed by the models_dir poll while ticks go on: rows to spare on a busy machine (ci85, two
+    # busy loops: 0.3 days ran out at the 34th)
+    rows = sim_rows(demo_cfg(tmp_path / "rows"), days=1.5)
     pipe, swap, models = hotswap_pipeline(tmp_path, bundle=DEMO_BUNDLE, shadow_ticks=3, shadow_min_agreement=0.0,
                                           shadow_refuse_off_scale=0.5)
     done = HOTSWAP_WARMUP
