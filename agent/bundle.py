@@ -272,15 +272,19 @@ def parity_failures(manifest: Manifest) -> dict[str, str]:
     return {k: f"{k} alert agreement {', '.join(v)} windows, under {bound:g}" for k, v in out.items()}
 
 
-def parity_note(bundle: Bundle) -> str | None:
+def parity_note(bundle: Bundle, runs: list[str] | None = None) -> str | None:
     """What a person deploying `bundle` must hear about its parity: artifacts left out for a
-    failed one, or none ever recorded; None when it passed."""
+    failed one, or none ever recorded; None when it passed. `runs`: the artifacts this gateway's tiers run (its
+    installed runtimes'; None: every one left) — user36's ONNX-only gateway was told it ran the tflite ones."""
     where = str(bundle.path)
     if bundle.refused:
         # What runs and the cure before the figures: check-config cuts a line at 300 characters, and two
         # int8 artifacts failing in three groups pushed both out of it (user10).
-        return (f"{where}: parity failed when it was made: {', '.join(k for k, _ in bundle.refused)} not run, the "
-                f"tiers run {', '.join(bundle.artifact_kinds())} instead; {PARITY_CURE} "
+        left = bundle.artifact_kinds() if runs is None else [k for k in bundle.artifact_kinds() if k in runs]
+        return (f"{where}: parity failed when it was made: {', '.join(k for k, _ in bundle.refused)} not run, "
+                + (f"the tiers run {', '.join(left)} instead; " if left else
+                   "and no runtime installed here runs the others; ")
+                + f"{PARITY_CURE} "
                 f"({'; '.join(why for _, why in bundle.refused)})")
     parity = bundle.manifest.parity
     if isinstance(parity, dict) and "passed" in parity:

@@ -536,7 +536,7 @@ class HotSwap:
                  path, seconds, ", ".join(t.TYPE for t in tiers),
                  f"{settle} ticks to settle (scored, not judged), then " if settle else "",
                  self.cfg.scoring.shadow_ticks, self.pipeline.active_tier())
-        note = parity_note(tiers[0].bundle)
+        note = parity_note(tiers[0].bundle, [t.kind for t in tiers])     # what this gateway's tiers run
         if note:
             log.warning("model update: %s", note)
         if self.cfg.scoring.shadow_ticks == 0 and not settle:

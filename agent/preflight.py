@@ -404,7 +404,7 @@ def _scoring(cfg: AgentConfig) -> list[tuple[str, str]]:
                 else unit_hides(cfg.resolve(cfg.scoring.bundle))
             out.append(("scoring.bundle", f"{exc}{hidden} (the agent would only have the numpy fallback)"))
         else:
-            note = bundles.parity_note(loaded)
+            note = bundles.parity_note(loaded, _installed_artifacts(cfg.scoring.chain, loaded))
             if note:
                 out.append(("scoring.bundle", Note(note)))
             note = _profile_day_note(cfg)
@@ -438,6 +438,14 @@ def _profile_day_note(cfg: AgentConfig) -> Note | None:
     return Note(f"the model tier's normal is fitted on the warm-up ({span(warm)}{rows}): if this plant follows the "
                 "clock (traffic, shifts), warm up over a day (warmup.ticks or warmup.replay) or set "
                 "profile.enabled: false and blend_numpy: 0 (as configs/roadside.yaml)")
+
+
+def _installed_artifacts(chain: list[str], loaded: bundles.Bundle) -> list[str]:
+    """The bundle's artifacts this gateway's chain runs: those of its model tiers whose runtime is installed here
+    (an artifact kind is named by its runtime: onnx_fp32 → onnx), found without importing it."""
+    from .scorers import runtimes
+    here = {t for t in chain if t != "numpy" and t in runtimes() and runtimes()[t].available()}
+    return [k for k in loaded.artifact_kinds() if k.split("_")[0] in here]
 
 
 def _no_runtime_note(chain: list[str]) -> Note | None:

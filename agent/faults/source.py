@@ -184,7 +184,9 @@ class SourceFaults:
                         group=", ".join(dict.fromkeys(tr.ctx.groups[j] for j in silent)),
                         prompt=whole and not flapping)
         check = CHECK.get(label.split()[0], "check where it reads from")
-        evidence = {"summary": f"{why}: {_said(outage.sensors)} without a reading; {check} (one cause, not each sensor)",
+        # of its sensors, those under a fault of their own already said apart (user36: "its 4 sensors" of a PLC of 5)
+        evidence = {"summary": f"{why}: {_said(outage.sensors, own)} without a reading; {check} "
+                               "(one cause, not each sensor)",
                     "connection": None if peer is None else (peer[1] or "connected")}
         if own:
             evidence["sensors_with_own_faults"] = own
@@ -298,9 +300,14 @@ class SourceFaults:
         return out
 
 
-def _said(names: list[str]) -> str:
-    """'a', 'its 2 sensors a, b', 'its 12 sensors a, b, … (12)' for a summary."""
+def _said(names: list[str], own: dict[str, str] | None = None) -> str:
+    """'sensor a', 'its 2 sensors a, b', 'its 12 sensors a, b, …' for a summary; with `own` (sensor → kind of the
+    fault it was under already) the source's whole count and those apart: 'its 5 sensors (1 already faulty: e dead):
+    4 — a, b, c, d'."""
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    if own:
+        apart = ", ".join(f"{n} {k}" for n, k in own.items())
+        return f"its {len(names) + len(own)} sensors ({len(own)} already faulty: {apart}): {len(names)} — {shown}"
     if len(names) == 1:
         return f"sensor {names[0]}"
-    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
     return f"its {len(names)} sensors {shown}"

@@ -1,0 +1,52 @@
+"""user37: two lines user36's first week found untrue (docs/measured/first-week.md, "The user37 round").
+
+- The `source` fault of a PLC of five, one of them under a fault of its own already, said "its 4 sensors" — as if
+  the PLC carried four (agent/faults/source.py `_said`).
+- A failed int8 parity on an ONNX-only gateway (ai-edge-litert not installed) said "the tiers run onnx_fp32,
+  tflite_fp32, tflite_int8 instead": no tier there runs a tflite artifact (agent/bundle.py `parity_note`, given
+  what this gateway's installed runtimes run by check-config / `run` and by a hot swap)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from test_source1_faults import SENSORS, Feed, pipeline
+
+
+def test_a_source_fault_counts_every_sensor_of_its_source_and_says_those_already_faulty_apart(tmp_path):
+    # Before: "every sensor udp 127.0.0.1:0 carries fell silent together: its 3 sensors a, b, d without a reading"
+    # of a feed of four (c under its own out_of_range fault).
+    feed = Feed(pipeline(tmp_path).health)
+    feed.run(30)
+    down = feed.run(10, silent=set(SENSORS))
+    summary = down[0].to_dict()["evidence"]["summary"]
+    assert "its 4 sensors (1 already faulty: c out_of_range): 3 — a, b, d without a reading" in summary, summary
+    assert "its 3 sensors" not in summary
+
+
+def test_a_failed_int8_parity_on_an_onnx_only_gateway_names_only_what_onnxruntime_runs(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from conftest import DEMO_BUNDLE, demo_dict, variant
+
+    from agent import bundle as bundles
+    from agent.manifest import write as write_manifest
+    if not DEMO_BUNDLE.exists():
+        pytest.skip("no demo bundle")
+    failed = variant("user37-onnx-int8-failed", src=DEMO_BUNDLE, model_id="user37-onnx-int8-failed")
+    manifest = bundles.read_manifest(failed)
+    manifest.parity["passed"] = False
+    manifest.parity["onnx_int8"]["groups"]["perturbed"]["alert_agreement"] = 0.9888
+    write_manifest(failed, manifest)
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(demo_dict(tmp_path, bundle=str(failed))))
+    code = "import sys; sys.modules['ai_edge_litert'] = None; sys.modules['tflite_runtime'] = None; " \
+           "from agent.cli import main; sys.exit(main(sys.argv[1:]))"
+    res = subprocess.run([sys.executable, "-c", code, "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    note = next(line for line in res.stderr.splitlines() if "parity failed when it was made" in line)
+    # before: "onnx_int8 not run, the tiers run onnx_fp32, tflite_fp32, tflite_int8 instead"
+    assert "onnx_int8 not run, the tiers run onnx_fp32 instead" in note, note
