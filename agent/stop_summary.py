@@ -25,8 +25,12 @@ UNDELIVERED = {
 def alerts_said(s: dict) -> str:
     """`alerts raised N` — this run's (user15) — and the alerts an earlier run raised whose events this run sent
     (chaos10: after a restart mid-incident `alerts raised 0 (events end: 1, update: 21)` was read as "no alert")."""
-    said = f"alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])}"
-    got = s.get("alerts_continued") or {}
+    return continued_said(f"alerts raised {s.get('alerts_raised_this_run', s['alerts_raised'])}",
+                          s.get("alerts_continued") or {})
+
+
+def continued_said(said: str, got: dict) -> str:
+    """`said` (this run's count) and those an earlier run raised that this one continued: {continued, ended}."""
     n, ended = got.get("continued", 0), got.get("ended", 0)
     if not n:
         return said
@@ -45,6 +49,8 @@ def format_summary(s: dict) -> str:
     # this run's alerts and faults (`Agent.summary`; health's counts add the earlier lives': user15)
     raised = s.get("faults_raised_this_run", s["faults_raised"])
     faults = ", ".join(f"{k}: {v}" for k, v in sorted(raised.items()) if v) or "none"
+    # and the faults an earlier run raised, open at this start (user36: `sensor faults 0 (none)` with one open)
+    faults_said = continued_said(f"sensor faults {sum(raised.values())} ({faults})", s.get("faults_continued") or {})
     # this run's drops (the MQTT outbox's health counts add the earlier lives'), each reason in words (user14)
     lost = ", ".join(f"{sink}: " + " and ".join(f"{n} {UNDELIVERED.get(r, r)}" for r, n in why.items())
                      for sink, why in s.get("undelivered", {}).items())
@@ -68,7 +74,7 @@ def format_summary(s: dict) -> str:
     ticks = s.get("ticks_this_run", s["ticks"])
     return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(dropped.values())} "
             f"({rej}); {read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
-            f"sensor faults {sum(raised.values())} ({faults}); tier {s['tier']}; "
+            f"{faults_said}; tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")
             + (f"restart gap skipped: {s['last_restart_gap']['skipped_s']:g} s"
