@@ -127,6 +127,9 @@ class Pipeline:
         # tiers wait for the recent ticks to fill (the fallback scores meanwhile), and what became of them, in words.
         self.tier_waits: str | None = None
         self.tier_note: str | None = None
+        # A model tier restored without its normal profile (pipeline_state.profile_missing): the recent ticks its
+        # profile is fitted on once they hold as many
+        self.profile_waits: int | None = None
         # Sensors the warm-up learnt no normal for: masked as missing until learnt live (agent/learning_sensors.py)
         self.learning: LearningSensors | None = None
         self.warm = False
@@ -290,6 +293,8 @@ class Pipeline:
             self.recent.push(self.window.values[-1], self.window.missing[-1], row.ts, decision.calm)
             if self.tier_waits is not None and len(self.recent) >= self.recent.capacity:
                 pipeline_state.tier_takes_over(self)
+            elif self.profile_waits is not None and len(self.recent) >= self.profile_waits:
+                pipeline_state.fit_missing_profile(self, self.profile_waits)
         if learning is not None and learning.observe(heard, decision.calm):
             self._join()                 # (last: the fits made again end with this tick in the window)
         # (by position, in the fields' order: a class called with keywords first builds a dict of them,
@@ -435,7 +440,7 @@ class Pipeline:
         if self.alerts.new_model_scale():
             log.info("model update: the subsided and residue rules' peaks and floors (the old model's scores) are "
                      "forgotten: the new model's residue is judged against its own scores")
-        self.tier_waits = None              # (a tier waiting after a restart: the swapped-in one is prepared)
+        self.tier_waits = self.profile_waits = None     # (waiting after a restart: the swapped-in one is prepared)
         self.chain.replace(tiers + [self.chain.numpy], reason)
 
     # -- read-only views ----------------------------------------------------------------------

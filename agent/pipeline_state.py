@@ -158,8 +158,11 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
     for t in p.chain.tiers[:-1]:
         t.align_to(normaliser)
     p.tier_waits = p.tier_note = None
+    p.profile_waits = None
     if tier_changed:
         prepare_restored(p, tier_changed)
+    elif cfg.scoring.profile.enabled and recent is not None:
+        profile_missing(p)
 
 
 def warmup_rows(w: dict, n: int, warmup_ticks: int) -> WarmupRows:
@@ -202,6 +205,65 @@ def prepare_restored(p: Pipeline, why: str) -> None:
                    f"have filled the recent ticks (the checkpoint held {len(ring)} of {ring.capacity}); the "
                    f"model tier ({names}) is then prepared on them and takes over")
     p.chain.wait_below(f"model tier prepared after {left} more ticks (a restart onto {why})")
+
+
+def without_profile(p: Pipeline) -> list[Scorer]:
+    """The running model tiers restored without the normal profile `scoring.profile` fits (a standby is prepared
+    when it loads)."""
+    return [t for t in p.chain.tiers[:-1] if not isinstance(t, StandbyTier) and hasattr(t, "fit_profile")
+            and not t.profile.fitted]
+
+
+def profile_missing(p: Pipeline) -> None:
+    """A model tier restored from a checkpoint of the same bundle and profile, but without its normal profile: one
+    swapped in with no recent ticks to fit it on (before user36, a bundle delivered into models_dir to an agent
+    started on numpy), or whose profile could not fit (too few ticks). Before, the restore prepared nothing and
+    the tier ran raw for good, across restarts (user36's utility: a held blockage's alert ended `cleared` after
+    59 s). It is fitted on the recent ticks, as a swap's is, when they hold what a profile needs
+    (`scoring.profile.min_ticks` after a window's context) — now, or once the live ticks have filled them
+    (`profile_waits`, `fit_missing_profile`); until then the tier scores on as it did, said once. Nothing is
+    prepared again when there is nothing to fit it on."""
+    tiers = without_profile(p)
+    if not tiers:
+        return
+    names, need = "/".join(t.TYPE for t in tiers), p.cfg.scoring.profile.min_ticks + p.window.steps
+    if len(p.recent) >= need:
+        fit_missing_profile(p, need)
+        return
+    if p.recent.capacity < need:
+        log.warning("%s: restored without a normal profile; the recent ticks kept (%d, warmup.ticks) are fewer "
+                    "than the %d a profile is fitted on: it scores without one (a longer warm-up fits one)",
+                    names, p.recent.capacity, need)
+        return
+    p.profile_waits = need
+    log.warning("%s: restored without a normal profile; it is fitted once the recent ticks hold %d (%d now, "
+                "%s more); it scores without one until then", names, need, len(p.recent),
+                span((need - len(p.recent)) * p.cfg.tick_s))
+
+
+def fit_missing_profile(p: Pipeline, need: int) -> None:
+    """`profile_missing`'s fit on the recent ticks (at the restore, or from the tick that filled them to `need`):
+    the tiers fitted take their own threshold and the alert rules forget the raw scores' scale; one that does not
+    fit keeps scoring as it did, said, and is tried again once the recent ticks are full (not again in this life
+    after that)."""
+    p.profile_waits = None
+    tiers = without_profile(p)
+    thresholds = p.prepare(tiers, p.recent_ticks())
+    fitted = {t.TYPE: thresholds[t.TYPE] for t in tiers if t.profile.fitted}
+    if fitted:
+        p.detector.add(fitted)
+        p.alerts.new_model_scale()
+        p.tier_note = (f"the model tier ({'/'.join(fitted)}) was restored without its normal profile: fitted on "
+                       f"{len(p.recent)} recent ticks")
+        log.info("%s", p.tier_note)
+    if len(fitted) < len(tiers):
+        again = len(p.recent) < p.recent.capacity        # (a sensor missing on some of them: a fuller ring may do)
+        log.warning("%s: restored without a normal profile, and none fitted on the %d recent ticks (%s); it scores "
+                    "without one%s", "/".join(t.TYPE for t in tiers if t.TYPE not in fitted), len(p.recent),
+                    "; ".join(p.fitter.last_fit.get(t.TYPE, "") for t in tiers if t.TYPE not in fitted),
+                    f", tried again once they hold {p.recent.capacity}" if again else " in this life")
+        if again:
+            p.profile_waits = p.recent.capacity
 
 
 def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) -> None:
