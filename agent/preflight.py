@@ -444,7 +444,7 @@ def _installed_artifacts(chain: list[str], loaded: bundles.Bundle) -> list[str]:
     """The bundle's artifacts this gateway's chain runs: those of its model tiers whose runtime is installed here
     (an artifact kind is named by its runtime: onnx_fp32 → onnx), found without importing it."""
     from .scorers import runtimes
-    here = {t for t in chain if t != "numpy" and t in runtimes() and runtimes()[t].available()}
+    here = {t for t in chain if t != "numpy" and t in runtimes() and runtimes()[t].installed()}
     return [k for k in loaded.artifact_kinds() if k.split("_")[0] in here]
 
 
