@@ -41,6 +41,28 @@ def row(i: int) -> str:
     return json.dumps({"ts": T0 + i, "a": a, "b": 2.0 + r.gauss(0, 0.1), "c": r.gauss(0, 0.1)}) + "\n"
 
 
+def row_without_c(i: int) -> str:
+    """Row i without sensor c's reading (c silent: a `missing` fault once faults.missing_s has passed)."""
+    d = json.loads(row(i))
+    del d["c"]
+    return json.dumps(d) + "\n"
+
+
+def fault_lines(tmp: Path, sensor: str = "c") -> list[dict]:
+    """`sensor`'s fault events in the JSONL, each whole line."""
+    path = tmp / "alerts.jsonl"
+    if not path.exists():
+        return []
+    lines = [json.loads(x) for x in path.read_text().splitlines(keepends=True) if x.endswith("\n")]
+    return [x for x in lines if x.get("event") in ("fault", "fault_end") and x["sensor"] == sensor]
+
+
+def summary_line(err: str) -> str:
+    """The stop's `summary:` line in a run's stderr (agent/stop_summary.py)."""
+    [line] = [x for x in err.splitlines() if x.startswith("summary: ")]
+    return line
+
+
 def write_config(tmp: Path, mqtt_port: int | None = None, **overrides) -> Path:
     sinks = [{"type": "jsonl", "path": "alerts.jsonl"}]
     if mqtt_port is not None:

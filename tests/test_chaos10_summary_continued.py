@@ -14,12 +14,8 @@ from types import SimpleNamespace
 
 from agent.checkpoint import CHECKPOINT_FILE, CheckpointRefused, decode
 from conftest import bench_module
-from restart_helpers import T0, AgentProcess, alert_lines, finished, killed_after_tick_173, row, wait_for, write_config
-
-
-def summary_line(err: str) -> str:
-    [line] = [x for x in err.splitlines() if x.startswith("summary: ")]
-    return line
+from restart_helpers import (T0, AgentProcess, alert_lines, finished, killed_after_tick_173, row, summary_line,
+                             wait_for, write_config)
 
 
 def checkpointed_through(tmp, tick: int):

@@ -13,23 +13,11 @@ import pytest
 
 from agent.checkpoint import CHECKPOINT_FILE, FAULT_JOURNAL_FILE
 from payloads import check_jsonl
-from restart_helpers import AgentProcess, copy_run, row, wait_for, write_config
+from restart_helpers import AgentProcess, copy_run, fault_lines, row, row_without_c, wait_for, write_config
 
 DROP_FROM = 155            # sensor c sends nothing from this row on (life 2): a `missing` fault
 
 
-def row_without_c(i: int) -> str:
-    d = json.loads(row(i))
-    del d["c"]
-    return json.dumps(d) + "\n"
-
-
-def fault_lines(tmp: Path, sensor: str = "c") -> list[dict]:
-    path = tmp / "alerts.jsonl"
-    if not path.exists():
-        return []
-    lines = [json.loads(x) for x in path.read_text().splitlines(keepends=True) if x.endswith("\n")]
-    return [x for x in lines if x.get("event") in ("fault", "fault_end") and x["sensor"] == sensor]
 
 
 @pytest.fixture(scope="module")

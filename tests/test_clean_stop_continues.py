@@ -18,18 +18,12 @@ import yaml
 from agent.checkpoint import CHECKPOINT_FILE, decode
 from mqtt_broker import Collector, broker, make_broker  # noqa: F401 — fixtures
 from payloads import check_jsonl, check_mqtt
-from restart_helpers import (STEPS, T0, AgentProcess, alert_lines, check_alert_stream, finished, row, wait_for,
-                             write_config)
+from restart_helpers import (STEPS, T0, AgentProcess, alert_lines, check_alert_stream, finished, row,
+                             row_without_c, wait_for, write_config)
 
 BASE = "stad/lab/gw-restart"
 STOP_AFTER = 186        # rows 0–185 before the stop: the alert opened on rows 170– is open
 C_SILENT = 155          # sensor c sends nothing from this row on: a `missing` fault, open at the stop
-
-
-def row_without_c(i: int) -> str:
-    d = json.loads(row(i))
-    del d["c"]
-    return json.dumps(d) + "\n"
 
 
 def row_stepped_back(i: int) -> str:

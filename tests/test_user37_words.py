@@ -13,16 +13,29 @@ import sys
 import pytest
 import yaml
 
-from test_source1_faults import SENSORS, Feed, pipeline
+import numpy as np
+
+from agent import config
+from agent.pipeline import Pipeline
+from agent.window import Row
 
 
 def test_a_source_fault_counts_every_sensor_of_its_source_and_says_those_already_faulty_apart(tmp_path):
     # Before: "every sensor udp 127.0.0.1:0 carries fell silent together: its 3 sensors a, b, d without a reading"
-    # of a feed of four (c under its own out_of_range fault).
-    feed = Feed(pipeline(tmp_path).health)
-    feed.run(30)
-    down = feed.run(10, silent=set(SENSORS))
-    summary = down[0].to_dict()["evidence"]["summary"]
+    # of a feed of four (c under its own out_of_range fault: read at 80 over its max 50).
+    tracker = Pipeline(config.from_dict({
+        "tick_s": 1, "topology": "group", "sensors": ["a", "b", {"name": "c", "max": 50}, "d"],
+        "sources": [{"type": "udp", "port": 0}], "window": {"steps": 8, "carry_forward_s": 2},
+        "warmup": {"ticks": 20}, "scoring": {"chain": ["numpy"]}, "sinks": [],
+        "faults": {"missing_s": 3, "clear_s": 2, "stuck_s": 3600, "flatline_s": 3600}}, base_dir=str(tmp_path))).health
+    events = []
+    for k in range(40):
+        silent = np.full(4, k >= 30)
+        values = np.array([10 + k % 3, 20 + k % 5, 80.0, 30 + k % 4])
+        events += tracker.observe(Row(ts=1_790_000_000.0 + k, values=np.where(silent, np.nan, values), missing=silent,
+                                      carried=np.zeros(4, bool)))
+    [down] = [ev for ev in events if ev.kind == "source"]
+    summary = down.to_dict()["evidence"]["summary"]
     assert "its 4 sensors (1 already faulty: c out_of_range): 3 — a, b, d without a reading" in summary, summary
     assert "its 3 sensors" not in summary
 
