@@ -228,6 +228,18 @@ def variant(name: str, src: Path | None = None, model_id: str | None = None, kee
     return out
 
 
+def failed_parity_variant(name: str, agreement: dict[str, float]) -> Path:
+    """A copy of the demo bundle whose recorded parity failed: each int8 kind of `agreement` with that alert
+    agreement on its perturbed windows, as `stad-convert verify --record` writes a failure."""
+    out = variant(name, src=DEMO_BUNDLE, model_id=name)
+    manifest = bundles.read_manifest(out)
+    manifest.parity["passed"] = False
+    for kind, value in agreement.items():
+        manifest.parity[kind]["groups"]["perturbed"]["alert_agreement"] = value
+    write_manifest(out, manifest)
+    return out
+
+
 def nan_weights_in(model_file: Path, weights: Path) -> None:
     """Overwrite, in an exported fp32 model file, every weight tensor of the PyTorch model it was
     exported from with NaN: the same file, loaded by the same runtime, now computes NaN.

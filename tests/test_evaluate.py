@@ -263,14 +263,8 @@ def test_evaluating_a_bundle_whose_int8_failed_its_parity_says_the_figure_is_the
     model's (qa15's report)."""
     pytest.importorskip("onnxruntime")
     import yaml
-    from agent import bundle as bundles
-    from agent.manifest import write as write_manifest
-    from conftest import DEMO_BUNDLE, variant
-    failed = variant("demo-onnx-int8-failed", src=DEMO_BUNDLE, model_id="demo-onnx-int8-failed")
-    manifest = bundles.read_manifest(failed)
-    manifest.parity["passed"] = False
-    manifest.parity["onnx_int8"]["groups"]["perturbed"]["alert_agreement"] = 0.9612
-    write_manifest(failed, manifest)
+    from conftest import failed_parity_variant
+    failed = failed_parity_variant("demo-onnx-int8-failed", {"onnx_int8": 0.9612})
     data = yaml.safe_load(DEMO.read_text())
     data["sources"][0]["duration_s"] = 100_000
     cfg = tmp_path / "agent.yaml"

@@ -42,17 +42,10 @@ def test_a_source_fault_counts_every_sensor_of_its_source_and_says_those_already
 
 def test_a_failed_int8_parity_on_an_onnx_only_gateway_names_only_what_onnxruntime_runs(tmp_path):
     pytest.importorskip("onnxruntime")
-    from conftest import DEMO_BUNDLE, demo_dict, variant
-
-    from agent import bundle as bundles
-    from agent.manifest import write as write_manifest
+    from conftest import DEMO_BUNDLE, demo_dict, failed_parity_variant
     if not DEMO_BUNDLE.exists():
         pytest.skip("no demo bundle")
-    failed = variant("user37-onnx-int8-failed", src=DEMO_BUNDLE, model_id="user37-onnx-int8-failed")
-    manifest = bundles.read_manifest(failed)
-    manifest.parity["passed"] = False
-    manifest.parity["onnx_int8"]["groups"]["perturbed"]["alert_agreement"] = 0.9888
-    write_manifest(failed, manifest)
+    failed = failed_parity_variant("user37-onnx-int8-failed", {"onnx_int8": 0.9888})
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(demo_dict(tmp_path, bundle=str(failed))))
     code = "import sys; sys.modules['ai_edge_litert'] = None; sys.modules['tflite_runtime'] = None; " \
