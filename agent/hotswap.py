@@ -721,7 +721,7 @@ class HotSwap:
         decided = self.accepted or self.rejected or self.current != self._configured
         active = self.current if decided else None        # the first start's record names no swapped-in bundle
         model_id = self.pipeline.model_id() if active else None
-        capped = self.verdicts.bound(self._on_disk())
+        capped = self.verdicts.bound(self._on_disk)       # (listed only when a verdict could go)
         if capped is not None:
             log.warning("model update: %s (%s)", capped, path)
         # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10)

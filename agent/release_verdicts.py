@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 from .alert_events import iso
 from .bundle import MANIFEST_NAME
@@ -76,12 +77,20 @@ class Verdicts:
         self.entries.pop(digest, None)
         self.entries[digest] = {"release": str(release), "verdict": verdict, "why": why, "at": round(time.time(), 3)}
 
-    def bound(self, on_disk: set[str] | None) -> str | None:
+    def bound(self, on_disk: set[str] | None | Callable[[], set[str] | None]) -> str | None:
         """Keep what can still matter (the module's docstring): every verdict whose manifest digest is in `on_disk`
         (the releases on disk now; None: not known — models_dir could not be listed, or is empty, a mount away —
         every verdict taken as on disk), and of the others the newest GONE_MOST; then, past CAP_BYTES of JSON, the
         oldest dropped, gone ones first, then those on disk not refused, then refused ones. What was dropped past
-        the cap, said (None when the cap was not reached)."""
+        the cap, said (None when the cap was not reached). `on_disk` may be a function giving it, called only when
+        something could be dropped (more than GONE_MOST verdicts, or past the cap): listing it hashes every
+        release's manifest, at every write of the record (21 ms at 30 releases, bench/record_verdicts.py)."""
+        size = {k: len(json.dumps({k: v})) for k, v in self.entries.items()}
+        if len(self.entries) <= GONE_MOST and sum(size.values()) <= CAP_BYTES:
+            return None         # (nothing to drop, whatever is on disk)
+        if callable(on_disk):
+            on_disk = on_disk()
+
         def here(k: str) -> bool:
             return on_disk is None or k in on_disk
 
@@ -89,7 +98,7 @@ class Verdicts:
         gone = [k for k in reversed(self.entries) if not here(k)]
         for k in gone[GONE_MOST:]:
             del self.entries[k]
-        size = {k: len(json.dumps({k: v})) for k, v in self.entries.items()}
+            del size[k]
         total = sum(size.values())
         if total <= CAP_BYTES:
             return None
