@@ -25,6 +25,7 @@ import yaml
 from agent.config import from_dict
 from bundle_check_config import accepted_by_check_config
 from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, REPO, demo_dict, sim_rows
+from operating_point_pump import CONFIG as PUMP_CONFIG
 
 SKAB_HEADER = "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly"
 FORMAT = {"separator": ";", "time_column": "datetime",
@@ -131,20 +132,9 @@ def test_a_hot_swap_during_a_stopped_sensor_says_the_plant_not_the_bundles_units
     assert not isinstance(line, PlantOff) and "not the bundle's scale — another unit" in line, said
 
 
-OP_CONFIG = """node: {id: n1, site: s1}
-tick_s: 1
-state_dir: state
-sensors:
-  - {name: flow, group: g}
-  - {name: current, group: g}
-sources:
-  - {type: stdin}
-window: {steps: 16, max_clock_skew_s: 0}
-warmup: {ticks: 100}
-faults: {enabled: false}
-sinks:
-  - type: terminal
-"""
+# user14's pump on stdin (tests/operating_point_pump.py), warmed up on its live rows, no fault rules
+OP_CONFIG = PUMP_CONFIG.replace("warmup: {ticks: 100, replay: hist.csv}\n",
+                                "warmup: {ticks: 100}\nfaults: {enabled: false}\n")
 
 
 def _run_stdin(directory, rows: list[tuple[int, float]]) -> str:
