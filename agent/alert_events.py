@@ -147,18 +147,25 @@ def named_order(sensor_scores, newest: np.ndarray, newest_missing: np.ndarray, a
     return np.concatenate([[place], by_score[by_score != place]])
 
 
+def by_score(exp: dict) -> list[dict]:
+    """An explanation's top sensors in the score's order — `by_score` when it names them by where (explain2), else its
+    `top_sensors` — what every alert rule reads: the drivers, the update's trigger, the peak's sensor, evaluate's
+    records."""
+    return exp.get("by_score") or exp.get("top_sensors") or []
+
+
 def drivers(exp: dict, threshold: float) -> list[str]:
-    """The sensors an alert is about: those of its explanation's top sensors by score (`by_score` when it names
-    them in another order) above the threshold, else the top one."""
-    tops = exp.get("by_score") or exp.get("top_sensors", [])
+    """The sensors an alert is about: those of its explanation's top sensors by score (`by_score`) above the
+    threshold, else the top one."""
+    tops = by_score(exp)
     above = [t["sensor"] for t in tops if t["score"] > threshold]
     return above or [t["sensor"] for t in tops[:1]]
 
 
 def scored_tops(exp: dict) -> tuple[str, ...]:
-    """The explanation's top sensors by score (`by_score` when it names them by where): an open alert sends an
-    `update` when these change, as before the explain2 round, so naming the place sends no event of its own."""
-    return tuple(t["sensor"] for t in exp.get("by_score") or exp["top_sensors"])
+    """The explanation's top sensors by score (`by_score`): an open alert sends an `update` when these change, as
+    before the explain2 round, so naming the place sends no event of its own."""
+    return tuple(t["sensor"] for t in by_score(exp))
 
 
 def step_weights(values: np.ndarray, missing: np.ndarray, sensor_scores, top_k: int) -> np.ndarray:

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .alert_events import by_score
+
 if TYPE_CHECKING:
     from .alert_state import OpenAlert
     from .config import AlertConfig
@@ -74,7 +76,7 @@ def peak_level_holds(cfg: AlertConfig, a: OpenAlert, distance: dict[str, float] 
     or more (the peak's level, above): the alert does not end as subsided meanwhile. Never a sensor in `drifting`."""
     if distance is None:
         return False
-    tops = a.explain.get("by_score") or a.explain.get("top_sensors") or ()     # the score's (alert_events.explain)
+    tops = by_score(a.explain)
     if not tops or tops[0]["sensor"] in drifting:
         return False
     name = tops[0]["sensor"]

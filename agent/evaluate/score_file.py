@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..alert_events import by_score
 from ..alerts import drivers
 from ..bundle import Expectation
 from ..config import AgentConfig
@@ -39,7 +40,7 @@ def alert_records(alert_events, last_ts: float, opened: dict[str, dict] | None =
     for ev in alert_events:
         if ev.event == "new":
             kept = (opened or {}).get(ev.alert_id)
-            exp = {"top_sensors": kept.get("by_score") or kept["top_sensors"]} if kept else {"top_sensors": ev.top_sensors}
+            exp = {"top_sensors": by_score(kept) if kept else ev.top_sensors}
             out.append({"start": ev.start, "onset": ev.ts, "end": None,
                         "top_sensors": [t["sensor"] for t in exp["top_sensors"]],
                         "drivers": drivers(exp, ev.threshold)})
