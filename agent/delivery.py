@@ -25,16 +25,44 @@ from .faults.events import FaultEvent
 log = logging.getLogger("stad.agent")
 
 
+class Carried:
+    """The alerts (or the sensor faults) an earlier run raised that this run continued, for the stop summary: those
+    open at this start (`open_at_start`, after the restore) and those this run sent an event of (`sent`: an end at
+    the restart, or of an alert the last run wrote but could not journal), this run's own raises apart.
+
+    One rule for alerts and faults (review47). Before, an alert counted when this run sent an event of it (chaos10:
+    `alerts raised 0 (events end: 1, update: 21)` was read as "no alert") and a fault when it was open at this start
+    (user37: `sensor faults 0 (none)` with one open): an alert open at the start that this run sent nothing of, and
+    a fault the restart ended (no usable checkpoint), went unsaid."""
+
+    def __init__(self) -> None:
+        self.raised: set[str] = set()       # ids this run raised
+        self.before: set[str] = set()       # ids an earlier run raised that this run continued
+
+    def open_at_start(self, ids) -> None:
+        self.before.update(i for i in ids if i not in self.raised)
+
+    def sent(self, event_id: str, raised: bool) -> None:
+        """An event this run sent; `raised`: the one that raises it (`new`, `fault`)."""
+        if raised:
+            self.raised.add(event_id)
+        elif event_id not in self.raised:
+            self.before.add(event_id)
+
+    def counts(self, open_now: set[str]) -> dict[str, int]:
+        """{continued, ended} as the stop summary says them (agent/stop_summary.py continued_said); `open_now`: the
+        ids open at the stop."""
+        return {"continued": len(self.before), "ended": len(self.before - open_now)}
+
+
 class Delivery:
     """Alert and fault events: journaled, then handed to every sink (see the module's docstring)."""
 
     def _open_journals(self, state_dir: Path, sensors: int) -> None:
         self.events = Counter()
-        # the alerts this run's events belong to that an earlier run raised (the stop summary says them: a restart
-        # mid-incident read `alerts raised 0 (events end: 1, update: 21)`, taken for "no alert"): id → last event
-        self.continued: dict[str, str] = {}
-        self._opened_here: set[str] = set()     # the alerts this run raised, while open
         self.fault_events = Counter()          # fault / fault_end events, by fault kind
+        # the alerts and sensor faults an earlier run raised that this run continued, for the stop summary
+        self.alerts_carried, self.faults_carried = Carried(), Carried()
         self.journal = EventJournal(state_dir, JOURNAL_FILE, "alert", alert_spare_bytes(sensors))
         self.fault_journal = EventJournal(state_dir, FAULT_JOURNAL_FILE, "fault", fault_spare_bytes(sensors))
         self._reserve_journals()
@@ -53,13 +81,7 @@ class Delivery:
 
     def _emit(self, ev) -> None:
         self.events[ev.event] += 1
-        if ev.event == "new":
-            self._opened_here.add(ev.alert_id)
-        elif ev.alert_id in self._opened_here:
-            if ev.event == "end":
-                self._opened_here.discard(ev.alert_id)
-        else:                   # raised before this start: resumed from the checkpoint or the alert journal
-            self.continued[ev.alert_id] = ev.event
+        self.alerts_carried.sent(ev.alert_id, raised=ev.event == "new")
         # Before any sink: a restarted agent continues from here and completes the delivery.
         self._journal("alert_journal", self.journal, asdict(ev), {"ts": ev.ts, "state": self.pipeline.alerts.state_dict()})
         for sink in self.sinks:
@@ -83,6 +105,7 @@ class Delivery:
             self._told_open[key] = entry
         for ev in events:
             self.fault_events[f"{ev.event} {ev.kind}"] += 1
+            self.faults_carried.sent(ev.fault_id, raised=ev.event == "fault")
             if ev.event != "fault_end":     # (a fault_update: the same open fault, mates joined)
                 self._told_open[ev.sensor] = ev.open_entry()
             else:

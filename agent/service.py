@@ -171,7 +171,8 @@ class Agent(Resume, Delivery):
         # the alerts and sensor faults a checkpoint (or the alert journal) counted in earlier lives: the stop
         # summary says this run's (user15; health's alerts_raised and faults_raised stay the tracker's, across lives)
         self._raised_at_start = (self.pipeline.alerts.raised, dict(self.pipeline.health.raised))
-        self._faults_open_at_start = self._open_fault_ids()     # continued from the last run: the summary says them
+        self.alerts_carried.open_at_start(self._open_alert_ids())      # continued from the last run: the summary
+        self.faults_carried.open_at_start(self._open_fault_ids())      # says them (agent/delivery.py Carried)
         self.replay_stopped = False     # a stop cut warmup.replay short: no fit, no checkpoint of it
         if cfg.warmup.replay and self.resumed is None:      # a checkpoint holds what the replay taught
             self._replay(stopping or (lambda: False))
@@ -572,6 +573,9 @@ class Agent(Resume, Delivery):
             except Exception:  # noqa: BLE001
                 log.exception("sink %s failed on health", sink.TYPE)
 
+    def _open_alert_ids(self) -> set[str]:
+        return set() if self.pipeline.alerts.open is None else {self.pipeline.alerts.open.alert_id}
+
     def _open_fault_ids(self) -> set[str]:
         return {entry["fault_id"] for entry in self.pipeline.health.open_faults().values()}
 
@@ -583,12 +587,9 @@ class Agent(Resume, Delivery):
                                if (got := {k: n for k, n in s.dropped_this_run().items() if n})}
         alerts, faults = self._raised_at_start
         snap["alerts_raised_this_run"] = self.pipeline.alerts.raised - alerts
-        snap["alerts_continued"] = {"continued": len(self.continued),
-                                    "ended": sum(last == "end" for last in self.continued.values())}
+        snap["alerts_continued"] = self.alerts_carried.counts(self._open_alert_ids())
         snap["faults_raised_this_run"] = {k: n - faults.get(k, 0) for k, n in self.pipeline.health.raised.items()}
-        # user36: `sensor faults 0 (none)` with a fault raised before this start still open at the stop
-        snap["faults_continued"] = {"continued": len(self._faults_open_at_start),
-                                    "ended": len(self._faults_open_at_start - self._open_fault_ids())}
+        snap["faults_continued"] = self.faults_carried.counts(self._open_fault_ids())
         # the live records' rejects, the warm-up recording's apart (health's `rejected` counts both): a resumed run,
         # which reads no warm-up, read `rejected 0` where the first said `rejected 1` for the same live data (user29)
         warm = self.warmup_rejected

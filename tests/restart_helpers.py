@@ -269,6 +269,24 @@ def killed_after_tick_173(tmp: Path, cfg: Path) -> AgentProcess:
     return agent
 
 
+C_SILENT, STOP_AFTER = 155, 186     # c silent from row 155 (a `missing` fault); the alert of rows 170– open at 186
+
+
+def sigterm_with_c_faulty(tmp, config) -> None:
+    """Life 1 (user37): warm-up, c silent from C_SILENT, the alert of rows 170– open; SIGTERM with both open."""
+    first = AgentProcess(tmp, config, "run1")
+    try:
+        first.ready()
+        first.feed([row(i) for i in range(C_SILENT)] + [row_without_c(i) for i in range(C_SILENT, STOP_AFTER)])
+        wait_for(lambda: [e for e in alert_lines(tmp) if e["event"] == "new"], "the alert's new event", proc=first.proc)
+        wait_for(lambda: fault_lines(tmp), "c's fault event", proc=first.proc)
+        assert first.terminate() == 0, first.stderr()[-3000:]
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    assert "sensor fault(s) left open at the stop: c missing" in first.stderr(), first.stderr()[-3000:]
+
+
 def finished(agent: AgentProcess) -> str:
     """Stop the agent cleanly (it must exit 0), killed if that fails; its log, checked for tracebacks."""
     try:

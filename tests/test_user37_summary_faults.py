@@ -8,25 +8,8 @@ from __future__ import annotations
 
 import re
 
-from restart_helpers import (AgentProcess, alert_lines, fault_lines, finished, row, row_without_c, summary_line,
-                             wait_for, write_config)
-
-C_SILENT, STOP_AFTER = 155, 186     # c silent from row 155 (a `missing` fault); the alert of rows 170– open at 186
-
-
-def sigterm_with_c_faulty(tmp, config) -> None:
-    """Life 1: warm-up, c silent from C_SILENT, the alert of rows 170– open; SIGTERM with both open."""
-    first = AgentProcess(tmp, config, "run1")
-    try:
-        first.ready()
-        first.feed([row(i) for i in range(C_SILENT)] + [row_without_c(i) for i in range(C_SILENT, STOP_AFTER)])
-        wait_for(lambda: [e for e in alert_lines(tmp) if e["event"] == "new"], "the alert's new event", proc=first.proc)
-        wait_for(lambda: fault_lines(tmp), "c's fault event", proc=first.proc)
-        assert first.terminate() == 0, first.stderr()[-3000:]
-    finally:
-        if first.proc.poll() is None:
-            first.kill()
-    assert "sensor fault(s) left open at the stop: c missing" in first.stderr(), first.stderr()[-3000:]
+from restart_helpers import (AgentProcess, alert_lines, fault_lines, finished, row, row_without_c,
+                             sigterm_with_c_faulty, summary_line, wait_for, write_config)
 
 
 def test_the_summary_says_a_sensor_fault_raised_before_this_start_continued(tmp_path):
