@@ -94,7 +94,8 @@ class Verdicts:
         def here(k: str) -> bool:
             return on_disk is None or k in on_disk
 
-        # (the entries' order is their age, the newest last: `record` puts a verdict last; a record keeps the order)
+        # (the entries' order is their age, the newest last: `record` puts a verdict last; a record keeps the order.
+        # Not `at`, a wall clock's: verdicts within one millisecond tie on it, and a clock stepped back reorders them)
         gone = [k for k in reversed(self.entries) if not here(k)]
         for k in gone[GONE_MOST:]:
             del self.entries[k]
@@ -121,7 +122,7 @@ class Verdicts:
         configured bundle, never swapped in; a release started on by a record written before swap8)."""
         mine = [k for k, v in self.entries.items() if v["release"] == str(release)]
         if mine:
-            self.record(max(mine, key=lambda k: self.entries[k]["at"]), release, WITHDRAWN, why)
+            self.record(mine[-1], release, WITHDRAWN, why)     # (the newest: the last, `bound`'s age)
 
     def of(self, digest: str | None) -> dict | None:
         return self.entries.get(digest) if digest is not None else None
@@ -135,8 +136,8 @@ class Verdicts:
         return f"{kept['verdict']} at {iso(kept['at'])}" + (f": {kept['why']}" if kept["why"] else "")
 
     def newest_first(self) -> list[dict]:
-        """For health: each verdict with its manifest digest, the newest first."""
-        return [{"manifest_sha256": k, **v} for k, v in sorted(self.entries.items(), key=lambda kv: -kv[1]["at"])]
+        """For health: each verdict with its manifest digest, the newest first (by place, as `bound`)."""
+        return [{"manifest_sha256": k, **v} for k, v in reversed(self.entries.items())]
 
     def to_json(self) -> dict:
         return {k: dict(v) for k, v in self.entries.items()}
