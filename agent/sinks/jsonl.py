@@ -93,6 +93,7 @@ class JsonlSink(Sink):
         self.problem: str | None = None     # why writing fails now; None while it works
         self.sync_problem: str | None = None    # why syncing the lines fails now (they are written); None while it works
         self._regular = False               # a regular file (synced); a FIFO's reader is not a disk
+        self._unsynced = False              # lines written since the last sync (a tick's fault lines, `faults`)
         self._failed_len = 0                # the longest line that could not be written, during a problem
         self._open()
 
@@ -106,8 +107,9 @@ class JsonlSink(Sink):
 
     def faults(self, events: list[FaultEvent]) -> None:
         """A tick's fault lines, synced once (a station's power cut: 40 sensors' events, one disk sync)."""
-        if sum(self._write("fault", event.to_dict(), sync=False) for event in events):
-            self._sync()
+        for event in events:
+            self._write("fault", event.to_dict(), sync=False)
+        self._sync()
 
     def rotated(self) -> Path | None:
         """The file the path was last rotated to: the newest regular file beside it named `<name>.*` or
@@ -314,17 +316,19 @@ class JsonlSink(Sink):
             return                  # cannot tell (a failing disk): keep writing where we were
         if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
             return
+        self._sync()                # (a tick's fault lines written to it before the rotation: review47)
         os.close(self.fd)
+        self._unsynced = False
         self.fd = None
         log.info("%s: the file was rotated away (renamed or removed); writing to a new file at that path", self.path)
 
-    def _write(self, kind: str, obj: dict, sync: bool = True) -> bool:
-        """Append one line (synced when `sync`: the caller syncs a batch once); False when it was dropped."""
+    def _write(self, kind: str, obj: dict, sync: bool = True) -> None:
+        """Append one line (synced when `sync`: else the caller syncs a batch once, `_sync`)."""
         line = (json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8")
         self._reopen_if_rotated()
         if not self._open():
             self._drop(kind)
-            return False
+            return
         start = None
         try:
             start = os.fstat(self.fd).st_size
@@ -340,20 +344,21 @@ class JsonlSink(Sink):
             self._failed(exc)
             self._failed_len = max(self._failed_len, len(line))
             self._drop(kind)
-            return False
+            return
         self.written += 1
+        self._unsynced = True
         if sync:
             self._sync()
         if self.problem is not None and self._room() >= self._failed_len:
             log.warning("%s: writing again (%s dropped meanwhile)", self.path,
                         ", ".join(f"{n} {k}" for k, n in self.dropped.items()))
             self.problem, self._failed_len = None, 0
-        return True
 
     def _sync(self) -> None:
-        """The lines written so far onto the disk (a power cut keeps them); a sync that fails is said once: the lines
-        are in the file, a power cut may lose them (the outbox and the journals keep their events)."""
-        if not self._regular:
+        """The lines written since the last sync onto the disk (a power cut keeps them); a sync that fails is said
+        once: the lines are in the file, a power cut may lose them (the outbox and the journals keep their events).
+        Nothing to do without such lines (none written, or none since the file went: a rotation, a write dropped)."""
+        if not (self._unsynced and self._regular and self.fd is not None):
             return
         try:
             os.fdatasync(self.fd)
@@ -363,6 +368,7 @@ class JsonlSink(Sink):
                 log.error("%s: %s; the lines are written but a power cut may lose them", self.path, problem)
             self.sync_problem = problem
         else:
+            self._unsynced = False
             if self.sync_problem is not None:
                 log.warning("%s: syncing again", self.path)
                 self.sync_problem = None
