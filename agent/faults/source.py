@@ -303,11 +303,21 @@ class SourceFaults:
 def _said(names: list[str], own: dict[str, str] | None = None) -> str:
     """'sensor a', 'its 2 sensors a, b', 'its 12 sensors a, b, …' for a summary; with `own` (sensor → kind of the
     fault it was under already) the source's whole count and those apart: 'its 5 sensors (1 already faulty: e dead):
-    4 — a, b, c, d'."""
-    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    4 — a, b, c, d'. Each list bounded (SHOWN; the event's `sensors` and `sensors_with_own_faults` hold them all)."""
+    shown = _first(names)
     if own:
-        apart = ", ".join(f"{n} {k}" for n, k in own.items())
+        apart = _first([f"{n} {k}" for n, k in own.items()])
         return f"its {len(names) + len(own)} sensors ({len(own)} already faulty: {apart}): {len(names)} — {shown}"
     if len(names) == 1:
         return f"sensor {names[0]}"
     return f"its {len(names)} sensors {shown}"
+
+
+#: names a summary lists at most, then ", …"
+SHOWN = 8
+
+
+def _first(items: list[str]) -> str:
+    """'a, b, …': the first SHOWN of `items` (review47: a PLC's sensors already faulty were listed every one, 960
+    characters for 30 of 40 in one fault's summary)."""
+    return ", ".join(items[:SHOWN]) + (", …" if len(items) > SHOWN else "")
