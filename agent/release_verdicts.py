@@ -39,6 +39,7 @@ from typing import Callable
 
 from .alert_events import iso
 from .bundle import MANIFEST_NAME
+from .journaled import is_time
 from .manifest import file_sha256
 
 REFUSED_SHADOW = "refused by the shadow"
@@ -144,14 +145,16 @@ class Verdicts:
 
     @classmethod
     def from_json(cls, value) -> Verdicts:
-        """What `to_json` wrote; None (a record written before swap8) is none kept; ValueError when malformed."""
+        """What `to_json` wrote; None (a record written before swap8) is none kept; ValueError when malformed — `at`
+        no time on 1970–2100 too (review47: a NaN or 1e300 was kept, and the refusal's words then raised out of a
+        rollback: `iso` cannot date it)."""
         if value is None:
             return cls()
         if not isinstance(value, dict):
             raise ValueError(f"expected an object of manifest digests and verdicts, got {type(value).__name__}")
         for digest, v in value.items():
             if not isinstance(v, dict) or v.get("verdict") not in KINDS or not isinstance(v.get("release"), str) \
-                    or not isinstance(v.get("why"), (str, type(None))) or type(v.get("at")) not in (int, float):
+                    or not isinstance(v.get("why"), (str, type(None))) or not is_time(v.get("at")):
                 raise ValueError(f"{digest!r}: expected {{release, verdict (one of {', '.join(KINDS)}), why, at}}, "
                                  f"got {v!r}")
         return cls(value)
