@@ -26,7 +26,9 @@ in models_dir). Of the releases gone, the newest `GONE_MOST` are kept: they deci
 delivery, judged again) but say `withdrawn … and is back` and show in health. A hard cap, `CAP_BYTES` of verdicts,
 drops the oldest past it — gone ones first, then those of releases on disk (not refused, then refused) — and is said
 (the releases whose verdict went, a rollback may take, judged on their own health). Each reason is cut at
-`WHY_LONGEST` characters. A record written before swap8 has no `verdicts`: read as none kept (nothing refused is
+`WHY_LONGEST` characters. A verdict's age is its place in the record (`record` puts it last), never its `at`, a wall
+clock's that ties within a millisecond and goes back when the host's clock is stepped (review47); `at` must be a time
+(1970–2100) to be read back. A record written before swap8 has no `verdicts`: read as none kept (nothing refused is
 known, as before); one of swap8's or swap9's (the newest 32) loads as it is; an agent before swap8 reading a newer
 record ignores the key.
 """
