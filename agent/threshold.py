@@ -86,9 +86,14 @@ def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
     if not m <= HUGE_MEAN:
         # Excesses near the float's top (review46): the moments overflow (v and m² +inf, their ratio NaN, γ then
         # −0.5 whatever the tail, σ +inf). γ does not depend on the scale: fitted on the excesses over the largest,
-        # σ scaled back (held at the largest float).
-        top = float(excesses.max())
-        sigma, gamma = fit_gpd(excesses / top)
+        # σ scaled back (held at the largest float). An excess past the largest float (a score's distance from a start
+        # far below zero) is held at it and a NaN one (a damaged checkpoint's peaks) left out: the quotient is then at
+        # most 1 and the fit below ends (review47: NaN again, the recursion did not end).
+        held = np.minimum(excesses[~np.isnan(excesses)], FLOAT_MAX)
+        top = float(held.max()) if held.size else 0.0
+        if not top > 0:
+            return fit_gpd(held)
+        sigma, gamma = fit_gpd(held / top)
         return min(sigma * top, FLOAT_MAX), gamma
     v = float(excesses.var())
     if v <= 1e-12 or m <= 0:
@@ -121,7 +126,8 @@ def calibrate(scores: np.ndarray, cfg: ThresholdConfig) -> dict:
     if scores.size < 10:
         raise ValueError(f"need at least 10 finite calibration scores, got {scores.size}")
     init = float(quantile(scores, cfg.init_quantile))
-    excess = scores[scores > init] - init
+    with np.errstate(over="ignore"):        # (an excess past the largest float: held there by fit_gpd, review47)
+        excess = scores[scores > init] - init
     sigma, gamma = fit_gpd(excess)
     out = {
         "method": cfg.method, "risk": cfg.risk, "init_quantile": cfg.init_quantile,
