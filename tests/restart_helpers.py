@@ -287,6 +287,18 @@ def sigterm_with_c_faulty(tmp, config) -> None:
     assert "sensor fault(s) left open at the stop: c missing" in first.stderr(), first.stderr()[-3000:]
 
 
+def stopped_before_data(tmp: Path, config: Path, name: str) -> tuple[str, str]:
+    """A life started and stopped by SIGTERM (it must exit 0) before any data: its READY status and its log."""
+    life = AgentProcess(tmp, config, name)
+    try:
+        status = life.ready()
+        assert life.terminate() == 0, life.stderr()[-3000:]
+    finally:
+        if life.proc.poll() is None:
+            life.kill()
+    return status, life.stderr()
+
+
 def finished(agent: AgentProcess) -> str:
     """Stop the agent cleanly (it must exit 0), killed if that fails; its log, checked for tracebacks."""
     try:

@@ -9,22 +9,18 @@ reason restart) was not said while the alert ended beside it was. Now both: open
 sent by this run, and not raised by this run. Real agents (tests/restart_helpers.py) over two lives each."""
 from __future__ import annotations
 
-from restart_helpers import AgentProcess, alert_lines, fault_lines, sigterm_with_c_faulty, summary_line, write_config
+from restart_helpers import (alert_lines, fault_lines, sigterm_with_c_faulty, stopped_before_data, summary_line,
+                             write_config)
 
 
 def test_an_alert_open_at_the_start_that_sent_no_event_is_said_continued(tmp_path):
     config = write_config(tmp_path)
     sigterm_with_c_faulty(tmp_path, config)            # life 1: the alert and c's fault open at a SIGTERM
     events = len(alert_lines(tmp_path))
-    second = AgentProcess(tmp_path, config, "run2")     # life 2: resumed, stopped before any data
-    try:
-        assert "resumed from checkpoint" in second.ready()
-        assert second.terminate() == 0, second.stderr()[-3000:]
-    finally:
-        if second.proc.poll() is None:
-            second.kill()
+    status, err = stopped_before_data(tmp_path, config, "run2")     # life 2: resumed, stopped before any data
+    assert "resumed from checkpoint" in status
     assert len(alert_lines(tmp_path)) == events         # (no event of it in this life)
-    line = summary_line(second.stderr())
+    line = summary_line(err)
     # on 740108ec: "; alerts raised 0 (events none); sensor faults 0 (none), 1 raised before this start continued, …"
     assert "; alerts raised 0, 1 raised before this start continued, still open at the stop (events none); " \
            "sensor faults 0 (none), 1 raised before this start continued, still open at the stop; " in line, line
@@ -34,16 +30,10 @@ def test_a_fault_the_restart_ended_is_said_as_the_alert_ended_beside_it(tmp_path
     config = write_config(tmp_path)
     sigterm_with_c_faulty(tmp_path, config)            # life 1: the alert and c's fault open at a SIGTERM
     (tmp_path / "state" / "checkpoint.bin").unlink()   # no checkpoint to judge them by: the restart ends both
-    second = AgentProcess(tmp_path, config, "run2")
-    try:
-        second.ready()
-        assert second.terminate() == 0, second.stderr()[-3000:]
-    finally:
-        if second.proc.poll() is None:
-            second.kill()
+    _, err = stopped_before_data(tmp_path, config, "run2")
     assert [(e["event"], e["reason"]) for e in alert_lines(tmp_path)][-1] == ("end", "restart")
     assert [f["event"] for f in fault_lines(tmp_path)] == ["fault", "fault_end"]
-    line = summary_line(second.stderr())
+    line = summary_line(err)
     # on 740108ec: "; alerts raised 0, 1 raised before this start continued and ended in this run (events end: 1);
     # sensor faults 0 (none); " — the fault's end not said
     assert "; alerts raised 0, 1 raised before this start continued and ended in this run (events end: 1); " \
