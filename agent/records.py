@@ -24,6 +24,16 @@ all: a second station's clock skewed too) are said only as its rate changing so,
 reason goes quiet: another reason is said as ever, a file's rejects (whose origins are lines) never become steady,
 nor does a loss counted many at once (`add_many`).
 
+An MQTT source's record comes from a topic, and every topic of a plant through one broker connection: a broker or a
+bridge repeating what it delivers (a bridge loop: each message twice) rejected on every topic, each said as its own
+origin, never made one sender's minute lines in a row — a line a minute for as long as it lasted (qa55's left item).
+So an origin may name its sender (`Origin`: the topic, said in messages, and the source's broker connection): a reason
+becomes steady from the sender — one misbehaving publisher or bridge is one condition, its topics (those rejected in
+the minutes that made it steady, and in its earlier steady spells from that sender, up to TOPICS_KEPT) named once
+grouped by their parent level — and a topic outside them is said as another sender (another publisher: MQTT tells a
+subscriber nothing else of who published). The stop summary says each reason counted without a line while steady
+(`steady_spells`: how many, from whom, at what rate, still at the stop or not): qa56.
+
 A record's sensors are said by `sensors_said`: the names, or grouped by station (the name's part before its first
 `_ . / : -`) when there are many, bounded — where one controller's socket serves several stations, the sender's
 address alone could not say which station's clock was off (qa55, user35's `clock skew`).
