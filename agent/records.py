@@ -362,17 +362,22 @@ class Rejects:
     def steady_spells(self) -> dict[str, dict]:
         """Each reason that was steady in this run (the stop summary): how many of it were counted without a line
         (`quiet`), in how many spells, its last spell's sender in words, rate and length, and whether it was still
-        steady now (`ended_s_ago` None) — a reason counted for hours without a line was, in the summary, a number."""
+        steady now (`ended_s_ago` None; a spell whose last reject is older than `repeat_s` ended then, unsaid: the
+        line that says it is the next reject's) — a reason counted for hours without a line was, in the summary, a
+        number."""
         out = {}
         now = self.clock()
         for reason, spells in sorted(self._spells.items()):
-            last = spells.last
-            still = spells.ended_at is None
+            last, ended_at = spells.last, spells.ended_at
+            quiet = spells.quiet
+            if ended_at is None:        # its last spell not ended by a line: counted to now, or stopped unsaid
+                quiet += self.counts[reason] - last.said_n
+                if now - last.last_at > self.repeat_s:
+                    ended_at = last.last_at
             out[reason] = {
-                "quiet": spells.quiet + (self.counts[reason] - last.said_n if still else 0),
-                "spells": spells.spells, "sender": last.said(), "per_min": round(last.per_min, 3),
-                "steady_s": round((now if still else spells.ended_at) - last.said_at, 1),
-                "ended_s_ago": None if still else round(now - spells.ended_at, 1)}
+                "quiet": quiet, "spells": spells.spells, "sender": last.said(), "per_min": round(last.per_min, 3),
+                "steady_s": round((now if ended_at is None else ended_at) - last.said_at, 1),
+                "ended_s_ago": None if ended_at is None else round(now - ended_at, 1)}
         return out
 
     def add(self, reason: str, where: str, detail: Detail = "") -> None:
