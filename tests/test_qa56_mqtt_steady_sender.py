@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+import yaml
 
 from agent.records import REPEAT_S, Origin, Rejects
 from agent.window import Aligner
 
+from conftest import bench_module, free_port, start_logged_agent, stop_agent, wait_for
 from mqtt_broker import make_broker, broker  # noqa: F401 — fixtures
 from mqtt_source_peer import mqtt_source_and_publisher
 
@@ -106,3 +113,80 @@ def test_the_same_topic_through_another_broker_is_another_sender(caplog):
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and f"no longer steady — now from mqtt plant/K012/flow through {other} too, not only " \
         f"{one} on topics 'plant/K012/flow', 'plant/K014/flow', 'plant/K016/flow')" in said[0], said
+
+
+class Bridge(threading.Thread):
+    """A bridge loop: each station's readings (`plant/<station>/<quantity>`, stamped) delivered twice, every tick;
+    `stations` may grow while it runs (another publisher that repeats too)."""
+
+    def __init__(self, port: int, tick_s: float):
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+        super().__init__(daemon=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"qa56-bridge-{free_port()}")
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.tick_s, self.stations, self.sent = tick_s, list(STATIONS), 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stopped.wait(self.tick_s):
+            n += 1
+            ts = time.time()
+            for st in list(self.stations):
+                for q in ("flow", "occ"):
+                    payload = json.dumps({"value": n % 7 + 0.5, "ts": ts})
+                    for _ in range(2):
+                        self.client.publish(f"plant/{st}/{q}", payload, qos=1)
+            self.sent += 1
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(10)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.mark.slow
+def test_a_real_agent_says_a_bridge_loop_steady_once_and_its_summary_says_so(broker, tmp_path):
+    tick = 0.5
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "node": {"id": "qa56-gw"}, "tick_s": tick, "topology": "none", "sensors": SENSORS,
+        "sources": [{"type": "mqtt", "topics": TOPICS, "qos": 1,
+                     "broker": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.1,
+                                "reconnect_max_s": 1}}],
+        "window": {"steps": 8, "carry_forward_s": 1, "idle_flush_s": 1}, "warmup": {"ticks": 40},
+        "scoring": {"chain": ["numpy"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}],
+        "state_dir": "state"}, sort_keys=False))
+    proc = start_logged_agent(path, tmp_path)
+    err = tmp_path / "agent.err"
+    bridge = None
+    try:
+        wait_for(lambda: "source: mqtt" in err.read_text(), "the agent's banner", timeout=120, proc=proc)
+        bridge = Bridge(broker.port, tick)
+        bridge.start()
+        # on 740108ec never: a `repeated reading` line a minute, each from one topic
+        wait_for(lambda: "; steady: about " in err.read_text(), "the bridge said steady", timeout=420, proc=proc)
+        sent = bridge.sent
+        wait_for(lambda: bridge.sent >= sent + (REPEAT_S + 15) / tick, "a minute more", timeout=240, proc=proc)
+        bridge.stations.append(NEW)         # another publisher repeating: told apart
+        wait_for(lambda: f"now from mqtt plant/{NEW}/" in err.read_text(), "the new publisher said", timeout=60,
+                 proc=proc)
+    finally:
+        if bridge is not None:
+            bridge.stop()
+        stop_agent(proc)
+    lines = err.read_text().splitlines()
+    repeats = [line for line in lines if ": repeated reading — " in line]
+    steady = [i for i, line in enumerate(repeats) if "; steady: about " in line]
+    assert len(steady) == 1 and steady[0] == len(repeats) - 2, repeats      # then only the new publisher's
+    assert (f"from mqtt 127.0.0.1:{broker.port} on 6 topics (plant/K012/* ×2, plant/K014/* ×2, plant/K016/* ×2) "
+            "for the last ") in repeats[steady[0]], repeats[steady[0]]
+    summary = next(line for line in lines if "summary:" in line)
+    assert (f"counted without a line while steady: repeated reading " in summary and
+            f"(from mqtt 127.0.0.1:{broker.port} on 6 topics (plant/K012/* ×2, plant/K014/* ×2, plant/K016/* ×2) at "
+            "about ") in summary, summary
+    counted = bench_module("chaos_check").summary_rejects(SimpleNamespace(err=err))
+    assert counted["repeated reading"] > 0 and isinstance(counted, Counter), summary
