@@ -268,7 +268,8 @@ class Rejects:
 
     def _say(self, reason: str, first: bool, where: str | None = None) -> str | None:
         """None when this reject goes unsaid; else what the line adds about the ones since the last. `where`: the
-        sender, for a reason that may become steady (None: it never does)."""
+        reject's origin, for a reason that may become steady (None: it never does) — its own sender, or an `Origin`
+        naming its sender."""
         n, now = self.counts[reason], self.clock()
         said_at, said_n, steady = self._said.get(reason, _NEVER)
         if steady is not None:

@@ -50,7 +50,7 @@ def steady_said(spells: dict) -> str:
     said = []
     for reason, got in spells.items():
         when = (f"said steady {span(got['steady_s'])} before the stop and steady still" if got["ended_s_ago"] is None
-                else f"steady {span(got['steady_s'])}, until {span(got['ended_s_ago'])} before the stop")
+                else f"steady {span(got['steady_s'])}, ended {span(got['ended_s_ago'])} before the stop")
         spells_said = f"{got['spells']} steady spells, the last " if got["spells"] > 1 else ""
         said.append(f"{reason} {got['quiet']} ({spells_said}from {got['sender']} at about {got['per_min']:.3g} a "
                     f"minute: {when})")

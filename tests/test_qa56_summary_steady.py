@@ -48,7 +48,7 @@ def test_the_stop_summary_says_which_reasons_were_steady_and_keeps_its_head(tmp_
     head = "rejected 2760 (clock skew: 360, repeated reading: 2400); "
     steady = (
         "counted without a line while steady: clock skew 235 (from mqtt 127.0.0.1:1883 on topics 'plant/K012/flow', "
-        "'plant/K012/occ', 'plant/K014/flow', 'plant/K014/occ' at about 60 a minute: steady 4 min, until 14 min "
+        "'plant/K012/occ', 'plant/K014/flow', 'plant/K014/occ' at about 60 a minute: steady 4 min, ended 14 min "
         "before the stop) and repeated reading 2155 (from udp 10.0.0.5:4000 at about 120 a minute: said steady 18 min "
         "before the stop and steady still); alerts raised ")
     assert head + steady in line, line
