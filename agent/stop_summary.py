@@ -45,8 +45,9 @@ def continued_said(said: str, got: dict) -> str:
 
 
 def steady_said(spells: dict) -> str:
-    """'counted without a line while steady: repeated reading 7080 (from udp 10.0.0.5:4000 at about 60 a minute, said
-    steady 2.0 h before the stop and steady still); ' for the reasons steady in this run (Rejects.steady_spells), or ''."""
+    """'counted without a line while steady: repeated reading 7080 (from udp 10.0.0.5:4000 at about 60 a minute: said
+    steady 2.0 h before the stop and steady still); ' for the reasons steady in this run (Rejects.steady_spells), or ''
+    (a spell that ended: `steady 4 min, ended 14 min before the stop`)."""
     said = []
     for reason, got in spells.items():
         when = (f"said steady {span(got['steady_s'])} before the stop and steady still" if got["ended_s_ago"] is None
@@ -89,8 +90,9 @@ def format_summary(s: dict) -> str:
     # ticks counted from the checkpoint's first life); the lifetime count near the end when a checkpoint was resumed
     # (the line's head, to the rejects' `);`, is read by bench/chaos_check.py SUMMARY)
     ticks = s.get("ticks_this_run", s["ticks"])
+    steady = steady_said(s.get("rejected_steady") or {})       # after the head's `);` (qa56)
     return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(dropped.values())} "
-            f"({rej}); {steady_said(s.get('rejected_steady') or {})}{read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
+            f"({rej}); {steady}{read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
             f"{faults_said}; tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")
