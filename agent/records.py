@@ -24,6 +24,16 @@ all: a second station's clock skewed too) are said only as its rate changing so,
 reason goes quiet: another reason is said as ever, a file's rejects (whose origins are lines) never become steady,
 nor does a loss counted many at once (`add_many`).
 
+An MQTT source's record comes from a topic, and every topic of a plant through one broker connection: a broker or a
+bridge repeating what it delivers (a bridge loop: each message twice) rejected on every topic, each said as its own
+origin, never made one sender's minute lines in a row — a line a minute for as long as it lasted (qa55's left item).
+So an origin may name its sender (`Origin`: the topic, said in messages, and the source's broker connection): a reason
+becomes steady from the sender — one misbehaving publisher or bridge is one condition, its topics (those rejected in
+the minutes that made it steady, and in its earlier steady spells from that sender, up to TOPICS_KEPT) named once
+grouped by their parent level — and a topic outside them is said as another sender (another publisher: MQTT tells a
+subscriber nothing else of who published). The stop summary says each reason counted without a line while steady
+(`steady_spells`: how many, from whom, at what rate, still at the stop or not): qa56.
+
 A record's sensors are said by `sensors_said`: the names, or grouped by station (the name's part before its first
 `_ . / : -`) when there are many, bounded — where one controller's socket serves several stations, the sender's
 address alone could not say which station's clock was off (qa55, user35's `clock skew`).
@@ -65,6 +75,7 @@ Detail = Union[str, Callable[[], str]]
 REPEAT_S = 60.0         # after the first few of a reason, at most one line of it this often
 STEADY_LINES = 2        # minute lines of a reason from one sender at one rate before it is said steady
 STEADY_RATE = 1.5       # a steady reason's rate changed more than this many times (up or down) is said again
+TOPICS_KEPT = 10_000    # a steady reason's topics (`Origin`) kept at most; past them a new topic is not told apart
 NAMES_SHOWN = 4         # a record's sensors named one by one up to this many; past it, grouped by station
 GROUPS_SHOWN = 4        # stations named at most, then how many more
 NAME_CHARS = 40         # a sensor's name (or station) said cut to about this
@@ -110,14 +121,22 @@ def station_of(name: str) -> str:
     return name
 
 
-def names_said(names: list) -> str:
-    """The sensors named, bounded: "'a', 'b', 'c'" up to NAMES_SHOWN; past it grouped by station (`station_of`),
-    GROUPS_SHOWN of them — "K028_* ×3, K030_* ×3, K032_* ×3, K034_* ×3 and 6 more" (sensors)."""
+def topic_parent(topic: str) -> str:
+    """An MQTT topic's group, its parent level: 'plant/K012' of 'plant/K012/flow'; a topic of one level by its
+    station (`station_of`)."""
+    parent = topic.rpartition("/")[0]
+    return parent if parent else station_of(topic)
+
+
+def names_said(names: list, station: Callable[[str], str] = station_of) -> str:
+    """The sensors named, bounded: "'a', 'b', 'c'" up to NAMES_SHOWN; past it grouped by station (`station_of`, or
+    `station` of each: `topic_parent`), GROUPS_SHOWN of them — "K028_* ×3, K030_* ×3, K032_* ×3, K034_* ×3 and 6 more"
+    (sensors)."""
     if len(names) <= NAMES_SHOWN:
         return ", ".join(short_repr(name, NAME_CHARS) for name in names)
     groups: dict[str, list] = {}
     for name in names:
-        key = station_of(name) if isinstance(name, str) else short_repr(name, NAME_CHARS)
+        key = station(name) if isinstance(name, str) else short_repr(name, NAME_CHARS)
         groups.setdefault(key, []).append(name)
     said = []
     for key, members in list(groups.items())[:GROUPS_SHOWN]:
@@ -130,14 +149,15 @@ def names_said(names: list) -> str:
     return ", ".join(said) + (f" and {rest} more" if rest > 0 else "")
 
 
-def sensors_said(names) -> str:
-    """A record's sensors in words: "sensor 'a'", "sensors 'a', 'b'", or "18 sensors (S00_* ×3, … and 6 more)" (`names_said`)."""
+def sensors_said(names, word: str = "sensor", station: Callable[[str], str] = station_of) -> str:
+    """A record's sensors in words: "sensor 'a'", "sensors 'a', 'b'", or "18 sensors (S00_* ×3, … and 6 more)" (`names_said`);
+    other things named so by `word` and grouped by `station` (a steady reason's topics)."""
     names = list(names)
     if len(names) == 1:
-        return f"sensor {short_repr(names[0], NAME_CHARS)}"
+        return f"{word} {short_repr(names[0], NAME_CHARS)}"
     if len(names) <= NAMES_SHOWN:
-        return f"sensors {names_said(names)}"
-    return f"{len(names)} sensors ({names_said(names)})"
+        return f"{word}s {names_said(names)}"
+    return f"{len(names)} {word}s ({names_said(names, station)})"
 
 
 def more_said(names: list) -> str:
@@ -150,14 +170,60 @@ def more_said(names: list) -> str:
     return f" and {len(names) - 1} more ({len(names)} in all: {names_said(names)})"
 
 
+class Origin(str):
+    """A record's origin as messages say it — an MQTT topic, `mqtt plant/K012/flow` — that knows its sender: the
+    connection it came through (`mqtt 127.0.0.1:1883`), whom a steady reason is said of (`Rejects`). A plain str
+    origin (a UDP sender's address, a file's line) is its own sender. A str, so that every message, count and test
+    that reads an origin reads it as before (qa56)."""
+
+    def __new__(cls, text: str, sender: str = ""):
+        self = super().__new__(cls, text)
+        self.sender = sender
+        return self
+
+
+def sender_of(where) -> str | None:
+    """Whom a reject from `where` came from (`Origin`): its connection, or the origin itself."""
+    return where.sender if type(where) is Origin else where
+
+
 @dataclass(slots=True)
 class Steady:
-    """A reason said steady (`Rejects`): from which sender, at what rate, since when."""
-    origin: str
+    """A reason said steady (`Rejects`): from which sender (and its topics), at what rate, since when."""
+    origin: str             # its sender
     per_min: float          # its rate when said steady, rejects a minute
     said_at: float          # (the Rejects clock) when it was said steady
     said_n: int             # its count then
     last_at: float          # its newest reject's time
+    covers: frozenset = frozenset()     # the origins it is quiet for: its sender, or its sender's topics (`Origin`)
+    full: bool = False                  # TOPICS_KEPT of them: a further topic of its sender is not told apart
+
+    def covered(self, where) -> bool:
+        """Whether a reject from `where` is of this steady condition: its sender, and one of its topics (any of its
+        sender's when full) — the same topic through another broker is another sender."""
+        if type(where) is Origin:
+            return where.sender == self.origin and (self.full or where in self.covers)
+        return where == self.origin
+
+    def said(self) -> str:
+        """Its sender in words: `udp 10.0.0.5:4000`, or `mqtt 127.0.0.1:1883 on 6 topics (plant/K012/* ×2, …)`."""
+        topics = sorted(o for o in self.covers if type(o) is Origin)
+        if not topics:
+            return shorten(self.origin, 120)
+        kind = self.origin.split(" ", 1)[0] + " "       # 'mqtt ': said once, before the broker
+        more = "" if not self.full else f"; a further topic of it not told apart, past {TOPICS_KEPT}"
+        return shorten(f"{self.origin} on " + sensors_said([t.removeprefix(kind) for t in topics], "topic",
+                                                           topic_parent) + more, 200)
+
+
+@dataclass(slots=True)
+class Spells:
+    """A reason's steady spells in a run (`Rejects.steady_spells`, the stop summary): how many rejects were counted
+    without a line, and its last spell."""
+    quiet: int = 0          # counted without a line in the spells that ended
+    spells: int = 0
+    last: Steady | None = None
+    ended_at: float | None = None       # (the Rejects clock) when the last spell ended; None: steady still
 
 
 _NEVER = (None, 0, None)
@@ -195,15 +261,25 @@ class Rejects:
     clock: Callable[[], float] = time.monotonic
     # reason -> (clock, count) of its last line (while steady: of its last look at the rate), and its Steady or None
     _said: dict = field(default_factory=dict)
-    _runs: dict = field(default_factory=dict)      # reason -> [(sender, per minute, since)] of its latest minute lines
+    # reason -> [(sender, per minute, since, its topics)] of its latest minute lines
+    _runs: dict = field(default_factory=dict)
+    _heard: dict = field(default_factory=dict)     # reason -> the topics (`Origin`) it was rejected from since its last line
+    _spells: dict = field(default_factory=dict)    # reason -> its Spells
 
     def _say(self, reason: str, first: bool, where: str | None = None) -> str | None:
         """None when this reject goes unsaid; else what the line adds about the ones since the last. `where`: the
-        sender, for a reason that may become steady (None: it never does)."""
+        reject's origin, for a reason that may become steady (None: it never does) — its own sender, or an `Origin`
+        naming its sender."""
         n, now = self.counts[reason], self.clock()
         said_at, said_n, steady = self._said.get(reason, _NEVER)
         if steady is not None:
             return self._while_steady(reason, where, n, now, said_at, said_n, steady)
+        if type(where) is Origin:       # a topic: its sender's topics this minute, for when it becomes steady
+            heard = self._heard.get(reason)
+            if heard is None:
+                heard = self._heard[reason] = set()
+            if len(heard) < TOPICS_KEPT:
+                heard.add(where)
         if not first and said_at is not None and now - said_at < self.repeat_s:
             return None
         self._said[reason] = (now, n, None)
@@ -216,33 +292,54 @@ class Rejects:
         """'; steady: …' when this minute line makes STEADY_LINES in a row from `where`, each with rejects all through
         its minute (two or more, due no later than a minute late), at rates within STEADY_RATE× of each other: from
         now on the reason is counted without a line (`_while_steady`); else ''."""
+        heard = self._heard.pop(reason, None) or set()
         if where is None:
             return ""
+        sender = sender_of(where)
         runs = self._runs.setdefault(reason, [])
         elapsed = now - said_at
-        if since < 2 or elapsed >= 2 * self.repeat_s or (runs and runs[-1][0] != where):
+        if since < 2 or elapsed >= 2 * self.repeat_s or (runs and runs[-1][0] != sender):
             runs.clear()
         if since < 2 or elapsed >= 2 * self.repeat_s:
             return ""
-        runs.append((where, 60.0 * since / elapsed, said_at))
+        runs.append((sender, 60.0 * since / elapsed, said_at, heard))
         del runs[:-STEADY_LINES]
-        rates = [r for _, r, _ in runs]
+        rates = [r for _, r, _, _ in runs]
         if len(runs) < STEADY_LINES or max(rates) > STEADY_RATE * min(rates):
             return ""
         per_min, began = sum(rates) / len(rates), runs[0][2]
-        self._said[reason] = (now, n, Steady(where, per_min, now, n, now))
+        covers = self._topics(reason, where, sender, runs)
+        steady = Steady(sender, per_min, now, n, now, covers, len(covers) >= TOPICS_KEPT)
+        self._said[reason] = (now, n, steady)
+        spells = self._spells.setdefault(reason, Spells())
+        spells.spells, spells.last, spells.ended_at = spells.spells + 1, steady, None
         runs.clear()
-        return (f"; steady: about {per_min:.3g} a minute from {shorten(where, 120)} for the last "
+        another = "topic" if type(where) is Origin else "sender"
+        return (f"; steady: about {per_min:.3g} a minute from {steady.said()} for the last "
                 f"{span(now - began)} — said once; from now on counted "
                 f"without a line (health, /metrics and the stop summary count it), said again if it stops and comes "
-                f"back, if its rate changes more than {STEADY_RATE:g}× up or down, or if another sender has it")
+                f"back, if its rate changes more than {STEADY_RATE:g}× up or down, or if another {another} has it")
+
+    def _topics(self, reason: str, where, sender: str, runs: list) -> frozenset:
+        """What a steady condition from `sender` is quiet for: `where`, the sender's topics rejected in the minutes
+        of `runs`, and those of its last steady spell from that sender, up to TOPICS_KEPT."""
+        topics = {where}
+        for _, _, _, heard in runs:
+            topics.update(o for o in heard if o.sender == sender)
+        last = self._spells.get(reason)
+        if last is not None and last.last is not None and last.last.origin == sender:
+            topics |= last.last.covers
+        if len(topics) > TOPICS_KEPT:
+            topics = set(sorted(topics)[:TOPICS_KEPT])
+        return frozenset(topics)
 
     def _while_steady(self, reason: str, where: str | None, n: int, now: float, checked_at: float, checked_n: int,
                       steady: Steady) -> str | None:
         """A steady reason's reject: None (counted, not said) while it comes from its sender at its rate; else what
         its line adds — what changed — and the reason is said as usual again."""
-        if where != steady.origin:
-            change = f"now from {shorten(str(where), 120)} too, not only {shorten(steady.origin, 120)}"
+        if not steady.covered(where):
+            through = f" through {where.sender}" if type(where) is Origin and where.sender != steady.origin else ""
+            change = f"now from {shorten(str(where), 120)}{through} too, not only {steady.said()}"
         elif now - steady.last_at > self.repeat_s:
             change = f"back after {span(now - steady.last_at)} without one"
         else:
@@ -256,9 +353,33 @@ class Rejects:
             change = f"its rate now {per_min:.3g} a minute, was {steady.per_min:.3g}"
         self._said[reason] = (now, n, None)
         self._runs.pop(reason, None)
+        spells = self._spells[reason]
+        spells.quiet += n - 1 - steady.said_n      # (this one is said)
+        spells.ended_at = now
         return (f" (#{n} of this kind; {n - steady.said_n} counted without a line since it was said steady "
                 f"{span(now - steady.said_at)} ago, at about {steady.per_min:.3g} a minute from "
-                f"{shorten(steady.origin, 120)}: no longer steady — {change})")
+                f"{steady.said()}: no longer steady — {change})")
+
+    def steady_spells(self) -> dict[str, dict]:
+        """Each reason that was steady in this run (the stop summary): how many of it were counted without a line
+        (`quiet`), in how many spells, its last spell's sender in words, rate and length, and whether it was still
+        steady now (`ended_s_ago` None; a spell whose last reject is older than `repeat_s` ended then, unsaid: the
+        line that says it is the next reject's) — a reason counted for hours without a line was, in the summary, a
+        number."""
+        out = {}
+        now = self.clock()
+        for reason, spells in sorted(self._spells.items()):
+            last, ended_at = spells.last, spells.ended_at
+            quiet = spells.quiet
+            if ended_at is None:        # its last spell not ended by a line: counted to now, or stopped unsaid
+                quiet += self.counts[reason] - last.said_n
+                if now - last.last_at > self.repeat_s:
+                    ended_at = last.last_at
+            out[reason] = {
+                "quiet": quiet, "spells": spells.spells, "sender": last.said(), "per_min": round(last.per_min, 3),
+                "steady_s": round((now if ended_at is None else ended_at) - last.said_at, 1),
+                "ended_s_ago": None if ended_at is None else round(now - ended_at, 1)}
+        return out
 
     def add(self, reason: str, where: str, detail: Detail = "") -> None:
         """Count one reject; say it when its reason's rate allows. `detail` is worded only then (the reason's first

@@ -595,6 +595,7 @@ class Agent(Resume, Delivery):
         warm = self.warmup_rejected
         snap["rejected"] = {k: left for k, n in snap["rejected"].items() if (left := n - warm.get(k, 0))}
         snap["rejected_warmup"] = dict(warm)
+        snap["rejected_steady"] = self.rejects.steady_spells()      # counted without a line (qa56: stop_summary)
         snap["ticks_this_run"] = self.pipeline.ticks - self._ticks_at_start    # `ticks`: the restored state's too
         snap["open_at_stop"] = dict(self.open_at_stop)
         return snap

@@ -3,10 +3,14 @@
 Why a module of its own: the daemon loop gathers what a run did (its ticks, rejects, alerts, faults, drops, state
 writes); how that reads to an operator — each drop's reason in words (user14), this run's counts and not the
 earlier lives' that health adds (user15), the restart gap and its waiting part — is wording, not the loop's.
+
+A reason steady from one sender is counted without a line (records.Rejects): its count alone in the summary did not say
+that hours of it were never logged, nor from whom. The summary says so after the rejects' `);` (qa56), leaving the
+head bench/chaos_check.py SUMMARY reads — up to that `);` — as it was.
 """
 from __future__ import annotations
 
-from .records import read_without_text, split_read_without
+from .records import read_without_text, span, split_read_without
 from .state_writes import STATE_FILES
 
 
@@ -38,6 +42,20 @@ def continued_said(said: str, got: dict) -> str:
     if ended == n:
         return f"{before} and ended in this run"
     return f"{before}, still open at the stop" if not ended else f"{before}, {ended} of them ended in this run"
+
+
+def steady_said(spells: dict) -> str:
+    """'counted without a line while steady: repeated reading 7080 (from udp 10.0.0.5:4000 at about 60 a minute: said
+    steady 2.0 h before the stop and steady still); ' for the reasons steady in this run (Rejects.steady_spells), or ''
+    (a spell that ended: `steady 4 min, ended 14 min before the stop`)."""
+    said = []
+    for reason, got in spells.items():
+        when = (f"said steady {span(got['steady_s'])} before the stop and steady still" if got["ended_s_ago"] is None
+                else f"steady {span(got['steady_s'])}, ended {span(got['ended_s_ago'])} before the stop")
+        spells_said = f"{got['spells']} steady spells, the last " if got["spells"] > 1 else ""
+        said.append(f"{reason} {got['quiet']} ({spells_said}from {got['sender']} at about {got['per_min']:.3g} a "
+                    f"minute: {when})")
+    return f"counted without a line while steady: {' and '.join(said)}; " if said else ""
 
 
 def format_summary(s: dict) -> str:
@@ -72,8 +90,9 @@ def format_summary(s: dict) -> str:
     # ticks counted from the checkpoint's first life); the lifetime count near the end when a checkpoint was resumed
     # (the line's head, to the rejects' `);`, is read by bench/chaos_check.py SUMMARY)
     ticks = s.get("ticks_this_run", s["ticks"])
+    steady = steady_said(s.get("rejected_steady") or {})       # after the head's `);` (qa56)
     return (f"summary: {ticks} ticks, {s['records_in']} records in, rejected {sum(dropped.values())} "
-            f"({rej}); {read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
+            f"({rej}); {steady}{read_without_said}{warm_said}{alerts_said(s)} (events {ev}); "
             f"{faults_said}; tier {s['tier']}; "
             + (f"time base moved: {moved}; " if moved else "")
             + (f"gaps between recordings passed (no fault event): {gaps}; " if gaps else "")

@@ -12,7 +12,10 @@ for every reject, said for few). Each reason's records, as a flood sends them:
 - `late`: a record of 18 sensors for a tick already closed, with values that tick did not use;
 - `duplicate`: a second record of 18 sensors in a tick, stamped half a tick later;
 - `repeated reading`: the same record of 18 sensors again in its open tick;
-- `repeat after close`: the same record again after its tick closed (`late` before qa54).
+- `repeat after close`: the same record again after its tick closed (`late` before qa54);
+- `mqtt repeated reading`: a bridge delivering each message twice — records of one sensor again in their open tick,
+  each from its own topic (`mqtt plant/S00/flow`), whose origin knows its sender, the broker connection
+  (records.Origin, qa56: a steady reason's topics are kept; a package without Origin gets the topic as a plain str).
 
     python bench/reject_cost.py [--records 2000] [--pairs 7] [--before REF]
 
@@ -44,6 +47,7 @@ from table import package_at  # noqa: E402
 T0 = 1_767_225_600.0
 SENSORS = [f"S{i:02d}_{q}" for i in range(6) for q in ("flow", "occ", "speed")]      # 18, as the demo's
 WHERE = "udp 127.0.0.1:40000"
+BROKER = "mqtt 127.0.0.1:1883"
 CUT_LINE = '{"ts": 1767225600, "values": {"S00_flow": 41.5, "S00_occ": 0.12, "S00_speed": 97.'
 
 
@@ -88,6 +92,12 @@ def flood(mods, kind: str, n: int) -> tuple[float, dict]:
             recs = [Record(ts=T0 + 40, values=reading(40), origin=WHERE) for _ in range(n)]
         elif kind == "repeat after close":
             recs = [Record(ts=T0 + 39, values=reading(39), origin=WHERE) for _ in range(n)]
+        elif kind == "mqtt repeated reading":
+            origin = getattr(records, "Origin", lambda text, sender: text)
+            topics = {s: origin(f"mqtt plant/{s.replace('_', '/')}", BROKER) for s in SENSORS}
+            values = reading(40)
+            recs = [Record(ts=T0 + 40, values={s: values[s]}, origin=topics[s])
+                    for s in (SENSORS[i % len(SENSORS)] for i in range(n))]
         else:
             raise ValueError(kind)
         push = al.push
@@ -100,7 +110,7 @@ def flood(mods, kind: str, n: int) -> tuple[float, dict]:
 
 
 KINDS = ("bad json", "clean", "non-finite value", "unknown sensor", "late", "duplicate", "repeated reading",
-         "repeat after close")
+         "repeat after close", "mqtt repeated reading")
 
 
 def main(argv=None) -> int:

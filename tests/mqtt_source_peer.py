@@ -12,18 +12,20 @@ from conftest import wait_until
 
 
 @contextmanager
-def mqtt_source_and_publisher(port: int, client_id: str, rejects: Rejects | None = None, **config) -> Iterator[
+def mqtt_source_and_publisher(port: int, client_id: str, rejects: Rejects | None = None, topics: dict | None = None,
+                              sensors: tuple = ("a", "b"), **config) -> Iterator[
         tuple[Iterator[Record], Rejects, Callable[[str, bytes], None]]]:
     """(records, rejects, publish) on the broker at 127.0.0.1:`port`; the source and the publisher closed at the end.
-    `rejects`: the source's (a new Rejects when None); `config`: more of the source's keys (max_payload_bytes)."""
+    `rejects`: the source's (a new Rejects when None); `topics`, `sensors`: the source's own (qa56: a plant's topics);
+    `config`: more of the source's keys (max_payload_bytes)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
     from agent.broker import BrokerConfig
     from agent.sources.mqtt import MqttSource, MqttSourceConfig
     rejects = Rejects() if rejects is None else rejects
     source = MqttSource(MqttSourceConfig(broker=BrokerConfig(host="127.0.0.1", port=port),
-                                         topics={"plant/a": "a", "plant/any": "*"}, qos=1, **config), ["a", "b"],
-                        rejects)
+                                         topics=topics or {"plant/a": "a", "plant/any": "*"}, qos=1, **config),
+                        list(sensors), rejects)
     records = source.records()
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     try:

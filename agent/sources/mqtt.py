@@ -9,7 +9,9 @@ message): the broker hands one to a subscriber at every (re)subscribe, sent by i
 days before, and stamped "now" it entered the window as this tick's reading after each reconnect. A
 retained reading without "ts" is counted as `missing time` (origin `mqtt <topic> (retained)`); one with
 its own "ts" is taken at that time. Subscriptions are renewed on every connect; bad payloads are counted
-in the rejects as "mqtt <topic>".
+in the rejects as "mqtt <topic>". That origin knows its sender, the source's broker connection (records.Origin): a
+reason rejected steadily from a broker or a bridge repeating on every topic of a plant is one steady condition, said
+once with its topics, not a line a minute per topic (qa56).
 
 The broker going away, refusing the connection (a password it no longer takes) or coming back is
 said once per outage (agent/mqtt_client.py's ConnectionReporter), and counted per attempt in the
@@ -78,7 +80,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Iterator
 
 from ..broker import BrokerConfig, topic_filter_problem, topic_matches
 from ..plugins import Plugin
-from ..records import Record, Rejects
+from ..records import TOPICS_KEPT, Origin, Record, Rejects
 from ..typed import doc, rng
 from .base import Source, SourceConfig
 from .outage_queue import OutageQueue
@@ -223,6 +225,9 @@ class MqttSource(Source):
         # The outage's queue (paho's thread): each configured sensor's newest stamp read, and the first burst after the
         # last reconnect that ended an outage (outage_queue.py)
         self._known = frozenset(sensors)
+        # each topic's origin (`mqtt <topic>`, its sender this source's broker connection), made once: up to
+        # TOPICS_KEPT of them kept (paho's thread)
+        self._origins: dict[str, Origin] = {}
         self._newest: dict[str, float] = {}
         self._queue: OutageQueue | None = None
         self.reporter.on_connected = self._subscribe
@@ -459,7 +464,7 @@ class MqttSource(Source):
             return
         # Re-sent (DUP), or held by the broker while it could not deliver (a resumed session, ahead of the probe)
         resent = msg.dup or self._held_first
-        where = f"mqtt {msg.topic}" + (" (retained)" if msg.retain else "")
+        where = self._origin(f"mqtt {msg.topic}" + (" (retained)" if msg.retain else ""))
         sensor = self._sensor_for(msg.topic)
         if sensor is None:
             return          # a retained or stray message outside the configured filters
@@ -511,6 +516,15 @@ class MqttSource(Source):
                  "%s to %s: a publisher's store-and-forward, or what the broker held for this agent); those of ticks "
                  "already closed are counted `outage backlog`, not scored", self.cfg.label(), count,
                  "" if count == 1 else "s", iso(oldest), iso(newest))
+
+    def _origin(self, text: str) -> Origin:
+        """The origin said `text`, whose sender is this source's broker connection (records.Origin)."""
+        origin = self._origins.get(text)
+        if origin is None:
+            origin = Origin(text, self.cfg.label())
+            if len(self._origins) < TOPICS_KEPT:
+                self._origins[text] = origin
+        return origin
 
     def _sensor_for(self, topic: str) -> str | None:
         for topic_filter, sensor in self.cfg.topics.items():
