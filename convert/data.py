@@ -47,7 +47,7 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.label_names import (ANOMALY_WORDS, LABEL_STEMS, MAX_LABEL_WORDS, STATUS_NAMES, label_named, what_to_write,
                                words_shown)
-from agent.records import QuietRejects, Record, Rejects, read_without_text, span, split_read_without
+from agent.records import QuietRejects, Record, Rejects, read_without_text, short_repr, span, split_read_without
 from agent.sources import open_source
 from agent.sources.lines import parse_time
 from agent.sources.replay import ReplayConfig
@@ -56,6 +56,9 @@ from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
 from .file_checks import FileRead, FileRejects, header_of, notes, refusal
+from .sparse_readings import sparse_sensors
+from .status_cells import end_carries, noting_status_cells
+from .stopped_stretches import stopped_stretches, stretch_text
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -99,6 +102,7 @@ class Series:
     segments: list[dict] | None = None  # what each recording contributed (for the manifest)
     rejected: dict[str, int] | None = None   # records rejected while reading, by reason
     split_by: str = "time"              # "time": each segment 70/15/15; "recording": whole recordings
+    off_levels: list[dict] | None = None     # long stretches off the usual levels (convert.stopped_stretches)
 
     def rejected_text(self) -> str:
         """'; rejected while reading: 2597 late, …' — what a too-little-data refusal adds, or ''."""
@@ -281,11 +285,12 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
     `split`: "time", "recording" or "auto" (split_by's choice).
     """
     rejects = FileRejects()
+    statuses: dict[str, list[tuple[float, str]]] = {}     # a file's words in its sensors' cells (status_cells)
     replay = sources[0] if records is None and len(sources) == 1 and isinstance(sources[0], ReplayConfig) else None
     if records is not None:
         recordings = [("records", records)]
     elif replay is not None:
-        recordings = replay_recordings(cfg, replay, rejects)
+        recordings = replay_recordings(cfg, replay, rejects, statuses)
     else:
         streams = [source_records(cfg, src, rejects) for src in sources]
         recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
@@ -300,6 +305,13 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             files.append(FileRead(name, recs, 0 if whole is None else len(whole), replay_header(cfg, replay, name)))
         if whole is None:               # no record, or none that made a row (every value rejected)
             continue
+        ended = end_carries(whole.ts, whole.missing, whole.raw, cfg.sensor_names(), recs, statuses.get(name, []),
+                            cfg.tick_s)
+        if ended:
+            words = statuses[name]
+            log.warning("%s: %d status word(s) in place of readings (%s): %d tick(s) after them trained as missing, not "
+                     "as the reading before carried on", name, len(words), short_repr(", ".join(
+                         dict.fromkeys(sensor for _, sensor in words))), ended)
         backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
         for i in backs:
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
@@ -316,11 +328,18 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         raise TrainingError("the sources produced no rows" + (f" ({'; '.join(said)})" if said else "")
                             + rejected_text(rejects.as_dict()))
     bad_labels(rejects)
+    sparse = sparse_sensors(recordings, cfg.sensor_names(), np.concatenate([p.missing for _, p in pieces]),
+                            cfg.window.carry_forward_s, cfg.tick_s)
+    if sparse:
+        raise TrainingError(sparse)
     if split_by(pieces, cfg.tick_s, split, cfg.window.steps) == "recording":
         series = split_recordings(pieces, cfg.window.steps)
     else:
         series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
+    series.off_levels = stopped_stretches(series, cfg.tick_s, cfg.window.steps)
+    for stretch in series.off_levels:
+        log.warning("%s", stretch_text(stretch))
     return series
 
 
@@ -366,16 +385,24 @@ def bad_labels(rejects: Rejects) -> None:
                             "write the label column as 0/1 (e.g. TRUE/FALSE as 1/0)")
 
 
-def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
-                      rejects: Rejects | None = None) -> list[tuple[str, list[Record]]]:
-    source = open_source(src, cfg.sensor_names(), rejects if rejects is not None else Rejects(),
-                         base_dir=cfg.base_dir)
+def replay_recordings(cfg: AgentConfig, src: ReplayConfig, rejects: Rejects | None = None,
+                      statuses: dict[str, list[tuple[float, str]]] | None = None) -> list[tuple[str, list[Record]]]:
+    """(name, its records) of each file of the replay. `statuses`: filled with {name: [(time, sensor)]} of the
+    words in its sensors' cells (convert.status_cells)."""
+    from agent.sources.replay import ReplaySource
+    noted: list[tuple[float, str]] = []
+    source = noting_status_cells(ReplaySource, noted)(src, cfg.sensor_names(),
+                                                      rejects if rejects is not None else Rejects(),
+                                                      base_dir=cfg.base_dir)
     recordings = []
     try:
         for name, recs in source.recordings():
             if isinstance(rejects, FileRejects):
                 rejects.file = name         # what this file's reading rejected, kept apart (convert.file_checks)
             recordings.append((name, list(recs)))
+            if statuses is not None and noted:
+                statuses[name] = noted[:]
+            noted.clear()
     finally:
         source.close()
         if isinstance(rejects, FileRejects):

@@ -87,7 +87,10 @@ def refusal(f: FileRead, rejects: FileRejects) -> str | None:
     """Why training must not go on with file `f`, naming it, its first rejected line and why; else None."""
     counts, first = rejects.of(f.name)
     if not f.records and counts:
-        reason, where, detail = _first(first, (*HEADER_REASONS, *LOST_REASONS, *sorted(first)))
+        # The reason that took most of its rows is why none was read: a units line under the header (`bad time`,
+        # one line, "nothing to do") was named where every row had decimal commas (user38)
+        reason, where, detail = _first(first, (*HEADER_REASONS, *sorted(
+            first, key=lambda r: (-counts[r], r not in LOST_REASONS))))
         said = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
         hint = ""
         if reason == "missing time column" and f.header and f.header[0].lstrip().startswith(COMMENT_MARKS):

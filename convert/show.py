@@ -9,6 +9,8 @@ from agent.bundle import Bundle
 from agent.records import read_without_text, split_read_without
 from agent.simulate_csv import DAY_S
 
+from .stopped_stretches import stretch_text
+
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
     items = [f"{k}={v:.{digits}g}" for k, v in values.items()]
@@ -112,6 +114,8 @@ def data_lines(data: dict | None, tick_s: float | None = None) -> list[str]:
     if missing:
         lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)
                      + " of the ticks (no reading, or older than window.carry_forward_s; the model masks them)")
+    for stretch in data.get("off_levels") or []:     # a stopped weekend trained as normal running (user38)
+        lines.append("  off its usual levels: " + stretch_text(stretch))
     dropped, read_without = split_read_without(data.get("rejected") or {})
     if dropped:
         lines.append("  rejected while reading: " + ", ".join(f"{n} {why}" for why, n in dropped.items()))
