@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from agent.alerts import iso
 from agent.config import format_keys
 from agent.label_names import (ANOMALY_WORDS, LABEL_STEMS, MAX_LABEL_WORDS, STATUS_NAMES, label_named, what_to_write,
                                words_shown)
-from agent.records import QuietRejects, Record, Rejects, read_without_text, short_repr, span, split_read_without
+from agent.records import QuietRejects, Record, Rejects, read_without_text, span, split_read_without
 from agent.sources import open_source
 from agent.sources.lines import parse_time
 from agent.sources.replay import ReplayConfig
@@ -55,7 +56,8 @@ from agent.sources.replay_files import unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
-from .file_checks import FileRead, FileRejects, header_of, notes, refusal
+from .file_checks import FileRead, FileRejects, header_of, notes, refusal, renamed_mid_file
+from .local_time import clock_change, clock_change_text
 from .sparse_readings import sparse_sensors
 from .status_cells import end_carries, noting_status_cells
 from .stopped_stretches import stopped_stretches, stretch_text
@@ -297,6 +299,8 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
                        else streams[0])]
     pieces, files = [], []
     for name, recs in recordings:
+        if replay is not None and (change := clock_change(recs, cfg.tick_s)):
+            log.warning("%s", clock_change_text(name, *change))
         rejects.file = name if replay is not None else None
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects,
                                     steps=cfg.window.steps)
@@ -309,9 +313,9 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
                             cfg.tick_s)
         if ended:
             words = statuses[name]
-            log.warning("%s: %d status word(s) in place of readings (%s): %d tick(s) after them trained as missing, not "
-                     "as the reading before carried on", name, len(words), short_repr(", ".join(
-                         dict.fromkeys(sensor for _, sensor in words))), ended)
+            log.warning("%s: %d status word(s) in place of readings (of %s): %d tick(s) after them trained as "
+                     "missing, not as the reading before carried on", name, len(words), ", ".join(
+                         dict.fromkeys(sensor for _, sensor in words)), ended)
         backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
         for i in backs:
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
@@ -352,6 +356,13 @@ def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, s
             raise TrainingError(why)
     sensors = cfg.sensor_names()
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
+    for f in files:
+        path = Path(cfg.resolve(src.path))
+        path = path if path.is_file() else path / f.name
+        mapped = {} if f.header is None else {c: m for c, m in src.sensor_columns(f.header, sensors).items()
+                                              if c in f.header}
+        said += renamed_mid_file(f, sensors, cfg.window.steps, src,
+                                 lambda columns: first_numbers(src, path, mapped, columns))
     for line in said[:MAX_FILE_LINES]:
         log.warning("%s", line)
     if len(said) > MAX_FILE_LINES:          # a year of daily files, a sensor added in June: not 180 lines
@@ -552,6 +563,31 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
     if texts is not None:       # a column of words only (no number read in it): `text_label_line` judges it
         texts.update({c: seen for c, seen in cells.items() if seen is not None and c not in numeric})
     return {c: (ones[c], rows) for c in wanted if c in alive}
+
+
+def first_numbers(src: ReplayConfig, path: Path, mapped: dict[str, str], columns: list[str]) -> dict[str, float]:
+    """{column: the time of its first number} of `columns` of the replay file `path`, read by the replay's own rules
+    as label_scan reads (the sensors' columns `mapped` too, quiet); a column without a number is left out."""
+    from agent.sources.replay import ReplaySource
+    scan = dataclasses.replace(src, path=str(path), columns={**mapped, **{c: _SCANNED + c for c in columns}},
+                               speed=0.0, labels_file=None)
+    source = ReplaySource(scan, [*dict.fromkeys(scan.columns.values())], QuietRejects())
+    found: dict[str, float] = {}
+    quiet, hushed = logging.getLogger("stad.replay"), _ThisThreadHushed()
+    quiet.addFilter(hushed)
+    try:
+        for rec in source.records():
+            for c in columns:
+                if c not in found and math.isfinite(rec.values.get(_SCANNED + c, math.nan)):
+                    found[c] = rec.ts
+            if len(found) == len(columns):
+                break
+    except OSError:                 # the training read said it
+        return found
+    finally:
+        quiet.removeFilter(hushed)
+        source.close()
+    return found
 
 
 def _all_read(source) -> None:

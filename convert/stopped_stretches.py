@@ -13,6 +13,7 @@ hours. Said, not refused â€” a plant may have two operating points on purpose â€
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -28,7 +29,8 @@ def off_ticks(raw: np.ndarray, missing: np.ndarray, labelled: np.ndarray) -> tup
     """(n,) whether each tick is off its usual levels, and (n, N) which sensors are far there. Medians and MADs
     over the observed, unlabelled ticks; a sensor without spread (a setpoint) is never far."""
     usual = np.where(missing | labelled[:, None], np.nan, raw)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # a sensor never observed: its median NaN, never far
         median = np.nanmedian(usual, axis=0)
         scale = 1.4826 * np.nanmedian(np.abs(usual - median), axis=0)
         far = ~missing & (np.abs(raw - median) > FAR_MADS * scale) & (scale > 0)
@@ -61,7 +63,8 @@ def stopped_stretches(series, tick_s: float, steps: int) -> list[dict]:
     if series.split is not None:
         part[:series.split.val_end] = "validation"
         part[:series.split.train_end] = "train"
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         usual = np.nanmedian(np.where(series.missing | labelled[:, None], np.nan, series.raw), axis=0)
     out = []
     # A stretch is the recording's (its pieces in order of time), not the series' (every training part first).
