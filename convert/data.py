@@ -58,6 +58,7 @@ from agent.window import Normaliser, align_records, carry_ticks, sliding_windows
 
 from .file_checks import FileRead, FileRejects, header_of, notes, refusal, renamed_mid_file
 from .local_time import clock_change, clock_change_text
+from .long_exports import long_export
 from .sparse_readings import sparse_sensors
 from .status_cells import end_carries, noting_status_cells
 from .stopped_stretches import stopped_stretches, stretch_text
@@ -350,15 +351,17 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
 def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, src: ReplayConfig | None) -> list[str]:
     """Each file of a replay judged on its own (convert.file_checks): TrainingError for the first that must not be
     trained on as read; what is said of the others (a WARNING each), returned for a refusal that ends with no row."""
+    root = None if src is None else Path(cfg.resolve(src.path))
     for f in files:
-        why = refusal(f, rejects)
+        why = None if root is None else long_export(root if root.is_file() else root / f.name, f.name, src.separator,
+                                                    f.header)
+        why = why or refusal(f, rejects)
         if why:
             raise TrainingError(why)
     sensors = cfg.sensor_names()
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
     for f in files:
-        path = Path(cfg.resolve(src.path))
-        path = path if path.is_file() else path / f.name
+        path = root if root.is_file() else root / f.name
         mapped = {} if f.header is None else {c: m for c, m in src.sensor_columns(f.header, sensors).items()
                                               if c in f.header}
         said += renamed_mid_file(f, sensors, cfg.window.steps, src,

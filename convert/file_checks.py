@@ -194,8 +194,8 @@ def renamed_mid_file(f: FileRead, sensors: list[str], steps: int, src, first_num
         out.append(f"{f.name}: sensor {s} (column {column!r}) has no reading after {iso(last)}, where column "
                    f"{new[0]!r}, read for no sensor, has its first — a tag renamed part way through the export? "
                    f"{s} is trained as missing over the last {100 * (end - last) / (end - first):.0f} % of the file: "
-                   f"split the file at the rename and give the later part's header {column!r} in place of "
-                   f"{new[0]!r} (one sensor is one column's)")
+                   f"split the file at the rename and swap the two names in the later part's header ({column!r} ↔ "
+                   f"{new[0]!r}: the old column is blank there; one sensor is one column's)")
     return out
 
 

@@ -139,7 +139,8 @@ def day_split_lines(data: dict, tick_s: float | None) -> list[str]:
     val, test = seg["train"], seg["train"] + seg["validation"]
     if seg["rows"] * tick_s >= 2 * DAY_S:     # a week's export: its parts are days of it, not hours of each day
         def when(rows: int) -> str:
-            return dt.datetime.fromtimestamp(seg["first_ts"] + rows * tick_s, dt.timezone.utc).strftime("%a %Y-%m-%d %H:%M")
+            at = dt.datetime.fromtimestamp(seg["first_ts"] + rows * tick_s, dt.timezone.utc)
+            return at.strftime("%a %Y-%m-%d %H:%M")
         return [f"  split by time: validation is {'the' if len(segments) == 1 else 'each'} recording's 70–85 % — of "
                 f"{seg['recording']} {when(val)} to {when(test)} UTC, and test to {when(seg['rows'])}: the threshold "
                 "never saw its other days — with 4 recordings of a day or more, --split auto validates and tests on "

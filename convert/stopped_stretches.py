@@ -84,7 +84,8 @@ def stopped_stretches(series, tick_s: float, steps: int) -> list[dict]:
                       for s in sensors]
             parts = {p: int((part[at] == p).sum()) for p in ("train", "validation", "test") if (part[at] == p).any()}
             out.append({"recording": name, "first_ts": float(series.ts[at[0]]), "last_ts": float(series.ts[at[-1]]),
-                        "ticks": int(len(at)), "sensors": sensors, "stopped": bool(nearer) and sum(nearer) > len(nearer) / 2,
+                        "ticks": int(len(at)), "sensors": sensors,
+                        "stopped": bool(nearer) and sum(nearer) > len(nearer) / 2,
                         "parts": parts})
     return out
 

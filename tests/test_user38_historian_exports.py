@@ -142,12 +142,13 @@ def test_local_time_across_the_end_of_summer_time_is_said(tmp_path, caplog):
     wall = [60 * k for k in range(180)] + [7200 + 60 * k for k in range(240)]
     values = waves(len(wall))
     stamps = local_stamps(len(wall), "2026-10-25T00:00:00", wall)
-    write(tmp_path / "hist", "week.csv", [f"{t};" + ";".join(f"{v:.3f}" for v in row) for t, row in zip(stamps, values)])
+    write(tmp_path / "hist", "week.csv",
+          [f"{t};" + ";".join(f"{v:.3f}" for v in row) for t, row in zip(stamps, values)])
     with caplog.at_level(logging.WARNING, logger="stad.convert.data"):
         series_of(tmp_path / "hist")
-    assert ("week.csv: its clock steps back an hour: the end of daylight saving time, at week.csv:182 (Sun 2026-10-25 "
-            "02:59:00 → 02:00:00) — its times are local, written without a UTC offset, and read as UTC") in caplog.text, \
-        caplog.text
+    assert ("week.csv: its clock steps back an hour: the end of daylight saving time, at week.csv:182 (Sun "
+            "2026-10-25 02:59:00 → 02:00:00) — its times are local, written without a UTC offset, and read as "
+            "UTC") in caplog.text, caplog.text
     assert "Export UTC, or stamps with their offset" in caplog.text
 
 
@@ -207,8 +208,8 @@ def test_a_tag_renamed_mid_file_is_said_with_the_new_column(tmp_path, caplog):
         series_of(tmp_path / "hist", columns={"A": "a", "B": "b", "C": "c"})
     assert (f"week.csv: sensor c (column 'C') has no reading after {iso(T0 + 60 * 399).replace(' ', 'T')}.000Z, where "
             "column 'C_new', read for no sensor, has its first — a tag renamed part way through the export? c is "
-            "trained as missing over the last 33 % of the file: split the file at the rename and give the later "
-            "part's header 'C' in place of 'C_new'") in caplog.text, caplog.text
+            "trained as missing over the last 33 % of the file: split the file at the rename and swap the two names "
+            "in the later part's header ('C' ↔ 'C_new': the old column is blank there") in caplog.text, caplog.text
 
 
 def test_a_column_added_mid_file_is_no_rename(tmp_path, caplog):
@@ -219,3 +220,29 @@ def test_a_column_added_mid_file_is_no_rename(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="stad.convert.data"):
         series_of(tmp_path / "hist", columns={"A": "a", "B": "b", "C": "c"})
     assert "renamed" not in caplog.text, caplog.text
+
+
+def long_rows(n: int) -> list[str]:
+    return [f"{tag};{iso(T0 + 60 * k)};{v:.3f}" for k in range(n)
+            for tag, v in (("FT105.PV", 120 + k % 7), ("M101_AMPS.PV", 2 + 0.1 * (k % 3)))]
+
+
+def test_a_long_export_is_refused_naming_its_tags_and_the_layout_to_write(capsys, tmp_path):
+    write(tmp_path / "hist", "export.csv", long_rows(300), header="Tagname;Timestamp;Value")
+    for n, columns in enumerate((None, {"Value": "a"})):           # as read, and with check-config's advice followed
+        cfg = config(tmp_path / "hist", sensors=("a",), **({"columns": columns} if columns else {}))
+        (tmp_path / f"train{n}.yaml").write_text(yaml.safe_dump(cfg))
+        proc = convert_in_process(capsys, "train", "-c", str(tmp_path / f"train{n}.yaml"), "-o",
+                                  str(tmp_path / f"b{n}"), "--no-export", "--quiet", "--epochs", "1")
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        said = proc.stderr.strip().splitlines()[-1]
+        assert ("export.csv: a long export — one row per tag and time (header 'Tagname', 'Timestamp', 'Value'; column "
+                "'Tagname' names 'FT105.PV', 'M101_AMPS.PV')") in said, said
+        assert "Export it wide (one column per tag" in said, said
+
+
+def test_a_wide_export_with_one_name_per_row_is_no_long_export(tmp_path):
+    values = waves(300)
+    write(tmp_path / "hist", "wide.csv", [f"{iso(T0 + 60 * k)};PS3;" + ";".join(f"{v:.3f}" for v in row)
+                                          for k, row in enumerate(values)], header="Timestamp;Name;a;b;c")
+    assert len(series_of(tmp_path / "hist")) == 300
