@@ -25,9 +25,10 @@ FAR_SHARE = 0.5
 MIN_STRETCH_S = 4 * 3600
 
 
-def off_ticks(raw: np.ndarray, missing: np.ndarray, labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n,) whether each tick is off its usual levels, and (n, N) which sensors are far there. Medians and MADs
-    over the observed, unlabelled ticks; a sensor without spread (a setpoint) is never far."""
+def off_ticks(raw: np.ndarray, missing: np.ndarray,
+              labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n,) whether each tick is off its usual levels, (n, N) which sensors are far there, and (N,) each sensor's
+    median. Medians and MADs over the observed, unlabelled ticks; a sensor without spread (a setpoint) is never far."""
     usual = np.where(missing | labelled[:, None], np.nan, raw)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)        # a sensor never observed: its median NaN, never far
@@ -36,7 +37,7 @@ def off_ticks(raw: np.ndarray, missing: np.ndarray, labelled: np.ndarray) -> tup
         far = ~missing & (np.abs(raw - median) > FAR_MADS * scale) & (scale > 0)
     observed = (~missing).sum(axis=1)
     off = (far.sum(axis=1) >= np.maximum(2, np.ceil(FAR_SHARE * observed))) & ~labelled
-    return off, far
+    return off, far, median
 
 
 def stretches(off: np.ndarray, min_ticks: int, bridge: int) -> list[tuple[int, int]]:
@@ -56,22 +57,23 @@ def stopped_stretches(series, tick_s: float, steps: int) -> list[dict]:
     if n == 0:
         return []
     labelled = np.asarray(series.anomalous, dtype=bool)
-    off, far = off_ticks(series.raw, series.missing, labelled)
+    off, far, usual = off_ticks(series.raw, series.missing, labelled)
     min_ticks = max(steps, int(math.ceil(MIN_STRETCH_S / tick_s)))
+    if off.sum() < min_ticks:       # the usual case: nothing to group
+        return []
     segment = series.segment if series.segment is not None else np.zeros(n, dtype=int)
     part = np.full(n, "test", dtype=object)
     if series.split is not None:
         part[:series.split.val_end] = "validation"
         part[:series.split.train_end] = "train"
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        usual = np.nanmedian(np.where(series.missing | labelled[:, None], np.nan, series.raw), axis=0)
     out = []
     # A stretch is the recording's (its pieces in order of time), not the series' (every training part first).
-    recordings = {}
-    for seg in np.unique(segment):
+    recordings: dict[str, list[np.ndarray]] = {}
+    order = np.argsort(segment, kind="stable")
+    ids, starts = np.unique(segment[order], return_index=True)
+    for seg, rows in zip(ids, np.split(order, starts[1:])):
         name = str(series.segments[int(seg)]["recording"]) if series.segments else "the recording"
-        recordings.setdefault(name, []).append(np.flatnonzero(segment == seg))
+        recordings.setdefault(name, []).append(rows)
     for name, pieces in recordings.items():
         rows = np.concatenate(pieces)
         rows = rows[np.argsort(series.ts[rows], kind="stable")]
