@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.records import Record
-from agent.sources.lines import parse_number, parse_stamp
+from agent.sources.lines import parse_stamp
 
 
 def noting_status_cells(source_class, statuses: list[tuple[float, str]]):
@@ -23,7 +23,9 @@ def noting_status_cells(source_class, statuses: list[tuple[float, str]]):
     class StatusNoted(source_class):
         def _csv_row(self, row, where, time_i, value_cols, label_cols):
             rec = super()._csv_row(row, where, time_i, value_cols, label_cols)
-            words = [sensor for i, _, sensor in value_cols if row[i].strip() and not _number(row[i])]
+            # a cell written but not read is a word (parse_number's no): what the row's record lacks
+            words = [sensor for i, _, sensor in value_cols
+                     if row[i].strip() and (rec is None or sensor not in rec.values)]
             if words:
                 try:
                     ts = rec.ts if rec is not None else parse_stamp(row[time_i].strip(), self.cfg.time_format)[0]
@@ -32,14 +34,6 @@ def noting_status_cells(source_class, statuses: list[tuple[float, str]]):
                 statuses.extend((ts, s) for s in words)
             return rec
     return StatusNoted
-
-
-def _number(text: str) -> bool:
-    try:
-        parse_number(text)
-    except ValueError:
-        return False
-    return True
 
 
 def end_carries(ts: np.ndarray, missing: np.ndarray, raw: np.ndarray, sensors: list[str], records: list[Record],
