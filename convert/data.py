@@ -315,8 +315,8 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         if ended:
             words = statuses[name]
             log.warning("%s: %d status word(s) in place of readings (of %s): %d tick(s) after them trained as "
-                     "missing, not as the reading before carried on", name, len(words), ", ".join(
-                         dict.fromkeys(sensor for _, sensor in words)), ended)
+                        "missing, not as the reading before carried on", name, len(words),
+                        ", ".join(dict.fromkeys(sensor for _, sensor in words)), ended)
         backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
         for i in backs:
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "

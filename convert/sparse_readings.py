@@ -31,6 +31,14 @@ def reading_gaps(recordings: list[tuple[str, list[Record]]], sensor: str) -> np.
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def row_spacing(recordings: list[tuple[str, list[Record]]]) -> float:
+    """The median seconds between consecutive records (of any sensor) of each recording: the rows' period."""
+    gaps = [np.diff(np.sort(np.array([r.ts for r in records]))) for _, records in recordings if len(records) > 1]
+    gaps = np.concatenate(gaps) if gaps else np.zeros(0)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else 0.0
+
+
 def duration(seconds: float) -> str:
     """'45 s', '14 min', '2.1 h'."""
     if seconds < 120:
@@ -46,12 +54,15 @@ def sparse_sensors(recordings: list[tuple[str, list[Record]]], sensors: list[str
     `carry_forward_s`, each with its spacing, and the carry that would hold them — or None. `missing`: (n, N) the
     aligned ticks' missing-mask of every recording."""
     found = []
+    rows = row_spacing(recordings)
     for i, s in enumerate(sensors):
         share = float(missing[:, i].mean()) if missing.size else 0.0
         if share <= MAX_MISSING_SHARE:
             continue
         gaps = reading_gaps(recordings, s)
-        if gaps.size < 2 or float(np.median(gaps)) <= carry_forward_s:
+        # spaced as the rows are, it is the recording's period, not an exception export (check_something_to_forecast
+        # says that one: set tick_s to it)
+        if gaps.size < 2 or float(np.median(gaps)) <= max(carry_forward_s, 2 * rows):
             continue
         p95 = float(np.quantile(gaps, 0.95))
         found.append((s, share, float(np.median(gaps)), p95))
