@@ -58,7 +58,7 @@ from agent.window import Normaliser, align_records, carry_ticks, sliding_windows
 
 from .file_checks import FileRead, FileRejects, header_of, notes, refusal, renamed_mid_file
 from .local_time import clock_change, clock_change_text
-from .long_exports import long_export
+from .long_exports import long_export, per_tag_files
 from .sparse_readings import sparse_sensors
 from .status_cells import end_carries, noting_status_cells
 from .stopped_stretches import stopped_stretches, stretch_text
@@ -359,6 +359,11 @@ def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, s
         if why:
             raise TrainingError(why)
     sensors = cfg.sensor_names()
+    spans = [(f.name, min(r.ts for r in f.records), max(r.ts for r in f.records),
+              {s for r in f.records for s, v in r.values.items() if math.isfinite(v)}) for f in files if f.records]
+    why = per_tag_files(spans, cfg.window.steps * cfg.tick_s)
+    if why:
+        raise TrainingError(why)
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
     for f in files:
         path = root if root.is_file() else root / f.name

@@ -246,3 +246,20 @@ def test_a_wide_export_with_one_name_per_row_is_no_long_export(tmp_path):
     write(tmp_path / "hist", "wide.csv", [f"{iso(T0 + 60 * k)};PS3;" + ";".join(f"{v:.3f}" for v in row)
                                           for k, row in enumerate(values)], header="Timestamp;Name;a;b;c")
     assert len(series_of(tmp_path / "hist")) == 300
+
+
+def test_one_file_per_tag_is_refused_naming_two_of_them(capsys, tmp_path):
+    values = waves(300)
+    for j, tag in enumerate(("A", "B", "C")):
+        write(tmp_path / "hist", f"{tag}.csv", [f"{iso(T0 + 60 * k)};{row[j]:.3f}" for k, row in enumerate(values)],
+              header=f"Timestamp;{tag}")
+    cfg = config(tmp_path / "hist", columns={"A": "a", "B": "b", "C": "c"})
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    proc = convert_in_process(capsys, "train", "-c", str(tmp_path / "train.yaml"), "-o", str(tmp_path / "b"),
+                              "--no-export", "--quiet", "--epochs", "1")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    said = proc.stderr.strip().splitlines()[-1]
+    assert said.endswith("A.csv and B.csv cover the same time (17940 s) with no sensor in common (a in one, b in the "
+                         "other): one file per tag? The replay reads each file of a folder as a recording of its own, "
+                         "so the model would never see those sensors at one tick. Join them into one file with a "
+                         "column per tag and a row per time (or export the tags together), then train"), said
