@@ -21,20 +21,25 @@ import numpy as np
 FAR_MADS = 8.0
 #: A tick is off its usual levels when at least this share of its observed sensors (and two) are far.
 FAR_SHARE = 0.5
+#: A sensor reading within this share of 0 while its median is not is off its level too: stopped (a pump's flow,
+#: current, vibration), however wide its MAD (recordings of a plant at two levels).
+NEAR_ZERO = 0.05
 #: The shortest stretch said: an operating point held this long, not a transient (a queue's rush hour, a start-up).
 MIN_STRETCH_S = 4 * 3600
 
 
 def off_ticks(raw: np.ndarray, missing: np.ndarray,
               labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n,) whether each tick is off its usual levels, (n, N) which sensors are far there, and (N,) each sensor's
-    median. Medians and MADs over the observed, unlabelled ticks; a sensor without spread (a setpoint) is never far."""
+    """(n,) whether each tick is off its usual levels, (n, N) which sensors are far there (FAR_MADS, or NEAR_ZERO),
+    and (N,) each sensor's median. Medians and MADs over the observed, unlabelled ticks; a sensor without spread (a
+    setpoint) is never far by its MAD."""
     usual = np.where(missing | labelled[:, None], np.nan, raw)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)        # a sensor never observed: its median NaN, never far
         median = np.nanmedian(usual, axis=0)
         scale = 1.4826 * np.nanmedian(np.abs(usual - median), axis=0)
-        far = ~missing & (np.abs(raw - median) > FAR_MADS * scale) & (scale > 0)
+        far = ~missing & (((np.abs(raw - median) > FAR_MADS * scale) & (scale > 0))
+                          | ((np.abs(raw) <= NEAR_ZERO * np.abs(median)) & (median != 0)))
     observed = (~missing).sum(axis=1)
     off = (far.sum(axis=1) >= np.maximum(2, np.ceil(FAR_SHARE * observed))) & ~labelled
     return off, far, median
@@ -87,7 +92,7 @@ def stopped_stretches(series, tick_s: float, steps: int) -> list[dict]:
             parts = {p: int((part[at] == p).sum()) for p in ("train", "validation", "test") if (part[at] == p).any()}
             out.append({"recording": name, "first_ts": float(series.ts[at[0]]), "last_ts": float(series.ts[at[-1]]),
                         "ticks": int(len(at)), "sensors": sensors,
-                        "stopped": bool(nearer) and sum(nearer) > len(nearer) / 2,
+                        "stopped": bool(sum(nearer) > len(nearer) / 2),          # (JSON: no numpy bool)
                         "parts": parts})
     return out
 
@@ -98,7 +103,7 @@ def stretch_text(st: dict) -> str:
     what = "the plant stopped" if st["stopped"] else "another operating point"
     parts = ", ".join(f"{n} {p}" for p, n in st["parts"].items())
     return (f"{st['recording']}: {st['ticks']} ticks from {iso(st['first_ts'])} to {iso(st['last_ts'])} ({parts}) with "
-            f"{', '.join(st['sensors']) or 'most sensors'} over {FAR_MADS:g} robust deviations from their usual levels "
-            f"— {what}? trained on as normal running (a stretch in validation sets the threshold): label it "
+            f"{', '.join(st['sensors']) or 'most sensors'} off their usual levels (over {FAR_MADS:g} robust deviations, "
+            f"or near 0) — {what}? trained on as normal running (a stretch in validation sets the threshold): label it "
             "(a label column in label_columns: its rows are then no target and no threshold peak) or cut it out "
             "of the file, and train again")

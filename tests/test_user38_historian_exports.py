@@ -16,6 +16,7 @@ Each test builds a small historian-style CSV in tmp_path and reads it with the c
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -191,9 +192,10 @@ def test_a_stopped_weekend_is_said_with_its_ticks_and_parts(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="stad.convert.data"):
         series = read_series(cfg, training_sources(cfg))
     assert [(s["ticks"], s["stopped"], s["parts"]) for s in series.off_levels] == [(282, True, {"train": 282})]
+    assert json.loads(json.dumps(series.off_levels)) == series.off_levels          # the manifest's data.off_levels
     assert ("week.csv: 282 ticks from 2026-10-17T06:00:00.000Z to 2026-10-19T04:50:00.000Z (282 train) with a, b, c "
-            "over 8 robust deviations from their usual levels — the plant stopped? trained on as normal running") \
-        in caplog.text, caplog.text
+            "off their usual levels (over 8 robust deviations, or near 0) — the plant stopped? trained on as normal "
+            "running") in caplog.text, caplog.text
     lines = data_lines({"split": series.split.as_dict(), "segments": series.segments, "off_levels": series.off_levels,
                         "sources": [{"type": "replay", "path": "hist"}]}, 600.0)
     assert any(line.startswith("  off its usual levels: week.csv: 282 ticks") for line in lines), lines
