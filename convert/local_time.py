@@ -24,6 +24,8 @@ def clock_change(records: list[Record], tick_s: float) -> tuple[str, str] | None
     o'clock hour into it, or ahead an hour from the 1 or 2 o'clock hour to the 3 o'clock hour; else None."""
     for prev, cur in zip(records, records[1:]):
         step = cur.ts - prev.ts
+        if not (-HOUR_S - tick_s <= step <= -HOUR_S + 2 * tick_s or HOUR_S < step <= HOUR_S + 2 * tick_s):
+            continue                # (the usual step: no calendar looked at)
         a, b = time.gmtime(prev.ts), time.gmtime(cur.ts)
         sunday = b.tm_wday == 6
         if sunday and -HOUR_S - tick_s <= step <= -HOUR_S + 2 * tick_s and a.tm_hour == 2 and b.tm_hour == 2:
