@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ from agent.sources.replay_files import unread_text
 from agent.sources.simulate import SimulateConfig
 from agent.window import Normaliser, align_records, carry_ticks, sliding_windows, stack_rows
 
-from .file_checks import FileRead, FileRejects, header_of, notes, refusal
+from .file_checks import FileRead, FileRejects, header_of, notes, refusal, renamed_mid_file
+from .local_time import clock_change, clock_change_text
+from .long_exports import long_export, per_tag_files
+from .sparse_readings import sparse_sensors
+from .status_cells import end_carries, noting_status_cells
+from .stopped_stretches import stopped_stretches, stretch_text
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -99,6 +105,7 @@ class Series:
     segments: list[dict] | None = None  # what each recording contributed (for the manifest)
     rejected: dict[str, int] | None = None   # records rejected while reading, by reason
     split_by: str = "time"              # "time": each segment 70/15/15; "recording": whole recordings
+    off_levels: list[dict] | None = None     # long stretches off the usual levels (convert.stopped_stretches)
 
     def rejected_text(self) -> str:
         """'; rejected while reading: 2597 late, …' — what a too-little-data refusal adds, or ''."""
@@ -281,17 +288,20 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
     `split`: "time", "recording" or "auto" (split_by's choice).
     """
     rejects = FileRejects()
+    statuses: dict[str, list[tuple[float, str]]] = {}     # a file's words in its sensors' cells (status_cells)
     replay = sources[0] if records is None and len(sources) == 1 and isinstance(sources[0], ReplayConfig) else None
     if records is not None:
         recordings = [("records", records)]
     elif replay is not None:
-        recordings = replay_recordings(cfg, replay, rejects)
+        recordings = replay_recordings(cfg, replay, rejects, statuses)
     else:
         streams = [source_records(cfg, src, rejects) for src in sources]
         recordings = [("sources", list(heapq.merge(*streams, key=lambda r: r.ts)) if len(streams) > 1
                        else streams[0])]
     pieces, files = [], []
     for name, recs in recordings:
+        if replay is not None and (change := clock_change(recs, cfg.tick_s)):
+            log.warning("%s", clock_change_text(name, *change))
         rejects.file = name if replay is not None else None
         whole = series_from_records(recs, cfg.sensor_names(), cfg.tick_s, cfg.window.carry_forward_s, rejects,
                                     steps=cfg.window.steps)
@@ -300,6 +310,13 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
             files.append(FileRead(name, recs, 0 if whole is None else len(whole), replay_header(cfg, replay, name)))
         if whole is None:               # no record, or none that made a row (every value rejected)
             continue
+        ended = end_carries(whole.ts, whole.missing, whole.raw, cfg.sensor_names(), recs, statuses.get(name, []),
+                            cfg.tick_s)
+        if ended:
+            words = statuses[name]
+            log.warning("%s: %d status word(s) in place of readings (of %s): %d tick(s) after them trained as "
+                        "missing, not as the reading before carried on", name, len(words),
+                        ", ".join(dict.fromkeys(sensor for _, sensor in words)), ended)
         backs = np.flatnonzero(np.diff(whole.ts) <= 0) + 1          # rows whose time steps back
         for i in backs:
             log.warning("%s: its time steps back at tick %d of %d, from %s to %s: the ticks on either side of the "
@@ -316,23 +333,44 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
         raise TrainingError("the sources produced no rows" + (f" ({'; '.join(said)})" if said else "")
                             + rejected_text(rejects.as_dict()))
     bad_labels(rejects)
+    sparse = sparse_sensors(recordings, cfg.sensor_names(), np.concatenate([p.missing for _, p in pieces]),
+                            cfg.window.carry_forward_s, cfg.tick_s)
+    if sparse:
+        raise TrainingError(sparse)
     if split_by(pieces, cfg.tick_s, split, cfg.window.steps) == "recording":
         series = split_recordings(pieces, cfg.window.steps)
     else:
         series = split_segments(pieces, cfg.window.steps)
     series.rejected = rejects.as_dict()
+    series.off_levels = stopped_stretches(series, cfg.tick_s, cfg.window.steps)
+    for stretch in series.off_levels:
+        log.warning("%s", stretch_text(stretch))
     return series
 
 
 def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, src: ReplayConfig | None) -> list[str]:
     """Each file of a replay judged on its own (convert.file_checks): TrainingError for the first that must not be
     trained on as read; what is said of the others (a WARNING each), returned for a refusal that ends with no row."""
+    root = None if src is None else Path(cfg.resolve(src.path))
     for f in files:
-        why = refusal(f, rejects)
+        why = None if root is None else long_export(root if root.is_file() else root / f.name, f.name, src.separator,
+                                                    f.header)
+        why = why or refusal(f, rejects)
         if why:
             raise TrainingError(why)
     sensors = cfg.sensor_names()
+    spans = [(f.name, min(r.ts for r in f.records), max(r.ts for r in f.records),
+              {s for r in f.records for s, v in r.values.items() if math.isfinite(v)}) for f in files if f.records]
+    why = per_tag_files(spans, cfg.window.steps * cfg.tick_s)
+    if why:
+        raise TrainingError(why)
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
+    for f in files:
+        path = root if root.is_file() else root / f.name
+        mapped = {} if f.header is None else {c: m for c, m in src.sensor_columns(f.header, sensors).items()
+                                              if c in f.header}
+        said += renamed_mid_file(f, sensors, cfg.window.steps, src,
+                                 lambda columns: first_numbers(src, path, mapped, columns))
     for line in said[:MAX_FILE_LINES]:
         log.warning("%s", line)
     if len(said) > MAX_FILE_LINES:          # a year of daily files, a sensor added in June: not 180 lines
@@ -366,16 +404,24 @@ def bad_labels(rejects: Rejects) -> None:
                             "write the label column as 0/1 (e.g. TRUE/FALSE as 1/0)")
 
 
-def replay_recordings(cfg: AgentConfig, src: ReplayConfig,
-                      rejects: Rejects | None = None) -> list[tuple[str, list[Record]]]:
-    source = open_source(src, cfg.sensor_names(), rejects if rejects is not None else Rejects(),
-                         base_dir=cfg.base_dir)
+def replay_recordings(cfg: AgentConfig, src: ReplayConfig, rejects: Rejects | None = None,
+                      statuses: dict[str, list[tuple[float, str]]] | None = None) -> list[tuple[str, list[Record]]]:
+    """(name, its records) of each file of the replay. `statuses`: filled with {name: [(time, sensor)]} of the
+    words in its sensors' cells (convert.status_cells)."""
+    from agent.sources.replay import ReplaySource
+    noted: list[tuple[float, str]] = []
+    source = noting_status_cells(ReplaySource, noted)(src, cfg.sensor_names(),
+                                                      rejects if rejects is not None else Rejects(),
+                                                      base_dir=cfg.base_dir)
     recordings = []
     try:
         for name, recs in source.recordings():
             if isinstance(rejects, FileRejects):
                 rejects.file = name         # what this file's reading rejected, kept apart (convert.file_checks)
             recordings.append((name, list(recs)))
+            if statuses is not None and noted:
+                statuses[name] = noted[:]
+            noted.clear()
     finally:
         source.close()
         if isinstance(rejects, FileRejects):
@@ -525,6 +571,31 @@ def label_scan(src: ReplayConfig, path: Path, mapped: dict[str, str], wanted: li
     if texts is not None:       # a column of words only (no number read in it): `text_label_line` judges it
         texts.update({c: seen for c, seen in cells.items() if seen is not None and c not in numeric})
     return {c: (ones[c], rows) for c in wanted if c in alive}
+
+
+def first_numbers(src: ReplayConfig, path: Path, mapped: dict[str, str], columns: list[str]) -> dict[str, float]:
+    """{column: the time of its first number} of `columns` of the replay file `path`, read by the replay's own rules
+    as label_scan reads (the sensors' columns `mapped` too, quiet); a column without a number is left out."""
+    from agent.sources.replay import ReplaySource
+    scan = dataclasses.replace(src, path=str(path), columns={**mapped, **{c: _SCANNED + c for c in columns}},
+                               speed=0.0, labels_file=None)
+    source = ReplaySource(scan, [*dict.fromkeys(scan.columns.values())], QuietRejects())
+    found: dict[str, float] = {}
+    quiet, hushed = logging.getLogger("stad.replay"), _ThisThreadHushed()
+    quiet.addFilter(hushed)
+    try:
+        for rec in source.records():
+            for c in columns:
+                if c not in found and math.isfinite(rec.values.get(_SCANNED + c, math.nan)):
+                    found[c] = rec.ts
+            if len(found) == len(columns):
+                break
+    except OSError:                 # the training read said it
+        return found
+    finally:
+        quiet.removeFilter(hushed)
+        source.close()
+    return found
 
 
 def _all_read(source) -> None:

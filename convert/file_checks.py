@@ -25,6 +25,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from agent.alerts import iso
 from agent.records import Detail, Record, Rejects, worded
 from agent.sources.replay_lines import COMMENT_MARKS
 
@@ -87,7 +90,10 @@ def refusal(f: FileRead, rejects: FileRejects) -> str | None:
     """Why training must not go on with file `f`, naming it, its first rejected line and why; else None."""
     counts, first = rejects.of(f.name)
     if not f.records and counts:
-        reason, where, detail = _first(first, (*HEADER_REASONS, *LOST_REASONS, *sorted(first)))
+        # The reason that took most of its rows is why none was read: a units line under the header (`bad time`,
+        # one line, "nothing to do") was named where every row had decimal commas (user38)
+        reason, where, detail = _first(first, (*HEADER_REASONS, *sorted(
+            first, key=lambda r: (-counts[r], r not in LOST_REASONS))))
         said = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
         hint = ""
         if reason == "missing time column" and f.header and f.header[0].lstrip().startswith(COMMENT_MARKS):
@@ -149,6 +155,47 @@ def notes(f: FileRead, sensors: list[str], steps: int, src) -> list[str]:
                      else " (its column is blank or no number on every row)")
         out.append(f"{f.name}: {which} never observed in it{where}: its {f.ticks} ticks train with "
                    f"{'it' if len(unseen) == 1 else 'them'} missing (the model masks a missing value)")
+    return out
+
+
+#: A sensor silent over at least this share of its file's end, a column read for no sensor starting where it stops
+#: (within RENAMED_WITHIN_S): a tag the historian renamed part way through the export (user38).
+RENAMED_TAIL_SHARE = 0.1
+RENAMED_WITHIN_S = 3600.0
+
+
+def renamed_mid_file(f: FileRead, sensors: list[str], steps: int, src, first_numbers) -> list[str]:
+    """A line per sensor whose readings stop for good before the last RENAMED_TAIL_SHARE of file `f` (and a window)
+    where a column of its header read for no sensor has its first number: the historian renamed the tag part way, the
+    two names two half-empty columns of one export (user38: trained as the sensor missing from Thursday noon on, said
+    only as `missing on: flow 20.8 %`). `columns` maps one column to a sensor (review38), so the file is to be split.
+    `first_numbers(columns)`: {column: the time of its first number in the file} (convert.data.first_numbers)."""
+    if f.header is None or f.ticks < steps or not f.records:
+        return []
+    others = [c for c in src.other_columns(f.header, sensors)
+              if c != src.time_column_of(f.header) and c not in src.label_columns]
+    stamps = np.sort(np.array([r.ts for r in f.records]))
+    first, end = float(stamps[0]), float(stamps[-1])
+    stopped = {}
+    for s in sensors:
+        last = max((r.ts for r in f.records if math.isfinite(r.values.get(s, math.nan))), default=None)
+        if (last is not None and end - last >= RENAMED_TAIL_SHARE * (end - first)
+                and stamps.size - np.searchsorted(stamps, last, side="right") >= steps):
+            stopped[s] = last
+    if not stopped or not others:
+        return []
+    starts = first_numbers(others)
+    out = []
+    for s, last in stopped.items():
+        new = [c for c, t in starts.items() if t > first and 0 < t - last <= RENAMED_WITHIN_S]
+        if not new:
+            continue
+        column = next((c for c, m in src.sensor_columns(f.header, sensors).items() if m == s and c in f.header), s)
+        out.append(f"{f.name}: sensor {s} (column {column!r}) has no reading after {iso(last)}, where column "
+                   f"{new[0]!r}, read for no sensor, has its first — a tag renamed part way through the export? "
+                   f"{s} is trained as missing over the last {100 * (end - last) / (end - first):.0f} % of the file: "
+                   f"split the file at the rename and swap the two names in the later part's header ({column!r} ↔ "
+                   f"{new[0]!r}: the old column is blank there; one sensor is one column's)")
     return out
 
 

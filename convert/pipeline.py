@@ -119,6 +119,7 @@ def train_bundle(cfg: AgentConfig, out_dir: Path, options: TrainOptions, data: D
                   "file": "float16 (windows, steps, sensors) normalised values, NaN where missing",
                   "starts": [int(s) for s in cal_starts], "newest_row_hour_of_day_utc": cal_hours,
                   "spread": "evenly over training + validation rows [0, %d)" % split.val_end},
+              **({"off_levels": series.off_levels} if series.off_levels else {}),
               "missing_share": {s: round(float(v), 6) for s, v in zip(sensors, series.missing.mean(axis=0))},
               "rejected": dict(series.rejected or {}),
               "holdout_rows": [runs[0][0], runs[-1][1]],

@@ -9,6 +9,8 @@ from agent.bundle import Bundle
 from agent.records import read_without_text, split_read_without
 from agent.simulate_csv import DAY_S
 
+from .stopped_stretches import stretch_text
+
 
 def _short(values: dict, digits: int = 3, per_line: int = 6) -> list[str]:
     items = [f"{k}={v:.{digits}g}" for k, v in values.items()]
@@ -112,6 +114,8 @@ def data_lines(data: dict | None, tick_s: float | None = None) -> list[str]:
     if missing:
         lines.append("  missing on: " + ", ".join(f"{k} {100 * v:.1f} %" for v, k in missing)
                      + " of the ticks (no reading, or older than window.carry_forward_s; the model masks them)")
+    for stretch in data.get("off_levels") or []:     # a stopped weekend trained as normal running (user38)
+        lines.append("  off its usual levels: " + stretch_text(stretch))
     dropped, read_without = split_read_without(data.get("rejected") or {})
     if dropped:
         lines.append("  rejected while reading: " + ", ".join(f"{n} {why}" for why, n in dropped.items()))
@@ -133,6 +137,14 @@ def day_split_lines(data: dict, tick_s: float | None) -> list[str]:
     def clock(rows: int) -> str:
         return dt.datetime.fromtimestamp(seg["first_ts"] + rows * tick_s, dt.timezone.utc).strftime("%H:%M")
     val, test = seg["train"], seg["train"] + seg["validation"]
+    if seg["rows"] * tick_s >= 2 * DAY_S:     # a week's export: its parts are days of it, not hours of each day
+        def when(rows: int) -> str:
+            at = dt.datetime.fromtimestamp(seg["first_ts"] + rows * tick_s, dt.timezone.utc)
+            return at.strftime("%a %Y-%m-%d %H:%M")
+        return [f"  split by time: validation is {'the' if len(segments) == 1 else 'each'} recording's 70–85 % — of "
+                f"{seg['recording']} {when(val)} to {when(test)} UTC, and test to {when(seg['rows'])}: the threshold "
+                "never saw its other days — with 4 recordings of a day or more, --split auto validates and tests on "
+                "whole recordings"]
     days = "this day's" if len(segments) == 1 else "each day's"
     return [f"  split by time: validation is {days} {clock(val)}–{clock(test)} UTC and test {clock(test)}–"
             f"{clock(seg['rows'])} (of {seg['recording']}): the threshold never saw the other hours of the day — "
