@@ -98,6 +98,19 @@ for path in files:
         with open(path, "wb") as f:
             f.write(data.replace(old, new))'
 
+# Exit 0 when the venv's installed distribution of the wheel argv[1] holds the files the wheel's RECORD lists, with
+# the same hashes (its installed RECORD, as pip wrote it); 1 when it is another build, or not installed, or the
+# wheel cannot be read. A file edited in the venv since does not count: the RECORDs are compared, not the files.
+SAME_RELEASE='import csv, io, sys, zipfile
+from importlib import metadata
+def listed(text):
+    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1 and row[1]}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    [record] = [n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+    wanted = {p: h for p, h in listed(z.read(record).decode()).items() if ".data/" not in p}
+installed = listed(metadata.distribution(record.split("-")[0]).read_text("RECORD") or "")
+sys.exit(0 if wanted and all(installed.get(p) == h for p, h in wanted.items()) else 1)'
+
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
 usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -271,6 +284,43 @@ if [ "$NO_VENV" -eq 0 ]; then
         [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
         die "pip could not install $TARGET (its error is above)$KEPT"
     fi
+    # Every build of stad-edge is version 0.1.0, and pip keeps an installed distribution whose version a wheel's
+    # matches ("already installed with the same version as the provided wheel"; from an index or --find-links,
+    # "already satisfied"): a re-run with a new release's wheel left the old release in the venv and said
+    # "installed" (user39). pip reinstalls a directory itself; a wheel — the one given, or the one pip fetches for
+    # a spec — is compared with what the venv holds by the files its RECORD lists, and when they differ the
+    # package alone is installed again over it.
+    WHEEL=""
+    PKG_SPEC=${SOURCE%%\[*}
+    FETCHED=""
+    if [ -d "$SOURCE" ]; then
+        :
+    elif [ -f "$PKG_SPEC" ] && [ "${PKG_SPEC%.whl}" != "$PKG_SPEC" ]; then
+        WHEEL=$PKG_SPEC
+    else
+        FETCHED=$(mktemp -d)
+        # shellcheck disable=SC2086
+        "$@" download --disable-pip-version-check --quiet --no-deps $PIP_ARGS -d "$FETCHED" "$PKG_SPEC" >/dev/null 2>&1 || true
+        WHEEL=$(find "$FETCHED" -maxdepth 1 -name '*.whl' | head -n 1)
+    fi
+    OVER=""
+    if [ -n "$WHEEL" ]; then
+        "$BUILD/bin/python" -c "$SAME_RELEASE" "$WHEEL" 2>/dev/null || OVER=$WHEEL
+    elif [ -n "$FETCHED" ]; then
+        OVER=$PKG_SPEC          # no wheel to compare with (pip fetched none): installed again to be sure
+        say "pip fetched no wheel of $PKG_SPEC to compare with the venv's build: installing it again over that one"
+    fi
+    if [ -n "$WHEEL" ] && [ -n "$OVER" ]; then
+        say "the venv held another build of $(basename "$OVER") under the same version: installing this one over it"
+    fi
+    if [ -n "$OVER" ]; then
+        # shellcheck disable=SC2086
+        if ! "$@" install --disable-pip-version-check --quiet --force-reinstall --no-deps $PIP_ARGS "$OVER"; then
+            [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+            die "pip could not install $OVER over the build the venv held (its error is above)$KEPT"
+        fi
+    fi
+    [ -z "${FETCHED:-}" ] || rm -rf "$FETCHED"
     if [ "$BUILD" != "$VENV" ]; then
         "$BUILD/bin/python" -c "$RENAME_VENV" "$BUILD" "$VENV" || { rm -rf "$BUILD"; die "cannot rename $BUILD's paths$KEPT"; }
         # The old venv leaves only now, and its files go: the agent still running on it has what it imported.
