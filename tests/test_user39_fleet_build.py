@@ -1,0 +1,103 @@
+"""A fleet tells which build each gateway runs, and which resumed another build's checkpoint (user39).
+
+Every build of stad-edge says version 0.1.0: the retained health of 40 gateways during an upgrade could not tell
+which gateways the upgrade had reached, nor the first start after it (or after a rollback) from any restart — nor
+could the gateway's own log. Health now carries `agent_build` (version, a digest of the agent package's files, and
+the build that wrote the checkpoint this life resumed), a checkpoint records its build, and a start that resumes
+another build's checkpoint says so in the log and in `checkpoint_at_start.detail`; `stad-agent --version` names
+the build. On 740108ec: no `agent_build` in health, nothing said at the first start after an upgrade.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from agent import config
+from agent.build_id import build
+from agent.checkpoint import CHECKPOINT_FILE, decode, encode
+from agent.service import Agent
+from conftest import PUMP
+from mqtt_broker import free_port
+from payloads import check
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pump_config(tmp_path: Path) -> Path:
+    """A numpy-only agent on 300 s of the simulated pump, its health to an MQTT sink with no broker."""
+    path = tmp_path / "agent.yaml"
+    path.write_text(json.dumps({
+        "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 100},
+        "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
+        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
+        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}}]}))
+    return path
+
+
+def life(path: Path, max_ticks: int) -> dict:
+    """One run of the agent; its last health, checked against the schema as the MQTT sink publishes it."""
+    agent = Agent(config.load(str(path)), max_ticks=max_ticks)
+    summary = agent.run()
+    [mqtt] = [s for s in agent.sinks if s.TYPE == "mqtt"]
+    check("health", mqtt.health_payload(summary))
+    return summary
+
+
+def rewrite_header(checkpoint: Path, **header) -> None:
+    """The checkpoint as another build wrote it: its header's `agent_build` replaced (None: left out)."""
+    meta, state = decode(checkpoint.read_bytes())
+    meta.pop("agent_build", None)
+    meta.update({k: v for k, v in header.items() if v is not None})
+    checkpoint.write_bytes(encode(meta, state))
+
+
+def test_health_names_the_build_and_the_build_whose_checkpoint_it_resumed(tmp_path, caplog):
+    path = pump_config(tmp_path)
+    mine = build()
+    first = life(path, 150)
+    assert first["agent_build"] == {"version": "0.1.0", "build": mine, "checkpoint_build": None}
+    checkpoint = tmp_path / "state" / CHECKPOINT_FILE
+    assert decode(checkpoint.read_bytes())[0]["agent_build"] == {"version": "0.1.0", "build": mine}
+
+    again = life(path, 5)                           # a restart on the same build: said as before
+    assert again["agent_build"]["checkpoint_build"] == mine
+    assert "written by" not in again["checkpoint_at_start"]["detail"]
+
+    rewrite_header(checkpoint, agent_build={"version": "0.1.0", "build": "0123456789ab"})
+    with caplog.at_level(logging.INFO, logger="stad.agent"):
+        upgraded = life(path, 5)                    # the first start after an upgrade (or a rollback)
+    assert upgraded["agent_build"] == {"version": "0.1.0", "build": mine, "checkpoint_build": "0123456789ab"}
+    said = f"written by build 0123456789ab (0.1.0), this is build {mine} (0.1.0)"
+    assert upgraded["checkpoint_at_start"]["state"] == "resumed"
+    assert said in upgraded["checkpoint_at_start"]["detail"]
+    assert any(said in r.getMessage() and "loaded" in r.getMessage() for r in caplog.records), caplog.text
+
+    rewrite_header(checkpoint, agent_build=None)    # a release before builds were recorded
+    earlier = life(path, 5)
+    assert earlier["agent_build"]["checkpoint_build"] == "unrecorded"
+    assert "written by a release that recorded no build" in earlier["checkpoint_at_start"]["detail"]
+
+
+def _build_of(package_parent: Path) -> str:
+    res = subprocess.run([sys.executable, "-c", "from agent.build_id import build; print(build())"],
+                         cwd=package_parent, capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(package_parent), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_two_installs_of_one_release_agree_and_a_changed_one_differs(tmp_path):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("a", "b"):
+        shutil.copytree(REPO / "agent", tmp_path / name / "agent", ignore=ignore)
+    assert _build_of(tmp_path / "a") == _build_of(tmp_path / "b") == build()
+    changed = tmp_path / "b" / "agent" / "alerts.py"
+    changed.write_text(changed.read_text() + "\n")
+    assert _build_of(tmp_path / "b") != build()
+    res = subprocess.run([sys.executable, "-m", "agent", "--version"], cwd=tmp_path / "a", capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(tmp_path / "a"), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0 and res.stdout == f"stad-edge 0.1.0 (build {build()})\n", res
