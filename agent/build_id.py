@@ -42,7 +42,7 @@ def said(recorded: object) -> str:
     """A checkpoint's recorded release as words: `build 1a2b3c4d5e6f (0.1.0)`, or that none was recorded."""
     if isinstance(recorded, dict) and isinstance(recorded.get("build"), str):
         return f"build {recorded['build']} ({recorded.get('version')})"
-    return "a release that recorded no build (before 7 Dec 2026)"
+    return "an earlier release, which recorded no build"
 
 
 def other_build(recorded: object) -> str | None:

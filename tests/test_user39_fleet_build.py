@@ -9,7 +9,6 @@ the build. On 740108ec: no `agent_build` in health, nothing said at the first st
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -20,22 +19,10 @@ from agent import config
 from agent.build_id import build
 from agent.checkpoint import CHECKPOINT_FILE, decode, encode
 from agent.service import Agent
-from conftest import PUMP
-from mqtt_broker import free_port
 from payloads import check
+from pump_health_config import pump_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def pump_config(tmp_path: Path) -> Path:
-    """A numpy-only agent on 300 s of the simulated pump, its health to an MQTT sink with no broker."""
-    path = tmp_path / "agent.yaml"
-    path.write_text(json.dumps({
-        "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 100},
-        "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
-        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
-        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}}]}))
-    return path
 
 
 def life(path: Path, max_ticks: int) -> dict:
@@ -79,7 +66,7 @@ def test_health_names_the_build_and_the_build_whose_checkpoint_it_resumed(tmp_pa
     rewrite_header(checkpoint, agent_build=None)    # a release before builds were recorded
     earlier = life(path, 5)
     assert earlier["agent_build"]["checkpoint_build"] == "unrecorded"
-    assert "written by a release that recorded no build" in earlier["checkpoint_at_start"]["detail"]
+    assert "written by an earlier release, which recorded no build" in earlier["checkpoint_at_start"]["detail"]
 
 
 def _build_of(package_parent: Path) -> str:
