@@ -15,6 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from conftest import checkout_wheel, linked_deps
 from hand_wheel import hand_wheel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,11 +30,16 @@ def release(out: Path, which: str) -> Path:
     return hand_wheel(out, "stad_edge", {"user39probe/__init__.py": f"RELEASE = {which!r}\n".encode()})
 
 
-def install(root: Path, source: str, *pip_args: str) -> str:
-    res = subprocess.run(["sh", str(INSTALL), "--root", str(root), "--python", sys.executable, "--venv-args",
-                          "--without-pip", "--source", source, "--extras", "", "--no-start",
-                          "--pip-args", " ".join(["--no-deps", "--no-index", *pip_args])],
-                         capture_output=True, text=True, timeout=600)
+def run_install(root: Path, source: str, *pip_args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(INSTALL), "--root", str(root), "--python", sys.executable, "--venv-args",
+                           "--without-pip", "--source", source, "--extras", "", "--no-start",
+                           *(["--config", str(config)] if config else []),
+                           "--pip-args", " ".join(["--no-deps", "--no-index", *pip_args])],
+                          capture_output=True, text=True, timeout=600)
+
+
+def install(root: Path, source: str, *pip_args: str, config: Path | None = None) -> str:
+    res = run_install(root, source, *pip_args, config=config)
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout + res.stderr
 
@@ -67,3 +75,32 @@ def test_a_release_from_find_links_by_name_is_installed_too(tmp_path):
     install(root, "stad_edge", "--find-links", str(old.parent))
     said = install(root, "stad_edge", "--find-links", str(new.parent))
     assert installed(root) == "RELEASE = 'new'\n", said
+
+
+def test_a_release_that_refuses_the_installed_config_is_not_installed(tmp_path):
+    """An upgrade (or a rollback) to a release that refuses the gateway's config — here a key it does not know, as a
+    release before that key refuses it — installs nothing: on 740108ec the script put the release in the venv, then
+    said its check failed, and the next restart of the service ran a release that exits 2 on its config."""
+    root = tmp_path / "root"
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump({
+        "node": {"id": "gw-07", "site": "lab"}, "tick_s": 1, "sensors": ["a", "b"], "sources": [{"type": "stdin"}],
+        "window": {"steps": 8}, "warmup": {"ticks": 16}, "scoring": {"chain": ["numpy"]},
+        "alerts": {"clear_ticks": 4, "not_this_releases_key": 1}, "sinks": [], "state_dir": "/var/lib/stad-edge"}))
+    install(root, str(release(tmp_path / "old", "old")), config=config)     # what ran before (it took the key)
+    [site] = (root / "opt/stad-edge/venv/lib").glob("python3*/site-packages")
+    (site / "zz_test_deps.pth").write_text(f"{linked_deps(tmp_path / 'deps')}\n")
+    agent_yaml = root / "etc/stad-edge/agent.yaml"
+
+    refused = run_install(root, str(checkout_wheel()))
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 1, said
+    assert f"{agent_yaml}: alerts.not_this_releases_key: unknown key" in said
+    assert f"refuses {agent_yaml} (above): nothing was installed" in said
+    assert installed(root) == "RELEASE = 'old'\n" and not (site / "agent").exists()
+
+    doc = yaml.safe_load(agent_yaml.read_text())
+    del doc["alerts"]["not_this_releases_key"]          # the config fixed for it: installed
+    agent_yaml.write_text(yaml.safe_dump(doc))
+    said = install(root, str(checkout_wheel()))
+    assert (site / "agent" / "build_id.py").exists() and "passes check-config" in said, said
