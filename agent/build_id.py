@@ -42,7 +42,7 @@ def said(recorded: object) -> str:
     """A checkpoint's recorded release as words: `build 1a2b3c4d5e6f (0.1.0)`, or that none was recorded."""
     if isinstance(recorded, dict) and isinstance(recorded.get("build"), str):
         return f"build {recorded['build']} ({recorded.get('version')})"
-    return "an earlier release, which recorded no build"
+    return "an earlier release (no build recorded)"
 
 
 def other_build(recorded: object) -> str | None:
@@ -50,4 +50,4 @@ def other_build(recorded: object) -> str | None:
     rollback since); None when by this one."""
     if isinstance(recorded, dict) and recorded.get("build") == build():
         return None
-    return f"written by {said(recorded)}, this is build {build()} ({__version__})"
+    return f"written by {said(recorded)}; this is build {build()} ({__version__})"

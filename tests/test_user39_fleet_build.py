@@ -58,7 +58,7 @@ def test_health_names_the_build_and_the_build_whose_checkpoint_it_resumed(tmp_pa
     with caplog.at_level(logging.INFO, logger="stad.agent"):
         upgraded = life(path, 5)                    # the first start after an upgrade (or a rollback)
     assert upgraded["agent_build"] == {"version": "0.1.0", "build": mine, "checkpoint_build": "0123456789ab"}
-    said = f"written by build 0123456789ab (0.1.0), this is build {mine} (0.1.0)"
+    said = f"written by build 0123456789ab (0.1.0); this is build {mine} (0.1.0)"
     assert upgraded["checkpoint_at_start"]["state"] == "resumed"
     assert said in upgraded["checkpoint_at_start"]["detail"]
     assert any(said in r.getMessage() and "loaded" in r.getMessage() for r in caplog.records), caplog.text
@@ -66,7 +66,7 @@ def test_health_names_the_build_and_the_build_whose_checkpoint_it_resumed(tmp_pa
     rewrite_header(checkpoint, agent_build=None)    # a release before builds were recorded
     earlier = life(path, 5)
     assert earlier["agent_build"]["checkpoint_build"] == "unrecorded"
-    assert "written by an earlier release, which recorded no build" in earlier["checkpoint_at_start"]["detail"]
+    assert "written by an earlier release (no build recorded)" in earlier["checkpoint_at_start"]["detail"]
 
 
 def _build_of(package_parent: Path) -> str:
