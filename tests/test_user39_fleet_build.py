@@ -62,6 +62,8 @@ def test_health_names_the_build_and_the_build_whose_checkpoint_it_resumed(tmp_pa
     assert upgraded["checkpoint_at_start"]["state"] == "resumed"
     assert said in upgraded["checkpoint_at_start"]["detail"]
     assert any(said in r.getMessage() and "loaded" in r.getMessage() for r in caplog.records), caplog.text
+    [first_line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("stad-agent ")]
+    assert first_line.endswith(f"; build {mine}"), first_line      # the journal names the build that runs
 
     rewrite_header(checkpoint, agent_build=None)    # a release before builds were recorded
     earlier = life(path, 5)
