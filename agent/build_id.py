@@ -10,10 +10,14 @@ machine under load 5).
 from __future__ import annotations
 
 import os
-from _blake2 import blake2b        # CPython's own (not OpenSSL's: agent/digest.py), ~5x its builtin SHA-256
 from functools import lru_cache
 
 from . import __version__
+
+try:
+    from _blake2 import blake2b    # CPython's own (not OpenSSL's: agent/digest.py), ~5x its builtin SHA-256 here
+except ImportError:                # pragma: no cover - a build without it
+    from .digest import sha256 as blake2b
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,7 +28,7 @@ def build() -> str:
     for top, dirs, names in os.walk(PACKAGE):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         files += [os.path.join(top, n) for n in names if not n.endswith(".pyc")]
-    h = blake2b(digest_size=16)
+    h = blake2b()
     for path in sorted(files):
         h.update(os.path.relpath(path, PACKAGE).replace(os.sep, "/").encode() + b"\0")
         with open(path, "rb") as f:
