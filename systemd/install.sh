@@ -290,6 +290,7 @@ if [ "$NO_VENV" -eq 0 ]; then
         WHEEL=$PKG_SPEC
     else
         FETCHED=$(mktemp -d)
+        trap 'rm -rf "$FETCHED"' EXIT     # (also when a step below dies)
         # shellcheck disable=SC2086
         "$@" download --disable-pip-version-check --quiet --no-deps $PIP_ARGS -d "$FETCHED" "$PKG_SPEC" >/dev/null 2>&1 || true
         WHEEL=$(find "$FETCHED" -maxdepth 1 -name '*.whl' | head -n 1)
@@ -313,7 +314,7 @@ if [ "$NO_VENV" -eq 0 ]; then
                      && PYTHONPATH="$STAGE" "$VENV/bin/python" -m agent check-config "$@" -c "$CONF_DIR/agent.yaml" 2>&1); then
                 :
             elif [ $? -eq 2 ] && ! echo "$PRE" | grep -q '^usage:'; then
-                rm -rf "$STAGE" ${FETCHED:+"$FETCHED"}
+                rm -rf "$STAGE"
                 echo "$PRE" | tail -n 20 >&2
                 die "the release in $SOURCE refuses $CONF_DIR/agent.yaml (above): nothing was installed, the venv and a running agent are as they were; fix the config for that release, then run this again"
             fi
