@@ -24,6 +24,14 @@ PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 @lru_cache(maxsize=1)
 def build() -> str:
+    """The digest's 12 hex digits; "unknown" when a file of the package cannot be read (never a failed start)."""
+    try:
+        return _digest()
+    except OSError:
+        return "unknown"
+
+
+def _digest() -> str:
     files = []
     for top, dirs, names in os.walk(PACKAGE):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
