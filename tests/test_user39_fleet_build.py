@@ -87,6 +87,8 @@ def test_two_installs_of_one_release_agree_and_a_changed_one_differs(tmp_path):
     changed = tmp_path / "b" / "agent" / "alerts.py"
     changed.write_text(changed.read_text() + "\n")
     assert _build_of(tmp_path / "b") != build()
+    (tmp_path / "b" / "agent" / "gone.py").symlink_to(tmp_path / "nowhere.py")     # a file it cannot read
+    assert _build_of(tmp_path / "b") == "unknown"                                    # said so, the start goes on
     res = subprocess.run([sys.executable, "-m", "agent", "--version"], cwd=tmp_path / "a", capture_output=True,
                          text=True, timeout=120, env={"PYTHONPATH": str(tmp_path / "a"), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0 and res.stdout == f"stad-edge 0.1.0 (build {build()})\n", res
