@@ -9,6 +9,8 @@ the build. On 740108ec: no `agent_build` in health, nothing said at the first st
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import shutil
 import subprocess
@@ -25,12 +27,15 @@ from pump_health_config import pump_config
 REPO = Path(__file__).resolve().parents[1]
 
 
-def life(path: Path, max_ticks: int) -> dict:
-    """One run of the agent; its last health, checked against the schema as the MQTT sink publishes it."""
+def life(path: Path, max_ticks: int, published: list | None = None) -> dict:
+    """One run of the agent; its last health, checked against the schema as the MQTT sink publishes it (and kept in
+    `published`, as that payload)."""
     agent = Agent(config.load(str(path)), max_ticks=max_ticks)
     summary = agent.run()
     [mqtt] = [s for s in agent.sinks if s.TYPE == "mqtt"]
-    check("health", mqtt.health_payload(summary))
+    payload = check("health", mqtt.health_payload(summary))
+    if published is not None:
+        published.append(json.dumps(payload).encode())
     return summary
 
 
@@ -92,3 +97,32 @@ def test_two_installs_of_one_release_agree_and_a_changed_one_differs(tmp_path):
     res = subprocess.run([sys.executable, "-m", "agent", "--version"], cwd=tmp_path / "a", capture_output=True,
                          text=True, timeout=120, env={"PYTHONPATH": str(tmp_path / "a"), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0 and res.stdout == f"stad-edge 0.1.0 (build {build()})\n", res
+
+
+def test_the_control_rooms_table_says_each_gateways_build_as_it_changes(tmp_path):
+    """docs/examples/control_room.py (the consumer docs/mqtt.md describes) on the agent's real health payloads: a
+    gateway's new build is said once, with whether it resumed its state or started cold."""
+    spec = importlib.util.spec_from_file_location("control_room", REPO / "docs" / "examples" / "control_room.py")
+    room = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(room)
+    path = pump_config(tmp_path)
+    checkpoint = tmp_path / "state" / CHECKPOINT_FILE
+    healths: list[bytes] = []
+    life(path, 150, healths)                        # the first start: cold
+    rewrite_header(checkpoint, agent_build=None)    # as a release before builds wrote it…
+    life(path, 5, healths)                          # …resumed by this build
+    shutil.rmtree(tmp_path / "state")
+    life(path, 150, healths)                        # this build, its state lost: cold
+    table = room.IncidentTable()
+    said = [table.take("stad/lab/gw-07/health", h, "stad") for h in healths]
+    old = json.loads(healths[0])
+    del old["agent_build"]                          # what the earlier release's health said (no agent_build)
+    said_after_old = [table.take("stad/lab/gw-08/health", h, "stad") for h in (json.dumps(old).encode(), healths[1])]
+    mine = build()
+    assert said[0] is None                          # the first health seen: nothing to compare with
+    assert said[1] is None and said[2] is None      # the same build restarting, resumed or cold, is no change
+    assert said_after_old == [None, f"lab/gw-08 runs build {mine} (was a release that sends no build): resumed its "
+                                    "state"]
+    table.nodes["lab/gw-07"]["build"] = "0123456789ab"      # the gateway last ran another build: then this one, cold
+    line = table.take("stad/lab/gw-07/health", healths[2], "stad")
+    assert line == f"lab/gw-07 runs build {mine} (was build 0123456789ab): started cold (checkpoint none)", line
