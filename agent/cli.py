@@ -186,6 +186,15 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
 
+class BuildVersion(argparse.Action):
+    """`--version`: the version and the build (agent/build_id.py: every build says 0.1.0), read only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .build_id import build
+        print(f"stad-edge {__version__} (build {build()})")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; a plugged subcommand's module is imported only when `command` is it or None
     (top-level help): `run` must not load paho (listen) or the evaluation code."""
@@ -194,7 +203,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                       "e.g. another agent holds state_dir), 2 a config or argument problem (nothing "
                       "started), 3 (run) a source failed while running: the agent stopped, its open alerts "
                       "kept for the next start. Each command's --help says more.")
-    p.add_argument("--version", action="version", version=f"stad-edge {__version__}")
+    p.add_argument("--version", action=BuildVersion, nargs=0, help="show the version and build, and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the agent until stopped or the input ends",

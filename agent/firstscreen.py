@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .alerts import iso
+from .build_id import build
 from .live_pace import DEFAULT_MAX_CLOCK_SKEW_S
 from .records import span
 
@@ -118,6 +119,8 @@ def bundle_origin(configured: str | None, base_dir: str, running: Path) -> str:
 
 
 def banner(agent) -> list[str]:
+    """The start's lines; the first ends with the build that runs (agent/build_id.py: after an install without a
+    restart, `--version` names the installed build, the journal this one; user39)."""
     cfg, pipe = agent.cfg, agent.pipeline
     model = pipe.chain.current.describe()
     tier = pipe.chain.tier
@@ -125,7 +128,7 @@ def banner(agent) -> list[str]:
                f"from {bundle_origin(cfg.scoring.bundle, cfg.base_dir, Path(pipe.bundle_identity()['path']))}"
                if tier != "numpy" else "tier numpy (AR / Markov / fusion fallback)")
     lines = [f"stad-agent {cfg.node.id} at {cfg.node.site}: {len(pipe.sensors)} sensors, tick {cfg.tick_s:g} s, "
-             f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}",
+             f"window {cfg.window.steps} ticks; chain {' → '.join(cfg.scoring.chain)}; build {build()}",
              f"  scoring: {scoring}",
              f"  warm-up: {pipe.warmup_ticks} {cfg.warmup.counts} ({span(pipe.warmup_ticks * cfg.tick_s)} of data) "
              "before the first score"]

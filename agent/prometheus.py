@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .build_id import identity
 from .records import REJECT_REASONS
 from .scoring_state import STATES, scoring_now
 from .timebase import TIME_BASE_MOVES
@@ -211,6 +212,11 @@ class _AgentCollector:
                         fb.lift(fb.now))
         yield from _sink_families(a.last_health.get("sinks", {}), self.drop_reasons, counter, gauge)
         yield gauge("stad_uptime_seconds", "Seconds since the agent started", time.monotonic() - a.started)
+        built = {**identity(), "checkpoint_build": a.checkpoint_build or ""}
+        yield gauge("stad_build_info", "1, labelled with the agent's version and build and the build that wrote the "
+                    "checkpoint this life resumed ('' none, 'unrecorded' a release before builds were recorded)",
+                    None, ["version", "build", "checkpoint_build"],
+                    [([built["version"], built["build"], built["checkpoint_build"]], 1)])
 
 
 def _seconds(value: float | None) -> float:

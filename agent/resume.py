@@ -34,6 +34,7 @@ from pathlib import Path
 from .alerts import iso
 from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests, silence_feed)
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
+from .build_id import identity, other_build
 from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, read_meta, tier_mismatch
 from .journal_resume import JournalResume
 from .journaled import is_time
@@ -68,6 +69,9 @@ class Resume(JournalResume, SignOfLife):
         self._resumed_created: float | None = None     # the restored checkpoint's `created` (`_mark_clean_stop`)
         # What became of the checkpoint at start, in health: a fleet sees a gateway that warms up again, and why.
         self.checkpoint_start: dict = {"state": "none", "detail": None}
+        # The build that wrote the checkpoint resumed ("unrecorded": a release before user39), None when none was:
+        # beside this build's in health's agent_build, a fleet tells an upgraded gateway that resumed (user39).
+        self.checkpoint_build: str | None = None
 
     def fingerprint(self) -> dict:
         return fingerprint(self.cfg, self._adjacency, self.pipeline.bundle_identity())
@@ -98,7 +102,7 @@ class Resume(JournalResume, SignOfLife):
                 "alive_at": self._caught_up(), "claims_rule": CLAIMS_RULE,
                 "configured": {"bundle": self.cfg.scoring.bundle, "models_dir": self.cfg.scoring.models_dir},
                 "settings": recorded(self.cfg, self.pipeline.thresholds),    # what the next start compares (user15)
-                "clean_stop": at_stop}
+                "clean_stop": at_stop, "agent_build": identity()}     # which build wrote it (user39)
         try:
             info = self.checkpoints.save(meta, {"pipeline": self.pipeline.state_dict(),
                                                 "aligner": self.aligner.state_dict()})
@@ -157,6 +161,11 @@ class Resume(JournalResume, SignOfLife):
                 restored = True
                 self._unrestored_last_ts = None
                 resumed = f"taken {time.time() - created:.0f} s ago"
+                written = meta.get("agent_build")
+                build = written.get("build") if isinstance(written, dict) else None
+                self.checkpoint_build = build if isinstance(build, str) else "unrecorded"
+                if (by := other_build(written)) is not None:    # the first start after an upgrade or a rollback
+                    resumed += f"; {by}"
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
                 for problem in (self.pipeline.tier_note, self.pipeline.recent_problem, self.pipeline.standby_problem):
@@ -276,6 +285,7 @@ class Resume(JournalResume, SignOfLife):
 
     def _refused(self, why: str) -> None:
         self.checkpoint_start = {"state": "refused", "detail": why}
+        self.checkpoint_build = None
         log.warning("checkpoint %s refused: %s; warming up (%d ticks)", self.checkpoints.path, why,
                     self.cfg.warmup.ticks)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable
 from . import prometheus
 from .active_bundle import at_start
 from .alerts import iso
+from .build_id import identity
 from .checkpoint import CHECKPOINT_FILE
 from .config_watch import ConfigWatch
 from .delivery import Delivery
@@ -547,6 +548,7 @@ class Agent(Resume, Delivery):
         snap["sd_notify_dropped"] = self.notifier.dropped
         snap["source_failures"] = [f"{kind}: {error}" for kind, error in self.source_failures]
         snap["checkpoint_at_start"] = dict(self.checkpoint_start)
+        snap["agent_build"] = {**identity(), "checkpoint_build": self.checkpoint_build}
         snap["state_writes"] = self.state_writes.snapshot()
         snap["state_reads"] = dict(self.state_reads)
         snap["state_dir_problem"] = self.read_only_state.problem

@@ -98,6 +98,19 @@ for path in files:
         with open(path, "wb") as f:
             f.write(data.replace(old, new))'
 
+# Exit 0 when the venv's installed distribution of the wheel argv[1] holds the files the wheel's RECORD lists, with
+# the same hashes (its installed RECORD, as pip wrote it); 1 when it is another build, or not installed, or the
+# wheel cannot be read. A file edited in the venv since does not count: the RECORDs are compared, not the files.
+SAME_RELEASE='import csv, io, sys, zipfile
+from importlib import metadata
+def listed(text):
+    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1 and row[1]}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    [record] = [n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+    wanted = {p: h for p, h in listed(z.read(record).decode()).items() if ".data/" not in p}
+installed = listed(metadata.distribution(record.split("-")[0]).read_text("RECORD") or "")
+sys.exit(0 if wanted and all(installed.get(p) == h for p, h in wanted.items()) else 1)'
+
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
 usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -266,11 +279,77 @@ if [ "$NO_VENV" -eq 0 ]; then
         [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
         die "no pip in $BUILD nor for $PYTHON (apt-get install python3-pip)$KEPT"
     fi
+    # The wheel the package comes from, when there is one: the one given, or the one pip fetches for a spec (a
+    # directory is built by pip at its install). What the release check below and the compare after the install read.
+    WHEEL=""
+    PKG_SPEC=${SOURCE%%\[*}
+    FETCHED=""
+    if [ -d "$SOURCE" ]; then
+        :
+    elif [ -f "$PKG_SPEC" ] && [ "${PKG_SPEC%.whl}" != "$PKG_SPEC" ]; then
+        WHEEL=$PKG_SPEC
+    else
+        FETCHED=$(mktemp -d)
+        trap 'rm -rf "$FETCHED"' EXIT     # (also when a step below dies)
+        # shellcheck disable=SC2086
+        "$@" download --disable-pip-version-check --quiet --no-deps $PIP_ARGS -d "$FETCHED" "$PKG_SPEC" >/dev/null 2>&1 || true
+        WHEEL=$(find "$FETCHED" -maxdepth 1 -name '*.whl' | head -n 1)
+    fi
+    # An upgrade (or rollback) of a venv that is kept: the release being installed checks the installed config before
+    # anything of it is put in the venv, staged in a folder of its own beside the venv's dependencies. A config it
+    # refuses (a key a release before it never knew, a new check) stops the script here: installed anyway, the venv
+    # held the other release under the running agent (an import it had not made yet read it), and the next restart
+    # — a crash, a power cut — ran a release that exits 2 on its config, which the unit does not restart (user39).
+    # A build the venv holds already is not checked again; a check that cannot run (a dependency new to this
+    # release, an older release's check-config without --root) is left to the check after the install, as before.
+    if [ "$BUILD" = "$VENV" ] && [ -f "$CONF_DIR/agent.yaml" ] \
+            && "$VENV/bin/python" -c 'from importlib import metadata; metadata.distribution("stad-edge")' 2>/dev/null \
+            && { [ -z "$WHEEL" ] || ! "$VENV/bin/python" -c "$SAME_RELEASE" "$WHEEL" 2>/dev/null; }; then
+        STAGE=$(mktemp -d)
+        # shellcheck disable=SC2086
+        if "$@" install --disable-pip-version-check --quiet --no-deps --target "$STAGE" $PIP_ARGS \
+                "${WHEEL:-$PKG_SPEC}" >/dev/null 2>&1 && [ -f "$STAGE/agent/__main__.py" ]; then
+            # (run in $STAGE: `python -m` puts the working directory first, and this may be run from a checkout)
+            if PRE=$(cd "$STAGE" && if [ -n "$ROOT" ]; then set -- --root "$ROOT"; else set --; fi \
+                     && PYTHONPATH="$STAGE" "$VENV/bin/python" -m agent check-config "$@" -c "$CONF_DIR/agent.yaml" 2>&1); then
+                :
+            elif [ $? -eq 2 ] && ! echo "$PRE" | grep -q '^usage:'; then
+                rm -rf "$STAGE"
+                echo "$PRE" | tail -n 20 >&2
+                die "the release in $SOURCE refuses $CONF_DIR/agent.yaml (above): nothing was installed, the venv and a running agent are as they were; fix the config for that release, then run this again"
+            fi
+        fi
+        rm -rf "$STAGE"
+    fi
     # shellcheck disable=SC2086  # PIP_ARGS is a list of words on purpose
     if ! "$@" install --disable-pip-version-check --quiet --upgrade $PIP_ARGS "$TARGET"; then
         [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
         die "pip could not install $TARGET (its error is above)$KEPT"
     fi
+    # Every build of stad-edge is version 0.1.0, and pip keeps an installed distribution whose version a wheel's
+    # matches ("already installed with the same version as the provided wheel"; from an index or --find-links,
+    # "already satisfied"): a re-run with a new release's wheel left the old release in the venv and said
+    # "installed" (user39). pip reinstalls a directory itself; a wheel — the one given, or the one pip fetches for
+    # a spec — is compared with what the venv holds by the files its RECORD lists, and when they differ the
+    # package alone is installed again over it.
+    OVER=""
+    if [ -n "$WHEEL" ]; then
+        "$BUILD/bin/python" -c "$SAME_RELEASE" "$WHEEL" 2>/dev/null || OVER=$WHEEL
+    elif [ -n "$FETCHED" ]; then
+        OVER=$PKG_SPEC          # no wheel to compare with (pip fetched none): installed again to be sure
+        say "pip fetched no wheel of $PKG_SPEC to compare with the venv's build: installing it again over that one"
+    fi
+    if [ -n "$WHEEL" ] && [ -n "$OVER" ]; then
+        say "the venv held another build of $(basename "$OVER") under the same version: installing this one over it"
+    fi
+    if [ -n "$OVER" ]; then
+        # shellcheck disable=SC2086
+        if ! "$@" install --disable-pip-version-check --quiet --force-reinstall --no-deps $PIP_ARGS "$OVER"; then
+            [ "$BUILD" = "$VENV" ] || rm -rf "$BUILD"
+            die "pip could not install $OVER over the build the venv held (its error is above)$KEPT"
+        fi
+    fi
+    [ -z "${FETCHED:-}" ] || rm -rf "$FETCHED"
     if [ "$BUILD" != "$VENV" ]; then
         "$BUILD/bin/python" -c "$RENAME_VENV" "$BUILD" "$VENV" || { rm -rf "$BUILD"; die "cannot rename $BUILD's paths$KEPT"; }
         # The old venv leaves only now, and its files go: the agent still running on it has what it imported.

@@ -27,10 +27,10 @@ from agent.service import Agent
 from agent.sinks.jsonl import JsonlSink
 from agent.typed import ConfigError
 from agent.window import Row
-from conftest import NO_DEMO, PUMP, ar1_rows, demo_cfg, through_file
+from conftest import NO_DEMO, ar1_rows, demo_cfg, through_file
 from conftest import sim_rows as sim_rows_of
-from mqtt_broker import free_port
 from payloads import check
+from pump_health_config import pump_config
 from restart_helpers import (AgentProcess, alert_lines, check_alert_stream, copy_run, killed_after_tick_173, row,
                              wait_for, write_config)
 from fault_states import text as state_text
@@ -502,17 +502,6 @@ def test_a_checkpoint_from_before_the_station_relation_restores_and_learns_it_af
     for r in rows[300:400]:
         restarted.step(r)
     assert drift.rel_count.min() > 60 and drift.rel_fitted.all()
-
-
-def pump_config(tmp_path: Path) -> Path:
-    """A numpy-only agent on 300 s of the simulated pump, its health to an MQTT sink with no broker."""
-    path = tmp_path / "agent.yaml"
-    path.write_text(json.dumps({
-        "sensors": PUMP, "tick_s": 1, "window": {"steps": 16}, "warmup": {"ticks": 100},
-        "scoring": {"chain": ["numpy"]}, "state_dir": str(tmp_path / "state"),
-        "sources": [{"type": "simulate", "scenario": "pump", "seed": 1, "duration_s": 300}],
-        "sinks": [{"type": "mqtt", "broker": {"host": "127.0.0.1", "port": free_port()}}]}))
-    return path
 
 
 def test_health_says_what_became_of_the_checkpoint_at_start(tmp_path):

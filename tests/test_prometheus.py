@@ -256,6 +256,7 @@ def test_a_running_agent_is_scraped_through_a_broker_outage(tmp_path, broker):
         labels = set(re.findall(r'(\w+)="', last["text"]))
         assert labels <= {"reason", "event", "tier", "state", "sink", "le", "version", "implementation",
                           "major", "minor", "patchlevel", "outcome", "verdict", "kind", "file",
-                          "source"}, labels     # `source`: the config's source names (stad_source_down)
+                          "source",     # `source`: the config's source names (stad_source_down)
+                          "build", "checkpoint_build"}, labels      # stad_build_info: one series a life (user39)
     finally:
         assert stop(agent) == 0, (tmp_path / "agent.err").read_text()

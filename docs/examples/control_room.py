@@ -20,7 +20,9 @@ technician, not a patrol), keyed with site and node (a fleet may reuse a node id
 (alert_id, seq) is dropped; a seq after a gap is kept and the missing seqs are listed on the row (an event that
 comes later fills them); a row can open on any event, or on a health's `alert_open` (events on their way or
 expired). An open row whose gateway is offline (its retained status, or a health older than twice the
-`health_interval_s` it carries) shows `gateway offline`, not open nor over. The table and the seen keys are saved atomically to `--table`
+`health_interval_s` it carries) shows `gateway offline`, not open nor over. A gateway's build (health's `agent_build`)
+is kept and a change said — `site/gw-07 runs build 1a2b… (was build 9f8e…): resumed its state` — an upgrade's progress
+across the fleet (user39). The table and the seen keys are saved atomically to `--table`
 after every change and read at start, so a restart of this script keeps them. Kept whole for an example: a console
 left running for months bounds its seen keys (`stad-agent listen` keeps the last 100,000) and drops ended rows.
 """
@@ -148,16 +150,40 @@ class IncidentTable:
         state["health_ts"], state["alert_open"] = msg.get("ts"), msg.get("alert_open")
         state["faults_active"] = msg.get("faults_active")
         state["health_interval_s"] = msg.get("health_interval_s")
+        lines = [line] if (line := self._build(node, state, msg)) else []
         open_ = msg.get("alert_open")
-        if not open_:
-            return None
-        key = f"{node} {open_['alert_id']}"
-        if key not in self.alerts:          # its events are on their way (health is not queued behind them) or gone
+        key = f"{node} {open_['alert_id']}" if open_ else None
+        if open_ and key not in self.alerts:    # its events on their way (health is not queued behind them) or gone
             self.alerts[key] = {"node": node, "id": open_["alert_id"], "start": open_["start"], "state": "open",
                                 "seqs": [], "missing": list(range(open_["seq"] + 1)), "opened_by": "health",
                                 "health_seq": open_["seq"]}
-            return f"{node} health names {open_['alert_id']} (seq {open_['seq']}): row opened"
-        return None
+            lines.append(f"{node} health names {open_['alert_id']} (seq {open_['seq']}): row opened")
+        return "\n".join(lines) or None
+
+    @staticmethod
+    def _build(node: str, state: dict, msg: dict) -> str | None:
+        """The build the gateway runs (health's `agent_build`; every build says version 0.1.0; a release before it
+        sends none): kept per gateway, a change said — an upgrade's (or a rollback's) progress across the fleet,
+        with whether the new build resumed the gateway's state (`checkpoint_at_start`) or started cold."""
+        built = msg.get("agent_build") if isinstance(msg.get("agent_build"), dict) else {}
+        now = built.get("build") if isinstance(built.get("build"), str) else "none sent"
+        was, state["build"] = state.get("build"), now
+        if was is None or was == now:
+            return None
+        def named(b: str) -> str:
+            return f"build {b}" if b != "none sent" else "a release that sends no build"
+        start = msg.get("checkpoint_at_start") if isinstance(msg.get("checkpoint_at_start"), dict) else {}
+        kept = built.get("checkpoint_build")
+        if start.get("state") != "resumed":
+            why = f": {start['detail']}" if start.get("detail") else ""
+            how = f"started cold (checkpoint {start.get('state')}{why})"
+        elif kept == was or (kept == "unrecorded" and was == "none sent"):
+            how = "resumed its state"
+        elif isinstance(kept, str) and kept != "unrecorded":
+            how = f"resumed a checkpoint of {named(kept)}"
+        else:
+            how = "resumed a checkpoint"
+        return f"{node} runs {named(now)} (was {named(was)}): {how}"
 
     def node_offline(self, node: str, now: float) -> bool:
         """Its status says offline, or its health is older than twice its health_interval_s (`--stale-s` for an
