@@ -1,0 +1,223 @@
+"""A restart without models_dir onto a `scoring.bundle` rewritten while the agent was down (swap11; swap10 left it).
+
+Without `scoring.models_dir` no active-bundle record is kept, so the checkpoint is all that knows which release ran.
+Before, its line was `the model differs: checkpoint taken with ps7-model (…/ps7), the agent starts with ps7-model
+(…/ps7)`: the same words on both sides, and any other manifest — another export, or the same model with its manifest
+rewritten by `stad-convert verify --record` — was refit alike. Now:
+
+- another model under the same model_id (a new export copied over the folder) is said with both manifest.json digests
+  and what becomes of the carried state: the model tier's profile, threshold and the alerts' score scale are fitted
+  again, not carried; the fallback's state, the window, alerts and faults are (a real agent over two lives, and
+  in-process: the model tier's threshold the new bundle's);
+- the same model under another manifest (Bundle.model_digest the same) carries the model tier's state, said with both
+  digests (before: fitted again, the adaptive threshold's learning lost);
+- a checkpoint of an earlier release (no digests in its bundle) loads; its model taken as another, said;
+- a builtin bundle changed by a package upgrade is said as such, not as a folder rewritten while the agent was down.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("onnxruntime")
+
+from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, demo_dict, variant  # noqa: E402
+
+from agent.bundle import read_manifest  # noqa: E402
+from agent.checkpoint import NOT_CARRIED, CheckpointStore, decode, encode, mismatch  # noqa: E402
+from agent.manifest import write as write_manifest  # noqa: E402
+from agent.release_verdicts import manifest_digest  # noqa: E402
+
+pytestmark = NO_DEMO
+
+MODEL_ID = "swap11-ps7"
+
+
+def _ps7(tmp_path):
+    """(cfg, ps7): `scoring.bundle` tmp_path/ps7 (the demo bundle as MODEL_ID), no models_dir, state in tmp_path/state."""
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap11-ps7", src=DEMO_BUNDLE, model_id=MODEL_ID), ps7)
+    return demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle=str(ps7)), ps7
+
+
+def _new_export(ps7) -> None:
+    """Another model under the same model_id copied over ps7 (its threshold calibrated anew: what a new export's
+    manifest differs in besides its weights), its files' times kept."""
+    shutil.copytree(variant("swap11-ps7-v2", src=DEMO_BUNDLE, model_id=MODEL_ID), ps7, dirs_exist_ok=True)
+    m = read_manifest(ps7)
+    write_manifest(ps7, dataclasses.replace(m, threshold={**m.threshold, "value": m.threshold["value"] * 1.5}))
+
+
+def _recorded_again(ps7) -> None:
+    """ps7's manifest rewritten with the model the same: `stad-convert verify --record`'s new figures and a new
+    `created_at`, as a release re-recorded on the workstation and copied over again."""
+    m = read_manifest(ps7)
+    write_manifest(ps7, dataclasses.replace(m, created_at="2026-12-07T20:00:00Z",
+                                            parity={**m.parity, "windows": m.parity["windows"] + 1}))
+
+
+def _life(cfg) -> dict:
+    """A warmed-up agent's life on `cfg` whose checkpoint is written; the tflite tier's threshold state at its stop."""
+    from swap_life import checkpointed_life
+    checkpointed_life(cfg)
+    _, state = decode((Path(cfg.state_dir) / "checkpoint.bin").read_bytes())
+    return state["pipeline"]["thresholds"]["tflite"]
+
+
+def _restarted(cfg):
+    from agent.service import Agent
+    return Agent(cfg)
+
+
+def test_another_model_under_the_same_model_id_is_said_with_both_digests_and_fitted_again(tmp_path):
+    from swap_life import close
+
+    cfg, ps7 = _ps7(tmp_path)
+    ran = manifest_digest(ps7)
+    saved = _life(cfg)
+    _new_export(ps7)
+    now = manifest_digest(ps7)
+    agent = _restarted(cfg)
+    try:
+        start = agent.checkpoint_start
+        assert start["state"] == "resumed", start
+        assert (f"; the model differs: {ps7}, the bundle the checkpoint was taken with, was rewritten while the agent "
+                f"was down: another release under the same model_id {MODEL_ID} (manifest.json sha256 {now[:12]}… now, "
+                f"manifest.json sha256 {ran[:12]}… when the checkpoint was taken), its model another (its artifacts, "
+                f"normalisation, residual scale, threshold or training rows differ); {NOT_CARRIED}: the model tier "
+                "(tflite/onnx) prepared again") in start["detail"], start      # 740108ec: no digest, the same words
+        tflite = agent.pipeline.thresholds["tflite"]
+        assert tflite.value == pytest.approx(read_manifest(ps7).threshold["value"])     # the new release's own
+        assert tflite.n != saved["n"] or tflite.value != saved["value"]
+    finally:
+        close(agent)
+
+
+def test_the_same_model_under_another_manifest_carries_the_model_state_and_says_so(tmp_path):
+    from swap_life import close
+
+    cfg, ps7 = _ps7(tmp_path)
+    ran = manifest_digest(ps7)
+    saved = _life(cfg)
+    _recorded_again(ps7)
+    now = manifest_digest(ps7)
+    assert now != ran
+    agent = _restarted(cfg)
+    try:
+        start = agent.checkpoint_start
+        assert start["state"] == "resumed", start
+        assert (f"; {ps7}, the bundle the checkpoint was taken with, was rewritten while the agent was down: its "
+                f"manifest another (manifest.json sha256 {now[:12]}… now, manifest.json sha256 {ran[:12]}… when the "
+                f"checkpoint was taken), the model it describes the same (model_id {MODEL_ID}, the artifacts run, "
+                "sensors, normalisation, residual scale, threshold and training rows; only created_at, training, "
+                "parity, files may differ): the model tier's state — its profile, its threshold, the alerts' score "
+                "scale — carried") in start["detail"], start
+        assert "the model differs" not in start["detail"], start   # 740108ec: fitted again
+        tflite = agent.pipeline.thresholds["tflite"].state_dict()
+        assert (tflite["n"], tflite["value"]) == (saved["n"], saved["value"])
+    finally:
+        close(agent)
+
+
+def test_a_checkpoint_of_an_earlier_release_loads_and_its_model_is_taken_as_another(tmp_path):
+    """A checkpoint written before swap11: its bundle holds model_id, path and the parsed manifest's sha256 only."""
+    from swap_life import close
+
+    cfg, ps7 = _ps7(tmp_path)
+    _life(cfg)
+    path = tmp_path / "state" / "checkpoint.bin"
+    meta, state = decode(path.read_bytes())
+    for key in ("manifest_sha256", "model_sha256"):
+        del meta["config"]["bundle"][key]
+    path.write_bytes(encode(meta, state))
+    _recorded_again(ps7)
+    agent = _restarted(cfg)
+    try:
+        start = agent.checkpoint_start
+        assert start["state"] == "resumed", start
+        assert (f"another release under the same model_id {MODEL_ID} (manifest.json sha256 {manifest_digest(ps7)[:12]}"
+                "… now, its manifest.json digest not kept (an earlier release's checkpoint) when the checkpoint was "
+                "taken), whether its model is another not known (the checkpoint kept no digest of it): taken as "
+                f"another; {NOT_CARRIED}: the model tier") in start["detail"], start
+    finally:
+        close(agent)
+
+
+def test_a_builtin_bundle_changed_by_a_package_upgrade_is_said_as_such(tmp_path):
+    """builtin:demo-corridor's identity as the agent computes it, and the same with another manifest and model (what a
+    package upgrade that ships a new demo model leaves): said as the package's, not as a folder rewritten."""
+    from agent.pipeline import Pipeline
+    from swap_life import fingerprint_of
+
+    pipe = Pipeline(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle="builtin:demo-corridor"))
+    current = fingerprint_of(pipe)
+    b = current["bundle"]
+    assert b["manifest_sha256"] == manifest_digest(DEMO_BUNDLE)
+    saved = {**current, "bundle": {**b, "sha256": "1" * 64, "manifest_sha256": "2" * 64, "model_sha256": "3" * 64}}
+    assert mismatch(saved, current) == (
+        "the model differs: builtin:demo-corridor, the bundle the checkpoint was taken with, changed with the package "
+        f"(an upgrade of stad-edge brought another release of it): another release under the same model_id "
+        f"{b['model_id']} (manifest.json sha256 {b['manifest_sha256'][:12]}… now, manifest.json sha256 222222222222… "
+        "when the checkpoint was taken), its model another (its artifacts, normalisation, residual scale, threshold or "
+        f"training rows differ); {NOT_CARRIED}")
+    same = {**current, "bundle": {**b, "sha256": "1" * 64, "manifest_sha256": "2" * 64}}
+    assert mismatch(same, current) is None      # the same model: carried (model_kept says it)
+
+
+def test_a_real_agent_over_two_lives_says_the_rewritten_bundle_and_refits(tmp_path):
+    """`stad-agent run` on ps7 (no models_dir) warms up and stops; a new export under the same model_id is copied over
+    ps7; life 2's log says it with both digests and what it does with the model state, then scores on the tflite tier
+    prepared again. On 740108ec: `checkpoint taken with swap11-ps7 (…/ps7), the agent starts with swap11-ps7 (…/ps7)`."""
+    import yaml
+
+    from conftest import interrupt_agent, start_logged_agent
+    from swap_life import kill_left, log_waiter, stopped_clean
+
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap11-ps7", src=DEMO_BUNDLE, model_id=MODEL_ID), ps7)
+    d = demo_dict(tmp_path / "state", bundle=str(ps7))
+    d["warmup"]["ticks"] = HOTSWAP_WARMUP
+    d["sources"][0]["speed"] = 600
+    cfg_path = tmp_path / "agent.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    log = tmp_path / "agent.err"
+    _, logged = log_waiter(log)
+
+    ran = manifest_digest(ps7)
+    proc = start_logged_agent(cfg_path, tmp_path)
+    try:
+        logged("warm-up done", 0, proc)
+        assert interrupt_agent(proc) == 0       # a clean stop writes the checkpoint
+        _new_export(ps7)
+        now = manifest_digest(ps7)
+        proc = start_logged_agent(cfg_path, tmp_path)
+        said = logged("loaded (taken", 0, proc)
+        assert (f"the model differs: {ps7}, the bundle the checkpoint was taken with, was rewritten while the agent "
+                f"was down: another release under the same model_id {MODEL_ID} (manifest.json sha256 {now[:12]}… now, "
+                f"manifest.json sha256 {ran[:12]}… when the checkpoint was taken)") in said, said
+        assert f"{NOT_CARRIED}: the model tier (tflite/onnx) prepared again" in said, said
+        banner = logged("scoring: tier tflite: ", 0, proc)
+        assert f"scoring: tier tflite: {MODEL_ID} (model_int8.tflite" in banner, banner
+        stopped_clean(proc, log)
+    finally:
+        kill_left(proc)
+
+
+def test_the_checkpoint_store_keeps_both_digests(tmp_path):
+    """What a checkpoint written now holds of its bundle: the manifest.json digest and the model's, beside the parsed
+    manifest's sha256 it is matched on."""
+    from agent.pipeline import Pipeline
+    from swap_life import fingerprint_of
+
+    cfg, ps7 = _ps7(tmp_path)
+    pipe = Pipeline(cfg)
+    store = CheckpointStore(tmp_path)
+    store.save({"config": fingerprint_of(pipe)}, {"pipeline": {}})
+    meta, _ = decode(store.path.read_bytes())
+    b = meta["config"]["bundle"]
+    assert b["manifest_sha256"] == manifest_digest(ps7)
+    assert b["model_sha256"] == pipe.chain.tiers[0].bundle.model_digest()
