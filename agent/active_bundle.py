@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .bundle import BundleError, Expectation, resolve_path
+from .bundle import BundleError, Expectation, how_changed, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .pipeline_state import bundle_identity
 from .release_verdicts import REFUSED, REFUSED_SHADOW, SWAPPED_IN, Verdicts, manifest_digest
@@ -262,7 +262,7 @@ def _instead_of_configured(cfg: AgentConfig, record: dict, configured: Path, ver
     digests. A half copy of it never gets here: the start's check (agent/preflight.py) refuses `scoring.bundle`
     that does not verify, and `run` starts nothing."""
     now, ran = manifest_digest(configured), record[RAN]
-    said = (f"scoring.bundle, {configured}, was rewritten while the agent was down: another release is there (its "
+    said = (f"scoring.bundle, {configured}, was {how_changed(configured)}: another release is there (its "
             f"manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…)")
     refused = configured_refusal(verdicts, configured)
     if refused is not None:

@@ -154,6 +154,18 @@ def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
     return resolve_against(ref, base_dir)
 
 
+def how_changed(bundle_dir: Path) -> str:
+    """How a bundle directory came to hold another release while the agent was down, in words after its name: a
+    builtin bundle (`builtin:NAME`, shipped in the package) changed with an upgrade of the package; any other was
+    rewritten (a new export copied over it). A restart's lines say it (agent/checkpoint.py, agent/active_bundle.py,
+    agent/hotswap.py); before swap11 an upgrade's new builtin was worded as a folder rewritten by hand."""
+    bundle_dir = Path(bundle_dir)
+    if bundle_dir.parent == BUILTIN_DIR:
+        return (f"changed with the package (an upgrade of stad-edge brought another release of "
+                f"{BUILTIN_PREFIX}{bundle_dir.name})")
+    return "rewritten while the agent was down"
+
+
 def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> Manifest:
     """The parsed, checked manifest; with `keys`, only when its signature verifies."""
     return read_manifest_digest(bundle_dir, keys)[0]
@@ -329,5 +341,5 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
 
 
 __all__ = ["Bundle", "BundleError", "Expectation", "Manifest", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
-           "load", "resolve_path", "file_sha256", "read_manifest", "read_manifest_digest", "verify_files", "read_verified", "check_expectation",
+           "how_changed", "load", "resolve_path", "file_sha256", "read_manifest", "read_manifest_digest", "verify_files", "read_verified", "check_expectation",
            "name_diff", "parity_failures", "parity_note"]

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from . import json_read
-from .bundle import BUILTIN_DIR, NOT_SCORED
+from .bundle import NOT_SCORED, how_changed
 from .digest import sha256
 from .dirsync import sync_directory
 from .held_file import ReservedFile
@@ -539,11 +539,7 @@ def _same_release_elsewhere(sb: dict, cb: dict) -> str:
     `scoring.bundle` pointed at another folder."""
     if sb.get("path") != cb.get("path"):
         return f"the checkpoint was taken with {sb.get('path')}, the agent starts with {cb['path']}"
-    path = Path(cb["path"])
-    if path.parent == BUILTIN_DIR:
-        return (f"builtin:{path.name}, the bundle the checkpoint was taken with, changed with the package (an upgrade "
-                "of stad-edge brought another release of it)")
-    return f"{path}, the bundle the checkpoint was taken with, was rewritten while the agent was down"
+    return f"{cb['path']}, the bundle the checkpoint was taken with, was {how_changed(Path(cb['path']))}"
 
 
 def _model_differs(sb: dict | None, cb: dict | None) -> str:

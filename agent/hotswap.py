@@ -90,7 +90,7 @@ from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, confi
                             restarts_on, rewritten, write_record)
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
-from .bundle import BundleError, Expectation, parity_note, resolve_path
+from .bundle import BundleError, Expectation, how_changed, parity_note, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .release_verdicts import REFUSED_CHECK, REFUSED_SHADOW, SWAPPED_IN, WITHDRAWN, Verdicts, manifest_digest
 from .scorers import runtimes
@@ -113,7 +113,6 @@ UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
 ROLLBACK = "rollback"                       # the trigger of a load after the active bundle went (_begin_rollback)
-CONFIGURED_REWRITTEN = "scoring.bundle rewritten while the agent was down"    # judged as a delivery (swap10)
 RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
 
 
@@ -375,7 +374,9 @@ class HotSwap:
         elif self._rollback is not None:
             path, trigger = self._next_rollback(), ROLLBACK
         elif poll and self._rewritten_configured is not None:
-            path, trigger, self._rewritten_configured = self._rewritten_configured, CONFIGURED_REWRITTEN, None
+            # judged as a delivery (swap10); a builtin's, changed with the package, said so (swap11)
+            path, self._rewritten_configured = self._rewritten_configured, None
+            trigger = f"scoring.bundle {how_changed(path)}"
         elif poll:
             dirs = self._bundle_dirs()
             if self._active_gone(dirs):
@@ -793,7 +794,7 @@ class HotSwap:
         the stop, and why (agent/active_bundle.py said it in the log); None when it runs that release."""
         running = f"{self.current or 'numpy'}" + (" (scoring.bundle)" if self.current == self._configured else "")
         if configured is not None:
-            why = (f"scoring.bundle {configured} rewritten while the agent was down (manifest.json sha256 "
+            why = (f"scoring.bundle {configured} {how_changed(configured)} (manifest.json sha256 "
                    f"{(manifest_digest(configured) or '?')[:12]}…, the release that ran {record[RAN][:12]}…)")
             if active is None:
                 return f"{why}: started on it unjudged, no release judged here to start on instead"

@@ -17,6 +17,8 @@ rewritten by `stad-convert verify --record` — was refit alike. Now:
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -25,10 +27,10 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("onnxruntime")
 
-from conftest import DEMO_BUNDLE, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, demo_dict, variant  # noqa: E402
+from conftest import DEMO_BUNDLE, DEMO_BUNDLE_1001, HOTSWAP_WARMUP, NO_DEMO, demo_cfg, demo_dict, variant  # noqa: E402
 
 from agent.bundle import read_manifest  # noqa: E402
-from agent.checkpoint import NOT_CARRIED, CheckpointStore, decode, encode, mismatch  # noqa: E402
+from agent.checkpoint import NOT_CARRIED, CheckpointStore, decode, encode  # noqa: E402
 from agent.manifest import write as write_manifest  # noqa: E402
 from agent.release_verdicts import manifest_digest  # noqa: E402
 
@@ -148,24 +150,75 @@ def test_a_checkpoint_of_an_earlier_release_loads_and_its_model_is_taken_as_anot
 
 
 def test_a_builtin_bundle_changed_by_a_package_upgrade_is_said_as_such(tmp_path):
-    """builtin:demo-corridor's identity as the agent computes it, and the same with another manifest and model (what a
-    package upgrade that ships a new demo model leaves): said as the package's, not as a folder rewritten."""
-    from agent.pipeline import Pipeline
-    from swap_life import fingerprint_of
+    """A checkpoint an agent of the package before corridor24 took on `builtin:demo-corridor` (then the release kept in
+    tests/fixtures/demo-corridor-1001: the same model_id), resumed by this package's agent, whose builtin is another
+    release: said as the package's change, the model tier fitted again. On 740108ec: `checkpoint taken with
+    demo-corridor (…/agent/models/demo-corridor), the agent starts with demo-corridor (…/agent/models/demo-corridor)`."""
+    from agent.bundle import BUILTIN_DIR
+    from swap_life import checkpointed_life, close
 
-    pipe = Pipeline(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle="builtin:demo-corridor"))
-    current = fingerprint_of(pipe)
-    b = current["bundle"]
-    assert b["manifest_sha256"] == manifest_digest(DEMO_BUNDLE)
-    saved = {**current, "bundle": {**b, "sha256": "1" * 64, "manifest_sha256": "2" * 64, "model_sha256": "3" * 64}}
-    assert mismatch(saved, current) == (
-        "the model differs: builtin:demo-corridor, the bundle the checkpoint was taken with, changed with the package "
-        f"(an upgrade of stad-edge brought another release of it): another release under the same model_id "
-        f"{b['model_id']} (manifest.json sha256 {b['manifest_sha256'][:12]}… now, manifest.json sha256 222222222222… "
-        "when the checkpoint was taken), its model another (its artifacts, normalisation, residual scale, threshold or "
-        f"training rows differ); {NOT_CARRIED}")
-    same = {**current, "bundle": {**b, "sha256": "1" * 64, "manifest_sha256": "2" * 64}}
-    assert mismatch(same, current) is None      # the same model: carried (model_kept says it)
+    checkpointed_life(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle=str(DEMO_BUNDLE_1001)))
+    path = tmp_path / "state" / "checkpoint.bin"
+    meta, state = decode(path.read_bytes())     # as that package's agent wrote it: its builtin's folder
+    meta["config"]["bundle"]["path"] = str(BUILTIN_DIR / "demo-corridor")
+    meta["configured"]["bundle"] = "builtin:demo-corridor"
+    path.write_bytes(encode(meta, state))
+    agent = _restarted(demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle="builtin:demo-corridor"))
+    try:
+        start = agent.checkpoint_start
+        assert (f"; the model differs: {BUILTIN_DIR / 'demo-corridor'}, the bundle the checkpoint was taken with, was "
+                "changed with the package (an upgrade of stad-edge brought another release of builtin:demo-corridor): "
+                "another release under the same model_id demo-corridor (manifest.json sha256 "
+                f"{manifest_digest(DEMO_BUNDLE)[:12]}… now, manifest.json sha256 {manifest_digest(DEMO_BUNDLE_1001)[:12]}"
+                "… when the checkpoint was taken), its model another (its artifacts, normalisation, residual scale, "
+                f"threshold or training rows differ); {NOT_CARRIED}: the model tier") in start["detail"], start
+    finally:
+        close(agent)
+
+
+def test_a_builtin_changed_by_a_package_upgrade_beside_a_judged_release_is_said_as_such(tmp_path, caplog):
+    """With models_dir (swap10's path): the record's release that ran is the builtin as the package before the upgrade
+    shipped it (demo-corridor-1001's manifest), v1 judged here. The restart starts on v1 and judges the new builtin at
+    the first poll, as swap10 does — said as the package's change, in the log, in health and in the load's trigger.
+    On 740108ec: `scoring.bundle, …/agent/models/demo-corridor, was rewritten while the agent was down`."""
+    from agent.active_bundle import ACTIVE_FILE, RAN, active_tiers, read_record
+    from agent.bundle import BUILTIN_DIR
+    from agent.hotswap import HotSwap
+    from agent.models_dir import bundle_dirs
+    from agent.pipeline import Pipeline
+    from conftest import drive_hotswap, sim_rows
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant("swap11-v1", src=DEMO_BUNDLE, model_id="swap11-v1"), models / "v1")
+    cfg = demo_cfg(tmp_path, warmup_ticks=HOTSWAP_WARMUP, bundle="builtin:demo-corridor", models_dir=str(models),
+                   shadow_ticks=3)
+    builtin, ran, v1 = BUILTIN_DIR / "demo-corridor", manifest_digest(DEMO_BUNDLE_1001), manifest_digest(models / "v1")
+    (tmp_path / ACTIVE_FILE).write_text(json.dumps({
+        "version": 1, "path": None, "model_id": None, "config_bundle": "builtin:demo-corridor",
+        "seen": {str(p): fp.to_json() for p, fp in bundle_dirs(models).items()},
+        "verdicts": {v1: {"release": str(models / "v1"), "verdict": "swapped in", "why": "x", "at": 1.0}}, RAN: ran}))
+    upgrade = ("changed with the package (an upgrade of stad-edge brought another release of builtin:demo-corridor)")
+    now = manifest_digest(builtin)
+
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    record = read_record(tmp_path)
+    tiers, path = active_tiers(cfg, record)
+    assert path == models / "v1", path
+    said = [r.getMessage() for r in caplog.records if "another release is there" in r.getMessage()]
+    assert said == [f"scoring.bundle, {builtin}, was {upgrade}: another release is there (its manifest.json sha256 "
+                    f"{now[:12]}…, the release that ran {ran[:12]}…): never started on unjudged while a release judged "
+                    "here loads; judged in shadow at the first poll as any delivery, swapped in if it passes; starting "
+                    f"on the last release judged on this gateway that loads: {models / 'v1'} (swap11-v1)"], said
+    pipe = Pipeline(cfg, tiers=tiers)
+    swap = HotSwap(cfg, pipe, poll_ticks=2)
+    swap.resume(record, path)
+    assert swap.status()["started_instead"] == (
+        f"scoring.bundle {builtin} {upgrade} (manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…): "
+        f"started on {models / 'v1'}, the last release judged here; it is judged as a delivery (shadow, swap)")
+    drive_hotswap(pipe, swap, sim_rows(cfg, days=0.2), until=lambda: swap.status()["last"] is not None)
+    loading = [r.getMessage() for r in caplog.records if "loading" in r.getMessage()]
+    assert f"model update (scoring.bundle {upgrade}): loading {builtin}" in loading[0], loading
 
 
 def test_a_real_agent_over_two_lives_says_the_rewritten_bundle_and_refits(tmp_path):
