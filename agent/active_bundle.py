@@ -87,6 +87,9 @@ log = logging.getLogger("stad.hotswap")
 
 ACTIVE_FILE = "active-bundle.json"
 RAN = "manifest_sha256"         # the key of the release that ran at `path` (its manifest's sha256; swap9)
+#: The key of `scoring.bundle`'s release as this gateway last knew it — its manifest.json's sha256 when it last ran, or
+#: at the start that took it — kept while a swapped-in bundle runs (swap11; absent before: nothing told, as before).
+CONFIGURED_KNOWN = "config_manifest_sha256"
 
 
 MISSING = "missing, though the checkpoint was taken with models_dir configured (deleted, or not written: see the last run's log)"
@@ -130,7 +133,7 @@ def _malformed(record) -> str | None:
         return f"expected a JSON object, got {type(record).__name__}"
     if record.get("version") != 1:
         return f"version {record.get('version')!r}, expected 1"
-    for key in ("path", "model_id", "config_bundle", RAN):
+    for key in ("path", "model_id", "config_bundle", RAN, CONFIGURED_KNOWN):
         if not isinstance(record.get(key), (str, type(None))):
             return f"{key}: expected a string or null, got {type(record[key]).__name__}"
     seen = record.get("seen")
@@ -216,7 +219,9 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
             return tiers, before
-        log.warning("%s; no other bundle of models_dir loads; starting on %s", lost, cfg.scoring.bundle or "numpy")
+        also = configured_also_rewritten(cfg, record)
+        log.warning("%s; no other bundle of models_dir loads; starting on %s%s", lost, cfg.scoring.bundle or "numpy",
+                    f"; {also}" if also else "")
         return None, None
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
@@ -242,6 +247,23 @@ def configured_rewritten(cfg: AgentConfig, record: dict) -> Path | None:
         return None
     now = manifest_digest(configured)
     return configured if now is not None and now != ran else None
+
+
+def configured_also_rewritten(cfg: AgentConfig, record: dict) -> str | None:
+    """Words for a restart that falls back on `scoring.bundle` (the swapped-in release that ran gone, or no longer
+    loading, and nothing judged here loads) when its folder holds another release than the one this gateway last knew
+    (CONFIGURED_KNOWN): rewritten too, started on unjudged — said with both digests (before swap11 not told: the record
+    kept only the swapped-in release's digest). None when it is the one known, none is known, or the config names
+    another scoring.bundle (the operator's new choice)."""
+    configured, known = configured_path(cfg), record.get(CONFIGURED_KNOWN)
+    if configured is None or known is None or record.get("config_bundle") != cfg.scoring.bundle:
+        return None
+    now = manifest_digest(configured)
+    if now is None or now == known:
+        return None
+    return (f"scoring.bundle, {configured}, was {how_changed(configured)} too: another release is there (its "
+            f"manifest.json sha256 {now[:12]}…, the release known here {known[:12]}…): started on unjudged, no release "
+            "judged here loading to start on instead")
 
 
 def configured_refusal(verdicts: Verdicts, configured: Path) -> str | None:

@@ -86,8 +86,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, configured_refusal, configured_rewritten,
-                            restarts_on, rewritten, write_record)
+from .active_bundle import (ACTIVE_FILE, CONFIGURED_KNOWN, RAN, Unreadable, configured_also_rewritten, configured_path,
+                            configured_refusal, configured_rewritten, restarts_on, rewritten, write_record)
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
 from .bundle import BundleError, Expectation, how_changed, parity_note, resolve_path
@@ -209,6 +209,8 @@ class HotSwap:
         self._running_manifest = pipeline.model_manifest() if running else None
         # ... and its manifest.json's sha256: the release that ran, recorded (a restart starts on no other: swap9)
         self._running_digest = manifest_digest(self.current) if running else None
+        # ... and scoring.bundle's release as this gateway knows it, kept while another runs (CONFIGURED_KNOWN: swap11)
+        self._configured_known = manifest_digest(self._configured) if self._configured else None
         self.verdicts = Verdicts()          # each release's verdict, kept across restarts (agent/release_verdicts.py)
         self._candidate_digest: str | None = None   # the manifest digest of the bundle loading (read as it began)
         self.ticks = 0
@@ -725,10 +727,14 @@ class HotSwap:
         capped = self.verdicts.bound(self._on_disk)       # (listed only when a verdict could go)
         if capped is not None:
             log.warning("model update: %s (%s)", capped, path)
-        # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10)
+        if self.current is not None and self.current == self._configured:
+            self._configured_known = self._running_digest
+        # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10);
+        # CONFIGURED_KNOWN: scoring.bundle's as known here, told rewritten when a restart falls back on it (swap11)
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()},
-                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest}
+                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest,
+                  CONFIGURED_KNOWN: self._configured_known}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -758,6 +764,9 @@ class HotSwap:
         rewrite, configured = None, None
         if isinstance(record, dict):
             self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
+            if active is not None and record.get("config_bundle") == self.cfg.scoring.bundle \
+                    and record.get(CONFIGURED_KNOWN) is not None:
+                self._configured_known = record[CONFIGURED_KNOWN]   # another runs: scoring.bundle's as known before
             was = record.get("path")
             configured = configured_rewritten(self.cfg, record)     # scoring.bundle rewritten while down (swap10)
             if configured is not None:
@@ -776,11 +785,12 @@ class HotSwap:
             self._forget_gone(self._bundle_dirs())
             if rewrite is not None:
                 self._rewritten_in_place(rewrite, record.get(RAN), verified=rewrite == configured)
-            if moved or rewrite is not None or configured is not None \
+            if moved or rewrite is not None or configured is not None or self.started_instead is not None \
                     or record.get("config_bundle") != self.cfg.scoring.bundle:
                 # started on the release before the recorded one (gone, rewritten in place), on scoring.bundle
                 # rewritten (its digest: said once), or on scoring.bundle changed since: the record names it now
-                # (else one rewritten after the change was taken for the operator's new choice again: swap10)
+                # (else one rewritten after the change was taken for the operator's new choice again: swap10; and
+                # started on scoring.bundle instead of the release gone, it was said again at every restart: swap11)
                 self._save_record()
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
@@ -808,7 +818,9 @@ class HotSwap:
                        else "it is judged as a delivery (shadow, swap)"))
         if moved or (record.get("path") not in (None, str(self._configured)) and active is None
                      and record.get("config_bundle") == self.cfg.scoring.bundle):
-            return f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+            also = configured_also_rewritten(self.cfg, record) if self.current == self._configured else None
+            return (f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+                    + (f"; {also}" if also else ""))
         return None
 
     def _rewritten_in_place(self, path: Path, ran: str | None, verified: bool = False) -> None:

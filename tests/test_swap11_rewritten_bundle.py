@@ -12,7 +12,10 @@ rewritten by `stad-convert verify --record` — was refit alike. Now:
 - the same model under another manifest (Bundle.model_digest the same) carries the model tier's state, said with both
   digests (before: fitted again, the adaptive threshold's learning lost);
 - a checkpoint of an earlier release (no digests in its bundle) loads; its model taken as another, said;
-- a builtin bundle changed by a package upgrade is said as such, not as a folder rewritten while the agent was down.
+- a builtin bundle changed by a package upgrade is said as such, not as a folder rewritten while the agent was down
+  (the checkpoint's line; swap10's restart line, health and the load's trigger with models_dir);
+- with models_dir, the swapped-in release gone while down and `scoring.bundle` rewritten too: the restart that falls
+  back on scoring.bundle says so with both digests (the record keeps scoring.bundle's release as known here).
 """
 from __future__ import annotations
 
@@ -274,3 +277,47 @@ def test_the_checkpoint_store_keeps_both_digests(tmp_path):
     b = meta["config"]["bundle"]
     assert b["manifest_sha256"] == manifest_digest(ps7)
     assert b["model_sha256"] == pipe.chain.tiers[0].bundle.model_digest()
+
+
+def test_the_swapped_in_bundle_gone_and_scoring_bundle_rewritten_too_is_told(tmp_path, caplog):
+    """v2 swapped in over scoring.bundle ps7 (a real life: shadowed, accepted); the record keeps ps7's digest as known
+    here. While down v2 is moved away and a new export is copied over ps7: nothing judged here loads, so the restart
+    starts on ps7 — now said as rewritten too, with both digests, in the log and in health; the record then knows ps7's
+    new release (it runs), so the next restart says nothing. On 740108ec: `…; no other bundle of models_dir loads; starting
+    on …/ps7`, nothing more, and the record kept naming v2 (said again at every restart)."""
+    from agent.active_bundle import CONFIGURED_KNOWN, RAN, active_tiers, read_record
+    from agent.hotswap import HotSwap
+    from agent.pipeline import Pipeline
+    from swap_life import swapped_in_life
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(variant("swap11-v2", src=DEMO_BUNDLE, model_id="swap11-v2"), models / "v2")
+    ps7 = tmp_path / "ps7"
+    shutil.copytree(variant("swap11-ps7", src=DEMO_BUNDLE, model_id=MODEL_ID), ps7)
+    cfg = demo_cfg(tmp_path / "state", warmup_ticks=HOTSWAP_WARMUP, bundle=str(ps7), models_dir=str(models),
+                   shadow_ticks=3)
+    known = manifest_digest(ps7)
+    swapped_in_life(cfg, "swap11-v2")
+    record = read_record(tmp_path / "state")
+    assert (record["path"], record[RAN], record[CONFIGURED_KNOWN]) == (str(models / "v2"), manifest_digest(models / "v2"),
+                                                                       known), record
+
+    shutil.move(models / "v2", tmp_path / "v2-moved-away")
+    _new_export(ps7)
+    now = manifest_digest(ps7)
+    caplog.set_level(logging.INFO, logger="stad.hotswap")
+    assert active_tiers(cfg, record) == (None, None)
+    also = (f"scoring.bundle, {ps7}, was rewritten while the agent was down too: another release is there (its "
+            f"manifest.json sha256 {now[:12]}…, the release known here {known[:12]}…): started on unjudged, no release "
+            "judged here loading to start on instead")
+    said = [r.getMessage() for r in caplog.records if "no other bundle of models_dir loads" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith(f"; starting on {ps7}; {also}"), said
+    swap = HotSwap(cfg, Pipeline(cfg), poll_ticks=2)
+    swap.resume(record, None)
+    assert swap.status()["started_instead"] == (f"the active bundle {models / 'v2'} no longer loads (gone, or not "
+                                                f"verifying): started on {ps7} (scoring.bundle); {also}")
+    kept = read_record(tmp_path / "state")
+    assert (kept["path"], kept[RAN], kept[CONFIGURED_KNOWN]) == (None, now, now), kept
+    caplog.clear()      # the next restart: ps7's release known, the record names no swapped-in bundle — nothing to say
+    assert active_tiers(cfg, kept) == (None, None) and not [r for r in caplog.records if "too" in r.getMessage()]
