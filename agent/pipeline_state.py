@@ -11,13 +11,11 @@ given only what that part needs.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .digest import sha256
 from .discord import DiscordWatch
 from .learning_sensors import LearningSensors
 from .faults.tracker import FaultTracker
@@ -62,9 +60,8 @@ def bundle_identity(tiers: list[Scorer]) -> dict | None:
     if tier is None:
         return None
     bundle = tier.bundle
-    manifest = json.dumps(bundle.manifest.to_dict(), sort_keys=True).encode()
-    return {"model_id": bundle.model_id, "path": str(bundle.path), "sha256": sha256(manifest).hexdigest(),
-            "manifest_sha256": bundle.manifest_sha256, "model_sha256": bundle.model_digest()}
+    return {"model_id": bundle.model_id, "path": str(bundle.path), "sha256": bundle.parsed_digest,
+            "manifest_sha256": bundle.manifest_sha256, "model_sha256": bundle.model_digest}
 
 
 def state_of(p: Pipeline) -> dict:

@@ -276,7 +276,7 @@ def test_the_checkpoint_store_keeps_both_digests(tmp_path):
     meta, _ = decode(store.path.read_bytes())
     b = meta["config"]["bundle"]
     assert b["manifest_sha256"] == manifest_digest(ps7)
-    assert b["model_sha256"] == pipe.chain.tiers[0].bundle.model_digest()
+    assert b["model_sha256"] == pipe.chain.tiers[0].bundle.model_digest
 
 
 def test_the_swapped_in_bundle_gone_and_scoring_bundle_rewritten_too_is_told(tmp_path, caplog):
