@@ -36,7 +36,11 @@ with no release judged here it starts on it, said with both digests (`_instead_o
 before is not judged again until it changes (to run it all the same: copy it to a new folder and name that in
 `scoring.bundle`: a changed `scoring.bundle` is the operator's new choice, started on). A half copy never gets here:
 the start's check refuses a `scoring.bundle` that does not verify and `run` starts nothing. A record written before
-swap10 keeps no digest of the configured bundle: it is started on, as before.
+swap10 keeps no digest of the configured bundle: it is started on, as before. A builtin `scoring.bundle` changed by
+a package upgrade is said as such (agent/bundle.py `how_changed`; swap11). The record keeps `scoring.bundle`'s release
+as this gateway last knew it (CONFIGURED_KNOWN), carried while a swapped-in bundle runs: a restart that must fall back
+on `scoring.bundle` (the swapped-in release gone, nothing judged here loading) says so when it holds another release
+(`configured_also_rewritten`; swap11).
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the

@@ -30,7 +30,11 @@ checkpoint is refused — with one log line saying why — when it is truncated,
 format version, or was taken with another configuration (sensors, tick, window, the fallback's settings,
 topology); the agent then warms up as if there were none. One taken with another bundle or `scoring.profile`
 alone (TIER_KEYS: they shape the model tier's state only) is resumed but for the model tier, which is prepared
-again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore).
+again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore). The bundle is known by three digests
+(agent/pipeline_state.py `bundle_identity`): its manifest as parsed (matched on), manifest.json's bytes (named in the
+line), and its model's (Bundle.model_digest): under the same model_id, another model is said with both manifest
+digests and its model state fitted again; the same model under a rewritten manifest keeps it, said (`model_kept`;
+swap11: without models_dir the checkpoint is all that knows which release ran).
 """
 from __future__ import annotations
 

@@ -66,8 +66,10 @@ down, or still in shadow when it died, is a candidate at the first poll. The rec
 the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
 is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
 `_rewritten_in_place`); so is `scoring.bundle` rewritten while the agent was down, the restart on the last release
-judged here (swap10; none judged: started on it, said). What a start runs instead of the release that ran, and why:
-health `model_update.started_instead`. A record that is there
+judged here (swap10; none judged: started on it, said; a builtin changed by a package upgrade said as such: swap11).
+The record keeps `scoring.bundle`'s release as known here, too (CONFIGURED_KNOWN): a restart that falls back on it
+with the swapped-in release gone says it was rewritten too (swap11). What a start runs instead of the release that
+ran, and why: health `model_update.started_instead`. A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
