@@ -23,7 +23,7 @@ import dataclasses
 import json
 import logging
 import shutil
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 
@@ -65,31 +65,40 @@ def _recorded_again(ps7) -> None:
                                             parity={**m.parity, "windows": m.parity["windows"] + 1}))
 
 
-def _life(cfg) -> dict:
-    """A warmed-up agent's life on `cfg` whose checkpoint is written; the tflite tier's threshold state at its stop."""
-    from swap_life import checkpointed_life
-    checkpointed_life(cfg)
-    _, state = decode((Path(cfg.state_dir) / "checkpoint.bin").read_bytes())
-    return state["pipeline"]["thresholds"]["tflite"]
-
-
 def _restarted(cfg):
     from agent.service import Agent
     return Agent(cfg)
 
 
-def test_another_model_under_the_same_model_id_is_said_with_both_digests_and_fitted_again(tmp_path):
-    from swap_life import close
+@contextmanager
+def _second_life(tmp_path, change, old_checkpoint: bool = False):
+    """A warmed-up life on ps7 (no models_dir) whose checkpoint is written; `change(ps7)` while the agent is down
+    (`old_checkpoint`: the checkpoint made as a release before swap11 wrote it, without the new digests); the agent
+    restarted. Yields (agent, ps7, the release that ran's manifest.json digest, the one there now, the tflite tier's
+    threshold state checkpointed); the agent closed after."""
+    from swap_life import checkpointed_life, close
 
     cfg, ps7 = _ps7(tmp_path)
     ran = manifest_digest(ps7)
-    saved = _life(cfg)
-    _new_export(ps7)
-    now = manifest_digest(ps7)
+    checkpointed_life(cfg)
+    path = tmp_path / "state" / "checkpoint.bin"
+    meta, state = decode(path.read_bytes())
+    if old_checkpoint:
+        for key in ("manifest_sha256", "model_sha256"):
+            del meta["config"]["bundle"][key]
+        path.write_bytes(encode(meta, state))
+    change(ps7)
     agent = _restarted(cfg)
     try:
+        assert agent.checkpoint_start["state"] == "resumed", agent.checkpoint_start
+        yield agent, ps7, ran, manifest_digest(ps7), state["pipeline"]["thresholds"]["tflite"]
+    finally:
+        close(agent)
+
+
+def test_another_model_under_the_same_model_id_is_said_with_both_digests_and_fitted_again(tmp_path):
+    with _second_life(tmp_path, _new_export) as (agent, ps7, ran, now, saved):
         start = agent.checkpoint_start
-        assert start["state"] == "resumed", start
         assert (f"; the model differs: {ps7}, the bundle the checkpoint was taken with, was rewritten while the agent "
                 f"was down: another release under the same model_id {MODEL_ID} (manifest.json sha256 {now[:12]}… now, "
                 f"manifest.json sha256 {ran[:12]}… when the checkpoint was taken), its model another (its artifacts, "
@@ -98,23 +107,12 @@ def test_another_model_under_the_same_model_id_is_said_with_both_digests_and_fit
         tflite = agent.pipeline.thresholds["tflite"]
         assert tflite.value == pytest.approx(read_manifest(ps7).threshold["value"])     # the new release's own
         assert tflite.n != saved["n"] or tflite.value != saved["value"]
-    finally:
-        close(agent)
 
 
 def test_the_same_model_under_another_manifest_carries_the_model_state_and_says_so(tmp_path):
-    from swap_life import close
-
-    cfg, ps7 = _ps7(tmp_path)
-    ran = manifest_digest(ps7)
-    saved = _life(cfg)
-    _recorded_again(ps7)
-    now = manifest_digest(ps7)
-    assert now != ran
-    agent = _restarted(cfg)
-    try:
+    with _second_life(tmp_path, _recorded_again) as (agent, ps7, ran, now, saved):
         start = agent.checkpoint_start
-        assert start["state"] == "resumed", start
+        assert now != ran
         assert (f"; {ps7}, the bundle the checkpoint was taken with, was rewritten while the agent was down: its "
                 f"manifest another (manifest.json sha256 {now[:12]}… now, manifest.json sha256 {ran[:12]}… when the "
                 f"checkpoint was taken), the model it describes the same (model_id {MODEL_ID}, the artifacts run, "
@@ -124,32 +122,15 @@ def test_the_same_model_under_another_manifest_carries_the_model_state_and_says_
         assert "the model differs" not in start["detail"], start   # 740108ec: fitted again
         tflite = agent.pipeline.thresholds["tflite"].state_dict()
         assert (tflite["n"], tflite["value"]) == (saved["n"], saved["value"])
-    finally:
-        close(agent)
 
 
 def test_a_checkpoint_of_an_earlier_release_loads_and_its_model_is_taken_as_another(tmp_path):
     """A checkpoint written before swap11: its bundle holds model_id, path and the parsed manifest's sha256 only."""
-    from swap_life import close
-
-    cfg, ps7 = _ps7(tmp_path)
-    _life(cfg)
-    path = tmp_path / "state" / "checkpoint.bin"
-    meta, state = decode(path.read_bytes())
-    for key in ("manifest_sha256", "model_sha256"):
-        del meta["config"]["bundle"][key]
-    path.write_bytes(encode(meta, state))
-    _recorded_again(ps7)
-    agent = _restarted(cfg)
-    try:
-        start = agent.checkpoint_start
-        assert start["state"] == "resumed", start
-        assert (f"another release under the same model_id {MODEL_ID} (manifest.json sha256 {manifest_digest(ps7)[:12]}"
-                "… now, its manifest.json digest not kept (an earlier release's checkpoint) when the checkpoint was "
-                "taken), whether its model is another not known (the checkpoint kept no digest of it): taken as "
-                f"another; {NOT_CARRIED}: the model tier") in start["detail"], start
-    finally:
-        close(agent)
+    with _second_life(tmp_path, _recorded_again, old_checkpoint=True) as (agent, ps7, ran, now, saved):
+        assert (f"another release under the same model_id {MODEL_ID} (manifest.json sha256 {now[:12]}… now, its "
+                "manifest.json digest not kept (an earlier release's checkpoint) when the checkpoint was taken), "
+                "whether its model is another not known (the checkpoint kept no digest of it): taken as another; "
+                f"{NOT_CARRIED}: the model tier") in agent.checkpoint_start["detail"], agent.checkpoint_start
 
 
 def test_a_builtin_bundle_changed_by_a_package_upgrade_is_said_as_such(tmp_path):
