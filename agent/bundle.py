@@ -350,5 +350,6 @@ def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None
 
 
 __all__ = ["Bundle", "BundleError", "Expectation", "Manifest", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
-           "how_changed", "load", "resolve_path", "file_sha256", "read_manifest", "read_manifest_digest", "verify_files", "read_verified", "check_expectation",
+           "how_changed", "load", "resolve_path", "file_sha256", "read_manifest", "read_manifest_digest", "verify_files",
+           "read_verified", "check_expectation",
            "name_diff", "parity_failures", "parity_note"]

@@ -529,7 +529,9 @@ def _manifest_text(b: dict) -> str:
     """A fingerprint's bundle by its manifest.json's sha256 (what `sha256sum manifest.json` prints, and swap9's and
     swap10's lines name a release by); a checkpoint written before swap11 kept only the parsed manifest's."""
     digest = b.get("manifest_sha256")
-    return f"manifest.json sha256 {digest[:12]}…" if digest else "its manifest.json digest not kept (an earlier release's checkpoint)"
+    if digest:
+        return f"manifest.json sha256 {digest[:12]}…"
+    return "its manifest.json digest not kept (an earlier release's checkpoint)"
 
 
 #: What a restart onto another model under the checkpoint's model_id does with the model state it carried (`mismatch`).
