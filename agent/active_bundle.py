@@ -36,7 +36,11 @@ with no release judged here it starts on it, said with both digests (`_instead_o
 before is not judged again until it changes (to run it all the same: copy it to a new folder and name that in
 `scoring.bundle`: a changed `scoring.bundle` is the operator's new choice, started on). A half copy never gets here:
 the start's check refuses a `scoring.bundle` that does not verify and `run` starts nothing. A record written before
-swap10 keeps no digest of the configured bundle: it is started on, as before.
+swap10 keeps no digest of the configured bundle: it is started on, as before. A builtin `scoring.bundle` changed by
+a package upgrade is said as such (agent/bundle.py `how_changed`; swap11). The record keeps `scoring.bundle`'s release
+as this gateway last knew it (CONFIGURED_KNOWN), carried while a swapped-in bundle runs: a restart that must fall back
+on `scoring.bundle` (the swapped-in release gone, nothing judged here loading) says so when it holds another release
+(`configured_also_rewritten`; swap11).
 
 A record that is there but cannot be used — cut short by a power cut, corrupt, of another form,
 a directory in its place — is `Unreadable` (the file and why), never taken for a first start: the
@@ -74,7 +78,7 @@ from typing import TYPE_CHECKING
 
 from . import json_read
 from .checkpoint import CHECKPOINT_FILE, CheckpointRefused, atomic_write, read_meta
-from .bundle import BundleError, Expectation, resolve_path
+from .bundle import BundleError, Expectation, how_changed, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .pipeline_state import bundle_identity
 from .release_verdicts import REFUSED, REFUSED_SHADOW, SWAPPED_IN, Verdicts, manifest_digest
@@ -87,6 +91,9 @@ log = logging.getLogger("stad.hotswap")
 
 ACTIVE_FILE = "active-bundle.json"
 RAN = "manifest_sha256"         # the key of the release that ran at `path` (its manifest's sha256; swap9)
+#: The key of `scoring.bundle`'s release as this gateway last knew it — its manifest.json's sha256 when it last ran, or
+#: at the start that took it — kept while a swapped-in bundle runs (swap11; absent before: nothing told, as before).
+CONFIGURED_KNOWN = "config_manifest_sha256"
 
 
 MISSING = "missing, though the checkpoint was taken with models_dir configured (deleted, or not written: see the last run's log)"
@@ -130,7 +137,7 @@ def _malformed(record) -> str | None:
         return f"expected a JSON object, got {type(record).__name__}"
     if record.get("version") != 1:
         return f"version {record.get('version')!r}, expected 1"
-    for key in ("path", "model_id", "config_bundle", RAN):
+    for key in ("path", "model_id", "config_bundle", RAN, CONFIGURED_KNOWN):
         if not isinstance(record.get(key), (str, type(None))):
             return f"{key}: expected a string or null, got {type(record[key]).__name__}"
     seen = record.get("seen")
@@ -216,7 +223,9 @@ def active_tiers(cfg: AgentConfig, record: dict | Unreadable | None,
             log.warning("%s; starting on the newest other bundle of models_dir that loads: %s (%s)", lost,
                         before, tiers[0].describe().get("model_id"))
             return tiers, before
-        log.warning("%s; no other bundle of models_dir loads; starting on %s", lost, cfg.scoring.bundle or "numpy")
+        also = configured_also_rewritten(cfg, record)
+        log.warning("%s; no other bundle of models_dir loads; starting on %s%s", lost, cfg.scoring.bundle or "numpy",
+                    f"; {also}" if also else "")
         return None, None
     log.info("starting on the bundle swapped in before the last stop: %s (%s)",
              record.get("model_id"), path)
@@ -244,6 +253,23 @@ def configured_rewritten(cfg: AgentConfig, record: dict) -> Path | None:
     return configured if now is not None and now != ran else None
 
 
+def configured_also_rewritten(cfg: AgentConfig, record: dict) -> str | None:
+    """Words for a restart that falls back on `scoring.bundle` (the swapped-in release that ran gone, or no longer
+    loading, and nothing judged here loads) when its folder holds another release than the one this gateway last knew
+    (CONFIGURED_KNOWN): rewritten too, started on unjudged — said with both digests (before swap11 not told: the record
+    kept only the swapped-in release's digest). None when it is the one known, none is known, or the config names
+    another scoring.bundle (the operator's new choice)."""
+    configured, known = configured_path(cfg), record.get(CONFIGURED_KNOWN)
+    if configured is None or known is None or record.get("config_bundle") != cfg.scoring.bundle:
+        return None
+    now = manifest_digest(configured)
+    if now is None or now == known:
+        return None
+    return (f"scoring.bundle, {configured}, was {how_changed(configured)} too: another release is there (its "
+            f"manifest.json sha256 {now[:12]}…, the release known here {known[:12]}…): started on unjudged, no release "
+            "judged here loading to start on instead")
+
+
 def configured_refusal(verdicts: Verdicts, configured: Path) -> str | None:
     """Why `scoring.bundle`'s release, rewritten while down, is not judged again (its shadow refused it: 'refused by
     the shadow at …: why'); None otherwise — a refusal by the check was of a copy since completed, since the start's
@@ -262,7 +288,7 @@ def _instead_of_configured(cfg: AgentConfig, record: dict, configured: Path, ver
     digests. A half copy of it never gets here: the start's check (agent/preflight.py) refuses `scoring.bundle`
     that does not verify, and `run` starts nothing."""
     now, ran = manifest_digest(configured), record[RAN]
-    said = (f"scoring.bundle, {configured}, was rewritten while the agent was down: another release is there (its "
+    said = (f"scoring.bundle, {configured}, was {how_changed(configured)}: another release is there (its "
             f"manifest.json sha256 {now[:12]}…, the release that ran {ran[:12]}…)")
     refused = configured_refusal(verdicts, configured)
     if refused is not None:

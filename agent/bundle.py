@@ -21,8 +21,10 @@ Any failure raises BundleError with a message naming what differs. numpy only: n
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_DIR = Path(__file__).resolve().parent / "models"
+#: Manifest keys no model tier's learned state depends on (`Bundle.model_digest`): when it was made and how it was
+#: trained, its recorded parity (which artifacts it leaves runnable counts, through `artifact_kinds`), and the files
+#: the agent never runs (the PyTorch weights, held-out data). Any other key — one a later converter adds, too — counts.
+NOT_SCORED = ("created_at", "training", "parity", "files")
 
 
 class BundleError(Exception):
@@ -65,6 +71,7 @@ class Bundle:
     path: Path
     manifest: Manifest
     refused: tuple[tuple[str, str], ...] = ()   # (artifact kind, why): failed its recorded parity, not run
+    manifest_sha256: str | None = None          # the sha256 of manifest.json's bytes as read at the load (swap11)
 
     @property
     def model_id(self) -> str:
@@ -99,6 +106,25 @@ class Bundle:
         manifest's sensor order; None for a bundle without it (older converters)."""
         wander = self.manifest.profile_wander
         return None if wander is None else np.array([wander.sensors[s] for s in self.sensors], np.float64)
+
+    @cached_property
+    def parsed_digest(self) -> str:
+        """The sha256 of the manifest as parsed (sorted keys): what a checkpoint is matched on (agent/pipeline_state.py
+        `bundle_identity`). Made once: a bundle's manifest does not change once loaded, and making it at every
+        checkpoint cost 1–7 ms at the demo's manifest (swap11: load 2.5–7)."""
+        return sha256(json.dumps(self.manifest.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    @cached_property
+    def model_digest(self) -> str:
+        """The sha256 of what a model tier's learned state (its profile, threshold, the alerts' score scale) is
+        fitted for: the manifest less NOT_SCORED, its artifacts those the agent may run. Two releases with the same
+        one score alike, so a checkpoint's model state carries from one to the other (agent/checkpoint.py
+        `mismatch`): a manifest rewritten by `stad-convert verify --record` or with another `created_at` keeps it;
+        another export (other weights, normalisation, residual scale, threshold, training rows) does not."""
+        doc = {k: v for k, v in self.manifest.to_dict().items() if k not in NOT_SCORED}
+        kinds = self.artifact_kinds()
+        doc["artifacts"] = {k: v for k, v in doc["artifacts"].items() if k in kinds}
+        return sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def artifact_kinds(self) -> list[str]:
         """The artifacts the agent may run: the manifest's, less those refused."""
@@ -137,8 +163,26 @@ def resolve_path(ref: str | Path, base_dir: str | Path = ".") -> Path:
     return resolve_against(ref, base_dir)
 
 
+def how_changed(bundle_dir: Path) -> str:
+    """How a bundle directory came to hold another release while the agent was down, in words after its name: a
+    builtin bundle (`builtin:NAME`, shipped in the package) changed with an upgrade of the package; any other was
+    rewritten (a new export copied over it). A restart's lines say it (agent/checkpoint.py, agent/active_bundle.py,
+    agent/hotswap.py); before swap11 an upgrade's new builtin was worded as a folder rewritten by hand."""
+    bundle_dir = Path(bundle_dir)
+    if bundle_dir.parent == BUILTIN_DIR:
+        return (f"changed with the package (an upgrade of stad-edge brought another release of "
+                f"{BUILTIN_PREFIX}{bundle_dir.name})")
+    return "rewritten while the agent was down"
+
+
 def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> Manifest:
     """The parsed, checked manifest; with `keys`, only when its signature verifies."""
+    return read_manifest_digest(bundle_dir, keys)[0]
+
+
+def read_manifest_digest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> tuple[Manifest, str]:
+    """read_manifest's manifest, and the sha256 of the bytes it was parsed from (what `sha256sum manifest.json`
+    prints; a restart's lines name a release by it: agent/checkpoint.py, agent/active_bundle.py)."""
     path = bundle_dir / MANIFEST_NAME
     if not bundle_dir.is_dir():
         raise BundleError(f"{bundle_dir}: not a bundle directory (it does not exist or is a file)")
@@ -159,7 +203,7 @@ def read_manifest(bundle_dir: Path, keys: tuple[Path, ...] = ()) -> Manifest:
     except (UnicodeDecodeError, ValueError) as exc:
         raise BundleError(f"{path}: cannot read the manifest: {exc}") from None
     try:
-        return parse(doc)
+        return parse(doc), sha256(data).hexdigest()
     except ManifestError as exc:
         raise BundleError(f"{path}: invalid manifest: {exc}") from None
 
@@ -296,15 +340,16 @@ def parity_note(bundle: Bundle, runs: list[str] | None = None) -> str | None:
 def load(ref: str | Path, base_dir: str | Path = ".", expect: Expectation | None = None,
          verify_hashes: bool = True) -> Bundle:
     path = resolve_path(ref, base_dir)
-    manifest = read_manifest(path, keys=expect.keys if expect is not None else ())
+    manifest, digest = read_manifest_digest(path, keys=expect.keys if expect is not None else ())
     if verify_hashes:
         verify_files(path, manifest)
     if expect is None:
-        return Bundle(path=path, manifest=manifest)
+        return Bundle(path=path, manifest=manifest, manifest_sha256=digest)
     check_expectation(manifest, expect, where=str(path))
-    return Bundle(path=path, manifest=manifest, refused=tuple(parity_failures(manifest).items()))
+    return Bundle(path=path, manifest=manifest, refused=tuple(parity_failures(manifest).items()), manifest_sha256=digest)
 
 
 __all__ = ["Bundle", "BundleError", "Expectation", "Manifest", "FORMAT_VERSION", "MANIFEST_NAME", "ARTIFACT_KINDS",
-           "load", "resolve_path", "file_sha256", "read_manifest", "verify_files", "read_verified", "check_expectation",
+           "how_changed", "load", "resolve_path", "file_sha256", "read_manifest", "read_manifest_digest", "verify_files",
+           "read_verified", "check_expectation",
            "name_diff", "parity_failures", "parity_note"]

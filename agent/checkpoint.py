@@ -30,7 +30,11 @@ checkpoint is refused — with one log line saying why — when it is truncated,
 format version, or was taken with another configuration (sensors, tick, window, the fallback's settings,
 topology); the agent then warms up as if there were none. One taken with another bundle or `scoring.profile`
 alone (TIER_KEYS: they shape the model tier's state only) is resumed but for the model tier, which is prepared
-again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore).
+again as a hot-swapped bundle is (swap5: agent/resume.py, Pipeline.restore). The bundle is known by three digests
+(agent/pipeline_state.py `bundle_identity`): its manifest as parsed (matched on), manifest.json's bytes (named in the
+line), and its model's (Bundle.model_digest): under the same model_id, another model is said with both manifest
+digests and its model state fitted again; the same model under a rewritten manifest keeps it, said (`model_kept`;
+swap11: without models_dir the checkpoint is all that knows which release ran).
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from . import json_read
+from .bundle import NOT_SCORED, how_changed
 from .digest import sha256
 from .dirsync import sync_directory
 from .held_file import ReservedFile
@@ -520,6 +525,63 @@ def _bundle_text(b: dict | None) -> str:
     return f"{b['model_id']} ({b['path']})" if b else "no bundle"
 
 
+def _manifest_text(b: dict) -> str:
+    """A fingerprint's bundle by its manifest.json's sha256 (what `sha256sum manifest.json` prints, and swap9's and
+    swap10's lines name a release by); a checkpoint written before swap11 kept only the parsed manifest's."""
+    digest = b.get("manifest_sha256")
+    if digest:
+        return f"manifest.json sha256 {digest[:12]}…"
+    return "its manifest.json digest not kept (an earlier release's checkpoint)"
+
+
+#: What a restart onto another model under the checkpoint's model_id does with the model state it carried (`mismatch`).
+NOT_CARRIED = ("the model tier's state fitted for the release that ran — its profile, its threshold, the alerts' score "
+               "scale — is not carried onto another model; the fallback's state, the window, the alerts and faults are")
+
+
+def _same_release_elsewhere(sb: dict, cb: dict) -> str:
+    """How the bundle a checkpoint was taken with (`sb`) and the one the agent starts with (`cb`), the same model_id,
+    came to differ: the same folder rewritten while the agent was down, a builtin's changed with the package, or
+    `scoring.bundle` pointed at another folder."""
+    if sb.get("path") != cb.get("path"):
+        return f"the checkpoint was taken with {sb.get('path')}, the agent starts with {cb['path']}"
+    return f"{cb['path']}, the bundle the checkpoint was taken with, was {how_changed(Path(cb['path']))}"
+
+
+def _model_differs(sb: dict | None, cb: dict | None) -> str:
+    """`mismatch`'s words for a checkpoint taken with another bundle than the agent starts with: by model_id when they
+    differ; under the same model_id, with both manifests' digests and what becomes of the state (swap11: the line
+    named the same model_id and path twice, which told a rewritten bundle from nothing)."""
+    if not (sb and cb and sb.get("model_id") == cb["model_id"]):
+        return f"the model differs: checkpoint taken with {_bundle_text(sb)}, the agent starts with {_bundle_text(cb)}"
+    known = sb.get("model_sha256") is not None
+    return (f"the model differs: {_same_release_elsewhere(sb, cb)}: another release under the same model_id "
+            f"{cb['model_id']} ({_manifest_text(cb)} now, {_manifest_text(sb)} when the checkpoint was taken), "
+            + ("its model another (its artifacts, normalisation, residual scale, threshold or training rows differ)"
+               if known else "whether its model is another not known (the checkpoint kept no digest of it): taken as "
+               "another") + f"; {NOT_CARRIED}")
+
+
+def _same_model(sb: dict | None, cb: dict | None) -> bool:
+    """Whether a checkpoint's bundle and the agent's are the same model (model_id and Bundle.model_digest), their
+    manifests another: the model tier's state was fitted for this model and carries (`model_kept` says it)."""
+    return bool(sb and cb and sb.get("model_id") == cb["model_id"] and sb.get("model_sha256") is not None
+                and sb.get("model_sha256") == cb.get("model_sha256"))
+
+
+def model_kept(saved: dict, current: dict) -> str | None:
+    """What a restart says when the checkpoint's bundle and the agent's have other manifests but the same model
+    (`_same_model`: e.g. `stad-convert verify --record` rewrote manifest.json, or a release re-exported with its
+    files the same): the model tier's state is carried, said with both digests. None otherwise."""
+    sb, cb = saved.get("bundle"), current["bundle"]
+    if not _same_model(sb, cb) or sb.get("sha256") == cb.get("sha256"):
+        return None
+    return (f"{_same_release_elsewhere(sb, cb)}: its manifest another ({_manifest_text(cb)} now, {_manifest_text(sb)} "
+            f"when the checkpoint was taken), the model it describes the same (model_id {cb['model_id']}, the artifacts "
+            f"run, sensors, normalisation, residual scale, threshold and training rows; only {', '.join(NOT_SCORED)} "
+            "may differ): the model tier's state — its profile, its threshold, the alerts' score scale — carried")
+
+
 #: The fingerprint's keys that shape a model tier's state alone (its bundle's tier, its profile and threshold). A
 #: checkpoint differing in these only is resumed with the model tier prepared again (`tier_mismatch`).
 TIER_KEYS = ("profile", "bundle")
@@ -561,7 +623,7 @@ def mismatch(saved: dict, current: dict, tier: bool = True) -> str | None:
             return f"{word} is {current[key]}, the checkpoint was taken with {saved.get(key)}"
     sb, cb = saved.get("bundle"), current["bundle"]
     if (sb or {}).get("model_id") != (cb or {}).get("model_id") or (sb or {}).get("sha256") != (cb or {}).get("sha256"):
-        return f"the model differs: checkpoint taken with {_bundle_text(sb)}, the agent starts with {_bundle_text(cb)}"
+        return None if _same_model(sb, cb) else _model_differs(sb, cb)
     return None
 
 
@@ -713,5 +775,5 @@ class EventJournal:
 
 
 __all__ = ["CheckpointStore", "CheckpointRefused", "EventJournal", "FAULT_JOURNAL_FILE", "alert_spare_bytes", "atomic_write", "encode", "decode", "read_meta",
-           "fingerprint", "mismatch", "tier_mismatch", "TIER_KEYS", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
+           "fingerprint", "mismatch", "model_kept", "tier_mismatch", "TIER_KEYS", "array_like", "array_of", "CHECKPOINT_FILE", "JOURNAL_FILE",
            "FORMAT_VERSION"]

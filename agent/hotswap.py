@@ -66,8 +66,10 @@ down, or still in shadow when it died, is a candidate at the first poll. The rec
 the release that ran too: that bundle's own directory rewritten in place while the agent was down (another manifest)
 is not started on but judged at the first poll as any delivery, the restart on the release before it (swap9,
 `_rewritten_in_place`); so is `scoring.bundle` rewritten while the agent was down, the restart on the last release
-judged here (swap10; none judged: started on it, said). What a start runs instead of the release that ran, and why:
-health `model_update.started_instead`. A record that is there
+judged here (swap10; none judged: started on it, said; a builtin changed by a package upgrade said as such: swap11).
+The record keeps `scoring.bundle`'s release as known here, too (CONFIGURED_KNOWN): a restart that falls back on it
+with the swapped-in release gone says it was rewritten too (swap11). What a start runs instead of the release that
+ran, and why: health `model_update.started_instead`. A record that is there
 but unreadable, or missing where the checkpoint shows it was lost, is said and counted (health
 `state_reads`); the agent starts on the configured
 bundle and judges the newest bundle of models_dir at the first poll, the older ones named as taken
@@ -86,11 +88,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .active_bundle import (ACTIVE_FILE, RAN, Unreadable, configured_path, configured_refusal, configured_rewritten,
-                            restarts_on, rewritten, write_record)
+from .active_bundle import (ACTIVE_FILE, CONFIGURED_KNOWN, RAN, Unreadable, configured_also_rewritten, configured_path,
+                            configured_refusal, configured_rewritten, restarts_on, rewritten, write_record)
 from .alert_events import iso, ranked
 from .alert_residue import scores_by_name
-from .bundle import BundleError, Expectation, parity_note, resolve_path
+from .bundle import BundleError, Expectation, how_changed, parity_note, resolve_path
 from .models_dir import Fingerprint, build_candidate, bundle_dirs, fingerprint, releases_before
 from .release_verdicts import REFUSED_CHECK, REFUSED_SHADOW, SWAPPED_IN, WITHDRAWN, Verdicts, manifest_digest
 from .scorers import runtimes
@@ -113,7 +115,6 @@ UNDEFINED_LONGEST = 5          # a shadow whose correlation is undefined (a calm
 
 NEW_BUNDLE = "new bundle in models_dir"     # the trigger of a models_dir poll
 ROLLBACK = "rollback"                       # the trigger of a load after the active bundle went (_begin_rollback)
-CONFIGURED_REWRITTEN = "scoring.bundle rewritten while the agent was down"    # judged as a delivery (swap10)
 RELOAD_SCOPE = "SIGHUP reloads the model bundle only: a config change needs a restart"
 
 
@@ -210,6 +211,8 @@ class HotSwap:
         self._running_manifest = pipeline.model_manifest() if running else None
         # ... and its manifest.json's sha256: the release that ran, recorded (a restart starts on no other: swap9)
         self._running_digest = manifest_digest(self.current) if running else None
+        # ... and scoring.bundle's release as this gateway knows it, kept while another runs (CONFIGURED_KNOWN: swap11)
+        self._configured_known = manifest_digest(self._configured) if self._configured else None
         self.verdicts = Verdicts()          # each release's verdict, kept across restarts (agent/release_verdicts.py)
         self._candidate_digest: str | None = None   # the manifest digest of the bundle loading (read as it began)
         self.ticks = 0
@@ -375,7 +378,9 @@ class HotSwap:
         elif self._rollback is not None:
             path, trigger = self._next_rollback(), ROLLBACK
         elif poll and self._rewritten_configured is not None:
-            path, trigger, self._rewritten_configured = self._rewritten_configured, CONFIGURED_REWRITTEN, None
+            # judged as a delivery (swap10); a builtin's, changed with the package, said so (swap11)
+            path, self._rewritten_configured = self._rewritten_configured, None
+            trigger = f"scoring.bundle {how_changed(path)}"
         elif poll:
             dirs = self._bundle_dirs()
             if self._active_gone(dirs):
@@ -724,10 +729,14 @@ class HotSwap:
         capped = self.verdicts.bound(self._on_disk)       # (listed only when a verdict could go)
         if capped is not None:
             log.warning("model update: %s (%s)", capped, path)
-        # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10)
+        if self.current is not None and self.current == self._configured:
+            self._configured_known = self._running_digest
+        # RAN: the release scoring now, the configured bundle's too (a restart tells it rewritten while down: swap10);
+        # CONFIGURED_KNOWN: scoring.bundle's as known here, told rewritten when a restart falls back on it (swap11)
         record = {"version": 1, "path": str(active) if active else None, "model_id": model_id,
                   "config_bundle": self.cfg.scoring.bundle, "seen": {str(p): fp.to_json() for p, fp in self.seen.items()},
-                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest}
+                  "verdicts": self.verdicts.to_json(), RAN: self._running_digest,
+                  CONFIGURED_KNOWN: self._configured_known}
         try:
             write_record(path.parent, record)
         except OSError as exc:
@@ -757,6 +766,9 @@ class HotSwap:
         rewrite, configured = None, None
         if isinstance(record, dict):
             self.verdicts = Verdicts.from_json(record.get("verdicts"))     # (none in a record written before swap8)
+            if active is not None and record.get("config_bundle") == self.cfg.scoring.bundle \
+                    and record.get(CONFIGURED_KNOWN) is not None:
+                self._configured_known = record[CONFIGURED_KNOWN]   # another runs: scoring.bundle's as known before
             was = record.get("path")
             configured = configured_rewritten(self.cfg, record)     # scoring.bundle rewritten while down (swap10)
             if configured is not None:
@@ -775,11 +787,12 @@ class HotSwap:
             self._forget_gone(self._bundle_dirs())
             if rewrite is not None:
                 self._rewritten_in_place(rewrite, record.get(RAN), verified=rewrite == configured)
-            if moved or rewrite is not None or configured is not None \
+            if moved or rewrite is not None or configured is not None or self.started_instead is not None \
                     or record.get("config_bundle") != self.cfg.scoring.bundle:
                 # started on the release before the recorded one (gone, rewritten in place), on scoring.bundle
                 # rewritten (its digest: said once), or on scoring.bundle changed since: the record names it now
-                # (else one rewritten after the change was taken for the operator's new choice again: swap10)
+                # (else one rewritten after the change was taken for the operator's new choice again: swap10; and
+                # started on scoring.bundle instead of the release gone, it was said again at every restart: swap11)
                 self._save_record()
         elif self.models_dir is not None:
             # The first start: what models_dir holds now is recorded as there before it, so that a bundle
@@ -793,7 +806,7 @@ class HotSwap:
         the stop, and why (agent/active_bundle.py said it in the log); None when it runs that release."""
         running = f"{self.current or 'numpy'}" + (" (scoring.bundle)" if self.current == self._configured else "")
         if configured is not None:
-            why = (f"scoring.bundle {configured} rewritten while the agent was down (manifest.json sha256 "
+            why = (f"scoring.bundle {configured} {how_changed(configured)} (manifest.json sha256 "
                    f"{(manifest_digest(configured) or '?')[:12]}…, the release that ran {record[RAN][:12]}…)")
             if active is None:
                 return f"{why}: started on it unjudged, no release judged here to start on instead"
@@ -807,7 +820,9 @@ class HotSwap:
                        else "it is judged as a delivery (shadow, swap)"))
         if moved or (record.get("path") not in (None, str(self._configured)) and active is None
                      and record.get("config_bundle") == self.cfg.scoring.bundle):
-            return f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+            also = configured_also_rewritten(self.cfg, record) if self.current == self._configured else None
+            return (f"the active bundle {record['path']} no longer loads (gone, or not verifying): started on {running}"
+                    + (f"; {also}" if also else ""))
         return None
 
     def _rewritten_in_place(self, path: Path, ran: str | None, verified: bool = False) -> None:

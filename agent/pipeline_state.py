@@ -11,13 +11,11 @@ given only what that part needs.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .digest import sha256
 from .discord import DiscordWatch
 from .learning_sensors import LearningSensors
 from .faults.tracker import FaultTracker
@@ -53,13 +51,17 @@ def fault_state(tracker: FaultTracker) -> dict:
 
 
 def bundle_identity(tiers: list[Scorer]) -> dict | None:
-    """The bundle the model tiers run (what a checkpoint must have been taken with: its fingerprint), or None."""
+    """The bundle the model tiers run (what a checkpoint must have been taken with: its fingerprint), or None:
+    `sha256` of its manifest as parsed (what the checkpoint is matched on); since swap11 also `manifest_sha256`, of
+    manifest.json's bytes as loaded (what a restart's line names: `sha256sum manifest.json`), and `model_sha256`,
+    of what the model tier's state is fitted for (Bundle.model_digest: a manifest rewritten with the model the same
+    carries it). A checkpoint without the two (an earlier release's) loads: agent/checkpoint.py `mismatch`."""
     tier = next((t for t in tiers if getattr(t, "bundle", None) is not None), None)
     if tier is None:
         return None
-    manifest = json.dumps(tier.bundle.manifest.to_dict(), sort_keys=True).encode()
-    return {"model_id": tier.bundle.model_id, "path": str(tier.bundle.path),
-            "sha256": sha256(manifest).hexdigest()}
+    bundle = tier.bundle
+    return {"model_id": bundle.model_id, "path": str(bundle.path), "sha256": bundle.parsed_digest,
+            "manifest_sha256": bundle.manifest_sha256, "model_sha256": bundle.model_digest}
 
 
 def state_of(p: Pipeline) -> dict:

@@ -35,7 +35,7 @@ from .alerts import iso
 from .alive import ALIVE_FILE, ALIVE_S  # noqa: F401 (its callers' names: tests, silence_feed)
 from .alive import CLAIMS_RULE, SignOfLife, under_claims_rule
 from .build_id import identity, other_build
-from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, read_meta, tier_mismatch
+from .checkpoint import CheckpointRefused, CheckpointStore, fingerprint, model_kept, read_meta, tier_mismatch
 from .journal_resume import JournalResume
 from .journaled import is_time
 from .live_pace import near_host_clock_s
@@ -168,7 +168,9 @@ class Resume(JournalResume, SignOfLife):
                     resumed += f"; {by}"
                 if ahead_s is not None:         # said on health and in READY's status too
                     resumed += f"; its last tick {ahead_s / 3600.0:.1f} h ahead of this host's clock, time base not kept"
-                for problem in (self.pipeline.tier_note, self.pipeline.recent_problem, self.pipeline.standby_problem):
+                # the same model under another manifest: its state carried, said with both digests (swap11)
+                for problem in (model_kept(meta["config"], current), self.pipeline.tier_note,
+                                self.pipeline.recent_problem, self.pipeline.standby_problem):
                     if problem:     # the model tier prepared again or waiting; a part refused alone (pipeline_state.restored_*)
                         resumed += f"; {problem}"
                 self.checkpoint_start = {"state": "resumed", "detail": resumed}
