@@ -48,14 +48,100 @@ NO_VENV=0
 NO_START=0
 UNINSTALL=0
 
-# Every module below each directory of sys.path compiled at the interpreter's optimization level, into its
-# PYTHONPYCACHEPREFIX; tests and the site directories nested in the standard library's (a pyenv's) left out. Without
-# force: a .pyc already there whose header holds its source's mtime is kept (what the import system checks too).
-COMPILE_PATH='import compileall, os, re, sys
-dirs = [d for d in sys.path if d and os.path.isdir(d)]
-ok = [compileall.compile_dir(d, quiet=1, rx=re.compile(re.escape(d) + r"/(.+/)?(tests?|site-packages|dist-packages)/"))
-      for d in dirs]
-sys.exit(0 if all(ok) else 1)'
+# What the unit's program imports, compiled at the interpreter's optimization level into its PYTHONPYCACHEPREFIX, and
+# not the rest of its sys.path: not the venv's pip and setuptools, nor the standard library's tkinter, idlelib, lib2to3
+# or unittest. By top-level module ("a unit": a module, or a package compiled whole with its tests left out, so that
+# what it imports lazily of itself is there: encodings' codecs, numpy's submodules). The units compiled: those
+# imported here by the interpreter's start (site, encodings, a .pth's) and by importing every module of the units the
+# program's script (argv[1]: the unit's ExecStart) imports (the agent: its plugins are imported by name), the
+# installed distributions the distribution of those units requires (onnxruntime, ai-edge-litert: imported by the
+# agent only when a config needs them) and every unit the agent's source imports anywhere (paho, sqlite3, pymodbus:
+# the same); and every unit that an imported module's source names in an import statement (at any depth: what the
+# standard library or a library imports lazily, _strptime, stringprep), compiled but not followed further.
+# Without force: a .pyc already there whose header holds its source's mtime is kept. Every other .pyc under the prefix
+# (a module gone or no longer imported, another interpreter's cache tag) is removed: the prefix holds what one compile
+# from scratch would write.
+COMPILE_CLOSURE='import os, sys
+sys.path[:] = [d for d in sys.path if d and d not in os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+sys.dont_write_bytecode = False
+import compileall, importlib, importlib.metadata, importlib.util, pkgutil, re
+from importlib.machinery import PathFinder
+IMPORTS = re.compile(rb"(?m)^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([\w. \t,]+))")
+LITERAL = re.compile(rb"(?:import_module|__import__)\([ \t]*[\x27\x22]([A-Za-z_]\w*)")
+SKIP = {"test", "tests", "__pycache__", "site-packages", "dist-packages"}
+
+def read(file):
+    try:
+        with open(file, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+def source(name):
+    file = getattr(sys.modules.get(name), "__file__", None)
+    return read(file) if isinstance(file, str) and file.endswith(".py") else b""
+
+def named(text):
+    found = {m[1] or m[2] for m in IMPORTS.finditer(text)} | set(LITERAL.findall(text))
+    return {word.partition(b".")[0].decode() for item in found for words in [w.split() for w in item.split(b",")]
+            for word in words[:1]}
+
+def try_import(name):
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        return None
+
+def required_by(units):
+    top = importlib.metadata.packages_distributions()
+    found = set()
+    for dist in {d for u in units for d in top.get(u, ())}:
+        for req in importlib.metadata.requires(dist) or ():
+            try:
+                got = importlib.metadata.distribution(re.match(r"[A-Za-z0-9._-]+", req)[0]).metadata["Name"]
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            found |= {u for u, ds in top.items() if got in ds}
+    return found
+
+script = named(read(sys.argv[1])) if len(sys.argv) > 1 else set()
+for unit in script:
+    module = try_import(unit)
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), unit + "."):
+        if not info.name.endswith(".__main__"):
+            try_import(info.name)
+lazy = set().union(*[named(source(n)) for n in list(sys.modules) if n.partition(".")[0] in script])
+for unit in sorted(required_by(script) | lazy):
+    try_import(unit)
+imported = [m for m in list(sys.modules.values()) if isinstance(m, type(sys))]
+places = set()
+for module in imported:
+    file = getattr(module, "__file__", None)
+    if getattr(module, "__path__", None) is not None:
+        places |= set(module.__path__)
+    elif "." in module.__name__ and isinstance(file, str):
+        places.add(os.path.dirname(file))
+    elif isinstance(file, str):
+        places.add(file)
+for unit in set().union(*[named(source(m.__name__)) for m in imported]) - SKIP:
+    try:
+        spec = PathFinder.find_spec(unit)
+    except (ImportError, ValueError):
+        continue
+    if spec is not None:
+        places |= set(spec.submodule_search_locations or [spec.origin])
+
+keep, ok = set(), True
+for place in sorted(p for p in places if isinstance(p, str) and os.path.basename(p) not in SKIP):
+    for file in [os.path.join(place, n) for n in os.listdir(place)] if os.path.isdir(place) else [place]:
+        if file.endswith(".py") and os.path.isfile(file):
+            ok &= bool(compileall.compile_file(file, quiet=1))
+            keep.add(importlib.util.cache_from_source(file))
+for here, dirs, names in os.walk(sys.pycache_prefix):
+    for name in names:
+        if name.endswith(".pyc") and os.path.join(here, name) not in keep:
+            os.unlink(os.path.join(here, name))
+sys.exit(0 if ok else 1)'
 
 # What the prefix's bytecode was compiled by, written into it as .interpreter: the interpreter's build (sys.version
 # holds its patch level and build date), its cache tag and magic, where it is, and the path that was compiled. A
@@ -64,22 +150,6 @@ INTERPRETER_ID='import importlib.util, os, sys
 print(sys.version.replace("\n", " "), sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex(),
       os.path.realpath(sys.executable), sys.base_prefix, sys.flags.optimize, sep="\n")
 print(*[d for d in sys.path if d], sep="\n")'
-
-# The .pyc in a prefix reused whose source is gone (a module an upgrade removed) or that another interpreter's cache
-# tag names: never read, removed so the prefix holds no more than one compile from scratch would write.
-PRUNE_PREFIX='import os, re, sys
-prefix, tag = sys.argv[1], sys.implementation.cache_tag
-for top, dirs, files in os.walk(prefix):
-    source_dir = "/" + os.path.relpath(top, prefix) if top != prefix else "/"
-    for name in files:
-        if not name.endswith(".pyc"):
-            continue
-        base = name[:-len(".pyc")]
-        if re.search(r"[.]opt-[0-9]+$", base):
-            base = base.rpartition(".")[0]
-        stem, _, its_tag = base.rpartition(".")
-        if its_tag != tag or not os.path.isfile(os.path.join(source_dir, stem + ".py")):
-            os.unlink(os.path.join(top, name))'
 
 # A venv is not relocatable: pip's scripts (the unit's ExecStart is bin/stad-agent), the activate scripts and
 # pyvenv.cfg name the directory it was made in. A venv built in $VENV.new has that name rewritten to $VENV in those
@@ -300,12 +370,12 @@ if [ "$NO_VENV" -eq 0 ]; then
     if [ -n "$PY_ID" ] && [ "$BUILD" = "$VENV" ] && [ -f "$PYCACHE/.interpreter" ] \
             && [ "$(cat "$PYCACHE/.interpreter")" = "$PY_ID" ] && cp -al "$PYCACHE" "$PYCACHE.new" 2>/dev/null; then
         rm -f "$PYCACHE.new/.interpreter"
-        "$VENV/bin/python" -c "$PRUNE_PREFIX" "$PYCACHE.new" || { rm -rf "$PYCACHE.new"; mkdir "$PYCACHE.new"; }
     else
         rm -rf "$PYCACHE.new"
         mkdir -p "$PYCACHE.new"
     fi
-    if PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_PATH" >/dev/null 2>&1; then
+    if PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_CLOSURE" "$VENV/bin/stad-agent" \
+            >/dev/null 2>&1; then
         [ -z "$PY_ID" ] || printf '%s\n' "$PY_ID" > "$PYCACHE.new/.interpreter"
     else
         say "warning: some modules did not compile for python -OO (they compile at each start)" >&2
