@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, linked_deps, stop_agent
+from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, linked_deps, stop_agent, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -41,10 +41,11 @@ PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 UPGRADE_MARK = "stad-test: the upgraded source ran"
 
 
-def offline_venv(venv: Path, deps: Path) -> None:
-    """A venv for install.sh to reuse: no pip, and numpy and PyYAML on its path through a .pth."""
+def offline_venv(venv: Path, deps: Path, *also: str) -> None:
+    """A venv for install.sh to reuse: no pip, and numpy and PyYAML (and the packages `also` names) on its path
+    through a .pth."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
-    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{linked_deps(deps)}\n")
+    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{linked_deps(deps, *also)}\n")
 
 
 def install(root: Path, wheel: Path, config: Path) -> None:
@@ -73,9 +74,9 @@ def unit_command(root: Path) -> tuple[list[str], dict[str, str]]:
     return argv, env
 
 
-def start_and_stop(root: Path, log: Path) -> tuple[list[str], list[str], str]:
-    """The unit's command line from spawn to READY=1 and a SIGTERM's clean stop; (modules compiled from source,
-    bytecode files read, stderr)."""
+def start_and_stop(root: Path, log: Path, until=None) -> tuple[list[str], list[str], str]:
+    """The unit's command line from spawn to READY=1 (and then `until()`, when given, is true) and a SIGTERM's clean
+    stop; (modules compiled from source, bytecode files read, stderr)."""
     argv, unit_env = unit_command(root)
     state = root / "var/lib/stad-edge"
     state.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,8 @@ def start_and_stop(root: Path, log: Path) -> tuple[list[str], list[str], str]:
         proc = subprocess.Popen(argv, cwd=state, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
     try:
         notify.wait_for("READY=1", timeout=180)
+        if until is not None:
+            wait_until(until, timeout=120, proc=proc)
         stop_agent(proc, timeout=60)
         assert proc.returncode == 0, log.read_text()[-3000:]
     finally:
