@@ -6,7 +6,7 @@
 #
 # What goes where (all below --root, default /):
 #   /opt/stad-edge/venv/                  a virtualenv with stad-edge[onnx,tflite] (no torch)
-#   /opt/stad-edge/pycache/               its bytecode and the standard library's for the unit's python -OO
+#   /opt/stad-edge/pycache/               the bytecode of what the agent imports, for the unit's python -OO
 #   /etc/systemd/system/stad-agent.service
 #   /etc/stad-edge/agent.yaml             from --config, only when there is none yet
 #   /etc/credstore/stad-edge.mqtt-password, /etc/credstore/stad-edge.tls-key   mode 0600
@@ -48,19 +48,19 @@ NO_VENV=0
 NO_START=0
 UNINSTALL=0
 
-# What the unit's program imports, compiled at the interpreter's optimization level into its PYTHONPYCACHEPREFIX, and
-# not the rest of its sys.path: not the venv's pip and setuptools, nor the standard library's tkinter, idlelib, lib2to3
-# or unittest. By top-level module ("a unit": a module, or a package compiled whole with its tests left out, so that
-# what it imports lazily of itself is there: encodings' codecs, numpy's submodules). The units compiled: those
-# imported here by the interpreter's start (site, encodings, a .pth's) and by importing every module of the units the
-# program's script (argv[1]: the unit's ExecStart) imports (the agent: its plugins are imported by name), the
-# installed distributions the distribution of those units requires (onnxruntime, ai-edge-litert: imported by the
-# agent only when a config needs them) and every unit the agent's source imports anywhere (paho, sqlite3, pymodbus:
-# the same); and every unit that an imported module's source names in an import statement (at any depth: what the
-# standard library or a library imports lazily, _strptime, stringprep), compiled but not followed further.
-# Without force: a .pyc already there whose header holds its source's mtime is kept. Every other .pyc under the prefix
-# (a module gone or no longer imported, another interpreter's cache tag) is removed: the prefix holds what one compile
-# from scratch would write.
+# What the unit's program can import, compiled at the interpreter's optimization level into its PYTHONPYCACHEPREFIX;
+# not the rest of its sys.path (the venv's pip and setuptools, the standard library's tkinter, idlelib, lib2to3 ...).
+# Found by importing here what the program may import: every module of the packages its script (argv[1]: the unit's
+# ExecStart) imports (the agent, whose plugins it imports by name), the installed distributions their distribution
+# requires (onnxruntime, ai-edge-litert: the agent imports them by a computed name, when a config needs them) and
+# every top-level module the agent's source imports anywhere (paho, sqlite3); the interpreter's start (site, encodings,
+# a .pth's) is in too. Compiled: the directory of each imported package module whole (not its subdirectories: what a
+# package imports lazily of itself, encodings' codecs), each imported top-level module, and each top-level module or
+# package directory that an imported module's source names in an import at any depth (what a library imports lazily:
+# _strptime, stringprep), without following what that one imports. PYTHONPATH's directories are left out: the unit
+# sets none. Without force: a .pyc already there whose header holds its source's mtime is kept. Every other .pyc under
+# the prefix (a module gone or no longer imported, another interpreter's cache tag) is removed: the prefix holds what
+# one compile from scratch would write.
 COMPILE_CLOSURE='import os, sys
 sys.path[:] = [d for d in sys.path if d and d not in os.environ.get("PYTHONPATH", "").split(os.pathsep)]
 sys.dont_write_bytecode = False
@@ -355,15 +355,17 @@ if [ "$NO_VENV" -eq 0 ]; then
     fi
     # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
     # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
-    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for every module on the venv's sys.path, the standard library's
-    # too (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s; docs/measured/speed.md,
-    # user19). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole in $PYCACHE.new, then
-    # moved into place: a cache cut short is never the one read. A re-run with the same interpreter (its .interpreter
-    # file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and compiles only the modules whose
-    # source changed since (~4.5 CPU-s -> ~0.4; user22): compileall writes each .pyc to a new file renamed over the old
-    # name, so the links the running agent may read are never written through. Another interpreter (its build, an apt
-    # upgrade of python3.11 included) or a venv built anew: compiled from scratch. The .pyc are timestamp-checked: a
-    # source changed since (apt upgraded python3) compiles at each start, as without them, until this script runs again.
+    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for what the agent imports (COMPILE_CLOSURE), the standard
+    # library's modules among them (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s;
+    # docs/measured/speed.md, user19), not every module on the venv's sys.path (suite12: 16 MB against 40 with
+    # onnx,tflite; docs/deploying.md). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole
+    # in $PYCACHE.new, then moved into place: a cache cut short is never the one read. A re-run with the same
+    # interpreter (its .interpreter file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and
+    # compiles only the modules whose source changed since (user22): compileall writes each .pyc to a new file renamed
+    # over the old name, so the links the running agent may read are never written through. Another interpreter (its
+    # build, an apt upgrade of python3.11 included) or a venv built anew: compiled from scratch. The .pyc are
+    # timestamp-checked: a source changed since (apt upgraded python3) compiles at each start, as without them, until
+    # this script runs again.
     say "writing the bytecode for python -OO into $PYCACHE"
     rm -rf "$PYCACHE.new" "$PYCACHE.old"
     PY_ID=$("$VENV/bin/python" -OO -c "$INTERPRETER_ID" 2>/dev/null) || PY_ID=""
