@@ -54,18 +54,16 @@ UNINSTALL=0
 # ExecStart) imports (the agent, whose plugins it imports by name), the installed distributions their distribution
 # requires (onnxruntime, ai-edge-litert: the agent imports them by a computed name, when a config needs them) and
 # every top-level module the agent's source imports anywhere (paho, sqlite3); the interpreter's start (site, encodings,
-# a .pth's) is in too. Compiled: the directory of each imported package module whole (not its subdirectories: what a
-# package imports lazily of itself, encodings' codecs), each imported top-level module, and each top-level module or
-# package directory that an imported module's source names in an import at any depth (what a library imports lazily:
-# _strptime, stringprep), without following what that one imports. PYTHONPATH's directories are left out: the unit
-# sets none. Without force: a .pyc already there whose header holds its source's mtime is kept. Every other .pyc under
-# the prefix (a module gone or no longer imported, another interpreter's cache tag) is removed: the prefix holds what
-# one compile from scratch would write.
+# a .pth's) is in too. Compiled: each module imported, and the rest of the directory of each imported module of a
+# package (not its subdirectories): what a package imports lazily of itself, encodings' codecs. A module a library
+# imports lazily that nothing here imported compiles in memory when the agent first imports it, as without this.
+# PYTHONPATH's directories are left out: the unit sets none. Without force: a .pyc already there whose header holds its
+# source's mtime is kept. Every other .pyc under the prefix (a module gone or no longer imported, another interpreter's
+# cache tag) is removed: the prefix holds what one compile from scratch would write.
 COMPILE_CLOSURE='import os, sys
 sys.path[:] = [d for d in sys.path if d and d not in os.environ.get("PYTHONPATH", "").split(os.pathsep)]
 sys.dont_write_bytecode = False
 import compileall, importlib, importlib.metadata, importlib.util, pkgutil, re
-from importlib.machinery import PathFinder
 IMPORTS = re.compile(rb"(?m)^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([\w. \t,]+))")
 LITERAL = re.compile(rb"(?:import_module|__import__)\([ \t]*[\x27\x22]([A-Za-z_]\w*)")
 SKIP = {"test", "tests", "__pycache__", "site-packages", "dist-packages"}
@@ -123,14 +121,6 @@ for module in imported:
         places.add(os.path.dirname(file))
     elif isinstance(file, str):
         places.add(file)
-for unit in set().union(*[named(source(m.__name__)) for m in imported]) - SKIP:
-    try:
-        spec = PathFinder.find_spec(unit)
-    except (ImportError, ValueError):
-        continue
-    if spec is not None:
-        places |= set(spec.submodule_search_locations or [spec.origin])
-
 keep, ok = set(), True
 for place in sorted(p for p in places if isinstance(p, str) and os.path.basename(p) not in SKIP):
     for file in [os.path.join(place, n) for n in os.listdir(place)] if os.path.isdir(place) else [place]:
