@@ -347,7 +347,7 @@ if [ "$NO_VENV" -eq 0 ]; then
     # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
     # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for what the agent imports (COMPILE_CLOSURE), the standard
     # library's modules among them (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s;
-    # docs/measured/speed.md, user19), not every module on the venv's sys.path (suite12: 16 MB against 40 with
+    # docs/measured/speed.md, user19), not every module on the venv's sys.path (suite12: 15 MB against 40 with
     # onnx,tflite; docs/deploying.md). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole
     # in $PYCACHE.new, then moved into place: a cache cut short is never the one read. A re-run with the same
     # interpreter (its .interpreter file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and
