@@ -1,9 +1,10 @@
 """The unit's `python -OO` bytecode, built at install: the service compiles nothing at start, never runs stale code.
 
 The unit runs the agent with PYTHONOPTIMIZE=2, PYTHONDONTWRITEBYTECODE=1 and PYTHONPYCACHEPREFIX=/opt/stad-edge/pycache,
-read-only to it (ProtectSystem=strict). systemd/install.sh fills that prefix with the .opt-2.pyc of every module on
-the venv's sys.path, the standard library's included: Debian's python3 ships none for -OO, so without them those
-modules compiled from source at every start (+0.4 s; docs/measured/speed.md, user19). Checked with real processes:
+read-only to it (ProtectSystem=strict). systemd/install.sh fills that prefix with the .opt-2.pyc of what the agent
+imports, the standard library's modules included (all of the venv's sys.path before suite12): Debian's python3 ships
+none for -OO, so without them those modules compiled from source at every start (+0.4 s; docs/measured/speed.md,
+user19). Checked with real processes:
 install.sh into a temporary root, then the installed unit's ExecStart line run directly with the installed unit's
 `Environment=` (its paths moved into the root), a NOTIFY_SOCKET and PYTHONVERBOSE=1, whose "code object from" lines
 say where each module's code came from (a quoted .pyc, or a source path when it was compiled).
@@ -18,7 +19,7 @@ say where each module's code came from (a quoted .pyc, or a source path when it 
 Offline and quick: the venv is made first, --without-pip, with a .pth naming a directory of hard links to this
 interpreter's numpy and PyYAML (all `stad-agent run` of a numpy-scorer config needs; compileall does not follow
 symlinked directories); install.sh reuses that venv, installs the checkout's wheel --no-deps --no-index and compiles
-everything on the venv's sys.path, those included, into the root's prefix (nothing is written beside the linked
+what the agent imports, those included, into the root's prefix (nothing is written beside the linked
 files). Nothing is written into the linked files either: the changed source is the installed agent's own copy.
 """
 from __future__ import annotations

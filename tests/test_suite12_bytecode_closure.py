@@ -2,15 +2,16 @@
 
 Before suite12 the prefix held the .opt-2.pyc of every module on the venv's sys.path: the whole standard library
 (tkinter, idlelib, lib2to3 …) and, on a gateway, the venv's pip and setuptools, none of which the agent imports
-(40 MB and 2,330 files on a real `[onnx,tflite]` install; docs/install.md). Now it holds the closure install.sh
-computes: what the interpreter's start, the agent's modules, its optional libraries and what they import load, and
-each module those name in an import (systemd/install.sh, COMPILE_CLOSURE). The claim that goes with it: a start
-under the unit's environment still compiles nothing — checked here for what a start imports beyond
+(40 MB in 2,330 files on a real `onnx,tflite` install, against 15 MB in 756 now; docs/deploying.md). Now it holds what
+install.sh imports in the venv (systemd/install.sh, COMPILE_CLOSURE): the interpreter's start, every module of the
+agent, the distributions stad-edge requires (the tiers' runtimes, which the agent imports by a computed name) and
+what the agent's source imports anywhere, each with the rest of its package's directory. The claim that goes with it:
+a start under the unit's environment still compiles nothing — checked here for what a start imports beyond
 tests/test_install_bytecode.py's numpy scorer: the tflite and onnx tiers' runtimes and the MQTT sink (paho, and the
 socket's host name lookup), with a real broker.
 
 Offline, as test_install_bytecode: a venv made --without-pip, this interpreter's numpy, PyYAML, ai-edge-litert,
-onnxruntime and paho linked in through a .pth, the checkout's wheel installed --no-deps.
+onnxruntime (with their dist-info) and paho linked in through a .pth, the checkout's wheel installed --no-deps.
 """
 from __future__ import annotations
 
