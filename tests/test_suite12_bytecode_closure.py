@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from conftest import checkout_wheel, demo_dict
+from installed_unit import install, offline_venv, start_and_stop
 from mqtt_broker import Collector, make_broker  # noqa: F401 — make_broker: a pytest fixture
-from test_install_bytecode import install, offline_venv, start_and_stop
 
 STDLIB = Path(sysconfig.get_path("stdlib"))
 NEVER_IMPORTED = [name for name in ("idlelib", "tkinter", "turtledemo", "lib2to3") if (STDLIB / name).is_dir()]
