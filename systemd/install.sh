@@ -6,7 +6,7 @@
 #
 # What goes where (all below --root, default /):
 #   /opt/stad-edge/venv/                  a virtualenv with stad-edge[onnx,tflite] (no torch)
-#   /opt/stad-edge/pycache/               its bytecode and the standard library's for the unit's python -OO
+#   /opt/stad-edge/pycache/               the bytecode of what the agent imports, for the unit's python -OO
 #   /etc/systemd/system/stad-agent.service
 #   /etc/stad-edge/agent.yaml             from --config, only when there is none yet
 #   /etc/credstore/stad-edge.mqtt-password, /etc/credstore/stad-edge.tls-key   mode 0600
@@ -48,14 +48,90 @@ NO_VENV=0
 NO_START=0
 UNINSTALL=0
 
-# Every module below each directory of sys.path compiled at the interpreter's optimization level, into its
-# PYTHONPYCACHEPREFIX; tests and the site directories nested in the standard library's (a pyenv's) left out. Without
-# force: a .pyc already there whose header holds its source's mtime is kept (what the import system checks too).
-COMPILE_PATH='import compileall, os, re, sys
-dirs = [d for d in sys.path if d and os.path.isdir(d)]
-ok = [compileall.compile_dir(d, quiet=1, rx=re.compile(re.escape(d) + r"/(.+/)?(tests?|site-packages|dist-packages)/"))
-      for d in dirs]
-sys.exit(0 if all(ok) else 1)'
+# What the unit's program can import, compiled at the interpreter's optimization level into its PYTHONPYCACHEPREFIX;
+# not the rest of its sys.path (the venv's pip and setuptools, the standard library's tkinter, idlelib, lib2to3 ...).
+# Found by importing here what the program may import: every module of the packages its script (argv[1]: the unit's
+# ExecStart) imports (the agent, whose plugins it imports by name), the installed distributions their distribution
+# requires (onnxruntime, ai-edge-litert: the agent imports them by a computed name, when a config needs them) and
+# every top-level module the agent's source imports anywhere (paho, sqlite3); the interpreter's start (site, encodings,
+# a .pth's) is in too. Compiled: each module imported, and the rest of the directory of each imported module of a
+# package (not its subdirectories): what a package imports lazily of itself, encodings' codecs. A module a library
+# imports lazily that nothing here imported compiles in memory when the agent first imports it, as without this.
+# PYTHONPATH's directories are left out: the unit sets none. Without force: a .pyc already there whose header holds its
+# source's mtime is kept. Every other .pyc under the prefix (a module gone or no longer imported, another interpreter's
+# cache tag) is removed: the prefix holds what one compile from scratch would write.
+COMPILE_CLOSURE='import os, sys
+sys.path[:] = [d for d in sys.path if d and d not in os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+sys.dont_write_bytecode = False
+import compileall, importlib, importlib.metadata, importlib.util, pkgutil, re
+IMPORTS = re.compile(rb"(?m)^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([\w. \t,]+))")
+LITERAL = re.compile(rb"(?:import_module|__import__)\([ \t]*[\x27\x22]([A-Za-z_]\w*)")
+SKIP = {"test", "tests", "__pycache__", "site-packages", "dist-packages"}
+
+def read(file):
+    try:
+        with open(file, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+def source(name):
+    file = getattr(sys.modules.get(name), "__file__", None)
+    return read(file) if isinstance(file, str) and file.endswith(".py") else b""
+
+def named(text):
+    found = {m[1] or m[2] for m in IMPORTS.finditer(text)} | set(LITERAL.findall(text))
+    return {word.partition(b".")[0].decode() for item in found for words in [w.split() for w in item.split(b",")]
+            for word in words[:1]}
+
+def try_import(name):
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        return None
+
+def required_by(units):
+    top = importlib.metadata.packages_distributions()
+    found = set()
+    for dist in {d for u in units for d in top.get(u, ())}:
+        for req in importlib.metadata.requires(dist) or ():
+            try:
+                got = importlib.metadata.distribution(re.match(r"[A-Za-z0-9._-]+", req)[0]).metadata["Name"]
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            found |= {u for u, ds in top.items() if got in ds}
+    return found
+
+script = named(read(sys.argv[1])) if len(sys.argv) > 1 else set()
+for unit in script:
+    module = try_import(unit)
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), unit + "."):
+        if not info.name.endswith(".__main__"):
+            try_import(info.name)
+lazy = set().union(*[named(source(n)) for n in list(sys.modules) if n.partition(".")[0] in script])
+for unit in sorted(required_by(script) | lazy):
+    try_import(unit)
+imported = [m for m in list(sys.modules.values()) if isinstance(m, type(sys))]
+places = set()
+for module in imported:
+    file = getattr(module, "__file__", None)
+    if getattr(module, "__path__", None) is not None:
+        places |= set(module.__path__)
+    elif "." in module.__name__ and isinstance(file, str):
+        places.add(os.path.dirname(file))
+    elif isinstance(file, str):
+        places.add(file)
+keep, ok = set(), True
+for place in sorted(p for p in places if isinstance(p, str) and os.path.basename(p) not in SKIP):
+    for file in [os.path.join(place, n) for n in os.listdir(place)] if os.path.isdir(place) else [place]:
+        if file.endswith(".py") and os.path.isfile(file):
+            ok &= bool(compileall.compile_file(file, quiet=1))
+            keep.add(importlib.util.cache_from_source(file))
+for here, dirs, names in os.walk(sys.pycache_prefix):
+    for name in names:
+        if name.endswith(".pyc") and os.path.join(here, name) not in keep:
+            os.unlink(os.path.join(here, name))
+sys.exit(0 if ok else 1)'
 
 # What the prefix's bytecode was compiled by, written into it as .interpreter: the interpreter's build (sys.version
 # holds its patch level and build date), its cache tag and magic, where it is, and the path that was compiled. A
@@ -64,22 +140,6 @@ INTERPRETER_ID='import importlib.util, os, sys
 print(sys.version.replace("\n", " "), sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex(),
       os.path.realpath(sys.executable), sys.base_prefix, sys.flags.optimize, sep="\n")
 print(*[d for d in sys.path if d], sep="\n")'
-
-# The .pyc in a prefix reused whose source is gone (a module an upgrade removed) or that another interpreter's cache
-# tag names: never read, removed so the prefix holds no more than one compile from scratch would write.
-PRUNE_PREFIX='import os, re, sys
-prefix, tag = sys.argv[1], sys.implementation.cache_tag
-for top, dirs, files in os.walk(prefix):
-    source_dir = "/" + os.path.relpath(top, prefix) if top != prefix else "/"
-    for name in files:
-        if not name.endswith(".pyc"):
-            continue
-        base = name[:-len(".pyc")]
-        if re.search(r"[.]opt-[0-9]+$", base):
-            base = base.rpartition(".")[0]
-        stem, _, its_tag = base.rpartition(".")
-        if its_tag != tag or not os.path.isfile(os.path.join(source_dir, stem + ".py")):
-            os.unlink(os.path.join(top, name))'
 
 # A venv is not relocatable: pip's scripts (the unit's ExecStart is bin/stad-agent), the activate scripts and
 # pyvenv.cfg name the directory it was made in. A venv built in $VENV.new has that name rewritten to $VENV in those
@@ -364,27 +424,29 @@ if [ "$NO_VENV" -eq 0 ]; then
     fi
     # The unit runs the agent as `python -OO` (PYTHONOPTIMIZE=2: no docstrings in memory) and writes no bytecode
     # (PYTHONDONTWRITEBYTECODE=1; /usr and /opt are read-only to it): the .opt-2.pyc files it reads are written here,
-    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for every module on the venv's sys.path, the standard library's
-    # too (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s; docs/measured/speed.md,
-    # user19). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole in $PYCACHE.new, then
-    # moved into place: a cache cut short is never the one read. A re-run with the same interpreter (its .interpreter
-    # file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and compiles only the modules whose
-    # source changed since (~4.5 CPU-s -> ~0.4; user22): compileall writes each .pyc to a new file renamed over the old
-    # name, so the links the running agent may read are never written through. Another interpreter (its build, an apt
-    # upgrade of python3.11 included) or a venv built anew: compiled from scratch. The .pyc are timestamp-checked: a
-    # source changed since (apt upgraded python3) compiles at each start, as without them, until this script runs again.
+    # into $PYCACHE, the unit's PYTHONPYCACHEPREFIX — for what the agent imports (COMPILE_CLOSURE), the standard
+    # library's modules among them (Debian's python3 ships none for -OO: each would compile at every start, +0.4 s;
+    # docs/measured/speed.md, user19), not every module on the venv's sys.path (suite12: 15 MB against 40 with
+    # onnx,tflite; docs/deploying.md). pip's plain .pyc beside the sources stay for stad-agent run by hand. Built whole
+    # in $PYCACHE.new, then moved into place: a cache cut short is never the one read. A re-run with the same
+    # interpreter (its .interpreter file unchanged) and a venv kept starts $PYCACHE.new as hard links to $PYCACHE and
+    # compiles only the modules whose source changed since (user22): compileall writes each .pyc to a new file renamed
+    # over the old name, so the links the running agent may read are never written through. Another interpreter (its
+    # build, an apt upgrade of python3.11 included) or a venv built anew: compiled from scratch. The .pyc are
+    # timestamp-checked: a source changed since (apt upgraded python3) compiles at each start, as without them, until
+    # this script runs again.
     say "writing the bytecode for python -OO into $PYCACHE"
     rm -rf "$PYCACHE.new" "$PYCACHE.old"
     PY_ID=$("$VENV/bin/python" -OO -c "$INTERPRETER_ID" 2>/dev/null) || PY_ID=""
     if [ -n "$PY_ID" ] && [ "$BUILD" = "$VENV" ] && [ -f "$PYCACHE/.interpreter" ] \
             && [ "$(cat "$PYCACHE/.interpreter")" = "$PY_ID" ] && cp -al "$PYCACHE" "$PYCACHE.new" 2>/dev/null; then
         rm -f "$PYCACHE.new/.interpreter"
-        "$VENV/bin/python" -c "$PRUNE_PREFIX" "$PYCACHE.new" || { rm -rf "$PYCACHE.new"; mkdir "$PYCACHE.new"; }
     else
         rm -rf "$PYCACHE.new"
         mkdir -p "$PYCACHE.new"
     fi
-    if PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_PATH" >/dev/null 2>&1; then
+    if PYTHONPYCACHEPREFIX="$PYCACHE.new" "$VENV/bin/python" -OO -c "$COMPILE_CLOSURE" "$VENV/bin/stad-agent" \
+            >/dev/null 2>&1; then
         [ -z "$PY_ID" ] || printf '%s\n' "$PY_ID" > "$PYCACHE.new/.interpreter"
     else
         say "warning: some modules did not compile for python -OO (they compile at each start)" >&2

@@ -1,9 +1,10 @@
 """The unit's `python -OO` bytecode, built at install: the service compiles nothing at start, never runs stale code.
 
 The unit runs the agent with PYTHONOPTIMIZE=2, PYTHONDONTWRITEBYTECODE=1 and PYTHONPYCACHEPREFIX=/opt/stad-edge/pycache,
-read-only to it (ProtectSystem=strict). systemd/install.sh fills that prefix with the .opt-2.pyc of every module on
-the venv's sys.path, the standard library's included: Debian's python3 ships none for -OO, so without them those
-modules compiled from source at every start (+0.4 s; docs/measured/speed.md, user19). Checked with real processes:
+read-only to it (ProtectSystem=strict). systemd/install.sh fills that prefix with the .opt-2.pyc of what the agent
+imports, the standard library's modules included (all of the venv's sys.path before suite12): Debian's python3 ships
+none for -OO, so without them those modules compiled from source at every start (+0.4 s; docs/measured/speed.md,
+user19). Checked with real processes:
 install.sh into a temporary root, then the installed unit's ExecStart line run directly with the installed unit's
 `Environment=` (its paths moved into the root), a NOTIFY_SOCKET and PYTHONVERBOSE=1, whose "code object from" lines
 say where each module's code came from (a quoted .pyc, or a source path when it was compiled).
@@ -18,84 +19,21 @@ say where each module's code came from (a quoted .pyc, or a source path when it 
 Offline and quick: the venv is made first, --without-pip, with a .pth naming a directory of hard links to this
 interpreter's numpy and PyYAML (all `stad-agent run` of a numpy-scorer config needs; compileall does not follow
 symlinked directories); install.sh reuses that venv, installs the checkout's wheel --no-deps --no-index and compiles
-everything on the venv's sys.path, those included, into the root's prefix (nothing is written beside the linked
+what the agent imports, those included, into the root's prefix (nothing is written beside the linked
 files). Nothing is written into the linked files either: the changed source is the installed agent's own copy.
 """
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import NotifySocket, checkout_wheel, demo_dict, end_processes, linked_deps, stop_agent
+from conftest import checkout_wheel, demo_dict
+from installed_unit import PY, install, offline_venv, start_and_stop
 
-REPO = Path(__file__).resolve().parents[1]
-INSTALL = REPO / "systemd" / "install.sh"
-PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 UPGRADE_MARK = "stad-test: the upgraded source ran"
-
-
-def offline_venv(venv: Path, deps: Path) -> None:
-    """A venv for install.sh to reuse: no pip, and numpy and PyYAML on its path through a .pth."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
-    (venv / "lib" / PY / "site-packages" / "stad-test-deps.pth").write_text(f"{linked_deps(deps)}\n")
-
-
-def install(root: Path, wheel: Path, config: Path) -> None:
-    res = subprocess.run(["sh", str(INSTALL), "--root", str(root), "--python", sys.executable, "--source", str(wheel),
-                          "--pip-args", "--no-deps --no-index", "--config", str(config), "--no-start"],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert f"writing the bytecode for python -OO into {root}/opt/stad-edge/pycache" in res.stdout, res.stdout
-    assert "did not compile" not in res.stderr, res.stderr
-
-
-def unit_command(root: Path) -> tuple[list[str], dict[str, str]]:
-    """The installed unit's ExecStart (split as systemd does for a line without quotes) and Environment=,
-    /opt/stad-edge and /etc/stad-edge moved into `root`."""
-    argv: list[str] = []
-    env: dict[str, str] = {}
-    moved = lambda s: s.replace("/opt/stad-edge", f"{root}/opt/stad-edge").replace("/etc/stad-edge",
-                                                                                   f"{root}/etc/stad-edge")
-    for line in (root / "etc/systemd/system/stad-agent.service").read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key == "ExecStart":
-            argv = shlex.split(moved(value))
-        elif key == "Environment":
-            env.update(word.split("=", 1) for word in moved(value).split())
-    assert argv and env.get("PYTHONPYCACHEPREFIX") == f"{root}/opt/stad-edge/pycache", (argv, env)
-    return argv, env
-
-
-def start_and_stop(root: Path, log: Path) -> tuple[list[str], list[str], str]:
-    """The unit's command line from spawn to READY=1 and a SIGTERM's clean stop; (modules compiled from source,
-    bytecode files read, stderr)."""
-    argv, unit_env = unit_command(root)
-    state = root / "var/lib/stad-edge"
-    state.mkdir(parents=True, exist_ok=True)
-    notify = NotifySocket(f"@stad-user19-{uuid.uuid4().hex[:12]}")
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NOTIFY_SOCKET": notify.address,
-           **unit_env, "PYTHONVERBOSE": "1"}
-    with log.open("w") as err:
-        proc = subprocess.Popen(argv, cwd=state, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
-    try:
-        notify.wait_for("READY=1", timeout=180)
-        stop_agent(proc, timeout=60)
-        assert proc.returncode == 0, log.read_text()[-3000:]
-    finally:
-        end_processes(proc)
-        notify.close()
-    text = log.read_text()
-    said = [line[len("# code object from "):] for line in text.splitlines() if line.startswith("# code object from ")]
-    compiled = [s for s in said if not s.startswith("'")]
-    read = [s.strip("'") for s in said if s.startswith("'")]
-    return compiled, read, text
 
 
 def test_the_unit_reads_the_installs_bytecode_and_never_stale_code(tmp_path):
