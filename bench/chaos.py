@@ -14,7 +14,11 @@ mistake a restart would refuse, then put back; edited validly — alerts.update_
 and kept, which the next start applies), stops the broker (SIGTERM or SIGKILL) and starts it again, makes
 the broker refuse the gateway's password, fills the state disk and frees it, sends malformed /
 NaN / duplicate / far-future / out-of-range / unknown-sensor records, stalls the source, and floods it
-(a sender resending its reading as fast as one thread can, 1–8 s: chaos1).
+(a sender resending its reading as fast as one thread can, 1–8 s: chaos1). And (chaos11) what a gateway meets besides:
+a kill -9 as soon as an alert line reaches alerts.jsonl (a power cut's moment: the line synced, the agent's next step
+not taken; within 15 s, else none), the broker stopped while the state disk is full (the outbox growing where it cannot
+be stored), and SIGHUPs on four kinds of config error (an unknown key, YAML that does not parse, a value out of range,
+a key twice), each answered in the log as one a restart would refuse.
 Each fault lasts a few seconds to half a minute and they overlap. At the end the broker is up,
 the disk free, the agent stopped cleanly. Invariants (each `held` or the evidence that broke it):
 
@@ -31,6 +35,10 @@ the disk free, the agent stopped cleanly. Invariants (each `held` or the evidenc
   summary line), and no valid record was rejected there;
 - no move of the time base is logged: the sender stamps with this host's clock, a stall is a
   silence, a restart's downtime a restart gap;
+- an alert id is raised once (one `new` in the JSONL, one over MQTT however often redelivered), and one incident is
+  open at a time: no `new` in the JSONL while an earlier alert has no `end` — an alert open at a kill or a stop goes
+  on under its id after the restart (chaos11);
+- every SIGHUP on a config error, to a life that ran on, is answered `a restart would refuse it` (chaos11);
 - through a flood the agent's loop goes on (its STATUS lines, every 5 s, never silent over 30 s from the
   flood's start to the first after its end, and more ticks said after than before) and its memory stays
   bounded (VmRSS at most 64 MiB more after it); what a flood costs is counted within what was sent: its
@@ -41,11 +49,14 @@ With `--scorer tflite` (or `onnx`) the agent runs the model tier: the demo bundl
 copy of agent/models/demo-corridor stamped for the soak's 0.5-s tick (the model is the demo's, its
 manifest's `tick_s` changed: the soak tests what the agent does with a model tier, not how well the
 model scores), and a `scoring.models_dir`, into which the driver also drops (copied under a dot name,
-renamed into place) valid copies of the bundle (another model_id each) and corrupt ones (the runtime's
-model files truncated, or a sha256 in the manifest changed); a SIGHUP asks for the newest of them. Its
+renamed into place) valid copies of the bundle (another model_id each), corrupt ones (the runtime's
+model files truncated, or a sha256 in the manifest changed) and (chaos11) ones of another plant (they verify and load,
+their normalisation's means 50 stds off: `scoring.shadow_refuse_off_scale: 0.5` has the shadow refuse them); a SIGHUP
+asks for the newest of them. Its
 invariants besides: every life scores on the configured tier (its STATUS lines say `tier=tflite`)
 unless its log says why it stepped down; every corrupt bundle is refused with a line naming it and the
-file that does not verify (its size or sha256), never swapped in (no line, health or alert names it as the model), and the last life's
+file that does not verify (its size or sha256), never swapped in (no line, health or alert names it as the model);
+every judgement of one of another plant is its shadow's refusal (`readings not on its scale`), never a swap; the last life's
 health counts the rejections its log says; every dropped bundle is judged (swapped in or refused) by the end.
 
 With `--upgrade-from TREE` (an earlier release's source tree: `git archive REV | tar -x -C TREE`) the lives
