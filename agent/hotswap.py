@@ -155,6 +155,9 @@ class SwapTarget(Protocol):
         """One line per sensor whose readings in the window are not on the scale of `scorer`'s
         bundle normalisation (agent/warmup.py unit_mismatches); [] before the window fills."""
 
+    def scale_judgeable(self) -> bool:
+        """Whether scale_mismatches can judge a sensor: one read twice in the window (chaos11)."""
+
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put `tiers` in front of numpy, with their thresholds, between two ticks."""
 
@@ -598,7 +601,7 @@ class HotSwap:
                          UNDEFINED_LONGEST * self.cfg.scoring.shadow_ticks)
             return
         if not rollback and self.cfg.scoring.shadow_refuse_off_scale is not None \
-                and not ((~self.pipeline.window.missing).sum(axis=0) >= 2).any():
+                and not self.pipeline.scale_judgeable():
             # No sensor read twice in the window (a source down, or a fault's mask until it clears, ~60 s after the
             # readings are back): the scale check judges none (it needs 2 readings), and a bundle of another plant went
             # in unjudged (chaos11's soak, 4 of 9). The shadow goes on until the window holds readings.
