@@ -156,6 +156,9 @@ class SwapTarget(Protocol):
         """One line per sensor whose readings in the window are not on the scale of `scorer`'s
         bundle normalisation (agent/warmup.py unit_mismatches); [] before the window fills."""
 
+    def scale_judgeable(self) -> bool:
+        """Whether scale_mismatches can judge a sensor: one read twice in the window (chaos11)."""
+
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put `tiers` in front of numpy, with their thresholds, between two ticks."""
 
@@ -172,6 +175,7 @@ class Shadow:
     candidate: list[float] = field(default_factory=list)
     agree: list[bool] = field(default_factory=list)
     latency_ms: list[float] = field(default_factory=list)
+    unread_said: bool = False   # its scale waited for a window with readings, said (once; chaos11)
 
     @property
     def scorer(self):
@@ -600,6 +604,16 @@ class HotSwap:
                          "constant: a calm stretch); the shadow goes on, up to %d ticks, until it can be judged",
                          sh.path, len(sh.candidate), " and ".join(sh.constant()),
                          UNDEFINED_LONGEST * self.cfg.scoring.shadow_ticks)
+            return
+        if not rollback and self.cfg.scoring.shadow_refuse_off_scale is not None \
+                and not self.pipeline.scale_judgeable():
+            # No sensor read twice in the window (a source down, or a fault's mask until it clears, ~60 s after the
+            # readings are back): the scale check judges none (it needs 2 readings), and a bundle of another plant went
+            # in unjudged (chaos11's soak, 4 of 9). The shadow goes on until the window holds readings.
+            if not sh.unread_said:
+                sh.unread_said = True
+                log.info("model update: %s: no sensor read in the window (each missing, or masked by a fault): "
+                         "scoring.shadow_refuse_off_scale cannot judge it yet; the shadow goes on until it can", sh.path)
             return
         self.shadow = None
         p50 = float(np.median(sh.latency_ms)) if sh.latency_ms else 0.0

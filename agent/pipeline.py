@@ -432,6 +432,11 @@ class Pipeline:
         """The warm-up's unit check of the window's readings against a candidate bundle's normalisation."""
         return scale_mismatches(self.sensors, self.window, self.normaliser, scorer.bundle.manifest.normalisation)
 
+    def scale_judgeable(self) -> bool:
+        """Whether that check can judge a sensor: one read at least twice in the window (unit_mismatches' need); none
+        while a source is down or a fault's mask holds every sensor (chaos11)."""
+        return bool(self.window.filled and ((~self.window.missing).sum(axis=0) >= 2).any())
+
     def swap(self, tiers: list[Scorer], thresholds: dict[str, AdaptiveThreshold], reason: str) -> None:
         """Put new model tiers (verified, judged in shadow by agent/hotswap.py) in front of numpy,
         between two ticks, with their thresholds. The subsided and residue rules' peaks and floors were the old model's

@@ -14,7 +14,11 @@ mistake a restart would refuse, then put back; edited validly — alerts.update_
 and kept, which the next start applies), stops the broker (SIGTERM or SIGKILL) and starts it again, makes
 the broker refuse the gateway's password, fills the state disk and frees it, sends malformed /
 NaN / duplicate / far-future / out-of-range / unknown-sensor records, stalls the source, and floods it
-(a sender resending its reading as fast as one thread can, 1–8 s: chaos1).
+(a sender resending its reading as fast as one thread can, 1–8 s: chaos1). And (chaos11) what a gateway meets besides:
+a kill -9 as soon as an alert line reaches alerts.jsonl (a power cut's moment: the line synced, the agent's next step
+not taken; within 15 s, else none), the broker stopped while the state disk is full (the outbox growing where it cannot
+be stored), and SIGHUPs on four kinds of config error (an unknown key, YAML that does not parse, a value out of range,
+a key twice), each answered in the log as one a restart would refuse.
 Each fault lasts a few seconds to half a minute and they overlap. At the end the broker is up,
 the disk free, the agent stopped cleanly. Invariants (each `held` or the evidence that broke it):
 
@@ -31,6 +35,10 @@ the disk free, the agent stopped cleanly. Invariants (each `held` or the evidenc
   summary line), and no valid record was rejected there;
 - no move of the time base is logged: the sender stamps with this host's clock, a stall is a
   silence, a restart's downtime a restart gap;
+- an alert id is raised once (one `new` in the JSONL, one over MQTT however often redelivered), and one incident is
+  open at a time: no `new` in the JSONL while an earlier alert has no `end` — an alert open at a kill or a stop goes
+  on under its id after the restart (chaos11);
+- every SIGHUP on a config error, to a life that ran on, is answered `a restart would refuse it` (chaos11);
 - through a flood the agent's loop goes on (its STATUS lines, every 5 s, never silent over 30 s from the
   flood's start to the first after its end, and more ticks said after than before) and its memory stays
   bounded (VmRSS at most 64 MiB more after it); what a flood costs is counted within what was sent: its
@@ -41,11 +49,14 @@ With `--scorer tflite` (or `onnx`) the agent runs the model tier: the demo bundl
 copy of agent/models/demo-corridor stamped for the soak's 0.5-s tick (the model is the demo's, its
 manifest's `tick_s` changed: the soak tests what the agent does with a model tier, not how well the
 model scores), and a `scoring.models_dir`, into which the driver also drops (copied under a dot name,
-renamed into place) valid copies of the bundle (another model_id each) and corrupt ones (the runtime's
-model files truncated, or a sha256 in the manifest changed); a SIGHUP asks for the newest of them. Its
+renamed into place) valid copies of the bundle (another model_id each), corrupt ones (the runtime's
+model files truncated, or a sha256 in the manifest changed) and (chaos11) ones of another plant (they verify and load,
+their normalisation's means 50 stds off: `scoring.shadow_refuse_off_scale: 0.5` has the shadow refuse them); a SIGHUP
+asks for the newest of them. Its
 invariants besides: every life scores on the configured tier (its STATUS lines say `tier=tflite`)
 unless its log says why it stepped down; every corrupt bundle is refused with a line naming it and the
-file that does not verify (its size or sha256), never swapped in (no line, health or alert names it as the model), and the last life's
+file that does not verify (its size or sha256), never swapped in (no line, health or alert names it as the model);
+every judgement of one of another plant is its shadow's refusal (`readings not on its scale`), never a swap; the last life's
 health counts the rejections its log says; every dropped bundle is judged (swapped in or refused) by the end.
 
 With `--upgrade-from TREE` (an earlier release's source tree: `git archive REV | tar -x -C TREE`) the lives
@@ -98,7 +109,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 from chaos_sources import ModbusChaos, MqttChaos, flood_begins, flood_ends, rss_kb  # noqa: E402
 from chaos_check import (MODEL_SCORERS, VERIFY_FAILED, _unjudged, bundle_outcomes, check, event_counts,  # noqa: E402,F401
-                         flood_figures, judged, scoring_tiers, udp_rejects)
+                         flood_figures, judged, scoring_tiers, sighup_refusals, udp_rejects)
 
 TICK_S = 0.5
 WARMUP_TICKS = 80
@@ -573,7 +584,8 @@ def write_config(work: Path, state: Path, source: dict, broker_port: int, extra:
             stamped_bundle(start, "chaos-start")
         # Agreement 0: whether a shadow agrees depends on where in the anomalies it falls, not on the bundle.
         scoring = {"chain": [scorer, "numpy"], "bundle": str(start), "models_dir": str(work / "models"),
-                   "models_poll_ticks": 4, "shadow_ticks": 10, "shadow_min_agreement": 0.0}
+                   "models_poll_ticks": 4, "shadow_ticks": 10, "shadow_min_agreement": 0.0,
+                   "shadow_refuse_off_scale": 0.5}      # (chaos11: the off-scale bundles are refused by it)
     cfg = {"node": {"id": "chaos-gw", "site": "lab"}, "tick_s": TICK_S,
            "topology": "corridor" if scorer in MODEL_SCORERS else "group",
            "sensors": list(sensors or Stream.for_scorer(scorer).sensors), "sources": [source],
@@ -612,9 +624,18 @@ def set_key(cfg: dict, override: str) -> None:
 ACTIONS = {   # name → weight
     "kill9": 4, "sigterm": 2, "sighup": 2, "sighup_bad_edit": 2, "sighup_edit": 1, "broker_stop": 3, "broker_kill": 2,
     "broker_refuse": 2, "disk_fill": 3, "stall": 3, "bad_burst": 8, "flood": 2,
+    "kill9_after_alert": 3, "outbox_disk_full": 2,      # chaos11: a power-cut-like kill; the outbox growing on a full disk
 }
-MODEL_ACTIONS = {"bundle_drop": 2, "bundle_corrupt": 2}     # with a model --scorer
+MODEL_ACTIONS = {"bundle_drop": 2, "bundle_corrupt": 2, "bundle_off_scale": 2}     # with a model --scorer
 CORRUPTIONS = ("truncated", "bad hash")
+OFF_SCALE = "off scale"     # not corrupt: a bundle of another plant, refused by the shadow
+# A config edit a restart would refuse (chaos11: more than an unknown key): name → the file's text → the edited text.
+CONFIG_MISTAKES = {
+    "unknown key": lambda text: text + "alerts_typo: 1\n",
+    "not yaml": lambda text: text + "sinks: [\n",
+    "out of range": lambda text: text.replace("tick_s: 0.5", "tick_s: -0.5", 1),
+    "key twice": lambda text: text + "tick_s: 1.0\n",
+}
 
 def source_actions(source: str, scorer: str, source_broker: str = "other") -> dict[str, int]:
     """The faults of a soak (name → weight): the agent's, the sink broker's, the disk's and the feed's stall always;
@@ -641,13 +662,47 @@ def received_events(sub: Subscriber) -> tuple[list[dict], list[dict]]:
 
 
 def drop_bundle(work: Path, n: int, corrupt: str | None, runtime: str) -> dict:
-    """A bundle made in work/staging, copied into models_dir under a dot name and renamed into place (README)."""
-    name = f"{'corrupt' if corrupt else 'chaos'}-{n:03d}"
-    staged = stamped_bundle(work / "staging" / name, name, corrupt, runtime)
+    """A bundle made in work/staging, copied into models_dir under a dot name and renamed into place (README).
+    `corrupt` 'off scale' (chaos11): a bundle that verifies and loads, its normalisation's means 50 stds off this
+    plant's readings (another plant's), which the shadow refuses (the soak's `scoring.shadow_refuse_off_scale`)."""
+    name = f"{'offscale' if corrupt == OFF_SCALE else 'corrupt' if corrupt else 'chaos'}-{n:03d}"
+    staged = stamped_bundle(work / "staging" / name, name, None if corrupt == OFF_SCALE else corrupt, runtime)
+    if corrupt == OFF_SCALE:
+        manifest = json.loads((staged / "manifest.json").read_text())
+        norm = manifest["normalisation"]
+        norm["mean"] = {s: m + 50 * norm["std"][s] for s, m in norm["mean"].items()}
+        (staged / "manifest.json").write_text(json.dumps(manifest, indent=2))
     models = work / "models"
     shutil.copytree(staged, models / f".{name}")
     (models / f".{name}").rename(models / name)
     return {"name": name, "path": str(models / name), "corrupt": corrupt, "t": time.time()}
+
+
+def wait_alert_line(path: Path, agent: Agent, timeout: float) -> str | None:
+    """The kind of the first alert event (`new`, `update`, `end`) written to the JSONL from now on, as soon as its line
+    is there (polled every 2 ms: the kill that follows should come before the agent's next step); None: none within
+    `timeout`, or the agent ended."""
+    start = path.stat().st_size if path.exists() else 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and agent.alive():
+        size = path.stat().st_size if path.exists() else 0
+        if size < start:            # (rewritten at a start: no line of this life's to wait on)
+            return None
+        if size > start:
+            with path.open("rb") as f:
+                f.seek(start)
+                chunk = f.read(size - start)
+            lines = chunk.split(b"\n")
+            for raw in lines[:-1]:
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    continue
+                if "alert_id" in obj:
+                    return obj.get("event")
+            start += len(chunk) - len(lines[-1])
+        time.sleep(0.002)
+    return None
 
 
 def soak(args) -> dict:
@@ -744,7 +799,8 @@ def soak(args) -> dict:
             pending = {w for _, w in restore}
             choices = {a: w for a, w in actions.items()
                        if not (a.startswith("broker") and "broker" in pending)
-                       and not (a == "disk_fill" and (disk is None or "disk" in pending))
+                       and not (a in ("disk_fill", "outbox_disk_full") and (disk is None or "disk" in pending))
+                       and not (a == "outbox_disk_full" and "broker" in pending)
                        and not (a in ("stall", "flood") and a in pending)
                        and not (src is not None and a in src.actions and src.blocked(a, pending))}
             if not choices:     # every fault asked for is under way (`--faults` with one): wait for one to end
@@ -761,19 +817,46 @@ def soak(args) -> dict:
                 note("agent_start", life=agent.life.n, ready=agent.life.ready)
             elif action in ("sighup", "sighup_bad_edit", "sighup_edit") and agent.alive():
                 text = config.read_text()
-                before = agent.log().count("SIGHUP")
+                # an edit: answered by the config check's own line (`SIGHUP: <file> changed …`); the bundle reload's
+                # `model update (SIGHUP)` may come first, and the file put back before the check read it (chaos11)
+                said_by = "SIGHUP" if action == "sighup" else f"SIGHUP: {config} changed"
+                before = agent.log().count(said_by)
+                mistake = rng.choice(sorted(CONFIG_MISTAKES)) if action == "sighup_bad_edit" else None
                 if action == "sighup_bad_edit":
-                    config.write_text(text + "alerts_typo: 1\n")
+                    config.write_text(CONFIG_MISTAKES[mistake](text))
                 elif action == "sighup_edit":     # kept: the next start runs with it
                     text = re.sub(r"update_interval_s: (\d+)", lambda m: f"update_interval_s: {7 - int(m.group(1))}", text)
                     config.write_text(text)
                 agent.life.proc.send_signal(signal.SIGHUP)
                 deadline = time.monotonic() + 15     # answered at once, a stall or not (a warm-up delays a model reload)
-                while agent.log().count("SIGHUP") <= before and agent.alive() and time.monotonic() < deadline:
+                while agent.log().count(said_by) <= before and agent.alive() and time.monotonic() < deadline:
                     time.sleep(0.1)     # the agent says it in its log
-                said = agent.log().count("SIGHUP") > before
+                said = agent.log().count(said_by) > before
                 config.write_text(text)
-                note(action, life=agent.life.n, answered=said)
+                note(action, life=agent.life.n, answered=said, alive=agent.alive(),
+                     **({"mistake": mistake} if mistake else {}))
+            elif action == "kill9_after_alert" and agent.alive():
+                # A power cut right after an alert line reached alerts.jsonl (synced, chaos10), before the agent
+                # went on: its MQTT send, its next checkpoint. Up to 15 s for one (the faults' undos wait); else no kill.
+                line = wait_alert_line(work / "alerts.jsonl", agent, 15)
+                if line is None:
+                    note(action, life=agent.life.n, caught=None)
+                    continue
+                life = agent.end("kill9")
+                pause = rng.uniform(0, 4)
+                note(action, life=life.n, rc=life.rc, caught=line, down_s=round(pause, 1))
+                time.sleep(pause)       # the agent is down: nothing to wait on
+                agent.start()
+                note("agent_start", life=agent.life.n, ready=agent.life.ready)
+            elif action == "outbox_disk_full":
+                # the broker away and the state disk full at once: the outbox grows while it cannot be written
+                broker.stop(signal.SIGTERM)
+                disk.fill()
+                restore.append((time.monotonic() + hold, "broker"))
+                restore.append((time.monotonic() + rng.uniform(2, hold), "disk"))
+                note(action, hold_s=round(hold, 1))
+                if src is not None:
+                    src.broker_fault(True)
             elif action in ("broker_stop", "broker_kill", "broker_refuse"):
                 broker.stop(signal.SIGKILL if action == "broker_kill" else signal.SIGTERM)
                 if action == "broker_refuse":
@@ -802,7 +885,8 @@ def soak(args) -> dict:
                 restore.append((time.monotonic() + hold, "flood"))
                 note(action, hold_s=round(hold, 1))
             elif action in MODEL_ACTIONS:
-                corrupt = rng.choice(CORRUPTIONS) if action == "bundle_corrupt" else None
+                corrupt = rng.choice(CORRUPTIONS) if action == "bundle_corrupt" else \
+                    OFF_SCALE if action == "bundle_off_scale" else None
                 drops.append(drop_bundle(work, len(drops), corrupt, args.scorer))
                 note(action, bundle=drops[-1]["name"], corrupt=corrupt)
             elif action == "bad_burst":
@@ -874,6 +958,10 @@ def soak(args) -> dict:
               "source": {"type": args.source, **({"broker": args.source_broker} if args.source == "mqtt" else {}),
                          **(src.summary() if src else {})},
               "machine": machine_info(), "load_1min": os.getloadavg()[0]}
+    result["invariants"]["a SIGHUP on a config error is answered, the agent running on"] = \
+        sighup_refusals(agent, done) or "held"
+    result["alert_lines_killed_after"] = dict(Counter(d.get("caught") or "none in 15 s" for d in done
+                                                      if d["do"] == "kill9_after_alert"))
     result["held"] = all(v == "held" for v in result["invariants"].values())
     (work / "actions.json").write_text(json.dumps(done, indent=1))
     return result

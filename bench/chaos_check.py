@@ -113,6 +113,8 @@ def check(work: Path, sub, agent, scorer: str = "numpy", drops: list[dict] | Non
     inv["alert sequences (jsonl)"] = _streams(jsonl_alerts, "alert_id", "new", "end", open_alerts)
     inv["fault sequences (mqtt)"] = _streams(parsed["faults"], "fault_id", "fault", "fault_end", open_faults)
     inv["fault sequences (jsonl)"] = _streams(jsonl_faults, "fault_id", "fault", "fault_end", open_faults)
+    inv["alert ids: one `new` each (jsonl and mqtt)"] = one_new_each(jsonl_alerts, parsed["alerts"])
+    inv["one incident at a time (an open one goes on under its id after a restart)"] = one_at_a_time(jsonl_alerts)
 
     def keyed(events, key):
         out: dict[tuple, list[dict]] = defaultdict(list)
@@ -141,6 +143,48 @@ def check(work: Path, sub, agent, scorer: str = "numpy", drops: list[dict] | Non
     if scorer in MODEL_SCORERS:
         inv.update(check_model(sub, agent, scorer, drops or [], parsed["health"]))
     return {k: ("held" if not v else v) for k, v in inv.items()}
+
+
+def one_new_each(jsonl_alerts: list[dict], mqtt_alerts: list[dict]) -> list[str]:
+    """An alert id is raised once: one `new` line in the JSONL, one `new` event (its copies over MQTT, redelivered
+    or `replayed`, are one event: the same seq) — a restart that raised an open alert again under its id, or two
+    alerts given one id, breaks it (chaos11)."""
+    out = [f"{i}: {n} `new` lines in the jsonl" for i, n in
+           Counter(a["alert_id"] for a in jsonl_alerts if a["event"] == "new").items() if n > 1]
+    seqs: dict[str, set] = defaultdict(set)
+    for a in mqtt_alerts:
+        if a["event"] == "new":
+            seqs[a["alert_id"]].add(a["seq"])
+    return out + [f"{i}: `new` at seqs {sorted(s)} over mqtt" for i, s in seqs.items() if len(s) > 1]
+
+
+def one_at_a_time(jsonl_alerts: list[dict]) -> list[str]:
+    """The agent has one alert open at most (health's `alert_open`): in the JSONL's order, no `new` while another
+    alert has had no `end`. An alert open at a kill -9 or a stop is continued by the next start under its id and seq
+    (agent/alerts.py), so a restart that opened another one beside it — the incident paged twice — breaks this
+    (chaos11)."""
+    out, open_ = [], None
+    for a in jsonl_alerts:
+        if a["event"] == "new":
+            if open_ is not None and open_ != a["alert_id"]:
+                out.append(f"{a['alert_id']} new at {a.get('start')} while {open_} had no end")
+            open_ = a["alert_id"]
+        elif a["event"] == "end" and a["alert_id"] == open_:
+            open_ = None
+    return out[:20]
+
+
+def sighup_refusals(agent, done: list[dict]) -> list[str]:
+    """Each SIGHUP sent after a config edit a restart would refuse (CONFIG_MISTAKES) to a life that went on running is
+    answered in its log: the file named, `a restart would refuse it`, the agent running on (agent/config_watch.py)."""
+    out = []
+    sent = Counter(d["life"] for d in done if d["do"] == "sighup_bad_edit" and d.get("alive"))
+    for life in agent.lives:
+        said = life.err.read_text(errors="replace").count("a restart would refuse it")
+        if said < sent[life.n]:
+            mistakes = [d.get("mistake") for d in done if d["do"] == "sighup_bad_edit" and d["life"] == life.n]
+            out.append(f"life {life.n}: {sent[life.n]} SIGHUPs on a config error ({mistakes}), {said} answered")
+    return out
 
 
 SUMMARY = re.compile(r"summary: (\d+) ticks, (\d+) records in, rejected (\d+) \((.*?)\);")
@@ -335,6 +379,21 @@ def scoring_tiers(status_lines: list[str]) -> Counter:
     return Counter(w for w in words if w not in NOT_SCORING and not w.endswith("(planned)"))
 
 
+OFF_SCALE = "off scale"     # (bench/chaos.py's drop of another plant's bundle: it verifies and loads)
+
+
+def off_scale_refused(logs, drops: list[dict]) -> list[str]:
+    """Every judgement of an off-scale bundle (chaos11) is a refusal by the shadow naming its sensors not on the
+    bundle's scale (agent/hotswap.py `_scale_judged`), never a swap."""
+    out = []
+    for d in drops:
+        lines = [ln for _, text in logs for ln in text if judged(ln, d["path"])]
+        wrong = [ln for ln in lines if not ("rejected:" in ln and "readings not on its scale" in ln)]
+        if wrong:
+            out.append(f"{d['name']}: {[ln[24:300] for ln in wrong][:3]}")
+    return out
+
+
 def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], health: list[dict]) -> dict:
     """The model tier's invariants (--scorer tflite|onnx)."""
     inv: dict[str, list[str]] = {}
@@ -347,7 +406,7 @@ def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], h
         if other and not why:
             tiers.append(f"life {life.n}: STATUS said {other} (configured {scorer}), no step-down line in its log")
     inv[f"every life scores on {scorer} unless its log says why"] = tiers
-    corrupt = [d for d in drops if d["corrupt"]]
+    corrupt = [d for d in drops if d["corrupt"] and d["corrupt"] != OFF_SCALE]
     paths = {d["path"] for d in corrupt}
     names = {d["name"] for d in corrupt}
     swapped = [f"life {life.n}: {ln[24:240]}" for life, lines in logs for ln in lines
@@ -365,7 +424,9 @@ def check_model(sub: Subscriber, agent: Agent, scorer: str, drops: list[dict], h
         elif not all("rejected:" in ln and VERIFY_FAILED.search(ln) for ln in lines):
             refused.append(f"{d['name']} ({d['corrupt']}): {[ln[24:300] for ln in lines][:3]}")
     inv["a corrupt bundle is refused, naming it and the file that does not verify"] = refused
-    inv["every bundle dropped is judged"] = _unjudged(agent, [d for d in drops if not d["corrupt"]])
+    inv["every bundle dropped is judged"] = _unjudged(agent, [d for d in drops if not d["corrupt"] or d["corrupt"] == OFF_SCALE])
+    inv["an off-scale bundle is refused by its shadow, never swapped in"] = off_scale_refused(
+        logs, [d for d in drops if d["corrupt"] == OFF_SCALE])
     last_life, last_lines = logs[-1]
     told = sum(1 for ln in last_lines if "model update (" in ln and ") rejected:" in ln)
     counted = ((health[-1] if health else {}).get("model_update") or {}).get("rejected")
