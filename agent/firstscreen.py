@@ -97,8 +97,9 @@ def profile_line(scoring, fit: str | None = None, threshold: float | None = None
     threshold) or when it was fitted on the bundle's own training rows only (calib1's in-sample case; user32)."""
     drifting = ", ".join(scoring.profile.drifting) or "none"
     thr = f" {threshold:.3f}" if threshold is not None else ""
-    if fit is not None and fit.startswith("none: "):
-        return (f"profile: none fitted at the warm-up ({fit[6:]}): the model tier scores its forecast error alone "
+    if fit is not None and fit.startswith("none"):
+        said = f"none fitted at the warm-up ({fit[6:]})" if fit.startswith("none: ") else fit
+        return (f"profile: {said}: the model tier scores its forecast error alone "
                 f"against its bundle's own threshold{thr}, no distance from a normal; the fallback blended at "
                 f"{scoring.blend_numpy:g}")
     sample = (f" — fitted in-sample, on its bundle's own training rows alone: threshold{thr} likely low (false "
@@ -106,6 +107,24 @@ def profile_line(scoring, fit: str | None = None, threshold: float | None = None
     return (f"profile: the model tier scores each sensor's distance from the warm-up's normal too{sample}, the "
             f"fallback blended at {scoring.blend_numpy:g}; drifting (judged by its newest forecast error alone, "
             f"scoring.profile.drifting): {drifting}")
+
+
+def profile_fit(agent, recorded: str | None) -> str | None:
+    """What the banner's profile line says of the running tier's profile (`profile_line`'s `fit`): the fit of a
+    warm-up done before it (a recorded one); a resumed tier's, as restored (`none (…)`: the restore's own line above
+    says why and when it is fitted); none when the warm-up ahead is shorter than a profile is fitted on (at
+    `warmup.counts: ticks`). user40: with `warmup.ticks: 80` every start said the tier scores the distance from the
+    warm-up's normal, then that it had none. None: the config's line, as it was."""
+    pipe = agent.pipeline
+    tier = pipe.chain.current
+    if getattr(agent, "resumed", None) is not None:
+        profile = getattr(tier, "profile", None)
+        return None if profile is None or profile.fitted else "none (restored without one, said above)"
+    if pipe.warm:
+        return pipe.fitter.last_fit.get(pipe.chain.tier)
+    ahead = pipe.warmup_ticks if agent.cfg.warmup.counts == "ticks" and not recorded else None
+    few = pipe.fitter.too_few(ahead, "warm-up ticks") if ahead is not None and hasattr(tier, "fit_profile") else None
+    return None if few is None else f"none: {few}"
 
 
 def bundle_origin(configured: str | None, base_dir: str, running: Path) -> str:
@@ -141,7 +160,7 @@ def banner(agent) -> list[str]:
     elif recorded:
         lines[2] += f" ({pipe.warmup_counted} of them from the recording {recorded})"
     if cfg.scoring.bundle and cfg.scoring.profile.enabled:
-        fit = pipe.fitter.last_fit.get(tier) if pipe.warm and resumed is None else None
+        fit = profile_fit(agent, recorded)
         threshold = pipe.detector.threshold(tier) if fit is not None else None
         lines.append(f"  {profile_line(cfg.scoring, fit, threshold)}")
     if cfg.scoring.models_dir:

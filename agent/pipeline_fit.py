@@ -19,6 +19,7 @@ from .alerts import iso
 from .held_out_ticks import held_out
 from .learning_sensors import LearningSensors
 from .recent_ticks import RecentTicks
+from .scorers.profile import ticks_to_fit
 from .scorers.standby import StandbyTier
 from .threshold import AdaptiveThreshold, calibrate
 from .warmup import NOT_ITS_SCALE, PLANT_OFF, PlantOff, WarmupRows, flat_sensors, unit_mismatches
@@ -87,8 +88,9 @@ class TierFitter:
             return None
         if scores is None:
             # which of the two (user30: "disabled, or fewer than 100 warm-up ticks" after 172,800 of them)
-            why = "scoring.profile.enabled is false" if not self.profile.enabled else \
-                f"a sensor read on fewer than {self.profile.min_ticks} {ticks}"
+            why = "scoring.profile.enabled is false" if not self.profile.enabled else (
+                self.too_few(len(z), ticks) or f"a sensor read on too few of the {len(z)} {ticks}: a profile is "
+                f"fitted on {ticks_to_fit(self.profile, self.steps)}, each sensor read")
             log.info("%s: no normal profile (%s); bundle threshold %.3f", tier.TYPE, why, thresholds[tier.TYPE].value)
             self.last_fit[tier.TYPE] = f"none: {why}"
             return None
@@ -103,6 +105,13 @@ class TierFitter:
         if self.last_fit.get(tier.TYPE) != "in-sample":     # (held_out_calm said so just before)
             self.last_fit[tier.TYPE] = "fitted"
         return scores, at
+
+    def too_few(self, held: int, ticks: str) -> str | None:
+        """Why `held` ticks are too few to fit a profile on, in the words every start line uses; None when they
+        are not (user40: the warm-up said `a sensor read on fewer than 100 warm-up ticks` of 80 read on every one,
+        a restore `fewer than the 132`, where 146 is the rule: `ticks_to_fit`)."""
+        need = ticks_to_fit(self.profile, self.steps)
+        return f"{held} {ticks}, fewer than the {need} a profile is fitted on" if held < need else None
 
     def held_out_calm(self, tier, ts: np.ndarray, calm: np.ndarray | None, ticks: str) -> np.ndarray | None:
         """`calm` less the ticks the tier's bundle was trained on (its manifest's data.segments:

@@ -21,6 +21,7 @@ from .learning_sensors import LearningSensors
 from .faults.tracker import FaultTracker
 from .records import span
 from .recent_ticks import RecentTicks
+from .scorers.profile import ticks_to_fit
 from .scorers.standby import StandbyTier
 from .threshold import AdaptiveThreshold
 from .warmup import WarmupRows
@@ -222,13 +223,13 @@ def profile_missing(p: Pipeline) -> None:
     started on numpy), or whose profile could not fit (too few ticks). Before, the restore prepared nothing and
     the tier ran raw for good, across restarts (user36's utility: a held blockage's alert ended `cleared` after
     59 s). It is fitted on the recent ticks, as a swap's is, when they hold what a profile needs
-    (`scoring.profile.min_ticks` after a window's context) — now, or once the live ticks have filled them
+    (`ticks_to_fit`: `scoring.profile.min_ticks` after a window's context and the levels' settling) — now, or once the live ticks have filled them
     (`profile_waits`, `fit_missing_profile`); until then the tier scores on as it did, said once. Nothing is
     prepared again when there is nothing to fit it on."""
     tiers = without_profile(p)
     if not tiers:
         return
-    names, need = "/".join(t.TYPE for t in tiers), p.cfg.scoring.profile.min_ticks + p.window.steps
+    names, need = "/".join(t.TYPE for t in tiers), ticks_to_fit(p.cfg.scoring.profile, p.window.steps)
     if len(p.recent) >= need:
         fit_missing_profile(p, need)
         return

@@ -428,9 +428,15 @@ def _profile_day_note(cfg: AgentConfig) -> Note | None:
     warm-up shorter than a day holds one part of a daily cycle, and on the corridor a 4-hour night warm-up made
     the tier alarm all day (corridor15). Which plants follow the clock cannot be read from a config, so this is
     said whenever the profile is on and the warm-up given in ticks spans less than a day (a `warmup.replay`
-    recording's span is not read here)."""
+    recording's span is not read here); a warm-up too short to fit a profile at all is said as that instead."""
     if not cfg.scoring.profile.enabled or cfg.warmup.replay:
         return None
+    from .scorers.profile import ticks_to_fit
+    need = ticks_to_fit(cfg.scoring.profile, cfg.window.steps)
+    if cfg.warmup.counts == "ticks" and cfg.warmup.ticks < need:     # (user40: it said the normal is fitted on it)
+        return Note(f"no normal profile is fitted on the warm-up: {cfg.warmup.ticks} warm-up ticks, fewer than the "
+                    f"{need} a profile is fitted on; the model tier scores its forecast error alone against its "
+                    f"bundle's own threshold (warmup.ticks {need} or more fits one)")
     warm = cfg.warmup.ticks * cfg.tick_s
     if warm >= 86400:
         return None

@@ -55,7 +55,8 @@ from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
-from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks
+from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks, \
+    ticks_to_fit
 from .sensor_tails import tail_gains
 
 _DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
@@ -682,7 +683,8 @@ class ModelScorer(Scorer):
     def describe(self) -> dict:
         return {"tier": self.TYPE, "model_id": self.bundle.model_id, "artifact": self.artifact.file,
                 "quantization": self.kind.rsplit("_", 1)[-1], "sha256": self.artifact.sha256,
-                "runtime": self.runtime, "profile": self.profile.describe()}
+                "runtime": self.runtime,
+                "profile": {**self.profile.describe(), "ticks_to_fit": ticks_to_fit(self.profile_cfg, self.steps)}}
 
 
 __all__ = ["ModelScorer", "ModelShapeError", "finite_sum", "INPUT_NAMES", "OUTPUT_NAMES", "expected_shapes", "pick_artifact",

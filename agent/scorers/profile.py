@@ -215,6 +215,14 @@ def settle_ticks(n: int, half_life: float) -> int:
     return min(n, int(np.ceil(3 * half_life)))
 
 
+def ticks_to_fit(cfg: ProfileConfig, steps: int) -> int:
+    """The fewest ticks, every sensor read on each, a profile is fitted on: `min_ticks` settled levels after a
+    window's `steps` − 1 ticks of context (ModelScorer.fit_profile's first forecast) and `settle_ticks`. The start's
+    lines said two other numbers for this one rule (user40: `fewer than 100 warm-up ticks` at warm-up, `the 132 a
+    profile is fitted on` at a restore, where 146 is what the demo's window of 32 needs)."""
+    return cfg.min_ticks + steps - 1 + settle_ticks(np.iinfo(np.int64).max, cfg.half_life_ticks)
+
+
 class NormalProfile:
     """μ, σ of each sensor's forecast level over warm-up; `scores` is the distance from them."""
 
