@@ -143,7 +143,7 @@ def restore(p: Pipeline, state: dict, tier_changed: str | None = None) -> None:
     if p._keeps_recent():
         capacity = p.recent.capacity if p.recent else p.warmup_ticks
         recent, p.recent_problem = restored_recent(state.get("recent"), capacity, n, last_ts,
-                                                   cfg.scoring.profile.min_ticks)
+                                                   ticks_to_fit(cfg.scoring.profile, p.window.steps))
     kept = {}
     if not tier_changed:
         kept, p.standby_problem = restored_standby(state.get("standby", {}), p.chain.tiers[:-1], n, last_ts,
@@ -223,7 +223,8 @@ def profile_missing(p: Pipeline) -> None:
     started on numpy), or whose profile could not fit (too few ticks). Before, the restore prepared nothing and
     the tier ran raw for good, across restarts (user36's utility: a held blockage's alert ended `cleared` after
     59 s). It is fitted on the recent ticks, as a swap's is, when they hold what a profile needs
-    (`ticks_to_fit`: `scoring.profile.min_ticks` after a window's context and the levels' settling) — now, or once the live ticks have filled them
+    (`ticks_to_fit`: `scoring.profile.min_ticks` after a window's context and the levels' settling) — now, or
+    once the live ticks have filled them
     (`profile_waits`, `fit_missing_profile`); until then the tier scores on as it did, said once. Nothing is
     prepared again when there is nothing to fit it on."""
     tiers = without_profile(p)
@@ -276,18 +277,18 @@ def tier_from_replay(p: Pipeline, read: Callable[[], tuple[WarmupRows, str]]) ->
     taken as calm as a warm-up's are. Before, an upgrade onto skab32's profile scored with the fallback until
     the ring filled with live ticks (user13: 30 minutes, and a second alert the fallback opened 29 s after
     the upgrade). A recording shorter than the ring (a tier given at start is fitted on a whole warm-up) is
-    fitted on alone when it holds at least `scoring.profile.min_ticks` ticks (the profile's own floor; before
+    fitted on alone when it holds at least the ticks a profile is fitted on (`ticks_to_fit`; `min_ticks` alone before
+    user40, and a recording of 100–145 ticks prepared the tier without one; before
     clock24 it was dropped and the tier waited for a whole ring of live ticks); topping it up with live ticks
     lost on SKAB (they may hold the anomaly: docs/measured/first-week.md, clock24). One shorter than that, or
     one that cannot be read, leaves them waiting, said in `tier_note`. Never raises: the rest is restored."""
     if p.tier_waits is None:
         return
-    why, need, least = p.tier_waits, p.recent.capacity, p.cfg.scoring.profile.min_ticks
+    why, need, least = p.tier_waits, p.recent.capacity, ticks_to_fit(p.cfg.scoring.profile, p.window.steps)
     try:
         rows, used = read()
         if len(rows) < least:
-            raise ValueError(f"{len(rows)} ticks read, fewer than the {least} a profile is fitted on "
-                             f"(scoring.profile.min_ticks)")
+            raise ValueError(f"{len(rows)} ticks read, fewer than the {least} a profile is fitted on")
         recorded = (p.normaliser.apply(rows.values), rows.missing, rows.ts, None)   # calm, as a warm-up's
         thresholds = p.fitter.prepare(p.chain.tiers[:-1], p.normaliser, recorded, "warmup.replay ticks")
     except Exception as exc:  # noqa: BLE001 — a recording that fails leaves the tier waiting, as without one
@@ -328,23 +329,24 @@ def restored_discord(state, discord: DiscordWatch | None) -> DiscordWatch | None
     return discord
 
 
-def restored_recent(state, capacity: int, n: int, last_ts: float, min_ticks: int) -> tuple[RecentTicks, str | None]:
+def restored_recent(state, capacity: int, n: int, last_ts: float, need: int) -> tuple[RecentTicks, str | None]:
     """The recent ticks a hot swap is fitted on, as checkpointed (agent/recent_ticks.py), and why they were
     refused (None: they were not). A checkpoint without them (written before they were checkpointed) gives an
     empty ring of `capacity`, filled by the live ticks; a ring that does not fit is refused on its own — said
     here and in Pipeline.recent_problem (the restart's health detail) — and starts empty: it only prepares a
-    candidate, and the rest of the state is as good without it."""
+    candidate, and the rest of the state is as good without it. `need`: the ticks a profile is fitted on
+    (`ticks_to_fit`; it said `min_ticks` alone, user40)."""
     empty = RecentTicks(capacity, n)
     if state is None:
         log.info("the checkpoint holds no recent ticks: a model swapped in before %d calm ticks have come "
-                 "fits no normal profile", min_ticks)
+                 "fits no normal profile", need)
         return empty, None
     try:
         return RecentTicks.restored(state, n, last_ts), None
     except (ValueError, KeyError, TypeError) as exc:
         problem = f"its recent ticks refused ({type(exc).__name__}: {exc})"
         log.warning("checkpoint: %s; the rest is restored, the recent ticks start empty (a model swapped in "
-                    "before %d calm ticks have come fits no normal profile)", problem, min_ticks)
+                    "before %d calm ticks have come fits no normal profile)", problem, need)
         return empty, problem
 
 

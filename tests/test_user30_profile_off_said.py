@@ -31,5 +31,5 @@ def test_too_few_ticks_for_a_profile_are_said_to_be(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="stad.pipeline"):
         drive(pipe, swap, rows, until=lambda: True)
     said = [r.getMessage() for r in caplog.records if "no normal profile" in r.getMessage()]
-    assert said and said[0].startswith("tflite: no normal profile (a sensor read on fewer than 10000 warm-up "
-                                       "ticks); bundle threshold "), said
+    assert said and said[0].startswith("tflite: no normal profile (300 warm-up ticks, fewer than the 10046 a profile "
+                                       "is fitted on); bundle threshold "), said      # (user40: the rule's number)
