@@ -83,9 +83,10 @@ class ProfileConfig:
                         "a SKAB pump's anomaly the fallback caught)", default=True)
     half_life_ticks: float = rng(0.5, 1000.0, default=5.0,
         doc="half-life of the EW mean of recent forecasts that is compared with the profile")
-    min_ticks: int = rng(10, None, default=100, doc="usable warm-up ticks needed to fit a profile: after a window's context (window.steps − 1) and "
-                                  "3 × half_life_ticks to settle, so a warm-up of min_ticks + window.steps − 1 + "
-                                  "⌈3 × half_life_ticks⌉ (146 at the defaults and a window of 32)")
+    min_ticks: int = rng(10, None, default=100,
+        doc="usable warm-up ticks needed to fit a profile: after a window's context (window.steps − 1) and "
+            "3 × half_life_ticks to settle, so a warm-up of min_ticks + window.steps − 1 + ⌈3 × half_life_ticks⌉ "
+            "(146 at the defaults and a window of 32)")
     drifting: list[str] | None = doc(
         "sensors whose normal level drifts (judged by their newest forecast error alone, and never holding an alert "
         "open); null (the default): the sensors whose `unit` is a temperature (degC, °C, degF, °F, K, …), which still "
