@@ -82,6 +82,33 @@ def test_every_start_line_says_the_one_number_and_the_banner_what_runs(tmp_path)
     assert "normal is fitted on the warm-up" not in check.stderr + check.stdout
 
 
+def test_a_restart_during_the_warm_up_says_the_warm_up_ahead_fits_none(tmp_path):
+    # The soak's kills land in the warm-up too: its checkpoint says `warm-up goes on (10/80 ticks)`. A first version
+    # of this fix said `none (restored without one, said above)` there, with nothing said above.
+    path = short_warmup_config(tmp_path)
+    d = yaml.safe_load(path.read_text())
+    d["sources"][0].update(speed=60, fast_forward_s=0)        # a tick every 0.5 s: the warm-up takes 40 s
+    path.write_text(yaml.safe_dump(d))
+    first = start_logged_agent(path, tmp_path, "first")
+    try:
+        wait_for(lambda: (tmp_path / "state" / "checkpoint.bin").exists() and "warm-up 8/" in
+                 (tmp_path / "first.err").read_text(), "a checkpoint during the warm-up", 180, first)
+    finally:
+        interrupt_agent(first)
+    assert "warm-up done" not in (tmp_path / "first.err").read_text()
+    second = start_logged_agent(path, tmp_path, "second")
+    err = tmp_path / "second.err"
+    try:
+        wait_for(lambda: "  profile: " in err.read_text(), "the second start's banner", 180, second)
+    finally:
+        interrupt_agent(second)
+    text = err.read_text()
+    assert "warm-up goes on" in text, text
+    [banner] = [line for line in text.splitlines() if "  profile: " in line]
+    assert f"none fitted at the warm-up ({SHORT} warm-up ticks, fewer than the {NEED} a profile is fitted on)" \
+        in banner, banner
+
+
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     return sim_rows(demo_cfg(tmp_path_factory.mktemp("rows")), days=0.2)
