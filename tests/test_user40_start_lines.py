@@ -38,21 +38,33 @@ def short_warmup_config(tmp_path, warmup_ticks: int = SHORT):
     return path
 
 
+def life(path, tmp_path, name: str, until, what: str) -> tuple[str, str]:
+    """A real `stad-agent run` on `path`, stopped (SIGINT) once `until(its stderr)`; its stderr and banner's profile
+    line."""
+    proc = start_logged_agent(path, tmp_path, name)
+    err = tmp_path / f"{name}.err"
+    try:
+        wait_for(lambda: until(err.read_text()), what, 180, proc)
+    finally:
+        interrupt_agent(proc)
+    text = err.read_text()
+    [banner] = [line for line in text.splitlines() if "  profile: " in line]
+    return text, banner
+
+
+def banner_said(text: str) -> bool:
+    return "  profile: " in text
+
+
 def said_numbers(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"fewer than (?:the )?(\d+)", text)}
 
 
 def test_every_start_line_says_the_one_number_and_the_banner_what_runs(tmp_path):
     path = short_warmup_config(tmp_path)
-    first = start_logged_agent(path, tmp_path, "first")
-    err = tmp_path / "first.err"
-    try:
-        wait_for(lambda: "warm-up done" in err.read_text() and (tmp_path / "state" / "checkpoint.bin").exists(),
-                 "the first warm-up done and a checkpoint", 180, first)
-    finally:
-        interrupt_agent(first)
-    one = err.read_text()
-    [banner] = [line for line in one.splitlines() if "  profile: " in line]
+    checkpoint = tmp_path / "state" / "checkpoint.bin"
+    one, banner = life(path, tmp_path, "first", lambda text: "warm-up done" in text and checkpoint.exists(),
+                       "the first warm-up done and a checkpoint")
     # on 9da321e6: "profile: the model tier scores each sensor's distance from the warm-up's normal too, …"
     assert f"none fitted at the warm-up ({SHORT} warm-up ticks, fewer than the {NEED} a profile is fitted on)" \
         in banner, banner
@@ -61,14 +73,7 @@ def test_every_start_line_says_the_one_number_and_the_banner_what_runs(tmp_path)
     assert f"tflite: no normal profile ({SHORT} warm-up ticks, fewer than the {NEED} a profile is fitted on)" in one
     assert said_numbers(one) == {NEED}, one
 
-    second = start_logged_agent(path, tmp_path, "second")
-    err2 = tmp_path / "second.err"
-    try:
-        wait_for(lambda: "  profile: " in err2.read_text(), "the second start's banner", 180, second)
-    finally:
-        interrupt_agent(second)
-    two = err2.read_text()
-    [banner] = [line for line in two.splitlines() if "  profile: " in line]
+    two, banner = life(path, tmp_path, "second", banner_said, "the second start's banner")
     assert "none (restored without one, said above)" in banner and "distance from the warm-up's normal" not in banner
     # on 9da321e6: "… are fewer than the 132 a profile is fitted on"
     assert f"the recent ticks kept ({SHORT}, warmup.ticks) are fewer than the {NEED} a profile is fitted on" in two
@@ -89,22 +94,12 @@ def test_a_restart_during_the_warm_up_says_the_warm_up_ahead_fits_none(tmp_path)
     d = yaml.safe_load(path.read_text())
     d["sources"][0].update(speed=60, fast_forward_s=0)        # a tick every 0.5 s: the warm-up takes 40 s
     path.write_text(yaml.safe_dump(d))
-    first = start_logged_agent(path, tmp_path, "first")
-    try:
-        wait_for(lambda: (tmp_path / "state" / "checkpoint.bin").exists() and "warm-up 8/" in
-                 (tmp_path / "first.err").read_text(), "a checkpoint during the warm-up", 180, first)
-    finally:
-        interrupt_agent(first)
-    assert "warm-up done" not in (tmp_path / "first.err").read_text()
-    second = start_logged_agent(path, tmp_path, "second")
-    err = tmp_path / "second.err"
-    try:
-        wait_for(lambda: "  profile: " in err.read_text(), "the second start's banner", 180, second)
-    finally:
-        interrupt_agent(second)
-    text = err.read_text()
-    assert "warm-up goes on" in text, text
-    [banner] = [line for line in text.splitlines() if "  profile: " in line]
+    checkpoint = tmp_path / "state" / "checkpoint.bin"
+    one, _ = life(path, tmp_path, "first", lambda text: checkpoint.exists() and "warm-up 8/" in text,
+                  "a checkpoint during the warm-up")
+    assert "warm-up done" not in one
+    two, banner = life(path, tmp_path, "second", banner_said, "the second start's banner")
+    assert "warm-up goes on" in two, two
     assert f"none fitted at the warm-up ({SHORT} warm-up ticks, fewer than the {NEED} a profile is fitted on)" \
         in banner, banner
 
