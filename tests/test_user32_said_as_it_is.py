@@ -98,7 +98,8 @@ def test_the_banner_says_no_profile_was_fitted_and_the_threshold_scored_with(tmp
     log = _start(tmp_path, root / "recordings", root / "bundle", profile={"min_ticks": 5000})
     banner = _banner_profile(log)
     threshold = DONE.search(log).group(1)
-    assert (f"profile: none fitted at the warm-up (a sensor read on fewer than 5000 warm-up ticks): "
+    # (user40: "a sensor read on fewer than 5000 warm-up ticks" before; every sensor was read, the warm-up too short)
+    assert (f"profile: none fitted at the warm-up (1800 warm-up ticks, fewer than the 5022 a profile is fitted on): "
                            f"the model tier scores its forecast error alone against its bundle's own threshold "
                            f"{threshold}, no distance from a normal; the fallback blended at ") in banner, banner
     assert f"{read_manifest(root / 'bundle').threshold['value']:.3f}" == threshold, log
