@@ -113,8 +113,8 @@ def profile_fit(agent, recorded: str | None) -> str | None:
     """What the banner's profile line says of the running tier's profile (`profile_line`'s `fit`): the fit of a
     warm-up done before it (a recorded one); a resumed tier's, as restored (`none (…)`: the restore's own line above
     says why and when it is fitted); none when the warm-up ahead (a checkpoint taken during it: the rest of it) is
-    shorter than a profile is fitted on (at `warmup.counts: ticks`). user40: with `warmup.ticks: 80` every start said the tier scores the distance from the
-    warm-up's normal, then that it had none. None: the config's line, as it was."""
+    shorter than a profile is fitted on (at `warmup.counts: ticks`). user40: with `warmup.ticks: 80` every start
+    said the tier scores the distance from the warm-up's normal, then that it had none. None: the config's line."""
     pipe = agent.pipeline
     tier = pipe.chain.current
     if pipe.warm and getattr(agent, "resumed", None) is not None:

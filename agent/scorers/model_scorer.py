@@ -55,8 +55,8 @@ from ..window import Normaliser, sliding_windows
 from .base import Scorer, ScorerError, TickScore
 from .forecast_error import (RESIDUAL_STD_FLOOR, bias_weights, combined_scores, ew_bias, residual_std, rolling_bias,
                              run_scores, signed_errors)
-from .profile import NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks, \
-    ticks_to_fit
+from .profile import (NormalProfile, ProfileConfig, ew_level, forecast_levels, settle_ticks,
+                      ticks_to_fit)
 from .sensor_tails import tail_gains
 
 _DOT, _SUBTRACT, _ABS = fnp.dot, np.subtract, np.abs
