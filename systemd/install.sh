@@ -161,7 +161,10 @@ for path in files:
 # Exit 0 when the venv's installed distribution of the wheel argv[1] holds the files the wheel's RECORD lists, with
 # the same hashes (its installed RECORD, as pip wrote it); 1 when it is another build, or not installed, or the
 # wheel cannot be read. A file edited in the venv since does not count: the RECORDs are compared, not the files.
+# The working directory is left off the path: run from a checkout where `pip install -e .` left stad_edge.egg-info,
+# `python -c` found that one first (no RECORD) and every re-run installed over the venv (ci88).
 SAME_RELEASE='import csv, io, sys, zipfile
+sys.path[:] = [d for d in sys.path if d]
 from importlib import metadata
 def listed(text):
     return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1 and row[1]}
@@ -170,6 +173,12 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     wanted = {p: h for p, h in listed(z.read(record).decode()).items() if ".data/" not in p}
 installed = listed(metadata.distribution(record.split("-")[0]).read_text("RECORD") or "")
 sys.exit(0 if wanted and all(installed.get(p) == h for p, h in wanted.items()) else 1)'
+
+# Exit 0 when the venv holds a stad-edge distribution (not the working directory's egg-info, as SAME_RELEASE).
+INSTALLED='import sys
+sys.path[:] = [d for d in sys.path if d]
+from importlib import metadata
+metadata.distribution("stad-edge")'
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
@@ -363,7 +372,7 @@ if [ "$NO_VENV" -eq 0 ]; then
     # A build the venv holds already is not checked again; a check that cannot run (a dependency new to this
     # release, an older release's check-config without --root) is left to the check after the install, as before.
     if [ "$BUILD" = "$VENV" ] && [ -f "$CONF_DIR/agent.yaml" ] \
-            && "$VENV/bin/python" -c 'from importlib import metadata; metadata.distribution("stad-edge")' 2>/dev/null \
+            && "$VENV/bin/python" -c "$INSTALLED" 2>/dev/null \
             && { [ -z "$WHEEL" ] || ! "$VENV/bin/python" -c "$SAME_RELEASE" "$WHEEL" 2>/dev/null; }; then
         STAGE=$(mktemp -d)
         # shellcheck disable=SC2086

@@ -30,16 +30,17 @@ def release(out: Path, which: str) -> Path:
     return hand_wheel(out, "stad_edge", {"user39probe/__init__.py": f"RELEASE = {which!r}\n".encode()})
 
 
-def run_install(root: Path, source: str, *pip_args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+def run_install(root: Path, source: str, *pip_args: str, config: Path | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", str(INSTALL), "--root", str(root), "--python", sys.executable, "--venv-args",
                            "--without-pip", "--source", source, "--extras", "", "--no-start",
                            *(["--config", str(config)] if config else []),
                            "--pip-args", " ".join(["--no-deps", "--no-index", *pip_args])],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
-def install(root: Path, source: str, *pip_args: str, config: Path | None = None) -> str:
-    res = run_install(root, source, *pip_args, config=config)
+def install(root: Path, source: str, *pip_args: str, config: Path | None = None, cwd: Path | None = None) -> str:
+    res = run_install(root, source, *pip_args, config=config, cwd=cwd)
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout + res.stderr
 
@@ -66,6 +67,22 @@ def test_a_new_release_under_the_same_version_is_installed_and_the_same_one_agai
 
     install(root, str(old))                         # a rollback is an install like the upgrade
     assert installed(root) == "RELEASE = 'old'\n"
+
+
+def test_run_from_a_checkout_with_an_editable_installs_egg_info_the_same_release_is_still_a_no_op(tmp_path):
+    """README's quick start runs `pip install -e .` in the checkout, which leaves stad_edge.egg-info there; install.sh
+    is then run from that checkout. Its `python -c` checks found that egg-info first (the working directory leads
+    sys.path) — no RECORD, so every re-run installed over the venv, and a fresh venv counted as holding a release
+    (ci88: four install tests failed on a fresh clone, none in a worktree without the egg-info)."""
+    root, checkout = tmp_path / "root", tmp_path / "checkout"
+    (checkout / "stad_edge.egg-info").mkdir(parents=True)
+    (checkout / "stad_edge.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: stad-edge\nVersion: 0.1.0\n")
+    new = release(tmp_path / "new", "new")
+    install(root, str(new), cwd=checkout)
+    [probe] = (root / "opt/stad-edge/venv/lib").glob("python3*/site-packages/user39probe/__init__.py")
+    before = probe.stat().st_mtime_ns
+    said = install(root, str(new), cwd=checkout)
+    assert "held another build" not in said and probe.stat().st_mtime_ns == before, said
 
 
 def test_a_release_from_find_links_by_name_is_installed_too(tmp_path):
