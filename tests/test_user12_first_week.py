@@ -118,7 +118,8 @@ def test_evaluate_of_a_gateway_config_over_a_folder_names_its_label_column(tmp_p
 def test_the_banner_says_which_sensors_the_profile_takes_as_drifting(tmp_path: Path):
     """Which sensors the defaults judge `drifting` follows from each sensor's `unit` and was said nowhere: a unit
     the agent did not read as a temperature changed how that sensor alarms without a word. The banner says it
-    (a real agent on the shipped demo bundle; a stdin source that ends at once)."""
+    (a real agent on the shipped demo bundle; a stdin source that ends at once; a warm-up long enough to fit a profile,
+    146 ticks on the demo's window: user40 — a shorter one fits none and the banner says so instead)."""
     import subprocess
     import sys
 
@@ -127,7 +128,7 @@ def test_the_banner_says_which_sensors_the_profile_takes_as_drifting(tmp_path: P
     sensors = [{"name": f"{s}_{q}", **({"unit": "degrees Celsius"} if (s, q) == ("S03", "speed") else {})}
                for s in stations for q in ("flow", "occ", "speed")]
     cfg = {"node": {"id": "gw1", "site": "plant"}, "tick_s": 30, "topology": "corridor", "sensors": sensors,
-           "sources": [{"type": "stdin"}], "warmup": {"ticks": 40}, "scoring": {"bundle": "builtin:demo-corridor"},
+           "sources": [{"type": "stdin"}], "warmup": {"ticks": 146}, "scoring": {"bundle": "builtin:demo-corridor"},
            "sinks": [{"type": "terminal"}], "state_dir": str(tmp_path / "state")}
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     res = subprocess.run([sys.executable, "-m", "agent", "run", "-c", str(tmp_path / "agent.yaml")],
