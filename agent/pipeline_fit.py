@@ -19,7 +19,7 @@ from .alerts import iso
 from .held_out_ticks import held_out
 from .learning_sensors import LearningSensors
 from .recent_ticks import RecentTicks
-from .scorers.profile import ticks_to_fit
+from .scorers.profile import ticks_to_fit, too_few
 from .scorers.standby import StandbyTier
 from .threshold import AdaptiveThreshold, calibrate
 from .warmup import NOT_ITS_SCALE, PLANT_OFF, PlantOff, WarmupRows, flat_sensors, unit_mismatches
@@ -110,8 +110,7 @@ class TierFitter:
         """Why `held` ticks are too few to fit a profile on, in the words every start line uses; None when they
         are not (user40: the warm-up said `a sensor read on fewer than 100 warm-up ticks` of 80 read on every one,
         a restore `fewer than the 132`, where 146 is the rule: `ticks_to_fit`)."""
-        need = ticks_to_fit(self.profile, self.steps)
-        return f"{held} {ticks}, fewer than the {need} a profile is fitted on" if held < need else None
+        return too_few(self.profile, self.steps, held, ticks)
 
     def held_out_calm(self, tier, ts: np.ndarray, calm: np.ndarray | None, ticks: str) -> np.ndarray | None:
         """`calm` less the ticks the tier's bundle was trained on (its manifest's data.segments:

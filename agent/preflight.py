@@ -431,12 +431,13 @@ def _profile_day_note(cfg: AgentConfig) -> Note | None:
     recording's span is not read here); a warm-up too short to fit a profile at all is said as that instead."""
     if not cfg.scoring.profile.enabled or cfg.warmup.replay:
         return None
-    from .scorers.profile import ticks_to_fit
-    need = ticks_to_fit(cfg.scoring.profile, cfg.window.steps)
-    if cfg.warmup.counts == "ticks" and cfg.warmup.ticks < need:     # (user40: it said the normal is fitted on it)
-        return Note(f"no normal profile is fitted on the warm-up: {cfg.warmup.ticks} warm-up ticks, fewer than the "
-                    f"{need} a profile is fitted on; the model tier scores its forecast error alone against its "
-                    f"bundle's own threshold (warmup.ticks {need} or more fits one)")
+    from .scorers.profile import ticks_to_fit, too_few
+    few = too_few(cfg.scoring.profile, cfg.window.steps, cfg.warmup.ticks, "warm-up ticks") \
+        if cfg.warmup.counts == "ticks" else None
+    if few:     # (user40: it said the normal is fitted on it)
+        return Note(f"no normal profile is fitted on the warm-up: {few}; the model tier scores its forecast error "
+                    f"alone against its bundle's own threshold (warmup.ticks "
+                    f"{ticks_to_fit(cfg.scoring.profile, cfg.window.steps)} or more fits one)")
     warm = cfg.warmup.ticks * cfg.tick_s
     if warm >= 86400:
         return None

@@ -351,11 +351,9 @@ def read_series(cfg: AgentConfig, sources: list, records: list[Record] | None = 
 def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, src: ReplayConfig | None) -> list[str]:
     """Each file of a replay judged on its own (convert.file_checks): TrainingError for the first that must not be
     trained on as read; what is said of the others (a WARNING each), returned for a refusal that ends with no row."""
-    root = None if src is None else Path(cfg.resolve(src.path))
+    paths = {f.name: replay_file(cfg, src, f.name) for f in files}     # (files: a replay's, so `src` is given)
     for f in files:
-        why = None if root is None else long_export(root if root.is_file() else root / f.name, f.name, src.separator,
-                                                    f.header)
-        why = why or refusal(f, rejects)
+        why = long_export(paths[f.name], f.name, src.separator, f.header) or refusal(f, rejects)
         if why:
             raise TrainingError(why)
     sensors = cfg.sensor_names()
@@ -366,11 +364,11 @@ def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, s
         raise TrainingError(why)
     said = [line for f in files for line in notes(f, sensors, cfg.window.steps, src)]
     for f in files:
-        path = root if root.is_file() else root / f.name
         mapped = {} if f.header is None else {c: m for c, m in src.sensor_columns(f.header, sensors).items()
                                               if c in f.header}
         said += renamed_mid_file(f, sensors, cfg.window.steps, src,
-                                 lambda columns: first_numbers(src, path, mapped, columns))
+                                 lambda columns, path=paths[f.name], mapped=mapped:
+                                 first_numbers(src, path, mapped, columns))
     for line in said[:MAX_FILE_LINES]:
         log.warning("%s", line)
     if len(said) > MAX_FILE_LINES:          # a year of daily files, a sensor added in June: not 180 lines
@@ -384,10 +382,15 @@ def judge_files(files: list[FileRead], rejects: FileRejects, cfg: AgentConfig, s
 MAX_FILE_LINES = 10
 
 
+def replay_file(cfg: AgentConfig, src: ReplayConfig, name: str) -> Path:
+    """The path of the replay's file `name`: `src.path` itself when it is a file, else that folder's `name`."""
+    root = Path(cfg.resolve(src.path))
+    return root if root.is_file() else root / name
+
+
 def replay_header(cfg: AgentConfig, src: ReplayConfig, name: str) -> list[str] | None:
     """The first header of the replay's file `name` as the replay reads it; None for JSON lines."""
-    root = Path(cfg.resolve(src.path))
-    path = root if root.is_file() else root / name
+    path = replay_file(cfg, src, name)
     return None if src.reads_as_jsonl(path) else header_of(path, src.separator)
 
 

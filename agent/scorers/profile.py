@@ -226,6 +226,13 @@ def ticks_to_fit(cfg: ProfileConfig, steps: int) -> int:
     return cfg.min_ticks + steps - 1 + settle_ticks(np.iinfo(np.int64).max, cfg.half_life_ticks)
 
 
+def too_few(cfg: ProfileConfig, steps: int, held: int, ticks: str) -> str | None:
+    """Why `held` ticks are too few to fit a profile on, in the words every start line and check-config use
+    (`ticks_to_fit`); None when they are not."""
+    need = ticks_to_fit(cfg, steps)
+    return f"{held} {ticks}, fewer than the {need} a profile is fitted on" if held < need else None
+
+
 class NormalProfile:
     """μ, σ of each sensor's forecast level over warm-up; `scores` is the distance from them."""
 
